@@ -1,0 +1,5 @@
+import sys
+
+from imu.cli import main
+
+sys.exit(main())

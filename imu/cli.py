@@ -1,0 +1,75 @@
+"""The ``imu`` console command: the application shell.
+
+Each subcommand lives in its own module under :mod:`imu.commands` and exposes
+
+- ``NAME`` (str) and ``HELP`` (one line),
+- ``add_arguments(parser)`` and
+- ``run(args) -> int``.
+
+Modules are imported when the command line is parsed; the GUI is imported lazily inside the
+commands that need it. Any :class:`~imu.errors.ImuError` (and other expected input errors) is
+printed as one line ``imu <command>: error: ...`` and exits with status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from imu.errors import ImuError
+
+#: Subcommand modules, in the order ``imu --help`` lists them.
+COMMAND_MODULES = [
+    "demo", "scan", "live", "record", "replay", "calibrate", "fuse", "angles", "analyze",
+    "simulate", "import_", "export", "info",
+]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse's usage errors exit 2 already; keep them one line
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    from imu import __version__
+
+    parser = _Parser(prog="imu", description="Wearable hip and pelvis motion monitor.")
+    parser.add_argument("--version", action="version", version=f"imu {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    handlers = {}
+    for mod_name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"imu.commands.{mod_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"imu.commands.{mod_name}":
+                continue  # command not built yet
+            raise
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        handlers[mod.NAME] = mod.run
+    return parser, handlers
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, handlers = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return int(handlers[args.command](args) or 0)
+    except ImuError as exc:
+        print(f"imu {args.command}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print(f"imu {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        where = exc.filename or ""
+        print(f"imu {args.command}: error: {exc.strerror}: {where}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

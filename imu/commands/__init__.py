@@ -1,0 +1,1 @@
+"""One module per ``imu`` subcommand (see :mod:`imu.cli`)."""

@@ -1,0 +1,1 @@
+"""Segment frames and ISB angle extraction (SPEC §3)."""

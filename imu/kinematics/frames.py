@@ -1,0 +1,143 @@
+"""Frames and angle conventions of SPEC §3: the one place that defines them.
+
+Frames
+------
+- **Earth frame E** (fusion output): z up, heading arbitrary.
+- **World frame W** (ISB, yaw-free): X forward, Y up, Z right. ``R_WE`` maps E to W
+  (E z → W Y, E x → W X, E y → W −Z).
+- **Segment frames B** (pelvis, femur, trunk): X anterior, Y superior, Z right; equal to W in
+  the calibration pose (quiet standing), so every angle is zero there.
+
+All rotation matrices ``R_AB`` map B-frame vectors into frame A; arrays are (N, 3, 3).
+
+Angles (degrees)
+----------------
+- Pelvis (relative to W), intrinsic Y → X → Z: ``R_WP = Ry(rotation) Rx(obliquity) Rz(−tilt)``.
+  ``pelvis_tilt`` + anterior, ``pelvis_obliquity`` + right side lower, ``pelvis_rotation`` + to
+  the left.
+- Hip (femur relative to pelvis), intrinsic Z → X → Y: right ``R_PF = Rz(flex) Rx(add) Ry(ir)``;
+  left mirrored ``R_PF = Rz(flex) Rx(−add) Ry(−ir)`` so flexion, adduction and internal rotation
+  are positive on both sides.
+- Thigh inclination: forward tilt of the femur long axis (+Y) from vertical in the sagittal plane
+  of the pelvis heading, + when the knee is in front of the hip.
+- Lumbar flexion: trunk tilt (same decomposition as the pelvis) minus pelvis tilt.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+#: Earth (z up) → world (ISB, Y up).
+R_WE = np.array([[1.0, 0.0, 0.0],
+                 [0.0, 0.0, 1.0],
+                 [0.0, -1.0, 0.0]])
+
+#: Unit vector "up" in the world frame.
+UP_W = np.array([0.0, 1.0, 0.0])
+
+
+def _as_stack(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=float)
+    return m[None] if m.ndim == 2 else m
+
+
+def pelvis_matrix(tilt_deg, obliquity_deg, rotation_deg) -> np.ndarray:
+    """Pelvis orientation ``R_WP`` (N, 3, 3) from pelvis angles (degrees, arrays of shape (N,))."""
+    tilt, obl, rot = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, float))
+                                            for a in (tilt_deg, obliquity_deg, rotation_deg)))
+    ang = np.stack([rot, obl, -tilt], axis=-1)
+    return Rotation.from_euler("YXZ", ang, degrees=True).as_matrix()
+
+
+def pelvis_angles(R_WP: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(tilt, obliquity, rotation)`` in degrees, each (N,), from ``R_WP`` (N, 3, 3)."""
+    e = Rotation.from_matrix(_as_stack(R_WP)).as_euler("YXZ", degrees=True)
+    return -e[:, 2], e[:, 1], e[:, 0]
+
+
+def hip_matrix(flexion_deg, adduction_deg, rotation_deg, side: str) -> np.ndarray:
+    """Femur relative to pelvis ``R_PF`` (N, 3, 3) from hip angles (degrees) for ``side``."""
+    f, a, r = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, float))
+                                    for x in (flexion_deg, adduction_deg, rotation_deg)))
+    s = _side_sign(side)
+    return Rotation.from_euler("ZXY", np.stack([f, s * a, s * r], -1), degrees=True).as_matrix()
+
+
+def hip_angles(R_PF: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(flexion, adduction, internal rotation)`` in degrees from ``R_PF`` (N, 3, 3)."""
+    e = Rotation.from_matrix(_as_stack(R_PF)).as_euler("ZXY", degrees=True)
+    s = _side_sign(side)
+    return e[:, 0], s * e[:, 1], s * e[:, 2]
+
+
+def heading_deg(R_WB: np.ndarray) -> np.ndarray:
+    """Heading (rotation about world Y, the first Cardan angle of the pelvis order), degrees."""
+    return Rotation.from_matrix(_as_stack(R_WB)).as_euler("YXZ", degrees=True)[:, 0]
+
+
+def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:
+    """Thigh inclination (degrees, (N,)): femur long axis from vertical in the pelvis's sagittal
+    plane, + with the knee in front of the hip."""
+    R_WP = _as_stack(R_WP)
+    R_WF = _as_stack(R_WF)
+    yaw = np.radians(heading_deg(R_WP))
+    y_f = R_WF[:, :, 1]
+    # express the femur axis in the pelvis heading frame: Ry(-yaw) @ y_f
+    c, s = np.cos(yaw), np.sin(yaw)
+    vx = c * y_f[:, 0] - s * y_f[:, 2]
+    vy = y_f[:, 1]
+    return np.degrees(np.arctan2(-vx, vy))
+
+
+def _side_sign(side: str) -> float:
+    if side == "right":
+        return 1.0
+    if side == "left":
+        return -1.0
+    raise ValueError(f"side must be 'right' or 'left', not {side!r}")
+
+
+def angle_columns(sides: list[str], trunk: bool) -> list[str]:
+    """SPEC §6 angles CSV column names (without ``time_s``) in order."""
+    cols = ["pelvis_tilt", "pelvis_obliquity", "pelvis_rotation"]
+    for side in sides:
+        cols += [f"{side}_hip_flexion", f"{side}_hip_adduction", f"{side}_hip_rotation",
+                 f"{side}_thigh_inclination"]
+    if trunk:
+        cols.append("lumbar_flexion")
+    return cols
+
+
+def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """All SPEC §3 angles from world orientations of segments.
+
+    Parameters
+    ----------
+    segments : dict
+        Role → ``R_WB`` (N, 3, 3): ``sacrum`` required; ``right_thigh``, ``left_thigh``,
+        ``trunk`` optional.
+
+    Returns
+    -------
+    dict
+        Column name (SPEC §6 order) → (N,) degrees.
+    """
+    R_WP = _as_stack(segments["sacrum"])
+    tilt, obl, rot = pelvis_angles(R_WP)
+    out = {"pelvis_tilt": tilt, "pelvis_obliquity": obl, "pelvis_rotation": rot}
+    for side in ("right", "left"):
+        role = f"{side}_thigh"
+        if role not in segments:
+            continue
+        R_WF = _as_stack(segments[role])
+        R_PF = np.einsum("nji,njk->nik", R_WP, R_WF)
+        f, a, r = hip_angles(R_PF, side)
+        out[f"{side}_hip_flexion"] = f
+        out[f"{side}_hip_adduction"] = a
+        out[f"{side}_hip_rotation"] = r
+        out[f"{side}_thigh_inclination"] = thigh_inclination(R_WP, R_WF)
+    if "trunk" in segments:
+        t_tilt, _, _ = pelvis_angles(_as_stack(segments["trunk"]))
+        out["lumbar_flexion"] = t_tilt - tilt
+    return out

@@ -1,0 +1,181 @@
+"""Plain data types that cross layers.
+
+Units are in the field names: seconds (``_s``), m/s² for ``acc``, rad/s for ``gyr``, degrees for
+angle tables. Quaternions are ``w, x, y, z``.
+
+Roles (SPEC §2): ``sacrum`` (required), ``right_thigh`` / ``left_thigh`` (at least one),
+``trunk`` (optional).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
+SIDES = ("right", "left")
+EXERCISES = ("hinge", "single_leg_stance", "hip_airplane", "squat", "posture")
+
+#: Event kinds stored in recordings (SPEC §6). ``set_start`` / ``set_end`` carry ``exercise``
+#: and ``side``; ``calibration_start`` / ``calibration_end`` bracket the SPEC §4 protocol.
+EVENT_KINDS = ("set_start", "set_end", "calibration_start", "calibration_end", "note",
+               "disconnect", "reconnect")
+
+
+def role_side(role: str) -> str | None:
+    """``"right"`` for ``right_thigh``, ``"left"`` for ``left_thigh``, else ``None``."""
+    if role.endswith("_thigh"):
+        return role.split("_", 1)[0]
+    return None
+
+
+@dataclass
+class SampleBlock:
+    """A block of raw samples from one sensor, as received.
+
+    Attributes
+    ----------
+    sensor_id : str
+        Stable id of the physical sensor (e.g. BLE address or ``sim-sacrum``).
+    seq : ndarray, shape (N,), int64
+        Per-sample sequence numbers (monotonic on the sensor; gaps mean drops).
+    t_sensor_s : ndarray, shape (N,), float64
+        Sensor-clock timestamps, seconds.
+    t_host_s : ndarray, shape (N,), float64
+        Host receive times, seconds on the session clock.
+    acc : ndarray, shape (N, 3), float64
+        Specific force in the sensor frame, m/s².
+    gyr : ndarray, shape (N, 3), float64
+        Angular rate in the sensor frame, rad/s.
+    """
+
+    sensor_id: str
+    seq: np.ndarray
+    t_sensor_s: np.ndarray
+    t_host_s: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.seq))
+
+
+@dataclass
+class SensorInfo:
+    """Metadata of one sensor in a session."""
+
+    sensor_id: str
+    role: str
+    model: str = "simulated"
+    rate_hz: float = 0.0
+    firmware: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SensorData:
+    """All samples of one sensor in a session (concatenated blocks).
+
+    Same array fields as :class:`SampleBlock`, plus its :class:`SensorInfo`.
+    """
+
+    info: SensorInfo
+    seq: np.ndarray
+    t_sensor_s: np.ndarray
+    t_host_s: np.ndarray
+    acc: np.ndarray
+    gyr: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.seq))
+
+    @classmethod
+    def from_blocks(cls, info: SensorInfo, blocks: list[SampleBlock]) -> "SensorData":
+        if not blocks:
+            z = np.zeros(0)
+            return cls(info, z.astype(np.int64), z, z.copy(), np.zeros((0, 3)), np.zeros((0, 3)))
+        return cls(
+            info,
+            np.concatenate([b.seq for b in blocks]).astype(np.int64),
+            np.concatenate([b.t_sensor_s for b in blocks]).astype(np.float64),
+            np.concatenate([b.t_host_s for b in blocks]).astype(np.float64),
+            np.concatenate([b.acc for b in blocks]).astype(np.float64),
+            np.concatenate([b.gyr for b in blocks]).astype(np.float64),
+        )
+
+
+@dataclass
+class Event:
+    """A session event on the session (host) clock.
+
+    ``kind`` is one of :data:`EVENT_KINDS`; ``exercise`` is one of :data:`EXERCISES`;
+    ``side`` is ``"left"``/``"right"`` (for single-leg work, the stance leg).
+    """
+
+    t_s: float
+    kind: str
+    exercise: str | None = None
+    side: str | None = None
+    note: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    """A whole session: metadata, events and raw samples per role.
+
+    ``sensors`` maps role → :class:`SensorData`. ``calibration`` holds an embedded calibration
+    profile (a plain dict as written by the ``calibration`` package) or ``None``.
+    """
+
+    meta: dict[str, Any]
+    sensors: dict[str, SensorData]
+    events: list[Event] = field(default_factory=list)
+    calibration: dict[str, Any] | None = None
+    source: str = ""
+
+    @property
+    def roles(self) -> list[str]:
+        return [r for r in ROLES if r in self.sensors] + [r for r in self.sensors if r not in ROLES]
+
+    @property
+    def duration_s(self) -> float:
+        ends = [float(d.t_host_s[-1]) for d in self.sensors.values() if len(d)]
+        starts = [float(d.t_host_s[0]) for d in self.sensors.values() if len(d)]
+        return (max(ends) - min(starts)) if ends else 0.0
+
+
+@dataclass
+class OrientationSeries:
+    """Orientation of one sensor or segment over time.
+
+    Attributes
+    ----------
+    time_s : ndarray, shape (N,)
+    quat : ndarray, shape (N, 4)
+        Unit quaternions ``w, x, y, z``; NaN rows mark gaps.
+    """
+
+    time_s: np.ndarray
+    quat: np.ndarray
+
+
+@dataclass
+class AngleTable:
+    """Time series of named angles in degrees (SPEC §6 angles CSV column names).
+
+    ``columns`` keeps the SPEC column order; NaN marks gaps. ``confidence`` optionally maps a
+    column name to an (N,) array in [0, 1] (used for rotation angles about the vertical).
+    """
+
+    time_s: np.ndarray
+    columns: dict[str, np.ndarray]
+    confidence: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def names(self) -> list[str]:
+        return list(self.columns)

@@ -1,0 +1,81 @@
+"""SPEC §3 sign table, checked on the one module that defines the conventions."""
+
+import numpy as np
+import pytest
+
+from imu.kinematics.frames import (hip_angles, hip_matrix, pelvis_angles, pelvis_matrix,
+                                   segment_angles)
+
+I = np.eye(3)[None]
+
+
+def test_calibration_pose_gives_all_zero_angles():
+    a = segment_angles({"sacrum": I, "right_thigh": I, "left_thigh": I, "trunk": I})
+    for name, v in a.items():
+        assert abs(v[0]) < 1e-9, name
+
+
+def test_hinge_with_vertical_thighs_gives_tilt_and_equal_flexion():
+    P = pelvis_matrix(30, 0, 0)
+    a = segment_angles({"sacrum": P, "right_thigh": I, "left_thigh": I})
+    assert a["pelvis_tilt"][0] == pytest.approx(30)
+    assert a["right_hip_flexion"][0] == pytest.approx(30)
+    assert a["left_hip_flexion"][0] == pytest.approx(30)
+    assert abs(a["right_thigh_inclination"][0]) < 1e-9
+    # the anterior tilt moves the top of the pelvis (+Y) forward (+X)
+    assert P[0][0, 1] > 0
+
+
+def test_squat_flexion_is_tilt_plus_inclination():
+    P = pelvis_matrix(20, 0, 0)
+    F = hip_matrix(35, 0, 0, "right")  # femur flexed in world: knee ahead of hip
+    a = segment_angles({"sacrum": P, "right_thigh": F})
+    assert a["right_thigh_inclination"][0] == pytest.approx(35)
+    assert a["right_hip_flexion"][0] == pytest.approx(55)
+
+
+def test_forward_leg_swing_is_positive_flexion_and_inclination():
+    F = hip_matrix(40, 0, 0, "left")
+    a = segment_angles({"sacrum": I, "left_thigh": F})
+    assert a["left_hip_flexion"][0] == pytest.approx(40)
+    assert a["left_thigh_inclination"][0] == pytest.approx(40)
+
+
+def test_right_side_drop_on_left_leg():
+    P = pelvis_matrix(0, 6, 0)
+    a = segment_angles({"sacrum": P, "left_thigh": I, "right_thigh": I})
+    assert a["pelvis_obliquity"][0] == pytest.approx(6)
+    assert a["left_hip_adduction"][0] == pytest.approx(6)
+    # the right side (+Z) goes down
+    assert P[0][1, 2] < 0
+
+
+def test_airplane_opening_on_right_leg_is_external_rotation():
+    P = pelvis_matrix(0, 0, 15)
+    a = segment_angles({"sacrum": P, "right_thigh": I})
+    assert a["pelvis_rotation"][0] == pytest.approx(15)
+    assert a["right_hip_rotation"][0] == pytest.approx(-15)
+    # turning left: the anterior axis points to the left (−Z)
+    assert P[0][2, 0] < 0
+
+
+def test_pelvis_turning_right_with_feet_planted():
+    P = pelvis_matrix(0, 0, -10)
+    a = segment_angles({"sacrum": P, "right_thigh": I, "left_thigh": I})
+    assert a["pelvis_rotation"][0] == pytest.approx(-10)
+    assert a["right_hip_rotation"][0] == pytest.approx(10)
+    assert a["left_hip_rotation"][0] == pytest.approx(-10)
+
+
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_hip_angles_invert_hip_matrix(side):
+    rng = np.random.default_rng(1)
+    f, ad, r = rng.uniform(-40, 90, 50), rng.uniform(-30, 30, 50), rng.uniform(-40, 40, 50)
+    f2, ad2, r2 = hip_angles(hip_matrix(f, ad, r, side), side)
+    np.testing.assert_allclose([f2, ad2, r2], [f, ad, r], atol=1e-9)
+
+
+def test_pelvis_angles_invert_pelvis_matrix():
+    rng = np.random.default_rng(2)
+    t, o, r = rng.uniform(-40, 80, 50), rng.uniform(-20, 20, 50), rng.uniform(-60, 60, 50)
+    np.testing.assert_allclose(pelvis_angles(pelvis_matrix(t, o, r)), [t, o, r], atol=1e-9)
