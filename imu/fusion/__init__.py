@@ -1,0 +1,27 @@
+"""Orientation fusion per sensor (6D: accelerometer + gyroscope, no magnetometer).
+
+Public API
+----------
+``FILTERS``
+    dict name → one-line description of every offered filter.
+``DEFAULT_FILTER``
+    The name of the default filter (chosen by measurement, see ``bench/bench_broad.py`` and
+    ``bench/bench_fusion.py``).
+``make_filter(name=DEFAULT_FILTER, rate_hz=104.0, **settings)``
+    A streaming :class:`~imu.fusion.base.OrientationFilter`: ``f.update(acc, gyr) -> q``,
+    ``f.update_block(acc, gyr) -> (n, 4)``, ``f.gyr_bias_rad_s``.
+``fuse(acc, gyr, rate_hz, name=DEFAULT_FILTER, t_s=None, **settings) -> (N, 4)``
+    Batch fusion; same numbers as the streaming path on the same data.
+
+Quaternions are ``q_ES`` (``w, x, y, z``): sensor-frame vectors → earth frame, z up, heading
+arbitrary.
+"""
+
+from __future__ import annotations
+
+from imu.fusion.base import OrientationFilter
+from imu.fusion.batch import fuse, initial_quat, split_at_gaps
+from imu.fusion.registry import DEFAULT_FILTER, FILTERS, make_filter
+
+__all__ = ["FILTERS", "DEFAULT_FILTER", "make_filter", "fuse", "OrientationFilter",
+           "initial_quat", "split_at_gaps"]
