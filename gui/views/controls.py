@@ -1,0 +1,134 @@
+"""Bottom bar controls: set start/end with exercise and side pickers (live), and the replay
+transport (play/pause, seek slider, speed)."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtWidgets
+
+from imu.live.snapshot import Snapshot
+from imu.types import EXERCISES
+
+EXERCISE_LABELS = {"hinge": "Hip hinge", "single_leg_stance": "Single-leg stance",
+                   "hip_airplane": "Hip airplane", "squat": "Squat", "posture": "Posture"}
+SIDE_LABELS = [("right", "Right"), ("left", "Left"), (None, "—")]
+SPEEDS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+def _fmt_time(t: float) -> str:
+    t = max(0.0, t)
+    return f"{int(t // 60)}:{t % 60:04.1f}"
+
+
+class SetControls(QtWidgets.QWidget):
+    """Exercise and side pickers, a Start/End set button and the Calibrate button.
+
+    Signals
+    -------
+    start_set(str, object)
+        Exercise name and side (``"left"``/``"right"``/``None``).
+    end_set()
+    calibrate()
+    """
+
+    start_set = QtCore.Signal(str, object)
+    end_set = QtCore.Signal()
+    calibrate = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.exercise = QtWidgets.QComboBox()
+        for ex in EXERCISES:
+            self.exercise.addItem(EXERCISE_LABELS.get(ex, ex), ex)
+        self.side = QtWidgets.QComboBox()
+        for val, label in SIDE_LABELS:
+            self.side.addItem(label, val)
+        self.toggle = QtWidgets.QPushButton("Start set")
+        self.toggle.setObjectName("primary")
+        self.toggle.clicked.connect(self._on_toggle)
+        self.calib = QtWidgets.QPushButton("Calibrate…")
+        self.calib.clicked.connect(self.calibrate.emit)
+        lay.addWidget(QtWidgets.QLabel("Exercise"))
+        lay.addWidget(self.exercise)
+        lay.addWidget(QtWidgets.QLabel("Side"))
+        lay.addWidget(self.side)
+        lay.addWidget(self.toggle)
+        lay.addStretch(1)
+        lay.addWidget(self.calib)
+        self._running = False
+
+    def _on_toggle(self) -> None:
+        if self._running:
+            self.end_set.emit()
+        else:
+            self.start_set.emit(self.exercise.currentData(), self.side.currentData())
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        running = snap.current_set is not None
+        if running != self._running:
+            self._running = running
+            self.toggle.setText("End set" if running else "Start set")
+            self.toggle.setObjectName("danger" if running else "primary")
+            self.toggle.style().unpolish(self.toggle)
+            self.toggle.style().polish(self.toggle)
+            self.exercise.setEnabled(not running)
+            self.side.setEnabled(not running)
+        if running:
+            i = self.exercise.findData(snap.current_set.get("exercise"))
+            if i >= 0:
+                self.exercise.setCurrentIndex(i)
+
+
+class ReplayControls(QtWidgets.QWidget):
+    """Play/pause, a seek slider with the time, and a speed picker.
+
+    Signals
+    -------
+    play_pause()
+    seek(float)
+        Target time, seconds.
+    speed(float)
+    """
+
+    play_pause = QtCore.Signal()
+    seek = QtCore.Signal(float)
+    speed = QtCore.Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.play = QtWidgets.QPushButton("❚❚ Pause")
+        self.play.setObjectName("primary")
+        self.play.setMinimumWidth(96)
+        self.play.clicked.connect(self.play_pause.emit)
+        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 1000)
+        self.slider.sliderMoved.connect(lambda v: self.seek.emit(v / 10.0))
+        self.slider.sliderReleased.connect(lambda: self.seek.emit(self.slider.value() / 10.0))
+        self.time = QtWidgets.QLabel("0:00.0 / 0:00.0")
+        self.time.setMinimumWidth(120)
+        self.speeds = QtWidgets.QComboBox()
+        for s in SPEEDS:
+            self.speeds.addItem(f"{s:g}×", s)
+        self.speeds.setCurrentIndex(SPEEDS.index(1.0))
+        self.speeds.currentIndexChanged.connect(lambda i: self.speed.emit(self.speeds.itemData(i)))
+        lay.addWidget(self.play)
+        lay.addWidget(self.slider, 1)
+        lay.addWidget(self.time)
+        lay.addWidget(QtWidgets.QLabel("Speed"))
+        lay.addWidget(self.speeds)
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        dur = snap.duration_s or 0.0
+        self.slider.setRange(0, max(1, int(round(dur * 10))))
+        if not self.slider.isSliderDown():
+            self.slider.setValue(int(round(snap.t_now_s * 10)))
+        self.time.setText(f"{_fmt_time(snap.t_now_s)} / {_fmt_time(dur)}")
+        self.play.setText("❚❚ Pause" if snap.playing else "▶ Play")
+        i = self.speeds.findData(snap.speed)
+        if i >= 0 and i != self.speeds.currentIndex():
+            self.speeds.blockSignals(True)
+            self.speeds.setCurrentIndex(i)
+            self.speeds.blockSignals(False)

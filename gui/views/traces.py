@@ -1,0 +1,160 @@
+"""Live traces over a sliding window: pelvis angles, hip flexion and thigh inclination per side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui
+
+from gui import theme
+from imu.live.snapshot import Snapshot
+
+PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),
+                  ("pelvis_rotation", "rotation")]
+HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L hip flexion"),
+               ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
+               ("lumbar_flexion", "lumbar")]
+DASHED = {"right_thigh_inclination", "left_thigh_inclination"}
+
+
+class TracePanel(pg.GraphicsLayoutWidget):
+    """Two stacked plots sharing the time axis; completed reps/holds shaded, set starts marked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setBackground(theme.BG)
+        self.pelvis = self._plot("Pelvis (°)", row=0)
+        self.hip = self._plot("Hip & thigh (°)", row=1)
+        self.hip.setXLink(self.pelvis)
+        self.pelvis.getAxis("bottom").setStyle(showValues=False)
+        self.hip.setLabel("bottom", "time", units="s", color=theme.MUTED)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        for col, name in PELVIS_COLUMNS:
+            self.curves[col] = self._curve(self.pelvis, col, name)
+        for col, name in HIP_COLUMNS:
+            self.curves[col] = self._curve(self.hip, col, name)
+        self._regions: dict[int, list[pg.LinearRegionItem]] = {}
+        self._lines: list[pg.InfiniteLine] = []
+        self._empty = pg.TextItem("waiting for calibration…", color=theme.MUTED, anchor=(0.5, 0.5))
+        self.pelvis.addItem(self._empty, ignoreBounds=True)
+        self.window_s = 20.0
+
+    def _plot(self, title: str, row: int) -> pg.PlotItem:
+        p = self.addPlot(row=row, col=0)
+        p.setTitle(title, color=theme.TEXT, size="11pt", justify="left")
+        p.showGrid(x=True, y=True, alpha=0.15)
+        p.setMenuEnabled(False)
+        p.setMouseEnabled(x=False, y=False)
+        p.hideButtons()
+        for ax in ("left", "bottom"):
+            p.getAxis(ax).setPen(pg.mkPen(theme.GREY))
+            p.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
+        p.addLegend(offset=(-10, 5), labelTextColor=theme.TEXT, brush=pg.mkBrush(15, 23, 42, 180))
+        p.addLine(y=0, pen=pg.mkPen(theme.GREY, width=1, style=QtCore.Qt.PenStyle.DotLine))
+        return p
+
+    def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
+        style = QtCore.Qt.PenStyle.DashLine if col in DASHED else QtCore.Qt.PenStyle.SolidLine
+        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2, style=style)
+        c = plot.plot([], [], pen=pen, name=name, connect="finite")
+        c.setVisible(False)
+        return c
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        t = snap.angles_t
+        self.window_s = snap.window_s
+        have_any = False
+        for col, curve in self.curves.items():
+            y = snap.angles.get(col)
+            if y is None or len(y) == 0:
+                curve.setVisible(False)
+                curve.setData([], [])
+                continue
+            have_any = True
+            curve.setVisible(True)
+            curve.setData(t, y, connect="finite")
+        self._sync_legend()
+        t1 = max(snap.t_now_s, snap.window_s)
+        t0 = t1 - snap.window_s
+        self.pelvis.setXRange(t0, t1, padding=0)
+        self._empty.setVisible(not have_any)
+        if not have_any:
+            msg = ("waiting for calibration…" if snap.calibration.state != "ok"
+                   else "waiting for data…")
+            self._empty.setText(msg)
+            self._empty.setPos((t0 + t1) / 2, 0)
+            self.pelvis.setYRange(-10, 10)
+        else:
+            self._autorange(self.pelvis, [snap.angles.get(c) for c, _ in PELVIS_COLUMNS], 10)
+            self._autorange(self.hip, [snap.angles.get(c) for c, _ in HIP_COLUMNS], 30)
+        self._draw_shading(snap, t0, t1)
+
+    @staticmethod
+    def _autorange(plot: pg.PlotItem, ys, minimum: float) -> None:
+        vals = [np.asarray(y) for y in ys if y is not None and len(y)]
+        if not vals:
+            return
+        v = np.concatenate(vals)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            return
+        lo, hi = min(float(v.min()), -minimum / 3), max(float(v.max()), minimum)
+        pad = 0.08 * (hi - lo)
+        plot.setYRange(lo - pad, hi + pad, padding=0)
+
+    def _sync_legend(self) -> None:
+        for plot in (self.pelvis, self.hip):
+            legend = plot.legend
+            if legend is None:
+                continue
+            for sample, label in legend.items:
+                item = sample.item
+                vis = item.isVisible()
+                sample.setVisible(vis)
+                label.setVisible(vis)
+            legend.updateSize()
+
+    def _draw_shading(self, snap: Snapshot, t0: float, t1: float) -> None:
+        spans = [(r.get("start_s"), r.get("end_s"), r) for r in snap.reps]
+        spans += [(h.get("start_s"), h.get("end_s"), h) for h in snap.holds]
+        spans = [(a, b, r) for a, b, r in spans
+                 if a is not None and b is not None and b >= t0 and a <= t1]
+        for plot in (self.pelvis, self.hip):
+            pool = self._regions.setdefault(id(plot), [])
+            while len(pool) < len(spans):
+                reg = pg.LinearRegionItem(movable=False)
+                for line in reg.lines:
+                    line.setPen(pg.mkPen(None))
+                reg.setZValue(-10)
+                plot.addItem(reg, ignoreBounds=True)
+                pool.append(reg)
+            for reg, (a, b, r) in zip(pool, spans):
+                reg.setBrush(pg.mkBrush(_span_colour(r)))
+                reg.setRegion((a, b))
+                reg.setVisible(True)
+            for reg in pool[len(spans):]:
+                reg.setVisible(False)
+        marks = [s["start_s"] for s in snap.sets if s.get("start_s") is not None]
+        if snap.current_set and snap.current_set.get("start_s") is not None:
+            marks.append(snap.current_set["start_s"])
+        marks = [m for m in marks if t0 <= m <= t1]
+        while len(self._lines) < len(marks):
+            ln = pg.InfiniteLine(angle=90, movable=False,
+                                 pen=pg.mkPen(theme.ACCENT, width=1,
+                                              style=QtCore.Qt.PenStyle.DashLine))
+            self.hip.addItem(ln, ignoreBounds=True)
+            self._lines.append(ln)
+        for ln, m in zip(self._lines, marks):
+            ln.setPos(m)
+            ln.setVisible(True)
+        for ln in self._lines[len(marks):]:
+            ln.setVisible(False)
+
+
+def _span_colour(item: dict) -> QtGui.QColor:
+    if "grade" in item:
+        c = QtGui.QColor(theme.GRADE_COLOURS.get(item.get("grade"), theme.GREY))
+    else:
+        c = QtGui.QColor(theme.AMBER if item.get("faults") else theme.GREEN)
+    c.setAlpha(45)
+    return c
