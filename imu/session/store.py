@@ -1,0 +1,516 @@
+"""Crash-safe session recordings: one SQLite file per session (SPEC §6 "Recordings").
+
+Container
+---------
+A recording is a SQLite database in WAL mode (``application_id`` ``IMU1``):
+
+- ``info(key, value)``: JSON values: ``format`` (``imu.recording/1``), ``meta``, ``calibration``;
+- ``sensors``: one row per sensor (id, role, model, rate, firmware, extra JSON);
+- ``chunks``: raw samples in compressed, bit-exact blocks (see :mod:`imu.session.codec`), one row
+  per sensor per commit, with the first/last sequence number and host time of the block;
+- ``events``: set start/end, exercise, side, notes (SPEC §6).
+
+Crash safety
+------------
+:meth:`RecordingWriter.add_block` only appends to an in-memory buffer. A background thread commits
+the buffer at least every ``commit_interval_s`` (0.5 s) in one SQLite transaction, so a process
+killed at any moment (SIGKILL, crash) leaves a database that opens with every sample committed up
+to at most ~0.5 s before the kill (SQLite's WAL replays or discards the last transaction
+atomically). The file is created under a temporary name and linked into place with its schema
+complete, so even a kill during creation never leaves a half-made recording. On :meth:`close`
+the WAL is checkpointed and the file switched back to a single self-contained file.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imu.errors import BadInputError
+from imu.session import codec
+from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
+
+FORMAT = "imu.recording/1"
+APPLICATION_ID = 0x494D5531  # "IMU1"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = """
+CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sensors (
+    id INTEGER PRIMARY KEY,
+    sensor_id TEXT NOT NULL,
+    role TEXT NOT NULL UNIQUE,
+    model TEXT NOT NULL,
+    rate_hz REAL NOT NULL,
+    firmware TEXT NOT NULL,
+    extra TEXT NOT NULL
+);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    sensor INTEGER NOT NULL REFERENCES sensors(id),
+    n INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    seq_first INTEGER NOT NULL,
+    seq_last INTEGER NOT NULL,
+    t_host_first_s REAL NOT NULL,
+    t_host_last_s REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX chunks_by_sensor_time ON chunks (sensor, t_host_first_s);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    t_s REAL NOT NULL,
+    kind TEXT NOT NULL,
+    exercise TEXT,
+    side TEXT,
+    note TEXT,
+    data TEXT NOT NULL
+);
+"""
+
+
+def _json_default(obj: Any):
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, (Path, _dt.datetime, _dt.date)):
+        return str(obj)
+    raise TypeError(f"cannot store {type(obj).__name__} in a recording")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=_json_default, sort_keys=True)
+
+
+def _sensor_row(info: SensorInfo) -> tuple:
+    return (info.sensor_id, info.role, info.model, float(info.rate_hz), info.firmware,
+            _dumps(info.extra or {}))
+
+
+def _aux_paths(path: Path) -> list[Path]:
+    return [path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
+            path.with_name(path.name + "-journal")]
+
+
+def is_recording(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file that starts like an imu recording.
+
+    Checks the SQLite header and the ``IMU1`` application id without opening a database.
+    """
+    p = Path(path)
+    try:
+        if not p.is_file():
+            return False
+        with open(p, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return False
+    return (len(head) == 100 and head[:16] == _SQLITE_MAGIC
+            and int.from_bytes(head[68:72], "big") == APPLICATION_ID)
+
+
+class RecordingWriter:
+    """Write one session to a crash-safe recording file.
+
+    Parameters
+    ----------
+    path : path-like
+        The recording file to create (exactly this path, whatever its name).
+    meta : dict
+        Session metadata (subject, exercise plan, software, ...); JSON-serialisable.
+    sensors : list of SensorInfo
+        Sensors known at the start (more can be added with :meth:`add_sensor`).
+    overwrite : bool
+        Replace an existing file at ``path``. Without it an existing file is refused
+        (:class:`~imu.errors.BadInputError`): nothing recorded is ever lost.
+    commit_interval_s : float
+        Buffered samples are committed at least this often (seconds), by a background thread.
+    compress_level : int
+        zlib level for sample chunks (1 is fast and nearly as small as 6 on sensor data).
+
+    Examples
+    --------
+    >>> with RecordingWriter("s.imu", {"subject": "A"}, [SensorInfo("s1", "sacrum")]) as w:
+    ...     w.add_block("sacrum", block)
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: dict | None = None,
+                 sensors: list[SensorInfo] | None = None, *, overwrite: bool = False,
+                 commit_interval_s: float = 0.5, compress_level: int = 1):
+        self.path = Path(path)
+        self.commit_interval_s = float(commit_interval_s)
+        self.compress_level = int(compress_level)
+        if self.path.is_dir():
+            raise BadInputError(f"{self.path}: is a folder; give a file name for the recording")
+        if self.path.exists() or self.path.is_symlink():
+            if not overwrite:
+                raise BadInputError(f"{self.path}: already exists; refusing to overwrite it "
+                                    "(choose another name or delete it first)")
+            self.path.unlink()
+        for aux in _aux_paths(self.path):
+            if aux.exists():
+                aux.unlink()
+        if not self.path.parent.exists():
+            raise BadInputError(f"{self.path.parent}: folder does not exist")
+
+        self._meta: dict[str, Any] = {
+            "format": FORMAT,
+            "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        try:
+            from imu import __version__
+            self._meta["software"] = f"imu {__version__}"
+        except Exception:  # pragma: no cover - version is always there when installed
+            pass
+        self._meta.update(meta or {})
+        self._sensors: dict[str, tuple[int, SensorInfo]] = {}  # role -> (row id, info)
+
+        self._create(sensors or [])
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+        self._db_lock = threading.Lock()
+        self._buf_lock = threading.Lock()
+        self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_since: float | None = None
+        self._unsealed: dict[str, list[tuple[int, np.ndarray]]] = {}  # role -> small chunks
+        self._closed = False
+        self._error: BaseException | None = None
+        self.samples_written = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._flusher, name="imu-recording-flush",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- creation -------------------------------------------------------------------------
+    def _create(self, sensors: list[SensorInfo]) -> None:
+        tmp = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}")
+        for p in [tmp, *_aux_paths(tmp)]:
+            if p.exists():
+                p.unlink()
+        db = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            db.execute("PRAGMA user_version=1")
+            db.execute("BEGIN")
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    db.execute(stmt)
+            db.execute("INSERT INTO info VALUES ('format', ?)", (_dumps(FORMAT),))
+            db.execute("INSERT INTO info VALUES ('meta', ?)", (_dumps(self._meta),))
+            db.execute("INSERT INTO info VALUES ('calibration', 'null')")
+            for s in sensors:
+                self._insert_sensor(db, s)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        try:
+            os.link(tmp, self.path)  # fails if the path appeared meanwhile: never clobber
+            tmp.unlink()
+        except FileExistsError:
+            tmp.unlink()
+            raise BadInputError(f"{self.path}: already exists; refusing to overwrite it") from None
+        except OSError:
+            os.replace(tmp, self.path)
+
+    def _insert_sensor(self, db: sqlite3.Connection, info: SensorInfo) -> None:
+        if info.role in self._sensors:
+            old = self._sensors[info.role][1]
+            if old.sensor_id != info.sensor_id:
+                raise BadInputError(f"{self.path}: role {info.role} already has sensor "
+                                    f"{old.sensor_id}; cannot add {info.sensor_id}")
+            return
+        cur = db.execute("INSERT INTO sensors (sensor_id, role, model, rate_hz, firmware, extra) "
+                         "VALUES (?, ?, ?, ?, ?, ?)", _sensor_row(info))
+        self._sensors[info.role] = (int(cur.lastrowid), info)
+
+    # -- live path ------------------------------------------------------------------------
+    def add_block(self, role: str, block: SampleBlock) -> None:
+        """Buffer one block of raw samples of the sensor in ``role`` (cheap; no disk I/O).
+
+        A role not announced yet is registered from the block's ``sensor_id`` (model
+        ``unknown``) so no sample is ever dropped.
+        """
+        self._check_open()
+        n = len(block.seq)
+        if n == 0:
+            return
+        if not (len(block.t_sensor_s) == len(block.t_host_s) == n
+                and np.shape(block.acc) == (n, 3) and np.shape(block.gyr) == (n, 3)):
+            raise ValueError(f"sample block of {role} has inconsistent lengths")
+        m = codec.pack_columns(block.seq, block.t_sensor_s, block.t_host_s, block.acc, block.gyr)
+        if role not in self._sensors:
+            self.add_sensor(SensorInfo(block.sensor_id, role, model="unknown"))
+        with self._buf_lock:
+            self._pending.setdefault(role, []).append(m)
+            if self._pending_since is None:
+                self._pending_since = time.monotonic()
+
+    def add_event(self, event: Event) -> None:
+        """Store an event (committed at once)."""
+        self._check_open()
+        with self._db_lock:
+            self._db.execute(
+                "INSERT INTO events (t_s, kind, exercise, side, note, data) VALUES (?,?,?,?,?,?)",
+                (float(event.t_s), event.kind, event.exercise, event.side, event.note,
+                 _dumps(event.data or {})))
+
+    def set_calibration(self, profile: dict | None) -> None:
+        """Embed a calibration profile (a JSON-serialisable dict), replacing any earlier one."""
+        self._check_open()
+        with self._db_lock:
+            self._db.execute("UPDATE info SET value=? WHERE key='calibration'", (_dumps(profile),))
+
+    def update_meta(self, meta: dict) -> None:
+        """Merge ``meta`` into the session metadata (committed at once)."""
+        self._check_open()
+        self._meta.update(meta)
+        with self._db_lock:
+            self._db.execute("UPDATE info SET value=? WHERE key='meta'", (_dumps(self._meta),))
+
+    def add_sensor(self, info: SensorInfo) -> None:
+        """Announce a sensor (committed at once). Re-announcing the same sensor is a no-op."""
+        self._check_open()
+        with self._db_lock:
+            self._insert_sensor(self._db, info)
+
+    # -- committing -----------------------------------------------------------------------
+    def flush(self) -> None:
+        """Commit every buffered sample now, in one transaction.
+
+        Each commit stores the new samples of a sensor as a small chunk; once a sensor's small
+        chunks hold :data:`~imu.session.codec.SEAL_SAMPLES` samples, the same transaction
+        replaces them by one sealed chunk (better compression, faster reading).
+        """
+        with self._db_lock:
+            self._commit(seal_all=False)
+
+    def _commit(self, seal_all: bool) -> None:
+        with self._buf_lock:
+            pending, self._pending = self._pending, {}
+            self._pending_since = None
+        if not pending and not seal_all:
+            return
+        inserts: list[tuple[str, np.ndarray]] = []  # (role, matrix)
+        deletes: list[int] = []
+        for role in set(pending) | (set(self._unsealed) if seal_all else set()):
+            mats = pending.get(role, [])
+            m = (mats[0] if len(mats) == 1 else np.concatenate(mats)) if mats else None
+            small = self._unsealed.get(role, [])
+            n_small = sum(len(x) for _, x in small)
+            if small and (seal_all or n_small + (0 if m is None else len(m)) >= codec.SEAL_SAMPLES):
+                parts = [x for _, x in small] + ([] if m is None else [m])
+                if len(parts) > 1:
+                    deletes.extend(cid for cid, _ in small)
+                    inserts.append((role, np.concatenate(parts)))
+                self._unsealed[role] = []
+            elif m is not None:
+                inserts.append((role, m))
+        if not inserts and not deletes:
+            return
+        rows = []
+        for role, m in inserts:
+            seq = m[:, 0].view(np.int64)
+            th = m[:, 2].view(np.float64)
+            rows.append((self._sensors[role][0], len(m), codec.CODEC_COLUMNS_ZLIB, int(seq[0]),
+                         int(seq[-1]), float(th[0]), float(th[-1]),
+                         codec.encode(m, self.compress_level)))
+        self._db.execute("BEGIN")
+        try:
+            if deletes:
+                self._db.executemany("DELETE FROM chunks WHERE id=?", [(c,) for c in deletes])
+            ids = []
+            for row in rows:
+                cur = self._db.execute(
+                    "INSERT INTO chunks (sensor, n, codec, seq_first, seq_last, t_host_first_s, "
+                    "t_host_last_s, data) VALUES (?,?,?,?,?,?,?,?)", row)
+                ids.append(int(cur.lastrowid))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        for (role, m), cid in zip(inserts, ids):
+            if len(m) < codec.SEAL_SAMPLES and not seal_all:
+                self._unsealed.setdefault(role, []).append((cid, m))
+        self.samples_written += sum(len(x) for xs in pending.values() for x in xs)
+
+    def _flusher(self) -> None:
+        tick = max(0.02, self.commit_interval_s / 5)
+        while not self._stop.wait(tick):
+            since = self._pending_since
+            if since is not None and time.monotonic() - since >= self.commit_interval_s:
+                try:
+                    self.flush()
+                except BaseException as exc:  # surfaced on the next call from the user
+                    self._error = exc
+                    return
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"recording {self.path} is closed")
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise BadInputError(f"{self.path}: cannot write the recording ({err})")
+
+    def close(self) -> None:
+        """Commit what is buffered, checkpoint the WAL and leave one self-contained file."""
+        if self._closed:
+            return
+        self._stop.set()
+        self._thread.join()
+        try:
+            with self._db_lock:
+                self._commit(seal_all=True)
+        finally:
+            self._closed = True
+            with self._db_lock:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    self._db.execute("PRAGMA journal_mode=DELETE")
+                except sqlite3.OperationalError:
+                    pass  # a reader holds the file open; the WAL stays valid
+                self._db.close()
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# -- reading ------------------------------------------------------------------------------
+
+def _open_for_reading(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise BadInputError(f"{path}: no such file")
+    if path.is_dir():
+        raise BadInputError(f"{path}: is a folder, not a recording file")
+    with open(path, "rb") as fh:
+        head = fh.read(100)
+    if len(head) < 100 or head[:16] != _SQLITE_MAGIC:
+        if len(head) == 0:
+            raise BadInputError(f"{path}: empty file, not a recording")
+        raise BadInputError(f"{path}: not a recording (not an imu SQLite recording file)")
+    if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
+        raise BadInputError(f"{path}: SQLite database but not an imu recording")
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    n_pages = int.from_bytes(head[28:32], "big")
+    wal = path.with_name(path.name + "-wal")
+    size = path.stat().st_size
+    if (not wal.exists() or wal.stat().st_size == 0) and n_pages and size < n_pages * page_size:
+        raise BadInputError(f"{path}: truncated recording ({size} of {n_pages * page_size} bytes)")
+    try:
+        db = sqlite3.connect(str(path), isolation_level=None)
+        db.execute("SELECT count(*) FROM sensors").fetchone()
+    except sqlite3.DatabaseError:
+        try:  # read-only folder: open without recovering a WAL left by a killed writer
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
+                                 isolation_level=None)
+            db.execute("SELECT count(*) FROM sensors").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise BadInputError(f"{path}: corrupt recording ({exc})") from None
+    return db
+
+
+def read_recording(path: str | os.PathLike, roles: list[str] | None = None) -> Session:
+    """Load a recording into numpy arrays per sensor.
+
+    Parameters
+    ----------
+    path : path-like
+        A file written by :class:`RecordingWriter` (complete, or left by a killed writer).
+    roles : list of str, optional
+        Load only these roles (default: all).
+
+    Returns
+    -------
+    Session
+        ``sensors`` maps role → :class:`~imu.types.SensorData` (samples in the order received),
+        plus ``events`` (sorted by time), ``calibration`` (dict or None) and ``meta``.
+
+    Raises
+    ------
+    BadInputError
+        The file is missing, not a recording, truncated or corrupt (one line naming it).
+    """
+    p = Path(path)
+    db = _open_for_reading(p)
+    try:
+        try:
+            info = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM info")}
+            if info.get("format") != FORMAT:
+                raise BadInputError(f"{p}: unsupported recording format {info.get('format')!r} "
+                                    f"(this version reads {FORMAT})")
+            sensors: dict[int, SensorInfo] = {}
+            for rid, sid, role, model, rate, fw, extra in db.execute(
+                    "SELECT id, sensor_id, role, model, rate_hz, firmware, extra FROM sensors "
+                    "ORDER BY id"):
+                if roles is None or role in roles:
+                    sensors[rid] = SensorInfo(sid, role, model, float(rate), fw, json.loads(extra))
+            chunks = [(cid, rid, n, cod, data) for cid, rid, n, cod, data in db.execute(
+                "SELECT id, sensor, n, codec, data FROM chunks ORDER BY id") if rid in sensors]
+            events = [
+                Event(t, kind, ex, side, note, json.loads(data))
+                for t, kind, ex, side, note, data in db.execute(
+                    "SELECT t_s, kind, exercise, side, note, data FROM events ORDER BY t_s, id")]
+        except sqlite3.DatabaseError as exc:
+            raise BadInputError(f"{p}: corrupt recording ({exc})") from None
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise BadInputError(f"{p}: corrupt recording metadata ({exc})") from None
+    finally:
+        db.close()
+
+    out = _decode_chunks(p, sensors, chunks)
+    meta = info.get("meta") or {}
+    return Session(meta=meta, sensors=out, events=events, calibration=info.get("calibration"),
+                   source=str(p))
+
+
+def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
+                   ) -> dict[str, SensorData]:
+    """Decode chunk rows ``(id, sensor row id, n, codec, blob)`` into SensorData per role."""
+    totals = {rid: 0 for rid in sensors}
+    jobs = []
+    for cid, rid, n, cod, data in chunks:
+        if cod != codec.CODEC_COLUMNS_ZLIB:
+            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {cod}")
+        jobs.append((cid, rid, totals[rid], int(n), data))
+        totals[rid] += int(n)
+    arrays = {rid: (np.empty(k, np.int64), np.empty(k), np.empty(k), np.empty((k, 3)),
+                    np.empty((k, 3))) for rid, k in totals.items()}
+
+    def work(job):
+        cid, rid, start, n, data = job
+        seq, ts, th, acc, gyr = arrays[rid]
+        sl = slice(start, start + n)
+        try:
+            codec.decode_into(data, n, seq[sl], ts[sl], th[sl], acc[sl], gyr[sl])
+        except ValueError as exc:
+            raise BadInputError(f"{p}: sample chunk {cid} of {sensors[rid].role} is corrupt "
+                                f"({exc})") from None
+
+    if len(jobs) > 8 and (os.cpu_count() or 1) > 1:
+        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+            list(pool.map(work, jobs))
+    else:
+        for job in jobs:
+            work(job)
+    return {sensors[rid].role: SensorData(sensors[rid], *arrays[rid]) for rid in sensors}
+
+
+def sensor_info_to_dict(info: SensorInfo) -> dict:
+    """SensorInfo as a plain JSON-serialisable dict."""
+    return asdict(info)

@@ -1,0 +1,153 @@
+"""Recording store: bit-exact round trip, metadata, events, refusal to overwrite, bad files."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+
+from imu.errors import BadInputError
+from imu.session.store import RecordingWriter, is_recording, read_recording
+from imu.types import Event, SampleBlock, SensorInfo
+
+ROLES = ["sacrum", "right_thigh", "left_thigh"]
+
+
+def synthetic(n: int, seed: int = 0, rate_hz: float = 200.0) -> dict[str, tuple]:
+    """Quantised synthetic samples per role: (seq, t_sensor_s, t_host_s, acc, gyr)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for i, role in enumerate(ROLES):
+        t = np.arange(n) / rate_hz + 0.01 * i
+        lsb_a, lsb_g = 9.80665 * 8 / 32768, np.deg2rad(2000 / 32768)
+        acc = np.stack([np.sin(2 * t), np.cos(t) + 9.81, 0.1 * t], 1) + rng.normal(0, 0.02, (n, 3))
+        gyr = np.stack([np.sin(3 * t), np.cos(2 * t), 0 * t], 1) + rng.normal(0, 0.01, (n, 3))
+        out[role] = (np.arange(n) + 100 * i, t + 3.0, t + 0.02 + rng.random(n) * 0.005,
+                     np.round(acc / lsb_a) * lsb_a, np.round(gyr / lsb_g) * lsb_g)
+    return out
+
+
+def write(path, data, block=10, **kw):
+    sensors = [SensorInfo(f"id-{r}", r, model="synthetic", rate_hz=200.0, firmware="1.2")
+               for r in data]
+    with RecordingWriter(path, {"subject": "S1"}, sensors, **kw) as w:
+        n = len(next(iter(data.values()))[0])
+        for k in range(0, n, block):
+            for r, cols in data.items():
+                w.add_block(r, SampleBlock(f"id-{r}", *(c[k:k + block] for c in cols)))
+        w.add_event(Event(1.5, "set_start", exercise="hinge", side=None))
+        w.add_event(Event(0.5, "note", note="strapped on", data={"k": 1}))
+        w.set_calibration({"sensors": {"id-sacrum": [1, 0, 0, 0]}})
+        w.update_meta({"exercise_plan": ["hinge"]})
+    return path
+
+
+def test_round_trip_is_bit_exact_with_metadata_and_events(tmp_path):
+    data = synthetic(9000)  # crosses the 4096-sample seal twice, ends with unsealed chunks
+    p = write(tmp_path / "s.imu", data)
+    assert is_recording(p)
+    s = read_recording(p)
+    assert s.roles == ROLES
+    for r, cols in data.items():
+        d = s.sensors[r]
+        for want, got in zip(cols, (d.seq, d.t_sensor_s, d.t_host_s, d.acc, d.gyr)):
+            assert got.dtype == np.asarray(want).dtype or got.dtype == np.float64
+            assert np.array_equal(np.asarray(want, dtype=got.dtype), got)
+        assert d.info.sensor_id == f"id-{r}" and d.info.model == "synthetic"
+        assert d.info.rate_hz == 200.0 and d.info.firmware == "1.2"
+    assert [e.kind for e in s.events] == ["note", "set_start"]  # sorted by time
+    assert s.events[0].data == {"k": 1} and s.events[1].exercise == "hinge"
+    assert s.calibration == {"sensors": {"id-sacrum": [1, 0, 0, 0]}}
+    assert s.meta["subject"] == "S1" and s.meta["exercise_plan"] == ["hinge"]
+    assert s.meta["format"] == "imu.recording/1"
+
+
+def test_closed_recording_is_one_file_with_sealed_chunks(tmp_path):
+    p = write(tmp_path / "s.imu", synthetic(9000))
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["s.imu"]
+    db = sqlite3.connect(p)
+    sizes = [n for (n,) in db.execute("SELECT n FROM chunks ORDER BY id")]
+    db.close()
+    assert sum(sizes) == 3 * 9000
+    assert len(sizes) <= 3 * 3  # 0.5 s commits were sealed into large chunks
+
+
+def test_nan_and_odd_values_are_stored_exactly(tmp_path):
+    data = synthetic(50)
+    seq, ts, th, acc, gyr = data["sacrum"]
+    acc = acc.copy()
+    acc[3] = [np.nan, -0.0, np.inf]
+    acc[4] = [5e-324, 1e308, -1e-300]
+    data = {"sacrum": (seq, ts, th, acc, gyr)}
+    s = read_recording(write(tmp_path / "s.imu", data))
+    assert np.array_equal(s.sensors["sacrum"].acc.view(np.uint64), acc.view(np.uint64))
+
+
+def test_refuses_to_overwrite_unless_asked(tmp_path):
+    p = write(tmp_path / "s.imu", synthetic(100))
+    with pytest.raises(BadInputError, match="already exists"):
+        RecordingWriter(p, {}, [])
+    other = tmp_path / "notes.txt"
+    other.write_text("keep me")
+    with pytest.raises(BadInputError, match="already exists"):
+        RecordingWriter(other, {}, [])
+    assert other.read_text() == "keep me"
+    write(p, synthetic(20), overwrite=True)
+    assert len(read_recording(p).sensors["sacrum"]) == 20
+
+
+def test_unknown_role_is_registered_not_dropped(tmp_path):
+    p = tmp_path / "s.imu"
+    cols = synthetic(30)["sacrum"]
+    with RecordingWriter(p, {}, []) as w:
+        w.add_block("trunk", SampleBlock("dev-9", *cols))
+    d = read_recording(p).sensors["trunk"]
+    assert d.info.sensor_id == "dev-9" and len(d) == 30
+
+
+def test_reading_while_the_writer_is_open_sees_committed_samples(tmp_path):
+    p = tmp_path / "s.imu"
+    cols = synthetic(100)["sacrum"]
+    w = RecordingWriter(p, {}, [SensorInfo("a", "sacrum")])
+    w.add_block("sacrum", SampleBlock("a", *cols))
+    w.flush()
+    assert len(read_recording(p).sensors["sacrum"]) == 100
+    w.close()
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"", "empty file"),
+    (b"time_s,acc_x\n1,2\n", "not a recording"),
+    (b"SQLite format 3\x00" + b"\x00" * 200, "not an imu recording"),
+])
+def test_bad_files_are_named_in_one_line(tmp_path, content, what):
+    p = tmp_path / "bad.imu"
+    p.write_bytes(content)
+    assert not is_recording(p)
+    with pytest.raises(BadInputError, match=what) as ei:
+        read_recording(p)
+    assert str(p) in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_truncated_recording_is_reported(tmp_path):
+    p = write(tmp_path / "s.imu", synthetic(3000))
+    raw = p.read_bytes()
+    p.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(BadInputError, match="truncated"):
+        read_recording(p)
+
+
+def test_corrupt_chunk_is_reported_with_its_sensor(tmp_path):
+    p = write(tmp_path / "s.imu", synthetic(300))
+    db = sqlite3.connect(p)
+    db.execute("UPDATE chunks SET data=x'00112233' WHERE id=(SELECT min(id) FROM chunks)")
+    db.commit()
+    db.close()
+    with pytest.raises(BadInputError, match="chunk .* is corrupt"):
+        read_recording(p)
+
+
+def test_missing_file_is_reported(tmp_path):
+    with pytest.raises(BadInputError, match="no such file"):
+        read_recording(tmp_path / "nope.imu")
