@@ -1,0 +1,139 @@
+"""Inclination accuracy of every offered filter on BROAD trials (real IMU + optical truth).
+
+Error measure (the dataset's own, ``/work/shared/data/broad/README.md``): ``q_err = q_imu ⊗
+conj(q_opt)``, inclination error ``2·acos(sqrt(w² + z²))`` in degrees, RMSE over the
+``movement`` samples ignoring NaN, no extra alignment. Every filter starts from the same
+accelerometer inclination (``imu.fusion.initial_quat``) and runs with its defaults; the baseline
+is ``ahrs`` Madgwick at its default gain (0.033).
+
+Run alone: ``python -m bench.bench_broad [--quick] [--filters a,b] [--set k=v ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+
+import numpy as np
+
+from imu import quat as Q
+from imu.fusion import DEFAULT_FILTER, FILTERS, fuse
+
+BROAD_DIR = os.environ.get("IMU_BROAD_DIR", "/work/shared/data/broad")
+BASELINE = "ahrs_madgwick"
+SLOW = ("ahrs_madgwick", "ahrs_mahony", "ahrs_ekf")
+
+
+def load_trial(path: str) -> dict:
+    """One BROAD ``.mat`` trial as numpy arrays (acc m/s², gyr rad/s, opt_quat w,x,y,z)."""
+    import scipy.io
+
+    d = scipy.io.loadmat(path)
+    return {
+        "name": os.path.basename(path).split("_A.mat")[0],
+        "acc": np.ascontiguousarray(d["imu_acc"], dtype=float),
+        "gyr": np.ascontiguousarray(d["imu_gyr"], dtype=float),
+        "opt_quat": np.asarray(d["opt_quat"], dtype=float),
+        "rate_hz": float(np.squeeze(d["sampling_rate"])),
+        "movement": np.asarray(d["movement"]).reshape(-1).astype(bool),
+    }
+
+
+def inclination_rmse_deg(q_imu: np.ndarray, q_opt: np.ndarray, mask: np.ndarray) -> float:
+    """BROAD inclination RMSE (degrees) over ``mask`` samples, NaN truth ignored."""
+    e = Q.multiply(q_imu, Q.conj(q_opt))
+    inc = np.degrees(2 * np.arccos(np.clip(np.sqrt(e[:, 0] ** 2 + e[:, 3] ** 2), 0, 1)))
+    sel = mask & np.isfinite(inc)
+    return float(np.sqrt(np.mean(inc[sel] ** 2)))
+
+
+def trial_paths() -> list[str]:
+    return sorted(glob.glob(os.path.join(BROAD_DIR, "*.mat")))
+
+
+def evaluate(filters: list[str], quick: bool = False, settings: dict | None = None,
+             progress: bool = True) -> dict[str, dict[str, float]]:
+    """RMSE (degrees) per trial per filter: ``{trial: {filter: rmse}}``."""
+    out: dict[str, dict[str, float]] = {}
+    for path in trial_paths():
+        tr = load_trial(path)
+        n = len(tr["acc"])
+        if quick:  # first 40 s (the trials start with rest, then move)
+            n = min(n, int(40 * tr["rate_hz"]))
+        row = {}
+        for name in filters:
+            t0 = time.perf_counter()
+            kw = (settings or {}).get(name, {})
+            q = fuse(tr["acc"][:n], tr["gyr"][:n], tr["rate_hz"], name=name, **kw)
+            row[name] = inclination_rmse_deg(q, tr["opt_quat"][:n], tr["movement"][:n])
+            if progress:
+                print(f"  {tr['name']:<40} {name:<14} {row[name]:6.3f}°  "
+                      f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
+        out[tr["name"]] = row
+    return out
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Bench rows: inclination RMSE per trial per filter, and the mean per filter."""
+    filters = list(FILTERS)
+    if quick:
+        filters = [f for f in filters if f not in SLOW or f == BASELINE]
+    if not trial_paths():
+        return [{"name": "broad", "value": float("nan"), "unit": "deg",
+                 "note": f"no BROAD trials in {BROAD_DIR}"}]
+    res = evaluate(filters, quick=quick)
+    rows = []
+    for trial, r in res.items():
+        base = r.get(BASELINE)
+        for name, v in r.items():
+            rows.append({"name": f"broad {trial} {name}", "value": round(v, 3), "unit": "deg",
+                         "baseline": round(base, 3), "ratio": round(v / base, 3),
+                         "note": "inclination RMSE vs ahrs Madgwick default gain"
+                                 + (" (first 40 s)" if quick else "")})
+    means = {f: float(np.mean([r[f] for r in res.values()])) for f in filters}
+    best = min(means, key=means.get)
+    for name, v in means.items():
+        note = "mean over trials"
+        if name == DEFAULT_FILTER:
+            note += f"; DEFAULT, {v - means[best]:+.3f}° vs best ({best})"
+        rows.append({"name": f"broad mean {name}", "value": round(v, 3), "unit": "deg",
+                     "baseline": round(means[BASELINE], 3),
+                     "ratio": round(v / means[BASELINE], 3), "note": note})
+    return rows
+
+
+def format_table(res: dict[str, dict[str, float]]) -> str:
+    filters = list(next(iter(res.values())))
+    w = max(len(t) for t in res) + 2
+    lines = ["trial".ljust(w) + "".join(f"{f:>15}" for f in filters)]
+    for trial, r in res.items():
+        lines.append(trial.ljust(w) + "".join(f"{r[f]:>15.3f}" for f in filters))
+    lines.append("mean".ljust(w) + "".join(
+        f"{np.mean([r[f] for r in res.values()]):>15.3f}" for f in filters))
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="first 40 s of each trial")
+    ap.add_argument("--filters", default=",".join(FILTERS))
+    ap.add_argument("--set", action="append", default=[], metavar="FILTER.KEY=VALUE",
+                    help="a filter setting, e.g. vqf.tauAcc=4")
+    a = ap.parse_args(argv)
+    settings: dict = {}
+    for s in a.set:
+        k, v = s.split("=", 1)
+        f, key = k.split(".", 1)
+        settings.setdefault(f, {})[key] = float(v) if v.replace(".", "", 1).lstrip("-").isdigit() \
+            else {"true": True, "false": False}.get(v.lower(), v)
+    res = evaluate(a.filters.split(","), quick=a.quick, settings=settings)
+    print("BROAD inclination RMSE (deg), movement samples")
+    print(format_table(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,434 @@
+"""Time alignment: a clock model per sensor, one session time base, gap bookkeeping.
+
+Clock model
+-----------
+Each sensor stamps samples with its own clock; the host stamps them when they arrive. Arrival is
+late by a latency that is never negative and varies (radio scheduling, BLE connection events that
+deliver several samples at once, OS jitter). With sensor time ``s`` and host receive time ``h``::
+
+    h = offset + (1 + drift) · s + latency,   latency ≥ latency_min
+
+:class:`ClockModel` is fitted to the **lower envelope** of ``h − s`` against ``s`` (the line
+under all points that hugs them closest, the linear-programming clock-skew estimator of Moon,
+Skelly & Towsley 1999), not by least squares, which latency would bias late and jitter would
+tilt. The minimum latency is absorbed in ``offset`` (unobservable without a round trip).
+
+Resampling
+----------
+:func:`common_time_base` makes one evenly spaced session time base; :func:`resample_quat`
+(slerp) and :func:`resample_vec` (linear) bring each sensor onto it. A target time inside a gap
+of the source longer than ``max_gap_s`` gets NaN: gaps stay gaps, never bridged by more than a
+few samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from imu import quat as Q
+
+#: common wrap periods of sensor timestamps, seconds (32-bit µs counter, 24/16-bit tick counters)
+KNOWN_WRAPS_S = (2.0 ** 32 * 1e-6, 2.0 ** 32 * 1e-3, 2.0 ** 24 / 32768.0, 2.0 ** 16 / 32768.0,
+                 2.0 ** 32 / 32768.0, 2.0 ** 24 * 25e-6, 2.0 ** 32 * 25e-6, 2.0 ** 16 * 1e-3)
+
+
+# --------------------------------------------------------------------------------- unwrapping
+def unwrap_counter(values: np.ndarray, modulus: float) -> np.ndarray:
+    """Undo the wrap of a counter that counts up modulo ``modulus`` (sequence numbers, ticks).
+
+    A step backwards by more than half the modulus is taken as one wrap.
+    """
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return v.copy()
+    d = np.diff(v)
+    wraps = np.concatenate([[0.0], np.cumsum(np.where(d < -modulus / 2, 1.0, 0.0))])
+    return v + wraps * modulus
+
+
+def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> np.ndarray:
+    """Sensor timestamps (s) made monotonic across counter wraps.
+
+    Parameters
+    ----------
+    t_sensor_s : ndarray, shape (N,)
+        Sensor-clock times, seconds, as decoded.
+    wrap_s : float, optional
+        The counter's wrap period in seconds. Without it, a backwards jump larger than 1 s is
+        taken as a wrap and its period is estimated from the jump (snapped to a known counter
+        period within 1 % if one fits).
+    """
+    t = np.asarray(t_sensor_s, dtype=float).copy()
+    if len(t) < 2:
+        return t
+    d = np.diff(t)
+    back = np.flatnonzero(d < -1.0)
+    if len(back) == 0:
+        return t
+    if wrap_s is None:
+        pos = d[d > 0]
+        step = float(np.median(pos)) if len(pos) else 0.0
+        est = float(-d[back[0]] + step)
+        wrap_s = est
+        for w in KNOWN_WRAPS_S:
+            if abs(w - est) < 0.01 * w:
+                wrap_s = w
+                break
+    return unwrap_counter(t, wrap_s) if wrap_s > 2.0 else t
+
+
+# -------------------------------------------------------------------------------- clock model
+def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # keep b only if it lies strictly below the segment a→i
+            cross = (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a])
+            if cross <= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.asarray(hull, dtype=np.int64)
+
+
+@dataclass
+class ClockModel:
+    """Map from one sensor's clock to the session (host) clock.
+
+    ``host = offset_s + (1 + drift) · sensor``; ``drift`` is dimensionless (1e-6 = 1 ppm).
+
+    Attributes
+    ----------
+    offset_s : float
+        Host time at sensor time 0 (includes the smallest transport latency), seconds.
+    drift : float
+        Relative rate error of the sensor clock against the host clock.
+    latency_median_s : float
+        Median of the latency above the envelope (how late samples arrive, typically), s.
+    latency_p99_s : float
+        99th percentile of that latency, seconds.
+    n_samples : int
+        Samples the fit used.
+    """
+
+    offset_s: float = 0.0
+    drift: float = 0.0
+    latency_median_s: float = 0.0
+    latency_p99_s: float = 0.0
+    n_samples: int = 0
+
+    def to_session(self, t_sensor_s: np.ndarray) -> np.ndarray:
+        """Sensor times (s, unwrapped) → session times (s)."""
+        return self.offset_s + (1.0 + self.drift) * np.asarray(t_sensor_s, dtype=float)
+
+    def to_sensor(self, t_session_s: np.ndarray) -> np.ndarray:
+        """Session times (s) → sensor times (s)."""
+        return (np.asarray(t_session_s, dtype=float) - self.offset_s) / (1.0 + self.drift)
+
+    @property
+    def drift_ppm(self) -> float:
+        return self.drift * 1e6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClockModel":
+        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+
+    @classmethod
+    def fit(cls, t_sensor_s: np.ndarray, t_host_s: np.ndarray, n_bins: int = 400,
+            fit_drift: bool = True) -> "ClockModel":
+        """Fit the clock model to the lower envelope of arrival times.
+
+        Parameters
+        ----------
+        t_sensor_s : ndarray, shape (N,)
+            Sensor timestamps, seconds, unwrapped (see :func:`unwrap_sensor_time`).
+        t_host_s : ndarray, shape (N,)
+            Host receive times, seconds.
+        n_bins : int
+            The data are cut into this many bins along sensor time and each bin's earliest
+            arrival kept; the envelope is fitted to those (robust to batching: the first
+            sample of a bin that arrived with little delay fixes the line).
+        fit_drift : bool
+            With False, only the offset is fitted (short recordings).
+
+        Returns
+        -------
+        ClockModel
+
+        Notes
+        -----
+        Among the lines below every bin minimum, the one closest to them on average (the
+        lower-hull edge above the mean sensor time) is taken. A bin minimum that lies far below
+        its neighbours (a host clock step, a corrupt timestamp) would pull the envelope down;
+        such points (more than 5 robust deviations below the median envelope residual, and
+        below the line through the others) are dropped first.
+        """
+        s = np.asarray(t_sensor_s, dtype=float).reshape(-1)
+        h = np.asarray(t_host_s, dtype=float).reshape(-1)
+        ok = np.isfinite(s) & np.isfinite(h)
+        s, h = s[ok], h[ok]
+        n = len(s)
+        if n == 0:
+            return cls()
+        order = np.argsort(s, kind="stable")
+        s, h = s[order], h[order]
+        s0 = float(s[0])
+        x = s - s0
+        y = h - s
+        if n == 1 or x[-1] <= 0 or not fit_drift:
+            off = float(np.min(y))
+            lat = y - off
+            return cls(off + 0.0, 0.0, float(np.median(lat)), float(np.quantile(lat, 0.99)), n)
+        nb = int(max(2, min(n_bins, n // 2)))
+        edges = np.searchsorted(x, np.linspace(0, x[-1], nb + 1)[:-1])
+        edges = np.unique(edges)
+        ymin = np.minimum.reduceat(y, edges)
+        # position of each bin's minimum
+        idx = np.empty(len(edges), dtype=np.int64)
+        bounds = np.append(edges, n)
+        for k in range(len(edges)):
+            a, b = bounds[k], bounds[k + 1]
+            idx[k] = a + int(np.argmin(y[a:b]))
+        bx, by = x[idx], ymin
+        # reject bin minima far below the rest (robust line through bin minima first)
+        if len(bx) >= 8:
+            A = np.vstack([np.ones_like(bx), bx]).T
+            c = np.linalg.lstsq(A, by, rcond=None)[0]
+            r = by - A @ c
+            med = np.median(r)
+            mad = np.median(np.abs(r - med)) * 1.4826 + 1e-9
+            keep = r > med - 5 * mad
+            bx, by = bx[keep], by[keep]
+        if len(bx) == 1:
+            off, b = float(by[0]), 0.0
+        else:
+            hull = _lower_hull(bx, by)
+            hx, hy = bx[hull], by[hull]
+            xm = float(np.mean(x))
+            k = int(np.clip(np.searchsorted(hx, xm) - 1, 0, len(hx) - 2))
+            b = (hy[k + 1] - hy[k]) / (hx[k + 1] - hx[k])
+            off = hy[k] - b * hx[k]
+        # y = off + b (s - s0)  →  h = (off - b s0) + (1 + b) s
+        model = cls(float(off - b * s0), float(b), 0.0, 0.0, n)
+        lat = h - model.to_session(s)
+        model.latency_median_s = float(np.median(lat))
+        model.latency_p99_s = float(np.quantile(lat, 0.99))
+        return model
+
+
+def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | None = None,
+                  rate_hz: float | None = None) -> np.ndarray:
+    """Session-clock time of every sample of one sensor.
+
+    Parameters
+    ----------
+    sensor_data : imu.types.SensorData (or SampleBlock)
+        ``t_sensor_s``, ``t_host_s`` and ``seq`` are used.
+    model : ClockModel, optional
+        Use this model instead of fitting one.
+    wrap_s : float, optional
+        Sensor timestamp wrap period (see :func:`unwrap_sensor_time`).
+    rate_hz : float, optional
+        Nominal rate; used only when the sensor sends no timestamps (all NaN): sensor time is
+        then ``seq / rate_hz``.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+        Session times, seconds, in sample order.
+    """
+    ts = np.asarray(sensor_data.t_sensor_s, dtype=float)
+    th = np.asarray(sensor_data.t_host_s, dtype=float)
+    if len(ts) == 0:
+        return np.zeros(0)
+    if not np.any(np.isfinite(ts)):
+        r = rate_hz or getattr(getattr(sensor_data, "info", None), "rate_hz", 0.0)
+        if not r:
+            return th.copy()
+        ts = np.asarray(sensor_data.seq, dtype=float) / float(r)
+    ts = unwrap_sensor_time(ts, wrap_s)
+    if model is None:
+        if not np.any(np.isfinite(th)):
+            return ts - ts[0]
+        model = ClockModel.fit(ts, th)
+    return model.to_session(ts)
+
+
+def fit_clock(sensor_data, wrap_s: float | None = None) -> ClockModel:
+    """:class:`ClockModel` of one sensor from its samples (timestamps unwrapped first)."""
+    return ClockModel.fit(unwrap_sensor_time(sensor_data.t_sensor_s, wrap_s), sensor_data.t_host_s)
+
+
+# ----------------------------------------------------------------------------------------- gaps
+@dataclass
+class Gap:
+    """A stretch with no samples from one sensor.
+
+    ``start_s`` is the time of the last sample before it, ``end_s`` of the first after it
+    (session clock); ``n_missing`` the samples that should have arrived in between.
+    """
+
+    start_s: float
+    end_s: float
+    n_missing: int
+    sensor: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def find_gaps(t_s: np.ndarray, rate_hz: float, min_missing: int = 1, seq: np.ndarray | None = None,
+              sensor: str = "") -> list[Gap]:
+    """Gaps in one sensor's samples.
+
+    Parameters
+    ----------
+    t_s : ndarray, shape (N,)
+        Sample times, seconds (session clock), in order.
+    rate_hz : float
+        Nominal sample rate, Hz.
+    min_missing : int
+        Report gaps of at least this many missing samples.
+    seq : ndarray, shape (N,), optional
+        Sequence numbers; where given, missing samples are counted from them (exact),
+        otherwise from the time step.
+    """
+    t = np.asarray(t_s, dtype=float)
+    if len(t) < 2:
+        return []
+    if seq is not None:
+        missing = np.diff(np.asarray(seq, dtype=np.int64)) - 1
+    else:
+        missing = np.rint(np.diff(t) * rate_hz).astype(np.int64) - 1
+    at = np.flatnonzero(missing >= min_missing)
+    return [Gap(float(t[i]), float(t[i + 1]), int(missing[i]), sensor) for i in at]
+
+
+# ----------------------------------------------------------------------------------- resampling
+def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray:
+    """One evenly spaced session time base for several sensors.
+
+    Parameters
+    ----------
+    times : iterable of ndarray (N_i,) or dict of them
+        Session times of each sensor, seconds.
+    rate_hz : float
+        Rate of the common base, Hz.
+    span : {"overlap", "union"}
+        ``overlap``: from the latest first sample to the earliest last sample (every sensor has
+        data at both ends); ``union``: from the earliest to the latest sample.
+
+    Returns
+    -------
+    ndarray, shape (M,)
+        Times on the grid ``k / rate_hz`` (whole multiples, so bases of one session line up).
+    """
+    if isinstance(times, dict):
+        times = list(times.values())
+    arrs = [np.asarray(t, dtype=float) for t in times]
+    arrs = [t[np.isfinite(t)] for t in arrs]
+    arrs = [t for t in arrs if len(t)]
+    if not arrs:
+        return np.zeros(0)
+    if span == "overlap":
+        t0, t1 = max(t.min() for t in arrs), min(t.max() for t in arrs)
+    elif span == "union":
+        t0, t1 = min(t.min() for t in arrs), max(t.max() for t in arrs)
+    else:
+        raise ValueError(f"span must be 'overlap' or 'union', got {span!r}")
+    k0, k1 = int(np.ceil(t0 * rate_hz - 1e-9)), int(np.floor(t1 * rate_hz + 1e-9))
+    if k1 < k0:
+        return np.zeros(0)
+    return np.arange(k0, k1 + 1) / float(rate_hz)
+
+
+def _bracket(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None):
+    t_src = np.asarray(t_src, dtype=float)
+    t_dst = np.asarray(t_dst, dtype=float)
+    n = len(t_src)
+    if n == 0:
+        return None
+    if max_gap_s is None:
+        max_gap_s = 5.0 * float(np.median(np.diff(t_src))) if n > 1 else 0.0
+    i1 = np.searchsorted(t_src, t_dst, side="left")  # first src >= dst
+    i0 = i1 - 1
+    exact = (i1 < n) & (t_src[np.minimum(i1, n - 1)] == t_dst)
+    i0 = np.where(exact, i1, i0)
+    valid = (i0 >= 0) & (i1 < n) & np.isfinite(t_dst)
+    i0c = np.clip(i0, 0, n - 1)
+    i1c = np.clip(i1, 0, n - 1)
+    span = t_src[i1c] - t_src[i0c]
+    valid &= span <= max_gap_s + 1e-12
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(span > 0, (t_dst - t_src[i0c]) / np.where(span > 0, span, 1.0), 0.0)
+    return i0c, i1c, np.clip(u, 0.0, 1.0), valid
+
+
+def resample_quat(t_src: np.ndarray, q_src: np.ndarray, t_dst: np.ndarray,
+                  max_gap_s: float | None = None) -> np.ndarray:
+    """Orientations at new times by slerp between the neighbouring source samples.
+
+    Parameters
+    ----------
+    t_src : ndarray, shape (N,)
+        Increasing source times, seconds.
+    q_src : ndarray, shape (N, 4)
+        Unit quaternions ``w, x, y, z`` (NaN rows are gaps).
+    t_dst : ndarray, shape (M,)
+        Target times, seconds.
+    max_gap_s : float, optional
+        Source steps longer than this are gaps: targets inside them (and outside the source
+        span) are NaN. Default: 5 median source periods.
+
+    Returns
+    -------
+    ndarray, shape (M, 4)
+    """
+    q_src = np.asarray(q_src, dtype=float).reshape(-1, 4)
+    out = np.full((len(np.atleast_1d(t_dst)), 4), np.nan)
+    br = _bracket(t_src, np.atleast_1d(t_dst), max_gap_s)
+    if br is None:
+        return out
+    i0, i1, u, valid = br
+    a = q_src[i0[valid]]
+    b = q_src[i1[valid]]
+    uu = u[valid][:, None]
+    d = np.sum(a * b, axis=1, keepdims=True)
+    b = np.where(d < 0, -b, b)
+    d = np.abs(d)
+    theta = np.arccos(np.clip(d, -1.0, 1.0))
+    s = np.sin(theta)
+    small = s < 1e-6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        wa = np.where(small, 1.0 - uu, np.sin((1.0 - uu) * theta) / np.where(small, 1.0, s))
+        wb = np.where(small, uu, np.sin(uu * theta) / np.where(small, 1.0, s))
+    q = wa * a + wb * b
+    out[valid] = Q.normalize(q)
+    return out
+
+
+def resample_vec(t_src: np.ndarray, x_src: np.ndarray, t_dst: np.ndarray,
+                 max_gap_s: float | None = None) -> np.ndarray:
+    """Linear interpolation of (N, k) samples onto ``t_dst``; NaN inside gaps (as
+    :func:`resample_quat`)."""
+    x_src = np.asarray(x_src, dtype=float)
+    flat = x_src.reshape(len(x_src), -1)
+    out = np.full((len(np.atleast_1d(t_dst)), flat.shape[1]), np.nan)
+    br = _bracket(t_src, np.atleast_1d(t_dst), max_gap_s)
+    if br is not None:
+        i0, i1, u, valid = br
+        uu = u[valid][:, None]
+        out[valid] = (1 - uu) * flat[i0[valid]] + uu * flat[i1[valid]]
+    return out.reshape((len(out),) + x_src.shape[1:])
