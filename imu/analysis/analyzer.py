@@ -1,0 +1,266 @@
+"""Sessions and sets: the live analyzer and the batch :func:`analyze_angles` (one code path).
+
+:class:`LiveAnalyzer` takes a session's events and angle rows as they arrive (the dashboard) and
+routes each row to the detector of the set under way. :func:`analyze_angles` finds the sets of a
+finished session (:mod:`imu.analysis.sets`) and runs the same detectors over each set's rows, so
+the live and the batch reps are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from imu.analysis.airplane import AirplaneDetector
+from imu.analysis.base import Detector, num
+from imu.analysis.hinge import HingeDetector
+from imu.analysis.posture import PostureDetector
+from imu.analysis.sets import (SIDED, SetWindow, find_sets, infer_stance_side, normalize_exercise,
+                               normalize_side)
+from imu.analysis.settings import Settings
+from imu.analysis.single_leg import SingleLegDetector
+from imu.analysis.squat import SquatDetector
+from imu.errors import BadInputError
+from imu.types import AngleTable, Event
+
+SCHEMA = "imu.analysis/1"
+
+DETECTORS: dict[str, type[Detector]] = {
+    "hinge": HingeDetector,
+    "single_leg_stance": SingleLegDetector,
+    "hip_airplane": AirplaneDetector,
+    "squat": SquatDetector,
+    "posture": PostureDetector,
+}
+
+
+def make_detector(exercise: str, settings: Settings, side: str | None, columns,
+                  set_start_s: float) -> Detector:
+    """The streaming detector of ``exercise`` for one set.
+
+    Parameters
+    ----------
+    exercise : str
+        One of ``hinge``, ``single_leg_stance``, ``hip_airplane``, ``squat``, ``posture``.
+    settings : Settings
+    side : str or None
+        Stance leg for single-leg stance and hip airplane (required there).
+    columns : iterable of str
+        Angle columns the data has.
+    set_start_s : float
+        Time the set starts, seconds.
+    """
+    exercise = normalize_exercise(exercise)
+    columns = list(columns)
+    if "pelvis_tilt" not in columns:
+        raise BadInputError("the angle table has no pelvis_tilt column (a sacrum sensor is required)")
+    if exercise in ("hinge", "squat", "single_leg_stance", "hip_airplane") and not any(
+            c.endswith("_hip_flexion") for c in columns):
+        raise BadInputError(f"{exercise} needs at least one thigh sensor (no hip angle columns)")
+    try:
+        return DETECTORS[exercise](settings, side, columns, set_start_s)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+
+
+def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferred: bool = False) -> dict:
+    """The SPEC §6 JSON object of one analysed set."""
+    out = {"exercise": window.exercise}
+    if window.exercise in SIDED or window.side is not None:
+        out["side"] = window.side
+    if side_inferred:
+        out["side_inferred"] = True
+    out["start_s"] = num(window.start_s)
+    out["end_s"] = num(window.end_s)
+    if det.kind == "holds":
+        out["holds"] = items
+    else:
+        out["reps"] = items
+    out.update(det.set_fields())
+    return out
+
+
+def _rows(columns: dict[str, np.ndarray], n: int):
+    names = list(columns)
+    arrs = [np.asarray(columns[c], dtype=float) for c in names]
+    for i in range(n):
+        yield {c: float(a[i]) for c, a in zip(names, arrs)}
+
+
+def run_detector(det: Detector, time_s: np.ndarray, columns: dict[str, np.ndarray],
+                 confidence: dict[str, np.ndarray] | None = None) -> list[dict]:
+    """Feed a whole table slice to ``det`` row by row (the batch path); returns its reps/holds."""
+    items: list[dict] = []
+    conf_names = list(confidence or {})
+    conf_arrs = [np.asarray(confidence[c], dtype=float) for c in conf_names]
+    for i, row in enumerate(_rows(columns, len(time_s))):
+        conf = {c: float(a[i]) for c, a in zip(conf_names, conf_arrs)} if conf_names else None
+        items.extend(det.update(float(time_s[i]), row, conf))
+    items.extend(det.finish())
+    return items
+
+
+def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings | None = None,
+                   exercise: str | None = None, side: str | None = None,
+                   calibration_end_s: float | None = None, progress=None) -> dict:
+    """Analyse a whole session's angles: the SPEC §6 Analysis JSON as a dict.
+
+    Parameters
+    ----------
+    angles : AngleTable
+        ``time_s`` (N,) seconds and SPEC columns in degrees (NaN gaps); optional confidence.
+    events : list of Event
+        The session's events (sets, calibration phase).
+    settings : Settings, optional
+        Thresholds (SPEC defaults).
+    exercise, side : str, optional
+        For a session without set events (then the whole session after the calibration phase is
+        one set); with set events, only sets of ``exercise`` are analysed.
+    calibration_end_s : float, optional
+        End of the calibration phase if the events do not mark it.
+    progress : callable(str), optional
+        Called with a short line per set.
+
+    Returns
+    -------
+    dict
+        ``{"schema": "imu.analysis/1", "settings": {...changed...}, "sets": [...]}``.
+    """
+    settings = settings or Settings()
+    t = np.asarray(angles.time_s, dtype=float)
+    if len(t) == 0:
+        raise BadInputError("the angle table is empty (no samples to analyse)")
+    windows = find_sets(events, float(t[0]), float(t[-1]), exercise, side, calibration_end_s)
+    sets = []
+    for k, w in enumerate(windows):
+        a = int(np.searchsorted(t, w.start_s, side="left"))
+        b = int(np.searchsorted(t, w.end_s, side="left" if w.source == "events" else "right"))
+        cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
+        conf = {c: np.asarray(v, dtype=float)[a:b] for c, v in (angles.confidence or {}).items()}
+        inferred = False
+        if w.exercise in SIDED and w.side is None:
+            w.side = infer_stance_side(w.exercise, cols, settings["single_leg.lift_threshold_deg"])
+            inferred = w.side is not None
+            if w.side is None:
+                raise BadInputError(f"set {k + 1} ({w.exercise} at {w.start_s:.1f} s) has no side; "
+                                    "pass --side left|right (the stance leg)")
+        if progress:
+            progress(f"set {k + 1}/{len(windows)}: {w.exercise}"
+                     f"{' (' + w.side + ')' if w.side else ''} {w.start_s:.1f}-{w.end_s:.1f} s")
+        det = make_detector(w.exercise, settings, w.side, angles.names(), w.start_s)
+        items = run_detector(det, t[a:b], cols, conf)
+        sets.append(set_result(w, det, items, side_inferred=inferred))
+    return {"schema": SCHEMA, "settings": settings.changed(), "sets": sets}
+
+
+class LiveAnalyzer:
+    """Sample-by-sample analysis of a session as it happens (the dashboard's path).
+
+    Feed events with :meth:`event` and angle rows with :meth:`update`, in time order. Rows
+    outside a set (or inside the calibration phase) are ignored. A session with no set events can
+    still be analysed live by naming ``exercise`` (and ``side``): the set then starts with the
+    first row after the calibration phase.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The angle columns the rows carry.
+    settings : Settings, optional
+    exercise, side : str, optional
+        Default set when no set_start event has been seen.
+    """
+
+    def __init__(self, columns, settings: Settings | None = None, exercise: str | None = None,
+                 side: str | None = None):
+        self.columns = list(columns)
+        self.settings = settings or Settings()
+        self.default_exercise = normalize_exercise(exercise)
+        self.default_side = normalize_side(side)
+        self.sets: list[dict] = []
+        self.detector: Detector | None = None
+        self.window: SetWindow | None = None
+        self._items: list[dict] = []
+        self._in_calibration = False
+        self._seen_set_event = False
+        self._t_last = math.nan
+
+    @property
+    def active(self) -> bool:
+        return self.detector is not None
+
+    def event(self, ev: Event) -> dict | None:
+        """Handle an event; returns the completed set's JSON dict when a set ends."""
+        done = None
+        if ev.kind == "calibration_start":
+            done = self._close(ev.t_s)
+            self._in_calibration = True
+        elif ev.kind == "calibration_end":
+            self._in_calibration = False
+        elif ev.kind == "set_start":
+            self._seen_set_event = True
+            done = self._close(ev.t_s)
+            ex = normalize_exercise(ev.exercise) or self.default_exercise
+            if ex is None:
+                raise BadInputError(f"the set_start event at {ev.t_s:.2f} s names no exercise")
+            side = normalize_side(ev.side) or self.default_side
+            self._open(SetWindow(ex, side, float(ev.t_s), float(ev.t_s)))
+        elif ev.kind == "set_end":
+            done = self._close(ev.t_s)
+        return done
+
+    def update(self, t_s: float, row: Mapping[str, float],
+               confidence: Mapping[str, float] | None = None) -> list[dict]:
+        """Feed one angle row; returns newly completed reps/holds of the set under way."""
+        self._t_last = float(t_s)
+        if self._in_calibration:
+            return []
+        if self.detector is None and not self._seen_set_event and self.default_exercise:
+            self._open(SetWindow(self.default_exercise, self.default_side, float(t_s), float(t_s),
+                                 "whole_session"))
+        if self.detector is None:
+            return []
+        self.window.end_s = float(t_s)
+        new = self.detector.update(t_s, row, confidence)
+        self._items.extend(new)
+        return new
+
+    def finish(self) -> dict | None:
+        """End of the session: closes the set under way (returns its JSON dict)."""
+        return self._close(self._t_last)
+
+    def result(self) -> dict:
+        """The Analysis JSON of the sets completed so far."""
+        return {"schema": SCHEMA, "settings": self.settings.changed(), "sets": list(self.sets)}
+
+    def live_state(self) -> dict:
+        """What the dashboard shows about the set under way."""
+        if self.detector is None:
+            return {"exercise": None}
+        st = self.detector.live_state()
+        st.update({"exercise": self.window.exercise, "side": self.window.side,
+                   "last": self._items[-1] if self._items else None})
+        return st
+
+    def _open(self, w: SetWindow) -> None:
+        if w.exercise in SIDED and w.side is None:
+            sides = [c.split("_")[0] for c in self.columns if c.endswith("_hip_flexion")]
+            if len(sides) == 1 and w.exercise == "hip_airplane":
+                w.side = sides[0]
+            else:
+                raise BadInputError(f"{w.exercise} at {w.start_s:.1f} s needs the stance side")
+        self.window = w
+        self.detector = make_detector(w.exercise, self.settings, w.side, self.columns, w.start_s)
+        self._items = []
+
+    def _close(self, t_s: float) -> dict | None:
+        if self.detector is None:
+            return None
+        if math.isfinite(t_s):
+            self.window.end_s = float(t_s)
+        self._items.extend(self.detector.finish())
+        res = set_result(self.window, self.detector, self._items)
+        self.sets.append(res)
+        self.detector, self.window, self._items = None, None, []
+        return res

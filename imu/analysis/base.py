@@ -1,0 +1,174 @@
+"""The streaming detector interface shared by every exercise.
+
+A detector analyses one set of one exercise. It is fed one angle row at a time::
+
+    det = make_detector("hinge", settings, side=None, columns=table.names(), set_start_s=t0)
+    for t, row in rows:
+        for rep in det.update(t, row):      # newly completed reps / holds (plain dicts)
+            ...
+    tail = det.finish()                      # whatever completes at the end of the set
+    fields = det.set_fields()                # set-level metrics (posture) and a summary
+
+The live dashboard and the batch analysis (:func:`imu.analysis.analyze_angles`) run the very same
+objects, so they give the same reps by construction. Rows are ``dict[str, float]`` keyed by SPEC
+§6 angle column names (degrees); a missing key or NaN is a gap.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import numpy as np
+
+from imu.analysis.segmentation import SampleBuffer
+from imu.analysis.settings import Settings
+from imu.types import SIDES
+
+NAN = float("nan")
+
+
+def num(x) -> float | None:
+    """A JSON-friendly float: ``None`` for NaN/inf, else rounded to 3 decimals."""
+    if x is None:
+        return None
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return round(x, 3)
+
+
+def nanmean(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.mean(x)) if len(x) else NAN
+
+
+def nanmedian(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.median(x)) if len(x) else NAN
+
+
+def nanmax(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.max(x)) if len(x) else NAN
+
+
+def nanmin(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    return float(np.min(x)) if len(x) else NAN
+
+
+def nanrange(x: np.ndarray) -> float:
+    return nanmax(x) - nanmin(x)
+
+
+def first_finite(x: np.ndarray) -> float:
+    x = np.asarray(x, dtype=float)
+    ok = np.flatnonzero(np.isfinite(x))
+    return float(x[ok[0]]) if len(ok) else NAN
+
+
+def sides_in(columns) -> list[str]:
+    """Instrumented sides (those with a ``<side>_hip_flexion`` column), SPEC order."""
+    cols = set(columns)
+    return [s for s in SIDES if f"{s}_hip_flexion" in cols]
+
+
+class Detector:
+    """Base class: owns a :class:`SampleBuffer` of derived columns and one segmenter.
+
+    Subclasses define ``exercise``, ``kind`` (``"reps"``, ``"holds"`` or ``"none"``),
+    :meth:`_derive` (row -> stored values), :meth:`_measure` (segment -> result dict) and build
+    ``self.seg`` in ``__init__``.
+
+    Parameters
+    ----------
+    settings : Settings
+    side : str or None
+        ``"left"``/``"right"`` where the exercise has one (single-leg work: the stance leg).
+    columns : list of str
+        The angle columns the session has (decides which sides are instrumented).
+    set_start_s : float
+        Time the set starts (seconds).
+    """
+
+    exercise = ""
+    kind = "reps"
+    stored: list[str] = []
+
+    def __init__(self, settings: Settings, side: str | None, columns, set_start_s: float):
+        self.settings = settings
+        self.side = side
+        self.columns = list(columns)
+        self.sides = sides_in(self.columns)
+        self.set_start_s = float(set_start_s)
+        self.buf = SampleBuffer(self.stored)
+        self.seg = None
+        self.results: list[dict] = []
+        self.t_last_s = NAN
+        self._trim_every = 256
+        self._n = 0
+
+    # -- interface -----------------------------------------------------------------------------
+    def update(self, t_s: float, row: Mapping[str, float],
+               confidence: Mapping[str, float] | None = None) -> list[dict]:
+        """Feed one angle row (degrees) at time ``t_s``; returns newly completed reps/holds."""
+        self.t_last_s = float(t_s)
+        i = self.buf.append(float(t_s), self._derive(row, confidence or {}))
+        self._n += 1
+        out = []
+        seg = self.seg.step(i) if self.seg is not None else None
+        if seg is not None:
+            r = self._measure(seg)
+            if r is not None:
+                out.append(self._number(r))
+        if self._n % self._trim_every == 0:
+            self.buf.drop_before(self.keep_from())
+        return out
+
+    def finish(self) -> list[dict]:
+        """End of the set; returns reps/holds completed by it."""
+        out = []
+        seg = self.seg.finish() if self.seg is not None else None
+        if seg is not None:
+            r = self._measure(seg)
+            if r is not None:
+                out.append(self._number(r))
+        return out
+
+    def set_fields(self) -> dict:
+        """Set-level fields added to the set's JSON (summary, posture metrics)."""
+        return {}
+
+    def live_state(self) -> dict:
+        """What the dashboard may show right now (signal values, whether a rep is under way)."""
+        return {"in_rep": bool(getattr(self.seg, "active", False)), "count": len(self.results)}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def keep_from(self) -> int:
+        return self.seg.keep_from if self.seg is not None else self.buf.offset
+
+    def _number(self, r: dict) -> dict:
+        self.results.append(r)
+        r = {"index": len(self.results), **r}
+        self.results[-1] = r
+        return r
+
+    def _get(self, row: Mapping[str, float], name: str) -> float:
+        v = row.get(name, NAN)
+        return NAN if v is None else float(v)
+
+    def _side_mean(self, row: Mapping[str, float], suffix: str) -> float:
+        vals = [self._get(row, f"{s}_{suffix}") for s in self.sides]
+        vals = [v for v in vals if math.isfinite(v)]
+        return sum(vals) / len(vals) if vals else NAN
+
+    def _derive(self, row, confidence) -> list[float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _measure(self, seg) -> dict | None:  # pragma: no cover - abstract
+        raise NotImplementedError

@@ -1,0 +1,104 @@
+"""Single-leg stance: holds and pelvic drop (SPEC §5, ``notes/METRICS.md``).
+
+``side`` is the stance leg; the other leg is lifted. ``pelvic_drop(t)`` is ``+pelvis_obliquity``
+when the right leg is lifted (the right side of the pelvis is lower) and ``-pelvis_obliquity``
+when the left leg is lifted, so it is positive when the pelvis drops on the lifted side.
+
+A hold starts when the lifted leg's hip flexion passes ``single_leg.lift_threshold_deg`` (20°)
+and ends when it falls back below it (if that thigh is instrumented); otherwise the set (from its
+start to its end event) is one hold. Per hold: ``pelvic_drop_mean_deg``, ``pelvic_drop_max_deg``,
+``pelvic_drop_final_deg`` (mean over the last second), ``drift_rms_deg`` (RMS of the change from
+the mean over the first 0.5 s), ``time_in_band_pct`` (|change| < 3°) and ``grade`` (green when
+the max drop is below 4°, amber below 8°, else red).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu.analysis.base import Detector, nanmax, nanmean, num
+from imu.analysis.segmentation import Segment, ThresholdSegmenter
+
+GRADE_WORDS = {"green": "level pelvis", "amber": "some pelvic drop", "red": "marked pelvic drop"}
+
+
+def other_side(side: str) -> str:
+    return "left" if side == "right" else "right"
+
+
+def drop_grade(max_drop_deg: float | None, green_deg: float, amber_deg: float) -> str | None:
+    """``green`` / ``amber`` / ``red`` from the maximum pelvic drop (degrees)."""
+    if max_drop_deg is None or not np.isfinite(max_drop_deg):
+        return None
+    return "green" if max_drop_deg < green_deg else ("amber" if max_drop_deg < amber_deg else "red")
+
+
+class SingleLegDetector(Detector):
+    """Streaming single-leg-stance hold detector. ``side`` = stance leg (required)."""
+
+    exercise = "single_leg_stance"
+    kind = "holds"
+    stored = ["drop", "lift"]
+
+    def __init__(self, settings, side, columns, set_start_s):
+        if side not in ("left", "right"):
+            raise ValueError("single-leg stance needs the stance side ('left' or 'right')")
+        super().__init__(settings, side, columns, set_start_s)
+        s = settings.section("single_leg")
+        self.s = s
+        self.lifted = other_side(side)
+        self.sign = 1.0 if self.lifted == "right" else -1.0
+        lift_col = f"{self.lifted}_hip_flexion"
+        self.hold_source = "lifted_thigh" if lift_col in self.columns else "set"
+        self.seg = ThresholdSegmenter(self.buf, "lift" if self.hold_source == "lifted_thigh" else None,
+                                      s["lift_threshold_deg"], min_hold_s=s["min_hold_s"],
+                                      merge_gap_s=s["merge_gap_s"])
+
+    def _derive(self, row, confidence):
+        return [self.sign * self._get(row, "pelvis_obliquity"),
+                self._get(row, f"{self.lifted}_hip_flexion")]
+
+    def live_state(self) -> dict:
+        st = super().live_state()
+        st["in_hold"] = bool(self.seg.active) or self.hold_source == "set"
+        if len(self.buf):
+            st["pelvic_drop_deg"] = float(self.buf.col("drop")[-1])
+        return st
+
+    def _measure(self, seg: Segment) -> dict:
+        a, b = seg.start, seg.end + 1
+        t = self.buf.t(a, b)
+        d = self.buf.col("drop", a, b)
+        s = self.s
+        ok = np.isfinite(d)
+        final = nanmean(d[t >= t[-1] - s["final_window_s"] + 1e-9])
+        ref = nanmean(d[t < t[0] + s["initial_window_s"] - 1e-9]) if len(t) else np.nan
+        if not np.isfinite(ref):
+            ref = nanmean(d[: max(1, len(d) // 10)])
+        change = d - ref
+        drift = float(np.sqrt(np.mean(change[ok] ** 2))) if ok.any() else np.nan
+        in_band = 100.0 * float(np.mean(np.abs(change[ok]) < s["band_deg"])) if ok.any() else np.nan
+        dmax = nanmax(d)
+        return {
+            "start_s": num(seg.start_s),
+            "end_s": num(seg.end_s),
+            "side": self.side,
+            "hold_source": self.hold_source,
+            "pelvic_drop_mean_deg": num(nanmean(d)),
+            "pelvic_drop_max_deg": num(dmax),
+            "pelvic_drop_final_deg": num(final),
+            "drift_rms_deg": num(drift),
+            "time_in_band_pct": num(in_band),
+            "grade": drop_grade(dmax, s["green_deg"], s["amber_deg"]),
+        }
+
+    def set_fields(self) -> dict:
+        holds = self.results
+        out = {"holds": len(holds)}
+        if holds:
+            out["hold_time_s"] = num(sum(h["end_s"] - h["start_s"] for h in holds))
+            out["worst_pelvic_drop_max_deg"] = num(nanmax([h["pelvic_drop_max_deg"] for h in holds
+                                                           if h["pelvic_drop_max_deg"] is not None]))
+            out["mean_pelvic_drop_deg"] = num(nanmean([h["pelvic_drop_mean_deg"] for h in holds
+                                                       if h["pelvic_drop_mean_deg"] is not None]))
+        return {"summary": out}
