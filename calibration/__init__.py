@@ -1,0 +1,116 @@
+"""Sensor-to-segment calibration from the SPEC §4 protocol (builds on :mod:`imu`).
+
+Public API
+----------
+``calibrate_session(session, *, phase_settings=None, limits=None) -> Profile``
+    Find the protocol phases, solve every sensor's mounting rotation, grade each phase and refuse
+    a poor calibration with :class:`~imu.errors.CalibrationError` naming the phase to repeat.
+``Profile`` (``.alignment()``, ``.save(path)``, ``.to_dict()``, ``Profile.from_dict(d)``),
+``load_profile(path)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calibration.phases import PhaseSettings, Phases, detect_phases
+from calibration.profile import SCHEMA, Profile, load_profile
+from calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
+                                refuse_if_poor, vertical_axis)
+from imu.errors import BadInputError, CalibrationError
+from imu.types import Session, role_side
+
+__all__ = ["calibrate_session", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
+           "PhaseSettings", "QualityLimits", "check_quality", "CalibrationError"]
+
+_CAL_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
+
+
+def _select(t: np.ndarray, window) -> np.ndarray:
+    return (t >= window[0]) & (t <= window[1])
+
+
+def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None = None,
+                      limits: QualityLimits | None = None, refuse: bool = True) -> Profile:
+    """Sensor-to-segment calibration from a session that contains the SPEC §4 protocol.
+
+    Parameters
+    ----------
+    session : Session
+        ``sacrum`` and at least one thigh sensor (``trunk`` optional).
+    phase_settings : PhaseSettings, optional
+    limits : QualityLimits, optional
+    refuse : bool
+        Raise :class:`CalibrationError` for a poor calibration (default). With ``False`` the
+        profile is returned with its quality figures whatever they are (as far as the axes can
+        be solved at all).
+
+    Returns
+    -------
+    Profile
+    """
+    from imu.kinematics.pipeline import sensor_times_s
+
+    where = session.source or "session"
+    roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
+    if "sacrum" not in roles:
+        raise BadInputError(f"{where}: calibration needs a sacrum sensor")
+    thighs = [r for r in roles if role_side(r)]
+    if not thighs:
+        raise BadInputError(f"{where}: calibration needs at least one thigh sensor")
+    limits = limits or QualityLimits()
+    times = {r: sensor_times_s(session.sensors[r]) for r in roles}
+    ph = detect_phases(session, phase_settings or PhaseSettings(), times=times)
+
+    quality: dict = {}
+    quality["standing"] = ({"missing": True} if ph.standing is None else
+                           {"duration_s": ph.standing[1] - ph.standing[0], "sensors": {}})
+    quality["hinges"] = {"missing": True} if ph.hinges is None else {}
+    quality["still_before_swings"] = ({"missing": True} if ph.still_before_swings is None else
+                                      {"duration_s": ph.still_before_swings[1]
+                                       - ph.still_before_swings[0]})
+    for r in thighs:
+        quality[f"swings_{role_side(r)}"] = {"missing": True} if r not in ph.swings else {}
+    quality["still_end"] = ({"missing": True} if ph.still_end is None else
+                            {"duration_s": ph.still_end[1] - ph.still_end[0]})
+    if ph.standing is None or ph.hinges is None:
+        refuse_if_poor(quality, limits, where)  # always raises: a phase we need is missing
+
+    mounts, intr = {}, {}
+    for role in roles:
+        d = session.sensors[role]
+        t = times[role]
+        m = _select(t, ph.standing)
+        if m.sum() < 10:
+            raise CalibrationError(f"{where}: calibration refused: {role} has too few samples in "
+                                   "the quiet standing; repeat the 5 s quiet standing")
+        y, bias, fig = vertical_axis(d.acc[m], d.gyr[m])
+        quality["standing"]["sensors"][role] = fig
+        intr[role] = {"gyr_bias_rad_s": bias.tolist()}
+        if role in ("sacrum", "trunk"):
+            window, segment, phase = ph.hinges, "pelvis", "hinges"
+        else:
+            window, segment, phase = ph.swings.get(role), "femur", f"swings_{role_side(role)}"
+        if window is None:
+            continue
+        mw = _select(t, window)
+        if mw.sum() < 10:
+            quality[phase] = {"missing": True}
+            continue
+        ax = flexion_axis(t[mw], d.gyr[mw], y, bias, segment)
+        if role == "trunk":
+            quality["hinges_trunk"] = dict(ax.figures)
+        else:
+            quality[phase] = dict(ax.figures, duration_s=float(window[1] - window[0]))
+        mounts[role] = mounting_rotation(y, ax.axis_S)
+
+    if refuse:
+        refuse_if_poor(quality, limits, where)
+    missing = [r for r in roles if r not in mounts]
+    if missing:  # only reachable with refuse=False
+        raise CalibrationError(f"{where}: calibration refused: no axis for {', '.join(missing)}")
+    return Profile(mounts=mounts,
+                   sensor_ids={r: session.sensors[r].info.sensor_id for r in roles},
+                   models={r: session.sensors[r].info.model for r in roles},
+                   intrinsics=intr, quality=quality, phases=ph.to_dict(),
+                   source=session.source)

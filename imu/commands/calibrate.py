@@ -1,0 +1,27 @@
+"""``imu calibrate SESSION -o PROFILE``: sensor-to-segment calibration from the SPEC §4 protocol."""
+
+from __future__ import annotations
+
+import sys
+
+NAME = "calibrate"
+HELP = "sensor-to-segment calibration from a session's calibration protocol (SPEC §4)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("session", help="recording file or CSV folder holding the protocol")
+    parser.add_argument("-o", "--output", required=True, metavar="PROFILE",
+                        help="calibration profile to write (JSON)")
+
+
+def run(args) -> int:
+    from calibration import calibrate_session
+    from imu.session.load import load_session
+
+    session = load_session(args.session)
+    print(f"calibrating {args.session}: {', '.join(session.roles)}", file=sys.stderr)
+    profile = calibrate_session(session)
+    profile.save(args.output)
+    print(profile.summary())
+    print(f"wrote {args.output}")
+    return 0

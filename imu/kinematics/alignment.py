@@ -1,0 +1,119 @@
+"""Sensor-to-segment alignment: plain data and the arithmetic that applies it.
+
+Frames (see :mod:`imu.kinematics.frames`): a fusion filter gives ``q_ES`` (sensor → earth, z up,
+heading arbitrary). The yaw-free ISB world is ``W = R_WE · E``. A sensor is strapped to its
+segment at a fixed mounting rotation ``R_BS`` (sensor-frame vectors → segment frame), so
+
+    R_WB(t) = Ry(h) · R_WE · R_ES(t) · R_BS^T
+
+where ``Ry(h)`` is a rotation by ``h`` degrees about world +Y that removes the arbitrary (and
+drifting) heading of the sensor's own earth frame. ``R_BS`` is computed by the ``calibration``
+package; this module never computes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from imu import quat as Q
+from imu.kinematics.frames import R_WE
+
+
+@dataclass
+class SegmentAlignment:
+    """Mounting rotation (and a starting heading offset) of each instrumented segment.
+
+    Attributes
+    ----------
+    R_BS : dict
+        Role → (3, 3) rotation matrix mapping sensor-frame vectors into the segment frame.
+    heading_deg : dict
+        Role → heading offset (degrees about world +Y) that makes the segment face forward in
+        the calibration pose. It is only meaningful for the fused orientations it was computed
+        from; the angle pipeline re-zeroes headings at quiet standing (:mod:`heading`) and uses
+        these only when it finds no standing at all. Missing roles mean 0.
+    sensor_ids : dict
+        Role → sensor id the alignment belongs to (informational; may be empty).
+    """
+
+    R_BS: dict[str, np.ndarray]
+    heading_deg: dict[str, float] = field(default_factory=dict)
+    sensor_ids: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.R_BS = {r: _check_rotation(np.asarray(m, dtype=float), r) for r, m in self.R_BS.items()}
+        self.heading_deg = {r: float(v) for r, v in self.heading_deg.items()}
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.R_BS)
+
+    def segment_matrix(self, role: str, q_ES: np.ndarray, heading_deg=None) -> np.ndarray:
+        """World orientation ``R_WB`` (N, 3, 3) of ``role`` from its fused ``q_ES`` (N, 4).
+
+        ``heading_deg`` (scalar or (N,)) overrides the stored offset. NaN quaternion rows give
+        NaN matrices.
+        """
+        h = self.heading_deg.get(role, 0.0) if heading_deg is None else heading_deg
+        return segment_matrix(q_ES, self.R_BS[role], h)
+
+    @classmethod
+    def identity(cls, roles) -> "SegmentAlignment":
+        """Sensors mounted exactly along the segment axes (sensor frame = segment frame)."""
+        return cls({r: np.eye(3) for r in roles})
+
+
+def _check_rotation(m: np.ndarray, role: str) -> np.ndarray:
+    if m.shape != (3, 3) or not np.all(np.isfinite(m)):
+        raise ValueError(f"R_BS of {role} must be a finite 3×3 matrix")
+    if np.abs(m @ m.T - np.eye(3)).max() > 1e-6 or np.linalg.det(m) < 0:
+        raise ValueError(f"R_BS of {role} is not a proper rotation")
+    return m
+
+
+def rot_y(angle_deg) -> np.ndarray:
+    """Rotation(s) about world +Y by ``angle_deg``: (3, 3) for a scalar, (N, 3, 3) for (N,)."""
+    a = np.radians(np.asarray(angle_deg, dtype=float))
+    c, s = np.cos(a), np.sin(a)
+    z, o = np.zeros_like(a), np.ones_like(a)
+    m = np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+    return m
+
+
+def sensor_world_matrix(q_ES: np.ndarray) -> np.ndarray:
+    """``R_WS = R_WE · R_ES`` (N, 3, 3) from ``q_ES`` (N, 4); NaN rows stay NaN."""
+    q = np.atleast_2d(np.asarray(q_ES, dtype=float))
+    out = np.full((len(q), 3, 3), np.nan)
+    ok = np.all(np.isfinite(q), axis=1)
+    if ok.any():
+        out[ok] = R_WE @ Q.to_matrix(Q.normalize(q[ok]))
+    return out
+
+
+def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:
+    """``R_WB = Ry(h) · R_WE · R_ES · R_BS^T`` (N, 3, 3).
+
+    Parameters
+    ----------
+    q_ES : ndarray, shape (N, 4)
+        Fused sensor orientation, ``w, x, y, z``; NaN rows mark gaps.
+    R_BS : ndarray, shape (3, 3)
+        Mounting rotation, sensor → segment.
+    heading_deg : float or ndarray, shape (N,)
+        Heading offset about world +Y, degrees.
+    """
+    R_WS = sensor_world_matrix(q_ES)
+    R_WB = R_WS @ np.asarray(R_BS, dtype=float).T
+    H = rot_y(heading_deg)
+    if H.ndim == 2:
+        return H @ R_WB
+    return np.einsum("nij,njk->nik", H, R_WB)
+
+
+def sensor_quat_from_segment(R_WB: np.ndarray, R_BS: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`segment_matrix` with zero heading: ``q_ES`` (N, 4) of a sensor mounted
+    at ``R_BS`` on a segment at ``R_WB`` (N, 3, 3)."""
+    R_ES = R_WE.T @ np.asarray(R_WB, dtype=float) @ np.asarray(R_BS, dtype=float)
+    return Q.from_matrix(R_ES)

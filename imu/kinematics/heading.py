@@ -1,0 +1,343 @@
+"""Relative-heading hold for 6D sensors (issue 3 item 5).
+
+Accelerometer + gyroscope fusion observes inclination but not heading: each sensor's earth frame
+turns slowly about the vertical (residual gyro bias about gravity), so pelvis rotation and hip
+rotation drift. The hip is a ball joint, so it gives no kinematic constraint on femur rotation
+relative to the pelvis; the levers that remain are
+
+1. good gyro bias estimation (the fusion filter's rest bias estimation), and
+2. **re-zeroing at quiet neutral standing**: whenever every sensor is still and the pelvis and
+   thighs are upright (the calibration pose, which recurs between sets), the femurs' headings
+   are set equal to the pelvis's (hip rotation 0) and the pelvis heading to the calibration
+   heading (pelvis rotation 0) — the latter only when the pelvis faces within a gate of it, so a
+   person who has turned round is not snapped back.
+
+Between two anchors the heading correction is interpolated linearly in time (a constant residual
+bias gives a linear drift; batch only); the streaming version holds the last correction. The
+confidence of a rotation angle (0..1) falls with the expected drift since the nearest anchor:
+``exp(-drift_deg_per_s · Δt / confidence_scale_deg)``.
+
+Headings here are the first Cardan angle of the pelvis order (rotation about world +Y),
+:func:`imu.kinematics.frames.heading_deg`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu.kinematics.frames import heading_deg as _heading_deg
+
+
+@dataclass
+class HeadingHoldSettings:
+    """Thresholds of the heading hold.
+
+    Attributes
+    ----------
+    still_gyr_rad_s : float
+        A sensor is still while its (0.25 s smoothed) angular rate norm is below this, rad/s.
+    min_anchor_s : float
+        Shortest quiet-standing stretch used as an anchor, seconds.
+    upright_deg : float
+        Largest angle between a segment's long axis (+Y) and the vertical at neutral standing.
+    pelvis_gate_deg : float
+        The pelvis heading is re-zeroed only if it lies within this of the held heading.
+    femur_gate_deg : float
+        A femur heading is re-zeroed only if it lies within this of the pelvis heading.
+    drift_deg_per_s : float
+        Expected heading drift rate after bias estimation, for the confidence, deg/s.
+    confidence_scale_deg : float
+        Expected drift (degrees) at which the confidence falls to 1/e.
+    """
+
+    still_gyr_rad_s: float = 0.12
+    min_anchor_s: float = 1.0
+    upright_deg: float = 10.0
+    pelvis_gate_deg: float = 20.0
+    femur_gate_deg: float = 20.0
+    drift_deg_per_s: float = 0.01
+    confidence_scale_deg: float = 3.0
+
+
+def wrap_deg(a):
+    """Wrap angle(s) to [-180, 180) degrees."""
+    return (np.asarray(a, dtype=float) + 180.0) % 360.0 - 180.0
+
+
+def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) -> np.ndarray:
+    """Moving-average norm of the angular rate (N,) rad/s; NaN rows stay NaN."""
+    n = np.linalg.norm(np.asarray(gyr, dtype=float), axis=1)
+    w = max(1, int(round(window_s * rate_hz)))
+    if w == 1 or len(n) < w:
+        return n
+    bad = ~np.isfinite(n)
+    x = np.where(bad, 0.0, n)
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    cb = np.concatenate([[0], np.cumsum(bad)])
+    lo = np.clip(np.arange(len(n)) - w // 2, 0, len(n))
+    hi = np.clip(lo + w, 0, len(n))
+    cnt = hi - lo - (cb[hi] - cb[lo])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (c[hi] - c[lo]) / cnt
+    out[bad | (cnt == 0)] = np.nan
+    return out
+
+
+def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
+    """Angle (degrees, (N,)) between the segment's +Y axis and world up; heading-free."""
+    return np.degrees(np.arccos(np.clip(R_WB[:, 1, 1], -1.0, 1.0)))
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` index ranges (stop exclusive) where ``mask`` is True."""
+    m = np.concatenate([[False], np.asarray(mask, bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def standing_mask(R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
+                  settings: HeadingHoldSettings = HeadingHoldSettings()) -> np.ndarray:
+    """Quiet neutral standing: every sensor still and every segment upright, (N,) bool.
+
+    Parameters
+    ----------
+    R_WB : dict
+        Role → (N, 3, 3) segment orientation (any heading).
+    still : dict
+        Role → (N,) bool stillness of that role's sensor.
+    """
+    ok = None
+    for role, R in R_WB.items():
+        with np.errstate(invalid="ignore"):
+            m = (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still[role], bool)
+        ok = m if ok is None else ok & m
+    return ok
+
+
+def _circ_mean_deg(a: np.ndarray) -> float:
+    r = np.radians(a[np.isfinite(a)])
+    return float(np.degrees(np.arctan2(np.sin(r).mean(), np.cos(r).mean()))) if len(r) else np.nan
+
+
+@dataclass
+class HeadingHoldResult:
+    """Heading offsets and rotation-angle confidences from :func:`hold_heading`.
+
+    Attributes
+    ----------
+    offset_deg : dict
+        Role → (N,) heading offset (degrees about world +Y) to apply on the left of ``R_WB``.
+    confidence : dict
+        Role → (N,) confidence 0..1 of that segment's heading (pelvis rotation uses ``sacrum``;
+        a hip rotation uses the lower of its thigh and the sacrum).
+    anchors : list
+        ``(t_start_s, t_end_s)`` of every quiet-standing stretch found.
+    """
+
+    offset_deg: dict[str, np.ndarray]
+    confidence: dict[str, np.ndarray]
+    anchors: list[tuple[float, float]]
+
+
+def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
+                 settings: HeadingHoldSettings = HeadingHoldSettings(),
+                 initial_offset_deg: dict[str, float] | None = None,
+                 reference: str = "sacrum") -> HeadingHoldResult:
+    """Batch heading hold over a whole session.
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (N,)
+        Common time base, seconds.
+    R_WB : dict
+        Role → (N, 3, 3) segment orientations with zero heading offset (``reference`` required).
+    still : dict
+        Role → (N,) bool stillness per sensor.
+    initial_offset_deg : dict, optional
+        Offsets to use when no standing is found (else the first valid sample's heading is
+        zeroed for the reference, and the others are aligned to it).
+
+    Returns
+    -------
+    HeadingHoldResult
+    """
+    t = np.asarray(time_s, dtype=float)
+    n = len(t)
+    roles = list(R_WB)
+    heading = {r: _heading_deg(R_WB[r]) if n else np.zeros(0) for r in roles}
+    mask = standing_mask(R_WB, still, settings)
+    anchors = []
+    for i0, i1 in runs(mask):
+        if t[i1 - 1] - t[i0] >= settings.min_anchor_s:
+            anchors.append((i0, i1))
+
+    offsets: dict[str, np.ndarray] = {}
+    conf: dict[str, np.ndarray] = {}
+    ref_h = heading[reference]
+
+    # reference (pelvis) corrections at anchors, gated against the held heading
+    ref_pts: list[tuple[float, float]] = []  # (time, correction)
+    ref_meas = []
+    for i0, i1 in anchors:
+        tc = 0.5 * (t[i0] + t[i1 - 1])
+        h = _circ_mean_deg(ref_h[i0:i1])
+        if not np.isfinite(h):
+            continue
+        ref_meas.append((i0, i1, tc, h))
+        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > settings.pelvis_gate_deg:
+            continue  # faces another way: the person has turned, keep the held heading
+        c = -h if not ref_pts else ref_pts[-1][1] + float(wrap_deg(-h - ref_pts[-1][1]))
+        ref_pts.append((tc, c))
+
+    if ref_pts:
+        offsets[reference] = _interp_points(t, ref_pts)
+    else:
+        c0 = (initial_offset_deg or {}).get(reference)
+        if c0 is None:
+            first = np.flatnonzero(np.isfinite(ref_h))
+            c0 = -ref_h[first[0]] if len(first) else 0.0
+        offsets[reference] = np.full(n, float(c0))
+    conf[reference] = _confidence(t, [p[0] for p in ref_pts], settings)
+
+    for role in roles:
+        if role == reference:
+            continue
+        h = heading[role]
+        pts: list[tuple[float, float]] = []
+        for i0, i1, tc, _ in ref_meas:
+            # target: this segment's heading equals the corrected pelvis heading at standing
+            target = _circ_mean_deg(ref_h[i0:i1] + offsets[reference][i0:i1])
+            hm = _circ_mean_deg(h[i0:i1])
+            if not (np.isfinite(target) and np.isfinite(hm)):
+                continue
+            c = float(wrap_deg(target - hm))
+            if pts:
+                if abs(wrap_deg(c - pts[-1][1])) > settings.femur_gate_deg:
+                    continue
+                c = pts[-1][1] + float(wrap_deg(c - pts[-1][1]))
+            pts.append((tc, c))
+        if pts:
+            offsets[role] = _interp_points(t, pts)
+        else:
+            c0 = (initial_offset_deg or {}).get(role)
+            if c0 is None:
+                both = np.flatnonzero(np.isfinite(h) & np.isfinite(ref_h))
+                c0 = (float(wrap_deg(ref_h[both[0]] + offsets[reference][both[0]] - h[both[0]]))
+                      if len(both) else 0.0)
+            offsets[role] = np.full(n, float(c0))
+        conf[role] = np.minimum(_confidence(t, [p[0] for p in pts], settings), conf[reference])
+    return HeadingHoldResult(offsets, conf, [(float(t[a]), float(t[b - 1])) for a, b in anchors])
+
+
+def _interp_points(t: np.ndarray, pts: list[tuple[float, float]]) -> np.ndarray:
+    tp = np.array([p[0] for p in pts])
+    cp = np.array([p[1] for p in pts])
+    return np.interp(t, tp, cp)
+
+
+def _confidence(t: np.ndarray, anchor_t: list[float], s: HeadingHoldSettings) -> np.ndarray:
+    """Confidence (N,) from the time to the nearest anchor (between two anchors the linear
+    interpolation's error grows towards the middle)."""
+    if not anchor_t:
+        return np.zeros(len(t))
+    a = np.asarray(anchor_t)
+    j = np.searchsorted(a, t)
+    prev = np.where(j > 0, t - a[np.clip(j - 1, 0, len(a) - 1)], np.inf)
+    nxt = np.where(j < len(a), a[np.clip(j, 0, len(a) - 1)] - t, np.inf)
+    d = np.minimum(prev, nxt)
+    return np.exp(-s.drift_deg_per_s * d / s.confidence_scale_deg)
+
+
+class HeadingHoldStream:
+    """Streaming heading hold: the same rules as :func:`hold_heading`, causal.
+
+    Before the first anchor the first sample of each segment is taken as facing forward (the
+    user starts a live session standing), with confidence 0. At each quiet-standing stretch
+    longer than ``min_anchor_s`` the offsets are re-zeroed (the last correction is then held).
+
+    Parameters
+    ----------
+    roles : list of str
+        Roles (``reference`` among them).
+    rate_hz : float
+        Sample rate of the updates, Hz (for the stillness smoothing).
+    """
+
+    def __init__(self, roles, rate_hz: float, settings: HeadingHoldSettings = HeadingHoldSettings(),
+                 reference: str = "sacrum"):
+        self.roles = list(roles)
+        self.reference = reference
+        self.s = settings
+        self.rate_hz = float(rate_hz)
+        self.offset_deg = {r: None for r in self.roles}
+        self._rate = {r: None for r in self.roles}
+        self._alpha = 1.0 / max(1.0, 0.25 * self.rate_hz)
+        self._run_start_t = None
+        self._last_anchor_t = None
+        self._acc = {r: [0.0, 0.0] for r in self.roles}  # running sin/cos sums of heading
+        self._ref_acc = [0.0, 0.0]
+
+    def update(self, t_s: float, R_WB: dict[str, np.ndarray], gyr_norm: dict[str, float]):
+        """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s).
+
+        Returns
+        -------
+        (offsets, confidence) : dict role → float degrees, dict role → float 0..1
+        """
+        s = self.s
+        h = {r: float(_heading_deg(R_WB[r])[0]) if np.all(np.isfinite(R_WB[r])) else np.nan
+             for r in self.roles}
+        ref = self.reference
+        if self.offset_deg[ref] is None and np.isfinite(h[ref]):
+            self.offset_deg[ref] = -h[ref]
+        for r in self.roles:
+            if r != ref and self.offset_deg[r] is None and np.isfinite(h[r]) \
+                    and self.offset_deg[ref] is not None:
+                self.offset_deg[r] = float(wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
+        standing = True
+        for r in self.roles:
+            g = gyr_norm.get(r, np.nan)
+            if np.isfinite(g):
+                self._rate[r] = g if self._rate[r] is None else \
+                    self._rate[r] + self._alpha * (g - self._rate[r])
+            R = R_WB[r]
+            up = np.degrees(np.arccos(np.clip(R[1, 1], -1, 1))) if np.isfinite(R[1, 1]) else np.inf
+            if not (self._rate[r] is not None and self._rate[r] < s.still_gyr_rad_s
+                    and up < s.upright_deg):
+                standing = False
+        if not standing:
+            self._run_start_t = None
+        else:
+            if self._run_start_t is None:
+                self._run_start_t = t_s
+                self._acc = {r: [0.0, 0.0] for r in self.roles}
+            for r in self.roles:
+                a = np.radians(h[r])
+                self._acc[r][0] += np.sin(a)
+                self._acc[r][1] += np.cos(a)
+            if t_s - self._run_start_t >= s.min_anchor_s:
+                self._anchor(t_s)
+        conf = {}
+        dt = np.inf if self._last_anchor_t is None else max(0.0, t_s - self._last_anchor_t)
+        c_ref = float(np.exp(-s.drift_deg_per_s * dt / s.confidence_scale_deg))
+        for r in self.roles:
+            conf[r] = c_ref
+        return {r: (0.0 if v is None else v) for r, v in self.offset_deg.items()}, conf
+
+    def _anchor(self, t_s: float) -> None:
+        s, ref = self.s, self.reference
+        mean = {r: float(np.degrees(np.arctan2(*self._acc[r]))) for r in self.roles}
+        c_ref = self.offset_deg[ref]
+        if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= s.pelvis_gate_deg:
+            c_ref = -mean[ref]
+        self.offset_deg[ref] = c_ref
+        for r in self.roles:
+            if r == ref:
+                continue
+            c = float(wrap_deg(mean[ref] + c_ref - mean[r]))
+            if self._last_anchor_t is None or self.offset_deg[r] is None or \
+                    abs(wrap_deg(c - self.offset_deg[r])) <= s.femur_gate_deg:
+                self.offset_deg[r] = c
+        self._last_anchor_t = t_s

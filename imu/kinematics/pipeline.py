@@ -1,0 +1,340 @@
+"""Session (raw 6D samples) + sensor-to-segment alignment → SPEC §3 angles.
+
+Batch: :func:`compute_angles` (replay, analysis, ``imu angles``). Streaming: :class:`AnglePipeline`
+(live dashboard), the same steps sample by sample, causal.
+
+Steps per sensor: intrinsic correction (optional) → 6D fusion on the sensor's own samples and
+clock → one common time base (gaps NaN) → segment orientation ``R_WB`` through the alignment →
+heading hold (:mod:`imu.kinematics.heading`) → angles (:func:`imu.kinematics.frames.segment_angles`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+
+import numpy as np
+
+from imu import quat as Q
+from imu.errors import BadInputError
+from imu.kinematics.alignment import SegmentAlignment, rot_y, segment_matrix
+from imu.kinematics.frames import angle_columns, segment_angles
+from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
+                                    smoothed_rate_norm)
+from imu.types import AngleTable, Session, role_side
+
+try:  # the fusion package is a sibling layer; DEFAULT_FILTER is its chosen default
+    from imu.fusion import DEFAULT_FILTER
+except ImportError:  # pragma: no cover - fusion always ships with imu
+    DEFAULT_FILTER = "vqf"
+
+#: roles in the order angles are computed
+_ANGLE_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
+
+
+def nominal_rate_hz(times_s: np.ndarray, stated_hz: float = 0.0) -> float:
+    """Nominal sample rate: the stated rate if given, else from the median sample step."""
+    if stated_hz and stated_hz > 0:
+        return float(stated_hz)
+    d = np.diff(np.asarray(times_s, dtype=float))
+    d = d[np.isfinite(d) & (d > 0)]
+    if not len(d):
+        raise BadInputError("cannot tell the sample rate: fewer than two distinct timestamps")
+    return float(1.0 / np.median(d))
+
+
+def sensor_times_s(data) -> np.ndarray:
+    """Sample times of one sensor on the session clock (clock model when available)."""
+    try:
+        from imu.timing import session_times
+    except ImportError:  # pragma: no cover
+        return np.asarray(data.t_host_s, dtype=float)
+    return np.asarray(session_times(data), dtype=float)
+
+
+def _apply_intrinsics(intrinsics, role: str, data):
+    acc, gyr = data.acc, data.gyr
+    if not intrinsics:
+        return acc, gyr
+    corr = intrinsics.get(data.info.sensor_id) or intrinsics.get(role)
+    if corr is None:
+        return acc, gyr
+    return corr.apply(acc, gyr)
+
+
+def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
+                 rate_hz: float | None = None, progress: bool = False):
+    """Fuse every sensor of ``roles`` and resample onto one time base.
+
+    Returns
+    -------
+    time_s : ndarray, shape (N,)
+        Common time base on the session clock, seconds.
+    quats : dict
+        Role → (N, 4) ``q_ES`` (NaN in gaps).
+    gyr_norm : dict
+        Role → (N,) smoothed angular-rate norm, rad/s (NaN in gaps).
+    rate_hz : float
+        Rate of the time base, Hz.
+    """
+    from imu.fusion import fuse
+
+    per = {}
+    for role in roles:
+        data = session.sensors[role]
+        if len(data) < 2:
+            raise BadInputError(f"sensor {role} ({data.info.sensor_id}) has no samples")
+        t = sensor_times_s(data)
+        r_hz = nominal_rate_hz(t, data.info.rate_hz)
+        acc, gyr = _apply_intrinsics(intrinsics, role, data)
+        if progress:
+            print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
+        q = fuse(acc, gyr, r_hz, name=filter, t_s=t)
+        per[role] = (t, q, smoothed_rate_norm(gyr, r_hz), r_hz)
+    from imu.timing import common_time_base, resample_quat, resample_vec
+
+    base_hz = float(rate_hz) if rate_hz else per[roles[0]][3]
+    time_s = common_time_base({r: p[0] for r, p in per.items()}, base_hz, span="union")
+    quats, gnorm = {}, {}
+    for role, (t, q, g, r_hz) in per.items():
+        quats[role] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
+        gnorm[role] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
+    return time_s, quats, gnorm, base_hz
+
+
+def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
+                             alignment: SegmentAlignment,
+                             heading: HeadingHoldSettings | None = None) -> AngleTable:
+    """Angles from fused sensor orientations on one time base (the batch core).
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (N,)
+    quats : dict
+        Role → (N, 4) ``q_ES``; NaN rows are gaps.
+    gyr_norm : dict
+        Role → (N,) smoothed angular-rate norm, rad/s (stillness for the heading hold).
+    alignment : SegmentAlignment
+    heading : HeadingHoldSettings, optional
+
+    Returns
+    -------
+    AngleTable
+        SPEC §6 columns; ``confidence`` for ``pelvis_rotation`` and each ``<side>_hip_rotation``.
+    """
+    hs = heading or HeadingHoldSettings()
+    roles = [r for r in _ANGLE_ROLES if r in quats and r in alignment.R_BS]
+    if "sacrum" not in roles:
+        raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
+    raw = {r: segment_matrix(quats[r], alignment.R_BS[r], 0.0) for r in roles}
+    still = {}
+    for r in roles:
+        with np.errstate(invalid="ignore"):
+            still[r] = gyr_norm[r] < hs.still_gyr_rad_s
+    hold = hold_heading(time_s, raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
+    segs = {r: np.einsum("nij,njk->nik", rot_y(hold.offset_deg[r]), raw[r]) for r in roles}
+    cols = segment_angles(segs)
+    sides = [role_side(r) for r in roles if role_side(r)]
+    order = angle_columns(sides, "trunk" in roles)
+    columns = {c: cols[c] for c in order}
+    conf = {"pelvis_rotation": hold.confidence["sacrum"]}
+    for r in roles:
+        s = role_side(r)
+        if s:
+            conf[f"{s}_hip_rotation"] = hold.confidence[r]
+    return AngleTable(time_s=time_s, columns=columns, confidence=conf)
+
+
+def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str = DEFAULT_FILTER,
+                   intrinsics=None, rate_hz: float | None = None,
+                   heading: HeadingHoldSettings | None = None,
+                   progress: bool = False) -> AngleTable:
+    """SPEC §3 angles of a whole session (batch).
+
+    Parameters
+    ----------
+    session : Session
+        Raw samples per role (``sacrum`` and at least one thigh).
+    alignment : SegmentAlignment
+        Mounting rotations per role (from a calibration profile).
+    filter : str
+        Fusion filter name (:data:`imu.fusion.FILTERS`).
+    intrinsics : dict, optional
+        Sensor id (or role) → intrinsic correction with ``apply(acc, gyr) -> (acc, gyr)``.
+    rate_hz : float, optional
+        Rate of the output time base, Hz (default: the sacrum sensor's rate).
+    heading : HeadingHoldSettings, optional
+    progress : bool
+        Print progress to stderr.
+
+    Returns
+    -------
+    AngleTable
+        Times on the session clock, one common time base, NaN in gaps.
+    """
+    roles = [r for r in _ANGLE_ROLES if r in session.sensors and r in alignment.R_BS]
+    if "sacrum" not in roles:
+        raise BadInputError(f"{session.source or 'session'}: no sacrum sensor, or the "
+                            "calibration profile has none")
+    if not any(role_side(r) for r in roles):
+        raise BadInputError(f"{session.source or 'session'}: no thigh sensor matches the "
+                            "calibration profile")
+    time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
+                                           rate_hz=rate_hz, progress=progress)
+    return angles_from_orientations(time_s, quats, gnorm, alignment, heading)
+
+
+class AnglePipeline:
+    """Streaming angles for the live dashboard: raw sample blocks in, angle rows out.
+
+    Each role has its own streaming filter (same filter and start-up as the batch path). Rows
+    are produced at the sacrum sensor's sample times once every other role has data up to that
+    time (the other roles' orientations are interpolated); a role silent for longer than
+    ``stale_s`` gives NaN in its columns instead of holding the row back.
+
+    Parameters
+    ----------
+    alignment : SegmentAlignment
+    rates_hz : dict
+        Role → sample rate, Hz.
+    filter : str
+        Fusion filter name.
+    intrinsics : dict, optional
+        Role or sensor id → correction with ``apply(acc, gyr)``.
+    stale_s : float
+        Latency after which a silent role is given up for a row, seconds.
+
+    Examples
+    --------
+    >>> p = AnglePipeline(alignment, {"sacrum": 104, "right_thigh": 104})   # doctest: +SKIP
+    >>> table = p.update("sacrum", t_s, acc, gyr)                          # doctest: +SKIP
+    """
+
+    def __init__(self, alignment: SegmentAlignment, rates_hz: dict[str, float], *,
+                 filter: str = DEFAULT_FILTER, intrinsics=None, stale_s: float = 0.5,
+                 heading: HeadingHoldSettings | None = None):
+        from imu.fusion import make_filter
+
+        self.alignment = alignment
+        self.roles = [r for r in _ANGLE_ROLES if r in rates_hz and r in alignment.R_BS]
+        if "sacrum" not in self.roles:
+            raise BadInputError("live angles need a sacrum sensor in the calibration")
+        self.rates_hz = {r: float(rates_hz[r]) for r in self.roles}
+        self.intrinsics = intrinsics or {}
+        self.stale_s = float(stale_s)
+        self._make = lambda r: make_filter(filter, self.rates_hz[r])
+        self._filters = {r: None for r in self.roles}
+        self._buf = {r: deque() for r in self.roles}  # (t, q(4), gyr_norm)
+        self._alpha = {r: 1.0 / max(1.0, 0.25 * self.rates_hz[r]) for r in self.roles}
+        self._gn = {r: None for r in self.roles}
+        self._latest = {r: -np.inf for r in self.roles}
+        self._hold = HeadingHoldStream(self.roles, self.rates_hz["sacrum"],
+                                       heading or HeadingHoldSettings())
+        sides = [role_side(r) for r in self.roles if role_side(r)]
+        self.columns = angle_columns(sides, "trunk" in self.roles)
+
+    def update(self, role: str, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> AngleTable:
+        """Feed a block of raw samples of one role; returns the angle rows now complete.
+
+        Parameters
+        ----------
+        role : str
+        t_s : ndarray, shape (n,)
+            Sample times on the session clock, seconds.
+        acc, gyr : ndarray, shape (n, 3)
+            Specific force (m/s²) and angular rate (rad/s), sensor frame.
+
+        Returns
+        -------
+        AngleTable
+            Possibly empty (0 rows).
+        """
+        if role not in self.roles:
+            return self._emit([])
+        t_s = np.asarray(t_s, dtype=float).reshape(-1)
+        acc = np.asarray(acc, dtype=float).reshape(-1, 3)
+        gyr = np.asarray(gyr, dtype=float).reshape(-1, 3)
+        corr = self.intrinsics.get(role)
+        if corr is not None:
+            acc, gyr = corr.apply(acc, gyr)
+        if len(t_s):
+            f = self._filters[role]
+            if f is None:
+                from imu.fusion import initial_quat
+                f = self._filters[role] = self._make(role)
+                f.reset(initial_quat(acc, self.rates_hz[role]))
+            q = f.update_block(acc, gyr)
+            g = np.linalg.norm(gyr, axis=1)
+            buf = self._buf[role]
+            a = self._alpha[role]
+            gn = self._gn[role]
+            for i in range(len(t_s)):
+                gn = g[i] if gn is None else gn + a * (g[i] - gn)
+                buf.append((t_s[i], q[i], gn))
+            self._gn[role] = gn
+            self._latest[role] = max(self._latest[role], t_s[-1])
+        return self._emit(self._ready_rows())
+
+    def _ready_rows(self):
+        ref = self._buf["sacrum"]
+        rows = []
+        newest = max(self._latest.values())
+        while ref:
+            t = ref[0][0]
+            ok = True
+            for r in self.roles:
+                if r != "sacrum" and self._latest[r] < t and newest - t < self.stale_s:
+                    ok = False
+            if not ok:
+                break
+            rows.append(ref.popleft())
+        return rows
+
+    def _at(self, role, t):
+        """Orientation and rate norm of ``role`` at ``t`` (interpolated), dropping old samples."""
+        buf = self._buf[role]
+        while len(buf) >= 2 and buf[1][0] <= t:
+            buf.popleft()
+        if not buf:
+            return None
+        if len(buf) == 1 or buf[0][0] >= t:
+            t0, q0, g0 = buf[0]
+            return (q0, g0) if abs(t0 - t) <= 2.0 / self.rates_hz[role] else None
+        (t0, q0, g0), (t1, q1, g1) = buf[0], buf[1]
+        if t1 - t0 > 5.0 / self.rates_hz[role]:
+            return None
+        w = (t - t0) / (t1 - t0)
+        q1 = q1 if np.dot(q0, q1) >= 0 else -q1
+        return Q.normalize(q0 + w * (q1 - q0)), g0 + w * (g1 - g0)
+
+    def _emit(self, rows) -> AngleTable:
+        n = len(rows)
+        time_s = np.array([r[0] for r in rows], dtype=float)
+        cols = {c: np.full(n, np.nan) for c in self.columns}
+        conf = {c: np.zeros(n) for c in self.columns if c.endswith("rotation")}
+        for k, (t, q, g) in enumerate(rows):
+            raw, gn = {}, {}
+            for r in self.roles:
+                if r == "sacrum":
+                    qq, gg = q, g
+                else:
+                    got = self._at(r, t)
+                    if got is None:
+                        continue
+                    qq, gg = got
+                raw[r] = segment_matrix(qq[None], self.alignment.R_BS[r], 0.0)[0]
+                gn[r] = gg
+            offs, cf = self._hold.update(t, raw, gn) if len(raw) == len(self.roles) else \
+                (self._hold.offset_deg, None)
+            segs = {r: (rot_y(offs.get(r) or 0.0) @ m)[None] for r, m in raw.items()}
+            a = segment_angles(segs)
+            for c, v in a.items():
+                if c in cols:
+                    cols[c][k] = v[0]
+            if cf is not None:
+                conf["pelvis_rotation"][k] = cf["sacrum"]
+                for r in self.roles:
+                    s = role_side(r)
+                    if s:
+                        conf[f"{s}_hip_rotation"][k] = cf[r]
+        return AngleTable(time_s=time_s, columns=cols, confidence=conf)

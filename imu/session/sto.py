@@ -1,0 +1,122 @@
+"""OpenSim ``.sto`` orientation table for OpenSense (SPEC §6).
+
+The file OpenSense's IMU placer and inverse kinematics read::
+
+    DataRate=104.000000
+    DataType=Quaternion
+    version=3
+    OpenSimVersion=4.6
+    endheader
+    time<TAB>pelvis_imu<TAB>femur_r_imu<TAB>femur_l_imu[<TAB>torso_imu]
+    0.000000<TAB>w,x,y,z<TAB>...
+
+Each cell is the orientation of the **sensor** (not the segment) in an earth frame whose z axis
+points up, as OpenSense expects from IMU software (its default ``sensor_to_opensim_rotations``
+turns z-up into OpenSim's y-up). The IMU placer finds each sensor's mounting from the first
+frame, so a session should start in the calibration pose (SPEC §4 starts with quiet standing).
+
+6D fusion leaves each sensor with its own arbitrary heading; OpenSense needs one common
+heading. With a :class:`~imu.kinematics.alignment.SegmentAlignment` the headings of all sensors
+are put into the pelvis's frame and held (:mod:`imu.kinematics.heading`), so the table is
+usable as is. Without one, the sensors' own fused headings are written (each sensor's heading
+then starts where its filter started) and OpenSense's heading correction
+(``base_imu_label``/``base_heading_axis``) only fixes the pelvis sensor.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from imu import quat as Q
+from imu.kinematics.heading import HeadingHoldSettings, hold_heading
+from imu.kinematics.alignment import segment_matrix
+
+#: role → OpenSense body IMU column name
+STO_COLUMNS = {"sacrum": "pelvis_imu", "right_thigh": "femur_r_imu", "left_thigh": "femur_l_imu",
+               "trunk": "torso_imu"}
+
+OPENSIM_VERSION = "4.6"
+
+
+def _z_rotation_quat(angle_deg: np.ndarray) -> np.ndarray:
+    h = np.radians(np.asarray(angle_deg, dtype=float)) / 2.0
+    z = np.zeros_like(h)
+    return np.stack([np.cos(h), z, z, np.sin(h)], axis=-1)
+
+
+def sensor_orientations(session, alignment=None, *, filter: str | None = None,
+                        intrinsics=None, rate_hz: float | None = None):
+    """Fused sensor orientations on one time base, with common heading if aligned.
+
+    Returns
+    -------
+    time_s : ndarray, shape (N,)
+    quats : dict
+        Role → (N, 4) ``q_ES`` (``w, x, y, z``), NaN in gaps.
+    rate_hz : float
+    """
+    from imu.kinematics.pipeline import DEFAULT_FILTER, fuse_session
+
+    roles = [r for r in STO_COLUMNS if r in session.sensors and len(session.sensors[r]) > 1]
+    if alignment is not None:
+        roles = [r for r in roles if r in alignment.R_BS]
+    time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
+                                                 intrinsics=intrinsics, rate_hz=rate_hz)
+    if alignment is not None and "sacrum" in roles:
+        hs = HeadingHoldSettings()
+        raw = {r: segment_matrix(quats[r], alignment.R_BS[r], 0.0) for r in roles}
+        with np.errstate(invalid="ignore"):
+            still = {r: gnorm[r] < hs.still_gyr_rad_s for r in roles}
+        hold = hold_heading(time_s, raw, still, hs,
+                            initial_offset_deg=alignment.heading_deg or None)
+        # a heading offset about world +Y is a rotation about earth +z by the same angle
+        quats = {r: Q.multiply(_z_rotation_quat(hold.offset_deg[r]), quats[r]) for r in roles}
+    return time_s, quats, base_hz
+
+
+def write_sto(session, path, alignment=None, *, filter: str | None = None, intrinsics=None,
+              rate_hz: float | None = None, decimals: int = 6) -> int:
+    """Write an OpenSense quaternion table of ``session`` to exactly ``path``.
+
+    Parameters
+    ----------
+    session : imu.types.Session
+    path : str or path-like
+    alignment : SegmentAlignment, optional
+        Puts all sensors on the pelvis's heading and holds it (see module notes).
+    filter : str, optional
+        Fusion filter name (default: :data:`imu.fusion.DEFAULT_FILTER`).
+    intrinsics : dict, optional
+        Role or sensor id → correction with ``apply(acc, gyr)``.
+    rate_hz : float, optional
+        Rate of the table (default: the first sensor's rate).
+    decimals : int
+        Digits after the point of quaternion components.
+
+    Returns
+    -------
+    int
+        Number of time rows written. Rows where every sensor is in a gap are left out; a sensor
+        in a gap on its own row gets ``nan,nan,nan,nan``.
+    """
+    time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
+                                                 intrinsics=intrinsics, rate_hz=rate_hz)
+    roles = [r for r in STO_COLUMNS if r in quats]
+    Qs = np.stack([quats[r] for r in roles], axis=1)  # (N, R, 4)
+    keep = np.any(np.all(np.isfinite(Qs), axis=2), axis=1)
+    t = time_s[keep]
+    Qs = Q.canonical(Qs[keep])
+    fmt = f"%.{decimals}f"
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(f"DataRate={base_hz:f}\nDataType=Quaternion\nversion=3\n"
+                f"OpenSimVersion={OPENSIM_VERSION}\nendheader\n")
+        f.write("time\t" + "\t".join(STO_COLUMNS[r] for r in roles) + "\n")
+        for i in range(len(t)):
+            cells = [",".join(fmt % v for v in Qs[i, k]) for k in range(len(roles))]
+            f.write(fmt % t[i] + "\t" + "\t".join(cells) + "\n")
+    os.replace(tmp, path)
+    return int(len(t))
