@@ -10,6 +10,7 @@ FAULT_WORDS = {
     "pelvic_twist": "the pelvis twisted",
     "lateral_shift": "the pelvis shifted sideways",
     "lumbar_flexion": "the lower back rounded",
+    "knee_collapse": "the knee collapsed inwards",
 }
 
 
@@ -39,12 +40,28 @@ def fault_phrase(fault: str, rep: dict) -> str:
 
 
 def rep_sentence(rep: dict, number: int | None = None) -> str:
-    """A rep in one line: ``"Rep 4: score 62: the hinge turned into a squat (thigh 41° forward)"``."""
+    """A rep in one line, e.g. ``"Rep 4: score 62: the hinge turned into a squat (thigh 41°
+    forward)"``; squat and hip-airplane reps name their own figures."""
     head = f"Rep {number}" if number is not None else "Rep"
+    exercise = rep.get("exercise") or "hinge"
+    faults = list(rep.get("faults") or [])
+    if exercise == "hip_airplane":
+        ir, er = _num(rep, "hip_internal_rotation_peak_deg"), _num(rep, "hip_external_rotation_peak_deg")
+        text = f"{head}: internal {ir:.0f}°, external {er:.0f}°" if math.isfinite(ir) and math.isfinite(er) else head
+        leak = _num(rep, "obliquity_leak_deg")
+        if math.isfinite(leak):
+            text += f", obliquity leak {leak:.1f}°"
+        if rep.get("low_confidence"):
+            text += " (heading not held: rotation uncertain)"
+        return text
+    if exercise == "squat":
+        cis = [(s, _num(rep, f"collapse_index_{s}")) for s in ("right", "left")]
+        cis = [f"{s} {v:.1f}°" for s, v in cis if math.isfinite(v)]
+        text = f"{head}: knee-collapse index " + ", ".join(cis) if cis else head
+        return text + ("; " + "; ".join(fault_phrase(f, rep) for f in faults) if faults else ", knees tracked well")
     score = _num(rep, "score")
     if math.isfinite(score):
         head += f": score {score:.0f}"
-    faults = list(rep.get("faults") or [])
     if not faults:
         return f"{head}: good hinge, the hips did the work"
     return f"{head}: " + "; ".join(fault_phrase(f, rep) for f in faults)

@@ -1,0 +1,111 @@
+"""Qt application entry points used by ``imu demo``, ``imu live`` and ``imu replay``."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from imu.errors import BadInputError
+
+
+def ensure_app(offscreen: bool = False):
+    """The process's ``QApplication`` (created on first use).
+
+    ``offscreen`` selects Qt's offscreen platform (screenshots, tests) unless a platform was set.
+    """
+    if offscreen and not os.environ.get("QT_QPA_PLATFORM"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    try:
+        from PySide6 import QtWidgets
+    except ImportError as exc:  # missing system libraries (libEGL, libxkbcommon, ...)
+        raise BadInputError(f"cannot start Qt ({exc}); install the system packages with "
+                            "`make sysdeps` (libegl1 libxkbcommon0 libxcb-cursor0 libgl1 "
+                            "libfontconfig1 libdbus-1-3)") from None
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(["imu"])
+        app.setApplicationName("imu")
+    import pyqtgraph as pg
+    pg.setConfigOptions(antialias=True, background=None)
+    return app
+
+
+def _allow_ctrl_c(app) -> None:
+    from PySide6 import QtCore
+
+    signal.signal(signal.SIGINT, lambda *_: app.quit())
+    # wake Python up regularly so the signal handler runs while Qt's loop waits
+    timer = QtCore.QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    app._imu_sigint_timer = timer
+
+
+def run_live(pipeline, seconds: float | None = None, title: str = "imu — live",
+             open_wizard: bool = False) -> int:
+    """Show the dashboard over a running :class:`~imu.live.pipeline.LivePipeline` until the
+    window is closed, Ctrl-C, the source ends, or ``seconds`` pass. The pipeline is stopped on
+    return."""
+    from PySide6 import QtCore
+
+    from gui.dashboard import Dashboard
+
+    app = ensure_app()
+    win = Dashboard(pipeline, mode="live", title=title)
+    win.show()
+    if open_wizard:
+        win.open_wizard()
+    _allow_ctrl_c(app)
+    pipeline.start(seconds)
+
+    def check():
+        if not pipeline.running:
+            win.refresh()
+            app.quit()
+
+    watch = QtCore.QTimer(win)
+    watch.timeout.connect(check)
+    watch.start(250)
+    try:
+        app.exec()
+    finally:
+        pipeline.stop()
+        win.close()
+    return 0
+
+
+def run_replay(player, title: str = "imu — replay") -> int:
+    """Show the dashboard over a :class:`~imu.live.player.ReplayPlayer` until closed."""
+    from gui.dashboard import Dashboard
+
+    app = ensure_app()
+    win = Dashboard(player, mode="replay", title=title)
+    win.show()
+    _allow_ctrl_c(app)
+    player.play()
+    app.exec()
+    return 0
+
+
+def render(model, out_path: str | os.PathLike, size: tuple[int, int] = (1280, 800),
+           mode: str = "replay") -> tuple[int, int]:
+    """Draw one snapshot of ``model`` offscreen into a PNG; returns the image size (w, h)."""
+    from gui.dashboard import Dashboard
+
+    out = Path(out_path)
+    if out.parent and not out.parent.exists():
+        raise BadInputError(f"{out.parent}: folder does not exist")
+    app = ensure_app(offscreen=True)
+    win = Dashboard(model, mode=mode, refresh_hz=0)
+    win.resize(*size)
+    win.show()
+    for _ in range(3):           # layout settles over a few passes
+        win.refresh()
+        app.processEvents()
+    img = win.grab()
+    if not img.save(str(out), "PNG"):
+        raise BadInputError(f"{out}: cannot write the screenshot")
+    w, h = img.width(), img.height()
+    win.close()
+    return w, h

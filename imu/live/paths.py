@@ -1,0 +1,41 @@
+"""Where the live commands keep their recordings by default."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from pathlib import Path
+
+
+def user_data_dir() -> Path:
+    """The user's data folder for imu: ``$IMU_DATA_DIR``, else ``$XDG_DATA_HOME/imu``, else
+    ``~/.local/share/imu`` (created if missing)."""
+    env = os.environ.get("IMU_DATA_DIR")
+    if env:
+        base = Path(env)
+    else:
+        xdg = os.environ.get("XDG_DATA_HOME")
+        base = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "imu"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def new_session_path(prefix: str = "session", ext: str = ".imu") -> Path:
+    """A fresh recording path ``<data dir>/sessions/<prefix>-YYYYmmdd-HHMMSS.imu``."""
+    folder = user_data_dir() / "sessions"
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = folder / f"{prefix}-{stamp}{ext}"
+    k = 2
+    while path.exists():
+        path = folder / f"{prefix}-{stamp}-{k}{ext}"
+        k += 1
+    return path
+
+
+def display_available() -> bool:
+    """True when a window can be shown (X11/Wayland display, or Qt told to render offscreen)."""
+    plat = os.environ.get("QT_QPA_PLATFORM", "")
+    if plat.startswith("offscreen") or plat.startswith("minimal") or plat.startswith("vnc"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

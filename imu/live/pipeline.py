@@ -1,0 +1,600 @@
+"""The headless live pipeline: a Source in, ring buffers and results out.
+
+::
+
+    Source ─► RecordingWriter (every raw block, every event)
+           └► clock model ─► streaming fusion + alignment + angles (AnglePipeline)
+                          ─► streaming detectors (reps, holds) ─► ring buffers / result lists
+
+It runs in a worker thread with its own asyncio loop (:meth:`LivePipeline.start`), or in the
+caller's thread (:meth:`LivePipeline.run_blocking`, used by the headless demo and tests). The
+dashboard only calls :meth:`LivePipeline.snapshot` and the set/calibration methods; those take a
+lock for a few microseconds and never compute fusion.
+
+Calibration (SPEC §4) is injected: ``calibrator(session) -> profile`` (the ``calibration``
+package's ``calibrate_session``; ``imu`` never imports ``calibration`` itself). The profile must
+offer ``alignment()``; ``to_dict()`` and ``quality`` are used when present. The pipeline
+calibrates
+
+- when the source (or the user, through :meth:`begin_calibration` / :meth:`end_calibration`)
+  brackets the protocol with ``calibration_start`` / ``calibration_end`` events, or
+- with ``auto_calibrate``, by trying the calibrator on the raw samples seen so far every few
+  seconds (the protocol's phases are found automatically) until one succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import math
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+from typing import Any, Callable
+
+import numpy as np
+
+from imu.errors import ImuError
+from imu.live.clock import StreamingClock
+from imu.live.ringbuffer import RingBuffer
+from imu.live.snapshot import CalibrationState, Snapshot
+from imu.sources.base import SensorStatus, Source
+from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
+
+
+def _profile_dict(profile) -> dict | None:
+    if profile is None:
+        return None
+    if isinstance(profile, dict):
+        return profile
+    for name in ("to_dict", "as_dict"):
+        f = getattr(profile, name, None)
+        if callable(f):
+            return f()
+    return None
+
+
+def _profile_quality(profile) -> dict:
+    q = getattr(profile, "quality", None)
+    if q is None and isinstance(profile, dict):
+        q = profile.get("quality")
+    if callable(q):
+        q = q()
+    return dict(q) if isinstance(q, dict) else {}
+
+
+class _RawHistory:
+    """The last ``keep_s`` seconds of raw blocks per role (for calibration and warm-up)."""
+
+    def __init__(self, keep_s: float):
+        self.keep_s = float(keep_s)
+        self.blocks: dict[str, deque] = {}
+
+    def add(self, role: str, blk: SampleBlock) -> None:
+        dq = self.blocks.setdefault(role, deque())
+        dq.append(blk)
+        t_new = float(blk.t_host_s[-1])
+        while dq and float(dq[0].t_host_s[-1]) < t_new - self.keep_s:
+            dq.popleft()
+
+    def span_s(self) -> float:
+        spans = [float(dq[-1].t_host_s[-1] - dq[0].t_host_s[0]) for dq in self.blocks.values() if dq]
+        return min(spans) if spans else 0.0
+
+    def session(self, infos: dict[str, SensorInfo], t0: float = -math.inf, t1: float = math.inf,
+                events: list[Event] | None = None) -> Session:
+        sensors = {}
+        for role, dq in self.blocks.items():
+            blks = [b for b in dq if b.t_host_s[-1] >= t0 and b.t_host_s[0] <= t1]
+            sensors[role] = SensorData.from_blocks(infos[role], blks)
+        return Session(meta={"source": "live"}, sensors=sensors, events=list(events or []),
+                       source="live calibration window")
+
+    def since(self, t0: float) -> list[tuple[str, SampleBlock]]:
+        out = []
+        for role, dq in self.blocks.items():
+            out += [(role, b) for b in dq if b.t_host_s[-1] >= t0]
+        out.sort(key=lambda rb: float(rb[1].t_host_s[0]))
+        return out
+
+
+class LivePipeline:
+    """Source → recording → angles → detectors → ring buffers.
+
+    Parameters
+    ----------
+    source : Source
+        Where samples come from (BLE, simulated over virtual BLE, replay).
+    writer : RecordingWriter, optional
+        Every raw block and event goes here first (nothing is lost if a later stage fails).
+    recording_path : str, optional
+        Shown in the dashboard.
+    alignment : SegmentAlignment, optional
+        Known sensor-to-segment alignment (from a profile); angles start at once.
+    calibrator : callable, optional
+        ``calibrator(session) -> profile`` (raises :class:`~imu.errors.CalibrationError` with
+        the phase to repeat when the calibration is refused).
+    auto_calibrate : bool
+        Try the calibrator on the data seen so far until it succeeds (demo).
+    intrinsics : dict, optional
+        Role or sensor id → correction with ``apply(acc, gyr)``.
+    filter_name : str, optional
+        Fusion filter (default: :data:`imu.fusion.DEFAULT_FILTER`).
+    settings : imu.analysis Settings, optional
+        Detector thresholds.
+    window_s : float
+        Trace window shown by the dashboard, seconds.
+    history_s : float
+        Angle rows kept in the ring buffer, seconds.
+    raw_keep_s : float
+        Raw samples kept in memory for calibration, seconds.
+    """
+
+    def __init__(self, source: Source, *, writer=None, recording_path: str | None = None,
+                 alignment=None, profile=None, calibrator: Callable | None = None,
+                 auto_calibrate: bool = False, intrinsics=None, filter_name: str | None = None,
+                 settings=None, window_s: float = 20.0, history_s: float = 600.0,
+                 raw_keep_s: float = 240.0, log: Callable[[str], None] | None = None):
+        self.source = source
+        self.writer = writer
+        self.recording_path = recording_path
+        self.calibrator = calibrator
+        self.auto_calibrate = bool(auto_calibrate)
+        self.intrinsics = intrinsics
+        self.filter_name = filter_name
+        self.settings = settings
+        self.window_s = float(window_s)
+        self.history_s = float(history_s)
+        self.log = log or (lambda msg: None)
+
+        self._lock = threading.RLock()
+        self._raw = _RawHistory(raw_keep_s)
+        self._infos: dict[str, SensorInfo] = {}
+        self._role_of: dict[str, str] = {}
+        self._angles = None           # AnglePipeline
+        self._clocks: dict[str, StreamingClock] = {}
+        self._ring: RingBuffer | None = None
+        self._columns: list[str] = []
+        self._alignment = None
+        self._calib = CalibrationState()
+        self._cal_events: list[Event] = []
+        self._solver: threading.Thread | None = None
+        self._solved: tuple | None = None
+        self._next_auto_try_s = 20.0
+        self._detector = None
+        self._current_set: dict | None = None
+        self._sets: list[dict] = []
+        self._reps: list[dict] = []
+        self._holds: list[dict] = []
+        self._live_state: dict = {}
+        self._latest_row: dict[str, float] = {}
+        self._t_first_s: float | None = None
+        self._t_now_s = 0.0
+        self._message = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.rows_out = 0
+        self.samples_in = 0
+        if alignment is not None or profile is not None:
+            self._set_profile(profile, alignment)
+
+    # ================================================================== worker control =====
+    def start(self, seconds: float | None = None) -> None:
+        """Run the pipeline in a background thread (returns at once)."""
+        self._thread = threading.Thread(target=self.run_blocking, args=(seconds,),
+                                        name="imu-live-pipeline", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the worker to stop, and wait for it (the source is stopped, the set closed)."""
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout_s)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception that ended the worker, if any."""
+        return self._error
+
+    def run_blocking(self, seconds: float | None = None) -> None:
+        """Run in the calling thread until the source ends, :meth:`stop` or ``seconds`` of data."""
+        try:
+            asyncio.run(self.run(seconds))
+        except BaseException as exc:  # noqa: BLE001 - reported through .error and the snapshot
+            self._error = exc
+            with self._lock:
+                self._message = f"stopped: {getattr(exc, 'message', None) or exc}"
+            if threading.current_thread() is threading.main_thread():
+                raise
+
+    async def run(self, seconds: float | None = None) -> None:
+        """The pipeline loop (asyncio)."""
+        src = self.source
+        await src.start()
+        self._register_sensors(getattr(src, "sensors", {}) or {})
+        try:
+            async for blk in src.blocks():
+                self.feed(blk)
+                self._drain_source_events()
+                if self._stop.is_set():
+                    break
+                if seconds is not None and self._t_first_s is not None \
+                        and self._t_now_s - self._t_first_s >= seconds:
+                    break
+            self._drain_source_events()
+        finally:
+            try:
+                await src.stop()
+            finally:
+                self._wait_solver()
+                self.close_set()
+
+    # ======================================================================= processing =====
+    def _register_sensors(self, sensors: dict[str, SensorInfo]) -> None:
+        for role, info in sensors.items():
+            if role not in self._infos:
+                self._infos[role] = info
+                self._role_of[info.sensor_id] = role
+                if self.writer is not None:
+                    self.writer.add_sensor(info)
+
+    def feed(self, blk: SampleBlock) -> None:
+        """Process one raw block (record it, fuse it, compute angles, run the detectors)."""
+        role = self._role_of.get(blk.sensor_id)
+        if role is None:
+            self._register_sensors(getattr(self.source, "sensors", {}) or {})
+            role = self._role_of.get(blk.sensor_id)
+            if role is None:
+                return
+        if self.writer is not None:
+            self.writer.add_block(role, blk)      # first: raw data is the truth
+        n = len(blk)
+        if n == 0:
+            return
+        self.samples_in += n
+        self._raw.add(role, blk)
+        t_last = float(blk.t_host_s[-1])
+        with self._lock:
+            if self._t_first_s is None:
+                self._t_first_s = float(blk.t_host_s[0])
+                self._next_auto_try_s = self._t_first_s + 20.0
+            self._t_now_s = max(self._t_now_s, t_last)
+        self._poll_solver()
+        if self._angles is not None:
+            self._push_angles(role, blk)
+        elif self.auto_calibrate and self.calibrator is not None and self._solver is None \
+                and self._calib.state not in ("recording", "solving", "ok") \
+                and self._t_now_s >= self._next_auto_try_s:
+            self._next_auto_try_s = self._t_now_s + 5.0
+            self._solve(self._raw.session(self._infos), auto=True)
+
+    def _times(self, role: str, blk: SampleBlock) -> np.ndarray:
+        """Sample times of a block on the session clock."""
+        clock = self._clocks.get(role)
+        if clock is None:
+            clock = self._clocks[role] = StreamingClock()
+        return clock.update(blk.t_sensor_s, blk.t_host_s)
+
+    def _push_angles(self, role: str, blk: SampleBlock) -> None:
+        table = self._angles.update(role, self._times(role, blk), blk.acc, blk.gyr)
+        n = len(table.time_s)
+        if n == 0:
+            return
+        cols = self._columns
+        vals = np.column_stack([table.columns[c] for c in cols[:-1]] + [np.full(n, np.nan)])
+        with self._lock:
+            det = self._ensure_detector()
+            for k in range(n):
+                t = float(table.time_s[k])
+                row = {c: float(vals[k, j]) for j, c in enumerate(cols[:-1])}
+                if det is not None and t >= self._current_set["start_s"]:
+                    conf = {c: float(v[k]) for c, v in table.confidence.items()}
+                    for res in det.update(t, row, conf):
+                        self._collect(res)
+                    st = det.live_state()
+                    if "pelvic_drop_deg" in st:
+                        vals[k, -1] = st["pelvic_drop_deg"]
+                    self._live_state = st
+            self._ring.append(table.time_s, vals)
+            self._latest_row = {c: float(vals[-1, j]) for j, c in enumerate(cols)}
+            self.rows_out += n
+
+    # =========================================================================== sets =====
+    def _ensure_detector(self):
+        if self._current_set is None or self._detector is not None or self._ring is None:
+            return self._detector
+        from imu.analysis import make_detector
+
+        cs = self._current_set
+        try:
+            self._detector = make_detector(cs["exercise"], self._analysis_settings(),
+                                           side=cs.get("side"), columns=self._columns[:-1],
+                                           set_start_s=cs["start_s"])
+        except (ValueError, ImuError) as exc:
+            self._message = f"{cs['exercise']}: {getattr(exc, 'message', exc)}"
+            self._detector = None
+            cs["detector_error"] = str(exc)
+        return self._detector
+
+    def _analysis_settings(self):
+        if self.settings is None:
+            from imu.analysis import Settings
+            self.settings = Settings()
+        return self.settings
+
+    def _collect(self, res: dict) -> None:
+        cs = self._current_set or {}
+        res = {**res, "exercise": cs.get("exercise"), "set_index": len(self._sets) + 1}
+        res.setdefault("side", cs.get("side"))
+        if "pelvic_drop_max_deg" in res or (self._detector is not None and self._detector.kind == "holds"):
+            self._holds.append(res)
+        else:
+            self._reps.append(res)
+
+    def start_set(self, exercise: str, side: str | None = None, t_s: float | None = None,
+                  record: bool = True) -> None:
+        """Start a set now (ends a running one first); writes ``set_start`` to the recording."""
+        with self._lock:
+            if self._current_set is not None:
+                self.end_set(t_s)
+            t = self._t_now_s if t_s is None else float(t_s)
+            self._current_set = {"exercise": exercise, "side": side, "start_s": t}
+            self._detector = None
+            self._live_state = {}
+            self._message = f"set started: {exercise}" + (f" ({side})" if side else "")
+        if record and self.writer is not None:
+            self.writer.add_event(Event(t, "set_start", exercise=exercise, side=side))
+
+    def end_set(self, t_s: float | None = None, record: bool = True) -> None:
+        """End the running set; its last rep/hold completes; writes ``set_end``."""
+        with self._lock:
+            cs = self._current_set
+            if cs is None:
+                return
+            t = self._t_now_s if t_s is None else float(t_s)
+            det = self._detector
+            if det is not None:
+                for res in det.finish():
+                    self._collect(res)
+            done = {k: v for k, v in cs.items() if k != "detector_error"}
+            done["end_s"] = t
+            if det is not None:
+                done.update(det.set_fields())
+            self._sets.append(done)
+            self._current_set = None
+            self._detector = None
+            self._live_state = {}
+            self._message = f"set ended: {cs['exercise']}"
+        if record and self.writer is not None:
+            self.writer.add_event(Event(t, "set_end", exercise=cs["exercise"], side=cs.get("side")))
+
+    def close_set(self) -> None:
+        """End a set still running when the source stops."""
+        if self._current_set is not None:
+            self.end_set()
+
+    def add_note(self, text: str) -> None:
+        if self.writer is not None:
+            self.writer.add_event(Event(self._t_now_s, "note", note=text))
+
+    def _drain_source_events(self) -> None:
+        for ev in self.source.events():
+            self._on_event(ev, from_source=True)
+
+    def _on_event(self, ev: Event, from_source: bool) -> None:
+        if self.writer is not None and from_source:
+            self.writer.add_event(ev)
+        if ev.kind == "set_start" and ev.exercise:
+            self.start_set(ev.exercise, ev.side, t_s=ev.t_s, record=False)
+        elif ev.kind == "set_end":
+            self.end_set(t_s=ev.t_s, record=False)
+        elif ev.kind == "calibration_start":
+            self.begin_calibration(t_s=ev.t_s, record=False)
+        elif ev.kind == "calibration_end":
+            self.end_calibration(t_s=ev.t_s, record=False)
+        elif ev.kind in ("disconnect", "reconnect"):
+            with self._lock:
+                self._message = f"{ev.kind}: {ev.note or ''}".strip()
+
+    # ==================================================================== calibration =====
+    def begin_calibration(self, t_s: float | None = None, record: bool = True) -> None:
+        """Mark the start of the SPEC §4 protocol (guided by the wizard or seen in a replay)."""
+        with self._lock:
+            t = self._t_now_s if t_s is None else float(t_s)
+            ev = Event(t, "calibration_start")
+            self._cal_events = [ev]
+            self._calib = replace(self._calib, state="recording", started_s=t,
+                                  message="calibration: follow the instructions")
+        if record and self.writer is not None:
+            self.writer.add_event(ev)
+
+    def end_calibration(self, t_s: float | None = None, record: bool = True) -> None:
+        """Mark the end of the protocol and solve the calibration (in a helper thread)."""
+        with self._lock:
+            t = self._t_now_s if t_s is None else float(t_s)
+            ev = Event(t, "calibration_end")
+            if not self._cal_events:
+                self._cal_events = [Event(self._calib.started_s or (self._t_first_s or 0.0),
+                                          "calibration_start")]
+            self._cal_events.append(ev)
+            t0 = self._cal_events[0].t_s
+        if record and self.writer is not None:
+            self.writer.add_event(ev)
+        if self.calibrator is None:
+            with self._lock:
+                self._calib = replace(self._calib, state="none" if self._alignment is None else "ok",
+                                      message="no calibrator: calibration window recorded only")
+            return
+        session = self._raw.session(self._infos, t0 - 1.0, t + 1.0, self._cal_events)
+        self._solve(session, auto=False)
+
+    def _solve(self, session: Session, auto: bool) -> None:
+        with self._lock:
+            if not auto:
+                self._calib = replace(self._calib, state="solving", message="solving calibration…")
+
+        def work():
+            try:
+                profile = self.calibrator(session)
+                self._solved = (profile, None, auto, session)
+            except ImuError as exc:
+                self._solved = (None, exc, auto, session)
+            except Exception as exc:  # noqa: BLE001 - a failed solve must not kill the live view
+                self._solved = (None, exc, auto, session)
+
+        self._solver = threading.Thread(target=work, name="imu-calibration-solve", daemon=True)
+        self._solver.start()
+
+    def _poll_solver(self) -> None:
+        if self._solver is None or self._solver.is_alive():
+            return
+        self._solver = None
+        solved, self._solved = self._solved, None
+        if solved is None:
+            return
+        profile, err, auto, session = solved
+        if profile is None:
+            if auto:
+                return      # keep trying with more data
+            msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            with self._lock:
+                self._calib = replace(self._calib, state="refused", message=msg,
+                                      quality=dict(getattr(err, "quality", None) or {}))
+                self._message = msg
+            return
+        self._set_profile(profile, None)
+        # warm the angle pipeline up from the start of the calibration window
+        t0 = min((float(d.t_host_s[0]) for d in session.sensors.values() if len(d)),
+                 default=self._t_now_s)
+        for role, blk in self._raw.since(t0):
+            self._push_angles(role, blk)
+        self.log(f"calibrated: {self._calib.message}")
+
+    def _wait_solver(self, timeout_s: float = 60.0) -> None:
+        if self._solver is not None:
+            self._solver.join(timeout_s)
+            self._poll_solver()
+
+    def _set_profile(self, profile, alignment) -> None:
+        from imu.kinematics.pipeline import AnglePipeline
+
+        if alignment is None:
+            alignment = profile.alignment()
+        rates = {r: (i.rate_hz or 0.0) for r, i in self._infos.items()} or \
+            {r: 0.0 for r in alignment.R_BS}
+        for r in alignment.R_BS:
+            if not rates.get(r):
+                rates[r] = self._measured_rate(r)
+        kwargs = {}
+        if self.filter_name:
+            kwargs["filter"] = self.filter_name
+        pipe = AnglePipeline(alignment, {r: v for r, v in rates.items() if v}, intrinsics=self.intrinsics,
+                             **kwargs)
+        columns = list(pipe.columns) + ["pelvic_drop_deg"]
+        rate = max(rates.get("sacrum", 0.0), 50.0)
+        with self._lock:
+            self._alignment = alignment
+            self._angles = pipe
+            self._clocks = {}
+            self._columns = columns
+            self._ring = RingBuffer(columns, int(self.history_s * rate) + 1)
+            quality = _profile_quality(profile) if profile is not None else {}
+            self._calib = CalibrationState(state="ok", quality=quality,
+                                           message="calibrated" + (" (from profile)" if profile is None else ""),
+                                           started_s=self._calib.started_s,
+                                           profile=_profile_dict(profile))
+            self._detector = None
+        if self.writer is not None and profile is not None:
+            d = _profile_dict(profile)
+            if d is not None:
+                self.writer.set_calibration(d)
+
+    def _measured_rate(self, role: str) -> float:
+        dq = self._raw.blocks.get(role)
+        if not dq:
+            return 0.0
+        t = np.concatenate([b.t_host_s for b in dq])
+        return float(1.0 / np.median(np.diff(t))) if len(t) > 2 else 0.0
+
+    # ======================================================================= reading =====
+    def snapshot(self) -> Snapshot:
+        """A consistent copy of what the dashboard shows (cheap)."""
+        with self._lock:
+            if self._ring is not None and len(self._ring):
+                t, cols = self._ring.window(self.window_s, self._t_now_s)
+                angles = {c: v for c, v in cols.items()
+                          if c != "pelvic_drop_deg" or np.isfinite(v).any()}
+            else:
+                t, angles = np.zeros(0), {}
+            current = {c: v for c, v in self._latest_row.items() if np.isfinite(v)}
+            for k, v in self._live_state.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and k.endswith("_deg"):
+                    current.setdefault(k, float(v))
+            status = {r: copy.copy(s) for r, s in self._source_status().items()}
+            return Snapshot(
+                mode="live", t_now_s=self._rel(self._t_now_s), window_s=self.window_s,
+                angles_t=self._rel(t), angles=angles, current=current, status=status,
+                reps=[self._rel_item(r) for r in self._reps],
+                holds=[self._rel_item(h) for h in self._holds],
+                current_set=self._rel_item(self._current_set) if self._current_set else None,
+                sets=[self._rel_item(s) for s in self._sets],
+                calibration=copy.copy(self._calib), recording_path=self.recording_path,
+                playing=True, speed=1.0, message=self._message)
+
+    def _rel(self, t):
+        """Session seconds → seconds since the first sample (what the user sees)."""
+        t0 = self._t_first_s or 0.0
+        return t - t0
+
+    def _rel_item(self, d: dict) -> dict:
+        out = dict(d)
+        for k in ("start_s", "end_s"):
+            if out.get(k) is not None:
+                out[k] = self._rel(float(out[k]))
+        return out
+
+    def _source_status(self) -> dict[str, SensorStatus]:
+        try:
+            return self.source.status()
+        except Exception:  # noqa: BLE001 - a status read never breaks the view
+            return {}
+
+    # ---- results for the headless summary / tests ----
+    @property
+    def reps(self) -> list[dict]:
+        with self._lock:
+            return list(self._reps)
+
+    @property
+    def holds(self) -> list[dict]:
+        with self._lock:
+            return list(self._holds)
+
+    @property
+    def sets(self) -> list[dict]:
+        with self._lock:
+            return list(self._sets)
+
+    @property
+    def calibration(self) -> CalibrationState:
+        with self._lock:
+            return copy.copy(self._calib)
+
+    @property
+    def sensors(self) -> dict[str, SensorInfo]:
+        return dict(self._infos)
+
+    @property
+    def t_first_s(self) -> float | None:
+        return self._t_first_s
+
+    @property
+    def t_now_s(self) -> float:
+        return self._t_now_s
