@@ -1,0 +1,362 @@
+"""Virtual sensors: bumble peripherals that speak the imu protocol v1 over the virtual radio.
+
+Each :class:`VirtualSensor` is a full BLE peripheral on the :class:`~.bumble_backend.VirtualRadio`
+link: it advertises, accepts a connection, serves the imu service (data, control, info), the
+Battery service and the Device Information service. Its command handling, batching and encoding
+are the firmware's own code (:mod:`firmware.protocol`), so the reader decodes exactly what the
+XIAO firmware sends. Samples come from arrays (normally the body simulator's) and are released
+in real time, or ``speed`` times faster, against the sensor's own clock.
+
+Fault injection for tests: :meth:`VirtualSensor.force_disconnect` (drop the link and go silent
+for a while) and :attr:`VirtualSensor.tamper` (a hook that may rewrite, drop or duplicate
+outgoing notifications).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable
+
+import numpy as np
+from bumble.core import AdvertisingData, UUID
+from bumble.gatt import Characteristic, CharacteristicValue, Service
+
+from firmware import protocol as P
+from imu.sources.ble.bumble_backend import VirtualRadio, get_radio
+
+log = logging.getLogger(__name__)
+
+SIM_MODEL = "imu-sim"
+SIM_FIRMWARE = "sim-1.0.0"
+#: Rates the virtual sensor accepts (Hz); the XIAO firmware offers 104 and 208 only.
+SIM_RATES_HZ = (50, 52, 60, 100, 104, 200, 208)
+
+
+def sim_address(index: int) -> str:
+    """Deterministic static random address of the ``index``-th virtual sensor."""
+    return f"C0:1D:5E:00:00:{index + 1:02X}"
+
+
+class SampleFeed:
+    """Samples in physical units with the sensor's clock, played back (optionally looped).
+
+    Parameters
+    ----------
+    t_sensor_s : ndarray, shape (N,)
+        Sensor-clock time of each sample, s (monotonic).
+    acc : ndarray, shape (N, 3)
+        m/s².
+    gyr : ndarray, shape (N, 3)
+        rad/s.
+    seq : ndarray, shape (N,), optional
+        Sample sequence numbers (gaps = samples the simulated sensor itself lost).
+    loop : bool
+        Start over (clock and sequence continue) when the data ends.
+    """
+
+    def __init__(self, t_sensor_s, acc, gyr, seq=None, loop=True):
+        self.t = np.asarray(t_sensor_s, dtype=np.float64)
+        self.acc = np.asarray(acc, dtype=np.float64)
+        self.gyr = np.asarray(gyr, dtype=np.float64)
+        self.seq = (np.arange(len(self.t), dtype=np.int64) if seq is None
+                    else np.asarray(seq, dtype=np.int64))
+        self.loop = loop
+        n = len(self.t)
+        if n < 2:
+            raise ValueError("a sample feed needs at least 2 samples")
+        self.period_s = float(np.median(np.diff(self.t)))
+        self.span_s = float(self.t[-1] - self.t[0]) + self.period_s
+        self.seq_span = int(self.seq[-1] - self.seq[0]) + 1
+
+    def window(self, t_from_s: float, t_to_s: float):
+        """Samples with ``t_from_s <= t < t_to_s`` on the unrolled (looped) clock.
+
+        Returns (t, acc, gyr, seq) with ``t`` relative to the feed's first sample.
+        """
+        out_t, out_a, out_g, out_s = [], [], [], []
+        t0 = self.t[0]
+        if not self.loop:
+            rel = self.t - t0
+            i0, i1 = np.searchsorted(rel, [t_from_s, t_to_s])
+            return rel[i0:i1], self.acc[i0:i1], self.gyr[i0:i1], self.seq[i0:i1]
+        k = int(np.floor(t_from_s / self.span_s))
+        while k * self.span_s < t_to_s:
+            base = k * self.span_s
+            rel = self.t - t0 + base
+            i0, i1 = np.searchsorted(rel, [t_from_s, t_to_s])
+            if i1 > i0:
+                out_t.append(rel[i0:i1])
+                out_a.append(self.acc[i0:i1])
+                out_g.append(self.gyr[i0:i1])
+                out_s.append(self.seq[i0:i1] + k * self.seq_span)
+            k += 1
+        if not out_t:
+            return (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, np.int64))
+        return (np.concatenate(out_t), np.concatenate(out_a), np.concatenate(out_g),
+                np.concatenate(out_s))
+
+    def finished(self, t_s: float) -> bool:
+        return (not self.loop) and t_s >= self.span_s
+
+
+class VirtualSensor:
+    """One virtual peripheral.
+
+    Parameters
+    ----------
+    address : str
+        Its BLE address (e.g. :func:`sim_address`).
+    name : str
+        Advertised local name.
+    feed : SampleFeed
+    sensor_id : str
+        Reported in the info characteristic and as serial number.
+    speed : float
+        Sensor clock seconds per wall-clock second.
+    battery_pct : int
+    radio : VirtualRadio, optional
+        Defaults to the running loop's radio.
+    tick_interval_s : float
+        Wall-clock period of the streaming loop (the FIFO read interval of the firmware).
+    """
+
+    def __init__(self, address: str, name: str, feed: SampleFeed, sensor_id: str,
+                 speed: float = 1.0, battery_pct: int = 87, radio: VirtualRadio | None = None,
+                 rate_hz: int = 104, tick_interval_s: float = 0.05):
+        self.address = address
+        self.name = name
+        self.feed = feed
+        self.speed = float(speed)
+        self.battery_pct = int(battery_pct)
+        self.radio = radio
+        self.tick_interval_s = tick_interval_s
+        rates = tuple(sorted(set(SIM_RATES_HZ) | {int(rate_hz)}))
+        self.config = P.SensorConfig(sensor_id, SIM_MODEL, SIM_FIRMWARE, rates_hz=rates,
+                                     rate_hz=int(rate_hz), acc_range_g=8, gyr_range_dps=2000)
+        self.handler = P.CommandHandler(self.config, on_start=self._on_start,
+                                        on_stop=self._on_stop, on_identify=self._on_identify,
+                                        battery=lambda: self.battery_pct)
+        self.batcher = P.Batcher(rate_hz=rate_hz, mtu=23)
+        self.identify_until = 0.0
+        self.tamper: Callable[[bytes], list[bytes]] | None = None
+        self.notifications_sent = 0
+        self.samples_sent = 0
+        self.samples_skipped = 0  # produced while not streaming (not connected / stopped)
+        self.disconnects_forced = 0
+        self._device = None
+        self._conn = None
+        self._t_wall0 = 0.0
+        self._sent_to_s = 0.0  # sensor-relative time up to which samples were produced
+        self._stream_task: asyncio.Task | None = None
+        self._adv_task: asyncio.Task | None = None
+        self._down_until = 0.0
+        self._closed = False
+        self._held_partial = False
+
+    # -- clock -------------------------------------------------------------------------------
+    def now_s(self) -> float:
+        """Sensor clock, s since power-on (relative to the feed's first sample)."""
+        return (time.monotonic() - self._t_wall0) * self.speed
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def power_on(self) -> None:
+        radio = self.radio or get_radio()
+        self.radio = radio
+        dev = radio.new_device(self.address, self.name)
+        self._device = dev
+        self._data = Characteristic(P.DATA_UUID, Characteristic.Properties.NOTIFY,
+                                    Characteristic.READABLE, b"")
+        self._control = Characteristic(
+            P.CONTROL_UUID,
+            Characteristic.Properties.WRITE | Characteristic.Properties.NOTIFY,
+            Characteristic.WRITEABLE | Characteristic.READABLE,
+            CharacteristicValue(read=lambda _c: b"", write=self._on_control_write))
+        self._info = Characteristic(P.INFO_UUID, Characteristic.Properties.READ,
+                                    Characteristic.READABLE,
+                                    CharacteristicValue(read=self._read_info))
+        self._battery = Characteristic(
+            P.BATTERY_LEVEL_UUID, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
+            Characteristic.READABLE, CharacteristicValue(read=lambda _c: bytes((self.battery_pct,))))
+        dev.add_service(Service(P.SERVICE_UUID, [self._data, self._control, self._info]))
+        dev.add_service(Service(P.BATTERY_SERVICE_UUID, [self._battery]))
+        dis = [(P.MANUFACTURER_UUID, b"imu project"), (P.MODEL_NUMBER_UUID, SIM_MODEL.encode()),
+               (P.SERIAL_NUMBER_UUID, self.config.sensor_id.encode()),
+               (P.FIRMWARE_REV_UUID, SIM_FIRMWARE.encode())]
+        dev.add_service(Service(P.DEVICE_INFO_SERVICE_UUID, [
+            Characteristic(u, Characteristic.Properties.READ, Characteristic.READABLE, v)
+            for u, v in dis]))
+        dev.advertising_data = bytes(AdvertisingData([
+            (AdvertisingData.FLAGS, bytes((0x06,))),
+            (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+            (AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
+             bytes(UUID(P.SERVICE_UUID))),
+        ]))
+        dev.on(dev.EVENT_CONNECTION, self._on_connection)
+        await dev.power_on()
+        radio.peripherals[self.address] = self
+        self._t_wall0 = time.monotonic()
+        self._stream_task = asyncio.create_task(self._stream_loop(), name=f"vsensor-{self.name}")
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        if self._closed or self._device is None:
+            return
+        try:
+            await self._device.start_advertising(auto_restart=False,
+                                                 advertising_interval_min=50,
+                                                 advertising_interval_max=50)
+        except Exception as exc:  # already advertising
+            log.debug("%s advertise: %s", self.name, exc)
+
+    async def close(self) -> None:
+        self._closed = True
+        for t in (self._stream_task, self._adv_task):
+            if t is not None:
+                t.cancel()
+        for t in (self._stream_task, self._adv_task):
+            if t is not None:
+                try:
+                    await t
+                except (asyncio.CancelledError, Exception):
+                    pass
+        if self._device is not None:
+            try:
+                if self._conn is not None:
+                    await self._conn.disconnect()
+            except Exception:
+                pass
+            try:
+                await self._device.stop_advertising()
+            except Exception:
+                pass
+            try:
+                await self._device.power_off()
+            except Exception:
+                pass
+        if self.radio is not None:
+            self.radio.peripherals.pop(self.address, None)
+            try:
+                self.radio.link.remove_controller(self._device.host.controller)
+            except Exception:
+                pass
+
+    # -- connection events -------------------------------------------------------------------
+    def _on_connection(self, conn) -> None:
+        self._conn = conn
+        self.batcher.reset()
+        self.batcher.set_mtu(23)
+        conn.on(conn.EVENT_DISCONNECTION, self._on_disconnection)
+        conn.on(conn.EVENT_CONNECTION_ATT_MTU_UPDATE, self._on_mtu)
+
+    def _on_mtu(self, *_a) -> None:
+        if self._conn is not None:
+            self.batcher.set_mtu(self._conn.att_mtu)
+
+    def _on_disconnection(self, *_a) -> None:
+        self._conn = None
+        self.handler.streaming = False
+        self.batcher.reset()
+        if not self._closed:
+            self._adv_task = asyncio.create_task(self._readvertise())
+
+    async def _readvertise(self) -> None:
+        wait = self._down_until - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._advertise()
+
+    async def force_disconnect(self, down_s: float = 1.0) -> None:
+        """Drop the link from the sensor's side and stay silent for ``down_s`` wall seconds."""
+        self._down_until = time.monotonic() + down_s
+        conn = self._conn
+        if conn is not None:
+            self.disconnects_forced += 1
+            try:
+                await conn.disconnect()
+            except Exception as exc:
+                log.debug("%s forced disconnect: %s", self.name, exc)
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
+
+    # -- GATT callbacks ----------------------------------------------------------------------
+    def _read_info(self, conn) -> bytes:
+        mtu = conn.att_mtu if conn is not None else 23
+        return self.config.info_bytes(mtu)
+
+    def _on_control_write(self, conn, value) -> None:
+        resp = self.handler.handle(bytes(value))
+        if self._device is not None and conn is not None:
+            asyncio.get_running_loop().create_task(self._send_response(conn, resp))
+
+    async def _send_response(self, conn, resp: bytes) -> None:
+        try:
+            await self._device.notify_subscriber(conn, self._control, resp)
+        except Exception as exc:
+            log.debug("%s control response: %s", self.name, exc)
+
+    def _on_start(self) -> None:
+        self.batcher.rate_hz = self.config.rate_hz
+        self.batcher.reset()
+        # Streaming starts from "now": older samples were never put in the FIFO.
+        now = self.now_s()
+        self.samples_skipped += len(self.feed.window(self._sent_to_s, now)[0])
+        self._sent_to_s = now
+
+    def _on_stop(self) -> None:
+        self.batcher.reset()
+
+    def _on_identify(self, seconds: int) -> None:
+        self.identify_until = time.monotonic() + seconds
+
+    @property
+    def identifying(self) -> bool:
+        return time.monotonic() < self.identify_until
+
+    # -- streaming ---------------------------------------------------------------------------
+    async def _stream_loop(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.tick_interval_s)
+            now = self.now_s()
+            if not (self.handler.streaming and self._conn is not None):
+                continue
+            t, acc, gyr, seq = self.feed.window(self._sent_to_s, now)
+            self._sent_to_s = now
+            if len(t) == 0 and self.batcher.pending == 0:
+                continue
+            sa = P.acc_scale(self.config.acc_range_g)
+            sg = P.gyr_scale(self.config.gyr_range_dps)
+            raw = np.empty((len(t), 6), dtype=np.int64)
+            raw[:, :3] = np.clip(np.rint(acc / sa), -32768, 32767)
+            raw[:, 3:] = np.clip(np.rint(gyr / sg), -32768, 32767)
+            ticks = np.rint(t / P.TICK_S).astype(np.int64)
+            pkts = []
+            for i in range(len(t)):
+                pkt = self.batcher.add(int(seq[i]), int(ticks[i]), raw[i].tolist())
+                if pkt is not None:
+                    pkts.append(pkt)
+            # Batches fill the MTU; a partial batch goes out on the next FIFO read at the latest.
+            if self.batcher.pending and (len(t) == 0 or self._held_partial):
+                pkts.append(self.batcher.flush())
+                self._held_partial = False
+            else:
+                self._held_partial = self.batcher.pending > 0
+            for pkt in pkts:
+                await self._notify(pkt)
+            self.samples_sent += len(t)
+
+    async def _notify(self, pkt: bytes) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        out = [pkt] if self.tamper is None else self.tamper(pkt)
+        for p in out:
+            try:
+                await self._device.notify_subscriber(conn, self._data, p)
+                self.notifications_sent += 1
+            except Exception as exc:
+                log.debug("%s notify: %s", self.name, exc)
+                return
