@@ -56,7 +56,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "airplane.rep_threshold_deg": (10.0, "a rep is a stance-hip rotation excursion larger than this"),
     "airplane.return_band_deg": (3.0, "a rep is bounded where rotation is back within this of standing"),
     "airplane.min_rep_s": (0.4, "excursions shorter than this are not reps"),
-    "airplane.min_neutral_s": (0.0, "a return to neutral ends a rep only once it lasts this long"),
+    "airplane.min_neutral_s": (0.4, "a return to neutral ends a rep only once it lasts this long"),
     "airplane.low_confidence": (0.5, "heading-hold confidence below this is flagged in the report"),
     # squat / split squat
     "squat.rep_threshold_deg": (15.0, "a rep is a hip-flexion excursion above standing larger than this"),

@@ -1,0 +1,181 @@
+"""Plain-language sentences next to the numbers (report, ``imu analyze`` summary, dashboard).
+
+Every function takes the plain dicts of the Analysis JSON and returns one short sentence, e.g.
+``"Rep 4: the hinge turned into a squat (thigh 41° forward)."``
+"""
+
+from __future__ import annotations
+
+from imu.analysis.hinge import FAULTS as HINGE_FAULTS
+
+EXERCISE_NAMES = {
+    "hinge": "Hip hinge",
+    "single_leg_stance": "Single-leg stance",
+    "hip_airplane": "Hip airplane",
+    "squat": "Squat",
+    "posture": "Posture / pelvic tilt reset",
+}
+
+GRADE_PHRASES = {
+    "green": "pelvis stayed level",
+    "amber": "some pelvic drop",
+    "red": "the pelvis dropped on the lifted side",
+}
+
+
+def _deg(v, signed: bool = False) -> str:
+    if v is None:
+        return "?°"
+    v = round(float(v)) + 0.0  # no "-0°"
+    return f"{v:+.0f}°" if signed else f"{v:.0f}°"
+
+
+def exercise_title(s: dict) -> str:
+    name = EXERCISE_NAMES.get(s["exercise"], s["exercise"])
+    if s.get("side") and s["exercise"] in ("single_leg_stance", "hip_airplane"):
+        name += f", standing on the {s['side']} leg"
+    elif s.get("side"):
+        name += f" ({s['side']})"
+    return name
+
+
+def hinge_fault_phrase(fault: str, rep: dict) -> str:
+    """One fault of a hinge rep with its number."""
+    base = HINGE_FAULTS.get(fault, fault.replace("_", " "))
+    if fault == "squat_pattern":
+        return f"{base} (thigh {_deg(rep.get('thigh_inclination_peak_deg'))} forward)"
+    if fault == "pelvic_twist":
+        return f"{base} ({_deg(rep.get('pelvis_rotation_range_deg'))} of rotation)"
+    if fault == "lateral_shift":
+        return f"{base} ({_deg(rep.get('pelvis_obliquity_range_deg'))} of side tilt)"
+    if fault == "lumbar_flexion":
+        return f"{base} ({_deg(rep.get('lumbar_flexion_change_deg'))} of lumbar flexion)"
+    return base
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def hinge_rep_sentence(rep: dict) -> str:
+    n = rep.get("index", "?")
+    if rep.get("faults"):
+        return f"Rep {n}: " + _join([hinge_fault_phrase(f, rep) for f in rep["faults"]]) + "."
+    share = rep.get("pelvis_share")
+    share_txt = f", {share * 100:.0f}% of it from the pelvis" if share is not None else ""
+    return (f"Rep {n}: clean hinge, {_deg(rep.get('hip_flexion_peak_deg'))} of hip flexion"
+            f"{share_txt}.")
+
+
+def squat_rep_sentence(rep: dict) -> str:
+    n = rep.get("index", "?")
+    sides = rep.get("collapse_sides") or []
+    idx = {s: rep.get(f"collapse_index_{s}") for s in ("right", "left")
+           if f"collapse_index_{s}" in rep}
+    if sides:
+        what = _join([f"{s} ({_deg(idx.get(s))})" for s in sides])
+        return f"Rep {n}: the knee caved in on the {what}."
+    vals = ", ".join(f"{s} {_deg(v, True)}" for s, v in idx.items())
+    return (f"Rep {n}: knees tracked well at {_deg(rep.get('hip_flexion_peak_deg'))} of hip flexion"
+            f"{' (collapse index ' + vals + ')' if vals else ''}.")
+
+
+def hold_sentence(hold: dict) -> str:
+    n = hold.get("index", "?")
+    dur = (hold["end_s"] - hold["start_s"]) if hold.get("end_s") is not None else None
+    grade = hold.get("grade")
+    head = f"Hold {n} ({dur:.0f} s on the {hold.get('side')} leg)" if dur is not None else f"Hold {n}"
+    phrase = GRADE_PHRASES.get(grade, "no pelvic drop measured")
+    band = hold.get("time_in_band_pct")
+    band_txt = f", {band:.0f}% of the time within ±3° of the start" if band is not None else ""
+    return (f"{head}: {phrase}, largest drop {_deg(hold.get('pelvic_drop_max_deg'))}, "
+            f"{_deg(hold.get('pelvic_drop_final_deg'))} at the end{band_txt}.")
+
+
+def airplane_rep_sentence(rep: dict) -> str:
+    n = rep.get("index", "?")
+    leak = rep.get("obliquity_leak_deg")
+    level = ("the pelvis stayed level" if leak is not None and leak <= 4
+             else f"the pelvis tipped {_deg(leak)} sideways")
+    conf = rep.get("confidence")
+    conf_txt = ""
+    if rep.get("low_confidence"):
+        conf_txt = f" (heading confidence low, {conf:.2f}: rotation may have drifted)"
+    return (f"Rep {n}: {_deg(rep.get('hip_external_rotation_peak_deg'))} external and "
+            f"{_deg(rep.get('hip_internal_rotation_peak_deg'))} internal rotation on the "
+            f"{rep.get('side')} hip; {level}{conf_txt}.")
+
+
+def posture_sentence(p: dict | None) -> str:
+    if not p:
+        return "No pelvis data in this set."
+    tilt = p["static_tilt_deg"]
+    direction = "anterior" if tilt > 0 else "posterior"
+    return (f"Pelvis at rest {abs(tilt):.0f}° {direction} tilt and {abs(p['static_obliquity_deg']):.0f}° "
+            f"obliquity; within ±5° of neutral {p['time_in_zone_pct']:.0f}% of the time; "
+            f"came back to within {p['return_error_deg']:.0f}° of neutral.")
+
+
+def item_sentence(exercise: str, item: dict) -> str:
+    """The sentence of one rep/hold of ``exercise``."""
+    if exercise == "hinge":
+        return hinge_rep_sentence(item)
+    if exercise == "squat":
+        return squat_rep_sentence(item)
+    if exercise == "hip_airplane":
+        return airplane_rep_sentence(item)
+    if exercise == "single_leg_stance":
+        return hold_sentence(item)
+    return ""
+
+
+def set_sentence(s: dict) -> str:
+    """One-line summary of a set."""
+    ex = s["exercise"]
+    summ = s.get("summary") or {}
+    if ex == "hinge":
+        n = len(s.get("reps", []))
+        if not n:
+            return "No hinge reps found (hip flexion never rose 15° above standing)."
+        bad = summ.get("reps_with_faults", 0)
+        return (f"{n} rep{'s' if n != 1 else ''}, mean score {summ.get('mean_score', 0):.0f}/100, "
+                f"mean peak hip flexion {_deg(summ.get('mean_hip_flexion_peak_deg'))}; "
+                + ("all clean." if not bad else f"{bad} with faults."))
+    if ex == "squat":
+        n = len(s.get("reps", []))
+        if not n:
+            return "No squat reps found."
+        bad = summ.get("reps_with_faults", 0)
+        return (f"{n} rep{'s' if n != 1 else ''}, mean peak hip flexion "
+                f"{_deg(summ.get('mean_hip_flexion_peak_deg'))}; "
+                + ("knees tracked well." if not bad else f"knee collapse in {bad}."))
+    if ex == "single_leg_stance":
+        n = len(s.get("holds", []))
+        if not n:
+            return "No holds found (the lifted leg never came up past 20°)."
+        return (f"{n} hold{'s' if n != 1 else ''}, {summ.get('hold_time_s', 0):.0f} s on one leg; "
+                f"largest pelvic drop {_deg(summ.get('worst_pelvic_drop_max_deg'))}.")
+    if ex == "hip_airplane":
+        n = len(s.get("reps", []))
+        if not n:
+            return "No airplane reps found (hip rotation never left neutral by 10°)."
+        return (f"{n} rep{'s' if n != 1 else ''}; up to {_deg(summ.get('max_external_rotation_deg'))} "
+                f"external and {_deg(summ.get('max_internal_rotation_deg'))} internal rotation, "
+                f"obliquity leak up to {_deg(summ.get('max_obliquity_leak_deg'))}"
+                f" (heading confidence {summ.get('min_confidence', 1):.2f}).")
+    if ex == "posture":
+        return posture_sentence(s.get("posture"))
+    return ""
+
+
+def session_summary_lines(result: dict) -> list[str]:
+    """Short plain-language summary of a whole analysis (one line per set)."""
+    lines = []
+    for k, s in enumerate(result.get("sets", []), 1):
+        lines.append(f"Set {k} – {exercise_title(s)} ({s['start_s']:.0f}–{s['end_s']:.0f} s): "
+                     f"{set_sentence(s)}")
+    if not lines:
+        lines.append("No exercise sets to analyse.")
+    return lines
