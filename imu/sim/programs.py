@@ -1,0 +1,465 @@
+"""Exercise programs: the movements the simulated person performs.
+
+Each builder draws its random parameters (amplitudes, tempos, which reps show which fault) from
+the given generator once and returns a :class:`~imu.sim.motion.Block` whose ``evaluate`` maps
+local time to body channels. Blocks start and end in quiet standing so they chain smoothly.
+
+Conventions (SPEC §3, :mod:`imu.kinematics.frames`): pelvis ``R_WP = pelvis_matrix(tilt, obl,
+rot)``; a femur "planted" (foot on the ground) is given in the world frame as
+``hip_matrix(inclination, adduction, rotation, side)`` relative to W; a free (swinging or lifted)
+femur is given relative to the pelvis (without sway) as ``R_WP @ hip_matrix(...)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu.kinematics.frames import hip_matrix, pelvis_matrix
+from imu.sim.motion import (FEMUR_M, SHANK_M, Block, Channels, bump, hip_centre_p, quintic)
+
+#: Program names accepted by :func:`imu.sim.simulate`.
+PROGRAMS = ("calibration", "hinge", "single_leg_stance", "hip_airplane", "squat", "posture",
+            "walking", "demo")
+
+LEAD_S = 1.5   # standing inside a set before the first rep (the set's baseline second)
+TAIL_S = 1.5   # standing inside a set after the last rep
+
+
+def _other(side: str) -> str:
+    return "left" if side == "right" else "right"
+
+
+def _sgn(side: str) -> float:
+    return 1.0 if side == "right" else -1.0
+
+
+def _chain_disp(inc_deg: np.ndarray, shank_deg: np.ndarray) -> np.ndarray:
+    """Mid-hip displacement (n, 3) for both feet planted: shank inclined forward by
+    ``shank_deg``, femur knee-forward by ``inc_deg`` (hips go back and down)."""
+    b = np.radians(shank_deg)
+    a = np.radians(inc_deg)
+    x = SHANK_M * np.sin(b) - FEMUR_M * np.sin(a)
+    y = SHANK_M * np.cos(b) + FEMUR_M * np.cos(a) - (SHANK_M + FEMUR_M)
+    return np.stack([x, y, np.zeros_like(x)], axis=-1)
+
+
+def _stance_disp(R_WP: np.ndarray, stance: str) -> np.ndarray:
+    """Mid-hip displacement that keeps the stance hip joint centre fixed while the pelvis
+    rotates (n, 3)."""
+    h = hip_centre_p(stance)
+    return h[None, :] - R_WP @ h
+
+
+def _free_femur(R_WP: np.ndarray, flex, add, rot, side: str) -> np.ndarray:
+    return R_WP @ hip_matrix(flex, add, rot, side)
+
+
+# ---------------------------------------------------------------------------------------------
+# Standing
+
+
+def standing(duration_s: float) -> Block:
+    """Quiet neutral standing."""
+    return Block("standing", float(duration_s), lambda t: Channels.standing(len(t)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Double-stance reps (hinge, squat, calibration hinges)
+
+
+def _double_stance_eval(reps: list[dict]):
+    """Channels for reps with both feet planted; each rep dict holds t0, down, hold, up and peak
+    values (tilt, inc, shank, obl, rot, shift_m, lumbar, add_r/l, ir_r/l, inc_asym)."""
+
+    def ev(t: np.ndarray) -> Channels:
+        n = len(t)
+        tilt = np.zeros(n); obl = np.zeros(n); rot = np.zeros(n); inc = np.zeros(n)
+        shank = np.zeros(n); shift = np.zeros(n); lumbar = np.zeros(n)
+        add = {"right": np.zeros(n), "left": np.zeros(n)}
+        ir = {"right": np.zeros(n), "left": np.zeros(n)}
+        asym = np.zeros(n)
+        for r in reps:
+            b = bump(t, r["t0"], r["down"], r["hold"], r["up"])
+            tilt += r["tilt"] * b
+            inc += r["inc"] * b
+            shank += r["shank"] * b
+            lumbar += r["lumbar"] * b
+            asym += r.get("inc_asym", 0.0) * b
+            # twist and shift build up during the descent and return on the way up
+            rot += r["rot"] * b
+            obl += r["obl"] * b
+            shift += r["shift_m"] * b
+            for s in ("right", "left"):
+                add[s] += r.get(f"add_{s[0]}", 0.0) * b
+                ir[s] += r.get(f"ir_{s[0]}", 0.0) * b
+        femur = {
+            "right": hip_matrix(inc + asym, add["right"], ir["right"], "right"),
+            "left": hip_matrix(inc - asym, add["left"], ir["left"], "left"),
+        }
+        disp = _chain_disp(inc, shank)
+        disp[:, 2] += shift
+        return Channels(np.stack([tilt, obl, rot], -1), disp, femur, lumbar)
+
+    return ev
+
+
+def _schedule(rng, n: int, start: float, down=(1.2, 2.2), hold=(0.2, 0.8), up=(1.2, 2.2),
+              pause=(1.4, 2.4)) -> tuple[list[dict], float]:
+    reps = []
+    t = start
+    for _ in range(n):
+        r = {"t0": t, "down": rng.uniform(*down), "hold": rng.uniform(*hold),
+             "up": rng.uniform(*up)}
+        r["t1"] = t + r["down"] + r["hold"] + r["up"]
+        reps.append(r)
+        t = r["t1"] + rng.uniform(*pause)
+    return reps, t
+
+
+HINGE_DESIGNS = ("good", "squat_pattern", "pelvic_twist", "lateral_shift", "lumbar_flexion")
+
+
+def _hinge_values(rng, design: str, trunk: bool) -> dict:
+    v = {"tilt": rng.uniform(35, 60), "inc": rng.uniform(3, 12), "shank": rng.uniform(2, 6),
+         "rot": rng.choice([-1, 1]) * rng.uniform(0.5, 2.0),
+         "obl": rng.choice([-1, 1]) * rng.uniform(0.3, 1.5), "shift_m": 0.0,
+         "lumbar": rng.uniform(2, 10) if trunk else 0.0, "inc_asym": rng.uniform(-1.5, 1.5)}
+    if design == "squat_pattern":
+        v.update(tilt=rng.uniform(18, 32), inc=rng.uniform(32, 50), shank=rng.uniform(10, 20))
+    elif design == "pelvic_twist":
+        v["rot"] = rng.choice([-1, 1]) * rng.uniform(9, 16)
+    elif design == "lateral_shift":
+        sgn = rng.choice([-1, 1])
+        v["obl"] = sgn * rng.uniform(6.5, 10)
+        v["shift_m"] = sgn * rng.uniform(0.03, 0.06)
+    elif design == "lumbar_flexion":
+        v.update(tilt=rng.uniform(22, 38), lumbar=rng.uniform(28, 42))
+    return v
+
+
+def hinge(rng, reps: int | None, trunk: bool, **_) -> Block:
+    """Hip-hinge set: good reps mixed with squat-pattern, twisting, shifting and (with a trunk
+    sensor) lumbar-flexion reps; the mix is drawn from ``rng``."""
+    n = int(reps or 8)
+    pool = ["good", "good", "squat_pattern", "pelvic_twist", "lateral_shift"]
+    if trunk:
+        pool.append("lumbar_flexion")
+    designs = (pool * (n // len(pool) + 1))[:n]
+    rng.shuffle(designs)
+    sched, t_end = _schedule(rng, n, LEAD_S)
+    for r, d in zip(sched, designs):
+        r.update(_hinge_values(rng, d, trunk))
+        r["design"] = d
+    dur = t_end - 1.4 + TAIL_S
+    return Block("hinge", dur, _double_stance_eval(sched), exercise="hinge",
+                 set_window=(0.0, dur), reps=sched)
+
+
+def squat(rng, reps: int | None, **_) -> Block:
+    """Squat set; some reps show knee collapse (hip adduction + internal rotation at depth)."""
+    n = int(reps or 6)
+    sched, t_end = _schedule(rng, n, LEAD_S, down=(1.3, 2.0), hold=(0.2, 0.6), up=(1.2, 1.8))
+    collapse = np.zeros(n, bool)
+    k = max(1, n // 3)
+    collapse[rng.choice(n, size=k, replace=False)] = True
+    for r, c in zip(sched, collapse):
+        r.update(tilt=rng.uniform(15, 30), inc=rng.uniform(55, 80), shank=rng.uniform(20, 35),
+                 rot=rng.uniform(-2, 2), obl=rng.uniform(-1.5, 1.5), shift_m=0.0,
+                 lumbar=rng.uniform(5, 15), inc_asym=rng.uniform(-2, 2))
+        sides = ["right", "left"]
+        which = rng.choice(["right", "left", "both"]) if c else None
+        for s in sides:
+            if c and which in (s, "both"):
+                r[f"add_{s[0]}"] = rng.uniform(8, 12)
+                r[f"ir_{s[0]}"] = rng.uniform(6, 12)
+            else:
+                r[f"add_{s[0]}"] = rng.uniform(-4, 1)
+                r[f"ir_{s[0]}"] = rng.uniform(-4, 3)
+        r["design"] = "knee_collapse" if c else "good"
+    dur = t_end - 1.4 + TAIL_S
+    return Block("squat", dur, _double_stance_eval(sched), exercise="squat",
+                 set_window=(0.0, dur), reps=sched)
+
+
+# ---------------------------------------------------------------------------------------------
+# Single-leg stance
+
+
+def single_leg_stance(rng, reps: int | None, side: str, **_) -> Block:
+    """Holds on the ``side`` leg: the other hip flexes to 45–70°, the pelvis drops on the lifted
+    side and drifts during the hold; drops are spread over the green/amber/red grades."""
+    n = int(reps or 3)
+    lifted = _other(side)
+    grades = (["green", "amber", "red"] * n)[:n]
+    rng.shuffle(grades)
+    holds = []
+    t = LEAD_S
+    for g in grades:
+        hold_s = rng.uniform(7, 12)
+        dmax = {"green": rng.uniform(1.0, 2.2), "amber": rng.uniform(5.5, 6.5),
+                "red": rng.uniform(9.5, 12.0)}[g]
+        h = {"t0": t, "shift_s": 0.7, "lift_at": t + 0.5, "lift_s": rng.uniform(0.8, 1.1),
+             "hold_s": hold_s, "lower_s": rng.uniform(0.8, 1.1), "flex": rng.uniform(45, 70),
+             "d0": dmax * rng.uniform(0.3, 0.6), "dmax": dmax, "grade": g,
+             "tilt": rng.uniform(-2, 3), "rot": rng.uniform(-3, 3),
+             "shift_m": rng.uniform(0.03, 0.06),
+             "wob_f": rng.uniform(0.2, 0.5, 2), "wob_a": rng.uniform(0.1, 0.2, 2),
+             "wob_p": rng.uniform(0, 2 * np.pi, 2)}
+        h["t1"] = h["lift_at"] + h["lift_s"] + hold_s + h["lower_s"] + 0.5
+        h["design"] = g
+        holds.append(h)
+        t = h["t1"] + rng.uniform(2.0, 3.0)
+    dur = t - 2.0 + TAIL_S
+
+    def ev(tt: np.ndarray) -> Channels:
+        n_ = len(tt)
+        pel = np.zeros((n_, 3)); flex = np.zeros(n_); shift = np.zeros(n_)
+        for h in holds:
+            lift = bump(tt, h["lift_at"], h["lift_s"], h["hold_s"], h["lower_s"])
+            flex += h["flex"] * lift
+            shift += h["shift_m"] * bump(tt, h["t0"], h["shift_s"],
+                                         h["t1"] - h["t0"] - 2 * h["shift_s"], h["shift_s"])
+            prog = quintic((tt - h["lift_at"] - h["lift_s"]) / h["hold_s"])
+            wob = sum(a * np.sin(2 * np.pi * f * (tt - h["lift_at"]) + p)
+                      for f, a, p in zip(h["wob_f"], h["wob_a"], h["wob_p"]))
+            drop = lift * (h["d0"] + (h["dmax"] - h["d0"]) * prog + wob)
+            pel[:, 1] += _sgn(lifted) * drop   # + obliquity = right side lower
+            pel[:, 0] += h["tilt"] * lift
+            pel[:, 2] += h["rot"] * lift
+        R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])
+        disp = _stance_disp(R_WP, side)
+        disp[:, 2] += _sgn(side) * shift
+        eye = np.broadcast_to(np.eye(3), (n_, 3, 3))
+        femur = {side: eye, lifted: _free_femur(R_WP, flex, 0.0, 0.0, lifted)}
+        return Channels(pel, disp, femur, np.zeros(n_))
+
+    return Block("single_leg_stance", dur, ev, exercise="single_leg_stance", side=side,
+                 set_window=(0.0, dur), reps=holds)
+
+
+# ---------------------------------------------------------------------------------------------
+# Hip airplane
+
+
+def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
+    """Hip airplane on the ``side`` leg: hinge forward on one leg, then open (pelvis turns toward
+    the lifted side: stance hip external rotation) and close (internal rotation) per rep, back to
+    neutral between reps."""
+    n = int(reps or 4)
+    lifted = _other(side)
+    open_sgn = 1.0 if side == "right" else -1.0  # lifted left: pelvis turns left (+rotation)
+    entry_t0, entry_s = LEAD_S, rng.uniform(1.3, 1.8)
+    tilt = rng.uniform(35, 55)
+    leg_flex = rng.uniform(0, 10)
+    t = entry_t0 + entry_s + 1.2
+    reps_ = []
+    for _ in range(n):
+        r = {"t0": t, "open": rng.uniform(18, 35), "close": rng.uniform(10, 22),
+             "d1": rng.uniform(1.0, 1.6), "h1": rng.uniform(0.2, 0.6),
+             "d2": rng.uniform(0.9, 1.4), "h2": rng.uniform(0.2, 0.6),
+             "d3": rng.uniform(0.9, 1.4), "leak": rng.choice([-1, 1]) * rng.uniform(1, 5)}
+        # close bump starts when the open bump is half way back: crossing at speed
+        r["tc"] = t + r["d1"] + r["h1"] + 0.5 * r["d2"]
+        r["t1"] = r["tc"] + r["d2"] + r["h2"] + r["d3"]
+        r["design"] = "open_close"
+        reps_.append(r)
+        t = r["t1"] + rng.uniform(1.6, 2.4)
+    exit_t0 = t - 0.6
+    exit_s = rng.uniform(1.3, 1.8)
+    dur = exit_t0 + exit_s + TAIL_S
+
+    def ev(tt: np.ndarray) -> Channels:
+        n_ = len(tt)
+        env = bump(tt, entry_t0, entry_s, exit_t0 - entry_t0 - entry_s, exit_s)
+        pel = np.zeros((n_, 3))
+        pel[:, 0] = tilt * env
+        for r in reps_:
+            b_open = bump(tt, r["t0"], r["d1"], r["h1"], r["d2"])
+            b_close = bump(tt, r["tc"], r["d2"], r["h2"], r["d3"])
+            pel[:, 2] += open_sgn * (r["open"] * b_open - r["close"] * b_close)
+            pel[:, 1] += r["leak"] * (b_open - 0.5 * b_close)
+        R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])
+        disp = _stance_disp(R_WP, side)
+        disp[:, 2] += _sgn(side) * 0.05 * env
+        eye = np.broadcast_to(np.eye(3), (n_, 3, 3))
+        femur = {side: eye, lifted: _free_femur(R_WP, leg_flex * env, 0.0, 0.0, lifted)}
+        return Channels(pel, disp, femur, 3.0 * env)
+
+    return Block("hip_airplane", dur, ev, exercise="hip_airplane", side=side,
+                 set_window=(0.0, dur), reps=reps_, info={"tilt_deg": tilt})
+
+
+# ---------------------------------------------------------------------------------------------
+# Posture / pelvic tilt reset
+
+
+def posture(rng, reps: int | None, **_) -> Block:
+    """Pelvic tilt reset: anterior and posterior tilt holds, back to neutral each time; the final
+    neutral has a small return error; the set ends before the pelvis settles back to zero."""
+    n = int(reps or 3)
+    t = LEAD_S
+    cyc = []
+    for _ in range(n):
+        a = {"t0": t, "ant": rng.uniform(8, 15), "post": rng.uniform(6, 12),
+             "d": rng.uniform(1.0, 1.6), "h": rng.uniform(2.0, 3.5)}
+        a["t_post"] = t + 2 * a["d"] + a["h"] + rng.uniform(1.0, 2.0)
+        a["t1"] = a["t_post"] + 2 * a["d"] + a["h"]
+        a["design"] = "tilt_cycle"
+        cyc.append(a)
+        t = a["t1"] + rng.uniform(1.0, 2.0)
+    ret = rng.uniform(-2.5, 2.5)
+    ret_t0 = t - 0.8
+    set_end = ret_t0 + 1.0 + 2.0
+    dur = set_end + 1.0 + 1.0 + 0.5
+
+    def ev(tt: np.ndarray) -> Channels:
+        n_ = len(tt)
+        tilt = np.zeros(n_)
+        for a in cyc:
+            tilt += a["ant"] * bump(tt, a["t0"], a["d"], a["h"], a["d"])
+            tilt -= a["post"] * bump(tt, a["t_post"], a["d"], a["h"], a["d"])
+        tilt += ret * bump(tt, ret_t0, 1.0, set_end - ret_t0 - 1.0, 1.0)
+        eye = np.broadcast_to(np.eye(3), (n_, 3, 3))
+        pel = np.stack([tilt, np.zeros(n_), np.zeros(n_)], -1)
+        return Channels(pel, np.zeros((n_, 3)), {"right": eye, "left": eye}, -0.3 * tilt)
+
+    return Block("posture", dur, ev, exercise="posture", set_window=(0.0, set_end), reps=cyc,
+                 info={"return_offset_deg": ret})
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking
+
+
+def walking(rng, duration_s: float | None = None, **_) -> Block:
+    """Level walking in a straight line: alternating hip flexion/extension, pelvic rotation,
+    obliquity and tilt oscillations, vertical and lateral bounce, forward progression."""
+    dur = float(duration_s or 40.0)
+    f = rng.uniform(0.85, 0.95)              # stride frequency, Hz
+    v = rng.uniform(1.1, 1.4)                # walking speed, m/s
+    ramp_s = 1.5
+    ph0 = rng.uniform(0, 2 * np.pi)
+    amp = {"flex": rng.uniform(18, 24), "flex0": rng.uniform(8, 12), "rot": rng.uniform(3, 6),
+           "obl": rng.uniform(3, 5), "tilt": rng.uniform(1, 2.5), "bob": rng.uniform(0.015, 0.03),
+           "sway": rng.uniform(0.015, 0.03), "add": rng.uniform(2, 5)}
+
+    def env(tt):
+        return bump(tt, 0.5, ramp_s, dur - 1.0 - 2 * ramp_s, ramp_s)
+
+    # forward distance: integral of v * env, on a fine grid (env is smooth)
+    g = np.linspace(0.0, dur, int(dur * 400) + 1)
+    eg = env(g)
+    xg = np.concatenate([[0.0], np.cumsum(0.5 * (eg[1:] + eg[:-1]) * np.diff(g))]) * v
+
+    def ev(tt: np.ndarray) -> Channels:
+        e = env(tt)
+        ph = 2 * np.pi * f * tt + ph0
+        # mean pelvis offsets ramp in with the envelope so standing is reached exactly
+        fr = e * (amp["flex0"] + amp["flex"] * np.sin(ph))
+        fl = e * (amp["flex0"] + amp["flex"] * np.sin(ph + np.pi))
+        pel = np.stack([e * amp["tilt"] * np.sin(2 * ph),
+                        e * amp["obl"] * np.sin(ph + 0.5 * np.pi),
+                        e * amp["rot"] * np.sin(ph)], -1)
+        R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])
+        femur = {"right": _free_femur(R_WP, fr, e * amp["add"] * np.sin(ph + 1.2), 0.0, "right"),
+                 "left": _free_femur(R_WP, fl, e * amp["add"] * np.sin(ph + np.pi + 1.2), 0.0,
+                                     "left")}
+        # tt may be any grid: interpolate the forward distance (xg is smooth on a 2.5 ms grid)
+        x = np.interp(tt, g, xg)
+        disp = np.stack([x, e * amp["bob"] * (np.cos(2 * ph) - 1.0),
+                         e * amp["sway"] * np.sin(ph)], -1)
+        return Channels(pel, disp, femur, e * 2.0 * np.sin(2 * ph))
+
+    return Block("walking", dur, ev, reps=[], info={"speed_m_s": v, "stride_hz": f})
+
+
+# ---------------------------------------------------------------------------------------------
+# Calibration (SPEC §4)
+
+
+def calibration(rng, sides: list[str], **_) -> Block:
+    """SPEC §4: 5 s quiet standing, 3 slow hip hinges, 2 s still, 3 forward/back swings per
+    instrumented leg standing on the other, 2 s still."""
+    hinges, t = _schedule(rng, 3, 5.0, down=(1.8, 2.4), hold=(0.4, 0.8), up=(1.8, 2.4),
+                          pause=(1.0, 1.4))
+    for r in hinges:
+        r.update(tilt=rng.uniform(35, 45), inc=rng.uniform(2, 6), shank=rng.uniform(2, 4),
+                 rot=rng.uniform(-1, 1), obl=rng.uniform(-0.7, 0.7), shift_m=0.0,
+                 lumbar=rng.uniform(2, 8), inc_asym=rng.uniform(-1, 1))
+        r["design"] = "calibration_hinge"
+    phases = [{"phase": "standing", "t0": 0.0, "t1": 5.0},
+              {"phase": "hinges", "t0": hinges[0]["t0"], "t1": hinges[-1]["t1"]}]
+    t = hinges[-1]["t1"] + 2.0
+    phases.append({"phase": "still", "t0": hinges[-1]["t1"], "t1": t})
+    swings = []
+    for k, side in enumerate(sides):
+        f = rng.uniform(0.6, 0.8)
+        sw = {"side": side, "t0": t, "shift_s": 0.7, "f": f, "fwd": rng.uniform(25, 35),
+              "back": rng.uniform(12, 20), "win_s": 0.45, "dur": 3.0 / f + 0.9,
+              "shift_m": rng.uniform(0.03, 0.05)}
+        sw["swing_t0"] = t + 0.8
+        sw["t1"] = sw["swing_t0"] + sw["dur"] + 0.8
+        swings.append(sw)
+        phases.append({"phase": f"swings_{side}", "t0": sw["t0"], "t1": sw["t1"]})
+        t = sw["t1"] + 2.0
+        phases.append({"phase": "still", "t0": sw["t1"], "t1": t})
+    dur = t
+    hinge_ev = _double_stance_eval(hinges)
+
+    def ev(tt: np.ndarray) -> Channels:
+        ch = hinge_ev(tt)
+        pel = ch.pelvis_deg
+        n_ = len(tt)
+        flex = {"right": np.zeros(n_), "left": np.zeros(n_)}
+        shift = np.zeros(n_)
+        for sw in swings:
+            stance = _other(sw["side"])
+            s_rel = tt - sw["swing_t0"]
+            w = bump(tt, sw["swing_t0"], sw["win_s"], sw["dur"] - 2 * sw["win_s"], sw["win_s"])
+            sn = np.sin(2 * np.pi * sw["f"] * (s_rel - 0.15))
+            fl = w * np.where(sn > 0, sw["fwd"], sw["back"]) * sn
+            flex[sw["side"]] += fl
+            pel[:, 0] += 0.08 * fl
+            shift += _sgn(stance) * sw["shift_m"] * bump(tt, sw["t0"], sw["shift_s"],
+                                                         sw["t1"] - sw["t0"] - 2 * sw["shift_s"],
+                                                         sw["shift_s"])
+        R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])
+        disp = ch.disp_m
+        femur = dict(ch.femur)
+        for sw in swings:
+            side = sw["side"]
+            m = (tt >= sw["t0"]) & (tt <= sw["t1"])
+            if m.any():
+                disp[m] += _stance_disp(R_WP[m], _other(side))
+                fem = np.array(femur[side])
+                fem[m] = _free_femur(R_WP[m], flex[side][m], 0.0, 0.0, side)
+                femur[side] = fem
+        disp[:, 2] += shift
+        return Channels(pel, disp, femur, ch.lumbar_deg)
+
+    return Block("calibration", dur, ev, calibration=True, reps=hinges,
+                 info={"phases": phases, "swings": [s["side"] for s in swings]})
+
+
+BUILDERS = {"hinge": hinge, "squat": squat, "single_leg_stance": single_leg_stance,
+            "hip_airplane": hip_airplane, "posture": posture, "walking": walking}
+
+
+def program_blocks(name: str, rng, *, sides: list[str], trunk: bool, reps: int | None,
+                   duration_s: float | None = None) -> list[Block]:
+    """Blocks of one named program (without the calibration prefix, except ``calibration``)."""
+    kw = dict(reps=reps, trunk=trunk, sides=sides, duration_s=duration_s)
+    if name == "calibration":
+        return [calibration(rng, **kw)]
+    if name == "demo":
+        out = [hinge(rng, **kw)]
+        for s in ("right", "left"):
+            out.append(single_leg_stance(rng, side=s, **kw))
+        out.append(hip_airplane(rng, side=sides[0], **kw))
+        return out
+    if name in ("single_leg_stance", "hip_airplane"):
+        stance_sides = ["right", "left"] if name == "single_leg_stance" else list(sides)
+        return [BUILDERS[name](rng, side=s, **kw) for s in stance_sides]
+    if name in BUILDERS:
+        return [BUILDERS[name](rng, **kw)]
+    raise ValueError(name)

@@ -1,0 +1,208 @@
+"""Exact per-rep / per-hold values (SPEC §5 as made precise in notes/METRICS.md) from the truth
+angle series and the program's known rep windows.
+
+The program knows when each rep's motion starts and ends (``t0``/``t1``); the values follow the
+shared metric definitions so that an analysis of the simulated signals can be compared rep by
+rep: boundaries where the signal is back within the stated band of the standing baseline, peaks
+and ranges over ``[start_s, end_s]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from imu.sim.body import Placed
+
+SQUAT_PATTERN_DEG = 25.0
+PELVIC_TWIST_DEG = 6.0
+LATERAL_SHIFT_DEG = 4.0
+LUMBAR_FLEXION_DEG = 20.0
+KNEE_COLLAPSE = 8.0
+HOLD_FLEX_DEG = 20.0
+
+
+def _idx(t: np.ndarray, t_s: float) -> int:
+    return int(np.clip(np.searchsorted(t, t_s), 0, len(t) - 1))
+
+
+def _baseline(t, x, t_start) -> float:
+    i0, i1 = _idx(t, t_start - 1.0), _idx(t, t_start)
+    return float(np.median(x[i0:max(i1, i0 + 1)]))
+
+
+def _bounds(x: np.ndarray, base: float, i_first: int, i_last: int, band: float,
+            lo: int, hi: int) -> tuple[int, int]:
+    """Last index ≤ ``i_first`` and first index ≥ ``i_last`` where ``|x − base| ≤ band``,
+    searched within [lo, hi]."""
+    inside = np.abs(x - base) <= band
+    before = np.nonzero(inside[lo:i_first + 1])[0]
+    start = lo + int(before[-1]) if len(before) else lo
+    after = np.nonzero(inside[i_last:hi + 1])[0]
+    end = i_last + int(after[0]) if len(after) else hi
+    return start, end
+
+
+def _h(angles: dict, sides: list[str]) -> np.ndarray:
+    return np.mean([angles[f"{s}_hip_flexion"] for s in sides], axis=0)
+
+
+def hinge_rep(t, angles, sides, trunk, r, t_set, lo, hi) -> dict:
+    """Per-rep values of a hinge rep whose motion spans session times ``r['t0']..r['t1']``."""
+    h = _h(angles, sides)
+    t0 = t_set + r["t0"]
+    t1 = t_set + r["t1"]
+    base = _baseline(t, h, t0)
+    i0, i1 = _idx(t, t0), _idx(t, t1)
+    ip = i0 + int(np.argmax(h[i0:i1 + 1]))
+    a, b = _bounds(h, base, ip, ip, 5.0, lo, hi)
+    sl = slice(a, b + 1)
+    tilt = angles["pelvis_tilt"]
+    inc = np.mean([angles[f"{s}_thigh_inclination"] for s in sides], axis=0)
+    rot = angles["pelvis_rotation"]
+    obl = angles["pelvis_obliquity"]
+    hp = float(h[ip])
+    rep = {
+        "start_s": float(t[a]), "end_s": float(t[b]),
+        "hip_flexion_peak_deg": hp,
+        "pelvis_tilt_peak_deg": float(tilt[sl].max()),
+        "thigh_inclination_peak_deg": float(inc[sl].max()),
+        "pelvis_share": float((tilt[sl].max() - tilt[a]) / (hp - h[a])),
+        "pelvis_rotation_range_deg": float(np.ptp(rot[sl])),
+        "pelvis_obliquity_range_deg": float(np.ptp(obl[sl])),
+        "tempo_down_s": float(t[ip] - t[a]), "tempo_up_s": float(t[b] - t[ip]),
+    }
+    faults = []
+    if rep["thigh_inclination_peak_deg"] > SQUAT_PATTERN_DEG:
+        faults.append("squat_pattern")
+    if rep["pelvis_rotation_range_deg"] > PELVIC_TWIST_DEG:
+        faults.append("pelvic_twist")
+    if rep["pelvis_obliquity_range_deg"] > LATERAL_SHIFT_DEG:
+        faults.append("lateral_shift")
+    if trunk:
+        lf = angles["lumbar_flexion"]
+        rep["lumbar_flexion_peak_deg"] = float(lf[sl].max() - lf[a])
+        if rep["lumbar_flexion_peak_deg"] > LUMBAR_FLEXION_DEG:
+            faults.append("lumbar_flexion")
+    rep["faults"] = faults
+    rep["design"] = r.get("design")
+    return rep, ip, base
+
+
+def squat_rep(t, angles, sides, r, t_set, lo, hi) -> dict:
+    rep, ip, _ = hinge_rep(t, angles, sides, False, r, t_set, lo, hi)
+    t0 = t_set + r["t0"]
+    out = {k: rep[k] for k in ("start_s", "end_s", "hip_flexion_peak_deg")}
+    faults = []
+    for s in sides:
+        add = angles[f"{s}_hip_adduction"]
+        ir = angles[f"{s}_hip_rotation"]
+        ci = (add[ip] - _baseline(t, add, t0)) + 0.5 * (ir[ip] - _baseline(t, ir, t0))
+        out[f"collapse_index_{s}"] = float(ci)
+        if ci > KNEE_COLLAPSE and "knee_collapse" not in faults:
+            faults.append("knee_collapse")
+    out["faults"] = faults
+    out["design"] = r.get("design")
+    return out
+
+
+def _grade(x: float) -> str:
+    return "green" if x < 4.0 else ("amber" if x < 8.0 else "red")
+
+
+def hold_values(t, drop, a: int, b: int, side: str) -> dict:
+    sl = slice(a, b + 1)
+    d = drop[sl]
+    tt = t[sl]
+    first = d[tt < tt[0] + 0.5]
+    last = d[tt > tt[-1] - 1.0]
+    change = d - first.mean()
+    return {"start_s": float(t[a]), "end_s": float(t[b]), "side": side,
+            "pelvic_drop_mean_deg": float(d.mean()), "pelvic_drop_max_deg": float(d.max()),
+            "pelvic_drop_final_deg": float(last.mean()),
+            "drift_rms_deg": float(np.sqrt(np.mean(change ** 2))),
+            "time_in_band_pct": float(100.0 * np.mean(np.abs(change) < 3.0)),
+            "grade": _grade(float(d.max()))}
+
+
+def sls_holds(t, angles, p: Placed, lo, hi) -> list[dict]:
+    side = p.block.side
+    lifted = "left" if side == "right" else "right"
+    obl = angles["pelvis_obliquity"]
+    drop = obl if lifted == "right" else -obl
+    col = f"{lifted}_hip_flexion"
+    holds = []
+    if col in angles:
+        f = angles[col]
+        for r in p.block.reps:
+            i0, i1 = _idx(t, p.start_s + r["t0"]), _idx(t, p.start_s + r["t1"])
+            above = np.nonzero(f[i0:i1 + 1] > HOLD_FLEX_DEG)[0]
+            if not len(above):
+                continue
+            a, b = i0 + int(above[0]), i0 + int(above[-1])
+            hv = hold_values(t, drop, a, b, side)
+            hv["design"] = r.get("design")
+            holds.append(hv)
+    else:
+        holds.append(hold_values(t, drop, lo, hi, side))
+    return holds
+
+
+def airplane_rep(t, angles, p: Placed, r, lo, hi) -> dict | None:
+    side = p.block.side
+    col = f"{side}_hip_rotation"
+    if col not in angles:
+        return None
+    x = angles[col]
+    t0 = p.start_s + r["t0"]
+    base = _baseline(t, x, t0)
+    i0, i1 = _idx(t, t0), _idx(t, p.start_s + r["t1"])
+    out = np.nonzero(np.abs(x[i0:i1 + 1] - base) > 10.0)[0]
+    if not len(out):
+        return None
+    a, b = _bounds(x, base, i0 + int(out[0]), i0 + int(out[-1]), 3.0, lo, hi)
+    sl = slice(a, b + 1)
+    obl = angles["pelvis_obliquity"]
+    return {"start_s": float(t[a]), "end_s": float(t[b]),
+            "hip_internal_rotation_peak_deg": float(x[sl].max()),
+            "hip_external_rotation_peak_deg": float((-x[sl]).max()),
+            "obliquity_leak_deg": float(np.abs(obl[sl] - obl[a]).max()),
+            "confidence": 1.0, "design": r.get("design")}
+
+
+def posture_values(t, angles, lo, hi) -> dict:
+    sl = slice(lo, hi + 1)
+    tilt = angles["pelvis_tilt"][sl]
+    tt = t[sl]
+    return {"static_tilt_deg": float(np.median(tilt)),
+            "static_obliquity_deg": float(np.median(angles["pelvis_obliquity"][sl])),
+            "tilt_range_deg": float(np.ptp(tilt)),
+            "return_error_deg": float(abs(np.median(tilt[tt > tt[-1] - 1.0]))),
+            "time_in_zone_pct": float(100.0 * np.mean(np.abs(tilt) < 5.0))}
+
+
+def truth_sets(placed: list[Placed], t: np.ndarray, angles: dict, sides: list[str],
+               trunk: bool) -> list[dict]:
+    """SPEC §6 analysis-JSON sets with the true per-rep / per-hold values."""
+    out = []
+    for p in placed:
+        bl = p.block
+        if bl.exercise is None or bl.set_window is None:
+            continue
+        s0, s1 = p.start_s + bl.set_window[0], p.start_s + bl.set_window[1]
+        lo, hi = _idx(t, s0), _idx(t, s1)
+        st = {"exercise": bl.exercise, "side": bl.side, "start_s": float(s0), "end_s": float(s1)}
+        if bl.exercise == "hinge":
+            st["reps"] = [hinge_rep(t, angles, sides, trunk, r, p.start_s, lo, hi)[0]
+                          for r in bl.reps]
+        elif bl.exercise == "squat":
+            st["reps"] = [squat_rep(t, angles, sides, r, p.start_s, lo, hi) for r in bl.reps]
+        elif bl.exercise == "single_leg_stance":
+            st["holds"] = sls_holds(t, angles, p, lo, hi)
+        elif bl.exercise == "hip_airplane":
+            reps = [airplane_rep(t, angles, p, r, lo, hi) for r in bl.reps]
+            st["reps"] = [r for r in reps if r is not None]
+        elif bl.exercise == "posture":
+            st.update(posture_values(t, angles, lo, hi))
+            st["reps"] = []
+        out.append(st)
+    return out
