@@ -514,3 +514,39 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
 def sensor_info_to_dict(info: SensorInfo) -> dict:
     """SensorInfo as a plain JSON-serialisable dict."""
     return asdict(info)
+
+
+def write_session(session: Session, path: str | os.PathLike, *, overwrite: bool = False,
+                  progress: bool = False) -> Path:
+    """Write a whole in-memory :class:`~imu.types.Session` as a recording file (import path).
+
+    Samples go in sealed chunks straight away; events, calibration and metadata are copied.
+    Returns the path written.
+    """
+    import sys
+
+    meta = dict(session.meta)
+    meta.pop("format", None)
+    infos = [d.info for d in session.sensors.values()]
+    total = sum(len(d) for d in session.sensors.values())
+    done = 0
+    with RecordingWriter(path, meta, infos, overwrite=overwrite,
+                         commit_interval_s=3600.0) as w:
+        for role, d in session.sensors.items():
+            step = codec.SEAL_SAMPLES
+            for k in range(0, len(d), step):
+                sl = slice(k, k + step)
+                w.add_block(role, SampleBlock(d.info.sensor_id, d.seq[sl], d.t_sensor_s[sl],
+                                              d.t_host_s[sl], d.acc[sl], d.gyr[sl]))
+                w.flush()
+                done += len(d.seq[sl])
+                if progress and total > 200_000:
+                    print(f"\rwriting {path}: {100 * done / total:5.1f}%", end="",
+                          file=sys.stderr, flush=True)
+        for e in session.events:
+            w.add_event(e)
+        if session.calibration is not None:
+            w.set_calibration(session.calibration)
+    if progress and total > 200_000:
+        print(file=sys.stderr)
+    return Path(path)

@@ -1,0 +1,128 @@
+"""``imu info SESSION``: sensors, roles, models, duration, measured rates, gaps and events."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+NAME = "info"
+HELP = "summarise a session: sensors, roles, duration, measured rates, gaps and drops, events"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("session", metavar="SESSION",
+                        help="recording file, CSV folder or Movella DOT export")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
+                        help="DOT exports: role of a file / device tag / address")
+
+
+def sensor_summary(d) -> dict:
+    """Counts and rates of one :class:`~imu.types.SensorData` (seq-based gaps and drops)."""
+    import numpy as np
+
+    from imu import timing
+
+    n = len(d)
+    out = {"role": d.info.role, "sensor_id": d.info.sensor_id, "model": d.info.model,
+           "firmware": d.info.firmware, "rate_set_hz": d.info.rate_hz, "samples": n,
+           "start_s": None, "end_s": None, "duration_s": 0.0, "rate_measured_hz": None,
+           "rate_received_hz": None, "gaps": 0, "missing": 0, "longest_gap_s": 0.0,
+           "duplicates": 0, "seq_resets": 0}
+    if n == 0:
+        return out
+    th = d.t_host_s
+    out.update(start_s=float(th[0]), end_s=float(th[-1]), duration_s=float(th[-1] - th[0]))
+    if n < 2:
+        return out
+    seq = np.asarray(d.seq, dtype=np.int64)
+    ds = np.diff(seq)
+    gaps = ds > 1
+    out["gaps"] = int(gaps.sum())
+    out["missing"] = int((ds[gaps] - 1).sum())
+    out["duplicates"] = int((ds == 0).sum())
+    out["seq_resets"] = int((ds < 0).sum())
+    if out["gaps"]:
+        out["longest_gap_s"] = float(np.max(np.diff(th)[gaps]))
+    span_h = float(th[-1] - th[0])
+    if span_h > 0:
+        out["rate_received_hz"] = (n - 1) / span_h
+    ts = np.asarray(d.t_sensor_s, dtype=float)
+    if np.all(np.isfinite(ts)):
+        ts = timing.unwrap_sensor_time(ts)
+        ok = ds > 0
+        dt = np.diff(ts)[ok]
+        if np.all(dt > 0) and dt.sum() > 0:  # samples per second of sensor clock, drops counted
+            out["rate_measured_hz"] = float(ds[ok].sum() / dt.sum())
+    if out["rate_measured_hz"] is None:
+        out["rate_measured_hz"] = out["rate_received_hz"]
+    return out
+
+
+def summarize(session, source: str) -> dict:
+    """The whole ``imu info`` summary as a JSON-serialisable dict."""
+    from imu.session.load import describe_source
+
+    events = [{"t_s": e.t_s, "kind": e.kind, "exercise": e.exercise, "side": e.side,
+               "note": e.note} for e in session.events]
+    return {
+        "source": str(source), "kind": describe_source(source) or "unknown",
+        "meta": session.meta, "duration_s": session.duration_s,
+        "sensors": [sensor_summary(session.sensors[r]) for r in session.roles],
+        "events": events,
+        "calibration": None if not session.calibration else {
+            k: session.calibration[k] for k in ("created", "date", "quality", "schema")
+            if isinstance(session.calibration, dict) and k in session.calibration} or "embedded",
+    }
+
+
+def _fmt_rate(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def format_summary(s: dict) -> str:
+    """Human-readable text of :func:`summarize`."""
+    kinds = {"recording": "recording", "csv_folder": "CSV folder", "csv_file": "sensor CSV",
+             "dot": "Movella DOT export"}
+    lines = [f"{s['source']}: {kinds.get(s['kind'], s['kind'])}, "
+             f"{len(s['sensors'])} sensor(s), duration {s['duration_s']:.2f} s"]
+    meta = {k: v for k, v in s["meta"].items() if not isinstance(v, (dict, list))}
+    if meta:
+        lines.append("  " + ", ".join(f"{k}: {v}" for k, v in sorted(meta.items())))
+    head = ("role", "sensor", "model", "set Hz", "measured Hz", "samples", "duration s",
+            "gaps", "missing", "longest gap s", "dups", "resets")
+    rows = [head]
+    for x in s["sensors"]:
+        rows.append((x["role"], x["sensor_id"], x["model"],
+                     f"{x['rate_set_hz']:g}" if x["rate_set_hz"] else "-",
+                     _fmt_rate(x["rate_measured_hz"]), str(x["samples"]),
+                     f"{x['duration_s']:.2f}", str(x["gaps"]), str(x["missing"]),
+                     f"{x['longest_gap_s']:.3f}", str(x["duplicates"]), str(x["seq_resets"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines.append("sensors:")
+    for r in rows:
+        lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    cal = s["calibration"]
+    lines.append("calibration: " + ("none" if not cal else
+                                    (cal if isinstance(cal, str) else json.dumps(cal, default=str))))
+    lines.append(f"events: {len(s['events'])}")
+    for e in s["events"]:
+        extra = " ".join(str(v) for v in (e["exercise"], e["side"]) if v)
+        note = f" \"{e['note']}\"" if e["note"] else ""
+        lines.append(f"  {e['t_s']:9.2f} s  {e['kind']}{(' ' + extra) if extra else ''}{note}")
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from imu.commands.import_ import parse_role_args
+    from imu.session.load import load_session
+
+    session = load_session(args.session, parse_role_args(args.role))
+    s = summarize(session, args.session)
+    if args.json:
+        from imu.session.store import _json_default
+        print(json.dumps(s, indent=1, default=_json_default))
+    else:
+        print(format_summary(s))
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,247 @@
+"""SPEC §6 plain CSV folders: one CSV per sensor, named by role.
+
+A folder holds ``sacrum.csv``, ``right_thigh.csv``, ``left_thigh.csv`` and/or ``trunk.csv`` with
+the header ``time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z`` (seconds on one clock shared by all
+files, m/s², rad/s, sensor frame). Other files in the folder (``truth.csv`` from the simulator,
+notes) are ignored.
+
+An optional ``session.json`` beside them carries what the CSVs cannot: session metadata, sensor
+ids/models/firmware, events and the calibration profile. :func:`write_csv_folder` writes it so a
+recording exported and imported again keeps its events; :func:`read_csv_folder` uses it when
+present and never needs it.
+
+Values are printed with Python's shortest round-trip representation, so CSV → recording → CSV
+reproduces every number exactly.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from imu.errors import BadInputError
+from imu.types import ROLES, Event, SensorData, SensorInfo, Session
+
+COLUMNS = ("time_s", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
+SESSION_JSON = "session.json"
+SESSION_JSON_SCHEMA = "imu.session/1"
+
+
+def role_files(folder: str | os.PathLike) -> dict[str, Path]:
+    """Role → CSV path for the role-named CSV files present in ``folder`` (SPEC role order)."""
+    d = Path(folder)
+    out = {}
+    for role in ROLES:
+        p = d / f"{role}.csv"
+        if p.is_file():
+            out[role] = p
+    return out
+
+
+def _locate_bad_cell(path: Path, header_row: int, names: list[str], want: list[int]) -> str:
+    """Find the first cell that is not a number; return 'row R, column NAME: 'text''."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        for lineno, row in enumerate(csv.reader(fh), start=1):
+            if lineno <= header_row or not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if row[0].lstrip().startswith("#"):
+                continue
+            for j in want:
+                if j >= len(row):
+                    return f"row {lineno}: only {len(row)} columns, column {names[j]} is missing"
+                try:
+                    float(row[j])
+                except ValueError:
+                    return f"row {lineno}, column {names[j]}: {row[j].strip()!r} is not a number"
+    return "unreadable numbers"
+
+
+def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
+    """Read one SPEC §6 sensor CSV.
+
+    Returns
+    -------
+    ndarray, shape (N, 7)
+        Columns in :data:`COLUMNS` order (time_s, acc xyz m/s², gyr xyz rad/s).
+
+    Raises
+    ------
+    BadInputError
+        Missing column, a value that is not a number (row and column named), no rows, or
+        time that goes backwards.
+    """
+    p = Path(path)
+    try:
+        with open(p, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError:
+        raise BadInputError(f"{p}: not a text CSV file") from None
+    if not header:
+        raise BadInputError(f"{p}: empty file (expected header {','.join(COLUMNS)})")
+    names = [h.strip() for h in header]
+    missing = [c for c in COLUMNS if c not in names]
+    if missing:
+        raise BadInputError(f"{p}: missing column {', '.join(missing)} "
+                            f"(header must be {','.join(COLUMNS)})")
+    idx = [names.index(c) for c in COLUMNS]
+    try:
+        data = np.loadtxt(p, delimiter=",", skiprows=1, usecols=idx, ndmin=2, dtype=np.float64,
+                          encoding="utf-8-sig")
+    except ValueError:
+        raise BadInputError(f"{p}: {_locate_bad_cell(p, 1, names, idx)}") from None
+    if len(data) == 0:
+        raise BadInputError(f"{p}: no samples below the header")
+    t = data[:, 0]
+    bad = np.flatnonzero(~np.isfinite(t))
+    if len(bad):
+        raise BadInputError(f"{p}: row {bad[0] + 2}, column time_s: {t[bad[0]]} is not a time")
+    back = np.flatnonzero(np.diff(t) < 0)
+    if len(back):
+        i = back[0] + 1
+        raise BadInputError(f"{p}: row {i + 2}, column time_s: time goes backwards "
+                            f"({t[i - 1]!r} then {t[i]!r})")
+    return data
+
+
+def _measured_rate_hz(t: np.ndarray) -> float:
+    if len(t) < 2:
+        return 0.0
+    d = np.diff(t)
+    d = d[d > 0]
+    return float(1.0 / np.median(d)) if len(d) else 0.0
+
+
+def _read_session_json(folder: Path) -> dict:
+    p = folder / SESSION_JSON
+    if not p.is_file():
+        return {}
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadInputError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SESSION_JSON_SCHEMA:
+        return {}  # someone else's session.json: ignore rather than refuse the CSVs
+    return doc
+
+
+def read_csv_folder(folder: str | os.PathLike) -> Session:
+    """Load a SPEC §6 CSV folder as a :class:`~imu.types.Session`.
+
+    ``t_sensor_s = t_host_s = time_s`` and ``seq = 0, 1, 2, ...`` for every sensor; metadata,
+    sensor details, events and calibration come from ``session.json`` when it is there.
+
+    Raises
+    ------
+    BadInputError
+        No role-named CSV in the folder, or a bad CSV (file, row and column named).
+    """
+    d = Path(folder)
+    if not d.is_dir():
+        raise BadInputError(f"{d}: not a folder")
+    files = role_files(d)
+    if not files:
+        raise BadInputError(f"{d}: no sensor CSV files (expected "
+                            f"{', '.join(r + '.csv' for r in ROLES)})")
+    doc = _read_session_json(d)
+    infos = doc.get("sensors", {}) if isinstance(doc.get("sensors"), dict) else {}
+    sensors = {}
+    for role, p in files.items():
+        data = read_sensor_csv(p)
+        t = np.ascontiguousarray(data[:, 0])
+        given = infos.get(role) or {}
+        info = SensorInfo(
+            sensor_id=str(given.get("sensor_id") or f"csv-{role}"), role=role,
+            model=str(given.get("model") or "csv"),
+            rate_hz=float(given.get("rate_hz") or round(_measured_rate_hz(t), 3)),
+            firmware=str(given.get("firmware") or ""), extra=dict(given.get("extra") or {}))
+        sensors[role] = SensorData(info, np.arange(len(t), dtype=np.int64), t, t.copy(),
+                                   np.ascontiguousarray(data[:, 1:4]),
+                                   np.ascontiguousarray(data[:, 4:7]))
+    events = []
+    for i, e in enumerate(doc.get("events", []) or []):
+        try:
+            events.append(Event(float(e["t_s"]), str(e["kind"]), e.get("exercise"), e.get("side"),
+                                e.get("note"), dict(e.get("data") or {})))
+        except (KeyError, TypeError, ValueError):
+            raise BadInputError(f"{d / SESSION_JSON}: event {i + 1} needs t_s and kind") from None
+    meta = dict(doc.get("meta") or {})
+    meta.setdefault("imported_from", str(d))
+    return Session(meta=meta, sensors=sensors, events=events,
+                   calibration=doc.get("calibration"), source=str(d))
+
+
+def export_times(data: SensorData) -> np.ndarray:
+    """One shared-clock time per sample for export (seconds).
+
+    Host times that are the sensor times themselves or shifted by a constant (CSV imports,
+    simulator output, DOT exports) are kept exactly; otherwise the sensor timestamps are mapped onto the session (host) clock by the
+    per-sensor clock model of :mod:`imu.timing` (offset and drift, latency removed).
+    """
+    ts, th = data.t_sensor_s, data.t_host_s
+    if len(ts) == 0 or np.array_equal(ts, th):
+        return np.asarray(th, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        shift = np.asarray(th, dtype=float) - np.asarray(ts, dtype=float)
+    if np.all(np.isfinite(shift)) and np.ptp(shift) < 1e-9:  # host time is sensor time shifted
+        return np.asarray(th, dtype=np.float64)
+    from imu import timing
+    return np.asarray(timing.session_times(data), dtype=np.float64)
+
+
+def _format_rows(block: np.ndarray) -> str:
+    return "".join(",".join(map(repr, row)) + "\n" for row in block.tolist())
+
+
+def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False
+                     ) -> list[Path]:
+    """Write ``session`` as a SPEC §6 CSV folder (plus ``session.json``).
+
+    Numbers are printed exactly (shortest round-trip form). The folder is created if needed;
+    role CSVs already in it are replaced. Returns the files written.
+    """
+    d = Path(folder)
+    if d.exists() and not d.is_dir():
+        raise BadInputError(f"{d}: exists and is not a folder")
+    d.mkdir(parents=True, exist_ok=True)
+    written = []
+    total = sum(len(x) for x in session.sensors.values())
+    done = 0
+    for role in session.roles:
+        data = session.sensors[role]
+        t = export_times(data)
+        table = np.column_stack([t, data.acc, data.gyr])
+        p = d / f"{role}.csv"
+        tmp = d / f".{role}.csv.part"
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(",".join(COLUMNS) + "\n")
+            step = 50_000
+            for k in range(0, len(table), step):
+                fh.write(_format_rows(table[k:k + step]))
+                done += min(step, len(table) - k)
+                if progress and total > 200_000:
+                    print(f"\rexport: {100 * done / total:5.1f}% of {total} samples",
+                          end="", file=sys.stderr, flush=True)
+        os.replace(tmp, p)
+        written.append(p)
+    if progress and total > 200_000:
+        print(file=sys.stderr)
+    doc = {
+        "schema": SESSION_JSON_SCHEMA,
+        "meta": session.meta,
+        "sensors": {r: {"sensor_id": s.info.sensor_id, "model": s.info.model,
+                        "rate_hz": s.info.rate_hz, "firmware": s.info.firmware,
+                        "extra": s.info.extra} for r, s in session.sensors.items()},
+        "events": [{"t_s": e.t_s, "kind": e.kind, "exercise": e.exercise, "side": e.side,
+                    "note": e.note, "data": e.data} for e in session.events],
+        "calibration": session.calibration,
+    }
+    from imu.session.store import _json_default
+    sj = d / SESSION_JSON
+    sj.write_text(json.dumps(doc, indent=1, default=_json_default) + "\n", encoding="utf-8")
+    written.append(sj)
+    return written
