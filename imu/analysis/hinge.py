@@ -5,7 +5,7 @@ The segmented signal is ``h(t)``, the mean of the instrumented sides' hip flexio
 ``thigh_inclination_peak_deg`` (max of the sides' mean inclination), ``pelvis_share`` (tilt
 excursion / flexion excursion from the rep's start), ``pelvis_rotation_range_deg``,
 ``pelvis_obliquity_range_deg``, ``tempo_down_s``, ``tempo_up_s``, ``faults`` and ``score``;
-with a trunk sensor also ``lumbar_flexion_change_deg`` (max lumbar flexion minus its value at
+with a trunk sensor also ``lumbar_flexion_peak_deg`` (max lumbar flexion minus its value at
 the start).
 
 Score (0-100), designed here: start at 100 and subtract
@@ -129,7 +129,7 @@ class HingeDetector(Detector):
         })
         if self.has_trunk:
             lum = self.buf.col("lumbar_flexion", a, b)
-            rep["lumbar_flexion_change_deg"] = num(nanmax(lum) - first_finite(lum))
+            rep["lumbar_flexion_peak_deg"] = num(nanmax(lum) - first_finite(lum))
         rep["faults"] = self._faults(rep)
         rep["score"] = hinge_score(rep, self.settings)
         return rep
@@ -148,7 +148,7 @@ class HingeDetector(Detector):
             faults.append("pelvic_twist")
         if over("pelvis_obliquity_range_deg", s["shift_range_deg"]):
             faults.append("lateral_shift")
-        if over("lumbar_flexion_change_deg", s["lumbar_flexion_deg"]):
+        if over("lumbar_flexion_peak_deg", s["lumbar_flexion_deg"]):
             faults.append("lumbar_flexion")
         return faults
 

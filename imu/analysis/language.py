@@ -49,7 +49,7 @@ def hinge_fault_phrase(fault: str, rep: dict) -> str:
     if fault == "lateral_shift":
         return f"{base} ({_deg(rep.get('pelvis_obliquity_range_deg'))} of side tilt)"
     if fault == "lumbar_flexion":
-        return f"{base} ({_deg(rep.get('lumbar_flexion_change_deg'))} of lumbar flexion)"
+        return f"{base} ({_deg(rep.get('lumbar_flexion_peak_deg'))} of lumbar flexion)"
     return base
 
 
@@ -109,7 +109,7 @@ def airplane_rep_sentence(rep: dict) -> str:
 
 
 def posture_sentence(p: dict | None) -> str:
-    if not p:
+    if not p or p.get("static_tilt_deg") is None:
         return "No pelvis data in this set."
     tilt = p["static_tilt_deg"]
     direction = "anterior" if tilt > 0 else "posterior"
@@ -166,7 +166,7 @@ def set_sentence(s: dict) -> str:
                 f"obliquity leak up to {_deg(summ.get('max_obliquity_leak_deg'))}"
                 f" (heading confidence {summ.get('min_confidence', 1):.2f}).")
     if ex == "posture":
-        return posture_sentence(s.get("posture"))
+        return posture_sentence(s)
     return ""
 
 

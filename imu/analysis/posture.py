@@ -6,7 +6,8 @@ obliquity), ``tilt_range_deg`` (max - min), ``return_error_deg`` (|median tilt o
 last ``posture.return_window_s``|, how far from neutral the person came back) and
 ``time_in_zone_pct`` (share of samples with |tilt| < ``posture.zone_deg``).
 
-There are no reps; the detector accumulates and reports at :meth:`set_fields`. Its live state is
+There are no reps (the set's ``reps`` list is empty); the detector accumulates and reports the
+five measures as fields of the set at :meth:`set_fields`. Its live state is
 the current tilt and whether it lies in the zone.
 """
 
@@ -51,12 +52,12 @@ class PostureDetector(Detector):
         obl = self.buf.col("pelvis_obliquity")
         ok = np.isfinite(tilt)
         if not ok.any():
-            return {"posture": None}
+            return {}
         last = t >= t[-1] - self.s["return_window_s"] + 1e-9
-        return {"posture": {
+        return {
             "static_tilt_deg": num(nanmedian(tilt)),
             "static_obliquity_deg": num(nanmedian(obl)),
             "tilt_range_deg": num(nanmax(tilt) - nanmin(tilt)),
             "return_error_deg": num(abs(nanmedian(tilt[last]))),
             "time_in_zone_pct": num(100.0 * float(np.mean(np.abs(tilt[ok]) < self.s["zone_deg"]))),
-        }}
+        }

@@ -213,7 +213,7 @@ def _items_table(s: dict) -> str:
     ex = s["exercise"]
     if ex == "hinge":
         reps = s.get("reps", [])
-        has_lumbar = any("lumbar_flexion_change_deg" in r for r in reps)
+        has_lumbar = any("lumbar_flexion_peak_deg" in r for r in reps)
         hdr = ["#", "time (s)", "hip flex", "tilt", "thigh", "share", "rotation",
                "obliquity"] + (["lumbar"] if has_lumbar else []) + ["down / up (s)", "score", "faults",
                                                                     "what happened"]
@@ -226,7 +226,7 @@ def _items_table(s: dict) -> str:
                    _n(r["pelvis_share"], 2), _n(r["pelvis_rotation_range_deg"], 1, "°"),
                    _n(r["pelvis_obliquity_range_deg"], 1, "°")]
             if has_lumbar:
-                row.append(_n(r.get("lumbar_flexion_change_deg"), 0, "°"))
+                row.append(_n(r.get("lumbar_flexion_peak_deg"), 0, "°"))
             row += [f"{_n(r['tempo_down_s'], 1)} / {_n(r['tempo_up_s'], 1)}", _pill(str(sc), color),
                     _faults_cell(r), _esc(L.hinge_rep_sentence(r))]
             rows.append(row)
@@ -260,7 +260,7 @@ def _items_table(s: dict) -> str:
                 for h in holds]
         return _table(hdr, rows, {2, 3, 4, 5, 6})
     if ex == "posture":
-        p = s.get("posture") or {}
+        p = s
         rows = [["static tilt (+anterior)", _n(p.get("static_tilt_deg"), 1, "°")],
                 ["static obliquity", _n(p.get("static_obliquity_deg"), 1, "°")],
                 ["tilt range", _n(p.get("tilt_range_deg"), 1, "°")],

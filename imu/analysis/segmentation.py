@@ -298,8 +298,8 @@ class ExcursionSegmenter:
 class ThresholdSegmenter:
     """Streaming hold finder: stretches where a signal is above ``level_deg``.
 
-    A hold starts at the first sample above the level and ends at the first sample back below
-    it; a dip below lasting less than ``merge_gap_s`` does not end it. Holds shorter than
+    A hold starts at the first sample above the level and ends at the last sample above it
+    before it falls back below; a dip below lasting less than ``merge_gap_s`` does not end it. Holds shorter than
     ``min_hold_s`` are discarded. With ``column=None`` the whole set is one hold (completed by
     :meth:`finish`).
     """
@@ -345,7 +345,7 @@ class ThresholdSegmenter:
         if self._below_since < 0:
             self._below_since = i
         if t - self.buf.time_at(self._below_since) >= self.merge_gap_s:
-            return self._close(self._below_since)
+            return self._close(max(self._below_since - 1, self._start))
         return None
 
     def _close(self, end: int) -> Segment | None:
@@ -363,6 +363,6 @@ class ThresholdSegmenter:
             return Segment(self._first, self._last, -1, float("nan"),
                            self.buf.time_at(self._first), self.buf.time_at(self._last))
         if self.active:
-            end = self._below_since if self._below_since >= 0 else self._last
-            return self._close(end)
+            end = self._below_since - 1 if self._below_since >= 0 else self._last
+            return self._close(max(end, self._start))
         return None
