@@ -116,6 +116,16 @@ def standing_mask(R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
     return ok
 
 
+def heading_deg(R_WB: np.ndarray) -> np.ndarray:
+    """Heading (degrees, (N,)) of ``R_WB`` (N, 3, 3); NaN where the matrix has NaN (gaps)."""
+    R_WB = np.asarray(R_WB, dtype=float)
+    out = np.full(len(R_WB), np.nan)
+    ok = np.all(np.isfinite(R_WB), axis=(1, 2))
+    if ok.any():
+        out[ok] = _heading_deg(R_WB[ok])
+    return out
+
+
 def _circ_mean_deg(a: np.ndarray) -> float:
     r = np.radians(a[np.isfinite(a)])
     return float(np.degrees(np.arctan2(np.sin(r).mean(), np.cos(r).mean()))) if len(r) else np.nan
@@ -166,7 +176,7 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     t = np.asarray(time_s, dtype=float)
     n = len(t)
     roles = list(R_WB)
-    heading = {r: _heading_deg(R_WB[r]) if n else np.zeros(0) for r in roles}
+    heading = {r: heading_deg(R_WB[r]) for r in roles}
     mask = standing_mask(R_WB, still, settings)
     anchors = []
     for i0, i1 in runs(mask):

@@ -133,7 +133,7 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
             still[r] = gyr_norm[r] < hs.still_gyr_rad_s
     hold = hold_heading(time_s, raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
     segs = {r: np.einsum("nij,njk->nik", rot_y(hold.offset_deg[r]), raw[r]) for r in roles}
-    cols = segment_angles(segs)
+    cols = segment_angles_gapped(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
     columns = {c: cols[c] for c in order}
@@ -143,6 +143,24 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         if s:
             conf[f"{s}_hip_rotation"] = hold.confidence[r]
     return AngleTable(time_s=time_s, columns=columns, confidence=conf)
+
+
+def segment_angles_gapped(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """:func:`~imu.kinematics.frames.segment_angles` where NaN matrices (gaps) give NaN angles
+    in the columns that need that segment, and the others stay valid."""
+    ok = {r: np.all(np.isfinite(m), axis=(1, 2)) for r, m in segments.items()}
+    filled = {r: np.where(ok[r][:, None, None], m, np.eye(3)) for r, m in segments.items()}
+    cols = segment_angles(filled)
+    pel = ok["sacrum"]
+    for c, v in cols.items():
+        need = pel
+        for r in ("right_thigh", "left_thigh"):
+            if r in ok and c.startswith(role_side(r) + "_"):
+                need = need & ok[r]
+        if c == "lumbar_flexion" and "trunk" in ok:
+            need = need & ok["trunk"]
+        v[~need] = np.nan
+    return cols
 
 
 def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str = DEFAULT_FILTER,
