@@ -20,6 +20,7 @@ import csv
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,8 +91,10 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
                             f"(header must be {','.join(COLUMNS)})")
     idx = [names.index(c) for c in COLUMNS]
     try:
-        data = np.loadtxt(p, delimiter=",", skiprows=1, usecols=idx, ndmin=2, dtype=np.float64,
-                          encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
+            data = np.loadtxt(p, delimiter=",", skiprows=1, usecols=idx, ndmin=2,
+                              dtype=np.float64, encoding="utf-8-sig")
     except ValueError:
         raise BadInputError(f"{p}: {_locate_bad_cell(p, 1, names, idx)}") from None
     if len(data) == 0:

@@ -1,0 +1,120 @@
+"""Bad input to import / export / info: one line naming what and where, exit status 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imu.cli import main
+
+DOT = Path(__file__).parent / "data" / "movella_dot"
+HEADER = "time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"
+
+
+def run_cli(argv, capsys):
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    return rc, err
+
+
+def one_line_error(argv, capsys, *expected):
+    rc, err = run_cli(argv, capsys)
+    assert rc == 2
+    errors = [ln for ln in err if "error:" in ln]
+    assert len(errors) == 1, err
+    for e in expected:
+        assert e in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def rec(tmp_path):
+    p = tmp_path / "good.imu"
+    assert main(["import", str(DOT / "DOT_sacrum_20240312_101502.csv"), "-o", str(p)]) == 0
+    return p
+
+
+def test_missing_session(tmp_path, capsys):
+    for cmd in ("info", "export"):
+        extra = [] if cmd == "info" else ["-o", tmp_path / "o"]
+        one_line_error([cmd, tmp_path / "nope.imu", *extra], capsys, "nope.imu", "no such file")
+
+
+def test_not_a_recording(tmp_path, capsys):
+    p = tmp_path / "photo.imu"
+    p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+    one_line_error(["info", p], capsys, str(p), "not a recording")
+
+
+def test_truncated_recording(rec, capsys):
+    raw = rec.read_bytes()
+    rec.write_bytes(raw[: len(raw) // 2])
+    one_line_error(["info", rec], capsys, str(rec), "truncated")
+
+
+def test_empty_file(tmp_path, capsys):
+    p = tmp_path / "empty.imu"
+    p.write_bytes(b"")
+    one_line_error(["export", p, "-o", tmp_path / "o"], capsys, str(p), "empty")
+
+
+def test_missing_column_in_csv_folder(tmp_path, capsys):
+    (tmp_path / "sacrum.csv").write_text("time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y\n0,0,0,0,0,0\n")
+    one_line_error(["import", tmp_path, "-o", tmp_path / "x.imu"], capsys,
+                   "sacrum.csv", "missing column gyr_z")
+    assert not (tmp_path / "x.imu").exists()
+
+
+def test_bad_number_in_csv_names_row_and_column(tmp_path, capsys):
+    (tmp_path / "right_thigh.csv").write_text(HEADER + "\n0,0,0,9.8,0,0,0\n0.01,0,0,9.8,0,1e,0\n")
+    one_line_error(["info", tmp_path], capsys, "right_thigh.csv", "row 3", "gyr_y", "'1e'")
+
+
+def test_folder_without_a_session(tmp_path, capsys):
+    (tmp_path / "readme.txt").write_text("x")
+    one_line_error(["import", tmp_path, "-o", tmp_path / "x.imu"], capsys, str(tmp_path),
+                   "holds no session")
+
+
+def test_dot_export_without_role(tmp_path, capsys):
+    one_line_error(["import", DOT, "-o", tmp_path / "x.imu"], capsys,
+                   "D4-22-CD-00-36-82_20240312_101502.csv", "--role")
+
+
+def test_bad_role_argument(tmp_path, capsys):
+    one_line_error(["import", DOT, "--role", "3=elbow", "-o", tmp_path / "x.imu"], capsys,
+                   "--role 3=elbow")
+
+
+def test_import_refuses_to_overwrite_a_recording(rec, capsys):
+    before = rec.read_bytes()
+    one_line_error(["import", DOT / "DOT_sacrum_20240312_101502.csv", "-o", rec], capsys,
+                   str(rec), "already exists")
+    assert rec.read_bytes() == before
+
+
+def test_export_refuses_to_overwrite_a_csv_folder(rec, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["export", str(rec), "-o", str(out)]) == 0
+    one_line_error(["export", rec, "-o", out], capsys, str(out), "refusing to overwrite")
+    assert main(["export", str(rec), "-o", str(out), "--force"]) == 0
+
+
+def test_export_to_a_file_path_is_refused(rec, tmp_path, capsys):
+    f = tmp_path / "file.txt"
+    f.write_text("keep")
+    one_line_error(["export", rec, "-o", f], capsys, str(f), "not a folder")
+    assert f.read_text() == "keep"
+
+
+def test_error_is_one_line_without_traceback_in_a_real_process(tmp_path):
+    p = tmp_path / "broken.imu"
+    p.write_text("this is not a recording\n")
+    r = subprocess.run([sys.executable, "-m", "imu", "info", str(p)], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert str(p) in r.stderr

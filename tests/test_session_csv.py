@@ -1,0 +1,116 @@
+"""SPEC §6 CSV folders: reading, exact round trip through a recording, bad-input messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from imu.errors import BadInputError
+from imu.session.csvfolder import COLUMNS, read_csv_folder, read_sensor_csv, write_csv_folder
+from imu.session.load import load_session
+from imu.session.store import read_recording, write_session
+from imu.types import Event
+
+HEADER = ",".join(COLUMNS)
+
+
+def make_folder(d, roles=("sacrum", "right_thigh"), n=50, seed=1):
+    rng = np.random.default_rng(seed)
+    d.mkdir(exist_ok=True)
+    for role in roles:
+        t = np.round(np.arange(n) / 104.0 + 0.125, 6)
+        vals = np.round(rng.normal(0, 3, (n, 6)), 7)
+        lines = [HEADER] + [",".join([f"{t[i]:.6f}"] + [f"{v:.7f}" for v in vals[i]])
+                            for i in range(n)]
+        (d / f"{role}.csv").write_text("\n".join(lines) + "\n")
+    (d / "truth.csv").write_text("time_s,pelvis_tilt\n0,1\n")  # ignored (simulator output)
+    return d
+
+
+def test_reads_role_files_with_shared_clock_and_sequence(tmp_path):
+    d = make_folder(tmp_path / "s")
+    s = read_csv_folder(d)
+    assert s.roles == ["sacrum", "right_thigh"]
+    sac = s.sensors["sacrum"]
+    raw = np.loadtxt(d / "sacrum.csv", delimiter=",", skiprows=1)
+    assert np.array_equal(sac.t_host_s, raw[:, 0]) and np.array_equal(sac.t_sensor_s, raw[:, 0])
+    assert np.array_equal(sac.seq, np.arange(50))
+    assert np.array_equal(sac.acc, raw[:, 1:4]) and np.array_equal(sac.gyr, raw[:, 4:7])
+    assert sac.info.rate_hz == pytest.approx(104.0, rel=1e-3)
+
+
+def test_column_order_may_differ(tmp_path):
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "sacrum.csv").write_text("gyr_z,gyr_y,gyr_x,acc_z,acc_y,acc_x,time_s\n6,5,4,3,2,1,0.5\n")
+    s = read_csv_folder(d)
+    assert s.sensors["sacrum"].acc.tolist() == [[1, 2, 3]]
+    assert s.sensors["sacrum"].gyr.tolist() == [[4, 5, 6]]
+    assert s.sensors["sacrum"].t_host_s.tolist() == [0.5]
+
+
+def test_csv_to_recording_to_csv_is_lossless_at_printed_precision(tmp_path):
+    src = make_folder(tmp_path / "src", roles=("sacrum", "right_thigh", "left_thigh"))
+    s = read_csv_folder(src)
+    s.events.append(Event(0.2, "set_start", exercise="hinge"))
+    rec = write_session(s, tmp_path / "s.imu")
+    out = tmp_path / "out"
+    write_csv_folder(read_recording(rec), out)
+    for role in ("sacrum", "right_thigh", "left_thigh"):
+        a = np.loadtxt(src / f"{role}.csv", delimiter=",", skiprows=1)
+        b = np.loadtxt(out / f"{role}.csv", delimiter=",", skiprows=1)
+        assert np.array_equal(a, b)
+        # the printed text is the shortest exact form: same digits as the source, no noise
+        src_rows = (src / f"{role}.csv").read_text().splitlines()[1:]
+        out_rows = (out / f"{role}.csv").read_text().splitlines()[1:]
+        assert [list(map(float, r.split(","))) for r in src_rows] == \
+               [list(map(float, r.split(","))) for r in out_rows]
+        assert max(len(c) for r in out_rows for c in r.split(",")) <= 11
+    again = read_csv_folder(out)  # session.json brings the events back
+    assert [(e.t_s, e.kind, e.exercise) for e in again.events] == [(0.2, "set_start", "hinge")]
+    write_csv_folder(again, tmp_path / "out2")
+    for role in ("sacrum", "right_thigh", "left_thigh"):
+        assert (out / f"{role}.csv").read_text() == (tmp_path / "out2" / f"{role}.csv").read_text()
+
+
+def test_full_precision_values_survive_exactly(tmp_path):
+    d = tmp_path / "s"
+    d.mkdir()
+    rng = np.random.default_rng(3)
+    vals = rng.normal(0, 1, (20, 7))
+    vals[:, 0] = np.cumsum(rng.random(20))
+    (d / "sacrum.csv").write_text(HEADER + "\n" + "\n".join(
+        ",".join(repr(float(v)) for v in row) for row in vals) + "\n")
+    out = tmp_path / "o"
+    write_csv_folder(read_recording(write_session(read_csv_folder(d), tmp_path / "x.imu")), out)
+    assert np.array_equal(read_sensor_csv(out / "sacrum.csv"), vals)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y\n0,1,2,3,4,5\n", "missing column gyr_z"),
+    (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,abc,4,5,6\n", "row 3, column acc_z: 'abc' is not a number"),
+    (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3\n", "row 3"),
+    (HEADER + "\n", "no samples"),
+    ("", "empty file"),
+    (HEADER + "\n0.5,1,2,3,4,5,6\n0.4,1,2,3,4,5,6\n", "row 3, column time_s: time goes backwards"),
+])
+def test_bad_csv_names_file_row_and_column(tmp_path, text, message):
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "sacrum.csv").write_text(text)
+    with pytest.raises(BadInputError) as ei:
+        load_session(d)
+    msg = str(ei.value)
+    assert message in msg and "sacrum.csv" in msg and "\n" not in msg
+
+
+def test_folder_without_sensor_files_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(BadInputError, match="holds no session"):
+        load_session(tmp_path)
+
+
+def test_single_role_named_csv_loads(tmp_path):
+    d = make_folder(tmp_path / "s", roles=("sacrum",))
+    s = load_session(d / "sacrum.csv")
+    assert s.roles == ["sacrum"] and len(s.sensors["sacrum"]) == 50
