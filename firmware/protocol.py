@@ -138,8 +138,9 @@ def clamp_i16(x):
 class Batcher:
     """Collects samples and emits full notifications.
 
-    The batch size follows the negotiated MTU (``set_mtu``). ``add`` returns an encoded
-    notification when the batch is full, otherwise ``None``; ``flush`` emits what is pending.
+    The batch size follows the negotiated MTU (``set_mtu``). ``add`` returns the encoded
+    notifications it completed (a full batch, or a batch closed by a sequence gap); ``flush``
+    emits what is pending (or ``None``).
 
     Parameters
     ----------
@@ -156,6 +157,7 @@ class Batcher:
         self._seq0 = 0
         self._t0 = 0
         self._t_last = 0
+        self._seq_last = 0
 
     def set_mtu(self, mtu):
         self.batch = max_samples(mtu)
@@ -169,15 +171,24 @@ class Batcher:
         return len(self._samples)
 
     def add(self, seq, t_ticks, sample):
-        """Add one sample (``seq`` u32-able int, ``t_ticks`` unwrapped int ticks, 6 int16)."""
+        """Add one sample (``seq`` int, ``t_ticks`` unwrapped int ticks, 6 int16).
+
+        Returns the list of notifications completed by this sample (usually empty). A sample
+        whose ``seq`` does not follow the pending ones closes the batch first, because a batch
+        implies consecutive sequence numbers.
+        """
+        out = []
+        if self._samples and seq != self._seq_last + 1:
+            out.append(self.flush())
         if not self._samples:
             self._seq0 = seq
             self._t0 = t_ticks
         self._samples.append(sample)
+        self._seq_last = seq
         self._t_last = t_ticks
         if len(self._samples) >= self.batch:
-            return self.flush()
-        return None
+            out.append(self.flush())
+        return out
 
     def flush(self):
         if not self._samples:

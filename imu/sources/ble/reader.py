@@ -175,11 +175,11 @@ class SensorLink:
         st.extra["out_of_order"] = c.out_of_order
         if block is None:
             return
-        # Rate over the last ~3 s of the session clock (samples after the first packet).
+        # Rate over the last ~10 s of the session clock (samples after the first packet).
         win = self._rate_window
         win.append((t, len(block)))
         self._rate_n += len(block)
-        while len(win) > 2 and t - win[0][0] > 3.0:
+        while len(win) > 2 and t - win[0][0] > 10.0:
             self._rate_n -= win.popleft()[1]
         if len(win) >= 2 and t > win[0][0]:
             st.rate_hz = (self._rate_n - win[0][1]) / (t - win[0][0])
@@ -298,7 +298,10 @@ class SensorLink:
 
 def no_adapter_message(exc: BaseException) -> str:
     """One line for 'there is no usable Bluetooth adapter' (BlueZ/D-Bus/OS errors)."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, OSError) and not str(getattr(exc, "strerror", "") or "").startswith("Bluetooth"):
+        text = "the BlueZ D-Bus service is not reachable"
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return (f"no Bluetooth adapter available ({text}); use --simulate for the built-in "
             f"virtual sensors")
 

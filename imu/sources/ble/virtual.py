@@ -335,9 +335,7 @@ class VirtualSensor:
             ticks = np.rint(t / P.TICK_S).astype(np.int64)
             pkts = []
             for i in range(len(t)):
-                pkt = self.batcher.add(int(seq[i]), int(ticks[i]), raw[i].tolist())
-                if pkt is not None:
-                    pkts.append(pkt)
+                pkts.extend(self.batcher.add(int(seq[i]), int(ticks[i]), raw[i].tolist()))
             # Batches fill the MTU; a partial batch goes out on the next FIFO read at the latest.
             if self.batcher.pending and (len(t) == 0 or self._held_partial):
                 pkts.append(self.batcher.flush())
@@ -360,3 +358,12 @@ class VirtualSensor:
             except Exception as exc:
                 log.debug("%s notify: %s", self.name, exc)
                 return
+
+
+def still_feed(rate_hz: float = 104, seconds: float = 10.0) -> SampleFeed:
+    """A sensor lying still, flat (gravity on +z, zero rate), looped: for scans and pairing."""
+    n = max(2, int(round(rate_hz * seconds)))
+    t = np.arange(n) / float(rate_hz)
+    acc = np.zeros((n, 3))
+    acc[:, 2] = P.STANDARD_GRAVITY
+    return SampleFeed(t, acc, np.zeros((n, 3)), loop=True)

@@ -1,0 +1,182 @@
+"""``imu record [--simulate] [--seconds N] -o FILE``: headless recording with live status lines.
+
+Sensors are named with ``--sensor ROLE=ADDRESS`` (see ``imu scan``); with none named the
+built-in simulated sensor set is used (SPEC §2). Samples go straight into the crash-safe
+recording; Ctrl-C stops cleanly and closes the file.
+"""
+
+from __future__ import annotations
+
+import sys
+
+NAME = "record"
+HELP = "record sensors headless into a session file (--simulate: the virtual sensor set)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("-o", "--output", required=True, metavar="FILE",
+                        help="recording file to create (exactly this path)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="record the simulated sensors over the virtual BLE link "
+                             "(the default when no --sensor is given)")
+    parser.add_argument("--sensor", action="append", default=[], metavar="ROLE=ADDRESS",
+                        help="a real sensor and its role (sacrum, right_thigh, left_thigh, trunk); "
+                             "repeat for each sensor")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="stop after N seconds of data (default: until Ctrl-C)")
+    parser.add_argument("--rate", type=int, default=104, metavar="HZ",
+                        help="sensor output data rate (default 104; the XIAO firmware offers 104 "
+                             "and 208)")
+    parser.add_argument("--program", default="demo",
+                        help="--simulate: simulator program (default demo)")
+    parser.add_argument("--seed", type=int, default=0, help="--simulate: simulator seed")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="--simulate: session seconds per wall-clock second (default 1)")
+    parser.add_argument("--roles", default="sacrum,right_thigh,left_thigh",
+                        help="--simulate: comma-separated roles (default sacrum,right_thigh,left_thigh)")
+    parser.add_argument("--identify", action="store_true",
+                        help="blink each sensor's LED as it connects, to check the role mapping")
+    parser.add_argument("--lsl", action="store_true",
+                        help="also publish every sensor's raw stream as a Lab Streaming Layer outlet")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    parser.add_argument("--quiet", action="store_true", help="no status lines")
+
+
+def parse_sensor_args(items: list[str]) -> dict[str, str]:
+    """``["sacrum=AA:BB:..", ...]`` → role → address; BadInputError naming the bad item."""
+    from imu.errors import BadInputError
+    from imu.types import ROLES
+
+    out: dict[str, str] = {}
+    for item in items:
+        role, sep, addr = item.partition("=")
+        role, addr = role.strip(), addr.strip()
+        if not sep or not addr:
+            raise BadInputError(f"--sensor {item!r}: expected ROLE=ADDRESS, e.g. sacrum=C0:1D:5E:00:00:01")
+        if role not in ROLES:
+            raise BadInputError(f"--sensor {item!r}: unknown role {role!r} (one of {', '.join(ROLES)})")
+        if role in out:
+            raise BadInputError(f"--sensor {item!r}: role {role} given twice")
+        out[role] = addr
+    if out and "sacrum" not in out:
+        raise BadInputError("--sensor: the sacrum sensor is required (sacrum=ADDRESS)")
+    if out and not ({"right_thigh", "left_thigh"} & set(out)):
+        raise BadInputError("--sensor: at least one thigh sensor is required "
+                            "(right_thigh=ADDRESS or left_thigh=ADDRESS)")
+    return out
+
+
+def status_line(role: str, st) -> str:
+    """One status line: role, state, rate, samples, drops, duplicates, malformed, battery."""
+    batt = f"{st.battery_pct:.0f}%" if st.battery_pct is not None else "-"
+    return (f"{role:<12} {st.state:<12} {st.rate_hz:6.1f} Hz  {st.samples:>8} samples  "
+            f"dropped {st.dropped:<5} dup {st.duplicates:<4} bad {st.malformed:<4} "
+            f"reconnects {st.reconnects:<3} battery {batt}")
+
+
+class StatusPrinter:
+    """Prints the per-sensor status block; redraws in place on a terminal."""
+
+    def __init__(self, stream=sys.stderr, quiet: bool = False):
+        self.stream = stream
+        self.quiet = quiet
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self._lines = 0
+
+    def __call__(self, status: dict) -> None:
+        if self.quiet or not status:
+            return
+        lines = [status_line(r, st) for r, st in status.items()]
+        if self.tty and self._lines:
+            self.stream.write(f"\x1b[{self._lines}F")
+        for ln in lines:
+            self.stream.write(ln + ("\x1b[K" if self.tty else "") + "\n")
+        self.stream.flush()
+        self._lines = len(lines)
+
+
+def run(args) -> int:
+    import asyncio
+    import os
+    import signal
+    from pathlib import Path
+
+    from imu.errors import BadInputError
+    from imu.session.store import RecordingWriter
+    from imu.sources.simulated import SimulatedSource, record_source
+
+    role_to_addr = parse_sensor_args(args.sensor)
+    if args.seconds is not None and args.seconds <= 0:
+        raise BadInputError(f"--seconds {args.seconds:g}: must be positive")
+    if args.speed <= 0:
+        raise BadInputError(f"--speed {args.speed:g}: must be positive")
+    if not (1 <= args.rate <= 1000):
+        raise BadInputError(f"--rate {args.rate}: give 1..1000 Hz")
+    simulate = args.simulate or not role_to_addr
+    if args.simulate and role_to_addr:
+        raise BadInputError("--simulate and --sensor exclude each other")
+    out = Path(args.output)
+
+    if simulate:
+        roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+        if not args.simulate:
+            print("imu record: no --sensor given: recording the simulated sensor set",
+                  file=sys.stderr)
+        source = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, roles=roles,
+                                 speed=args.speed, progress=not args.quiet)
+        meta = {"source": "simulated", "program": args.program, "seed": args.seed,
+                "rate_hz": args.rate, "speed": args.speed}
+    else:
+        from imu.sources.ble.reader import BleSource
+        source = BleSource(role_to_addr, rate_hz=args.rate, identify=args.identify,
+                           announce=lambda m: print(m, file=sys.stderr))
+        meta = {"source": "ble", "rate_hz": args.rate,
+                "addresses": dict(role_to_addr)}
+
+    writer = RecordingWriter(out, meta, [], overwrite=args.overwrite)
+    printer = StatusPrinter(quiet=args.quiet)
+    lsl = None
+    samples = 0
+
+    async def main() -> int:
+        nonlocal lsl
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_signal_handler(signal.SIGINT, stop.set)
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
+            pass
+        await source.start()
+        on_block = None
+        if args.lsl:
+            from imu.sources.lsl import LslPublisher
+            lsl = LslPublisher(source.sensors)
+            on_block = lsl.push_block
+            print(f"imu record: LSL outlets: {', '.join(lsl.source_ids.values())}",
+                  file=sys.stderr)
+        if not args.quiet:
+            what = f"{args.seconds:g} s" if args.seconds else "until Ctrl-C"
+            print(f"imu record: recording {len(source.sensors)} sensors into {out} ({what})",
+                  file=sys.stderr)
+        return await record_source(source, writer, seconds=args.seconds, status_cb=printer,
+                                   stop_event=stop, start=False, on_block=on_block)
+
+    try:
+        samples = asyncio.run(main())
+    except BaseException:
+        written = writer.samples_written if hasattr(writer, "samples_written") else 0
+        writer.close()
+        if not written and not samples:
+            try:
+                os.unlink(out)  # nothing recorded: leave no empty file behind
+            except OSError:
+                pass
+        raise
+    finally:
+        if lsl is not None:
+            lsl.close()
+    writer.close()
+    print(f"imu record: {samples} samples from {len(source.sensors)} sensors written to {out}",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,245 @@
+"""The built-in simulated sensor set: virtual BLE sensors fed by the body simulator.
+
+:class:`SimulatedSource` runs :func:`imu.sim.simulate`, starts one
+:class:`~imu.sources.ble.virtual.VirtualSensor` per role on the in-process virtual radio, and reads
+them with the same :class:`~imu.sources.ble.reader.BleSource` that reads real sensors (through
+bleak, with the bumble backend). So the demo, ``imu live --simulate``, ``imu record --simulate``
+and the tests exercise the real protocol, decoder, reconnection and gap bookkeeping.
+
+The simulated program's events (calibration protocol, set start/end) are handed out through
+:meth:`SimulatedSource.events` when the session clock passes them. The session clock runs at
+``speed`` times real time; with ``loop`` the program starts over when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+from imu.sources.base import SensorStatus, Source
+from imu.sources.ble.bumble_backend import (BumbleClientBackend, BumbleScannerBackend,
+                                            get_radio)
+from imu.sources.ble.reader import BleSource
+from imu.sources.ble.virtual import SampleFeed, VirtualSensor, sim_address
+from imu.types import Event, SampleBlock, SensorInfo
+
+DEFAULT_ROLES = ("sacrum", "right_thigh", "left_thigh")
+
+
+def virtual_name(role: str) -> str:
+    """Advertised name of the virtual sensor for ``role``."""
+    return f"IMU-SIM {role}"
+
+
+class SimulatedSource(Source):
+    """Simulated sensors over the virtual BLE link, as a :class:`~imu.sources.base.Source`.
+
+    Parameters
+    ----------
+    program : str or list of str
+        Simulator program (:data:`imu.sim.programs.PROGRAMS`), e.g. ``"demo"``.
+    rate_hz : float
+        Output data rate requested from the sensors, Hz.
+    seed : int
+        Simulator seed.
+    roles : sequence of str
+        Instrumented roles (sacrum and at least one thigh).
+    speed : float
+        Session-clock seconds per wall-clock second (tests run faster than real time).
+    errors : bool
+        Sensor errors on (``True``) or exact signals.
+    loop : bool
+        Start the program over when it ends (the clock and sequence numbers continue).
+    reps, duration_s, calibration :
+        Passed to :func:`imu.sim.simulate`.
+    progress : bool
+        Progress lines on stderr while simulating and connecting.
+    """
+
+    def __init__(self, program="demo", rate_hz: float = 104, seed: int = 0,
+                 roles=DEFAULT_ROLES, speed: float = 1.0, *, errors: bool = True,
+                 loop: bool = True, reps: int | None = None, duration_s: float | None = None,
+                 calibration: bool = True, progress: bool = False):
+        self.program = program
+        self.rate_hz = int(round(rate_hz))
+        self.seed = int(seed)
+        self.roles = tuple(roles)
+        self.speed = float(speed)
+        self.errors = errors
+        self.loop = loop
+        self.sim_kwargs = {"reps": reps, "duration_s": duration_s, "calibration": calibration}
+        self.progress = progress
+        self.sensors: dict[str, SensorInfo] = {}
+        self.virtual: dict[str, VirtualSensor] = {}
+        self.reader: BleSource | None = None
+        self.sim_result = None
+        self._t0 = 0.0
+        self._sim_events: list[Event] = []
+        self._span_s = 0.0
+        self._next_event = 0
+        self._loop_k = 0
+        self._started = False
+
+    def clock(self) -> float:
+        """Session clock, s: wall time since the sensors powered on, times ``speed``."""
+        return (time.monotonic() - self._t0) * self.speed
+
+    def _say(self, msg: str) -> None:
+        if self.progress:
+            print(msg, file=sys.stderr, flush=True)
+
+    def simulate(self):
+        """Run the simulator once (cached); returns its ``SimResult``."""
+        if self.sim_result is None:
+            from imu.sim import simulate
+            self.sim_result = simulate(self.program, rate_hz=self.rate_hz, seed=self.seed,
+                                       errors=self.errors, roles=self.roles,
+                                       progress=self.progress, **self.sim_kwargs)
+        return self.sim_result
+
+    async def start(self) -> None:
+        self._say(f"simulating '{self.program if isinstance(self.program, str) else '+'.join(self.program)}' "
+                  f"at {self.rate_hz} Hz ...")
+        res = await asyncio.to_thread(self.simulate)
+        session = res.session
+        radio = get_radio()
+        self._t0 = time.monotonic()
+        spans = []
+        for i, role in enumerate(self.roles):
+            d = session.sensors[role]
+            feed = SampleFeed(d.t_sensor_s, d.acc, d.gyr, d.seq, loop=self.loop)
+            spans.append(feed.span_s)
+            vs = VirtualSensor(sim_address(i), virtual_name(role), feed, d.info.sensor_id,
+                               speed=self.speed, radio=radio, rate_hz=self.rate_hz,
+                               battery_pct=95 - 7 * i)
+            await vs.power_on()
+            vs._t_wall0 = self._t0  # one power-on instant: sensor clocks start together
+            self.virtual[role] = vs
+        self._span_s = max(spans)
+        self._sim_events = sorted(session.events, key=lambda e: e.t_s)
+        self._say(f"connecting {len(self.roles)} virtual sensors ...")
+        self.reader = BleSource({r: vs.address for r, vs in self.virtual.items()},
+                                rate_hz=self.rate_hz, client_backend=BumbleClientBackend,
+                                scanner_backend=BumbleScannerBackend, clock=self.clock,
+                                connect_timeout_s=3.0)
+        try:
+            await self.reader.start()
+        except BaseException:
+            await self._close_virtual()
+            raise
+        for role, info in self.reader.sensors.items():
+            extra = dict(info.extra)
+            extra.update({"simulated": True, "seed": self.seed,
+                          "program": self.program if isinstance(self.program, str)
+                          else list(self.program)})
+            self.sensors[role] = replace(info, extra=extra)
+        self._started = True
+
+    async def _close_virtual(self) -> None:
+        for vs in self.virtual.values():
+            await vs.close()
+
+    async def stop(self) -> None:
+        if self.reader is not None:
+            await self.reader.stop()
+        await self._close_virtual()
+
+    async def blocks(self) -> AsyncIterator[SampleBlock]:
+        if self.reader is None:
+            raise RuntimeError("SimulatedSource.blocks() before start()")
+        async for b in self.reader.blocks():
+            yield b
+
+    def status(self) -> dict[str, SensorStatus]:
+        return self.reader.status() if self.reader is not None else {}
+
+    def events(self) -> list[Event]:
+        """Link events (disconnect/reconnect) and the program's events the clock has passed."""
+        out = self.reader.events() if self.reader is not None else []
+        if self._sim_events and self._started:
+            now = self.clock()
+            while True:
+                ev = self._sim_events[self._next_event]
+                t = ev.t_s + self._loop_k * self._span_s
+                if t > now:
+                    break
+                out.append(replace(ev, t_s=t, data=dict(ev.data)))
+                self._next_event += 1
+                if self._next_event >= len(self._sim_events):
+                    if not self.loop:
+                        self._sim_events = []
+                        break
+                    self._next_event = 0
+                    self._loop_k += 1
+        return out
+
+    async def force_disconnect(self, role: str, down_s: float = 1.0) -> None:
+        """Drop ``role``'s link from the sensor side for ``down_s`` wall seconds (tests, demo)."""
+        await self.virtual[role].force_disconnect(down_s)
+
+
+async def record_source(source: Source, writer, *, seconds: float | None = None,
+                        status_cb=None, status_interval_s: float = 1.0,
+                        stop_event: asyncio.Event | None = None, start: bool = True,
+                        on_block=None) -> int:
+    """Pump a source into a :class:`~imu.session.store.RecordingWriter`.
+
+    Starts the source (unless ``start=False``: already started), writes every block (straight away: the writer's own commit
+    thread makes it crash-safe) and every event the source reports, calls
+    ``status_cb(source.status())`` about every ``status_interval_s``, and stops after
+    ``seconds`` of session time (first to last block), when ``stop_event`` is set, or when the
+    source ends. ``on_block(role, block)`` sees every written block (e.g. LSL outlets). The
+    source is always stopped and remaining events written; the writer is left
+    open for the caller to close. Returns the number of samples written.
+    """
+    if start:
+        await source.start()
+    role_of = {info.sensor_id: role for role, info in source.sensors.items()}
+    for info in source.sensors.values():
+        try:
+            writer.add_sensor(info)
+        except Exception:  # already registered at construction
+            pass
+    n = 0
+    t_first = None
+    last_status = 0.0
+    stop_event = stop_event or asyncio.Event()
+    it = source.blocks().__aiter__()
+    try:
+        while not stop_event.is_set():
+            try:
+                blk = await asyncio.wait_for(it.__anext__(), timeout=0.25)
+            except asyncio.TimeoutError:
+                blk = None
+            except StopAsyncIteration:
+                break
+            if blk is not None:
+                role = role_of.get(blk.sensor_id)
+                if role is None:
+                    role_of = {info.sensor_id: r for r, info in source.sensors.items()}
+                    role = role_of.get(blk.sensor_id)
+                if role is not None and len(blk):
+                    writer.add_block(role, blk)
+                    n += len(blk)
+                    if on_block is not None:
+                        on_block(role, blk)
+                    if t_first is None:
+                        t_first = float(blk.t_host_s[0])
+                    if seconds is not None and float(blk.t_host_s[-1]) - t_first >= seconds:
+                        break
+            for ev in source.events():
+                writer.add_event(ev)
+            now = time.monotonic()
+            if status_cb is not None and now - last_status >= status_interval_s:
+                last_status = now
+                status_cb(source.status())
+    finally:
+        await source.stop()
+        for ev in source.events():
+            writer.add_event(ev)
+        if status_cb is not None:
+            status_cb(source.status())
+    return n

@@ -1,0 +1,147 @@
+"""Protocol v1: the firmware's encoder/batcher/command handler against the host decoder."""
+
+import json
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware import protocol as P
+from imu.sources.ble.decoder import (MalformedPacket, decode_control_response, decode_info,
+                                     decode_notification)
+
+i16 = st.integers(-32768, 32767)
+sample = st.tuples(i16, i16, i16, i16, i16, i16)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seq=st.integers(0, 2**40), t0=st.integers(0, 2**40), dt=st.integers(1, 0xFFFF),
+       samples=st.lists(sample, min_size=1, max_size=P.max_samples(247)))
+def test_encode_decode_round_trip(seq, t0, dt, samples):
+    pkt = P.encode_batch(seq, t0, dt, samples)
+    assert len(pkt) == P.HEADER_SIZE + P.SAMPLE_SIZE * len(samples)
+    b = decode_notification(pkt)
+    assert b.seq == seq % 2**32
+    assert b.t0_ticks == t0 % 2**32
+    assert b.dt_q4 == dt
+    assert b.raw.tolist() == [list(s) for s in samples]
+
+
+@pytest.mark.parametrize("mtu,n", [(23, 1), (27, 1), (39, 2), (185, 14), (247, 19), (517, 41)])
+def test_batch_fills_the_negotiated_mtu(mtu, n):
+    assert P.max_samples(mtu) == n
+    assert P.HEADER_SIZE + P.SAMPLE_SIZE * n <= max(mtu - 3, P.HEADER_SIZE + P.SAMPLE_SIZE)
+
+
+def test_batcher_emits_full_batches_with_measured_interval():
+    b = P.Batcher(rate_hz=208, mtu=247)
+    period = 1 / (208 * P.TICK_S)  # 192.3 ticks
+    pkts = []
+    for i in range(50):
+        pkts += b.add(1000 + i, int(round(5000 + i * period)), (i, -i, 1, 2, 3, 4))
+    pkts.append(b.flush())
+    got = [decode_notification(p) for p in pkts]
+    assert [len(g) for g in got] == [19, 19, 12]
+    assert [g.seq for g in got] == [1000, 1019, 1038]
+    assert abs(got[0].dt_q4 / 16 - period) < 0.1
+    assert got[1].t0_ticks == int(round(5000 + 19 * period))
+    assert b.flush() is None
+
+
+def test_batcher_closes_batch_at_a_sequence_gap():
+    b = P.Batcher(rate_hz=104, mtu=247)
+    out = []
+    for s in (0, 1, 2, 10, 11):
+        out += b.add(s, s * 385, (0,) * 6)
+    out.append(b.flush())
+    got = [decode_notification(p) for p in out]
+    assert [(g.seq, len(g)) for g in got] == [(0, 3), (10, 2)]
+
+
+def test_info_characteristic_decodes_with_datasheet_scales():
+    cfg = P.SensorConfig("abc123", "imu-xiao-s", "1.0.0", acc_range_g=8, gyr_range_dps=1000)
+    info = decode_info(cfg.info_bytes(247))
+    assert info.version == 1 and info.sensor_id == "abc123" and info.batch == 19
+    assert info.rates_hz == [104, 208]
+    assert info.acc_scale == pytest.approx(0.244e-3 * 9.80665)
+    assert info.gyr_scale == pytest.approx(35e-3 * np.pi / 180)
+    assert info.tick_s == 25e-6
+    with pytest.raises(MalformedPacket):
+        decode_info(b"{not json")
+
+
+class Calls:
+    def __init__(self):
+        self.log = []
+
+    def handler(self, streaming=False):
+        cfg = P.SensorConfig("id", "m", "fw")
+        h = P.CommandHandler(cfg, on_start=lambda: self.log.append("start"),
+                             on_stop=lambda: self.log.append("stop"),
+                             on_identify=lambda s: self.log.append(("identify", s)),
+                             on_config=lambda c: self.log.append(("config", c.rate_hz,
+                                                                  c.acc_range_g, c.gyr_range_dps)),
+                             battery=lambda: 77)
+        h.streaming = streaming
+        return h
+
+
+def resp(h, data):
+    return decode_control_response(h.handle(data))
+
+
+def test_every_control_command_is_handled():
+    c = Calls()
+    h = c.handler()
+    r = resp(h, P.cmd_set_rate(208, token=7))
+    assert (r.opcode, r.token, r.ok) == (P.OP_SET_RATE, 7, True) and h.config.rate_hz == 208
+    r = resp(h, P.cmd_set_range(4, 500, token=8))
+    assert r.ok and (h.config.acc_range_g, h.config.gyr_range_dps) == (4, 500)
+    r = resp(h, P.cmd_identify(5, token=9))
+    assert r.ok
+    r = resp(h, P.command(P.OP_START, 10))
+    assert r.ok and h.streaming
+    r = resp(h, P.command(P.OP_GET_STATUS, 11))
+    streaming, rate, acc_g, gyr_dps, batt = struct.unpack("<BHBHB", r.payload)
+    assert (streaming, rate, acc_g, gyr_dps, batt) == (1, 208, 4, 500, 77)
+    r = resp(h, P.command(P.OP_STOP, 12))
+    assert r.ok and not h.streaming
+    assert c.log == [("config", 208, 8, 1000), ("config", 208, 4, 500), ("identify", 5),
+                     "start", "stop"]
+
+
+@pytest.mark.parametrize("data,status", [
+    (b"", P.ST_BAD_LENGTH),
+    (b"\x01", P.ST_BAD_LENGTH),
+    (b"\x7f\x00", P.ST_UNKNOWN_OPCODE),
+    (b"\x01\x00\x00", P.ST_BAD_LENGTH),                       # start with a payload
+    (P.command(P.OP_SET_RATE, 1, b"\x68"), P.ST_BAD_LENGTH),   # rate needs 2 bytes
+    (P.cmd_set_rate(100), P.ST_BAD_VALUE),                     # not an LSM6DS3 rate offered
+    (P.cmd_set_range(3, 1000), P.ST_BAD_VALUE),
+    (P.cmd_set_range(8, 300), P.ST_BAD_VALUE),
+    (P.cmd_identify(0), P.ST_BAD_VALUE),
+    (P.command(P.OP_IDENTIFY, 1, b""), P.ST_BAD_LENGTH),
+])
+def test_malformed_command_answers_an_error_code(data, status):
+    h = Calls().handler()
+    r = resp(h, data)
+    assert r.status == status
+    assert h.config.rate_hz == 104 and not h.streaming
+
+
+def test_configuration_refused_while_streaming():
+    h = Calls().handler(streaming=True)
+    assert resp(h, P.cmd_set_rate(208)).status == P.ST_BUSY
+    assert resp(h, P.cmd_set_range(2, 250)).status == P.ST_BUSY
+    assert h.config.rate_hz == 104
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=40))
+def test_fuzzed_commands_never_raise(data):
+    out = Calls().handler().handle(data)
+    r = decode_control_response(out)
+    assert r.status in P.STATUS_NAMES
+    assert r.opcode == (data[0] & 0x7F if data else 0)
