@@ -165,6 +165,7 @@ class ExcursionSegmenter:
         self.standing = float("nan")
         self._start = -1
         self._end_cand = -1
+        self._prev_end = -1       # end index of the last rep: the next one cannot start earlier
         self._last_valid = -1
         self.min_neutral_s = float(min_neutral_s)
 
@@ -207,7 +208,7 @@ class ExcursionSegmenter:
 
     def _last_in_band_before(self, i: int, s: float) -> int | None:
         t_i = self.buf.time_at(i)
-        a = self.buf.index_at_or_after(t_i - self.lookback_s)
+        a = max(self.buf.index_at_or_after(t_i - self.lookback_s), self._prev_end)
         h = self.buf.col(self.column, a, i + 1)
         ok = np.flatnonzero(np.isfinite(h) & (np.abs(h - s) <= self.band))
         return a + int(ok[-1]) if len(ok) else None
@@ -276,12 +277,13 @@ class ExcursionSegmenter:
         dev = self._dev(h, s)
         peak = start + int(np.nanargmax(dev))
         seg = Segment(start, end, peak, s, self.buf.time_at(start), self.buf.time_at(end))
-        # restart the excursion memory from the rep's end so its own top is not reused
+        # restart the excursion memory from the rep's end, at its standing level, so the rep's
+        # own top (or its tail inside the band) is not taken for the next rep's baseline
         self._min.clear()
         self._max.clear()
-        v = float(self.buf.col(self.column, end, end + 1)[0])
-        self._min.append((seg.end_s, v))
-        self._max.append((seg.end_s, v))
+        self._min.append((seg.end_s, s))
+        self._max.append((seg.end_s, s))
+        self._prev_end = end
         if seg.end_s - seg.start_s < self.min_rep_s:
             return None
         return seg

@@ -10,6 +10,15 @@ start to its end event) is one hold. Per hold: ``pelvic_drop_mean_deg``, ``pelvi
 ``pelvic_drop_final_deg`` (mean over the last second), ``drift_rms_deg`` (RMS of the change from
 the mean over the first 0.5 s), ``time_in_band_pct`` (|change| < 3°) and ``grade`` (green when
 the max drop is below 4°, amber below 8°, else red).
+
+Reference: by default (``single_leg.reference_standing = 1``) the drop is measured from the
+pelvis's own level while still standing on two legs just before the lift (median over the
+second before the lifted leg starts to rise; reported as ``standing_pelvic_drop_deg``). This is
+what a coach means by "the pelvis dropped", and it makes the figure immune to a small obliquity
+offset between the calibration and the set (sensor inclination error, a strap that moved).
+When the person stands level in the calibration pose, as in the simulator, both references
+agree. With ``reference_standing = 0`` the drop is the obliquity against the calibration pose
+exactly as in ``notes/METRICS.md``.
 """
 
 from __future__ import annotations
@@ -65,10 +74,39 @@ class SingleLegDetector(Detector):
             st["pelvic_drop_deg"] = float(self.buf.col("drop")[-1])
         return st
 
+    def keep_from(self) -> int:
+        # keep a few seconds before a hold can start: the standing reference lies there
+        t_ref = self.buf.time_at(self.seg._start) if self.seg.active else self.t_last_s
+        k = self.buf.index_at_or_after(t_ref - self._lookback_s)
+        return min(self.seg.keep_from, k)
+
+    _lookback_s = 6.0
+
+    def standing_reference(self, seg: Segment) -> tuple[float, float | None]:
+        """``(drop_offset_deg, lift_start_s)``: the pelvic drop while still on two legs, the
+        median over ``baseline_window_s`` before the lifted leg started to rise (the last sample
+        within 3° of its lowest flexion in the seconds before the hold). ``(0, None)`` when the
+        hold is the whole set or the reference is switched off."""
+        if self.hold_source != "lifted_thigh" or not self.s["reference_standing"]:
+            return 0.0, None
+        t0 = seg.start_s
+        a = self.buf.index_at_or_after(t0 - self._lookback_s + self.s["baseline_window_s"])
+        lift = self.buf.col("lift", a, seg.start + 1)
+        if not np.isfinite(lift).any():
+            return 0.0, None
+        low = float(np.nanmin(lift))
+        near = np.flatnonzero(np.isfinite(lift) & (lift <= low + 3.0))
+        i_lift = a + int(near[-1])
+        t_lift = self.buf.time_at(i_lift)
+        b0 = self.buf.index_at_or_after(t_lift - self.s["baseline_window_s"] - 1e-9)
+        ref = nanmean(self.buf.col("drop", b0, i_lift + 1))
+        return (ref, t_lift) if np.isfinite(ref) else (0.0, None)
+
     def _measure(self, seg: Segment) -> dict:
         a, b = seg.start, seg.end + 1
         t = self.buf.t(a, b)
-        d = self.buf.col("drop", a, b)
+        ref0, t_lift = self.standing_reference(seg)
+        d = self.buf.col("drop", a, b) - ref0
         s = self.s
         ok = np.isfinite(d)
         final = nanmean(d[t >= t[-1] - s["final_window_s"] + 1e-9])
@@ -90,6 +128,7 @@ class SingleLegDetector(Detector):
             "drift_rms_deg": num(drift),
             "time_in_band_pct": num(in_band),
             "grade": drop_grade(dmax, s["green_deg"], s["amber_deg"]),
+            "standing_pelvic_drop_deg": num(ref0) if t_lift is not None else None,
         }
 
     def set_fields(self) -> dict:

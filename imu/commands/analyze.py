@@ -1,0 +1,112 @@
+"""``imu analyze SESSION [--calibration PROFILE] [--exercise NAME] [--side left|right] --json OUT
+[--report OUT.html] [--settings FILE.toml] [--set key=value ...]``.
+
+Loads the session, computes its SPEC §3 angles with the calibration given (or the session's own
+calibration phase), finds the exercise sets from its events (or takes ``--exercise``/``--side``
+for a session without any) and writes the SPEC §6 Analysis JSON, optionally the HTML report,
+and prints a short plain-language summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+NAME = "analyze"
+HELP = "reps, holds, faults and scores of a session (Analysis JSON, optional HTML report)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("session", help="recording file or CSV folder")
+    parser.add_argument("--calibration", metavar="PROFILE",
+                        help="calibration profile (default: the session's own calibration phase)")
+    parser.add_argument("--exercise", metavar="NAME",
+                        help="exercise of a session without set events (hinge, single_leg_stance, "
+                             "hip_airplane, squat, posture); with set events, analyse only this one")
+    parser.add_argument("--side", choices=("left", "right"),
+                        help="stance leg for single-leg stance / hip airplane without set events")
+    parser.add_argument("--json", required=True, metavar="OUT", help="Analysis JSON to write")
+    parser.add_argument("--report", metavar="OUT.html", help="also write the HTML report")
+    parser.add_argument("--settings", metavar="FILE.toml", help="analysis thresholds (TOML)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one threshold, e.g. hinge.squat_inclination_deg=30 (repeatable)")
+    parser.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+
+
+def load_settings(settings_path: str | None, overrides: list[str]):
+    """Settings from the defaults, a TOML file and ``KEY=VALUE`` overrides (in that order)."""
+    from imu.analysis import Settings
+
+    s = Settings.from_toml(settings_path) if settings_path else Settings()
+    if overrides:
+        s = s.with_overrides(Settings.parse_assignments(overrides), source="--set")
+    return s
+
+
+def calibration_quality(profile) -> dict | None:
+    """Quality figures of a calibration profile for the report."""
+    q = getattr(profile, "quality", None)
+    if not q:
+        return None
+    out = {"verdict": "ok", "message": f"calibration {getattr(profile, 'created', '')} "
+                                        f"from {getattr(profile, 'source', '') or 'this session'}"}
+    try:
+        from calibration import check_quality
+        problems = check_quality(q)
+        if problems:
+            out["verdict"] = "poor"
+            out["message"] = "; ".join(f"{p}: {m}" for p, m in problems)
+    except Exception:  # quality checks are advisory in the report
+        pass
+    out.update(q)
+    return out
+
+
+def write_json(path: str, result: dict) -> None:
+    """Write the Analysis JSON atomically to exactly ``path``."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2, allow_nan=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def run(args) -> int:
+    from imu.analysis import analyze_angles
+    from imu.analysis.language import session_summary_lines
+    from imu.commands.angles import session_profile
+    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
+    from imu.session.load import load_session
+
+    settings = load_settings(args.settings, args.overrides)  # bad settings fail before any work
+    session = load_session(args.session)
+    profile = session_profile(session, args.calibration)
+    print("computing angles…", file=sys.stderr)
+    angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
+                            progress=True)
+    cal_end = None
+    if not any(e.kind == "calibration_end" for e in session.events) and not args.calibration:
+        ends = [w[1] for w in (getattr(profile, "phases", {}) or {}).values()
+                if isinstance(w, (list, tuple)) and len(w) == 2]
+        cal_end = max(ends) if ends else None
+    result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
+                            side=args.side, calibration_end_s=cal_end,
+                            progress=lambda m: print(m, file=sys.stderr))
+    result["session"] = {"source": session.source or str(args.session),
+                         "calibration": args.calibration or "session's own calibration phase",
+                         "roles": session.roles}
+    write_json(args.json, result)
+    if args.report:
+        from imu.analysis.report import write_report
+        meta = {"name": os.path.basename(os.path.normpath(str(args.session))),
+                "source": session.source or str(args.session),
+                "duration": f"{session.duration_s:.1f} s",
+                "sensors": ", ".join(session.roles),
+                "calibration": args.calibration or "the session's own calibration phase"}
+        write_report(args.report, result, angles, meta, calibration_quality(profile))
+    for line in session_summary_lines(result):
+        print(line)
+    print(f"wrote {args.json}" + (f" and {args.report}" if args.report else ""), file=sys.stderr)
+    return 0
