@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.kinematics.frames import pelvis_matrix
+from imu.sim.rot import pelvis_matrix
 from imu.sim.motion import (HIP_HEIGHT_M, L5S1_P, SACRUM_SITE_P, TRUNK_SITE_T, Block, Channels,
                             hip_centre_p, thigh_site_f)
 
@@ -51,7 +51,7 @@ class BodyMotion:
 
 def sway(t: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
     """Natural postural sway: pelvis angle offsets (N, 3) in degrees (≈0.1–0.25° RMS) and mid-hip
-    displacement (N, 3) in m (≈2 mm RMS), as sums of slow sinusoids (0.2–0.6 Hz)."""
+    displacement (N, 3) in m (≈1.5 mm RMS), as sums of slow sinusoids (0.1–0.6 Hz)."""
     ang = np.zeros((len(t), 3))
     pos = np.zeros((len(t), 3))
     amp_deg = (0.12, 0.12, 0.2)
@@ -62,9 +62,9 @@ def sway(t: np.ndarray, rng) -> tuple[np.ndarray, np.ndarray]:
                                                                      + rng.uniform(0, 2 * np.pi))
     for k in (0, 2):
         for _ in range(2):
-            f = rng.uniform(0.2, 0.5)
-            pos[:, k] += rng.uniform(0.001, 0.002) * np.sin(2 * np.pi * f * t
-                                                             + rng.uniform(0, 2 * np.pi))
+            f = rng.uniform(0.1, 0.3)
+            pos[:, k] += rng.uniform(0.0008, 0.0015) * np.sin(2 * np.pi * f * t
+                                                               + rng.uniform(0, 2 * np.pi))
     return ang, pos
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.kinematics.frames import hip_matrix, pelvis_matrix
+from imu.sim.rot import hip_matrix, pelvis_matrix
 from imu.sim.motion import (FEMUR_M, SHANK_M, Block, Channels, bump, hip_centre_p, quintic)
 
 #: Program names accepted by :func:`imu.sim.simulate`.

@@ -30,7 +30,7 @@ from imu.sim.truth import truth_sets as _truth_sets
 from imu.types import ROLES, Event, SensorData, SensorInfo, Session
 
 #: Fine-grid rate target (Hz); the grid is an integer multiple of the output rate.
-FINE_RATE_HZ = 800.0
+FINE_RATE_HZ = 400.0
 PAD_S = 1.0
 GAP_S = (3.0, 5.0)
 LEAD_S = 2.0
@@ -187,7 +187,7 @@ def _progress(msg: str, enabled: bool) -> None:
 def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=True,
              roles=("sacrum", "right_thigh", "left_thigh"), reps: int | None = None,
              calibration: bool = True, duration_s: float | None = None,
-             progress: bool = False) -> SimResult:
+             sway: bool = True, progress: bool = False) -> SimResult:
     """Simulate a person wearing IMUs through a program.
 
     Parameters
@@ -208,6 +208,9 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
         Prepend the SPEC §4 calibration protocol.
     duration_s : float, optional
         Total length: exercise sets repeat (walking stretches) to fill it.
+    sway : bool
+        Natural postural sway (small slow pelvis oscillations); ``False`` makes quiet standing
+        perfectly still.
     progress : bool
         Progress lines on stderr.
     """
@@ -228,7 +231,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     n_in = int(math.ceil(end_s * fs)) + 1
     t_f = (np.arange(n_in + 2 * pad) - pad) / fs
     _progress(f"{end_s:.0f} s of motion, {len(t_f)} fine samples at {fs:g} Hz", progress)
-    bm = body_motion(placed, t_f, np.random.default_rng(s_sway))
+    bm = body_motion(placed, t_f, np.random.default_rng(s_sway), with_sway=sway)
 
     M = int(math.floor(end_s * rate_hz + 1e-9)) + 1
     idx = pad + np.arange(M) * m
@@ -289,7 +292,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
 
     meta = {"simulated": {"seed": int(seed), "program": program, "rate_hz": float(rate_hz),
                           "errors": em.any_on, "roles": roles, "duration_s": end_s,
-                          "calibration": bool(calibration)},
+                          "calibration": bool(calibration), "sway": bool(sway),
+                          "error_model": em.to_dict()},
             "source": "imu.sim"}
     session = Session(meta=meta, sensors=sensors, events=events, calibration=None,
                       source=f"simulate:{'+'.join(names)}")

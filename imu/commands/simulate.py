@@ -1,0 +1,101 @@
+"""``imu simulate``: a simulated person doing the calibration and exercises, as sensor files.
+
+``-o DIR`` writes the SPEC §6 CSV folder plus ``truth.csv`` / ``truth.json``; ``-o FILE.<ext>``
+(any extension) writes a recording file (truth sets in its metadata; ``--truth DIR`` writes the
+truth files too).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from imu.errors import BadInputError
+
+NAME = "simulate"
+HELP = "simulate sensors on a person doing calibration and exercises (CSV folder or recording)"
+
+
+def add_arguments(parser) -> None:
+    from imu.sim.programs import PROGRAMS
+
+    parser.add_argument("--exercise", default="demo", metavar="NAME",
+                        help=f"program, or several joined by commas: {', '.join(PROGRAMS)} "
+                             "(default demo)")
+    parser.add_argument("--reps", type=int, default=None, help="reps (or holds) per set")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--rate", type=float, default=104.0, help="sensor rate in Hz (default 104)")
+    parser.add_argument("--no-errors", action="store_true",
+                        help="exact signals: no noise, bias, wobble, clock errors or drops")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="do not start with the SPEC §4 calibration protocol")
+    parser.add_argument("--trunk", action="store_true", help="add a trunk sensor (L1)")
+    parser.add_argument("--sides", default="right,left", metavar="SIDES",
+                        help="instrumented thighs: right, left or right,left (default both)")
+    parser.add_argument("--duration", type=float, default=None, metavar="SECONDS",
+                        help="total length; exercise sets repeat to fill it")
+    parser.add_argument("-o", "--output", required=True, metavar="PATH",
+                        help="folder (CSV files + truth) or FILE.<ext> (recording)")
+    parser.add_argument("--truth", default=None, metavar="DIR",
+                        help="also write truth.csv and truth.json into DIR (recordings)")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing recording")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _parse_sides(text: str) -> list[str]:
+    sides = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in sides if s not in ("right", "left")]
+    if bad or not sides:
+        raise BadInputError(f"--sides {text!r}: use right, left or right,left")
+    return [s for s in ("right", "left") if s in sides]
+
+
+def run(args) -> int:
+    from imu.sim import simulate
+    from imu.sim.output import write_sim_csv_folder, write_sim_recording
+    from imu.sim.programs import PROGRAMS
+
+    names = [n.strip() for n in args.exercise.split(",") if n.strip()]
+    for n in names:
+        if n not in PROGRAMS:
+            raise BadInputError(f"--exercise {n!r}: unknown; choose from {', '.join(PROGRAMS)}")
+    if not names:
+        raise BadInputError("--exercise is empty")
+    if args.reps is not None and not 1 <= args.reps <= 200:
+        raise BadInputError(f"--reps {args.reps}: must be 1..200")
+    if not 10.0 <= args.rate <= 1000.0:
+        raise BadInputError(f"--rate {args.rate:g}: must be 10..1000 Hz")
+    if args.duration is not None and not 0 < args.duration <= 6 * 3600:
+        raise BadInputError(f"--duration {args.duration:g}: must be in (0, 21600] s")
+    sides = _parse_sides(args.sides)
+    roles = ["sacrum"] + [f"{s}_thigh" for s in sides] + (["trunk"] if args.trunk else [])
+    out = Path(args.output)
+    as_file = out.suffix != "" and not out.is_dir() and not args.output.endswith(("/", "\\"))
+    if as_file and out.exists() and not args.force:
+        raise BadInputError(f"{out}: already exists; use --force to overwrite it")
+    if as_file and not out.parent.exists():
+        raise BadInputError(f"{out.parent}: folder does not exist")
+    if not as_file and out.exists() and not out.is_dir():
+        raise BadInputError(f"{out}: exists and is not a folder")
+
+    t0 = time.monotonic()
+    res = simulate(names[0] if len(names) == 1 else names, rate_hz=args.rate, seed=args.seed,
+                   errors=not args.no_errors, roles=tuple(roles), reps=args.reps,
+                   calibration=not args.no_calibration, duration_s=args.duration,
+                   progress=not args.quiet)
+    if not args.quiet:
+        print(f"simulate: {res.truth_time_s[-1]:.1f} s simulated in {time.monotonic() - t0:.1f} s;"
+              f" writing {out}", file=sys.stderr, flush=True)
+    if as_file:
+        write_sim_recording(res, out, overwrite=args.force)
+        if args.truth:
+            res.write_truth(args.truth)
+    else:
+        write_sim_csv_folder(res, out, progress=not args.quiet)
+    n = {r: len(d) for r, d in res.session.sensors.items()}
+    sets = ", ".join(f"{s['exercise']}{'/' + s['side'] if s.get('side') else ''}"
+                     for s in res.truth_sets) or "none"
+    print(f"{out}: {len(n)} sensors ({', '.join(n)}), {res.truth_time_s[-1]:.1f} s at "
+          f"{args.rate:g} Hz, {sum(n.values())} samples; sets: {sets}")
+    return 0
