@@ -21,6 +21,7 @@ from imu.kinematics.alignment import SegmentAlignment, rot_y, segment_matrix
 from imu.kinematics.frames import angle_columns, segment_angles
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
                                     smoothed_rate_norm)
+from imu.kinematics.standing import StandingSettings, standing_windows, track_gyro_bias
 from imu.types import AngleTable, Session, role_side
 
 try:  # the fusion package is a sibling layer; DEFAULT_FILTER is its chosen default
@@ -62,9 +63,22 @@ def _apply_intrinsics(intrinsics, role: str, data):
     return corr.apply(acc, gyr)
 
 
+#: settings that switch a filter's own gyro-bias estimation off, for when the pipeline tracks
+#: the bias at quiet standing itself (a filter's rest detector takes slow motion for bias)
+NO_FILTER_BIAS = {"vqf": {"rest_bias_est": False, "motion_bias_est": False},
+                  "imufusion": {"bias": False}}
+
+
 def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
-                 rate_hz: float | None = None, progress: bool = False):
+                 rate_hz: float | None = None, progress: bool = False,
+                 filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
+                 standing: StandingSettings | None = None):
     """Fuse every sensor of ``roles`` and resample onto one time base.
+
+    With an ``alignment`` the gyro bias is tracked at quiet neutral standing
+    (:mod:`imu.kinematics.standing`) and removed before fusion, and the filter's own bias
+    estimation is switched off (:data:`NO_FILTER_BIAS`); when no quiet standing is found the
+    filter keeps its own.
 
     Returns
     -------
@@ -78,8 +92,9 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         Rate of the time base, Hz.
     """
     from imu.fusion import fuse
+    from imu.timing import common_time_base, resample_quat, resample_vec
 
-    per = {}
+    raw = {}
     for role in roles:
         data = session.sensors[role]
         if len(data) < 2:
@@ -87,11 +102,27 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         t = sensor_times_s(data)
         r_hz = nominal_rate_hz(t, data.info.rate_hz)
         acc, gyr = _apply_intrinsics(intrinsics, role, data)
+        raw[role] = (t, np.asarray(acc, float), np.asarray(gyr, float), r_hz)
+    settings = dict(filter_settings or {})
+    if alignment is not None:
+        st = standing or StandingSettings()
+        zero = {r: np.zeros(3) for r in roles}
+        win = standing_windows({r: v[0] for r, v in raw.items()}, {r: v[1] for r, v in raw.items()},
+                               {r: v[2] for r, v in raw.items()},
+                               {r: alignment.R_BS[r][1] for r in roles}, zero, st)
+        if win:
+            if progress:
+                print(f"gyro bias from {len(win)} quiet-standing stretches", file=sys.stderr)
+            for role, (t, acc, gyr, r_hz) in raw.items():
+                b = track_gyro_bias(t, gyr, win, zero[role], st)
+                raw[role] = (t, acc, gyr - b, r_hz)
+            settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
+    per = {}
+    for role, (t, acc, gyr, r_hz) in raw.items():
         if progress:
             print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
-        q = fuse(acc, gyr, r_hz, name=filter, t_s=t)
+        q = fuse(acc, gyr, r_hz, name=filter, t_s=t, **settings)
         per[role] = (t, q, smoothed_rate_norm(gyr, r_hz), r_hz)
-    from imu.timing import common_time_base, resample_quat, resample_vec
 
     base_hz = float(rate_hz) if rate_hz else per[roles[0]][3]
     time_s = common_time_base({r: p[0] for r, p in per.items()}, base_hz, span="union")
@@ -166,6 +197,7 @@ def segment_angles_gapped(segments: dict[str, np.ndarray]) -> dict[str, np.ndarr
 def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str = DEFAULT_FILTER,
                    intrinsics=None, rate_hz: float | None = None,
                    heading: HeadingHoldSettings | None = None,
+                   filter_settings: dict | None = None,
                    progress: bool = False) -> AngleTable:
     """SPEC §3 angles of a whole session (batch).
 
@@ -198,7 +230,8 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
         raise BadInputError(f"{session.source or 'session'}: no thigh sensor matches the "
                             "calibration profile")
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
-                                           rate_hz=rate_hz, progress=progress)
+                                           rate_hz=rate_hz, progress=progress,
+                                           filter_settings=filter_settings, alignment=alignment)
     return angles_from_orientations(time_s, quats, gnorm, alignment, heading)
 
 

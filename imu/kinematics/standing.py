@@ -1,0 +1,130 @@
+"""Quiet neutral standing found in raw signals, and the gyro bias measured there.
+
+The calibration pose (quiet standing, SPEC §4) recurs between exercise sets and between reps.
+There every sensor is still and every segment upright, so the mean angular rate of each sensor
+is its gyro bias (plus the small mean rate of postural sway). Measuring the bias at every such
+stretch and smoothing it over time tracks slow bias drift without mistaking slow real motion —
+a pelvis drifting down in single-leg stance, say — for bias, which a filter's own rest detector
+does (it sees any slow motion as rest).
+
+Upright is judged from the accelerometer alone: the measured specific force within
+``upright_deg`` of the sensor's standing vertical (from the calibration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu.kinematics.heading import runs, smoothed_rate_norm
+
+GRID_HZ = 50.0
+
+
+@dataclass
+class StandingSettings:
+    """Thresholds of the quiet-standing detector and the bias smoother.
+
+    Attributes
+    ----------
+    still_rad_s : float
+        Smoothed (0.5 s) rate norm, calibration bias removed, below which a sensor is still.
+    upright_deg : float
+        Largest angle between specific force and the sensor's standing vertical.
+    min_s : float
+        Shortest stretch used, seconds (0.25 s trimmed at each end).
+    sway_deg : float
+        Typical change of a segment's angle across a stretch from postural sway (sets the
+        weight of a short stretch's bias measurement), degrees.
+    bias_walk_deg_s_per_sqrt_s : float
+        Bias random walk assumed by the smoother, deg/s/√s.
+    max_jump_deg_s : float
+        A stretch whose bias differs from the median of all stretches by more than this is not
+        used.
+    """
+
+    still_rad_s: float = 0.06
+    upright_deg: float = 10.0
+    min_s: float = 1.5
+    sway_deg: float = 0.3
+    bias_walk_deg_s_per_sqrt_s: float = 0.002
+    max_jump_deg_s: float = 0.3
+
+
+def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
+                     settings: StandingSettings = StandingSettings()) -> list[tuple[float, float]]:
+    """Stretches ``[(t0, t1), ...]`` (session clock, s) where every sensor is still and upright.
+
+    Parameters
+    ----------
+    times, acc, gyr : dict
+        Role → sample times (N,), specific force (N, 3) m/s², angular rate (N, 3) rad/s.
+    up_S : dict
+        Role → the segment's vertical in the sensor frame (3,) (row 1 of ``R_BS``).
+    bias0 : dict
+        Role → gyro bias from the calibration (3,) rad/s (zeros if unknown).
+    """
+    s = settings
+    roles = list(times)
+    t0 = max(float(np.nanmin(times[r])) for r in roles)
+    t1 = min(float(np.nanmax(times[r])) for r in roles)
+    if not t1 > t0:
+        return []
+    grid = np.arange(t0, t1, 1.0 / GRID_HZ)
+    ok = np.ones(len(grid), bool)
+    cos_up = np.cos(np.radians(s.upright_deg))
+    for r in roles:
+        t = np.asarray(times[r], float)
+        rate = len(t) / max(t[-1] - t[0], 1e-9)
+        g = smoothed_rate_norm(np.asarray(gyr[r], float) - bias0[r], rate, 0.5)
+        a = np.asarray(acc[r], float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (a @ np.asarray(up_S[r], float)) / np.linalg.norm(a, axis=1)
+        m = np.isfinite(g) & (g < s.still_rad_s) & (c > cos_up)
+        # a grid point counts if the nearest sample says so
+        j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+        j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
+        near = np.abs(t[j] - grid) < 0.1
+        ok &= m[j] & near
+    out = []
+    for a, b in runs(ok):
+        ta, tb = grid[a] + 0.25, grid[b - 1] - 0.25
+        if tb - ta >= s.min_s - 0.5:
+            out.append((float(ta), float(tb)))
+    return out
+
+
+def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float, float]],
+                    bias0: np.ndarray, settings: StandingSettings = StandingSettings()) -> np.ndarray:
+    """Gyro bias over time (N, 3) rad/s from its means over quiet-standing stretches.
+
+    Each stretch gives a measurement whose uncertainty is the sway (``sway_deg`` / duration);
+    the estimate at time t is their average weighted by the inverse of that uncertainty plus
+    the bias random walk since the stretch (a kernel form of a random-walk smoother). Without
+    any stretch, ``bias0`` everywhere.
+    """
+    s = settings
+    t = np.asarray(t_s, float)
+    g = np.asarray(gyr, float)
+    tk, bk, rk = [], [], []
+    for a, b in windows:
+        m = (t >= a) & (t <= b) & np.all(np.isfinite(g), axis=1)
+        if m.sum() < 10:
+            continue
+        tk.append(0.5 * (a + b))
+        bk.append(g[m].mean(axis=0))
+        rk.append((np.radians(s.sway_deg) / (b - a)) ** 2)
+    if tk:
+        # outliers (a stretch that was not quiet after all) against the median of all stretches
+        keep = np.degrees(np.linalg.norm(np.array(bk) - np.median(bk, axis=0), axis=1)) \
+            <= s.max_jump_deg_s
+        tk, bk, rk = (np.array(x)[keep] for x in (tk, bk, rk))
+    if not len(tk):
+        return np.broadcast_to(np.asarray(bias0, float), g.shape).copy()
+    q = np.radians(s.bias_walk_deg_s_per_sqrt_s) ** 2
+    # evaluate on a coarse grid (1 s) and interpolate: the bias is smooth
+    tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
+    w = 1.0 / (rk[None, :] + q * np.abs(tg[:, None] - tk[None, :]))
+    bg = (w @ bk) / w.sum(axis=1, keepdims=True)
+    return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
