@@ -1,0 +1,231 @@
+"""The reader against virtual sensors over bumble's in-process link, through bleak's API."""
+
+import asyncio
+import os
+import time
+
+import numpy as np
+import pytest
+
+from imu.errors import SensorError
+from imu.sources.ble.bumble_backend import BumbleClientBackend, BumbleScannerBackend
+from imu.sources.ble.decoder import decode_notification
+from imu.sources.ble.reader import BleSource
+from imu.sources.ble.scan import scan
+from imu.sources.ble.virtual import SampleFeed, VirtualSensor, sim_address
+
+ROLES = ("sacrum", "right_thigh", "left_thigh")
+
+
+def feed(rate_hz, seconds, drift_ppm=0.0, seed=0):
+    rng = np.random.default_rng(seed)
+    n = int(rate_hz * seconds)
+    t = np.arange(n) / rate_hz * (1 + drift_ppm * 1e-6)
+    acc = np.c_[np.sin(t), np.cos(t), 9.81 + 0.01 * rng.standard_normal(n)]
+    gyr = np.c_[0.5 * np.sin(3 * t), 0.1 * np.cos(t), np.zeros(n)]
+    return SampleFeed(t, acc, gyr, loop=True)
+
+
+async def start_sensors(rate_hz, speed, seconds=30.0):
+    sensors = {}
+    for i, role in enumerate(ROLES):
+        vs = VirtualSensor(sim_address(i), f"IMU-TEST {role}", feed(rate_hz, seconds, 20 * i, i),
+                           f"test-{role}", speed=speed, rate_hz=rate_hz)
+        await vs.power_on()
+        sensors[role] = vs
+    t0 = time.monotonic()
+    for vs in sensors.values():
+        vs._t_wall0 = t0
+    return sensors, (lambda: (time.monotonic() - t0) * speed)
+
+
+def virtual_source(sensors, rate_hz, clock):
+    return BleSource({r: vs.address for r, vs in sensors.items()}, rate_hz=rate_hz,
+                     client_backend=BumbleClientBackend, scanner_backend=BumbleScannerBackend,
+                     clock=clock, connect_timeout_s=3.0)
+
+
+async def collect(src, into):
+    async for role, blk in src.role_blocks():
+        into.setdefault(role, []).append(blk)
+
+
+def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time():
+    """Acceptance, scaled: 3 sensors at 200 Hz, 60 s of session at 6x, 2 drops per sensor."""
+    rate, speed, session_s, down_wall_s = 200, 6.0, 60.0, 0.3
+    sensors_tick_s = VirtualSensor("00:00:00:00:00:00", "x", feed(rate, 1), "x").tick_interval_s
+
+    async def main():
+        sensors, clock = await start_sensors(rate, speed)
+        src = virtual_source(sensors, rate, clock)
+        await src.start()
+        got = {}
+        task = asyncio.create_task(collect(src, got))
+        rng = np.random.default_rng(5)  # drops spread out, at least 1.5 s apart per sensor
+        drops = sorted(((f + 0.08 * i + rng.uniform(0, 0.05)) * session_s / speed, role)
+                       for i, role in enumerate(ROLES) for f in (0.15, 0.55))
+        t_start = time.monotonic()
+        for t_drop, role in drops:
+            await asyncio.sleep(max(0.0, t_start + t_drop - time.monotonic()))
+            await sensors[role].force_disconnect(down_wall_s)
+        await asyncio.sleep(max(0.0, t_start + session_s / speed - time.monotonic()))
+        status = {r: (s.state, s.dropped, s.duplicates, s.malformed, s.reconnects)
+                  for r, s in src.status().items()}
+        await src.stop()
+        await task
+        sent = {r: vs.samples_sent for r, vs in sensors.items()}
+        for vs in sensors.values():
+            await vs.close()
+        return got, src.all_events, status, sent, src
+
+    got, events, status, sent, src = asyncio.run(main())
+    for role in ROLES:
+        blocks = got[role]
+        seq = np.concatenate([b.seq for b in blocks])
+        t_host = np.concatenate([b.t_host_s for b in blocks])
+        assert np.all(np.diff(seq) >= 1)
+        gaps = np.flatnonzero(np.diff(seq) > 1)
+        downs = [e for e in events if e.kind == "disconnect" and e.data["role"] == role]
+        ups = [e for e in events if e.kind == "reconnect" and e.data["role"] == role]
+        assert len(downs) == len(ups) == 2, (role, events)
+        assert status[role][4] == 2 and status[role][0] == "streaming"
+        # every missing sample lies in a recorded gap: one gap per disconnect, bracketing it
+        assert len(gaps) == 2, (role, gaps)
+        for g, down, up in zip(gaps, downs, ups):
+            assert t_host[g] <= down.t_s + 0.5 and t_host[g + 1] >= up.t_s
+            missing = int(seq[g + 1] - seq[g] - 1)
+            # samples lost never exceed the disconnected time, plus what was still in the
+            # sensor's FIFO at the drop (one partial batch and one FIFO read interval)
+            fifo_s = 19 / rate + sensors_tick_s * speed
+            assert missing / rate <= (up.t_s - down.t_s) + fifo_s, (missing, up.t_s - down.t_s)
+            assert up.data["down_wall_s"] < 3.0
+        assert status[role][1] == int(sum(seq[g + 1] - seq[g] - 1 for g in gaps))
+        assert status[role][2:4] == (0, 0)
+        # nothing else lost: everything the sensor sent arrived (but a last partial batch)
+        assert sent[role] - len(seq) <= 40
+        assert len(seq) > 0.8 * rate * (session_s - 2 * 2 * down_wall_s * speed)
+
+
+def test_tampered_notifications_are_counted_and_never_crash_the_reader():
+    rate, speed = 104, 4.0
+    expect = {"malformed": 0, "duplicates": 0, "out_of_order": 0}
+    rng = np.random.default_rng(1)
+    state = {"i": 0, "held": None, "on": True}
+
+    def tamper(pkt):
+        if not state["on"]:
+            return []
+        i = state["i"]
+        state["i"] += 1
+        n = len(decode_notification(pkt))
+        if state["held"] is not None:  # deliver the held packet after this one: out of order
+            held, state["held"] = state["held"], None
+            expect["out_of_order"] += len(decode_notification(held))
+            return [pkt, held]
+        k = i % 6
+        if k == 1:  # garbage (random bytes; never starts with version 1)
+            expect["malformed"] += 1
+            return [pkt, bytes([2 + int(rng.integers(250))]) + rng.bytes(int(rng.integers(0, 60)))]
+        if k == 2:  # truncated copy first, then the real one
+            expect["malformed"] += 1
+            return [pkt[: int(rng.integers(1, len(pkt)))], pkt]
+        if k == 3:  # replay
+            expect["duplicates"] += n
+            return [pkt, pkt]
+        if k == 4 and i > 6:  # hold for out-of-order delivery
+            state["held"] = pkt
+            return []
+        return [pkt]
+
+    async def main():
+        sensors, clock = await start_sensors(rate, speed)
+        src = virtual_source(sensors, rate, clock)
+        await src.start()
+        sensors["sacrum"].tamper = tamper
+        got = {}
+        task = asyncio.create_task(collect(src, got))
+        await asyncio.sleep(3.0)
+        state["on"] = False
+        await asyncio.sleep(0.5)
+        st = src.status()["sacrum"]
+        result = (st.malformed, st.duplicates, st.extra["out_of_order"], st.dropped, st.state)
+        await src.stop()
+        await task
+        for vs in sensors.values():
+            await vs.close()
+        return result, got
+
+    (malformed, dups, ooo, dropped, state_), got = asyncio.run(main())
+    assert expect["malformed"] > 10 and expect["out_of_order"] > 0
+    assert malformed == expect["malformed"]
+    assert dups == expect["duplicates"] + expect["out_of_order"]  # status shows both
+    assert ooo == expect["out_of_order"]
+    assert dropped == expect["out_of_order"]  # a late packet's samples stay missing
+    assert state_ == "streaming"
+    seq = np.concatenate([b.seq for b in got["sacrum"]])
+    assert np.all(np.diff(seq) >= 1)
+
+
+def test_scan_lists_virtual_sensors_with_battery():
+    async def main():
+        sensors, _ = await start_sensors(104, 1.0, seconds=2.0)
+        try:
+            return await scan(0.5, scanner_backend=BumbleScannerBackend,
+                              client_backend=BumbleClientBackend)
+        finally:
+            for vs in sensors.values():
+                await vs.close()
+
+    res = asyncio.run(main())
+    assert sorted(r.address for r in res) == [sim_address(i) for i in range(3)]
+    assert all(r.model == "imu-sim" and r.battery_pct == 87 and r.rssi_dbm is not None
+               for r in res)
+
+
+def test_identify_blinks_the_right_sensor():
+    async def main():
+        sensors, clock = await start_sensors(104, 1.0, seconds=2.0)
+        src = virtual_source(sensors, 104, clock)
+        await src.start()
+        await src.identify("right_thigh", 2)
+        blinking = {r: vs.identifying for r, vs in sensors.items()}
+        await src.stop()
+        for vs in sensors.values():
+            await vs.close()
+        return blinking
+
+    assert asyncio.run(main()) == {"sacrum": False, "right_thigh": True, "left_thigh": False}
+
+
+def test_unknown_virtual_address_fails_with_one_line():
+    async def main():
+        sensors, clock = await start_sensors(104, 1.0, seconds=2.0)
+        src = BleSource({"sacrum": sensors["sacrum"].address, "right_thigh": "C0:1D:5E:00:00:99"},
+                        client_backend=BumbleClientBackend, scanner_backend=BumbleScannerBackend,
+                        connect_timeout_s=0.5)
+        try:
+            await src.start()
+        finally:
+            for vs in sensors.values():
+                await vs.close()
+
+    with pytest.raises(SensorError) as ei:
+        asyncio.run(main())
+    msg = str(ei.value)
+    assert "right_thigh" in msg and "C0:1D:5E:00:00:99" in msg and "\n" not in msg
+
+
+@pytest.mark.skipif(os.path.exists("/run/dbus/system_bus_socket")
+                    or os.path.exists("/var/run/dbus/system_bus_socket"),
+                    reason="a system D-Bus (maybe with a Bluetooth adapter) exists here")
+def test_no_adapter_fails_cleanly(capsys):
+    src = BleSource({"sacrum": "AA:BB:CC:DD:EE:01", "right_thigh": "AA:BB:CC:DD:EE:02"},
+                    connect_timeout_s=1.0)
+    with pytest.raises(SensorError) as ei:
+        asyncio.run(src.start())
+    assert "\n" not in str(ei.value)
+    from imu.cli import main
+    assert main(["scan", "--timeout", "1"]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Bluetooth" in lines[0] and "Traceback" not in err
