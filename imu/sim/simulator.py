@@ -271,6 +271,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
         clocks[role] = d.clock.to_dict()
         errs[role] = d.to_dict()
         errs[role]["dropped_samples"] = int((~keep).sum())
+        errs[role]["samples_taken"] = int(n)
 
     events, timeline = [], []
     for p in placed:
