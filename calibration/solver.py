@@ -30,8 +30,8 @@ G = 9.81
 class QualityLimits:
     """Limits above/below which a phase is refused."""
 
-    standing_gravity_spread_deg: float = 2.0   # direction scatter of gravity while standing
-    standing_gyr_rms_deg_s: float = 3.0        # angular rate left while standing (bias removed)
+    standing_gravity_spread_deg: float = 1.0   # direction scatter of gravity while standing
+    standing_gyr_rms_deg_s: float = 1.0        # angular rate left while standing (bias removed)
     min_reps: int = 2
     min_range_deg: float = 15.0                # range of motion about the axis
     max_axis_spread_deg: float = 15.0          # rep axes vs the overall axis
