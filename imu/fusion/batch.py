@@ -6,8 +6,8 @@ import numpy as np
 
 from imu.fusion.registry import DEFAULT_FILTER, make_filter
 
-#: a timestamp step longer than this many nominal sample periods is a gap that restarts the filter
-GAP_SAMPLES = 5
+#: dropouts up to this long (s) are bridged inside the filter; longer gaps restart it
+MAX_BRIDGE_S = 0.25
 
 
 def tilt_quat(acc: np.ndarray) -> np.ndarray:
@@ -61,8 +61,8 @@ def heading_part(q: np.ndarray) -> np.ndarray:
     return h / np.where(n > 0, n, 1.0)
 
 
-def split_at_gaps(t_s: np.ndarray, rate_hz: float, gap_samples: float = GAP_SAMPLES):
-    """Split sample indices into contiguous runs and count the steps of short dropouts.
+def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRIDGE_S):
+    """Split samples into runs at gaps, and place each sample on its run's sample grid.
 
     Parameters
     ----------
@@ -70,37 +70,44 @@ def split_at_gaps(t_s: np.ndarray, rate_hz: float, gap_samples: float = GAP_SAMP
         Sample times, seconds (one clock).
     rate_hz : float
         Nominal sample rate, Hz.
-    gap_samples : float
-        A step longer than ``gap_samples`` nominal periods ends a run (a gap).
+    max_bridge_s : float
+        A step longer than this (or a step backwards, or a non-finite time) ends a run.
 
     Returns
     -------
     runs : list of (start, stop)
-        Index ranges of contiguous runs (stop exclusive).
-    steps : ndarray, shape (N,), int
-        Number of nominal periods each sample stands for inside its run (1 normally; k when
-        k−1 samples were dropped just before it). The first sample of a run has 1.
+        Index ranges of runs (stop exclusive).
+    pos : ndarray, shape (N,), int
+        Each sample's position on the nominal-period grid of its run (0 for a run's first
+        sample; consecutive samples differ by 1 unless samples were dropped in between).
     """
     t = np.asarray(t_s, dtype=float)
     n = len(t)
-    steps = np.ones(n, dtype=np.int64)
+    pos = np.zeros(n, dtype=np.int64)
     if n < 2:
-        return ([(0, n)] if n else []), steps
-    dt = np.diff(t) * rate_hz
-    brk = np.flatnonzero(~(dt <= gap_samples))  # NaN and backwards steps also break
-    brk = brk[np.isfinite(dt[brk]) | True]
+        return ([(0, n)] if n else []), pos
+    dt = np.diff(t)
+    brk = np.flatnonzero(~((dt > 0) & (dt <= max(max_bridge_s, 1.5 / rate_hz))))
     bounds = np.concatenate([[0], brk + 1, [n]])
     runs = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    k = np.rint(dt).astype(np.int64, copy=False) if np.all(np.isfinite(dt)) else \
-        np.rint(np.nan_to_num(dt, nan=1.0)).astype(np.int64)
-    k = np.clip(k, 1, int(gap_samples))
-    steps[1:] = k
-    steps[bounds[:-1]] = 1
-    return runs, steps
+    k = np.maximum(np.rint(np.nan_to_num(dt, nan=1.0, posinf=1.0, neginf=1.0) * rate_hz), 1)
+    steps = np.concatenate([[0], k.astype(np.int64)])
+    steps[bounds[:-1]] = 0
+    c = np.cumsum(steps)
+    for a, b in runs:
+        pos[a:b] = c[a:b] - c[a]
+    return runs, pos
+
+
+def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """Samples (n, 3) at grid positions ``pos`` → (pos[-1] + 1, 3), dropouts filled by linear
+    interpolation between the samples either side."""
+    grid = np.arange(pos[-1] + 1)
+    return np.column_stack([np.interp(grid, pos, x[:, j]) for j in range(x.shape[1])])
 
 
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
-         t_s: np.ndarray | None = None, gap_samples: float = GAP_SAMPLES,
+         t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
          init: bool = True, **settings) -> np.ndarray:
     """Orientation of one sensor over a whole recording (batch path).
 
@@ -116,8 +123,8 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         Filter name (see :data:`imu.fusion.FILTERS`).
     t_s : ndarray, shape (N,), optional
         Sample times, seconds. Without it the samples are taken as evenly spaced.
-    gap_samples : float
-        With ``t_s``: a step longer than this many sample periods is a gap.
+    max_bridge_s : float
+        With ``t_s``: dropouts up to this long are bridged, longer gaps restart the filter.
     init : bool
         Start from the accelerometer's inclination (mean of the first 0.1 s) instead of
         identity, so the output is right from the first sample.
@@ -133,9 +140,10 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     -----
     Gaps (with ``t_s``):
 
-    - A short dropout (up to ``gap_samples`` periods) is bridged by holding the next measured
-      sample for the missing periods, so the integrated rotation over the dropout comes from the
-      measured rate, not from nothing.
+    - A dropout up to ``max_bridge_s`` (lost BLE notifications) is bridged inside the filter:
+      its missing periods are fed the linear interpolation of the measured samples on either
+      side, so the rotation over the dropout comes from the measured rates at its ends. No
+      output row is made for the missing samples (resampling leaves them NaN).
     - A longer gap restarts the integration: the filter starts again at the inclination of the
       accelerometer after the gap, keeps its gyro-bias estimate, and continues the heading of
       the last estimate before the gap (the heading over a gap is unknowable in 6D; no motion is
@@ -155,12 +163,12 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if n == 0:
         return out
     if t_s is None:
-        runs, steps = [(0, n)], None
+        runs, pos = [(0, n)], None
     else:
         t_s = np.asarray(t_s, dtype=float).reshape(-1)
         if len(t_s) != n:
             raise ValueError(f"t_s has {len(t_s)} samples, acc/gyr {n}")
-        runs, steps = split_at_gaps(t_s, rate_hz, gap_samples)
+        runs, pos = split_at_gaps(t_s, rate_hz, max_bridge_s)
     prev_q = None
     for a, b in runs:
         if init or prev_q is not None:
@@ -169,12 +177,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
                 from imu.quat import multiply
                 q0 = multiply(heading_part(prev_q), q0)
             f.reset(q0)
-        if steps is None or np.all(steps[a:b] == 1):
+        if pos is None or pos[b - 1] == b - 1 - a:
             out[a:b] = f.update_block(acc[a:b], gyr[a:b])
         else:
-            idx = np.repeat(np.arange(a, b), steps[a:b])
-            qq = f.update_block(acc[idx], gyr[idx])
-            last = np.cumsum(steps[a:b]) - 1
-            out[a:b] = qq[last]
+            p = pos[a:b]
+            qq = f.update_block(_fill_dropouts(acc[a:b], p), _fill_dropouts(gyr[a:b], p))
+            out[a:b] = qq[p]
         prev_q = out[b - 1]
     return out
