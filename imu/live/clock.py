@@ -26,7 +26,7 @@ class StreamingClock:
         Refit interval, seconds of sensor time.
     """
 
-    def __init__(self, window_s: float = 30.0, refit_s: float = 2.0):
+    def __init__(self, window_s: float = 20.0, refit_s: float = 5.0):
         self.window_s = float(window_s)
         self.refit_s = float(refit_s)
         self._hist: deque[tuple[np.ndarray, np.ndarray]] = deque()

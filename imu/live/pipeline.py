@@ -130,13 +130,16 @@ class LivePipeline:
         Angle rows kept in the ring buffer, seconds.
     raw_keep_s : float
         Raw samples kept in memory for calibration, seconds.
+    flush_s : float
+        Angle rows are computed in batches this often (seconds of data): the dashboard's latency.
     """
 
     def __init__(self, source: Source, *, writer=None, recording_path: str | None = None,
                  alignment=None, profile=None, calibrator: Callable | None = None,
                  auto_calibrate: bool = False, intrinsics=None, filter_name: str | None = None,
                  settings=None, window_s: float = 20.0, history_s: float = 600.0,
-                 raw_keep_s: float = 240.0, log: Callable[[str], None] | None = None):
+                 raw_keep_s: float = 240.0, flush_s: float = 0.1,
+                 log: Callable[[str], None] | None = None):
         self.source = source
         self.writer = writer
         self.recording_path = recording_path
@@ -146,6 +149,7 @@ class LivePipeline:
         self.filter_name = filter_name
         self.settings = settings
         self.window_s = float(window_s)
+        self.flush_s = float(flush_s)
         self.history_s = float(history_s)
         self.log = log or (lambda msg: None)
 
@@ -155,6 +159,7 @@ class LivePipeline:
         self._role_of: dict[str, str] = {}
         self._angles = None           # AnglePipeline
         self._clocks: dict[str, StreamingClock] = {}
+        self._next_flush_s = -math.inf
         self._ring: RingBuffer | None = None
         self._columns: list[str] = []
         self._alignment = None
@@ -178,8 +183,10 @@ class LivePipeline:
         self._error: BaseException | None = None
         self.rows_out = 0
         self.samples_in = 0
+        self._pending_profile = None
         if alignment is not None or profile is not None:
-            self._set_profile(profile, alignment)
+            self._pending_profile = (profile, alignment)
+            self._calib = CalibrationState(state="solving", message="waiting for the sensors")
 
     # ================================================================== worker control =====
     def start(self, seconds: float | None = None) -> None:
@@ -230,6 +237,8 @@ class LivePipeline:
                     break
             self._drain_source_events()
         finally:
+            if self._angles is not None:
+                self._flush_angles()
             try:
                 await src.stop()
             finally:
@@ -267,7 +276,13 @@ class LivePipeline:
                 self._next_auto_try_s = self._t_first_s + 20.0
             self._t_now_s = max(self._t_now_s, t_last)
         self._poll_solver()
-        if self._angles is not None:
+        if self._pending_profile is not None and self._rates_known():
+            profile, alignment = self._pending_profile
+            self._pending_profile = None
+            self._set_profile(profile, alignment)
+            for r, b in self._raw.since(-math.inf):
+                self._push_angles(r, b)
+        elif self._angles is not None:
             self._push_angles(role, blk)
         elif self.auto_calibrate and self.calibrator is not None and self._solver is None \
                 and self._calib.state not in ("recording", "solving", "ok") \
@@ -282,8 +297,18 @@ class LivePipeline:
             clock = self._clocks[role] = StreamingClock()
         return clock.update(blk.t_sensor_s, blk.t_host_s)
 
-    def _push_angles(self, role: str, blk: SampleBlock) -> None:
-        table = self._angles.update(role, self._times(role, blk), blk.acc, blk.gyr)
+    def _push_angles(self, role: str, blk: SampleBlock, flush: bool | None = None) -> None:
+        """Fuse a block; every ``flush_s`` of data, compute the completed angle rows."""
+        self._angles.push(role, self._times(role, blk), blk.acc, blk.gyr)
+        t = float(blk.t_host_s[-1])
+        if flush is None:
+            flush = t >= self._next_flush_s
+        if flush:
+            self._next_flush_s = t + self.flush_s
+            self._flush_angles()
+
+    def _flush_angles(self) -> None:
+        table = self._angles.flush()
         n = len(table.time_s)
         if n == 0:
             return
@@ -391,6 +416,8 @@ class LivePipeline:
     def _on_event(self, ev: Event, from_source: bool) -> None:
         if self.writer is not None and from_source:
             self.writer.add_event(ev)
+        if self._angles is not None and ev.kind in ("set_start", "set_end"):
+            self._flush_angles()      # rows up to the event belong to the set before it
         if ev.kind == "set_start" and ev.exercise:
             self.start_set(ev.exercise, ev.side, t_s=ev.t_s, record=False)
         elif ev.kind == "set_end":
@@ -451,6 +478,10 @@ class LivePipeline:
 
         self._solver = threading.Thread(target=work, name="imu-calibration-solve", daemon=True)
         self._solver.start()
+        if not math.isfinite(getattr(self.source, "speed", 1.0) or 1.0):
+            # a replay as fast as possible: wait, so no set passes before its angles exist
+            self._solver.join()
+            self._poll_solver()
 
     def _poll_solver(self) -> None:
         if self._solver is None or self._solver.is_alive():
@@ -483,7 +514,7 @@ class LivePipeline:
             self._poll_solver()
 
     def _set_profile(self, profile, alignment) -> None:
-        from imu.kinematics.pipeline import AnglePipeline
+        from imu.live.angles import LiveAngles
 
         if alignment is None:
             alignment = profile.alignment()
@@ -495,7 +526,7 @@ class LivePipeline:
         kwargs = {}
         if self.filter_name:
             kwargs["filter"] = self.filter_name
-        pipe = AnglePipeline(alignment, {r: v for r, v in rates.items() if v}, intrinsics=self.intrinsics,
+        pipe = LiveAngles(alignment, {r: v for r, v in rates.items() if v}, intrinsics=self.intrinsics,
                              **kwargs)
         columns = list(pipe.columns) + ["pelvic_drop_deg"]
         rate = max(rates.get("sacrum", 0.0), 50.0)
@@ -516,12 +547,18 @@ class LivePipeline:
             if d is not None:
                 self.writer.set_calibration(d)
 
+    def _rates_known(self) -> bool:
+        return bool(self._infos) and all(
+            (i.rate_hz or 0) > 0 or self._measured_rate(r) > 0 for r, i in self._infos.items())
+
     def _measured_rate(self, role: str) -> float:
         dq = self._raw.blocks.get(role)
         if not dq:
             return 0.0
         t = np.concatenate([b.t_host_s for b in dq])
-        return float(1.0 / np.median(np.diff(t))) if len(t) > 2 else 0.0
+        if len(t) < 20 or t[-1] - t[0] < 1.0:
+            return 0.0
+        return float((len(t) - 1) / (t[-1] - t[0]))
 
     # ======================================================================= reading =====
     def snapshot(self) -> Snapshot:

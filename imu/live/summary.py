@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imu.live.words import hold_sentence, rep_sentence
+from imu.analysis.language import item_sentence
 from imu.sources.base import SensorStatus
 from imu.types import SensorInfo
 
@@ -57,11 +57,14 @@ def session_summary(title: str, sensors: dict[str, SensorInfo], duration_s: floa
         count = (f"{len(set_holds)} holds" if s.get("exercise") == "single_leg_stance"
                  else f"{len(set_reps)} reps")
         lines.append(f"set {k}: {name}{side}, {s['start_s']:.1f}–{s['end_s']:.1f} s, {count}")
-        for i, r in enumerate(set_reps, 1):
-            lines.append(f"  {rep_sentence(r, i)}  [hip {_f(r.get('hip_flexion_peak_deg'), '{:.0f}')}, "
-                         f"tilt {_f(r.get('pelvis_tilt_peak_deg'), '{:.0f}')}, "
-                         f"thigh {_f(r.get('thigh_inclination_peak_deg'), '{:.0f}')}]")
-        for i, h in enumerate(set_holds, 1):
-            lines.append(f"  {hold_sentence(h, i)}  [max {_f(h.get('pelvic_drop_max_deg'))}, "
-                         f"mean {_f(h.get('pelvic_drop_mean_deg'))}]")
+        for r in set_reps:
+            line = f"  {item_sentence(s.get('exercise') or 'hinge', r)}"
+            if s.get("exercise") == "hinge":
+                line += (f"  [score {r.get('score', '—')}, hip "
+                         f"{_f(r.get('hip_flexion_peak_deg'), '{:.0f}')}, tilt "
+                         f"{_f(r.get('pelvis_tilt_peak_deg'), '{:.0f}')}, thigh "
+                         f"{_f(r.get('thigh_inclination_peak_deg'), '{:.0f}')}]")
+            lines.append(line)
+        for h in set_holds:
+            lines.append(f"  {item_sentence('single_leg_stance', h)}")
     return "\n".join(lines)
