@@ -90,8 +90,9 @@ def assemble(placed: list[Placed], t: np.ndarray) -> Channels:
     return ch
 
 
-def body_motion(placed: list[Placed], t: np.ndarray, rng, with_sway: bool = True) -> BodyMotion:
-    """Segment orientations and sensor-site positions on the grid ``t``."""
+def body_motion(placed: list[Placed], t: np.ndarray, rng, with_sway: bool = True,
+                roles=("sacrum", "right_thigh", "left_thigh", "trunk")) -> BodyMotion:
+    """Segment orientations and sensor-site positions on the grid ``t`` for ``roles``."""
     ch = assemble(placed, t)
     pel = ch.pelvis_deg
     disp = ch.disp_m
@@ -100,14 +101,15 @@ def body_motion(placed: list[Placed], t: np.ndarray, rng, with_sway: bool = True
         pel = pel + a
         disp = disp + d
     R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])
-    R_PT = pelvis_matrix(ch.lumbar_deg, 0.0, 0.0)
-    R_WT = R_WP @ R_PT
     p = disp + np.array([0.0, HIP_HEIGHT_M, 0.0])
-    segments = {"sacrum": R_WP, "right_thigh": ch.femur["right"], "left_thigh": ch.femur["left"],
-                "trunk": R_WT}
-    sites = {"sacrum": p + R_WP @ SACRUM_SITE_P,
-             "trunk": p + R_WP @ L5S1_P + R_WT @ TRUNK_SITE_T}
+    segments = {"sacrum": R_WP}
+    sites = {"sacrum": p + R_WP @ SACRUM_SITE_P}
+    if "trunk" in roles:
+        R_WT = R_WP @ pelvis_matrix(ch.lumbar_deg, 0.0, 0.0)
+        segments["trunk"] = R_WT
+        sites["trunk"] = p + R_WP @ L5S1_P + R_WT @ TRUNK_SITE_T
     for s in ("right", "left"):
-        hjc = p + R_WP @ hip_centre_p(s)
-        sites[f"{s}_thigh"] = hjc + ch.femur[s] @ thigh_site_f(s)
+        if f"{s}_thigh" in roles:
+            segments[f"{s}_thigh"] = ch.femur[s]
+            sites[f"{s}_thigh"] = p + R_WP @ hip_centre_p(s) + ch.femur[s] @ thigh_site_f(s)
     return BodyMotion(t, segments, sites)

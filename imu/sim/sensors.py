@@ -23,19 +23,25 @@ MG = G_MS2 * 1e-3
 
 
 def d1(x: np.ndarray, h: float) -> np.ndarray:
-    """First derivative along axis 0 (5-point central stencil; 2nd order at the ends)."""
-    y = np.gradient(x, h, axis=0)
-    if len(x) >= 5:
-        y[2:-2] = (x[:-4] - 8.0 * x[1:-3] + 8.0 * x[3:-1] - x[4:]) / (12.0 * h)
+    """First derivative along axis 0 (5-point central stencil; one-sided at the two ends)."""
+    y = np.empty_like(x)
+    if len(x) < 5:
+        return np.gradient(x, h, axis=0)
+    y[2:-2] = (x[:-4] - 8.0 * x[1:-3] + 8.0 * x[3:-1] - x[4:]) / (12.0 * h)
+    y[:2] = (x[1:3] - x[:2]) / h
+    y[-2:] = (x[-2:] - x[-3:-1]) / h
     return y
 
 
 def d2(x: np.ndarray, h: float) -> np.ndarray:
-    """Second derivative along axis 0 (5-point central stencil)."""
-    y = np.gradient(np.gradient(x, h, axis=0), h, axis=0)
-    if len(x) >= 5:
-        y[2:-2] = (-x[:-4] + 16.0 * x[1:-3] - 30.0 * x[2:-2] + 16.0 * x[3:-1] - x[4:]) / (
-            12.0 * h * h)
+    """Second derivative along axis 0 (5-point central stencil; ends copied inwards)."""
+    y = np.empty_like(x)
+    if len(x) < 5:
+        return np.gradient(np.gradient(x, h, axis=0), h, axis=0)
+    y[2:-2] = (-x[:-4] + 16.0 * x[1:-3] - 30.0 * x[2:-2] + 16.0 * x[3:-1] - x[4:]) / (
+        12.0 * h * h)
+    y[:2] = y[2]
+    y[-2:] = y[-3]
     return y
 
 

@@ -231,7 +231,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     n_in = int(math.ceil(end_s * fs)) + 1
     t_f = (np.arange(n_in + 2 * pad) - pad) / fs
     _progress(f"{end_s:.0f} s of motion, {len(t_f)} fine samples at {fs:g} Hz", progress)
-    bm = body_motion(placed, t_f, np.random.default_rng(s_sway), with_sway=sway)
+    bm = body_motion(placed, t_f, np.random.default_rng(s_sway), with_sway=sway, roles=roles)
 
     M = int(math.floor(end_s * rate_hz + 1e-9)) + 1
     idx = pad + np.arange(M) * m
@@ -257,7 +257,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
             t_true = np.arange(M) / rate_hz
             gyr, acc = gyr_f[idx], acc_f[idx]
         else:
-            gyr, acc = interp_rows(t_true, t_f, gyr_f), interp_rows(t_true, t_f, acc_f)
+            both = interp_rows(t_true, t_f, np.concatenate([gyr_f, acc_f], axis=1))
+            gyr, acc = both[:, :3], both[:, 3:]
         gyr, acc = corrupt(gyr, acc, rate_hz, em, d, erng)
         n = len(t_true)
         seq = np.arange(n, dtype=np.int64)
