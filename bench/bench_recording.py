@@ -54,7 +54,8 @@ def synthetic_session(hours: float, seed: int = 0, quantised: bool = True) -> Se
         if quantised:
             acc = np.round(acc / LSB_ACC) * LSB_ACC
             gyr = np.round(gyr / LSB_GYR) * LSB_GYR
-        t_sensor = 12.5 * i + t * (1 + 20e-6 * (i - 1))
+        # sensor clock: 25 µs ticks (LSM6DS3 timestamp), 20 ppm drift
+        t_sensor = np.round((12.5 * i + t * (1 + 20e-6 * (i - 1))) / 25e-6) * 25e-6
         # BLE: samples arrive in batches of 10 per connection event, 8-30 ms late
         t_host = np.repeat(t[9::10] + rng.uniform(0.008, 0.030, n // 10), 10)[:n]
         if len(t_host) < n:
