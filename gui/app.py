@@ -71,7 +71,7 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
         app.exec()
     finally:
         pipeline.stop()
-        win.close()
+        dispose(win)
     return 0
 
 
@@ -85,6 +85,7 @@ def run_replay(player, title: str = "imu — replay") -> int:
     _allow_ctrl_c(app)
     player.play()
     app.exec()
+    dispose(win)
     return 0
 
 
@@ -107,5 +108,16 @@ def render(model, out_path: str | os.PathLike, size: tuple[int, int] = (1280, 80
     if not img.save(str(out), "PNG"):
         raise BadInputError(f"{out}: cannot write the screenshot")
     w, h = img.width(), img.height()
-    win.close()
+    dispose(win)
     return w, h
+
+
+def dispose(widget) -> None:
+    """Close and delete a top-level widget now (Qt objects outliving the interpreter's teardown
+    can crash it at exit)."""
+    from PySide6 import QtCore, QtWidgets
+
+    widget.close()
+    widget.deleteLater()
+    QtWidgets.QApplication.processEvents()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.DeferredDelete)

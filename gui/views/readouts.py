@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 
 from gui import theme
 from imu.live.snapshot import Snapshot, drop_grade
-from imu.live.words import hold_sentence, rep_sentence
+from imu.analysis.language import item_sentence
 
 EXERCISE_TITLES = {
     None: "No set running",
@@ -129,7 +129,7 @@ class ReadoutPanel(QtWidgets.QWidget):
                 h = snap.holds[-1]
                 col = theme.GRADE_COLOURS.get(h.get("grade"), theme.TEXT)
                 return (f"<span style='color:{theme.MUTED}'>LAST HOLD</span><br>"
-                        f"<span style='color:{col}; font-size:15px'>{hold_sentence(h, len(snap.holds))}</span>")
+                        f"<span style='color:{col}; font-size:15px'>{item_sentence('single_leg_stance', h)}</span>")
             return f"<span style='color:{theme.MUTED}'>LAST HOLD</span><br>none yet"
         if snap.reps:
             r = snap.reps[-1]
@@ -137,8 +137,9 @@ class ReadoutPanel(QtWidgets.QWidget):
             col = theme.TEXT
             if isinstance(score, (int, float)) and math.isfinite(score):
                 col = theme.GREEN if score >= 80 else (theme.AMBER if score >= 60 else theme.RED)
-            return (f"<span style='color:{theme.MUTED}'>LAST REP</span><br>"
-                    f"<span style='color:{col}; font-size:15px'>{rep_sentence(r, len(snap.reps))}</span>")
+            head = f"LAST REP · score {score:.0f}/100" if isinstance(score, (int, float)) else "LAST REP"
+            return (f"<span style='color:{theme.MUTED}'>{head}</span><br>"
+                    f"<span style='color:{col}; font-size:15px'>{item_sentence(r.get('exercise') or 'hinge', r)}</span>")
         return f"<span style='color:{theme.MUTED}'>LAST REP</span><br>none yet"
 
 

@@ -8,7 +8,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from gui import theme
 from imu.live.snapshot import Snapshot
-from imu.live.words import FAULT_WORDS
+from imu.analysis.hinge import FAULTS
+
+FAULT_WORDS = {**FAULTS, "knee_collapse": "the knee caved in"}
+#: short labels for the table (the full words are the cell's tooltip)
+FAULT_SHORT = {"squat_pattern": "squat pattern", "pelvic_twist": "twist",
+               "lateral_shift": "side shift", "lumbar_flexion": "back rounded",
+               "knee_collapse": "knee in"}
 
 REP_HEADERS = ["#", "hip", "tilt", "thigh", "share", "score", "faults"]
 HOLD_HEADERS = ["#", "stance", "mean", "max", "end", "in band", "grade"]
@@ -74,14 +80,14 @@ class RepList(QtWidgets.QTabWidget):
                      _deg(r.get("pelvis_tilt_peak_deg")), _deg(r.get("thigh_inclination_peak_deg")),
                      "—" if r.get("pelvis_share") is None else f"{float(r['pelvis_share']):.2f}",
                      "—" if score is None else f"{float(score):.0f}",
-                     ", ".join(FAULT_WORDS.get(f, f) for f in faults) or "good"]
+                     ", ".join(FAULT_SHORT.get(f, f) for f in faults) or "good"]
             for col, text in enumerate(cells):
                 item = QtWidgets.QTableWidgetItem(text)
                 if col == 5 and score is not None:
                     s = float(score)
                     item.setForeground(QtGui.QColor(theme.GREEN if s >= 80 else theme.AMBER if s >= 60 else theme.RED))
                 if col == 6:
-                    item.setToolTip(text)
+                    item.setToolTip("; ".join(FAULT_WORDS.get(f, f) for f in faults) or "good")
                     item.setForeground(QtGui.QColor(theme.AMBER if faults else theme.GREEN))
                 item.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignVCenter | QtCore.Qt.AlignmentFlag.AlignLeft)
                 t.setItem(row, col, item)

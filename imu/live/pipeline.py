@@ -226,17 +226,30 @@ class LivePipeline:
         src = self.source
         await src.start()
         self._register_sensors(getattr(src, "sensors", {}) or {})
+        it = src.blocks().__aiter__()
+        pending = None
         try:
-            async for blk in src.blocks():
+            while not self._stop.is_set():
+                if pending is None:
+                    pending = asyncio.ensure_future(it.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=0.25)
+                if not done:              # no data for a while: keep events and stop responsive
+                    self._drain_source_events()
+                    continue
+                task, pending = pending, None
+                try:
+                    blk = task.result()
+                except StopAsyncIteration:
+                    break
                 self.feed(blk)
                 self._drain_source_events()
-                if self._stop.is_set():
-                    break
                 if seconds is not None and self._t_first_s is not None \
                         and self._t_now_s - self._t_first_s >= seconds:
                     break
             self._drain_source_events()
         finally:
+            if pending is not None:
+                pending.cancel()
             if self._angles is not None:
                 self._flush_angles()
             try:

@@ -1,0 +1,133 @@
+"""``imu demo``: the main job on the built-in default: simulated sensors over the virtual BLE
+link, the live dashboard, auto-calibration from the simulated person's calibration phase, and a
+recording in the user data folder.
+
+Without a display (no ``DISPLAY``/``WAYLAND_DISPLAY`` and ``QT_QPA_PLATFORM`` not ``offscreen``),
+or with ``--headless``, it says so in one line and replays the bundled sample session
+(``recordings/demo.imu``; simulated on the fly if absent) through the same live pipeline, then
+prints the session's summary.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+NAME = "demo"
+HELP = "live dashboard on simulated sensors (headless: replay the bundled session, print a summary)"
+
+#: the bundled sample session (made with the simulator)
+BUNDLED = Path(__file__).resolve().parents[2] / "recordings" / "demo.imu"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--headless", action="store_true",
+                        help="no window: replay the bundled session through the pipeline and "
+                             "print its summary")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="stop after N seconds of data")
+    parser.add_argument("--session", default=None, metavar="FILE",
+                        help="--headless: replay this recording instead of the bundled one")
+    parser.add_argument("--rate", type=int, default=104, metavar="HZ",
+                        help="simulated sensor rate (default 104)")
+    parser.add_argument("--seed", type=int, default=0, help="simulator seed")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="recording to create (default: a new file under the user data "
+                             "folder, ~/.local/share/imu/sessions)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="simulated session seconds per wall-clock second (default 1)")
+
+
+def calibrator(session):
+    """``calibration.calibrate_session`` whose refusals carry the per-phase quality figures
+    (``exc.quality``), so the dashboard can show every phase's result."""
+    from calibration import calibrate_session
+    from imu.errors import CalibrationError
+
+    try:
+        return calibrate_session(session)
+    except CalibrationError as exc:
+        try:
+            exc.quality = calibrate_session(session, refuse=False).quality
+        except Exception:  # noqa: BLE001 - the axes could not even be solved
+            exc.quality = {}
+        raise
+
+
+def _status_summary_line(st) -> str:
+    return f"{st.samples} samples, {st.dropped} dropped"
+
+
+def headless(args, reason: str | None) -> int:
+    """Replay a recording through the live pipeline as fast as possible and print a summary."""
+    from imu.live.pipeline import LivePipeline
+    from imu.live.summary import session_summary
+    from imu.session.load import load_session
+    from imu.sources.replay import ReplaySource
+
+    if reason:
+        print(reason, file=sys.stderr, flush=True)
+    if args.session:
+        session, title = load_session(args.session), args.session
+    elif BUNDLED.exists():
+        session, title = load_session(BUNDLED), f"recordings/{BUNDLED.name}"
+    else:
+        from imu.sim import simulate
+        print("no bundled session in recordings/: simulating one (seed "
+              f"{args.seed}, {args.rate} Hz)…", file=sys.stderr, flush=True)
+        session, title = simulate("demo", rate_hz=args.rate, seed=args.seed).session, \
+            "simulated demo session"
+    src = ReplaySource(session, speed=math.inf)
+    pipe = LivePipeline(src, calibrator=calibrator, auto_calibrate=not any(
+        e.kind == "calibration_end" for e in session.events),
+        log=lambda m: print(m, file=sys.stderr))
+    print(f"replaying {title} ({session.duration_s:.0f} s) through the live pipeline…",
+          file=sys.stderr, flush=True)
+    pipe.run_blocking(args.seconds)
+    cal = pipe.calibration
+    duration = (pipe.t_now_s - pipe.t_first_s) if pipe.t_first_s is not None else 0.0
+    cal_line = {"ok": "from the session's calibration phase",
+                "refused": f"refused: {cal.message}"}.get(cal.state, "not calibrated (no angles)")
+    print(session_summary(title, pipe.sensors, duration, src.status(), pipe.sets, pipe.reps,
+                          pipe.holds, cal_line))
+    return 0
+
+
+def run(args) -> int:
+    from imu.errors import BadInputError
+    from imu.live.paths import display_available, new_session_path
+
+    if args.seconds is not None and not args.seconds > 0:
+        raise BadInputError(f"--seconds {args.seconds}: must be positive")
+    if not (args.speed > 0 and math.isfinite(args.speed)):
+        raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    if args.headless:
+        return headless(args, None)
+    if not display_available():
+        return headless(args, "imu demo: no display (DISPLAY/WAYLAND_DISPLAY unset): replaying "
+                              "the bundled session headless instead of opening the dashboard")
+
+    from imu.live.pipeline import LivePipeline
+    from imu.session.store import RecordingWriter
+    from imu.sources.simulated import SimulatedSource
+
+    path = Path(args.output) if args.output else new_session_path("demo")
+    writer = RecordingWriter(path, meta={"source": "imu demo (simulated sensors)",
+                                         "seed": args.seed})
+    print(f"recording to {path}", file=sys.stderr, flush=True)
+    src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
+                          progress=True)
+    pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=calibrator,
+                        auto_calibrate=True, log=lambda m: print(m, file=sys.stderr))
+    try:
+        from gui.app import run_live
+        run_live(pipe, seconds=args.seconds, title="imu — demo (simulated sensors)")
+    finally:
+        pipe.stop()
+        writer.close()
+    if pipe.error is not None and not isinstance(pipe.error, KeyboardInterrupt):
+        raise pipe.error
+    print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets, "
+          f"{len(pipe.reps)} reps, {len(pipe.holds)} holds)", file=sys.stderr)
+    return 0

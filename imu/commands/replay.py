@@ -1,0 +1,106 @@
+"""``imu replay SESSION``: the dashboard driven by a recording (play/pause/seek/speed), or
+``--screenshot OUT.png --at SECONDS`` to render it offscreen at that moment and exit."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+NAME = "replay"
+HELP = "replay a recorded session in the dashboard (or --screenshot OUT.png --at SECONDS)"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("session", help="recording file or CSV folder")
+    parser.add_argument("--calibration", metavar="PROFILE",
+                        help="calibration profile (default: the session's own calibration)")
+    parser.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    parser.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+                        help="start playing at this time")
+    parser.add_argument("--window", type=float, default=20.0, metavar="SECONDS",
+                        help="length of the trace window (default 20 s)")
+    parser.add_argument("--screenshot", metavar="OUT.png",
+                        help="render the dashboard offscreen into this PNG and exit")
+    parser.add_argument("--at", type=float, default=None, metavar="SECONDS",
+                        help="moment of the screenshot, seconds from the start (default: the end)")
+    parser.add_argument("--size", default="1280x800", metavar="WxH",
+                        help="screenshot size in pixels (default 1280x800)")
+
+
+def _size(text: str) -> tuple[int, int]:
+    from imu.errors import BadInputError
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise BadInputError(f"--size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x800") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise BadInputError(f"--size {text!r}: width and height must be 200..8000 pixels")
+    return w, h
+
+
+def build_player(session, calibration_path: str | None = None, window_s: float = 20.0,
+                 speed: float = 1.0, progress: bool = True):
+    """Analyse ``session`` (angles through its calibration, then the SPEC §5 analysis) into a
+    :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
+    the status strip and the refusal message are shown, without angles."""
+    from imu.analysis import analyze_angles
+    from imu.commands.angles import session_profile
+    from imu.errors import ImuError
+    from imu.kinematics.pipeline import compute_angles
+    from imu.live.player import ReplayPlayer
+    from imu.live.snapshot import CalibrationState
+
+    try:
+        profile = session_profile(session, calibration_path)
+    except ImuError as exc:
+        if calibration_path:
+            raise
+        cal = CalibrationState(state="refused", message=exc.message)
+        return ReplayPlayer(session, None, None, cal, window_s=window_s, speed=speed,
+                            message=f"no angles: {exc.message}")
+    origin = ("profile " + calibration_path) if calibration_path else \
+        ("embedded profile" if session.calibration else "the session's calibration phase")
+    cal = CalibrationState(state="ok", message=f"calibrated from {origin}",
+                           quality=dict(getattr(profile, "quality", {}) or {}),
+                           profile=profile.to_dict())
+    angles = compute_angles(session, profile.alignment(), progress=progress)
+    cal_end = None
+    phases = getattr(profile, "phases", None) or {}
+    win = phases.get("window") if isinstance(phases, dict) and not calibration_path else None
+    if isinstance(win, (list, tuple)) and len(win) == 2:
+        cal_end = float(win[1])
+    analysis = analyze_angles(angles, session.events, calibration_end_s=cal_end)
+    return ReplayPlayer(session, angles, analysis, cal, window_s=window_s, speed=speed)
+
+
+def run(args) -> int:
+    from imu.errors import BadInputError
+    from imu.live.paths import display_available
+    from imu.session.load import load_session
+
+    if not (args.speed > 0 and math.isfinite(args.speed)):
+        raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    size = _size(args.size)
+    if not args.screenshot and not display_available():
+        raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use "
+                            "--screenshot OUT.png --at SECONDS, or `imu analyze` for a report")
+    session = load_session(args.session)
+    if session.duration_s <= 0:
+        raise BadInputError(f"{args.session}: the recording holds no samples")
+    at = session.duration_s if args.at is None else args.at
+    if not (0.0 <= at <= session.duration_s + 1e-6):
+        raise BadInputError(f"--at {args.at}: outside the recording (0 to "
+                            f"{session.duration_s:.1f} s)")
+    print(f"analysing {args.session} ({session.duration_s:.1f} s)…", file=sys.stderr)
+    player = build_player(session, args.calibration, window_s=args.window, speed=args.speed)
+    if args.screenshot:
+        from gui.app import render
+
+        player.seek(at)
+        w, h = render(player, args.screenshot, size=size)
+        print(f"wrote {args.screenshot}: {w}×{h} px at {at:.1f} s", file=sys.stderr)
+        return 0
+    from gui.app import run_replay
+
+    player.seek(args.start)
+    return run_replay(player, title=f"imu — replay {args.session}")
