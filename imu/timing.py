@@ -225,7 +225,7 @@ class ClockModel:
 
 
 def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | None = None,
-                  rate_hz: float | None = None) -> np.ndarray:
+                  rate_hz: float | None = None, latency_s: float = 0.0) -> np.ndarray:
     """Session-clock time of every sample of one sensor.
 
     Parameters
@@ -239,6 +239,11 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
     rate_hz : float, optional
         Nominal rate; used only when the sensor sends no timestamps (all NaN): sensor time is
         then ``seq / rate_hz``.
+    latency_s : float
+        Known minimum transport latency (sampling → host receipt), seconds, subtracted from the
+        fitted times. One-way latency cannot be observed from the data; the envelope fit puts
+        samples at their earliest possible arrival. Sensors on one link share it, so it cancels
+        between sensors; set it only to compare with an external clock.
 
     Returns
     -------
@@ -259,7 +264,7 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
         if not np.any(np.isfinite(th)):
             return ts - ts[0]
         model = ClockModel.fit(ts, th)
-    return model.to_session(ts)
+    return model.to_session(ts) - float(latency_s)
 
 
 def fit_clock(sensor_data, wrap_s: float | None = None) -> ClockModel:

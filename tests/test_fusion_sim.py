@@ -45,7 +45,7 @@ def test_fused_inclination_matches_truth_once_accelerometer_errors_are_removed(s
         e = sim.sensor_errors[role]
         acc, gyr = IntrinsicCorrection(np.zeros(3), e["acc_offset_m_s2"],
                                        1 / (1 + np.asarray(e["acc_scale"]))).apply(d.acc, d.gyr)
-        t = session_times(d) - sim.error_model.latency_s
+        t = session_times(d, latency_s=sim.error_model.latency_s)
         q = fuse(acc, gyr, RATE_HZ, t_s=t)
         qe = resample_quat(t, q, sim.truth_time_s, max_gap_s=5 / RATE_HZ)
         ok = np.all(np.isfinite(qe), axis=1)
