@@ -112,8 +112,11 @@ def posture_sentence(p: dict | None) -> str:
     if not p or p.get("static_tilt_deg") is None:
         return "No pelvis data in this set."
     tilt = p["static_tilt_deg"]
-    direction = "anterior" if tilt > 0 else "posterior"
-    return (f"Pelvis at rest {abs(tilt):.0f}° {direction} tilt and {abs(p['static_obliquity_deg']):.0f}° "
+    if abs(tilt) < 0.5:
+        tilt_txt = "neutral tilt"
+    else:
+        tilt_txt = f"{abs(tilt):.0f}° {'anterior' if tilt > 0 else 'posterior'} tilt"
+    return (f"Pelvis at rest: {tilt_txt} and {abs(p['static_obliquity_deg']):.0f}° "
             f"obliquity; within ±5° of neutral {p['time_in_zone_pct']:.0f}% of the time; "
             f"came back to within {p['return_error_deg']:.0f}° of neutral.")
 

@@ -89,7 +89,7 @@ class Chart:
         self.w, self.h = int(width), int(height)
         self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
         self.x_range, self.y_range, self.x_ticks = x_range, y_range, x_ticks
-        self.ml, self.mr, self.mt, self.mb = 52, 14, 30 if title else 12, 38
+        self.ml, self.mr, self.mt, self.mb = 52, 14, 30, 34
         self._lines: list[tuple] = []
         self._spans: list[tuple] = []
         self._bands: list[tuple] = []
@@ -136,7 +136,7 @@ class Chart:
                 ys += [y[ok].min(), y[ok].max()]
         for x, y, *_ in self._markers:
             if np.isfinite(y):
-                ys.append(y)
+                ys.append(y + 0.12 * (max(ys) - min(ys) if ys else 10.0) + 4.0)
         x0, x1 = self.x_range or ((min(xs), max(xs)) if xs else (0.0, 1.0))
         if self.y_range:
             y0, y1 = self.y_range
@@ -184,7 +184,7 @@ class Chart:
                 g.append(f'<rect x="{a:.1f}" y="{self.mt}" width="{b - a:.1f}" height="{ph}" fill="{color}" '
                          f'fill-opacity="{op}"/>')
                 if label:
-                    g.append(f'<text x="{(a + b) / 2:.1f}" y="{self.mt + 12}" class="sl">{escape(label)}</text>')
+                    g.append(f'<text x="{(a + b) / 2:.1f}" y="{self.mt + ph - 5}" class="sl">{escape(label)}</text>')
         # grid
         for v in nice_ticks(y0, y1, 5):
             g.append(f'<line x1="{self.ml}" x2="{self.ml + pw}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" class="grid"/>')
@@ -230,15 +230,16 @@ class Chart:
         out.append(f'<text x="{self.ml + pw / 2:.1f}" y="{self.h - 4}" class="xl">{escape(self.xlabel)}</text>')
         out.append(f'<text transform="translate(13,{self.mt + ph / 2:.1f}) rotate(-90)" class="xl">'
                    f'{escape(self.ylabel)}</text>')
-        # legend
+        # legend: top right, on the title's line
         items = [(c, lab) for _, _, c, lab, *_ in self._lines if lab] + \
                 [(c, lab) for _, _, c, lab in self._points if lab]
         lx = self.ml + pw
+        ly = max(self.mt - 10, 10)
         for color, lab in reversed(items):
-            wtxt = 7 * len(lab) + 26
+            wtxt = 6.2 * len(lab) + 26
             lx -= wtxt
-            out.append(f'<rect x="{lx:.0f}" y="{self.mt + ph + 22}" width="14" height="4" fill="{color}"/>')
-            out.append(f'<text x="{lx + 18:.0f}" y="{self.mt + ph + 28}" class="lg">{escape(lab)}</text>')
+            out.append(f'<rect x="{lx:.0f}" y="{ly - 6}" width="14" height="4" fill="{color}"/>')
+            out.append(f'<text x="{lx + 18:.0f}" y="{ly}" class="lg">{escape(lab)}</text>')
         out.append("</svg>")
         return "".join(out)
 

@@ -46,7 +46,9 @@ p.lead { color: var(--muted); margin: 0 0 16px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; background: #fff; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f3f4f6; font-weight: 600; white-space: nowrap; }
-td.say { min-width: 230px; }
+tr.main td { border-bottom: none; padding-bottom: 1px; }
+tr.say td { color: #374151; font-style: italic; padding-top: 0; }
+table.narrow { width: auto; min-width: 360px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 table.kv th { width: 34%; }
 .pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; }
@@ -194,12 +196,14 @@ def _hold_chart(s: dict, hold: dict, angles: AngleTable, settings: dict) -> str:
 # tables
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(), say: bool = True) -> str:
-    out = ['<div class="tw"><table><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in headers) + "</tr></thead><tbody>"]
+    hdr = headers[:-1] if say else headers
+    out = ['<div class="tw"><table><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in hdr) + "</tr></thead><tbody>"]
     for r in rows:
-        last = len(r) - 1
-        out.append("<tr>" + "".join(f'<td class="num">{c}</td>' if i in numeric else
-                                    (f'<td class="say">{c}</td>' if i == last and say else f"<td>{c}</td>")
-                                    for i, c in enumerate(r)) + "</tr>")
+        cells = r[:-1] if say else r
+        out.append('<tr class="main">' + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
+                                    for i, c in enumerate(cells)) + "</tr>")
+        if say:
+            out.append(f'<tr class="say"><td></td><td colspan="{len(cells) - 1}">{r[-1]}</td></tr>')
     out.append("</tbody></table></div>")
     return "".join(out)
 
@@ -266,7 +270,7 @@ def _items_table(s: dict) -> str:
                 ["tilt range", _n(p.get("tilt_range_deg"), 1, "°")],
                 ["return error (last second)", _n(p.get("return_error_deg"), 1, "°")],
                 ["time within ±5°", _n(p.get("time_in_zone_pct"), 0, "%")]]
-        return _table(["measure", "value"], rows, {1}, say=False)
+        return _table(["measure", "value"], rows, {1}, say=False).replace("<table>", '<table class="narrow">')
     return ""
 
 
@@ -293,13 +297,13 @@ def _kv_table(d: dict) -> str:
 
 def _trends(sets: list[dict]) -> str:
     out = []
-    hinge = [(k, s) for k, s in enumerate(sets, 1) if s["exercise"] in ("hinge", "squat") and s.get("reps")]
+    hinge = [(k, s) for k, s in enumerate(sets, 1) if s["exercise"] == "hinge" and s.get("reps")]
     sls = [(k, s) for k, s in enumerate(sets, 1) if s["exercise"] == "single_leg_stance" and s.get("holds")]
     if len(hinge) >= 2:
         x = [k for k, _ in hinge]
         ticks = [(k, f"set {k}") for k in x]
         peak = [np.mean([r["hip_flexion_peak_deg"] for r in s["reps"]]) for _, s in hinge]
-        ch = Chart(height=210, title="Peak hip flexion per set (mean over reps)", xlabel="set",
+        ch = Chart(height=210, title="Hinge: peak hip flexion per set (mean over reps)", xlabel="set",
                    x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=ticks)
         ch.points(x, peak, "blue", "peak hip flexion")
         out.append(ch.svg())
@@ -318,7 +322,8 @@ def _trends(sets: list[dict]) -> str:
         mean = [np.mean([h["pelvic_drop_mean_deg"] for h in s["holds"] if h["pelvic_drop_mean_deg"] is not None])
                 for _, s in sls]
         ch = Chart(height=210, title="Pelvic drop per single-leg set", xlabel="set",
-                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=[(k, f"set {k}") for k in x])
+                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=[(k, f"set {k}") for k in x],
+                   y_range=(min(0.0, min(mean) - 1), max(10.0, max(mx) + 1.5)))
         ch.hband(-50, 4, "zone_green").hband(4, 8, "zone_amber").hband(8, 90, "zone_red")
         ch.points(x, mx, "red", "largest drop").points(x, mean, "orange", "mean drop")
         out.append(ch.svg())
@@ -393,7 +398,9 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
         parts.append(_items_table(s))
         if s["exercise"] == "single_leg_stance":
             for h in s.get("holds", []):
-                parts.append(f"<h3>{_esc(L.hold_sentence(h))}</h3>")
+                dur = h["end_s"] - h["start_s"]
+                parts.append(f"<h3>Hold {h['index']} · {dur:.0f} s on the {_esc(h.get('side'))} leg · "
+                             f"{_pill(h.get('grade') or '–', h.get('grade') or 'grey')}</h3>")
                 parts.append(f'<div class="card">{_hold_chart(s, h, angles, settings)}</div>')
     # -- trends
     parts.append("<h2>Trends across sets</h2>")
