@@ -326,3 +326,18 @@ class IntrinsicStore:
         if corr is None:
             return np.array(acc, dtype=float), np.array(gyr, dtype=float)
         return corr.apply(acc, gyr)
+
+
+def stored_corrections(sensor_ids, store: IntrinsicStore | None = None) -> dict:
+    """Sensor id → stored :class:`IntrinsicCorrection` for the ids that have one.
+
+    ``sensor_ids`` is any iterable of ids (e.g. ``[d.info.sensor_id for d in
+    session.sensors.values()]``); the result plugs into the angle pipeline's ``intrinsics``.
+    """
+    store = store or IntrinsicStore()
+    out = {}
+    for sid in sensor_ids:
+        c = store.get(sid)
+        if c is not None:
+            out[sid] = c
+    return out

@@ -96,3 +96,13 @@ def test_damaged_store_file_counts_as_none(tmp_path):
     assert store.get("s1") is None
     with pytest.raises(ValueError, match="acc_scale"):
         IntrinsicCorrection.from_dict({"acc_scale": [1, 2]})
+
+
+def test_stored_corrections_lists_only_known_sensors(tmp_path):
+    from imu.intrinsics import stored_corrections
+
+    store = IntrinsicStore(tmp_path)
+    store.put("a", IntrinsicCorrection(BIAS))
+    got = stored_corrections(["a", "b"], store)
+    assert list(got) == ["a"]
+    np.testing.assert_array_equal(got["a"].gyr_bias_rad_s, BIAS)
