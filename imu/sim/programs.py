@@ -333,7 +333,8 @@ def posture(rng, reps: int | None, **_) -> Block:
 
 def walking(rng, duration_s: float | None = None, **_) -> Block:
     """Level walking in a straight line: alternating hip flexion/extension, pelvic rotation,
-    obliquity and tilt oscillations, vertical and lateral bounce, forward progression."""
+    obliquity and tilt oscillations, vertical and lateral bounce, heel-strike impacts, forward
+    progression."""
     dur = float(duration_s or 40.0)
     f = rng.uniform(0.85, 0.95)              # stride frequency, Hz
     v = rng.uniform(1.1, 1.4)                # walking speed, m/s
@@ -341,7 +342,8 @@ def walking(rng, duration_s: float | None = None, **_) -> Block:
     ph0 = rng.uniform(0, 2 * np.pi)
     amp = {"flex": rng.uniform(18, 24), "flex0": rng.uniform(8, 12), "rot": rng.uniform(3, 6),
            "obl": rng.uniform(3, 5), "tilt": rng.uniform(1, 2.5), "bob": rng.uniform(0.015, 0.03),
-           "sway": rng.uniform(0.015, 0.03), "add": rng.uniform(2, 5)}
+           "sway": rng.uniform(0.015, 0.03), "add": rng.uniform(2, 5),
+           "impact": rng.uniform(6.0, 10.0)}
 
     def env(tt):
         return bump(tt, 0.5, ramp_s, dur - 1.0 - 2 * ramp_s, ramp_s)
@@ -366,7 +368,12 @@ def walking(rng, duration_s: float | None = None, **_) -> Block:
                                      "left")}
         # tt may be any grid: interpolate the forward distance (xg is smooth on a 2.5 ms grid)
         x = np.interp(tt, g, xg)
-        disp = np.stack([x, e * amp["bob"] * (np.cos(2 * ph) - 1.0),
+        # heel strikes (one per step, near peak hip flexion of the leading leg): a short
+        # downward dip of the pelvis whose acceleration is an upward spike of ≈ impact_ms2
+        tau = (np.mod(ph, np.pi) - 0.5 * np.pi) / (2 * np.pi * f)   # time to nearest strike
+        sig = 0.02
+        dip = -amp["impact"] * sig * sig * np.exp(-0.5 * (tau / sig) ** 2)
+        disp = np.stack([x + 0.3 * dip, e * (amp["bob"] * (np.cos(2 * ph) - 1.0) + dip),
                          e * amp["sway"] * np.sin(ph)], -1)
         return Channels(pel, disp, femur, e * 2.0 * np.sin(2 * ph))
 
