@@ -51,8 +51,8 @@ async def collect(src, into):
 
 
 def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time():
-    """Acceptance, scaled: 3 sensors at 200 Hz, 60 s of session at 6x, 2 drops per sensor."""
-    rate, speed, session_s, down_wall_s = 200, 6.0, 60.0, 0.3
+    """Acceptance, scaled: 3 sensors at 200 Hz, 60 s of session at 10x, 2 drops per sensor."""
+    rate, speed, session_s, down_wall_s = 200, 10.0, 60.0, 0.2
     sensors_tick_s = VirtualSensor("00:00:00:00:00:00", "x", feed(rate, 1), "x").tick_interval_s
 
     async def main():

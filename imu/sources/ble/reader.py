@@ -81,6 +81,8 @@ class SensorLink:
         self.info: SensorInfo | None = None
         self.tracker: StreamTracker | None = None
         self.client: BleakClient | None = None
+        self.connected = asyncio.Event()  # first connection configured, not yet started
+        self.go = asyncio.Event()  # set by the reader: send START
         self.streaming = asyncio.Event()
         self.failed: BaseException | None = None
         self._stopping = False
@@ -221,7 +223,6 @@ class SensorLink:
                                       "gyr_range_dps": info.gyr_range_dps,
                                       "protocol": info.version})
         await client.start_notify(P.DATA_UUID, self._on_data)
-        await self.command(P.OP_START)
 
     async def run(self) -> None:
         """Connect, stream and reconnect until :meth:`stop`. Sets :attr:`failed` on give-up."""
@@ -236,6 +237,10 @@ class SensorLink:
                         break
                     client = await self._connect_once()
                     await self._configure(client)
+                if first:  # all sensors of a reader start streaming together
+                    self.connected.set()
+                    await self.go.wait()
+                await self.command(P.OP_START)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # BleakError, TimeoutError, SensorError, bumble errors
@@ -246,7 +251,8 @@ class SensorLink:
                         f"sensor {self.role} ({self.address}) did not answer: "
                         f"{str(exc) or type(exc).__name__}")
                     self.status.state = "disconnected"
-                    self.streaming.set()  # wake the waiter, which checks .failed
+                    self.connected.set()  # wake the waiters, which check .failed
+                    self.streaming.set()
                     return
                 log.debug("%s: connect failed: %s", self.role, exc)
                 await asyncio.sleep(0.2)
@@ -377,11 +383,11 @@ class BleSource(Source):
                 scanner_backend=self.scanner_backend, connect_timeout_s=self.connect_timeout_s,
                 acc_range_g=self.acc_range_g, gyr_range_dps=self.gyr_range_dps,
                 first_connect_timeout_s=self.first_connect_timeout_s)
-        # Connect one after the other (and blink each one if asked), then stream together.
+        # Connect one after the other (and blink each one if asked), then start them together.
         for role, link in self.links.items():
             self._tasks.append(asyncio.create_task(link.run(), name=f"ble-{role}"))
             try:
-                await asyncio.wait_for(link.streaming.wait(), self.first_connect_timeout_s + 5)
+                await asyncio.wait_for(link.connected.wait(), self.first_connect_timeout_s + 5)
             except asyncio.TimeoutError:
                 link.failed = SensorError(f"sensor {role} ({link.address}) did not answer "
                                           f"within {self.first_connect_timeout_s:.0f} s")
@@ -396,6 +402,16 @@ class BleSource(Source):
                     await link.identify(3)
                 except SensorError as exc:
                     log.info("identify %s: %s", role, exc)
+        for link in self.links.values():
+            link.go.set()
+        for role, link in self.links.items():
+            try:
+                await asyncio.wait_for(link.streaming.wait(), self.first_connect_timeout_s + 5)
+            except asyncio.TimeoutError:
+                link.failed = SensorError(f"sensor {role} ({link.address}) did not start streaming")
+            if link.failed is not None:
+                await self.stop()
+                raise link.failed
 
     async def identify(self, role: str, seconds: int = 3) -> None:
         await self.links[role].identify(seconds)
