@@ -92,3 +92,19 @@ def test_long_gap_restarts_from_accelerometer_and_keeps_heading():
     # without t_s the filter would integrate across the gap as if nothing happened
     q_naive = fuse(acc[keep], gyr[keep], RATE_HZ, name="vqf_basic")
     assert inclination_error_deg(q_naive, q_true[keep])[i_after] > err[i_after]
+
+
+@pytest.mark.parametrize("name", ["vqf", "imufusion", "ahrs_mahony"])
+def test_timed_streaming_equals_batch_across_dropouts_and_gaps(name):
+    from imu.fusion import TimedFilter
+
+    t, acc, gyr, _ = rotating_sensor(n=1200)
+    keep = np.ones(len(t), bool)
+    keep[300:304] = False  # dropout: bridged
+    keep[600:800] = False  # 2 s gap: restart
+    t, acc, gyr = t[keep], acc[keep], gyr[keep]
+    q_batch = fuse(acc, gyr, RATE_HZ, name=name, t_s=t)
+    tf = TimedFilter(name, RATE_HZ)
+    q_stream = np.array([tf.update(ti, a, g) for ti, a, g in zip(t, acc, gyr)])
+    np.testing.assert_allclose(q_stream, q_batch, atol=1e-9)
+    assert tf.n_restarts == 1 and tf.n_bridged == 4

@@ -12,6 +12,9 @@ Public API
     ``f.update_block(acc, gyr) -> (n, 4)``, ``f.gyr_bias_rad_s``.
 ``fuse(acc, gyr, rate_hz, name=DEFAULT_FILTER, t_s=None, **settings) -> (N, 4)``
     Batch fusion; same numbers as the streaming path on the same data.
+``TimedFilter(name, rate_hz, max_bridge_s=0.25, **settings)``
+    Streaming with timestamps: ``update(t_s, acc, gyr) -> q``; same gap handling (and numbers)
+    as ``fuse(..., t_s=...)``.
 
 Quaternions are ``q_ES`` (``w, x, y, z``): sensor-frame vectors → earth frame, z up, heading
 arbitrary.
@@ -22,6 +25,7 @@ from __future__ import annotations
 from imu.fusion.base import OrientationFilter
 from imu.fusion.batch import fuse, initial_quat, split_at_gaps
 from imu.fusion.registry import DEFAULT_FILTER, FILTERS, make_filter
+from imu.fusion.streaming import TimedFilter
 
 __all__ = ["FILTERS", "DEFAULT_FILTER", "make_filter", "fuse", "OrientationFilter",
-           "initial_quat", "split_at_gaps"]
+           "initial_quat", "split_at_gaps", "TimedFilter"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.fusion.registry import DEFAULT_FILTER, make_filter
+from imu.quat import multiply
 
 #: dropouts up to this long (s) are bridged inside the filter; longer gaps restart it
 MAX_BRIDGE_S = 0.25
@@ -38,16 +39,22 @@ def tilt_quat(acc: np.ndarray) -> np.ndarray:
     return q
 
 
-def initial_quat(acc: np.ndarray, rate_hz: float, window_s: float = 0.1) -> np.ndarray:
-    """Start orientation from the mean specific force of the first ``window_s`` seconds.
+def initial_quat(acc: np.ndarray, rate_hz: float = 0.0, window_s: float = 0.0) -> np.ndarray:
+    """Start orientation from the specific force of the first sample (or the mean of the first
+    ``window_s`` seconds).
+
+    The default, one sample, is causal, so the streaming path (:class:`TimedFilter`) starts
+    exactly as the batch path; accelerometer noise of a consumer part moves a single sample's
+    inclination by a few hundredths of a degree.
 
     Returns ``q_ES`` (4,): inclination from the accelerometer, heading zero (shortest arc).
     """
     acc = np.asarray(acc, dtype=float).reshape(-1, 3)
+    acc = acc[np.all(np.isfinite(acc), axis=1)]
     if len(acc) == 0:
         return np.array([1.0, 0.0, 0.0, 0.0])
     m = max(1, int(round(window_s * rate_hz)))
-    a = np.nanmean(acc[:m], axis=0)
+    a = np.mean(acc[:m], axis=0)
     if not np.all(np.isfinite(a)) or np.linalg.norm(a) == 0:
         return np.array([1.0, 0.0, 0.0, 0.0])
     return tilt_quat(a)
@@ -59,6 +66,15 @@ def heading_part(q: np.ndarray) -> np.ndarray:
     h = np.stack([q[..., 0], np.zeros_like(q[..., 0]), np.zeros_like(q[..., 0]), q[..., 3]], -1)
     n = np.linalg.norm(h, axis=-1, keepdims=True)
     return h / np.where(n > 0, n, 1.0)
+
+
+def restart_quat(acc: np.ndarray, prev_q: np.ndarray | None) -> np.ndarray:
+    """Where a (re)started run begins: the accelerometer's inclination (first sample) and the
+    heading of the last estimate before the gap (``prev_q``; heading zero if None)."""
+    q0 = initial_quat(acc)
+    if prev_q is None:
+        return q0
+    return multiply(heading_part(prev_q), q0)
 
 
 def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRIDGE_S):
@@ -150,8 +166,9 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
       invented). The returned array has one row per input sample; time bases with NaN rows
       inside gaps come from :func:`imu.timing.resample_quat`.
 
-    The streaming path gives the same numbers: ``make_filter(name, rate_hz, **settings)``, then
-    ``f.reset(initial_quat(acc, rate_hz))`` and ``f.update(acc[i], gyr[i])`` per sample.
+    The streaming path gives the same numbers: :class:`imu.fusion.TimedFilter` (with
+    timestamps, same gap handling), or without gaps ``make_filter(name, rate_hz, **settings)``,
+    ``f.reset(initial_quat(acc))`` and ``f.update(acc[i], gyr[i])`` per sample.
     """
     acc = np.ascontiguousarray(acc, dtype=np.float64).reshape(-1, 3)
     gyr = np.ascontiguousarray(gyr, dtype=np.float64).reshape(-1, 3)
@@ -172,11 +189,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     prev_q = None
     for a, b in runs:
         if init or prev_q is not None:
-            q0 = initial_quat(acc[a:b], rate_hz)
-            if prev_q is not None:
-                from imu.quat import multiply
-                q0 = multiply(heading_part(prev_q), q0)
-            f.reset(q0)
+            f.reset(restart_quat(acc[a:b], prev_q))
         if pos is None or pos[b - 1] == b - 1 - a:
             out[a:b] = f.update_block(acc[a:b], gyr[a:b])
         else:
