@@ -7,7 +7,7 @@ timestamps with BLE-like batching jitter.
 Rows
 ----
 - write, live path: :meth:`RecordingWriter.add_block` with blocks of 10 samples (as the BLE
-  reader calls it), background commits every 0.5 s, then close. Baseline: ``np.save`` of the same
+  reader calls it), background commits every 0.25 s, then close. Baseline: ``np.save`` of the same
   arrays (uncompressed, not crash-safe).
 - write, bulk (``imu import``): :func:`write_session`.
 - read 1 h into numpy: :func:`read_recording`; baseline ``np.load`` of the same arrays.
@@ -164,7 +164,7 @@ def run(quick: bool = False) -> list[dict]:
         size_live = (tmp / "live.imu").stat().st_size / live_hours
         rows.append({"name": "size per hour, written live", "value": size_live / 1e6,
                      "unit": "MB", "baseline": raw_bytes / hours / 1e6,
-                     "note": "0.5 s commits sealed into ~20 s chunks"})
+                     "note": "0.25 s commits sealed into ~20 s chunks"})
 
         f_hours = 0.01 if quick else 0.1
         sf = synthetic_session(f_hours, seed=2, quantised=False)

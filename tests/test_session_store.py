@@ -70,7 +70,7 @@ def test_closed_recording_is_one_file_with_sealed_chunks(tmp_path):
     sizes = [n for (n,) in db.execute("SELECT n FROM chunks ORDER BY id")]
     db.close()
     assert sum(sizes) == 3 * 9000
-    assert len(sizes) <= 3 * 3  # 0.5 s commits were sealed into large chunks
+    assert len(sizes) <= 3 * 3  # 0.25 s commits were sealed into large chunks
 
 
 def test_nan_and_odd_values_are_stored_exactly(tmp_path):

@@ -13,9 +13,9 @@ A recording is a SQLite database in WAL mode (``application_id`` ``IMU1``):
 Crash safety
 ------------
 :meth:`RecordingWriter.add_block` only appends to an in-memory buffer. A background thread commits
-the buffer at least every ``commit_interval_s`` (0.5 s) in one SQLite transaction, so a process
+the buffer at least every ``commit_interval_s`` (0.25 s) in one SQLite transaction, so a process
 killed at any moment (SIGKILL, crash) leaves a database that opens with every sample committed up
-to at most ~0.5 s before the kill (SQLite's WAL replays or discards the last transaction
+to at most ~0.3 s before the kill (SQLite's WAL replays or discards the last transaction
 atomically). The file is created under a temporary name and linked into place with its schema
 complete, so even a kill during creation never leaves a half-made recording. On :meth:`close`
 the WAL is checkpointed and the file switched back to a single self-contained file.
@@ -147,7 +147,7 @@ class RecordingWriter:
 
     def __init__(self, path: str | os.PathLike, meta: dict | None = None,
                  sensors: list[SensorInfo] | None = None, *, overwrite: bool = False,
-                 commit_interval_s: float = 0.5, compress_level: int = 1):
+                 commit_interval_s: float = 0.25, compress_level: int = 1):
         self.path = Path(path)
         self.commit_interval_s = float(commit_interval_s)
         self.compress_level = int(compress_level)
