@@ -85,11 +85,19 @@ def rot_y(angle_deg) -> np.ndarray:
 def sensor_world_matrix(q_ES: np.ndarray) -> np.ndarray:
     """``R_WS = R_WE · R_ES`` (N, 3, 3) from ``q_ES`` (N, 4); NaN rows stay NaN."""
     q = np.atleast_2d(np.asarray(q_ES, dtype=float))
-    out = np.full((len(q), 3, 3), np.nan)
-    ok = np.all(np.isfinite(q), axis=1)
-    if ok.any():
-        out[ok] = R_WE @ Q.to_matrix(Q.normalize(q[ok]))
-    return out
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)  # NaN rows stay NaN
+    w, x, y, z = q.T
+    R_ES = np.empty((len(q), 3, 3))
+    R_ES[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    R_ES[:, 0, 1] = 2 * (x * y - w * z)
+    R_ES[:, 0, 2] = 2 * (x * z + w * y)
+    R_ES[:, 1, 0] = 2 * (x * y + w * z)
+    R_ES[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    R_ES[:, 1, 2] = 2 * (y * z - w * x)
+    R_ES[:, 2, 0] = 2 * (x * z - w * y)
+    R_ES[:, 2, 1] = 2 * (y * z + w * x)
+    R_ES[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return R_WE @ R_ES
 
 
 def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:

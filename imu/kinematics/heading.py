@@ -297,7 +297,8 @@ class HeadingHoldStream:
         (offsets, confidence) : dict role → float degrees, dict role → float 0..1
         """
         s = self.s
-        h = {r: float(_heading_deg(R_WB[r])[0]) if np.all(np.isfinite(R_WB[r])) else np.nan
+        # first Cardan angle of Y→X→Z: atan2(R[0, 2], R[2, 2]) (frames.heading_deg, unrolled)
+        h = {r: float(np.degrees(np.arctan2(R_WB[r][0, 2], R_WB[r][2, 2])))
              for r in self.roles}
         ref = self.reference
         if self.offset_deg[ref] is None and np.isfinite(h[ref]):

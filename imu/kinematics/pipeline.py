@@ -254,6 +254,8 @@ class AnglePipeline:
         Role or sensor id → correction with ``apply(acc, gyr)``.
     stale_s : float
         Latency after which a silent role is given up for a row, seconds.
+    min_emit_s : float
+        Rows are handed out in batches covering at least this long (cheaper per row), seconds.
 
     Examples
     --------
@@ -263,7 +265,7 @@ class AnglePipeline:
 
     def __init__(self, alignment: SegmentAlignment, rates_hz: dict[str, float], *,
                  filter: str = DEFAULT_FILTER, intrinsics=None, stale_s: float = 0.5,
-                 heading: HeadingHoldSettings | None = None):
+                 min_emit_s: float = 0.04, heading: HeadingHoldSettings | None = None):
         from imu.fusion import make_filter
 
         self.alignment = alignment
@@ -273,6 +275,7 @@ class AnglePipeline:
         self.rates_hz = {r: float(rates_hz[r]) for r in self.roles}
         self.intrinsics = intrinsics or {}
         self.stale_s = float(stale_s)
+        self.min_emit_s = float(min_emit_s)
         self._make = lambda r: make_filter(filter, self.rates_hz[r])
         self._filters = {r: None for r in self.roles}
         self._buf = {r: deque() for r in self.roles}  # (t, q(4), gyr_norm)
@@ -330,6 +333,8 @@ class AnglePipeline:
         ref = self._buf["sacrum"]
         rows = []
         newest = max(self._latest.values())
+        if not ref or ref[-1][0] - ref[0][0] < self.min_emit_s:
+            return rows
         while ref:
             t = ref[0][0]
             ok = True
@@ -341,51 +346,71 @@ class AnglePipeline:
             rows.append(ref.popleft())
         return rows
 
-    def _at(self, role, t):
-        """Orientation and rate norm of ``role`` at ``t`` (interpolated), dropping old samples."""
+    def _at_many(self, role, t: np.ndarray):
+        """Orientations (n, 4) and rate norms (n,) of ``role`` at times ``t`` (n,), interpolated
+        between its samples; NaN where it has none close enough. Old samples are dropped."""
         buf = self._buf[role]
-        while len(buf) >= 2 and buf[1][0] <= t:
+        n = len(t)
+        q_out = np.full((n, 4), np.nan)
+        g_out = np.full(n, np.nan)
+        if not buf or not n:
+            return q_out, g_out
+        tb = np.fromiter((b[0] for b in buf), float, len(buf))
+        qb = np.array([b[1] for b in buf])
+        gb = np.fromiter((b[2] for b in buf), float, len(buf))
+        period = 1.0 / self.rates_hz[role]
+        j = np.searchsorted(tb, t, side="right")  # first sample after t
+        i0 = np.clip(j - 1, 0, len(tb) - 1)
+        i1 = np.clip(j, 0, len(tb) - 1)
+        span = tb[i1] - tb[i0]
+        inside = (j > 0) & (j < len(tb)) & (span <= 5.0 * period)
+        w = np.where(inside & (span > 0), (t - tb[i0]) / np.where(span > 0, span, 1.0), 0.0)
+        q0, q1 = qb[i0], qb[i1]
+        q1 = np.where(np.sum(q0 * q1, axis=1, keepdims=True) < 0, -q1, q1)
+        q = Q.normalize(q0 + w[:, None] * (q1 - q0))
+        g = gb[i0] + w * (gb[i1] - gb[i0])
+        # just past the last sample (or exactly on one): take the nearest within 2 periods
+        edge = ~inside & (np.abs(tb[i0] - t) <= 2.0 * period)
+        q = np.where(edge[:, None], qb[i0], q)
+        g = np.where(edge, gb[i0], g)
+        ok = inside | edge
+        q_out[ok], g_out[ok] = q[ok], g[ok]
+        # keep one sample at or before the last time asked for
+        keep_from = int(np.clip(np.searchsorted(tb, t[-1], side="right") - 1, 0, len(tb)))
+        for _ in range(keep_from):
             buf.popleft()
-        if not buf:
-            return None
-        if len(buf) == 1 or buf[0][0] >= t:
-            t0, q0, g0 = buf[0]
-            return (q0, g0) if abs(t0 - t) <= 2.0 / self.rates_hz[role] else None
-        (t0, q0, g0), (t1, q1, g1) = buf[0], buf[1]
-        if t1 - t0 > 5.0 / self.rates_hz[role]:
-            return None
-        w = (t - t0) / (t1 - t0)
-        q1 = q1 if np.dot(q0, q1) >= 0 else -q1
-        return Q.normalize(q0 + w * (q1 - q0)), g0 + w * (g1 - g0)
+        return q_out, g_out
 
     def _emit(self, rows) -> AngleTable:
         n = len(rows)
         time_s = np.array([r[0] for r in rows], dtype=float)
         cols = {c: np.full(n, np.nan) for c in self.columns}
         conf = {c: np.zeros(n) for c in self.columns if c.endswith("rotation")}
-        for k, (t, q, g) in enumerate(rows):
-            raw, gn = {}, {}
-            for r in self.roles:
-                if r == "sacrum":
-                    qq, gg = q, g
-                else:
-                    got = self._at(r, t)
-                    if got is None:
-                        continue
-                    qq, gg = got
-                raw[r] = segment_matrix(qq[None], self.alignment.R_BS[r], 0.0)[0]
-                gn[r] = gg
-            offs, cf = self._hold.update(t, raw, gn) if len(raw) == len(self.roles) else \
-                (self._hold.offset_deg, None)
-            segs = {r: (rot_y(offs.get(r) or 0.0) @ m)[None] for r, m in raw.items()}
-            a = segment_angles(segs)
-            for c, v in a.items():
-                if c in cols:
-                    cols[c][k] = v[0]
-            if cf is not None:
-                conf["pelvis_rotation"][k] = cf["sacrum"]
+        if not n:
+            return AngleTable(time_s=time_s, columns=cols, confidence=conf)
+        quats = {"sacrum": np.array([r[1] for r in rows])}
+        gnorm = {"sacrum": np.array([r[2] for r in rows])}
+        for r in self.roles:
+            if r != "sacrum":
+                quats[r], gnorm[r] = self._at_many(r, time_s)
+        raw = {r: segment_matrix(quats[r], self.alignment.R_BS[r], 0.0) for r in self.roles}
+        offs = {r: np.zeros(n) for r in self.roles}
+        for k in range(n):
+            if not all(np.isfinite(raw[r][k, 0, 0]) for r in self.roles):
                 for r in self.roles:
-                    s = role_side(r)
-                    if s:
-                        conf[f"{s}_hip_rotation"][k] = cf[r]
+                    offs[r][k] = self._hold.offset_deg.get(r) or 0.0
+                continue
+            o, cf = self._hold.update(time_s[k], {r: raw[r][k] for r in self.roles},
+                                      {r: gnorm[r][k] for r in self.roles})
+            for r in self.roles:
+                offs[r][k] = o[r]
+            conf["pelvis_rotation"][k] = cf["sacrum"]
+            for r in self.roles:
+                s = role_side(r)
+                if s:
+                    conf[f"{s}_hip_rotation"][k] = cf[r]
+        segs = {r: np.einsum("nij,njk->nik", rot_y(offs[r]), raw[r]) for r in self.roles}
+        for c, v in segment_angles_gapped(segs).items():
+            if c in cols:
+                cols[c] = v
         return AngleTable(time_s=time_s, columns=cols, confidence=conf)
