@@ -31,9 +31,8 @@ def table(sim):
 
 @pytest.fixture(scope="module")
 def result(sim, table):
-    # against the calibration pose, exactly as notes/METRICS.md defines the pelvic drop
-    return analyze_angles(table, sim.session.events,
-                          Settings({"single_leg.reference_standing": 0}))
+    # defaults: the pelvic drop against the calibration pose, exactly as notes/METRICS.md says
+    return analyze_angles(table, sim.session.events)
 
 
 def _sets(result, exercise):
@@ -96,7 +95,7 @@ def test_single_leg_holds_match_truth(sim, result):
 
 
 def test_pelvic_drop_against_standing_agrees_with_truth_when_standing_is_level(sim, table):
-    res = analyze_angles(table, sim.session.events)  # default: against standing before the lift
+    res = analyze_angles(table, sim.session.events, Settings({"single_leg.reference_standing": 1}))
     for t, g in zip(_truth(sim, "single_leg_stance"), _sets(res, "single_leg_stance")):
         for th, gh in zip(t["holds"], g["holds"]):
             assert abs(gh["standing_pelvic_drop_deg"]) < 0.5
@@ -191,8 +190,7 @@ def test_nan_gaps_in_standing_do_not_change_the_reps(sim, table, result):
         gap = (t > r["start_s"] - 0.9) & (t < r["start_s"] - 0.5)
         for v in cols.values():
             v[gap] = np.nan
-    res = analyze_angles(AngleTable(t, cols), sim.session.events,
-                         Settings({"single_leg.reference_standing": 0}), exercise="hinge")
+    res = analyze_angles(AngleTable(t, cols), sim.session.events, exercise="hinge")
     a, b = res["sets"][0]["reps"], _sets(result, "hinge")[0]["reps"]
     assert [(r["start_s"], r["end_s"], r["faults"]) for r in a] == \
            [(r["start_s"], r["end_s"], r["faults"]) for r in b]

@@ -117,11 +117,16 @@ class Detector:
     def update(self, t_s: float, row: Mapping[str, float],
                confidence: Mapping[str, float] | None = None) -> list[dict]:
         """Feed one angle row (degrees) at time ``t_s``; returns newly completed reps/holds."""
-        self.t_last_s = float(t_s)
-        i = self.buf.append(float(t_s), self._derive(row, confidence or {}))
+        t_s = float(t_s)
+        self.t_last_s = t_s
+        vals = self._derive(row, confidence or {})
+        i = self.buf.append(t_s, vals)
         self._n += 1
         out = []
-        seg = self.seg.step(i) if self.seg is not None else None
+        seg = None
+        if self.seg is not None:
+            k = self._seg_col
+            seg = self.seg.step(i, None if k is None else vals[k], t_s)
         if seg is not None:
             r = self._measure(seg)
             if r is not None:
@@ -149,6 +154,18 @@ class Detector:
         return {"in_rep": bool(getattr(self.seg, "active", False)), "count": len(self.results)}
 
     # -- helpers -------------------------------------------------------------------------------
+    @property
+    def _seg_col(self) -> int | None:
+        """Index of the segmented signal in :meth:`_derive`'s values (None: no signal)."""
+        col = getattr(self.seg, "column", None)
+        if col is None:
+            return None
+        idx = self.__dict__.get("_seg_col_cache")
+        if idx is None:
+            idx = self.stored.index(col)
+            self.__dict__["_seg_col_cache"] = idx
+        return idx
+
     def keep_from(self) -> int:
         return self.seg.keep_from if self.seg is not None else self.buf.offset
 
@@ -159,13 +176,17 @@ class Detector:
         return r
 
     def _get(self, row: Mapping[str, float], name: str) -> float:
-        v = row.get(name, NAN)
+        v = row.get(name)
         return NAN if v is None else float(v)
 
     def _side_mean(self, row: Mapping[str, float], suffix: str) -> float:
-        vals = [self._get(row, f"{s}_{suffix}") for s in self.sides]
-        vals = [v for v in vals if math.isfinite(v)]
-        return sum(vals) / len(vals) if vals else NAN
+        total, n = 0.0, 0
+        for s in self.sides:
+            v = row.get(s + "_" + suffix)
+            if v is not None and v == v:
+                total += v
+                n += 1
+        return total / n if n else NAN
 
     def _derive(self, row, confidence) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -214,12 +214,15 @@ class ExcursionSegmenter:
         return a + int(ok[-1]) if len(ok) else None
 
     # -- streaming -----------------------------------------------------------------------------
-    def step(self, i: int) -> Segment | None:
-        """Process the sample at absolute index ``i`` (just appended). Returns a completed rep."""
-        v = float(self.buf.col(self.column, i, i + 1)[0])
-        if not np.isfinite(v):
+    def step(self, i: int, v: float | None = None, t: float | None = None) -> Segment | None:
+        """Process the sample at absolute index ``i`` (just appended; its signal value ``v`` and
+        time ``t`` may be passed to save a lookup). Returns a completed rep."""
+        if v is None:
+            v = float(self.buf.col(self.column, i, i + 1)[0])
+        if v != v:  # NaN
             return None
-        t = self.buf.time_at(i)
+        if t is None:
+            t = self.buf.time_at(i)
         self._last_valid = i
         while self._min and self._min[-1][1] >= v:
             self._min.pop()
@@ -327,16 +330,18 @@ class ThresholdSegmenter:
             return self._start
         return max(self.buf.n_total - 2, self.buf.offset)
 
-    def step(self, i: int) -> Segment | None:
+    def step(self, i: int, v: float | None = None, t: float | None = None) -> Segment | None:
         if self._first < 0:
             self._first = i
         self._last = i
         if self.column is None:
             return None
-        v = float(self.buf.col(self.column, i, i + 1)[0])
-        if not np.isfinite(v):
+        if v is None:
+            v = float(self.buf.col(self.column, i, i + 1)[0])
+        if v != v:
             return None
-        t = self.buf.time_at(i)
+        if t is None:
+            t = self.buf.time_at(i)
         if not self.active:
             if v > self.level:
                 self.active, self._start, self._below_since = True, i, -1

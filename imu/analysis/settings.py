@@ -49,7 +49,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "single_leg.merge_gap_s": (0.3, "a lift dropping below threshold for less than this continues the hold"),
     "single_leg.final_window_s": (1.0, "pelvic_drop_final_deg: mean over the hold's last window"),
     "single_leg.initial_window_s": (0.5, "drift reference: mean pelvic drop over the hold's first window"),
-    "single_leg.reference_standing": (1.0, "1: pelvic drop relative to the pelvis just before the lift; "
+    "single_leg.reference_standing": (0.0, "1: pelvic drop relative to the pelvis just before the lift; "
                                            "0: against the calibration pose"),
     "single_leg.band_deg": (3.0, "time_in_band_pct counts |change| below this"),
     "single_leg.green_deg": (4.0, "grade green when pelvic_drop_max_deg is below this"),

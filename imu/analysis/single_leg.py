@@ -11,14 +11,13 @@ start to its end event) is one hold. Per hold: ``pelvic_drop_mean_deg``, ``pelvi
 the mean over the first 0.5 s), ``time_in_band_pct`` (|change| < 3°) and ``grade`` (green when
 the max drop is below 4°, amber below 8°, else red).
 
-Reference: by default (``single_leg.reference_standing = 1``) the drop is measured from the
-pelvis's own level while still standing on two legs just before the lift (median over the
-second before the lifted leg starts to rise; reported as ``standing_pelvic_drop_deg``). This is
-what a coach means by "the pelvis dropped", and it makes the figure immune to a small obliquity
-offset between the calibration and the set (sensor inclination error, a strap that moved).
-When the person stands level in the calibration pose, as in the simulator, both references
-agree. With ``reference_standing = 0`` the drop is the obliquity against the calibration pose
-exactly as in ``notes/METRICS.md``.
+Reference: by default (``single_leg.reference_standing = 0``) the drop is the obliquity against
+the calibration pose, exactly as in ``notes/METRICS.md``. With ``reference_standing = 1`` it is
+measured from the pelvis's own level while still standing on two legs just before the lift
+(median over the second before the lifted leg starts to rise; reported as
+``standing_pelvic_drop_deg``): what a coach means by "the pelvis dropped", and immune to a
+small obliquity offset between the calibration and the set (a strap that moved). On the
+simulator, where the person stands level, the two agree within a few tenths of a degree.
 """
 
 from __future__ import annotations

@@ -1,0 +1,185 @@
+"""Exercise analytics on estimated angles vs simulator truth (issue 4 acceptance) and speed.
+
+Accuracy: simulated sessions (``imu.sim.simulate``, every sensor error on, calibration protocol,
+sacrum + both thighs + trunk, 100 Hz) of every exercise (hinge, squat, single-leg stance on each
+leg, hip airplane on each leg, posture). Each session goes through the product path: the
+session's own calibration (``calibration.calibrate_session``), batch angles
+(``imu.kinematics.pipeline.compute_angles``) and :func:`imu.analysis.analyze_angles`; the result
+is compared with ``SimResult.truth_sets`` by :func:`imu.analysis.compare.compare_sets`.
+Acceptance seeds (``ACCEPT_SEEDS``) were never used while tuning (``TUNE_SEEDS``).
+
+Rows: reps/holds found, missed, extra; worst boundary error; worst hip-flexion and pelvis-tilt
+peak errors; fault-label accuracy (reps whose true value is more than 1.5° from the threshold);
+pelvic drop final / max errors (both references: against standing before the lift, the default,
+and against the calibration pose as in notes/METRICS.md); airplane rotation peak errors and the
+confidence range. Speed: the per-sample detectors over 1 h of angles at 100 Hz, against the bare
+cost of handing every row to Python as a dict (the baseline in the same run).
+
+Run alone: ``python -m bench.bench_analysis [--quick] [--seeds 201,202] [--tune]``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+ACCEPT_SEEDS = (201, 202, 203, 204, 205, 206)
+TUNE_SEEDS = (101, 102, 103, 104)
+PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture"]
+ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
+
+
+def estimated_session(seed: int, rate_hz: float = 100.0):
+    """``(SimResult, AngleTable)``: a simulated session and its angles through the product path."""
+    from calibration import calibrate_session
+    from imu.kinematics.pipeline import compute_angles
+    from imu.sim import simulate
+
+    res = simulate(PROGRAM, rate_hz=rate_hz, seed=seed, errors=True, roles=ROLES)
+    profile = calibrate_session(res.session)
+    angles = compute_angles(res.session, profile.alignment())
+    return res, angles
+
+
+def _fields(cmp: dict, exercise: str, field: str) -> list[float]:
+    return [abs(it["errors"][field]) for it in cmp["items"]
+            if it["exercise"] == exercise and field in it["errors"]]
+
+
+def measure(seeds, progress=True) -> dict:
+    """Pooled comparison figures over ``seeds``."""
+    from imu.analysis import Settings, analyze_angles
+    from imu.analysis.compare import compare_sets
+
+    pooled = {"found": 0, "truth": 0, "missed": 0, "extra": 0, "fault_checks": 0,
+              "fault_correct": 0, "fault_errors": [], "items": [], "items_calref": [],
+              "confidence": []}
+    for seed in seeds:
+        t0 = time.perf_counter()
+        res, angles = estimated_session(seed)
+        events = res.session.events
+        out = analyze_angles(angles, events)
+        out_cal = analyze_angles(angles, events, Settings({"single_leg.reference_standing": 0}))
+        c = compare_sets(res.truth_sets, out["sets"])
+        c_cal = compare_sets(res.truth_sets, out_cal["sets"])
+        n_truth = sum(len(s.get("reps", s.get("holds", []))) for s in res.truth_sets)
+        pooled["truth"] += n_truth
+        pooled["found"] += sum(len(s.get("reps", s.get("holds", []))) for s in out["sets"])
+        for k in ("missed", "extra", "fault_checks", "fault_correct"):
+            pooled[k] += c[k]
+        pooled["fault_errors"] += [dict(e, seed=seed) for e in c["fault_errors"]]
+        pooled["items"] += c["items"]
+        pooled["items_calref"] += c_cal["items"]
+        pooled["confidence"] += [r["confidence"] for s in out["sets"] if s["exercise"] == "hip_airplane"
+                                 for r in s["reps"]]
+        if progress:
+            print(f"  seed {seed}: {n_truth} true reps/holds, missed {c['missed']}, extra {c['extra']}, "
+                  f"faults {c['fault_correct']}/{c['fault_checks']} ({time.perf_counter() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)
+    return pooled
+
+
+def accuracy_rows(p: dict, label: str) -> list[dict]:
+    items = {"items": p["items"]}
+    cal = {"items": p["items_calref"]}
+    rows = [
+        {"name": f"{label}: reps+holds found / true", "value": p["found"], "unit": "count",
+         "baseline": p["truth"], "note": f"missed {p['missed']}, extra {p['extra']} (target 0, 0)"},
+    ]
+
+    def worst(c, ex, f):
+        v = _fields(c, ex, f)
+        return (max(v) if v else float("nan")), len(v)
+
+    for ex, f, limit in (("hinge", "start_s", 0.5), ("hinge", "end_s", 0.5),
+                         ("squat", "start_s", 0.5), ("squat", "end_s", 0.5),
+                         ("hip_airplane", "start_s", 0.5), ("hip_airplane", "end_s", 0.5),
+                         ("hinge", "hip_flexion_peak_deg", 2.0), ("hinge", "pelvis_tilt_peak_deg", 2.0),
+                         ("squat", "hip_flexion_peak_deg", 2.0),
+                         ("hip_airplane", "hip_internal_rotation_peak_deg", 4.0),
+                         ("hip_airplane", "hip_external_rotation_peak_deg", 4.0)):
+        v, n = worst(items, ex, f)
+        rows.append({"name": f"{label}: worst |error| {ex} {f}", "value": v,
+                     "unit": "s" if f.endswith("_s") else "deg", "note": f"{n} reps, limit {limit}"})
+    for f in ("start_s", "end_s", "pelvic_drop_max_deg", "pelvic_drop_final_deg"):
+        for c, ref in ((items, "vs standing"), (cal, "vs calibration")):
+            v = _fields(c, "single_leg_stance", f)
+            if f.endswith("_s") and ref == "vs calibration":
+                continue
+            within = sum(x <= (1.0 if f.endswith("_deg") else 0.5) for x in v)
+            rows.append({"name": f"{label}: worst |error| hold {f}" + (f" ({ref})" if f.endswith("_deg") else ""),
+                         "value": max(v) if v else float("nan"), "unit": "s" if f.endswith("_s") else "deg",
+                         "note": f"{within}/{len(v)} holds within {'1.0°' if f.endswith('_deg') else '0.5 s'}"})
+    acc = 100.0 * p["fault_correct"] / p["fault_checks"] if p["fault_checks"] else float("nan")
+    rows.append({"name": f"{label}: fault labels right", "value": acc, "unit": "%",
+                 "note": f"{p['fault_correct']}/{p['fault_checks']} reps (true value >1.5° from the "
+                         f"threshold), target >= 95%"})
+    if p["confidence"]:
+        rows.append({"name": f"{label}: airplane confidence (min..max)", "value": min(p["confidence"]),
+                     "unit": "0..1", "note": f"max {max(p['confidence']):.2f}"})
+    return rows
+
+
+def speed_rows(hours: float) -> list[dict]:
+    """Detectors over ``hours`` of 100 Hz angles (a hinge set) vs bare row iteration."""
+    from imu.analysis import Settings, make_detector
+    from imu.analysis.analyzer import _rows
+
+    rate = 100.0
+    n = int(hours * 3600 * rate)
+    t = np.arange(n) / rate
+    h = 40 * np.clip(np.sin(2 * np.pi * t / 6.0), 0, None) ** 2
+    cols = {"pelvis_tilt": 0.8 * h, "pelvis_obliquity": 0.5 * np.sin(t), "pelvis_rotation": 0.3 * np.cos(t),
+            "right_hip_flexion": h, "right_hip_adduction": 0 * h, "right_hip_rotation": 0 * h,
+            "right_thigh_inclination": 0.2 * h, "left_hip_flexion": h, "left_hip_adduction": 0 * h,
+            "left_hip_rotation": 0 * h, "left_thigh_inclination": 0.2 * h}
+    t0 = time.perf_counter()
+    for _ in _rows(cols, n):
+        pass
+    base = time.perf_counter() - t0
+    det = make_detector("hinge", Settings(), None, list(cols), 0.0)
+    t0 = time.perf_counter()
+    reps = 0
+    for i, row in enumerate(_rows(cols, n)):
+        reps += len(det.update(float(t[i]), row))
+    reps += len(det.finish())
+    val = time.perf_counter() - t0
+    return [{"name": f"hinge detector, {hours:g} h of angles @ 100 Hz", "value": val, "unit": "s",
+             "baseline": base, "note": f"baseline: rows as dicts only; {reps} reps; "
+                                        f"{1e6 * val / n:.1f} µs per sample"}]
+
+
+def run(quick: bool = False, seeds=None) -> list[dict]:
+    seeds = seeds or (ACCEPT_SEEDS[:2] if quick else ACCEPT_SEEDS)
+    rows = accuracy_rows(measure(seeds), f"seeds {seeds[0]}..{seeds[-1]}" if len(seeds) > 1 else f"seed {seeds[0]}")
+    rows += speed_rows(0.1 if quick else 1.0)
+    return rows
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    from bench import format_table
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tune", action="store_true", help="use the tuning seeds")
+    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap.add_argument("--details", action="store_true", help="print each wrong fault label")
+    a = ap.parse_args(argv)
+    seeds = tuple(int(s) for s in a.seeds.split(",")) if a.seeds else (TUNE_SEEDS if a.tune else None)
+    seeds = seeds or (ACCEPT_SEEDS[:2] if a.quick else ACCEPT_SEEDS)
+    p = measure(seeds)
+    rows = accuracy_rows(p, f"seeds {','.join(map(str, seeds))}")
+    rows += speed_rows(0.1 if a.quick else 1.0)
+    print(format_table([{"module": "analysis", **r} for r in rows]))
+    if a.details:
+        for e in p["fault_errors"]:
+            print(e)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
