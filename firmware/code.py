@@ -1,0 +1,222 @@
+# imu sensor firmware for the Seeed XIAO nRF52840 Sense (CircuitPython 9).
+#
+# Copy this file, protocol.py and lsm6ds3.py to the CIRCUITPY drive, plus the adafruit_ble
+# library in lib/ (see README.md). The hardware boundary is kept thin: encoding, batching and
+# command handling are protocol.py (tested on the host against the reader's decoder); register
+# values and FIFO parsing are lsm6ds3.py (tested on the host too).
+#
+# LED (on-board RGB, active low):
+#   blue blink 1 Hz        advertising, waiting for the host
+#   green steady           connected, not streaming
+#   green blink 4 Hz       streaming
+#   white blink 8 Hz       identify (the host asked "which one are you?")
+#   red blink 1 Hz         battery below 10 %
+#   red steady             IMU not found (check the board is a "Sense")
+
+import struct
+import time
+
+import _bleio
+import analogio
+import board
+import busio
+import digitalio
+import microcontroller
+from adafruit_ble import BLERadio
+from adafruit_ble.advertising.standard import ProvideServicesAdvertisement
+from adafruit_ble.attributes import Attribute
+from adafruit_ble.characteristics import Characteristic, ComplexCharacteristic
+from adafruit_ble.services import Service
+from adafruit_ble.services.standard import BatteryService
+from adafruit_ble.services.standard.device_info import DeviceInfoService
+from adafruit_ble.uuid import VendorUUID
+
+import lsm6ds3 as L
+import protocol as P
+
+FIRMWARE = "1.0.0"
+MODEL = "imu-xiao-sense"
+SENSOR_ID = "".join("%02x" % b for b in microcontroller.cpu.uid)[-12:]
+FIFO_READ_INTERVAL_S = 0.02
+
+
+class _Packets(ComplexCharacteristic):
+    """A characteristic bound to a _bleio.PacketBuffer (notifications out, writes in)."""
+
+    def __init__(self, uuid, properties, max_length):
+        self.uuid = VendorUUID(uuid)
+        super().__init__(properties=properties, read_perm=Attribute.OPEN,
+                         write_perm=Attribute.OPEN, max_length=max_length, fixed_length=False)
+
+    def bind(self, service):
+        bound = super().bind(service)
+        return _bleio.PacketBuffer(bound, buffer_size=8, max_packet_size=self.max_length)
+
+
+class ImuService(Service):
+    uuid = VendorUUID(P.SERVICE_UUID)
+    data = _Packets(P.DATA_UUID, Characteristic.NOTIFY, 244)
+    control = _Packets(P.CONTROL_UUID, Characteristic.WRITE | Characteristic.NOTIFY, 32)
+    info = Characteristic(uuid=VendorUUID(P.INFO_UUID), properties=Characteristic.READ,
+                          max_length=512, fixed_length=False)
+
+
+class Led:
+    def __init__(self):
+        self.pins = {}
+        for name in ("LED_RED", "LED_GREEN", "LED_BLUE"):
+            p = digitalio.DigitalInOut(getattr(board, name))
+            p.direction = digitalio.Direction.OUTPUT
+            p.value = True  # off (active low)
+            self.pins[name[4]] = p
+
+    def show(self, colour, blink_hz=0.0):
+        on = True if blink_hz == 0 else int(time.monotonic() * blink_hz * 2) % 2 == 0
+        for c, p in self.pins.items():
+            p.value = not (on and c in colour)
+
+
+class Imu:
+    def __init__(self):
+        pwr = digitalio.DigitalInOut(board.IMU_PWR)
+        pwr.direction = digitalio.Direction.OUTPUT
+        pwr.value = True
+        self._pwr = pwr
+        time.sleep(0.05)
+        self.i2c = busio.I2C(board.IMU_SCL, board.IMU_SDA, frequency=400000)
+        while not self.i2c.try_lock():
+            pass
+        self.buf = bytearray(2)
+        if self.read(L.WHO_AM_I, 1)[0] != L.WHO_AM_I_VALUE:
+            raise RuntimeError("LSM6DS3TR-C not found")
+        self.chunk = bytearray(L.PATTERN_WORDS * 2 * 16)
+
+    def write(self, reg, value):
+        self.i2c.writeto(L.ADDRESS, bytes((reg, value)))
+
+    def read(self, reg, n):
+        out = bytearray(n)
+        self.i2c.writeto_then_readfrom(L.ADDRESS, bytes((reg,)), out)
+        return out
+
+    def start(self, cfg):
+        for reg, value in L.setup_sequence(cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps):
+            self.write(reg, value)
+        st = self.read(L.FIFO_STATUS1, 4)
+        self.parser = L.FifoParser((st[2] | (st[3] << 8)) % L.PATTERN_WORDS)
+        self.unwrap = L.TimestampUnwrapper()
+
+    def stop(self):
+        self.write(L.FIFO_CTRL5, 0x00)
+        self.write(L.CTRL1_XL, 0x00)
+        self.write(L.CTRL2_G, 0x00)
+
+    def samples(self):
+        """Read what the FIFO holds; returns [(ticks, sample6), ...] and the overrun flag."""
+        st = self.read(L.FIFO_STATUS1, 2)
+        words, overrun = L.fifo_level(st[0], st[1])
+        out = []
+        while words > 0:
+            n = min(words, len(self.chunk) // 2)
+            view = memoryview(self.chunk)[: 2 * n]
+            self.i2c.writeto_then_readfrom(L.ADDRESS, bytes((L.FIFO_DATA_OUT_L,)), view)
+            for ts, s in self.parser.feed(view):
+                out.append((self.unwrap(ts), s))
+            words -= n
+        return out, overrun
+
+
+def battery_level():
+    try:
+        en = digitalio.DigitalInOut(board.READ_BATT_ENABLE)
+        en.direction = digitalio.Direction.OUTPUT
+        en.value = False  # enable the divider
+        a = analogio.AnalogIn(board.VBATT)
+        volts = a.value / 65535 * a.reference_voltage * 2.961  # 1M + 510k divider
+        a.deinit()
+        en.value = True
+        en.deinit()
+        return L.battery_percent(volts)
+    except (AttributeError, ValueError):
+        return 100
+
+
+def main():
+    led = Led()
+    try:
+        imu = Imu()
+    except (RuntimeError, OSError):
+        while True:
+            led.show("R")
+            time.sleep(1)
+    cfg = P.SensorConfig(SENSOR_ID, MODEL, FIRMWARE, rates_hz=(104, 208), rate_hz=104,
+                         acc_range_g=8, gyr_range_dps=1000)
+    state = {"identify_until": 0.0, "seq": 0, "mtu": 23}
+
+    def on_start():
+        imu.start(cfg)
+        batcher.rate_hz = cfg.rate_hz
+        batcher.reset()
+
+    def on_stop():
+        imu.stop()
+        batcher.reset()
+
+    def on_identify(seconds):
+        state["identify_until"] = time.monotonic() + seconds
+
+    battery = BatteryService()
+    battery.level = battery_level()
+    def on_config(c):
+        svc.info = c.info_bytes(state["mtu"])
+
+    handler = P.CommandHandler(cfg, on_start=on_start, on_stop=on_stop, on_identify=on_identify,
+                               on_config=on_config, battery=lambda: battery.level)
+    batcher = P.Batcher(rate_hz=cfg.rate_hz, mtu=23)
+    radio = BLERadio()
+    radio.name = "IMU-" + SENSOR_ID[-4:].upper()
+    svc = ImuService()
+    dis = DeviceInfoService(manufacturer="imu project", model_number=MODEL,
+                            serial_number=SENSOR_ID, firmware_revision=FIRMWARE)
+    adv = ProvideServicesAdvertisement(svc)
+    adv.complete_name = radio.name
+    cmd = bytearray(32)
+    t_batt = time.monotonic()
+
+    while True:
+        radio.start_advertising(adv)
+        while not radio.connected:
+            led.show("R" if battery.level < 10 else "B", 1.0)
+            time.sleep(0.05)
+        radio.stop_advertising()
+        conn = radio.connections[0]
+        state["mtu"] = svc.data.outgoing_packet_length + 3  # ATT payload + 3 = negotiated MTU
+        batcher.set_mtu(state["mtu"])
+        svc.info = cfg.info_bytes(state["mtu"])
+        while conn.connected:
+            n = svc.control.readinto(cmd)
+            if n > 0:
+                svc.control.write(handler.handle(cmd[:n]))
+            if handler.streaming:
+                samples, _overrun = imu.samples()
+                for ticks, s in samples:
+                    for pkt in batcher.add(state["seq"], ticks, s):
+                        svc.data.write(pkt)
+                    state["seq"] += 1
+            now = time.monotonic()
+            if now < state["identify_until"]:
+                led.show("RGB", 8.0)
+            elif battery.level < 10:
+                led.show("R", 1.0)
+            else:
+                led.show("G", 4.0 if handler.streaming else 0.0)
+            if now - t_batt > 60:
+                battery.level = battery_level()
+                t_batt = now
+            time.sleep(FIFO_READ_INTERVAL_S)
+        if handler.streaming:  # the link dropped: stop, wait for the host to start us again
+            handler.streaming = False
+            on_stop()
+
+
+main()

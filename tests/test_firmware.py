@@ -1,0 +1,116 @@
+"""Host-side firmware tests: LSM6DS3TR-C register values, FIFO parsing, the whole sensor-side
+chain (FIFO bytes → batcher → notification) decoded by the reader's decoder, and that the
+CircuitPython files only use what CircuitPython has."""
+
+import ast
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firmware import lsm6ds3 as L
+from firmware import protocol as P
+from imu.sources.ble.decoder import StreamTracker
+
+FW = Path(__file__).resolve().parents[1] / "firmware"
+
+
+def test_register_values_match_the_datasheet():
+    assert L.ctrl1_xl(104, 8) == 0x4C   # ODR 0100, FS 11 (±8 g)
+    assert L.ctrl1_xl(208, 16) == 0x54  # ODR 0101, FS 01 (±16 g)
+    assert L.ctrl2_g(104, 1000) == 0x48
+    assert L.ctrl2_g(208, 2000) == 0x5C
+    assert L.ctrl2_g(104, 125) == 0x42  # FS_125
+    assert L.fifo_ctrl5(208) == 0x2E    # ODR_FIFO 0101, continuous
+    assert L.fifo_level(0x34, 0x42) == (0x234, True)
+
+
+def fifo_bytes(samples, ts0=100, dts=385):
+    """FIFO content for samples: gyro xyz, accel xyz, timestamp set (TS[15:8], TS[23:16], 0,
+    TS[7:0], steps)."""
+    out = bytearray()
+    for k, s in enumerate(samples):
+        ts = (ts0 + k * dts) % L.TS_WRAP
+        out += struct.pack("<3h", *s[3:]) + struct.pack("<3h", *s[:3])
+        out += bytes(((ts >> 8) & 0xFF, ts >> 16, 0, ts & 0xFF, 0, 0))
+    return bytes(out)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(-32768, 32767)] * 6), min_size=1, max_size=40),
+       st.integers(0, 17), st.integers(1, 40))
+def test_fifo_parser_handles_reads_split_anywhere(samples, start_word, chunk_words):
+    data = fifo_bytes(samples)
+    # the FIFO may be read from the middle of a pattern: those first words are skipped
+    data = data[2 * start_word:] if start_word < 9 else data
+    pattern = start_word if start_word < 9 else 0
+    p = L.FifoParser(pattern)
+    got = []
+    step = 2 * chunk_words
+    for i in range(0, len(data), step):
+        got += p.feed(data[i:i + step])
+    expect = samples[1:] if pattern else samples
+    assert [s for _, s in got] == [tuple(s) for s in expect]
+
+
+def test_timestamp_unwraps_24_bits():
+    u = L.TimestampUnwrapper()
+    ts = [(L.TS_WRAP - 800 + 385 * k) % L.TS_WRAP for k in range(6)]
+    out = [u(t) for t in ts]
+    assert out == [L.TS_WRAP - 800 + 385 * k for k in range(6)]
+
+
+def test_sensor_side_chain_decodes_on_the_host():
+    """FIFO → parser → unwrap → batcher → notifications → StreamTracker: same samples back."""
+    rng = np.random.default_rng(0)
+    n = 300
+    raw = rng.integers(-32768, 32767, size=(n, 6))
+    dts = 192  # 208 Hz at 25 us
+    data = fifo_bytes([tuple(int(v) for v in r) for r in raw], ts0=L.TS_WRAP - 5000, dts=dts)
+    parser, unwrap = L.FifoParser(0), L.TimestampUnwrapper()
+    batcher = P.Batcher(rate_hz=208, mtu=185)
+    pkts, seq = [], 0
+    for i in range(0, len(data), 2 * 9 * 7):  # FIFO read every 7 samples
+        for ts, s in parser.feed(data[i:i + 2 * 9 * 7]):
+            pkts += batcher.add(seq, unwrap(ts), s)
+            seq += 1
+    pkts.append(batcher.flush())
+    assert all(len(p) <= 185 - 3 for p in pkts)
+    cfg = P.SensorConfig("x", "m", "f", rate_hz=208, acc_range_g=4, gyr_range_dps=500)
+    tr = StreamTracker("x", P.acc_scale(4), P.gyr_scale(500), 208)
+    blocks = [tr.feed(p, 0.1 * i) for i, p in enumerate(pkts)]
+    acc = np.concatenate([b.acc for b in blocks])
+    gyr = np.concatenate([b.gyr for b in blocks])
+    t = np.concatenate([b.t_sensor_s for b in blocks])
+    assert np.allclose(acc / P.acc_scale(4), raw[:, :3])
+    assert np.allclose(gyr / P.gyr_scale(500), raw[:, 3:])
+    assert np.allclose(np.diff(t), dts * P.TICK_S, atol=1e-9)  # across the 24-bit wrap
+    assert tr.counts.dropped == 0 and tr.counts.malformed == 0
+    assert cfg.info_bytes(185)  # info fits the config used
+
+
+@pytest.mark.parametrize("volts,pct", [(3.0, 0), (3.84, 50), (4.2, 100), (4.3, 100),
+                                       (3.965, 72)])
+def test_battery_percent_from_lipo_voltage(volts, pct):
+    assert L.battery_percent(volts) == pct
+
+
+CIRCUITPY_MODULES = {"struct", "json", "time", "_bleio", "analogio", "board", "busio",
+                     "digitalio", "microcontroller", "adafruit_ble", "lsm6ds3", "protocol"}
+
+
+@pytest.mark.parametrize("name", ["code.py", "protocol.py", "lsm6ds3.py"])
+def test_firmware_files_import_only_circuitpython_modules(name):
+    tree = ast.parse((FW / name).read_text())
+    mods = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            mods.add(node.module.split(".")[0])
+    assert mods <= CIRCUITPY_MODULES, mods - CIRCUITPY_MODULES
+    # no dataclasses, typing or numpy on the sensor
+    assert not {"dataclasses", "typing", "numpy"} & mods
