@@ -108,3 +108,16 @@ def test_timed_streaming_equals_batch_across_dropouts_and_gaps(name):
     q_stream = np.array([tf.update(ti, a, g) for ti, a, g in zip(t, acc, gyr)])
     np.testing.assert_allclose(q_stream, q_batch, atol=1e-9)
     assert tf.n_restarts == 1 and tf.n_bridged == 4
+
+
+def test_non_finite_samples_are_nan_rows_and_treated_as_dropped():
+    _, acc, gyr, q_true = rotating_sensor()
+    acc = acc.copy()
+    acc[500, 1] = np.nan
+    gyr = gyr.copy()
+    gyr[900] = np.inf
+    q = fuse(acc, gyr, RATE_HZ)
+    assert np.isnan(q[500]).all() and np.isnan(q[900]).all()
+    ok = np.isfinite(q).all(axis=1)
+    assert ok.sum() == len(q) - 2
+    assert np.max(inclination_error_deg(q[ok], q_true[ok])) < 1.5

@@ -150,7 +150,8 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     Returns
     -------
     ndarray, shape (N, 4)
-        ``q_ES`` after each sample, ``w, x, y, z``.
+        ``q_ES`` after each sample, ``w, x, y, z``. Rows whose input is not finite are NaN
+        (the sample counts as dropped).
 
     Notes
     -----
@@ -175,6 +176,18 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if acc.shape != gyr.shape:
         raise ValueError(f"acc {acc.shape} and gyr {gyr.shape} differ in shape")
     n = len(acc)
+    good = np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
+    if t_s is not None:
+        t_s = np.asarray(t_s, dtype=float).reshape(-1)
+        if len(t_s) != n:
+            raise ValueError(f"t_s has {len(t_s)} samples, acc/gyr {n}")
+        good &= np.isfinite(t_s)
+    if not good.all():  # a damaged sample is a dropped one: NaN out, bridged or a gap inside
+        t = np.arange(n) / float(rate_hz) if t_s is None else t_s
+        out = np.full((n, 4), np.nan)
+        out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],
+                         max_bridge_s=max_bridge_s, init=init, **settings)
+        return out
     f = make_filter(name, rate_hz, **settings)
     out = np.empty((n, 4))
     if n == 0:
@@ -182,9 +195,6 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if t_s is None:
         runs, pos = [(0, n)], None
     else:
-        t_s = np.asarray(t_s, dtype=float).reshape(-1)
-        if len(t_s) != n:
-            raise ValueError(f"t_s has {len(t_s)} samples, acc/gyr {n}")
         runs, pos = split_at_gaps(t_s, rate_hz, max_bridge_s)
     prev_q = None
     for a, b in runs:
