@@ -21,7 +21,7 @@ DOT = Path(__file__).parent / "data" / "movella_dot"
 @pytest.fixture(scope="module")
 def sim():
     from imu.sim import simulate
-    return simulate("hinge", reps=2, rate_hz=104, seed=11, calibration=False)
+    return simulate("hinge", reps=1, rate_hz=104, seed=11, calibration=False)
 
 
 def test_simulated_session_round_trips_through_recording_and_csv(sim, tmp_path):

@@ -151,3 +151,14 @@ def test_corrupt_chunk_is_reported_with_its_sensor(tmp_path):
 def test_missing_file_is_reported(tmp_path):
     with pytest.raises(BadInputError, match="no such file"):
         read_recording(tmp_path / "nope.imu")
+
+
+def test_big_blocks_are_split_into_sealed_chunks(tmp_path):
+    data = synthetic(10000)
+    p = write(tmp_path / "s.imu", data, block=10000)  # one add_block per sensor
+    db = sqlite3.connect(p)
+    sizes = sorted(n for (n,) in db.execute("SELECT n FROM chunks"))
+    db.close()
+    assert sizes == sorted([4096, 4096, 1808] * 3)
+    s = read_recording(p)
+    assert np.array_equal(s.sensors["left_thigh"].acc, data["left_thigh"][3])

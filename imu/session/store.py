@@ -303,25 +303,31 @@ class RecordingWriter:
             self._pending_since = None
         if not pending and not seal_all:
             return
-        inserts: list[tuple[str, np.ndarray]] = []  # (role, matrix)
+        inserts: list[tuple[str, np.ndarray, bool]] = []  # (role, matrix, stays unsealed)
         deletes: list[int] = []
+        seal = codec.SEAL_SAMPLES
         for role in set(pending) | (set(self._unsealed) if seal_all else set()):
             mats = pending.get(role, [])
-            m = (mats[0] if len(mats) == 1 else np.concatenate(mats)) if mats else None
             small = self._unsealed.get(role, [])
+            n_new = sum(len(x) for x in mats)
             n_small = sum(len(x) for _, x in small)
-            if small and (seal_all or n_small + (0 if m is None else len(m)) >= codec.SEAL_SAMPLES):
-                parts = [x for _, x in small] + ([] if m is None else [m])
-                if len(parts) > 1:
-                    deletes.extend(cid for cid, _ in small)
-                    inserts.append((role, np.concatenate(parts)))
-                self._unsealed[role] = []
-            elif m is not None:
-                inserts.append((role, m))
+            if n_small + n_new < seal and not seal_all:
+                if mats:
+                    inserts.append((role, mats[0] if len(mats) == 1 else np.concatenate(mats),
+                                    True))
+                continue
+            if not mats and len(small) <= 1:
+                continue  # nothing to merge
+            data = np.concatenate([x for _, x in small] + mats)
+            deletes.extend(cid for cid, _ in small)
+            self._unsealed[role] = []
+            for k in range(0, len(data), seal):  # sealed chunks of SEAL_SAMPLES, rest unsealed
+                piece = data[k:k + seal]
+                inserts.append((role, piece, len(piece) < seal and not seal_all))
         if not inserts and not deletes:
             return
         rows = []
-        for role, m in inserts:
+        for role, m, _ in inserts:
             seq = m[:, 0].view(np.int64)
             th = m[:, 2].view(np.float64)
             rows.append((self._sensors[role][0], len(m), codec.CODEC_COLUMNS_ZLIB, int(seq[0]),
@@ -341,8 +347,8 @@ class RecordingWriter:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
-        for (role, m), cid in zip(inserts, ids):
-            if len(m) < codec.SEAL_SAMPLES and not seal_all:
+        for (role, m, unsealed), cid in zip(inserts, ids):
+            if unsealed:
                 self._unsealed.setdefault(role, []).append((cid, m))
         self.samples_written += sum(len(x) for xs in pending.values() for x in xs)
 
