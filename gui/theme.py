@@ -24,7 +24,7 @@ TRACE_COLOURS = {
     "right_thigh_inclination": "#fda4af",
     "left_thigh_inclination": "#86efac",
     "lumbar_flexion": "#e2e8f0",
-    "pelvic_drop_deg": "#facc15",
+    "pelvic_drop_deg": "#f8fafc",
 }
 
 STATE_COLOURS = {

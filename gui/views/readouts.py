@@ -90,7 +90,10 @@ class ReadoutPanel(QtWidgets.QWidget):
         side = cs.get("side") if cs else None
         self.title.setText(EXERCISE_TITLES.get(exercise, str(exercise)))
         if cs:
-            where = f", {side} side" if side else ""
+            if side and exercise in ("single_leg_stance", "hip_airplane"):
+                where = f" · standing on the {side} leg"
+            else:
+                where = f" · {side} side" if side else ""
             self.subtitle.setText(f"set started at {cs.get('start_s', 0):.0f} s{where}")
         elif snap.calibration.state != "ok":
             self.subtitle.setText("calibrate to see angles")

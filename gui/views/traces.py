@@ -7,10 +7,10 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from gui import theme
-from imu.live.snapshot import Snapshot
+from imu.live.snapshot import DROP_AMBER_DEG, DROP_GREEN_DEG, Snapshot
 
 PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),
-                  ("pelvis_rotation", "rotation")]
+                  ("pelvis_rotation", "rotation"), ("pelvic_drop_deg", "pelvic drop")]
 HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L hip flexion"),
                ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
                ("lumbar_flexion", "lumbar")]
@@ -34,6 +34,14 @@ class TracePanel(pg.GraphicsLayoutWidget):
         for col, name in HIP_COLUMNS:
             self.curves[col] = self._curve(self.hip, col, name)
         self._regions: dict[int, list[pg.LinearRegionItem]] = {}
+        # single-leg grade limits (SPEC §5: green < 4°, amber < 8°), shown with the drop trace
+        self._bands = []
+        for y, colour in ((DROP_GREEN_DEG, theme.AMBER), (DROP_AMBER_DEG, theme.RED)):
+            ln = pg.InfiniteLine(pos=y, angle=0, movable=False,
+                                 pen=pg.mkPen(colour, width=1, style=QtCore.Qt.PenStyle.DashLine))
+            ln.setVisible(False)
+            self.pelvis.addItem(ln, ignoreBounds=True)
+            self._bands.append(ln)
         self._lines: list[pg.InfiniteLine] = []
         self._empty = pg.TextItem("waiting for calibration…", color=theme.MUTED, anchor=(0.5, 0.5))
         self.pelvis.addItem(self._empty, ignoreBounds=True)
@@ -49,7 +57,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
         for ax in ("left", "bottom"):
             p.getAxis(ax).setPen(pg.mkPen(theme.GREY))
             p.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
-        p.addLegend(offset=(-10, 5), labelTextColor=theme.TEXT, brush=pg.mkBrush(15, 23, 42, 180))
+        legend = p.addLegend(offset=(40, 1), labelTextColor=theme.TEXT, colCount=5,
+                             brush=pg.mkBrush(15, 23, 42, 200))
+        legend.setZValue(100)
         p.addLine(y=0, pen=pg.mkPen(theme.GREY, width=1, style=QtCore.Qt.PenStyle.DotLine))
         return p
 
@@ -74,6 +84,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
             curve.setVisible(True)
             curve.setData(t, y, connect="finite")
         self._sync_legend()
+        drop_on = self.curves["pelvic_drop_deg"].isVisible()
+        for ln in self._bands:
+            ln.setVisible(drop_on)
         t1 = max(snap.t_now_s, snap.window_s)
         t0 = t1 - snap.window_s
         self.pelvis.setXRange(t0, t1, padding=0)
@@ -99,8 +112,8 @@ class TracePanel(pg.GraphicsLayoutWidget):
         if not len(v):
             return
         lo, hi = min(float(v.min()), -minimum / 3), max(float(v.max()), minimum)
-        pad = 0.08 * (hi - lo)
-        plot.setYRange(lo - pad, hi + pad, padding=0)
+        span = hi - lo
+        plot.setYRange(lo - 0.06 * span, hi + 0.22 * span, padding=0)   # headroom for the legend
 
     def _sync_legend(self) -> None:
         for plot in (self.pelvis, self.hip):

@@ -97,10 +97,13 @@ class ReplayPlayer:
         self._raw = {}
         for role, d in session.sensors.items():
             th = np.asarray(d.t_host_s, dtype=float) - self.t0_s
+            ts = np.asarray(d.t_sensor_s, dtype=float)
+            if not np.isfinite(ts).all():
+                ts = th
             seq = np.asarray(d.seq, dtype=np.int64)
             steps = np.diff(seq, prepend=seq[:1]) if len(seq) else seq
             lost = np.cumsum(np.clip(steps - 1, 0, None))
-            self._raw[role] = (th, lost, d.info)
+            self._raw[role] = (th, ts, lost, d.info)
 
     def _shift(self, item: dict) -> dict:
         for k in ("start_s", "end_s"):
@@ -171,10 +174,9 @@ class ReplayPlayer:
     def status_at(self, t_s: float) -> dict[str, SensorStatus]:
         """Each sensor's status as it was ``t_s`` seconds into the recording."""
         out = {}
-        for role, (th, lost, info) in self._raw.items():
+        for role, (th, ts, lost, info) in self._raw.items():
             i = int(np.searchsorted(th, t_s, side="right"))
-            j = int(np.searchsorted(th, t_s - 1.0, side="right"))
-            n1 = i - j
+            j = int(np.searchsorted(th, t_s - 2.0, side="right"))
             if i == 0:
                 state = "connecting"
             elif t_s - th[i - 1] > 0.5 and i < len(th):
@@ -184,9 +186,9 @@ class ReplayPlayer:
             else:
                 state = "streaming"
             rate = 0.0
-            if n1 > 1:
-                span = th[i - 1] - th[j]
-                rate = (n1 - 1) / span if span > 0 else 0.0
+            if i - j > 1:       # samples received in the last 2 s over their sensor-clock span
+                span = ts[i - 1] - ts[j]
+                rate = (i - j - 1) / span if span > 0 else 0.0
             out[role] = SensorStatus(info.sensor_id, role, state=state,
                                      battery_pct=info.extra.get("battery_pct"), rate_hz=rate,
                                      samples=i, dropped=int(lost[i - 1]) if i else 0)

@@ -57,7 +57,8 @@ class ReplaySource(Source):
         self._recent: dict[str, deque] = {role: deque() for role in self.sensors}
         self._last_seq: dict[str, int | None] = {role: None for role in self.sensors}
         self._pending_events = sorted(
-            (e for e in session.events if e.t_s - self.t0_s >= self.start_s - 1e-9),
+            (e for e in session.events
+             if self.start_s <= 0 or e.t_s - self.t0_s >= self.start_s - 1e-9),
             key=lambda e: e.t_s)
         self._out_events: list[Event] = []
         self._running = False
@@ -95,7 +96,8 @@ class ReplaySource(Source):
             i0 = int(np.searchsorted(rel, self.start_s, side="left"))
             i1 = int(np.searchsorted(rel, self.end_s, side="right"))
             edges = np.arange(self.start_s, self.end_s + self.block_s, self.block_s)
-            cuts = np.unique(np.clip(np.searchsorted(rel, edges, side="right"), i0, i1))
+            cuts = np.unique(np.concatenate([
+                [i0], np.clip(np.searchsorted(rel, edges, side="right"), i0, i1), [i1]]))
             bounds = list(zip(cuts[:-1], cuts[1:]))
             for a, b in bounds:
                 if b > a:
@@ -127,6 +129,9 @@ class ReplaySource(Source):
             yield blk
         self.position_s = max(self.position_s, self.end_s)
         self._release_events()
+        if self._running and self.end_s >= self.session.duration_s - 1e-6:
+            self._out_events += self._pending_events     # events after the last sample
+            self._pending_events = []
         for st in self._status.values():
             st.state = "stopped"
         self._running = False

@@ -1,0 +1,56 @@
+"""Shared, cached simulated sessions for the live / replay / GUI tests (simulated once per run)."""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@functools.lru_cache(maxsize=None)
+def sim(seed: int = 11):
+    """Calibration protocol, a hinge set and single-leg sets (2 reps/holds each), sensor errors on."""
+    from imu.sim import simulate
+    return simulate(["calibration", "hinge", "single_leg_stance"], reps=2, seed=seed, rate_hz=104)
+
+
+@functools.lru_cache(maxsize=None)
+def live_run(seed: int = 11):
+    """The session replayed as fast as possible through the live pipeline (auto-calibrating
+    from its calibration events). Returns ``(pipeline, source)``."""
+    from calibration import calibrate_session
+    from imu.live.pipeline import LivePipeline
+    from imu.sources.replay import ReplaySource
+
+    src = ReplaySource(sim(seed).session, speed=math.inf)
+    pipe = LivePipeline(src, calibrator=calibrate_session)
+    pipe.run_blocking()
+    return pipe, src
+
+
+def recording(tmp_dir, seed: int = 11):
+    """The simulated session written as a recording file in ``tmp_dir``; returns its path."""
+    from imu.session.store import RecordingWriter
+
+    s = sim(seed).session
+    path = os.path.join(str(tmp_dir), f"sim{seed}.imu")
+    if os.path.exists(path):
+        return path
+    with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
+        for role, d in s.sensors.items():
+            from imu.types import SampleBlock
+            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq, d.t_sensor_s, d.t_host_s,
+                                          d.acc, d.gyr))
+        for e in s.events:
+            w.add_event(e)
+    return path
+
+
+def truth_reps(seed: int = 11):
+    """True hinge reps and single-leg holds of the simulated session."""
+    sets = sim(seed).truth_sets
+    reps = [r for s in sets if s["exercise"] == "hinge" for r in s.get("reps", [])]
+    holds = [h for s in sets if s["exercise"] == "single_leg_stance" for h in s.get("holds", [])]
+    return reps, holds
