@@ -121,3 +121,16 @@ def test_non_finite_samples_are_nan_rows_and_treated_as_dropped():
     ok = np.isfinite(q).all(axis=1)
     assert ok.sum() == len(q) - 2
     assert np.max(inclination_error_deg(q[ok], q_true[ok])) < 1.5
+
+
+def test_timed_streaming_skips_non_finite_samples_like_batch():
+    from imu.fusion import TimedFilter
+
+    t, acc, gyr, _ = rotating_sensor(n=500)
+    acc = acc.copy()
+    acc[200] = np.nan
+    q_batch = fuse(acc, gyr, RATE_HZ, name="vqf", t_s=t)
+    tf = TimedFilter("vqf", RATE_HZ)
+    q_stream = tf.update_block(t, acc, gyr)
+    np.testing.assert_allclose(q_stream, q_batch, atol=1e-9)
+    assert np.isnan(q_stream[200]).all()

@@ -52,6 +52,8 @@ class TimedFilter:
         t_s = float(t_s)
         acc = np.asarray(acc, dtype=float).reshape(3)
         gyr = np.asarray(gyr, dtype=float).reshape(3)
+        if not (np.isfinite(t_s) and np.all(np.isfinite(acc)) and np.all(np.isfinite(gyr))):
+            return np.full(4, np.nan)  # a damaged sample counts as dropped (as in the batch path)
         dt = None if self._t is None else t_s - self._t
         if dt is None or not (0.0 < dt <= self.max_step_s):
             if dt is not None:
