@@ -98,3 +98,13 @@ def test_info_counts_gaps_drops_duplicates_and_events(tmp_path, capsys):
     assert cells[3:6] == ["200", "200.00", str(len(seq))]
     assert float(cells[6]) == pytest.approx(t[-1] - t[0], abs=0.006)
     assert cells[7:12] == ["2", "11", "0.055", "1", "0"]
+
+
+def test_export_dispatches_sto_by_format_or_suffix(sim, tmp_path):
+    rec = write_session(sim.session, tmp_path / "sim.imu")
+    out = tmp_path / "table.sto"
+    assert main(["export", str(rec), "-o", str(out)]) == 0  # .sto suffix selects sto
+    lines = out.read_text().splitlines()
+    assert "DataType=Quaternion" in lines and lines[5].split("\t")[0] == "time"
+    assert main(["export", str(rec), "--format", "sto", "-o", str(tmp_path / "t.txt")]) == 0
+    assert (tmp_path / "t.txt").read_text().splitlines()[:6] == lines[:6]
