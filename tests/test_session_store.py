@@ -162,3 +162,20 @@ def test_big_blocks_are_split_into_sealed_chunks(tmp_path):
     assert sizes == sorted([4096, 4096, 1808] * 3)
     s = read_recording(p)
     assert np.array_equal(s.sensors["left_thigh"].acc, data["left_thigh"][3])
+
+
+def test_failed_commit_keeps_samples_for_the_next_attempt(tmp_path, monkeypatch):
+    from imu.session import codec
+    p = tmp_path / "s.imu"
+    cols = synthetic(60)["sacrum"]
+    w = RecordingWriter(p, {}, [SensorInfo("a", "sacrum")], commit_interval_s=3600)
+    w.add_block("sacrum", SampleBlock("a", *(c[:30] for c in cols)))
+    real = codec.encode
+    monkeypatch.setattr(codec, "encode", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        w.flush()
+    monkeypatch.setattr(codec, "encode", real)
+    w.add_block("sacrum", SampleBlock("a", *(c[30:] for c in cols)))
+    w.close()
+    d = read_recording(p).sensors["sacrum"]
+    assert np.array_equal(d.seq, cols[0]) and np.array_equal(d.acc, cols[3])

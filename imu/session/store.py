@@ -303,8 +303,21 @@ class RecordingWriter:
             self._pending_since = None
         if not pending and not seal_all:
             return
+        try:
+            self._write_chunks(pending, seal_all)
+        except BaseException:
+            with self._buf_lock:  # keep the samples for the next attempt: nothing is dropped
+                for role, mats in pending.items():
+                    self._pending[role] = mats + self._pending.get(role, [])
+                if self._pending and self._pending_since is None:
+                    self._pending_since = time.monotonic()
+            raise
+        self.samples_written += sum(len(x) for xs in pending.values() for x in xs)
+
+    def _write_chunks(self, pending: dict[str, list[np.ndarray]], seal_all: bool) -> None:
         inserts: list[tuple[str, np.ndarray, bool]] = []  # (role, matrix, stays unsealed)
         deletes: list[int] = []
+        sealed_roles: list[str] = []
         seal = codec.SEAL_SAMPLES
         for role in set(pending) | (set(self._unsealed) if seal_all else set()):
             mats = pending.get(role, [])
@@ -320,7 +333,7 @@ class RecordingWriter:
                 continue  # nothing to merge
             data = np.concatenate([x for _, x in small] + mats)
             deletes.extend(cid for cid, _ in small)
-            self._unsealed[role] = []
+            sealed_roles.append(role)
             for k in range(0, len(data), seal):  # sealed chunks of SEAL_SAMPLES, rest unsealed
                 piece = data[k:k + seal]
                 inserts.append((role, piece, len(piece) < seal and not seal_all))
@@ -345,12 +358,14 @@ class RecordingWriter:
                 ids.append(int(cur.lastrowid))
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
+        for role in sealed_roles:
+            self._unsealed[role] = []
         for (role, m, unsealed), cid in zip(inserts, ids):
             if unsealed:
                 self._unsealed.setdefault(role, []).append((cid, m))
-        self.samples_written += sum(len(x) for xs in pending.values() for x in xs)
 
     def _flusher(self) -> None:
         tick = max(0.02, self.commit_interval_s / 5)
@@ -359,9 +374,9 @@ class RecordingWriter:
             if since is not None and time.monotonic() - since >= self.commit_interval_s:
                 try:
                     self.flush()
-                except BaseException as exc:  # surfaced on the next call from the user
+                except Exception as exc:  # kept pending; surfaced on the next call, retried
                     self._error = exc
-                    return
+                    self._stop.wait(1.0)
 
     def _check_open(self) -> None:
         if self._closed:
