@@ -407,3 +407,27 @@ def test_sensor_clocks_have_offset_and_drift(demo):
     assert max(drifts) > 2.0
     offsets = [demo.clock[r]["offset_s"] for r in demo.session.sensors]
     assert len(set(np.round(offsets, 3))) == len(offsets)
+
+
+def test_sensor_orientation_is_in_a_z_up_earth_frame_facing_the_heading():
+    res = simulate("calibration", rate_hz=104.0, seed=2, errors=False, sway=False)
+    from imu.quat import rotate
+    still = res.truth_time_s < 4.5
+    for role, d in res.session.sensors.items():
+        q = res.sensor_orientation(role)
+        up_S = rotate(q * np.array([1, -1, -1, -1]), np.array([0.0, 0.0, G_MS2]))  # earth → sensor
+        assert np.abs(d.acc[still] - up_S[still]).max() < 0.01, role
+    # standing, the pelvis's anterior axis points along the person's heading
+    q = res.sensor_orientation("sacrum")[0]
+    fwd_S = res.mounts["sacrum"].T @ np.array([1.0, 0.0, 0.0])
+    fwd_E = rotate(q, fwd_S)
+    assert np.degrees(np.arctan2(fwd_E[1], fwd_E[0])) % 360 == pytest.approx(res.heading_deg,
+                                                                             abs=0.01)
+
+
+def test_outages_remove_whole_stretches_when_switched_on():
+    res = simulate("calibration", rate_hz=104.0, seed=6,
+                   errors=ErrorModel.only("outages", outages_per_min=6.0))
+    longest = max(np.diff(d.t_sensor_s).max() for d in res.session.sensors.values())
+    assert longest >= 0.45
+    assert all(np.diff(d.seq).max() > 1 for d in res.session.sensors.values())

@@ -28,6 +28,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--rate", type=float, default=104.0, help="sensor rate in Hz (default 104)")
     parser.add_argument("--no-errors", action="store_true",
                         help="exact signals: no noise, bias, wobble, clock errors or drops")
+    parser.add_argument("--outages", action="store_true",
+                        help="also simulate BLE link outages (0.5–3 s, about one per 2 minutes)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="do not start with the SPEC §4 calibration protocol")
     parser.add_argument("--trunk", action="store_true", help="add a trunk sensor (L1)")
@@ -49,6 +51,16 @@ def _parse_sides(text: str) -> list[str]:
     if bad or not sides:
         raise BadInputError(f"--sides {text!r}: use right, left or right,left")
     return [s for s in ("right", "left") if s in sides]
+
+
+def _errors(args):
+    from imu.sim import ErrorModel
+
+    if args.no_errors:
+        if args.outages:
+            raise BadInputError("--outages contradicts --no-errors")
+        return False
+    return ErrorModel.harsh() if args.outages else True
 
 
 def run(args) -> int:
@@ -81,7 +93,7 @@ def run(args) -> int:
 
     t0 = time.monotonic()
     res = simulate(names[0] if len(names) == 1 else names, rate_hz=args.rate, seed=args.seed,
-                   errors=not args.no_errors, roles=tuple(roles), reps=args.reps,
+                   errors=_errors(args), roles=tuple(roles), reps=args.reps,
                    calibration=not args.no_calibration, duration_s=args.duration,
                    progress=not args.quiet)
     if not args.quiet:

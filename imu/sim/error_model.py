@@ -34,7 +34,9 @@ linear and angular acceleration; the bone (truth) is unaffected.
 Timing: sensor clock ``t_sensor = offset + (1 + drift_ppm·1e-6) · t_true`` (crystal tolerance,
 tens of ppm); BLE notifications carry ``batch_samples`` samples, all received at one host time
 = true time of the batch's last sample + latency + exponential jitter, with occasional delayed
-connection events; whole notifications are dropped with ``drop_prob``.
+connection events; whole notifications are dropped with ``drop_prob``. Optional outages
+(``outages_on``, off in ``ErrorModel()``): link losses of ``outage_s`` seconds at
+``outages_per_min``, every sample inside lost (a reader that reconnects records the gap).
 """
 
 from __future__ import annotations
@@ -80,11 +82,19 @@ class ErrorModel:
     batch_samples: int = 8
     drops_on: bool = True
     drop_prob: float = 0.003
+    outages_on: bool = False
+    outages_per_min: float = 0.5
+    outage_s: tuple = (0.5, 3.0)
 
     @classmethod
     def none(cls) -> "ErrorModel":
         """Every error source off: exact signals, ideal clocks, no drops."""
         return cls(**{f.name: False for f in fields(cls) if f.name.endswith("_on")})
+
+    @classmethod
+    def harsh(cls) -> "ErrorModel":
+        """Everything on, including link outages."""
+        return cls(outages_on=True)
 
     @classmethod
     def only(cls, *names: str, **values) -> "ErrorModel":

@@ -173,7 +173,7 @@ def host_times(t_true: np.ndarray, em: ErrorModel, rng) -> tuple[np.ndarray, np.
     """BLE delivery: ``(t_host_s, keep)`` — host receive time of each sample (shared by the
     samples of one notification) and a mask of the samples that arrived."""
     n = len(t_true)
-    if not em.timing_on and not em.drops_on:
+    if not em.timing_on and not em.drops_on and not em.outages_on:
         return t_true.copy(), np.ones(n, bool)
     b = max(1, int(em.batch_samples)) if em.timing_on else 1
     nb = (n + b - 1) // b
@@ -188,5 +188,12 @@ def host_times(t_true: np.ndarray, em: ErrorModel, rng) -> tuple[np.ndarray, np.
     keep_b = np.ones(nb, bool)
     if em.drops_on:
         keep_b = rng.random(nb) >= em.drop_prob
+    if em.outages_on and n:
+        span_min = (t_true[-1] - t_true[0]) / 60.0
+        for _ in range(rng.poisson(em.outages_per_min * span_min)):
+            t0 = rng.uniform(t_true[0], t_true[-1])
+            t1 = t0 + rng.uniform(*em.outage_s)
+            lost = (t_true[last] >= t0) & (t_true[last] <= t1)
+            keep_b &= ~lost
     batch = np.arange(n) // b
     return arr[batch], keep_b[batch]

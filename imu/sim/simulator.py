@@ -58,7 +58,13 @@ class SimResult:
     clock : dict
         Role → ``{"offset_s", "drift_ppm"}``: ``t_sensor = offset_s + (1 + drift_ppm·1e-6)·t``.
     sensor_errors : dict
-        Role → realised error constants (gyro bias rad/s, accel offset m/s², accel scale).
+        Role → realised error constants (gyro bias rad/s, accel offset m/s², accel scale,
+        clock, dropped and taken sample counts).
+    heading_deg : float
+        Direction the person faces in an earth frame (z up); 6D signals do not depend on it,
+        :meth:`sensor_orientation` does.
+    timeline : list of dict
+        Placed blocks: name, start_s, end_s, exercise, side.
     """
 
     session: Session
@@ -74,6 +80,21 @@ class SimResult:
     rate_hz: float
     error_model: ErrorModel
     timeline: list = field(default_factory=list)
+    heading_deg: float = 0.0
+
+    def sensor_orientation(self, role: str) -> np.ndarray:
+        """True sensor orientation (M, 4), ``w, x, y, z``: rotates sensor-frame vectors into an
+        earth frame with z up in which the person faces ``heading_deg`` (counter-clockwise from
+        earth x, seen from above) — the frame of a SPEC §6 orientation CSV. Soft-tissue wobble
+        is not included (it is a sensor error)."""
+        from imu.kinematics.frames import R_WE
+        from imu.quat import from_matrix
+
+        psi = np.radians(self.heading_deg)
+        c, s = np.cos(psi), np.sin(psi)
+        Rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        R_ES = (Rz @ R_WE.T) @ self.truth_segments[role] @ self.mounts[role]
+        return from_matrix(R_ES)
 
     def sample_true_times(self, role: str) -> np.ndarray:
         """True (session-clock) times of ``role``'s samples, from its sensor timestamps."""
@@ -86,7 +107,8 @@ class SimResult:
                 "rate_hz": self.rate_hz, "sets": self.truth_sets,
                 "mounts": {r: np.asarray(m).tolist() for r, m in self.mounts.items()},
                 "clock": self.clock, "sensor_errors": self.sensor_errors,
-                "error_model": self.error_model.to_dict(), "timeline": self.timeline}
+                "error_model": self.error_model.to_dict(), "timeline": self.timeline,
+                "heading_deg": self.heading_deg}
 
     def write_truth(self, directory) -> None:
         """Write ``truth.csv`` (time_s + SPEC angle columns) and ``truth.json``."""
@@ -220,7 +242,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     sides = [s for s in ("right", "left") if f"{s}_thigh" in roles]
     trunk = "trunk" in roles
     ss = np.random.SeedSequence(int(seed))
-    s_motion, s_sway, s_mount, s_err = ss.spawn(4)
+    s_motion, s_sway, s_mount, s_err, s_head = ss.spawn(5)
+    heading_deg = float(np.random.default_rng(s_head).uniform(0.0, 360.0))
     rng = np.random.default_rng(s_motion)
     placed, end_s = build_timeline(names, rng, sides=sides, trunk=trunk, reps=reps,
                                    calibration=calibration, duration_s=duration_s)
@@ -295,10 +318,11 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     meta = {"simulated": {"seed": int(seed), "program": program, "rate_hz": float(rate_hz),
                           "errors": em.any_on, "roles": roles, "duration_s": end_s,
                           "calibration": bool(calibration), "sway": bool(sway),
+                          "heading_deg": heading_deg,
                           "error_model": em.to_dict()},
             "source": "imu.sim"}
     session = Session(meta=meta, sensors=sensors, events=events, calibration=None,
                       source=f"simulate:{'+'.join(names)}")
     tsets = _truth_sets(placed, truth_t, truth_angles, sides, trunk)
     return SimResult(session, truth_t, truth_angles, truth_segments, tsets, mounts, clocks, errs,
-                     int(seed), program, float(rate_hz), em, timeline)
+                     int(seed), program, float(rate_hz), em, timeline, heading_deg)
