@@ -46,6 +46,7 @@ p.lead { color: var(--muted); margin: 0 0 16px; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; background: #fff; }
 th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f3f4f6; font-weight: 600; white-space: nowrap; }
+th.num { text-align: right; }
 tr.main td { border-bottom: none; padding-bottom: 1px; }
 tr.say td { color: #374151; font-style: italic; padding-top: 0; }
 table.narrow { width: auto; min-width: 360px; }
@@ -197,7 +198,9 @@ def _hold_chart(s: dict, hold: dict, angles: AngleTable, settings: dict) -> str:
 
 def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset(), say: bool = True) -> str:
     hdr = headers[:-1] if say else headers
-    out = ['<div class="tw"><table><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in hdr) + "</tr></thead><tbody>"]
+    out = ['<div class="tw"><table><thead><tr>' + "".join(
+        f'<th class="num">{_esc(h)}</th>' if i in numeric else f"<th>{_esc(h)}</th>" for i, h in enumerate(hdr))
+        + "</tr></thead><tbody>"]
     for r in rows:
         cells = r[:-1] if say else r
         out.append('<tr class="main">' + "".join(f'<td class="num">{c}</td>' if i in numeric else f"<td>{c}</td>"
@@ -291,6 +294,66 @@ def _kv_table(d: dict) -> str:
             + "</tbody></table>")
 
 
+PHASE_NAMES = {
+    "standing": "Quiet standing (vertical axes)",
+    "hinges": "Hip hinges (pelvis flexion axis)",
+    "still_before_swings": "Still before the leg swings",
+    "swings_right": "Right leg swings (femur flexion axis)",
+    "swings_left": "Left leg swings (femur flexion axis)",
+    "still_end": "Still at the end",
+}
+
+
+def _phase_summary(f: dict) -> str:
+    if f.get("missing"):
+        return "not found"
+    parts = []
+    if "duration_s" in f:
+        parts.append(f"{f['duration_s']:.1f} s")
+    sensors = f.get("sensors")
+    if isinstance(sensors, dict) and sensors:
+        g = [x.get("gravity_spread_deg") for x in sensors.values() if isinstance(x, dict)]
+        r = [x.get("gyr_rms_deg_s") for x in sensors.values() if isinstance(x, dict)]
+        g = [v for v in g if isinstance(v, (int, float))]
+        r = [v for v in r if isinstance(v, (int, float))]
+        if g:
+            parts.append(f"gravity scatter up to {max(g):.2f}°")
+        if r:
+            parts.append(f"rate noise up to {max(r):.2f}°/s")
+        parts.append(f"{len(sensors)} sensors")
+    if "reps" in f:
+        parts.append(f"{f['reps']} reps")
+    if isinstance(f.get("range_deg"), (int, float)):
+        parts.append(f"range {f['range_deg']:.0f}°")
+    if isinstance(f.get("axis_spread_deg"), (int, float)):
+        parts.append(f"axis spread {f['axis_spread_deg']:.1f}° between reps")
+    if not parts:
+        parts = [f"{k} {_n(v, 2) if isinstance(v, float) else _esc(v)}" for k, v in f.items()
+                 if not isinstance(v, (dict, list))]
+    return ", ".join(parts)
+
+
+def _calibration_table(quality: dict, problems: list) -> str:
+    bad = {}
+    for item in problems or []:
+        if isinstance(item, (list, tuple)) and len(item) == 2:
+            bad.setdefault(item[0], []).append(str(item[1]))
+    rows = []
+    other = {}
+    for phase, f in quality.items():
+        if not isinstance(f, dict):
+            other[phase] = f
+            continue
+        status = ("poor", "red") if phase in bad or f.get("missing") else ("ok", "green")
+        note = "; ".join(bad.get(phase, []))
+        rows.append([_esc(PHASE_NAMES.get(phase, phase.replace("_", " "))), _pill(*status),
+                     _esc(_phase_summary(f)) + (f' <span class="fault">{_esc(note)}</span>' if note else "")])
+    html = _table(["phase", "", "figures"], rows, say=False) if rows else ""
+    if other:
+        html += _kv_table(other)
+    return html
+
+
 # ---------------------------------------------------------------------------------------------
 # trends
 
@@ -382,7 +445,8 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
             parts.append(f"<p>{_pill(str(verdict), 'green' if ok else 'red')} {_esc(msg or '')}</p>")
         elif msg:
             parts.append(f"<p>{_esc(msg)}</p>")
-        parts.append(_kv_table(cq))
+        problems = cq.pop("problems", [])
+        parts.append(_calibration_table(cq, problems))
     else:
         parts.append('<p class="note">No calibration quality figures were available for this session; angles '
                      'are relative to the session\'s own standing pose.</p>')

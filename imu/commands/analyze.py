@@ -54,6 +54,7 @@ def calibration_quality(profile) -> dict | None:
     try:
         from calibration import check_quality
         problems = check_quality(q)
+        out["problems"] = [list(p) for p in problems]
         if problems:
             out["verdict"] = "poor"
             out["message"] = "; ".join(f"{p}: {m}" for p, m in problems)
