@@ -13,6 +13,8 @@ Rows
 - read 1 h into numpy: :func:`read_recording`; baseline ``np.load`` of the same arrays.
 - size per hour: the file after close; baseline the raw float64 arrays (``.npy``).
 - size per hour for unquantised float noise (the codec's worst case), from 6 minutes × 10.
+- the SPEC §6 CSV folder, read and written, per hour of data (from 3 minutes), against the
+  recording.
 
 Run alone: ``python -m bench recording [--quick]``.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imu.session.csvfolder import read_csv_folder, write_csv_folder
 from imu.session.store import RecordingWriter, read_recording, write_session
 from imu.types import SampleBlock, SensorData, SensorInfo, Session
 
@@ -165,6 +168,24 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({"name": "size per hour, written live", "value": size_live / 1e6,
                      "unit": "MB", "baseline": raw_bytes / hours / 1e6,
                      "note": "0.25 s commits sealed into ~20 s chunks"})
+
+        c_hours = 0.01 if quick else 0.05
+        print("  CSV folder for comparison", file=sys.stderr, flush=True)
+        sc = synthetic_session(c_hours, seed=3)
+        t0 = time.perf_counter()
+        write_csv_folder(sc, tmp / "csv")
+        t_csv_w = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read_csv_folder(tmp / "csv")
+        t_csv_r = time.perf_counter() - t0
+        rows.append({"name": "read a SPEC CSV folder, per hour of data", "value": t_csv_r / c_hours,
+                     "unit": "s", "baseline": t_read / hours,
+                     "note": f"np.loadtxt, from {c_hours:g} h; baseline: the recording"})
+        rows.append({"name": "write a SPEC CSV folder (imu export), per hour of data",
+                     "value": t_csv_w / c_hours, "unit": "s", "baseline": t_bulk / hours,
+                     "note": f"shortest exact float text, from {c_hours:g} h; "
+                             f"{_dir_size(tmp / 'csv') / c_hours / 1e6:.0f} MB/h; "
+                             "baseline: recording bulk write"})
 
         f_hours = 0.01 if quick else 0.1
         sf = synthetic_session(f_hours, seed=2, quantised=False)

@@ -197,7 +197,15 @@ def export_times(data: SensorData) -> np.ndarray:
 
 
 def _format_rows(block: np.ndarray) -> str:
-    return "".join(",".join(map(repr, row)) + "\n" for row in block.tolist())
+    """CSV text of a 2-D float block, every value in Python's shortest exact form.
+
+    ``repr`` of a list of lists formats the floats in C; the brackets and separators are then
+    rewritten into CSV (float reprs never contain brackets or ", ").
+    """
+    if len(block) == 0:
+        return ""
+    text = repr(np.asarray(block, dtype=np.float64).tolist())
+    return text[2:-2].replace("], [", "\n").replace(", ", ",") + "\n"
 
 
 def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False
