@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+import imu.timing  # noqa: F401  (imported up front: the CSV rows time the writing, not imports)
 from imu.session.csvfolder import read_csv_folder, write_csv_folder
 from imu.session.store import RecordingWriter, read_recording, write_session
 from imu.types import SampleBlock, SensorData, SensorInfo, Session
