@@ -51,16 +51,16 @@ def inclination_rmse_deg(q_imu: np.ndarray, q_opt: np.ndarray, mask: np.ndarray)
 
 
 #: a reference column: VQF with the library's own defaults (not the tuned DEFAULT_SETTINGS)
-VQF_LIBRARY_DEFAULTS = "vqf@tauAcc=3,biasSigmaMotion=0.1"
+VQF_LIBRARY_DEFAULTS = "vqf@tauAcc=3;biasSigmaMotion=0.1"
 
 
 def parse_variant(name: str) -> tuple[str, dict]:
-    """``"vqf@tauAcc=3,biasSigmaMotion=0.1"`` → ``("vqf", {"tauAcc": 3.0, ...})``."""
+    """``"vqf@tauAcc=3;biasSigmaMotion=0.1"`` → ``("vqf", {"tauAcc": 3.0, ...})``."""
     if "@" not in name:
         return name, {}
     base, rest = name.split("@", 1)
     kw = {}
-    for item in rest.split(","):
+    for item in rest.split(";"):
         k, v = item.split("=", 1)
         try:
             kw[k] = float(v)
@@ -129,11 +129,12 @@ def run(quick: bool = False) -> list[dict]:
 def format_table(res: dict[str, dict[str, float]]) -> str:
     filters = list(next(iter(res.values())))
     w = max(len(t) for t in res) + 2
-    lines = ["trial".ljust(w) + "".join(f"{f:>15}" for f in filters)]
+    cw = {f: max(15, len(f) + 2) for f in filters}
+    lines = ["trial".ljust(w) + "".join(f"{f:>{cw[f]}}" for f in filters)]
     for trial, r in res.items():
-        lines.append(trial.ljust(w) + "".join(f"{r[f]:>15.3f}" for f in filters))
+        lines.append(trial.ljust(w) + "".join(f"{r[f]:>{cw[f]}.3f}" for f in filters))
     lines.append("mean".ljust(w) + "".join(
-        f"{np.mean([r[f] for r in res.values()]):>15.3f}" for f in filters))
+        f"{np.mean([r[f] for r in res.values()]):>{cw[f]}.3f}" for f in filters))
     return "\n".join(lines)
 
 

@@ -51,10 +51,10 @@ def _madgwick_loop(acc, gyr, rate_hz) -> float:
 
     f = Madgwick(frequency=rate_hz)
     q = np.array([1.0, 0.0, 0.0, 0.0])
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for i in range(len(acc)):
         q = f.updateIMU(q, gyr[i], acc[i])
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 TUNE_SEEDS = (100, 101, 102)
@@ -215,25 +215,28 @@ def run_speed(quick: bool = False) -> list[dict]:
     label = f"{hours:g} h x {N_SENSORS} sensors @ {RATE_HZ:g} Hz ({total / 1e6:.2f} M samples)"
 
     frac_n = min(n, int(20 * RATE_HZ))  # 20 s of each sensor
-    t_base = sum(_madgwick_loop(acc[:frac_n], gyr[:frac_n], RATE_HZ) for _, acc, gyr in sensors)
-    base_s = t_base * n / frac_n
+    tb = [_madgwick_loop(acc[:frac_n], gyr[:frac_n], RATE_HZ) for _, acc, gyr in sensors]
+    t_base, c_base = sum(x[0] for x in tb), sum(x[1] for x in tb)
+    base_s, base_cpu_s = t_base * n / frac_n, c_base * n / frac_n
     print(f"  ahrs Madgwick loop: {t_base:.2f} s for {frac_n * N_SENSORS} samples "
           f"-> {base_s:.0f} s extrapolated", file=sys.stderr)
     rows = [{"name": "fusion ahrs_madgwick per-sample loop", "value": round(base_s, 1), "unit": "s",
              "note": f"{label}; timed on the first {frac_n} samples of each sensor "
-                     f"({t_base:.2f} s) and extrapolated x{n / frac_n:.0f}"}]
+                     f"({t_base:.2f} s) and extrapolated x{n / frac_n:.0f}; "
+                     f"CPU {base_cpu_s:.0f} s"}]
     for name in ["vqf", "vqf_basic", "imufusion"]:
         if quick and name == "imufusion":
             continue
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for t, acc, gyr in sensors:
             fuse(acc, gyr, RATE_HZ, name=name, t_s=t)
-        el = time.perf_counter() - t0
+        el, cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"  {name}: {el:.2f} s", file=sys.stderr)
         rows.append({"name": f"fusion {name} batch" + (" (default)" if name == DEFAULT_FILTER else ""),
                      "value": round(el, 2), "unit": "s", "baseline": round(base_s, 1),
                      "ratio": round(el / base_s, 5),
-                     "note": f"{label}; {total / el / 1e6:.2f} M samples/s"})
+                     "note": f"{label}; {total / el / 1e6:.2f} M samples/s; CPU {cpu:.2f} s "
+                             f"(ratio {cpu / base_cpu_s:.5f})"})
     return rows
 
 
