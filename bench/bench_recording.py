@@ -151,7 +151,8 @@ def run(quick: bool = False) -> list[dict]:
         rows.append({"name": f"read into numpy, {label}", "value": t_read, "unit": "s",
                      "baseline": t_npload,
                      "note": f"{n_total / 1e6:.2f} M samples, CPU {cpu_read:.2f} s; acceptance "
-                             f"< 2 s for 1 h; baseline np.load; load avg {os.getloadavg()[0]:.1f} on "
+                             f"< 2 s for 1 h; baseline np.load; "
+                             f"load avg {os.getloadavg()[0]:.1f} on "
                              f"{os.cpu_count()} cores"})
         rows.append({"name": "read throughput", "value": n_total / t_read, "unit": "samples/s",
                      "baseline": n_total / t_npload, "note": "baseline np.load"})

@@ -88,7 +88,8 @@ def test_full_precision_values_survive_exactly(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y\n0,1,2,3,4,5\n", "missing column gyr_z"),
-    (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,abc,4,5,6\n", "row 3, column acc_z: 'abc' is not a number"),
+    (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,abc,4,5,6\n",
+     "row 3, column acc_z: 'abc' is not a number"),
     (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3\n", "row 3"),
     (HEADER + "\n", "no samples"),
     ("", "empty file"),

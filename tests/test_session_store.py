@@ -171,7 +171,10 @@ def test_failed_commit_keeps_samples_for_the_next_attempt(tmp_path, monkeypatch)
     w = RecordingWriter(p, {}, [SensorInfo("a", "sacrum")], commit_interval_s=3600)
     w.add_block("sacrum", SampleBlock("a", *(c[:30] for c in cols)))
     real = codec.encode
-    monkeypatch.setattr(codec, "encode", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+    def failing(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(codec, "encode", failing)
     with pytest.raises(OSError):
         w.flush()
     monkeypatch.setattr(codec, "encode", real)

@@ -15,7 +15,8 @@ def add_arguments(parser) -> None:
                         help="recording file to write (exactly this path)")
     parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
                         help="DOT exports: role of the file (name or stem), device tag or address "
-                             "KEY; repeat for each sensor (e.g. --role D4-22-CD-00-36-82=left_thigh)")
+                             "KEY; repeat for each sensor "
+                             "(e.g. --role D4-22-CD-00-36-82=left_thigh)")
     parser.add_argument("--force", action="store_true",
                         help="replace FILE if it exists (default: refuse)")
 

@@ -103,8 +103,8 @@ def format_summary(s: dict) -> str:
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     cal = s["calibration"]
-    lines.append("calibration: " + ("none" if not cal else
-                                    (cal if isinstance(cal, str) else json.dumps(cal, default=str))))
+    cal_text = "none" if not cal else cal if isinstance(cal, str) else json.dumps(cal, default=str)
+    lines.append("calibration: " + cal_text)
     lines.append(f"events: {len(s['events'])}")
     for e in s["events"]:
         extra = " ".join(str(v) for v in (e["exercise"], e["side"]) if v)

@@ -53,7 +53,7 @@ def pack_columns(seq: np.ndarray, t_sensor_s: np.ndarray, t_host_s: np.ndarray,
     return m
 
 
-def unpack_columns(m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def unpack_columns(m: np.ndarray) -> tuple[np.ndarray, ...]:
     """Inverse of :func:`pack_columns`: ``seq, t_sensor_s, t_host_s, acc, gyr``."""
     seq = np.ascontiguousarray(m[:, 0]).view(np.int64)
     t_sensor = np.ascontiguousarray(m[:, 1]).view(np.float64)

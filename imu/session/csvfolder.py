@@ -182,8 +182,9 @@ def export_times(data: SensorData) -> np.ndarray:
     """One shared-clock time per sample for export (seconds).
 
     Host times that are the sensor times themselves or shifted by a constant (CSV imports,
-    simulator output, DOT exports) are kept exactly; otherwise the sensor timestamps are mapped onto the session (host) clock by the
-    per-sensor clock model of :mod:`imu.timing` (offset and drift, latency removed).
+    simulator output, DOT exports) are kept exactly; otherwise the sensor timestamps are mapped
+    onto the session (host) clock by the per-sensor clock model of :mod:`imu.timing` (offset and
+    drift, latency removed).
     """
     ts, th = data.t_sensor_s, data.t_host_s
     if len(ts) == 0 or np.array_equal(ts, th):
