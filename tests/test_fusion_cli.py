@@ -45,3 +45,37 @@ def test_fuse_bad_number_names_row_and_column(tmp_path, capsys):
     assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
     assert "row 3" in err and "acc_y" in err and "Traceback" not in err
+
+
+def test_save_intrinsics_stores_gyro_bias_and_applies_it_next_time(tmp_path, monkeypatch):
+    from imu.intrinsics import IntrinsicStore
+
+    monkeypatch.setenv("IMU_CONFIG_DIR", str(tmp_path / "cfg"))
+    rate = 100.0
+    n = int(10 * rate)
+    rng = np.random.default_rng(4)
+    bias = np.array([0.01, -0.02, 0.015])
+    t = np.arange(n) / rate
+    acc = np.array([0.0, 0.0, 9.81]) + rng.normal(0, 0.01, (n, 3))
+    gyr = bias + rng.normal(0, 0.002, (n, 3))
+    src = tmp_path / "still.csv"
+    write_csv(src, t, acc, gyr)
+    out = tmp_path / "o.csv"
+    assert main(["fuse", str(src), "-o", str(out), "--sensor-id", "dev1", "--save-intrinsics"]) == 0
+    corr = IntrinsicStore().get("dev1")
+    np.testing.assert_allclose(corr.gyr_bias_rad_s, bias, atol=5e-4)
+    # next time: the stored bias is applied, so a still sensor does not turn
+    src2 = tmp_path / "still2.csv"
+    write_csv(src2, t, acc, gyr)
+    assert main(["fuse", str(src2), "-o", str(out), "--sensor-id", "dev1",
+                 "--filter", "vqf_basic"]) == 0
+    q = np.loadtxt(out, delimiter=",", skiprows=1)[:, 1:]
+    assert Q.angle_deg(q[0], q[-1]) < 0.5  # uncorrected: about 8° of heading drift in 10 s
+
+
+def test_save_intrinsics_without_sensor_id_is_refused(tmp_path, capsys):
+    t, acc, gyr, _ = rotating_sensor(n=200)
+    src = tmp_path / "s.csv"
+    write_csv(src, t, acc, gyr)
+    assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv"), "--save-intrinsics"]) == 2
+    assert "--sensor-id" in capsys.readouterr().err

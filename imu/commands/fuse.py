@@ -21,6 +21,10 @@ def add_arguments(p) -> None:
                    help="nominal sample rate (default: measured from time_s)")
     p.add_argument("--sensor-id", default=None, metavar="ID",
                    help="apply this sensor's stored intrinsic correction (gyro bias, acc offset/scale)")
+    p.add_argument("--save-intrinsics", action="store_true",
+                   help="with --sensor-id: estimate the intrinsics from this file's still periods "
+                        "(gyro bias; acc offset/scale when it holds six or more distinct still "
+                        "poses), store them for the sensor (config dir, $IMU_CONFIG_DIR) and apply")
 
 
 def run(args) -> int:
@@ -47,7 +51,20 @@ def run(args) -> int:
             raise BadInputError(f"{args.csv}: column time_s: cannot measure the sample rate "
                                 "(fewer than two distinct times); give --rate")
         rate = float(1.0 / np.median(d))
-    if args.sensor_id:
+    if args.save_intrinsics and not args.sensor_id:
+        raise BadInputError("--save-intrinsics needs --sensor-id ID (the sensor the file comes from)")
+    if args.save_intrinsics:
+        from imu.intrinsics import estimate_intrinsics
+
+        store = IntrinsicStore()
+        corr = estimate_intrinsics(acc, gyr, rate, prior=store.get(args.sensor_id))
+        path = store.put(args.sensor_id, corr)
+        print(f"imu fuse: intrinsics of {args.sensor_id}: gyro bias "
+              f"{np.round(np.degrees(corr.gyr_bias_rad_s), 3).tolist()} °/s "
+              f"({corr.meta.get('gyr_bias')}), accelerometer {corr.meta.get('acc')}, "
+              f"{corr.meta.get('still_s', 0):.0f} s still; stored in {path}", file=sys.stderr)
+        acc, gyr = corr.apply(acc, gyr)
+    elif args.sensor_id:
         corr = IntrinsicStore().get(args.sensor_id)
         if corr is None:
             print(f"imu fuse: no stored intrinsics for sensor {args.sensor_id!r}; using raw data",
