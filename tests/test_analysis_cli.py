@@ -63,8 +63,8 @@ def test_missing_settings_file_is_one_line_and_exit_2(folder, tmp_path, capsys):
 
 
 def test_session_without_sets_needs_exercise_and_then_is_one_set(sim, tmp_path, capsys):
-    plain = dataclasses.replace(sim.session, events=[e for e in sim.session.events
-                                                     if not e.kind.startswith("set_")])
+    # no events at all: the calibration phase is found in the data and is not part of the set
+    plain = dataclasses.replace(sim.session, events=[])
     d = tmp_path / "nosets"
     write_csv_folder(plain, d)
     out = tmp_path / "n.json"
@@ -72,4 +72,6 @@ def test_session_without_sets_needs_exercise_and_then_is_one_set(sim, tmp_path, 
     assert "--exercise" in capsys.readouterr().err
     assert main(["analyze", str(d), "--json", str(out), "--exercise", "hinge"]) == 0
     (s,) = json.loads(out.read_text())["sets"]
-    assert len(s["reps"]) == 3  # the calibration hinges are not counted
+    assert len(s["reps"]) == 3  # the 3 calibration hinges are not counted
+    cal_end = max(e.t_s for e in sim.session.events if e.kind == "calibration_end")
+    assert cal_end - 1.0 < s["start_s"] < sim.truth_sets[0]["reps"][0]["start_s"]

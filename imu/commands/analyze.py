@@ -64,6 +64,24 @@ def calibration_quality(profile) -> dict | None:
     return out
 
 
+def calibration_end_from_phases(phases: dict) -> float | None:
+    """End of the last calibration protocol phase found in the data (the profile's ``phases``:
+    name -> ``[t0, t1]`` or a dict of those; ``window`` is the search window, not a phase)."""
+    ends = []
+
+    def walk(d):
+        for name, w in d.items():
+            if name == "window":
+                continue
+            if isinstance(w, dict):
+                walk(w)
+            elif isinstance(w, (list, tuple)) and len(w) == 2:
+                ends.append(float(w[1]))
+
+    walk(phases)
+    return max(ends) if ends else None
+
+
 def write_json(path: str, result: dict) -> None:
     """Write the Analysis JSON atomically to exactly ``path``."""
     path = os.fspath(path)
@@ -88,10 +106,9 @@ def run(args) -> int:
     angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
                             progress=True)
     cal_end = None
-    if not any(e.kind == "calibration_end" for e in session.events) and not args.calibration:
-        ends = [w[1] for w in (getattr(profile, "phases", {}) or {}).values()
-                if isinstance(w, (list, tuple)) and len(w) == 2]
-        cal_end = max(ends) if ends else None
+    own_phase = not args.calibration and not session.calibration  # solved from this session now
+    if own_phase and not any(e.kind == "calibration_end" for e in session.events):
+        cal_end = calibration_end_from_phases(getattr(profile, "phases", None) or {})
     result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
                             side=args.side, calibration_end_s=cal_end,
                             progress=lambda m: print(m, file=sys.stderr))
