@@ -241,6 +241,21 @@ def test_squat_knee_collapse_reps_are_flagged():
     assert any(r["design"] == "knee_collapse" for r in reps)
 
 
+def test_split_squat_sets_per_front_leg_flag_front_knee_collapse():
+    res = simulate("split_squat", rate_hz=60.0, seed=2, errors=False, reps=3, calibration=False)
+    assert [(s["exercise"], s["side"]) for s in res.truth_sets] == [("squat", "right"),
+                                                                    ("squat", "left")]
+    for st in res.truth_sets:
+        front, back = st["side"], "left" if st["side"] == "right" else "right"
+        assert len(st["reps"]) == 3
+        for r in st["reps"]:
+            assert ("knee_collapse" in r["faults"]) == (r["design"] == "knee_collapse")
+            assert abs(r[f"collapse_index_{back}"]) < 5.0
+        sl = slice(_at(res, st["start_s"]), _at(res, st["end_s"]))
+        assert res.truth_angles[f"{front}_hip_flexion"][sl].max() > 80.0
+        assert res.truth_angles[f"{back}_hip_flexion"][sl].min() < -10.0   # back hip extended
+
+
 def test_posture_set_reports_static_and_return_values():
     res = simulate("posture", rate_hz=60.0, seed=1, errors=False, reps=2, calibration=False)
     st = res.truth_sets[0]

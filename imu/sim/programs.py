@@ -18,8 +18,8 @@ from imu.sim.rot import hip_matrix, pelvis_matrix
 from imu.sim.motion import (FEMUR_M, SHANK_M, Block, Channels, bump, hip_centre_p, quintic)
 
 #: Program names accepted by :func:`imu.sim.simulate`.
-PROGRAMS = ("calibration", "hinge", "single_leg_stance", "hip_airplane", "squat", "posture",
-            "walking", "demo")
+PROGRAMS = ("calibration", "hinge", "single_leg_stance", "hip_airplane", "squat", "split_squat",
+            "posture", "walking", "demo")
 
 LEAD_S = 1.5   # standing inside a set before the first rep (the set's baseline second)
 TAIL_S = 1.5   # standing inside a set after the last rep
@@ -179,6 +179,53 @@ def squat(rng, reps: int | None, **_) -> Block:
     dur = t_end - 1.4 + TAIL_S
     return Block("squat", dur, _double_stance_eval(sched), exercise="squat",
                  set_window=(0.0, dur), reps=sched)
+
+
+def split_squat(rng, reps: int | None, side: str, **_) -> Block:
+    """Split squat with the ``side`` leg in front: step into a stagger, lower and rise (front hip
+    to ≈ 90–110° flexion, back hip from extension towards neutral), step back. Some reps show
+    front-knee collapse. Exercise ``squat``; the set's side is the front leg."""
+    n = int(reps or 6)
+    back = _other(side)
+    step_s = rng.uniform(0.9, 1.2)
+    stag = rng.uniform(15, 22)                     # thigh inclination of each leg in the stagger
+    sched, t_end = _schedule(rng, n, LEAD_S + step_s + 1.2, down=(1.3, 2.0), hold=(0.2, 0.6),
+                             up=(1.2, 1.8))
+    collapse = np.zeros(n, bool)
+    collapse[rng.choice(n, size=max(1, n // 3), replace=False)] = True
+    for r, c in zip(sched, collapse):
+        r.update(tilt=rng.uniform(5, 15), inc=rng.uniform(60, 78), back_inc=rng.uniform(8, 15),
+                 shank=rng.uniform(10, 20), rot=rng.uniform(-2, 2), obl=rng.uniform(-1.5, 1.5),
+                 add=rng.uniform(8, 12) if c else rng.uniform(-4, 1),
+                 ir=rng.uniform(6, 12) if c else rng.uniform(-4, 3),
+                 design="knee_collapse" if c else "good")
+    step_out = t_end - 1.4 + 0.3
+    dur = step_out + step_s + TAIL_S
+
+    def ev(t: np.ndarray) -> Channels:
+        n_ = len(t)
+        env = bump(t, LEAD_S, step_s, step_out - LEAD_S - step_s, step_s)
+        tilt = np.zeros(n_); obl = np.zeros(n_); rot = np.zeros(n_)
+        inc_f = stag * env
+        inc_b = -stag * env
+        shank = np.zeros(n_); add = np.zeros(n_); ir = np.zeros(n_)
+        for r in sched:
+            b = bump(t, r["t0"], r["down"], r["hold"], r["up"])
+            tilt += r["tilt"] * b
+            obl += r["obl"] * b
+            rot += r["rot"] * b
+            inc_f += r["inc"] * b
+            inc_b += r["back_inc"] * b
+            shank += r["shank"] * b
+            add += r["add"] * b
+            ir += r["ir"] * b
+        femur = {side: hip_matrix(inc_f, add, ir, side),
+                 back: hip_matrix(inc_b, np.zeros(n_), np.zeros(n_), back)}
+        disp = _chain_disp(inc_f, shank)
+        return Channels(np.stack([tilt, obl, rot], -1), disp, femur, 0.3 * tilt)
+
+    return Block("split_squat", dur, ev, exercise="squat", side=side, set_window=(0.0, dur),
+                 reps=sched)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -449,7 +496,8 @@ def calibration(rng, sides: list[str], **_) -> Block:
                  info={"phases": phases, "swings": [s["side"] for s in swings]})
 
 
-BUILDERS = {"hinge": hinge, "squat": squat, "single_leg_stance": single_leg_stance,
+BUILDERS = {"hinge": hinge, "squat": squat, "split_squat": split_squat,
+            "single_leg_stance": single_leg_stance,
             "hip_airplane": hip_airplane, "posture": posture, "walking": walking}
 
 
@@ -465,8 +513,8 @@ def program_blocks(name: str, rng, *, sides: list[str], trunk: bool, reps: int |
             out.append(single_leg_stance(rng, side=s, **kw))
         out.append(hip_airplane(rng, side=sides[0], **kw))
         return out
-    if name in ("single_leg_stance", "hip_airplane"):
-        stance_sides = ["right", "left"] if name == "single_leg_stance" else list(sides)
+    if name in ("single_leg_stance", "hip_airplane", "split_squat"):
+        stance_sides = list(sides) if name == "hip_airplane" else ["right", "left"]
         return [BUILDERS[name](rng, side=s, **kw) for s in stance_sides]
     if name in BUILDERS:
         return [BUILDERS[name](rng, **kw)]
