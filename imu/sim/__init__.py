@@ -1,5 +1,18 @@
 """Body and sensor simulator: a seeded person performing the SPEC §4 calibration and the
-exercises while wearing IMUs, with the exact ground truth. See :func:`simulate`."""
+exercises while wearing IMUs, with the exact ground truth.
+
+>>> from imu.sim import simulate, ErrorModel
+>>> res = simulate("demo", rate_hz=104.0, seed=0, errors=True)
+>>> res.session            # raw samples per role, sensor infos, events (imu.types.Session)
+>>> res.truth_angles       # SPEC §3 angle columns on res.truth_time_s (degrees)
+>>> res.truth_sets         # SPEC §6 analysis-JSON sets with the true per-rep / per-hold values
+
+Modules: :mod:`~imu.sim.programs` (exercise programs), :mod:`~imu.sim.motion` (smooth
+primitives, body dimensions), :mod:`~imu.sim.body` (segment orientations, sensor sites),
+:mod:`~imu.sim.sensors` (IMU signals and errors), :mod:`~imu.sim.error_model` (the switchable
+error model and its datasheet values), :mod:`~imu.sim.truth` (per-rep truth, notes/METRICS.md),
+:mod:`~imu.sim.simulator` (:func:`simulate`), :mod:`~imu.sim.output` (CSV folder, recording).
+"""
 
 from imu.sim.error_model import ErrorModel
 from imu.sim.programs import PROGRAMS
