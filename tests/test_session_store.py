@@ -182,3 +182,26 @@ def test_failed_commit_keeps_samples_for_the_next_attempt(tmp_path, monkeypatch)
     w.close()
     d = read_recording(p).sensors["sacrum"]
     assert np.array_equal(d.seq, cols[0]) and np.array_equal(d.acc, cols[3])
+
+
+def test_reading_a_time_window_decodes_only_what_overlaps(tmp_path):
+    data = synthetic(12000)  # 60 s at 200 Hz, host times from ~0.02 s
+    p = write(tmp_path / "s.imu", data)
+    s = read_recording(p, start_s=20.0, end_s=25.0)
+    for r, cols in data.items():
+        th = cols[2]
+        keep = (th >= 20.0) & (th <= 25.0)
+        d = s.sensors[r]
+        assert np.array_equal(d.t_host_s, th[keep]) and np.array_equal(d.acc, cols[3][keep])
+    assert [e.kind for e in s.events] == []  # events at 0.5 s and 1.5 s are outside
+    assert [e.kind for e in read_recording(p, end_s=1.0).events] == ["note"]
+
+
+def test_nan_host_times_are_stored(tmp_path):
+    seq, ts, th, acc, gyr = synthetic(40)["sacrum"]
+    th = np.full_like(th, np.nan)
+    p = tmp_path / "s.imu"
+    with RecordingWriter(p, {}, [SensorInfo("a", "sacrum")]) as w:
+        w.add_block("sacrum", SampleBlock("a", seq, ts, th, acc, gyr))
+    assert np.isnan(read_recording(p).sensors["sacrum"].t_host_s).all()
+    assert len(read_recording(p, start_s=0.0, end_s=1.0).sensors["sacrum"]) == 0

@@ -7,7 +7,8 @@ A recording is a SQLite database in WAL mode (``application_id`` ``IMU1``):
 - ``info(key, value)``: JSON values: ``format`` (``imu.recording/1``), ``meta``, ``calibration``;
 - ``sensors``: one row per sensor (id, role, model, rate, firmware, extra JSON);
 - ``chunks``: raw samples in compressed, bit-exact blocks (see :mod:`imu.session.codec`), one row
-  per sensor per commit, with the first/last sequence number and host time of the block;
+  per sensor per commit, with the first/last sequence number and the host-time range of the
+  block (indexed, for reading a time window);
 - ``events``: set start/end, exercise, side, notes (SPEC §6).
 
 Crash safety
@@ -62,11 +63,11 @@ CREATE TABLE chunks (
     codec INTEGER NOT NULL,
     seq_first INTEGER NOT NULL,
     seq_last INTEGER NOT NULL,
-    t_host_first_s REAL NOT NULL,
-    t_host_last_s REAL NOT NULL,
+    t_host_min_s REAL NOT NULL,
+    t_host_max_s REAL NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX chunks_by_sensor_time ON chunks (sensor, t_host_first_s);
+CREATE INDEX chunks_by_sensor_time ON chunks (sensor, t_host_min_s);
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     t_s REAL NOT NULL,
@@ -344,7 +345,7 @@ class RecordingWriter:
             seq = m[:, 0].view(np.int64)
             th = m[:, 2].view(np.float64)
             rows.append((self._sensors[role][0], len(m), codec.CODEC_COLUMNS_ZLIB, int(seq[0]),
-                         int(seq[-1]), float(th[0]), float(th[-1]),
+                         int(seq[-1]), _range_end(np.min, th, -np.inf), _range_end(np.max, th, np.inf),
                          codec.encode(m, self.compress_level)))
         self._db.execute("BEGIN")
         try:
@@ -353,8 +354,8 @@ class RecordingWriter:
             ids = []
             for row in rows:
                 cur = self._db.execute(
-                    "INSERT INTO chunks (sensor, n, codec, seq_first, seq_last, t_host_first_s, "
-                    "t_host_last_s, data) VALUES (?,?,?,?,?,?,?,?)", row)
+                    "INSERT INTO chunks (sensor, n, codec, seq_first, seq_last, t_host_min_s, "
+                    "t_host_max_s, data) VALUES (?,?,?,?,?,?,?,?)", row)
                 ids.append(int(cur.lastrowid))
             self._db.execute("COMMIT")
         except BaseException:
@@ -413,6 +414,12 @@ class RecordingWriter:
 
 # -- reading ------------------------------------------------------------------------------
 
+def _range_end(fn, x: np.ndarray, default: float) -> float:
+    """``fn`` of the non-NaN values of ``x`` (SQLite stores NaN as NULL), else ``default``."""
+    ok = x[~np.isnan(x)]
+    return float(fn(ok)) if len(ok) else default
+
+
 def _open_for_reading(path: Path) -> sqlite3.Connection:
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
@@ -446,7 +453,8 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
     return db
 
 
-def read_recording(path: str | os.PathLike, roles: list[str] | None = None) -> Session:
+def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
+                   start_s: float | None = None, end_s: float | None = None) -> Session:
     """Load a recording into numpy arrays per sensor.
 
     Parameters
@@ -455,6 +463,9 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None) -> S
         A file written by :class:`RecordingWriter` (complete, or left by a killed writer).
     roles : list of str, optional
         Load only these roles (default: all).
+    start_s, end_s : float, optional
+        Load only samples with ``start_s <= t_host_s <= end_s`` (session clock, seconds); only
+        the chunks that overlap the window are read and decoded.
 
     Returns
     -------
@@ -481,8 +492,14 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None) -> S
                     "ORDER BY id"):
                 if roles is None or role in roles:
                     sensors[rid] = SensorInfo(sid, role, model, float(rate), fw, json.loads(extra))
-            chunks = [(cid, rid, n, cod, data) for cid, rid, n, cod, data in db.execute(
-                "SELECT id, sensor, n, codec, data FROM chunks ORDER BY id") if rid in sensors]
+            lo = -np.inf if start_s is None else float(start_s)
+            hi = np.inf if end_s is None else float(end_s)
+            query, params = "SELECT id, sensor, n, codec, data FROM chunks", ()
+            if start_s is not None or end_s is not None:  # chunks overlapping the window
+                query += " WHERE t_host_max_s >= ? AND t_host_min_s <= ?"
+                params = (lo, hi)
+            chunks = [(cid, rid, n, cod, data) for cid, rid, n, cod, data in
+                      db.execute(query + " ORDER BY id", params) if rid in sensors]
             events = [
                 Event(t, kind, ex, side, note, json.loads(data))
                 for t, kind, ex, side, note, data in db.execute(
@@ -495,6 +512,13 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None) -> S
         db.close()
 
     out = _decode_chunks(p, sensors, chunks)
+    if start_s is not None or end_s is not None:
+        for role, d in out.items():
+            keep = (d.t_host_s >= lo) & (d.t_host_s <= hi)
+            if not keep.all():
+                out[role] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
+                                       d.acc[keep], d.gyr[keep])
+        events = [e for e in events if lo <= e.t_s <= hi]
     meta = info.get("meta") or {}
     return Session(meta=meta, sensors=out, events=events, calibration=info.get("calibration"),
                    source=str(p))
