@@ -285,3 +285,28 @@ def test_json_has_no_nan(result):
     assert result["schema"] == "imu.analysis/1"
     assert all(not (isinstance(v, float) and math.isnan(v))
                for s in result["sets"] for r in s.get("reps", []) for v in r.values())
+
+
+def test_estimated_angles_with_every_sensor_error_meet_the_acceptance():
+    """A fast version of bench/bench_analysis.py: the product path (own calibration, fusion,
+    angles, analysis) on a session with every sensor error on, against the truth."""
+    from calibration import calibrate_session
+    from imu.kinematics.pipeline import compute_angles
+
+    res = simulate(["hinge", "squat", "single_leg_stance", "hip_airplane"], rate_hz=50, seed=31,
+                   errors=True, reps=3)
+    angles = compute_angles(res.session, calibrate_session(res.session).alignment())
+    out = analyze_angles(angles, res.session.events)
+    c = compare_sets(res.truth_sets, out["sets"])
+    assert c["unpaired_sets"] == 0 and c["missed"] == 0 and c["extra"] == 0
+    worst = c["max_abs"]
+    assert worst["start_s"] < 0.5 and worst["end_s"] < 0.5
+    assert worst["hip_flexion_peak_deg"] < 2.0 and worst["pelvis_tilt_peak_deg"] < 2.0
+    assert worst["pelvic_drop_final_deg"] < 1.0 and worst["pelvic_drop_max_deg"] < 1.0
+    assert worst["hip_internal_rotation_peak_deg"] < 4.0
+    assert worst["hip_external_rotation_peak_deg"] < 4.0
+    assert c["fault_checks"] >= 6 and c["fault_correct"] >= 0.95 * c["fault_checks"]
+    conf = [r["confidence"] for s in out["sets"] if s["exercise"] == "hip_airplane" for r in s["reps"]]
+    assert conf and all(0 < x <= 1 for x in conf)
+    assert {r["confidence_source"] for s in out["sets"] if s["exercise"] == "hip_airplane"
+            for r in s["reps"]} == {"right_hip_rotation", "left_hip_rotation"}
