@@ -42,13 +42,18 @@ def _bounds(x: np.ndarray, base: float, i_first: int, i_last: int, band: float,
     return start, end
 
 
-def _h(angles: dict, sides: list[str]) -> np.ndarray:
-    return np.mean([angles[f"{s}_hip_flexion"] for s in sides], axis=0)
+def _side_mean(angles: dict, sides: list[str], name: str) -> np.ndarray:
+    """Mean over the instrumented sides of ``<side>_<name>``; precomputed by
+    :func:`truth_sets` under the key ``_mean_<name>``."""
+    key = f"_mean_{name}"
+    if key in angles:
+        return angles[key]
+    return np.mean([angles[f"{s}_{name}"] for s in sides], axis=0)
 
 
 def hinge_rep(t, angles, sides, trunk, r, t_set, lo, hi) -> dict:
     """Per-rep values of a hinge rep whose motion spans session times ``r['t0']..r['t1']``."""
-    h = _h(angles, sides)
+    h = _side_mean(angles, sides, "hip_flexion")
     t0 = t_set + r["t0"]
     t1 = t_set + r["t1"]
     base = _baseline(t, h, t0)
@@ -57,7 +62,7 @@ def hinge_rep(t, angles, sides, trunk, r, t_set, lo, hi) -> dict:
     a, b = _bounds(h, base, ip, ip, 5.0, lo, hi)
     sl = slice(a, b + 1)
     tilt = angles["pelvis_tilt"]
-    inc = np.mean([angles[f"{s}_thigh_inclination"] for s in sides], axis=0)
+    inc = _side_mean(angles, sides, "thigh_inclination")
     rot = angles["pelvis_rotation"]
     obl = angles["pelvis_obliquity"]
     hp = float(h[ip])
@@ -184,6 +189,9 @@ def truth_sets(placed: list[Placed], t: np.ndarray, angles: dict, sides: list[st
                trunk: bool) -> list[dict]:
     """SPEC §6 analysis-JSON sets with the true per-rep / per-hold values."""
     out = []
+    angles = dict(angles)
+    for name in ("hip_flexion", "thigh_inclination"):
+        angles[f"_mean_{name}"] = _side_mean(angles, sides, name)
     for p in placed:
         bl = p.block
         if bl.exercise is None or bl.set_window is None:
