@@ -118,3 +118,8 @@ def test_error_is_one_line_without_traceback_in_a_real_process(tmp_path):
     assert r.returncode == 2
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert str(p) in r.stderr
+
+
+def test_import_into_a_missing_folder(tmp_path, capsys):
+    one_line_error(["import", DOT / "DOT_sacrum_20240312_101502.csv", "-o",
+                    tmp_path / "no" / "such" / "x.imu"], capsys, "folder does not exist")

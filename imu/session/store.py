@@ -177,10 +177,14 @@ class RecordingWriter:
         self._meta.update(meta or {})
         self._sensors: dict[str, tuple[int, SensorInfo]] = {}  # role -> (row id, info)
 
-        self._create(sensors or [])
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            self._create(sensors or [])
+            self._db = sqlite3.connect(str(self.path), check_same_thread=False,
+                                       isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            raise BadInputError(f"{self.path}: cannot create the recording ({exc})") from None
 
         self._db_lock = threading.Lock()
         self._buf_lock = threading.Lock()
