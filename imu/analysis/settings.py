@@ -26,7 +26,6 @@ from imu.errors import BadInputError
 DEFAULTS: dict[str, tuple[float, str]] = {
     # common
     "common.baseline_window_s": (1.0, "standing baseline = median over this window before a rep/hold"),
-    "common.min_gap_s": (0.0, "sets: ignore samples closer than this to a set boundary"),
     # hinge
     "hinge.rep_threshold_deg": (15.0, "a rep is a hip-flexion excursion above standing larger than this"),
     "hinge.return_band_deg": (5.0, "a rep is bounded where flexion is back within this of standing"),

@@ -32,6 +32,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one threshold, e.g. hinge.squat_inclination_deg=30 (repeatable)")
     parser.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+    import argparse
+
+    from imu.analysis.settings import DEFAULTS
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    width = max(len(k) for k in DEFAULTS)
+    parser.epilog = ("analysis settings (--set KEY=VALUE, or [section] tables in --settings FILE.toml):\n"
+                     + "\n".join(f"  {k:<{width}}  {v:<5g} {d}" for k, (v, d) in DEFAULTS.items()))
 
 
 def load_settings(settings_path: str | None, overrides: list[str]):
