@@ -104,12 +104,36 @@ def render(model, out_path: str | os.PathLike, size: tuple[int, int] = (1280, 80
     for _ in range(3):           # layout settles over a few passes
         win.refresh()
         app.processEvents()
+    if (win.width(), win.height()) != tuple(size):
+        need = win.minimumSizeHint()
+        dispose(win)
+        raise BadInputError(f"--size {size[0]}x{size[1]}: the dashboard needs at least "
+                            f"{need.width()}x{need.height()} pixels")
     img = win.grab()
     if not img.save(str(out), "PNG"):
         raise BadInputError(f"{out}: cannot write the screenshot")
     w, h = img.width(), img.height()
     dispose(win)
     return w, h
+
+
+def check_size(size: tuple[int, int], mode: str = "replay") -> None:
+    """Refuse (one line) a screenshot size below what the dashboard's layout needs."""
+    from gui.dashboard import Dashboard
+    from imu.live.snapshot import Snapshot
+
+    class _Empty:
+        def snapshot(self):
+            return Snapshot(mode=mode)
+
+    ensure_app(offscreen=True)
+    win = Dashboard(_Empty(), mode=mode, refresh_hz=0)
+    win.refresh()
+    need = win.minimumSizeHint()
+    dispose(win)
+    if size[0] < need.width() or size[1] < need.height():
+        raise BadInputError(f"--size {size[0]}x{size[1]}: the dashboard needs at least "
+                            f"{need.width()}x{need.height()} pixels")
 
 
 def dispose(widget) -> None:

@@ -143,6 +143,8 @@ class CalibrationWizard(QtWidgets.QDialog):
     def start(self) -> None:
         self.model.begin_calibration()
         self.state = "running"
+        self.progress.show()
+        self.countdown.setStyleSheet("")
         self.result.setText("")
         self.start_btn.setEnabled(False)
         for i in range(self.step_list.count()):
@@ -194,6 +196,8 @@ class CalibrationWizard(QtWidgets.QDialog):
 
     def show_result(self, state: str, message: str, quality: dict) -> None:
         ok = state == "ok"
+        self.progress.hide()
+        self.step_list.clearSelection()
         colour = theme.GREEN if ok else theme.RED
         self.countdown.setText("✓" if ok else "✗")
         self.countdown.setStyleSheet(f"color: {colour};")
@@ -202,11 +206,20 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.instruction.setText(f"<b style='color:{colour}'>{head}</b>")
         rows = []
         low = (message or "").lower()
-        for phase, fig in quality.items():
-            failed = (not ok and phase.replace("_", " ") in low) or \
-                (isinstance(fig, dict) and fig.get("missing"))
-            mark = f"<span style='color:{theme.RED}'>✗</span>" if failed else \
-                f"<span style='color:{theme.GREEN}'>✓</span>"
+        phases = list(dict.fromkeys([st.phase for st in self.steps] + list(quality)))
+        for phase in phases:
+            fig = quality.get(phase)
+            named = not ok and phase.replace("_", " ") in low
+            if fig is None:
+                if not named:
+                    mark, line = f"<span style='color:{theme.MUTED}'>–</span>", "not checked"
+                else:
+                    mark, line = f"<span style='color:{theme.RED}'>✗</span>", "repeat this phase"
+            else:
+                failed = named or (isinstance(fig, dict) and fig.get("missing"))
+                mark = (f"<span style='color:{theme.RED}'>✗</span>" if failed else
+                        f"<span style='color:{theme.GREEN}'>✓</span>")
+                line = _phase_line(phase, fig)
             rows.append(f"<tr><td>{mark}</td><td>{PHASE_TITLES.get(phase, phase)}</td>"
-                        f"<td style='color:{theme.MUTED}'>&nbsp;{_phase_line(phase, fig)}</td></tr>")
+                        f"<td style='color:{theme.MUTED}'>&nbsp;{line}</td></tr>")
         self.result.setText("<table cellspacing='4'>" + "".join(rows) + "</table>" if rows else "")

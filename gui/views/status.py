@@ -36,6 +36,9 @@ class SensorCard(QtWidgets.QFrame):
         self.battery = _label()
         self.rate = _label()
         self.drops = _label()
+        for lab in (self.sensor_id, self.battery, self.rate, self.drops):
+            lab.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                              QtWidgets.QSizePolicy.Policy.Preferred)
         lay.addWidget(self.title, 0, 0)
         lay.addWidget(self.state, 0, 1, 1, 2, QtCore.Qt.AlignmentFlag.AlignRight)
         lay.addWidget(self.sensor_id, 1, 0, 1, 3)

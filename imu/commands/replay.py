@@ -84,6 +84,9 @@ def run(args) -> int:
     if not args.screenshot and not display_available():
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use "
                             "--screenshot OUT.png --at SECONDS, or `imu analyze` for a report")
+    if args.screenshot:
+        from gui.app import check_size
+        check_size(size)
     session = load_session(args.session)
     if session.duration_s <= 0:
         raise BadInputError(f"{args.session}: the recording holds no samples")

@@ -1,0 +1,51 @@
+import os
+
+from live_helpers import recording, sim, truth_reps
+
+
+def test_headless_demo_replays_a_session_through_the_pipeline_and_prints_its_summary(tmp_path, capsys):
+    from imu.cli import main
+
+    rec = recording(tmp_path)
+    hinge_end = next(e.t_s for e in sim().session.events if e.kind == "set_end")
+    assert main(["demo", "--headless", "--session", rec, "--seconds", f"{hinge_end + 2:.0f}"]) == 0
+    out = capsys.readouterr().out
+    reps, _ = truth_reps()
+    assert "3 sensors" in out and "sacrum" in out and "right_thigh" in out
+    assert "calibration: from the session's calibration phase" in out
+    assert f"set 1: hip hinge" in out and f"{len(reps)} reps" in out
+    assert out.count("Rep ") == len(reps) and "score" in out
+
+
+def test_demo_without_a_display_says_so_in_one_line_and_falls_back(tmp_path, capsys, monkeypatch):
+    from imu.cli import main
+
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert main(["demo", "--session", recording(tmp_path), "--seconds", "10"]) == 0
+    captured = capsys.readouterr()
+    first = captured.err.strip().splitlines()[0]
+    assert first.startswith("imu demo: no display") and "headless" in first
+    assert "no exercise sets" in captured.out
+
+
+def test_demo_rejects_bad_numbers_with_one_line(capsys):
+    from imu.cli import main
+
+    assert main(["demo", "--headless", "--seconds", "-3"]) == 2
+    assert main(["demo", "--speed", "0"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(l.startswith("imu demo: error:") for l in lines)
+
+
+def test_user_data_dir_follows_the_environment(tmp_path, monkeypatch):
+    from imu.live.paths import new_session_path, user_data_dir
+
+    monkeypatch.setenv("IMU_DATA_DIR", str(tmp_path / "d"))
+    assert user_data_dir() == tmp_path / "d"
+    p = new_session_path("demo")
+    assert p.parent == tmp_path / "d" / "sessions" and p.name.startswith("demo-")
+    monkeypatch.delenv("IMU_DATA_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "x"))
+    assert user_data_dir() == tmp_path / "x" / "imu"
