@@ -56,9 +56,10 @@ def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> n
     t_sensor_s : ndarray, shape (N,)
         Sensor-clock times, seconds, as decoded.
     wrap_s : float, optional
-        The counter's wrap period in seconds. Without it, a backwards jump larger than 1 s is
-        taken as a wrap and its period is estimated from the jump (snapped to a known counter
-        period within 1 % if one fits).
+        The counter's wrap period in seconds. Without it, a backwards jump larger than 1 s whose
+        size matches a known counter period (:data:`KNOWN_WRAPS_S`, within 1 %) is undone; other
+        backwards jumps (a sensor that restarted its clock) are left for
+        :func:`session_times` to treat as a new clock segment.
     """
     t = np.asarray(t_sensor_s, dtype=float).copy()
     if len(t) < 2:
@@ -71,11 +72,9 @@ def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> n
         pos = d[d > 0]
         step = float(np.median(pos)) if len(pos) else 0.0
         est = float(-d[back[0]] + step)
-        wrap_s = est
-        for w in KNOWN_WRAPS_S:
-            if abs(w - est) < 0.01 * w:
-                wrap_s = w
-                break
+        wrap_s = next((w for w in KNOWN_WRAPS_S if abs(w - est) < 0.01 * w), None)
+        if wrap_s is None:
+            return t
     return unwrap_counter(t, wrap_s) if wrap_s > 2.0 else t
 
 
@@ -260,11 +259,28 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
             return th.copy()
         ts = np.asarray(sensor_data.seq, dtype=float) / float(r)
     ts = unwrap_sensor_time(ts, wrap_s)
-    if model is None:
-        if not np.any(np.isfinite(th)):
-            return ts - ts[0]
-        model = ClockModel.fit(ts, th)
-    return model.to_session(ts) - float(latency_s)
+    if model is not None:
+        return model.to_session(ts) - float(latency_s)
+    if not np.any(np.isfinite(th)):
+        return ts - ts[0]
+    out = np.empty(len(ts))
+    for a, b in clock_segments(ts):
+        # a sensor that restarted its clock: each segment gets its own offset (and drift when
+        # it is long enough to measure one)
+        long_enough = ts[b - 1] - ts[a] > 60.0
+        out[a:b] = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough).to_session(ts[a:b])
+    return out - float(latency_s)
+
+
+def clock_segments(t_sensor_s: np.ndarray, back_s: float = 0.5) -> list[tuple[int, int]]:
+    """Index ranges over which the (unwrapped) sensor clock runs on without stepping back by
+    more than ``back_s`` (a restarted sensor clock starts a new segment)."""
+    t = np.asarray(t_sensor_s, dtype=float)
+    if len(t) == 0:
+        return []
+    br = np.flatnonzero(np.diff(t) < -back_s) + 1
+    b = np.concatenate([[0], br, [len(t)]])
+    return [(int(x), int(y)) for x, y in zip(b[:-1], b[1:])]
 
 
 def fit_clock(sensor_data, wrap_s: float | None = None) -> ClockModel:

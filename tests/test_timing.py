@@ -119,3 +119,18 @@ def test_find_gaps_counts_missing_samples_from_sequence_numbers():
     assert [(g.n_missing, round(g.start_s, 2), round(g.end_s, 2)) for g in gaps] == \
         [(2, 0.02, 0.05), (13, 0.06, 0.2)]
     assert [g.n_missing for g in find_gaps(t, 100.0, min_missing=5)] == [13]
+
+
+def test_sensor_clock_restart_gets_its_own_segment():
+    # 30 s, then the sensor reboots (clock restarts near 0) during a 5 s disconnection
+    s1, h1, off1, _ = ble_arrivals(duration_s=30, drift=0.0, seed=8)
+    s2 = np.arange(int(30 * 104)) / 104.0 + 0.2
+    true2 = h1.max() + 5.0 + s2  # host time of the second segment's samples
+    h2 = true2 + 0.008 + np.random.default_rng(9).exponential(0.01, len(s2))
+    n1, n2 = len(s1), len(s2)
+    d = SensorData(SensorInfo("x", "sacrum", rate_hz=104.0), np.arange(n1 + n2),
+                   np.concatenate([s1, s2]), np.concatenate([h1, h2]),
+                   np.zeros((n1 + n2, 3)), np.zeros((n1 + n2, 3)))
+    t = session_times(d)
+    assert np.max(np.abs(t[:n1] - (off1 + s1))) < 0.003
+    assert np.max(np.abs(t[n1:] - (true2 + 0.008))) < 0.003
