@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import numbers
 import os
 import sys
 from dataclasses import dataclass, field
@@ -130,7 +131,7 @@ def _validate(program, rate_hz, roles, reps, duration_s) -> list[str]:
     for n in names:
         if n not in P.PROGRAMS:
             raise BadInputError(f"unknown program {n!r}; choose from {', '.join(P.PROGRAMS)}")
-    if not (isinstance(rate_hz, (int, float)) and 10.0 <= rate_hz <= 1000.0):
+    if not (isinstance(rate_hz, numbers.Real) and 10.0 <= rate_hz <= 1000.0):
         raise BadInputError(f"rate {rate_hz!r} Hz out of range (10..1000)")
     bad = [r for r in roles if r not in ROLES]
     if bad:
@@ -141,9 +142,11 @@ def _validate(program, rate_hz, roles, reps, duration_s) -> list[str]:
         raise BadInputError("roles need at least one thigh (right_thigh or left_thigh)")
     if len(set(roles)) != len(roles):
         raise BadInputError("roles listed twice")
-    if reps is not None and (int(reps) != reps or reps < 1 or reps > 200):
+    if reps is not None and (not isinstance(reps, numbers.Real) or int(reps) != reps
+                             or reps < 1 or reps > 200):
         raise BadInputError(f"reps {reps!r} must be an integer 1..200")
-    if duration_s is not None and not (0 < duration_s <= 6 * 3600):
+    if duration_s is not None and not (isinstance(duration_s, numbers.Real)
+                                       and 0 < duration_s <= 6 * 3600):
         raise BadInputError(f"duration {duration_s!r} s must be in (0, 21600]")
     return names
 
