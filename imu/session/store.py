@@ -154,14 +154,10 @@ class RecordingWriter:
         self.compress_level = int(compress_level)
         if self.path.is_dir():
             raise BadInputError(f"{self.path}: is a folder; give a file name for the recording")
-        if self.path.exists() or self.path.is_symlink():
-            if not overwrite:
-                raise BadInputError(f"{self.path}: already exists; refusing to overwrite it "
-                                    "(choose another name or delete it first)")
-            self.path.unlink()
-        for aux in _aux_paths(self.path):
-            if aux.exists():
-                aux.unlink()
+        self._overwrite = bool(overwrite)
+        if (self.path.exists() or self.path.is_symlink()) and not overwrite:
+            raise BadInputError(f"{self.path}: already exists; refusing to overwrite it "
+                                "(choose another name or delete it first)")
         if not self.path.parent.exists():
             raise BadInputError(f"{self.path.parent}: folder does not exist")
 
@@ -205,30 +201,43 @@ class RecordingWriter:
         for p in [tmp, *_aux_paths(tmp)]:
             if p.exists():
                 p.unlink()
-        db = sqlite3.connect(str(tmp), isolation_level=None)
         try:
-            db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-            db.execute("PRAGMA user_version=1")
-            db.execute("BEGIN")
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    db.execute(stmt)
-            db.execute("INSERT INTO info VALUES ('format', ?)", (_dumps(FORMAT),))
-            db.execute("INSERT INTO info VALUES ('meta', ?)", (_dumps(self._meta),))
-            db.execute("INSERT INTO info VALUES ('calibration', 'null')")
-            for s in sensors:
-                self._insert_sensor(db, s)
-            db.execute("COMMIT")
+            db = sqlite3.connect(str(tmp), isolation_level=None)
+            try:
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute("PRAGMA user_version=1")
+                db.execute("BEGIN")
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        db.execute(stmt)
+                db.execute("INSERT INTO info VALUES ('format', ?)", (_dumps(FORMAT),))
+                db.execute("INSERT INTO info VALUES ('meta', ?)", (_dumps(self._meta),))
+                db.execute("INSERT INTO info VALUES ('calibration', 'null')")
+                for s in sensors:
+                    self._insert_sensor(db, s)
+                db.execute("COMMIT")
+            finally:
+                db.close()
+            if self._overwrite:  # atomic replacement: the old file stays until the new is whole
+                for aux in _aux_paths(self.path):
+                    if aux.exists():
+                        aux.unlink()
+                os.replace(tmp, self.path)
+                return
+            try:
+                os.link(tmp, self.path)  # fails if the path appeared meanwhile: never clobber
+            except FileExistsError:
+                raise BadInputError(f"{self.path}: already exists; refusing to overwrite it"
+                                    ) from None
+            except OSError:  # no hard links here (some network/FAT file systems)
+                if self.path.exists():
+                    raise BadInputError(f"{self.path}: already exists; refusing to overwrite "
+                                        "it") from None
+                os.replace(tmp, self.path)
         finally:
-            db.close()
-        try:
-            os.link(tmp, self.path)  # fails if the path appeared meanwhile: never clobber
-            tmp.unlink()
-        except FileExistsError:
-            tmp.unlink()
-            raise BadInputError(f"{self.path}: already exists; refusing to overwrite it") from None
-        except OSError:
-            os.replace(tmp, self.path)
+            for p in [tmp, *_aux_paths(tmp)]:
+                if p.exists():
+                    p.unlink()
 
     def _insert_sensor(self, db: sqlite3.Connection, info: SensorInfo) -> None:
         if info.role in self._sensors:
