@@ -472,7 +472,8 @@ def calibration(rng, sides: list[str], **_) -> Block:
             w = bump(tt, sw["swing_t0"], sw["win_s"], sw["dur"] - 2 * sw["win_s"], sw["win_s"])
             sn = np.sin(2 * np.pi * sw["f"] * (s_rel - 0.15))
             # forward peak fwd, backward peak −back, smooth (sin and sin² terms)
-            fl = w * (0.5 * (sw["fwd"] + sw["back"]) * sn + 0.5 * (sw["fwd"] - sw["back"]) * sn * sn)
+            fl = w * (0.5 * (sw["fwd"] + sw["back"]) * sn
+                      + 0.5 * (sw["fwd"] - sw["back"]) * sn * sn)
             flex[sw["side"]] += fl
             pel[:, 0] += 0.08 * fl
             shift += _sgn(stance) * sw["shift_m"] * bump(tt, sw["t0"], sw["shift_s"],

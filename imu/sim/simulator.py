@@ -8,11 +8,9 @@ would (sensor timestamps, host receive times, sequence numbers, events) and the 
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import numbers
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
