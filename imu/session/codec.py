@@ -75,13 +75,15 @@ def _shuffle(u: np.ndarray) -> bytes:
     return np.ascontiguousarray(u.view(np.uint8).reshape(len(u), 8).T).tobytes()
 
 
-def find_scale(x: np.ndarray) -> tuple[np.ndarray, float] | None:
+def find_scale(x: np.ndarray, hint: float | None = None) -> tuple[np.ndarray, float] | None:
     """Integers ``k`` and a float64 ``s`` with ``k * s == x`` bit for bit, or None.
 
     Parameters
     ----------
     x : ndarray, shape (n,), float64
         A column of sensor values (e.g. m/s² from int16 counts times a scale factor).
+    hint : float, optional
+        A scale to try first (the one found for the previous chunk of the same sensor).
 
     Returns
     -------
@@ -91,6 +93,10 @@ def find_scale(x: np.ndarray) -> tuple[np.ndarray, float] | None:
     """
     if len(x) == 0 or not np.all(np.isfinite(x)):
         return None
+    if hint:
+        found = _try_step(x, x.view(np.uint64), hint)
+        if found is not None:
+            return found
     ax = np.abs(x)
     nz = ax[ax > 0]
     bits = x.view(np.uint64)
@@ -150,7 +156,8 @@ def _try_step(x: np.ndarray, bits: np.ndarray, step: float) -> tuple[np.ndarray,
     return None
 
 
-def _encode_column(j: int, u: np.ndarray, level: int) -> tuple[int, float, bytes]:
+def _encode_column(j: int, u: np.ndarray, level: int, hints: dict | None = None
+                   ) -> tuple[int, float, bytes]:
     """(method, param, compressed payload) of column ``j`` (uint64 bit patterns)."""
     if j == 0:
         s = u.view(np.int64)
@@ -161,9 +168,11 @@ def _encode_column(j: int, u: np.ndarray, level: int) -> tuple[int, float, bytes
         return DELTA64, 0.0, zlib.compress(d.tobytes(), level)
     x = u.view(np.float64)
     if j != 2:  # acc, gyr and sensor clocks that count ticks of a fixed period
-        q = find_scale(x)
+        q = find_scale(x, None if hints is None else hints.get(j))
         if q is not None:
             k, c = q
+            if hints is not None:
+                hints[j] = c
             small = np.all(np.abs(k) <= 32767)
             dt = np.int16 if small else np.int32
             ki = k.astype(dt)
@@ -186,11 +195,15 @@ def _encode_column(j: int, u: np.ndarray, level: int) -> tuple[int, float, bytes
     return best
 
 
-def encode(m: np.ndarray, level: int = 1) -> bytes:
-    """Encode an (n, 9) uint64 matrix (see :func:`pack_columns`) into a blob."""
+def encode(m: np.ndarray, level: int = 1, hints: dict | None = None) -> bytes:
+    """Encode an (n, 9) uint64 matrix (see :func:`pack_columns`) into a blob.
+
+    ``hints`` (a dict kept per sensor by the caller, updated here) remembers each column's
+    scale so the next chunk of the same sensor is checked against it first (fast path).
+    """
     heads, bodies = [bytes([_VERSION])], []
     for j in range(NCOL):
-        method, param, z = _encode_column(j, np.ascontiguousarray(m[:, j]), level)
+        method, param, z = _encode_column(j, np.ascontiguousarray(m[:, j]), level, hints)
         heads.append(_COL.pack(method, param, len(z)))
         bodies.append(z)
     return b"".join(heads + bodies)

@@ -187,6 +187,7 @@ class RecordingWriter:
         self._pending: dict[str, list[np.ndarray]] = {}
         self._pending_since: float | None = None
         self._unsealed: dict[str, list[tuple[int, np.ndarray]]] = {}  # role -> small chunks
+        self._hints: dict[str, dict] = {}  # role -> codec scale hints
         self._closed = False
         self._error: BaseException | None = None
         self.samples_written = 0
@@ -359,7 +360,7 @@ class RecordingWriter:
             th = m[:, 2].view(np.float64)
             rows.append((self._sensors[role][0], len(m), codec.CODEC_COLUMNS_ZLIB, int(seq[0]),
                          int(seq[-1]), _range_end(np.min, th, -np.inf), _range_end(np.max, th, np.inf),
-                         codec.encode(m, self.compress_level)))
+                         codec.encode(m, self.compress_level, self._hints.setdefault(role, {}))))
         self._db.execute("BEGIN")
         try:
             if deletes:
