@@ -358,9 +358,10 @@ class RecordingWriter:
         for role, m, _ in inserts:
             seq = m[:, 0].view(np.int64)
             th = m[:, 2].view(np.float64)
+            blob = codec.encode(m, self.compress_level, self._hints.setdefault(role, {}))
             rows.append((self._sensors[role][0], len(m), codec.CODEC_COLUMNS_ZLIB, int(seq[0]),
-                         int(seq[-1]), _range_end(np.min, th, -np.inf), _range_end(np.max, th, np.inf),
-                         codec.encode(m, self.compress_level, self._hints.setdefault(role, {}))))
+                         int(seq[-1]), _range_end(np.min, th, -np.inf),
+                         _range_end(np.max, th, np.inf), blob))
         self._db.execute("BEGIN")
         try:
             if deletes:
