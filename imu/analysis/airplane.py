@@ -56,7 +56,7 @@ class AirplaneDetector(Detector):
     def live_state(self) -> dict:
         st = super().live_state()
         if len(self.buf):
-            st["hip_rotation_deg"] = float(self.buf.col("r")[-1])
+            st["hip_rotation_deg"] = float(self.buf.value("r", self.buf.n_total - 1))
         return st
 
     def _measure(self, seg: Segment) -> dict:

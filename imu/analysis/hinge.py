@@ -90,7 +90,7 @@ class HingeDetector(Detector):
     def live_state(self) -> dict:
         st = super().live_state()
         if len(self.buf):
-            st["hip_flexion_deg"] = float(self.buf.col("h")[-1])
+            st["hip_flexion_deg"] = float(self.buf.value("h", self.buf.n_total - 1))
             st["standing_deg"] = self.seg.standing if self.seg.active else None
         return st
 

@@ -38,7 +38,7 @@ class PostureDetector(Detector):
     def live_state(self) -> dict:
         st = {"in_rep": False, "count": 0}
         if len(self.buf):
-            tilt = float(self.buf.col("pelvis_tilt")[-1])
+            tilt = float(self.buf.value("pelvis_tilt", self.buf.n_total - 1))
             st["pelvis_tilt_deg"] = tilt
             st["in_zone"] = bool(np.isfinite(tilt) and abs(tilt) < self.s["zone_deg"])
         return st

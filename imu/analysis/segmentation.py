@@ -17,6 +17,7 @@ completes. Samples with a NaN signal are stored but never move the state machine
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ import numpy as np
 
 class SampleBuffer:
     """Growing buffer of ``time_s`` and named columns, trimmed from the front.
+
+    Samples are appended to plain Python lists (cheap per sample); slices come back as numpy
+    arrays (made when a rep completes, so rarely). Indices are *absolute*: the n-th sample ever
+    appended keeps index n after older samples are dropped.
 
     Parameters
     ----------
@@ -35,66 +40,59 @@ class SampleBuffer:
     def __init__(self, columns: list[str]):
         self.columns = list(columns)
         self._col = {c: i for i, c in enumerate(self.columns)}
-        self._t = np.empty(1024)
-        self._x = np.empty((1024, len(self.columns)))
-        self._lo = 0          # index of the first live sample
-        self._hi = 0          # one past the last
-        self.offset = 0       # absolute index of self._lo (samples ever dropped)
+        self._t: list[float] = []
+        self._x: list[list[float]] = [[] for _ in self.columns]
+        self.offset = 0       # absolute index of the first held sample (samples ever dropped)
 
     def __len__(self) -> int:
-        return self._hi - self._lo
+        return len(self._t)
 
     @property
     def n_total(self) -> int:
         """Absolute index of the next sample to be appended."""
-        return self.offset + len(self)
+        return self.offset + len(self._t)
 
-    def append(self, t_s: float, values: list[float]) -> int:
-        """Store one sample; returns its absolute index."""
-        if self._hi == len(self._t):
-            n = len(self)
-            if self._lo > len(self._t) // 2:          # compact
-                self._t[:n] = self._t[self._lo:self._hi]
-                self._x[:n] = self._x[self._lo:self._hi]
-            else:                                      # grow
-                t = np.empty(2 * len(self._t))
-                x = np.empty((2 * len(self._t), len(self.columns)))
-                t[:n] = self._t[self._lo:self._hi]
-                x[:n] = self._x[self._lo:self._hi]
-                self._t, self._x = t, x
-            self._lo, self._hi = 0, n
-        self._t[self._hi] = t_s
-        self._x[self._hi] = values
-        self._hi += 1
-        return self.n_total - 1
+    def append(self, t_s: float, values) -> int:
+        """Store one sample (``values`` in column order); returns its absolute index."""
+        self._t.append(t_s)
+        for lst, v in zip(self._x, values):
+            lst.append(v)
+        return self.offset + len(self._t) - 1
 
     def drop_before(self, abs_index: int) -> None:
         """Forget samples with absolute index below ``abs_index``."""
-        k = min(max(abs_index - self.offset, 0), len(self))
-        self._lo += k
-        self.offset += k
+        k = min(max(abs_index - self.offset, 0), len(self._t))
+        if k:
+            del self._t[:k]
+            for lst in self._x:
+                del lst[:k]
+            self.offset += k
 
     def t(self, a: int | None = None, b: int | None = None) -> np.ndarray:
         """Times of absolute indices ``[a, b)`` (default: everything held)."""
         a, b = self._rel(a, b)
-        return self._t[a:b]
+        return np.asarray(self._t[a:b], dtype=float)
 
     def col(self, name: str, a: int | None = None, b: int | None = None) -> np.ndarray:
         """Column ``name`` over absolute indices ``[a, b)``."""
         a, b = self._rel(a, b)
-        return self._x[a:b, self._col[name]]
+        return np.asarray(self._x[self._col[name]][a:b], dtype=float)
+
+    def value(self, name: str, abs_index: int) -> float:
+        """One value of column ``name``."""
+        return self._x[self._col[name]][abs_index - self.offset]
 
     def time_at(self, abs_index: int) -> float:
-        return float(self._t[self._lo + abs_index - self.offset])
+        return self._t[abs_index - self.offset]
 
     def index_at_or_after(self, t_s: float) -> int:
         """Absolute index of the first held sample with time >= ``t_s``."""
-        k = int(np.searchsorted(self._t[self._lo:self._hi], t_s, side="left"))
-        return self.offset + k
+        return self.offset + bisect_left(self._t, t_s)
 
     def _rel(self, a, b):
-        a = self._lo if a is None else self._lo + max(a - self.offset, 0)
-        b = self._hi if b is None else self._lo + min(b - self.offset, len(self))
+        n = len(self._t)
+        a = 0 if a is None else min(max(a - self.offset, 0), n)
+        b = n if b is None else min(max(b - self.offset, 0), n)
         return a, max(a, b)
 
 
@@ -218,7 +216,7 @@ class ExcursionSegmenter:
         """Process the sample at absolute index ``i`` (just appended; its signal value ``v`` and
         time ``t`` may be passed to save a lookup). Returns a completed rep."""
         if v is None:
-            v = float(self.buf.col(self.column, i, i + 1)[0])
+            v = float(self.buf.value(self.column, i))
         if v != v:  # NaN
             return None
         if t is None:
@@ -337,7 +335,7 @@ class ThresholdSegmenter:
         if self.column is None:
             return None
         if v is None:
-            v = float(self.buf.col(self.column, i, i + 1)[0])
+            v = float(self.buf.value(self.column, i))
         if v != v:
             return None
         if t is None:

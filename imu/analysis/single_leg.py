@@ -70,7 +70,7 @@ class SingleLegDetector(Detector):
         st = super().live_state()
         st["in_hold"] = bool(self.seg.active) or self.hold_source == "set"
         if len(self.buf):
-            st["pelvic_drop_deg"] = float(self.buf.col("drop")[-1])
+            st["pelvic_drop_deg"] = float(self.buf.value("drop", self.buf.n_total - 1))
         return st
 
     def keep_from(self) -> int:
