@@ -73,11 +73,16 @@ def test_record_stops_cleanly_on_ctrl_c(tmp_path, capsys):
 
     out = tmp_path / "ctrlc.imu"
 
-    def interrupt():
+    def interrupt():  # Ctrl-C once every sensor has samples in the file
         t_end = time.monotonic() + 60
-        while not out.exists() and time.monotonic() < t_end:
-            time.sleep(0.05)
-        time.sleep(2.5)
+        while time.monotonic() < t_end:
+            time.sleep(0.2)
+            try:
+                s = read_recording(out)
+            except Exception:
+                continue
+            if len(s.sensors) == 3 and all(len(d) > 50 for d in s.sensors.values()):
+                break
         os.kill(os.getpid(), signal.SIGINT)
 
     th = threading.Thread(target=interrupt, daemon=True)

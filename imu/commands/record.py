@@ -77,15 +77,24 @@ def status_line(role: str, st) -> str:
 class StatusPrinter:
     """Prints the per-sensor status block; redraws in place on a terminal."""
 
-    def __init__(self, stream=sys.stderr, quiet: bool = False):
+    def __init__(self, stream=None, quiet: bool = False, log_interval_s: float = 10.0):
+        import time
+
+        self._now = time.monotonic
+        stream = sys.stderr if stream is None else stream
         self.stream = stream
         self.quiet = quiet
         self.tty = hasattr(stream, "isatty") and stream.isatty()
+        self.log_interval_s = log_interval_s  # not a terminal: a block every 10 s, not every 1 s
+        self._last = -1e9
         self._lines = 0
 
-    def __call__(self, status: dict) -> None:
+    def __call__(self, status: dict, final: bool = False) -> None:
         if self.quiet or not status:
             return
+        if not self.tty and not final and self._now() - self._last < self.log_interval_s:
+            return
+        self._last = self._now()
         lines = [status_line(r, st) for r, st in status.items()]
         if self.tty and self._lines:
             self.stream.write(f"\x1b[{self._lines}F")
@@ -177,6 +186,7 @@ def run(args) -> int:
         if lsl is not None:
             lsl.close()
     writer.close()
+    printer(source.status(), final=True)
     print(f"imu record: {samples} samples from {len(source.sensors)} sensors written to {out}",
           file=sys.stderr)
     return 0

@@ -199,10 +199,7 @@ async def record_source(source: Source, writer, *, seconds: float | None = None,
         await source.start()
     role_of = {info.sensor_id: role for role, info in source.sensors.items()}
     for info in source.sensors.values():
-        try:
-            writer.add_sensor(info)
-        except Exception:  # already registered at construction
-            pass
+        writer.add_sensor(info)  # re-announcing a sensor is a no-op
     n = 0
     t_first = None
     last_status = 0.0

@@ -197,7 +197,7 @@ class BumbleClientBackend(BaseBleakClient):
         return self._conn is not None
 
     async def connect(self, pair: bool = False, **kwargs: Any) -> None:
-        timeout = float(kwargs.get("timeout", self._timeout))
+        timeout = min(float(kwargs.get("timeout", self._timeout)), float(self._timeout))
         central = await self._radio.get_central()
         async with self._radio.connect_lock:  # one pending LE connection per controller
             try:

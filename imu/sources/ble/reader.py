@@ -240,6 +240,7 @@ class SensorLink:
                 if first:  # all sensors of a reader start streaming together
                     self.connected.set()
                     await self.go.wait()
+                t_up, t_up_wall = self.clock(), time.monotonic()  # link back, before START
                 await self.command(P.OP_START)
             except asyncio.CancelledError:
                 raise
@@ -260,11 +261,11 @@ class SensorLink:
             self.status.state = "streaming"
             if not first:
                 self.status.reconnects += 1
-                down_wall = time.monotonic() - (self._t_drop_wall or time.monotonic())
+                down_wall = t_up_wall - (self._t_drop_wall or t_up_wall)
                 self.reconnect_wall_s.append(down_wall)
-                self.on_event(Event(self.clock(), "reconnect", note=f"{self.role} reconnected",
+                self.on_event(Event(t_up, "reconnect", note=f"{self.role} reconnected",
                                     data={"role": self.role, "sensor_id": self.status.sensor_id,
-                                          "down_s": self.clock() - (self._t_drop_s or 0.0),
+                                          "down_s": t_up - (self._t_drop_s or t_up),
                                           "down_wall_s": down_wall}))
             first = False
             self.streaming.set()

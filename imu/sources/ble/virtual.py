@@ -145,6 +145,7 @@ class VirtualSensor:
         self.samples_sent = 0
         self.samples_skipped = 0  # produced while not streaming (not connected / stopped)
         self.disconnects_forced = 0
+        self.max_tick_gap_s = 0.0  # longest wall time between two FIFO reads (CPU starvation)
         self._device = None
         self._conn = None
         self._t_wall0 = 0.0
@@ -318,8 +319,12 @@ class VirtualSensor:
 
     # -- streaming ---------------------------------------------------------------------------
     async def _stream_loop(self) -> None:
+        t_last = time.monotonic()
         while not self._closed:
             await asyncio.sleep(self.tick_interval_s)
+            t_wall = time.monotonic()
+            self.max_tick_gap_s = max(self.max_tick_gap_s, t_wall - t_last)
+            t_last = t_wall
             now = self.now_s()
             if not (self.handler.streaming and self._conn is not None):
                 continue
