@@ -126,10 +126,13 @@ def run(args) -> int:
     if args.report:
         from imu.analysis.report import write_report
         meta = {"name": os.path.basename(os.path.normpath(str(args.session))),
-                "source": session.source or str(args.session),
-                "duration": f"{session.duration_s:.1f} s",
-                "sensors": ", ".join(session.roles),
-                "calibration": args.calibration or "the session's own calibration phase"}
+                "source": session.source or str(args.session)}
+        recorded = (session.meta or {}).get("created_utc")
+        if recorded:
+            meta["recorded"] = str(recorded)
+        meta.update({"duration": f"{session.duration_s:.1f} s",
+                     "sensors": ", ".join(session.roles),
+                     "calibration": args.calibration or "the session's own calibration phase"})
         write_report(args.report, result, angles, meta, calibration_quality(profile))
     for line in session_summary_lines(result):
         print(line)
