@@ -104,7 +104,7 @@ def test_a_real_jump_is_accepted_after_consistent_packets():
     assert tr.counts.malformed == 0 and tr.counts.dropped == 600 * RATE and tr.resyncs == 1
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(st.binary(max_size=80),
                           st.sampled_from(packets(200)),
                           st.tuples(st.sampled_from(packets(200)), st.integers(0, 250),

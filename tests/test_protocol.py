@@ -16,7 +16,7 @@ i16 = st.integers(-32768, 32767)
 sample = st.tuples(i16, i16, i16, i16, i16, i16)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(seq=st.integers(0, 2**40), t0=st.integers(0, 2**40), dt=st.integers(1, 0xFFFF),
        samples=st.lists(sample, min_size=1, max_size=P.max_samples(247)))
 def test_encode_decode_round_trip(seq, t0, dt, samples):
@@ -138,7 +138,7 @@ def test_configuration_refused_while_streaming():
     assert h.config.rate_hz == 104
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=40))
 def test_fuzzed_commands_never_raise(data):
     out = Calls().handler().handle(data)

@@ -16,14 +16,21 @@ HELP = "record sensors headless into a session file (--simulate: the virtual sen
 def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="recording file to create (exactly this path)")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="stop after N seconds of data (default: until Ctrl-C)")
+    add_source_arguments(parser)
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    parser.add_argument("--quiet", action="store_true", help="no status lines")
+
+
+def add_source_arguments(parser) -> None:
+    """The sensor-source options shared by ``imu record`` and ``imu live``."""
     parser.add_argument("--simulate", action="store_true",
-                        help="record the simulated sensors over the virtual BLE link "
+                        help="use the simulated sensors over the virtual BLE link "
                              "(the default when no --sensor is given)")
     parser.add_argument("--sensor", action="append", default=[], metavar="ROLE=ADDRESS",
                         help="a real sensor and its role (sacrum, right_thigh, left_thigh, trunk); "
-                             "repeat for each sensor")
-    parser.add_argument("--seconds", type=float, default=None, metavar="N",
-                        help="stop after N seconds of data (default: until Ctrl-C)")
+                             "repeat for each sensor (addresses: imu scan)")
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="sensor output data rate (default 104; the XIAO firmware offers 104 "
                              "and 208)")
@@ -33,13 +40,45 @@ def add_arguments(parser) -> None:
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--simulate: session seconds per wall-clock second (default 1)")
     parser.add_argument("--roles", default="sacrum,right_thigh,left_thigh",
-                        help="--simulate: comma-separated roles (default sacrum,right_thigh,left_thigh)")
+                        help="--simulate: comma-separated roles "
+                             "(default sacrum,right_thigh,left_thigh)")
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--lsl", action="store_true",
                         help="also publish every sensor's raw stream as a Lab Streaming Layer outlet")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
-    parser.add_argument("--quiet", action="store_true", help="no status lines")
+
+
+def build_source(args, progress: bool = True):
+    """The :class:`~imu.sources.base.Source` the shared options ask for, and recording metadata.
+
+    Returns ``(source, meta)``: a :class:`~imu.sources.simulated.SimulatedSource` with
+    ``--simulate`` or without ``--sensor``, else a :class:`~imu.sources.ble.reader.BleSource`.
+    Bad options raise :class:`~imu.errors.BadInputError` (one line).
+    """
+    from imu.errors import BadInputError
+    from imu.sources.simulated import SimulatedSource
+
+    role_to_addr = parse_sensor_args(args.sensor)
+    if args.speed <= 0:
+        raise BadInputError(f"--speed {args.speed:g}: must be positive")
+    if not (1 <= args.rate <= 1000):
+        raise BadInputError(f"--rate {args.rate}: give 1..1000 Hz")
+    if args.simulate and role_to_addr:
+        raise BadInputError("--simulate and --sensor exclude each other")
+    if args.simulate or not role_to_addr:
+        roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
+        if not args.simulate:
+            print(f"imu {getattr(args, 'command', None) or 'record'}: no --sensor given: "
+                  "using the simulated sensor set", file=sys.stderr)
+        source = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, roles=roles,
+                                 speed=args.speed, progress=progress)
+        meta = {"source": "simulated", "program": args.program, "seed": args.seed,
+                "rate_hz": args.rate, "speed": args.speed}
+        return source, meta
+    from imu.sources.ble.reader import BleSource
+    source = BleSource(role_to_addr, rate_hz=args.rate, identify=args.identify,
+                       announce=lambda m: print(m, file=sys.stderr))
+    return source, {"source": "ble", "rate_hz": args.rate, "addresses": dict(role_to_addr)}
 
 
 def parse_sensor_args(items: list[str]) -> dict[str, str]:
@@ -112,35 +151,12 @@ def run(args) -> int:
 
     from imu.errors import BadInputError
     from imu.session.store import RecordingWriter
-    from imu.sources.simulated import SimulatedSource, record_source
+    from imu.sources.simulated import record_source
 
-    role_to_addr = parse_sensor_args(args.sensor)
     if args.seconds is not None and args.seconds <= 0:
         raise BadInputError(f"--seconds {args.seconds:g}: must be positive")
-    if args.speed <= 0:
-        raise BadInputError(f"--speed {args.speed:g}: must be positive")
-    if not (1 <= args.rate <= 1000):
-        raise BadInputError(f"--rate {args.rate}: give 1..1000 Hz")
-    simulate = args.simulate or not role_to_addr
-    if args.simulate and role_to_addr:
-        raise BadInputError("--simulate and --sensor exclude each other")
     out = Path(args.output)
-
-    if simulate:
-        roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
-        if not args.simulate:
-            print("imu record: no --sensor given: recording the simulated sensor set",
-                  file=sys.stderr)
-        source = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, roles=roles,
-                                 speed=args.speed, progress=not args.quiet)
-        meta = {"source": "simulated", "program": args.program, "seed": args.seed,
-                "rate_hz": args.rate, "speed": args.speed}
-    else:
-        from imu.sources.ble.reader import BleSource
-        source = BleSource(role_to_addr, rate_hz=args.rate, identify=args.identify,
-                           announce=lambda m: print(m, file=sys.stderr))
-        meta = {"source": "ble", "rate_hz": args.rate,
-                "addresses": dict(role_to_addr)}
+    source, meta = build_source(args, progress=not args.quiet)
 
     writer = RecordingWriter(out, meta, [], overwrite=args.overwrite)
     printer = StatusPrinter(quiet=args.quiet)
