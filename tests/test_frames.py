@@ -79,3 +79,30 @@ def test_pelvis_angles_invert_pelvis_matrix():
     rng = np.random.default_rng(2)
     t, o, r = rng.uniform(-40, 80, 50), rng.uniform(-20, 20, 50), rng.uniform(-60, 60, 50)
     np.testing.assert_allclose(pelvis_angles(pelvis_matrix(t, o, r)), [t, o, r], atol=1e-9)
+
+
+def test_closed_forms_match_scipy_cardan_decompositions():
+    from scipy.spatial.transform import Rotation
+    rng = np.random.default_rng(3)
+    R = Rotation.random(200, random_state=4)
+    e = R.as_euler("YXZ", degrees=True)
+    tilt, obl, rot = pelvis_angles(R.as_matrix())
+    np.testing.assert_allclose([rot, obl, -tilt], e.T, atol=1e-7)
+    e = R.as_euler("ZXY", degrees=True)
+    f, a, r = hip_angles(R.as_matrix(), "right")
+    np.testing.assert_allclose([f, a, r], e.T, atol=1e-7)
+    f, a, r = hip_angles(R.as_matrix(), "left")
+    np.testing.assert_allclose([f, -a, -r], e.T, atol=1e-7)
+    ang = rng.uniform(-80, 80, (50, 3))
+    np.testing.assert_allclose(pelvis_matrix(*ang.T),
+                               Rotation.from_euler("YXZ", np.c_[ang[:, 2], ang[:, 1], -ang[:, 0]],
+                                                   degrees=True).as_matrix(), atol=1e-12)
+
+
+def test_gap_in_one_segment_leaves_other_columns_valid():
+    F = np.full((1, 3, 3), np.nan)
+    a = segment_angles({"sacrum": pelvis_matrix(10, 0, 0), "right_thigh": F,
+                        "left_thigh": I})
+    assert a["pelvis_tilt"][0] == pytest.approx(10)
+    assert np.isnan(a["right_hip_flexion"][0])
+    assert a["left_hip_flexion"][0] == pytest.approx(10)

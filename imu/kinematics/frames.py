@@ -26,7 +26,6 @@ Angles (degrees)
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 #: Earth (z up) → world (ISB, Y up).
 R_WE = np.array([[1.0, 0.0, 0.0],
@@ -42,50 +41,72 @@ def _as_stack(m: np.ndarray) -> np.ndarray:
     return m[None] if m.ndim == 2 else m
 
 
+def _rot(axis: int, a_deg: np.ndarray) -> np.ndarray:
+    """Elementary rotations about body axis ``axis`` (0=X, 1=Y, 2=Z) by ``a_deg`` (N,) → (N,3,3)."""
+    a = np.radians(a_deg)
+    c, s = np.cos(a), np.sin(a)
+    R = np.zeros(a.shape + (3, 3))
+    i, j = [(1, 2), (2, 0), (0, 1)][axis]
+    R[..., axis, axis] = 1.0
+    R[..., i, i] = c
+    R[..., j, j] = c
+    R[..., i, j] = -s
+    R[..., j, i] = s
+    return R
+
+
+def _atan2d(y, x):
+    return np.degrees(np.arctan2(y, x))
+
+
+def _asind(x):
+    return np.degrees(np.arcsin(np.clip(x, -1.0, 1.0)))
+
+
+def _arrays(*xs):
+    return np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, float)) for x in xs))
+
+
 def pelvis_matrix(tilt_deg, obliquity_deg, rotation_deg) -> np.ndarray:
     """Pelvis orientation ``R_WP`` (N, 3, 3) from pelvis angles (degrees, arrays of shape (N,))."""
-    tilt, obl, rot = np.broadcast_arrays(*(np.atleast_1d(np.asarray(a, float))
-                                            for a in (tilt_deg, obliquity_deg, rotation_deg)))
-    ang = np.stack([rot, obl, -tilt], axis=-1)
-    return Rotation.from_euler("YXZ", ang, degrees=True).as_matrix()
+    tilt, obl, rot = _arrays(tilt_deg, obliquity_deg, rotation_deg)
+    return _rot(1, rot) @ _rot(0, obl) @ _rot(2, -tilt)
 
 
 def pelvis_angles(R_WP: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(tilt, obliquity, rotation)`` in degrees, each (N,), from ``R_WP`` (N, 3, 3)."""
-    e = Rotation.from_matrix(_as_stack(R_WP)).as_euler("YXZ", degrees=True)
-    return -e[:, 2], e[:, 1], e[:, 0]
+    """``(tilt, obliquity, rotation)`` in degrees, each (N,), from ``R_WP`` (N, 3, 3).
+
+    Closed form of ``R = Ry(rot) Rx(obl) Rz(−tilt)``: ``obl = asin(−R12)``,
+    ``rot = atan2(R02, R22)``, ``−tilt = atan2(R10, R11)``. NaN matrices give NaN angles.
+    """
+    P = _as_stack(R_WP)
+    return (-_atan2d(P[:, 1, 0], P[:, 1, 1]), _asind(-P[:, 1, 2]),
+            _atan2d(P[:, 0, 2], P[:, 2, 2]))
 
 
 def hip_matrix(flexion_deg, adduction_deg, rotation_deg, side: str) -> np.ndarray:
     """Femur relative to pelvis ``R_PF`` (N, 3, 3) from hip angles (degrees) for ``side``."""
-    f, a, r = np.broadcast_arrays(*(np.atleast_1d(np.asarray(x, float))
-                                    for x in (flexion_deg, adduction_deg, rotation_deg)))
+    f, a, r = _arrays(flexion_deg, adduction_deg, rotation_deg)
     s = _side_sign(side)
-    return Rotation.from_euler("ZXY", np.stack([f, s * a, s * r], -1), degrees=True).as_matrix()
+    return _rot(2, f) @ _rot(0, s * a) @ _rot(1, s * r)
 
 
 def hip_angles(R_PF: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(flexion, adduction, internal rotation)`` in degrees from ``R_PF`` (N, 3, 3)."""
-    e = Rotation.from_matrix(_as_stack(R_PF)).as_euler("ZXY", degrees=True)
+    """``(flexion, adduction, internal rotation)`` in degrees from ``R_PF`` (N, 3, 3).
+
+    Closed form of ``R = Rz(flex) Rx(s·add) Ry(s·ir)``: ``s·add = asin(R21)``,
+    ``flex = atan2(−R01, R11)``, ``s·ir = atan2(−R20, R22)``.
+    """
+    H = _as_stack(R_PF)
     s = _side_sign(side)
-    return e[:, 0], s * e[:, 1], s * e[:, 2]
+    return (_atan2d(-H[:, 0, 1], H[:, 1, 1]), s * _asind(H[:, 2, 1]),
+            s * _atan2d(-H[:, 2, 0], H[:, 2, 2]))
 
 
 def heading_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Heading (rotation about world Y, the first Cardan angle of the pelvis order), degrees.
-
-    Closed form ``atan2(R[0, 2], R[2, 2])`` (the third column of ``Ry(a) Rx(b) Rz(c)`` is
-    ``(sin a cos b, −sin b, cos a cos b)``), the same value scipy's ``as_euler("YXZ")`` gives, at a
-    fraction of its cost per call (the live pipeline calls it per sample); scipy's convention is
-    kept at gimbal lock. NaN matrices give NaN.
-    """
+    """Heading (rotation about world Y, the first Cardan angle of the pelvis order), degrees."""
     R = _as_stack(R_WB)
-    s, c = R[:, 0, 2], R[:, 2, 2]
-    out = np.degrees(np.arctan2(s, c))
-    lock = np.isfinite(s) & np.isfinite(c) & (np.hypot(s, c) < 1e-9)
-    if lock.any():
-        out[lock] = Rotation.from_matrix(R[lock]).as_euler("YXZ", degrees=True)[:, 0]
-    return out
+    return _atan2d(R[:, 0, 2], R[:, 2, 2])
 
 
 def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:
@@ -99,7 +120,7 @@ def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:
     c, s = np.cos(yaw), np.sin(yaw)
     vx = c * y_f[:, 0] - s * y_f[:, 2]
     vy = y_f[:, 1]
-    return np.degrees(np.arctan2(-vx, vy))
+    return _atan2d(-vx, vy)
 
 
 def _side_sign(side: str) -> float:
@@ -133,7 +154,8 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        Column name (SPEC §6 order) → (N,) degrees.
+        Column name (SPEC §6 order) → (N,) degrees. A NaN matrix (a gap) gives NaN in the
+        columns that need that segment only.
     """
     R_WP = _as_stack(segments["sacrum"])
     tilt, obl, rot = pelvis_angles(R_WP)
@@ -143,7 +165,7 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         if role not in segments:
             continue
         R_WF = _as_stack(segments[role])
-        R_PF = np.einsum("nji,njk->nik", R_WP, R_WF)
+        R_PF = np.matmul(np.swapaxes(R_WP, 1, 2), R_WF)
         f, a, r = hip_angles(R_PF, side)
         out[f"{side}_hip_flexion"] = f
         out[f"{side}_hip_adduction"] = a
