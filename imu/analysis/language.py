@@ -32,6 +32,8 @@ def _deg(v, signed: bool = False) -> str:
 
 def exercise_title(s: dict) -> str:
     name = EXERCISE_NAMES.get(s["exercise"], s["exercise"])
+    if s["exercise"] == "squat" and s.get("side"):
+        return f"Split squat, {s['side']} leg in front"
     if s.get("side") and s["exercise"] in ("single_leg_stance", "hip_airplane"):
         name += f", standing on the {s['side']} leg"
     elif s.get("side"):
