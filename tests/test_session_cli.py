@@ -108,3 +108,13 @@ def test_export_dispatches_sto_by_format_or_suffix(sim, tmp_path):
     assert "DataType=Quaternion" in lines and lines[5].split("\t")[0] == "time"
     assert main(["export", str(rec), "--format", "sto", "-o", str(tmp_path / "t.txt")]) == 0
     assert (tmp_path / "t.txt").read_text().splitlines()[:6] == lines[:6]
+
+
+def test_info_finds_gaps_from_time_in_a_csv_folder(tmp_path):
+    t = np.arange(300) / 100.0
+    t = np.concatenate([t[:100], t[105:]])  # 5 samples dropped
+    lines = ["time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"] + [f"{x!r},0,0,9.8,0,0,0" for x in t]
+    (tmp_path / "sacrum.csv").write_text("\n".join(lines) + "\n")
+    x = sensor_summary(load_session(tmp_path).sensors["sacrum"])
+    assert (x["gaps"], x["missing"], x["gap_source"]) == (1, 5, "time")
+    assert x["rate_measured_hz"] == pytest.approx(100.0)

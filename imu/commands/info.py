@@ -18,7 +18,13 @@ def add_arguments(parser) -> None:
 
 
 def sensor_summary(d) -> dict:
-    """Counts and rates of one :class:`~imu.types.SensorData` (seq-based gaps and drops)."""
+    """Counts and rates of one :class:`~imu.types.SensorData`.
+
+    Gaps and missing samples come from the sequence numbers; when those show none (a CSV
+    folder numbers its rows 0, 1, 2, ...), from the sensor timestamps and the nominal rate
+    (``gap_source`` says which). ``rate_measured_hz`` counts samples per second of sensor
+    clock, dropped ones included; ``rate_received_hz`` counts what arrived per host second.
+    """
     import numpy as np
 
     from imu import timing
@@ -37,6 +43,20 @@ def sensor_summary(d) -> dict:
         return out
     seq = np.asarray(d.seq, dtype=np.int64)
     ds = np.diff(seq)
+    ts = np.asarray(d.t_sensor_s, dtype=float)
+    ts = timing.unwrap_sensor_time(ts) if np.all(np.isfinite(ts)) else None
+    out["gap_source"] = "seq"
+    if ts is not None and np.all(ds == 1):
+        # no drops in the sequence numbers: either none happened, or the source has no real
+        # sequence numbers (CSV folders number their rows): count missing samples from time
+        dt = np.diff(ts)
+        pos = dt[dt > 0]
+        rate = d.info.rate_hz or (1.0 / float(np.median(pos)) if len(pos) else 0.0)
+        if rate > 0:
+            steps = np.maximum(np.rint(dt * rate).astype(np.int64), 1)
+            if np.any(steps > 1):
+                ds = steps
+                out["gap_source"] = "time"
     gaps = ds > 1
     out["gaps"] = int(gaps.sum())
     out["missing"] = int((ds[gaps] - 1).sum())
@@ -47,9 +67,7 @@ def sensor_summary(d) -> dict:
     span_h = float(th[-1] - th[0])
     if span_h > 0:
         out["rate_received_hz"] = (n - 1) / span_h
-    ts = np.asarray(d.t_sensor_s, dtype=float)
-    if np.all(np.isfinite(ts)):
-        ts = timing.unwrap_sensor_time(ts)
+    if ts is not None:
         ok = ds > 0
         dt = np.diff(ts)[ok]
         if np.all(dt > 0) and dt.sum() > 0:  # samples per second of sensor clock, drops counted
@@ -119,10 +137,14 @@ def run(args) -> int:
 
     session = load_session(args.session, parse_role_args(args.role))
     s = summarize(session, args.session)
-    if args.json:
-        from imu.session.store import _json_default
-        print(json.dumps(s, indent=1, default=_json_default))
-    else:
-        print(format_summary(s))
-    sys.stdout.flush()
+    try:
+        if args.json:
+            from imu.session.store import _json_default
+            print(json.dumps(s, indent=1, default=_json_default))
+        else:
+            print(format_summary(s))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `imu info S | head`: the reader left; that is fine
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
