@@ -2,7 +2,8 @@
 
 Accuracy: simulated sessions (``imu.sim.simulate``, every sensor error on, calibration protocol,
 sacrum + both thighs + trunk, 100 Hz) of every exercise (hinge, squat, single-leg stance on each
-leg, hip airplane on each leg, posture). Each session goes through the product path: the
+leg, hip airplane on each leg, posture, split squat with each leg in front). Each session goes
+through the product path: the
 session's own calibration (``calibration.calibrate_session``), batch angles
 (``imu.kinematics.pipeline.compute_angles``) and :func:`imu.analysis.analyze_angles`; the result
 is compared with ``SimResult.truth_sets`` by :func:`imu.analysis.compare.compare_sets`.
@@ -27,7 +28,7 @@ import numpy as np
 
 ACCEPT_SEEDS = (201, 202, 203, 204, 205, 206)
 TUNE_SEEDS = (101, 102, 103, 104)
-PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture"]
+PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture", "split_squat"]
 ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 
 

@@ -14,7 +14,7 @@ from imu.errors import BadInputError
 from imu.sim import simulate
 from imu.types import AngleTable, Event
 
-PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture"]
+PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture", "split_squat"]
 
 
 @pytest.fixture(scope="module")
