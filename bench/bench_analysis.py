@@ -5,7 +5,8 @@ sacrum + both thighs + trunk, 100 Hz) of every exercise (hinge, squat, single-le
 leg, hip airplane on each leg, posture, split squat with each leg in front). Each session goes
 through the product path: the session's own calibration (``calibration.calibrate_session``),
 batch angles (``imu.kinematics.pipeline.compute_angles``) and
-:func:`imu.analysis.analyze_angles`; the result is compared with ``SimResult.truth_sets`` by :func:`imu.analysis.compare.compare_sets`.
+:func:`imu.analysis.analyze_angles`; the result is compared with ``SimResult.truth_sets`` by
+:func:`imu.analysis.compare.compare_sets`.
 Acceptance seeds (``ACCEPT_SEEDS``) were never used while tuning (``TUNE_SEEDS``).
 
 Rows: reps/holds found, missed, extra; worst boundary error; worst hip-flexion and pelvis-tilt
