@@ -113,7 +113,7 @@ def test_export_dispatches_sto_by_format_or_suffix(sim, tmp_path):
 def test_info_finds_gaps_from_time_in_a_csv_folder(tmp_path):
     t = np.arange(300) / 100.0
     t = np.concatenate([t[:100], t[105:]])  # 5 samples dropped
-    lines = ["time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"] + [f"{x!r},0,0,9.8,0,0,0" for x in t]
+    lines = ["time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z"] + [f"{float(x)!r},0,0,9.8,0,0,0" for x in t]
     (tmp_path / "sacrum.csv").write_text("\n".join(lines) + "\n")
     x = sensor_summary(load_session(tmp_path).sensors["sacrum"])
     assert (x["gaps"], x["missing"], x["gap_source"]) == (1, 5, "time")
