@@ -108,6 +108,29 @@ def test_heading_hold_removes_linear_heading_drift():
     assert np.sqrt(np.mean((a0["right_hip_rotation"] - ir_true) ** 2)) > 5
 
 
+def test_fast_angles_equal_the_frames_conventions():
+    from scipy.spatial.transform import Rotation
+
+    from imu.kinematics.frames import heading_deg as frames_heading
+    from imu.kinematics.heading import heading_deg
+    from imu.kinematics.pipeline import fast_segment_angles
+
+    rng = np.random.default_rng(5)
+    n = 2000
+    P = pelvis_matrix(rng.uniform(-70, 70, n), rng.uniform(-40, 40, n), rng.uniform(-170, 170, n))
+    segs = {"sacrum": P, "trunk": Rotation.random(n, random_state=1).as_matrix()}
+    for side in ("right", "left"):
+        segs[f"{side}_thigh"] = P @ hip_matrix(rng.uniform(-30, 110, n), rng.uniform(-40, 40, n),
+                                               rng.uniform(-60, 60, n), side)
+    ref = segment_angles(segs)
+    got = fast_segment_angles(segs)
+    assert list(got) == list(ref)
+    for c in ref:
+        d = (got[c] - ref[c] + 180) % 360 - 180
+        assert np.abs(d).max() < 1e-7, c
+    assert np.abs(heading_deg(P) - frames_heading(P)).max() < 1e-7
+
+
 def test_alignment_round_trip_from_sensor_quaternions():
     from imu.kinematics.alignment import sensor_quat_from_segment
     from scipy.spatial.transform import Rotation
@@ -181,3 +204,19 @@ def test_angles_command_bad_profile_is_one_line_error(tmp_path, capsys):
                  str(tmp_path / "a.csv")]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("imu angles: error:") and "p.json" in last
+
+
+def test_csv_formatting_matches_printf():
+    from imu.commands.angles import format_csv_rows
+
+    rng = np.random.default_rng(3)
+    d = rng.normal(0, 40, (500, 4))
+    d[0] = [-0.0004, 0.0004, -0.0006, 12345.6789]
+    d[1] = [np.nan, -99.9996, 99.9996, -np.inf]
+    d[2] = [0.0, -0.0, 1e-9, -5.0]
+    text = format_csv_rows(d, [4, 3, 3, 3]).decode().splitlines()
+    for row, line in zip(d, text):
+        want = ",".join("nan" if not np.isfinite(v) else f"{v:.{k}f}" for v, k in
+                        zip(row, [4, 3, 3, 3]))
+        want = want.replace("-0.000,", "0.000,").replace("-0.0000,", "0.0000,")
+        assert line == want

@@ -82,22 +82,48 @@ def rot_y(angle_deg) -> np.ndarray:
     return m
 
 
+#: ``R_WE`` as a quaternion
+Q_WE = Q.from_matrix(R_WE)
+
+
+def matrix_from_quat(q: np.ndarray) -> np.ndarray:
+    """Rotation matrices (N, 3, 3) of quaternions (N, 4) ``w, x, y, z`` (normalised here);
+    NaN rows give NaN matrices."""
+    q = np.atleast_2d(np.asarray(q, dtype=float))
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    w, x, y, z = q.T
+    R = np.empty((len(q), 3, 3))
+    R[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    R[:, 0, 1] = 2 * (x * y - w * z)
+    R[:, 0, 2] = 2 * (x * z + w * y)
+    R[:, 1, 0] = 2 * (x * y + w * z)
+    R[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    R[:, 1, 2] = 2 * (y * z - w * x)
+    R[:, 2, 0] = 2 * (x * z - w * y)
+    R[:, 2, 1] = 2 * (y * z + w * x)
+    R[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return R
+
+
+def quat_y(angle_deg) -> np.ndarray:
+    """Quaternion(s) of a rotation about world +Y by ``angle_deg``: (4,) or (N, 4)."""
+    h = np.radians(np.asarray(angle_deg, dtype=float)) / 2.0
+    z = np.zeros_like(h)
+    return np.stack([np.cos(h), z, np.sin(h), z], axis=-1)
+
+
 def sensor_world_matrix(q_ES: np.ndarray) -> np.ndarray:
     """``R_WS = R_WE · R_ES`` (N, 3, 3) from ``q_ES`` (N, 4); NaN rows stay NaN."""
-    q = np.atleast_2d(np.asarray(q_ES, dtype=float))
-    q = q / np.linalg.norm(q, axis=1, keepdims=True)  # NaN rows stay NaN
-    w, x, y, z = q.T
-    R_ES = np.empty((len(q), 3, 3))
-    R_ES[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    R_ES[:, 0, 1] = 2 * (x * y - w * z)
-    R_ES[:, 0, 2] = 2 * (x * z + w * y)
-    R_ES[:, 1, 0] = 2 * (x * y + w * z)
-    R_ES[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    R_ES[:, 1, 2] = 2 * (y * z - w * x)
-    R_ES[:, 2, 0] = 2 * (x * z - w * y)
-    R_ES[:, 2, 1] = 2 * (y * z + w * x)
-    R_ES[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return R_WE @ R_ES
+    return R_WE @ matrix_from_quat(q_ES)
+
+
+def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:
+    """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions."""
+    q_BS = Q.from_matrix(np.asarray(R_BS, dtype=float))
+    q = Q.multiply(Q.multiply(Q_WE, np.atleast_2d(np.asarray(q_ES, float))), Q.conj(q_BS))
+    if np.ndim(heading_deg) == 0 and float(heading_deg) == 0.0:
+        return q
+    return Q.multiply(quat_y(heading_deg), q)
 
 
 def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:
@@ -112,12 +138,7 @@ def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.nd
     heading_deg : float or ndarray, shape (N,)
         Heading offset about world +Y, degrees.
     """
-    R_WS = sensor_world_matrix(q_ES)
-    R_WB = R_WS @ np.asarray(R_BS, dtype=float).T
-    H = rot_y(heading_deg)
-    if H.ndim == 2:
-        return H @ R_WB
-    return np.einsum("nij,njk->nik", H, R_WB)
+    return matrix_from_quat(segment_quat(q_ES, R_BS, heading_deg))
 
 
 def sensor_quat_from_segment(R_WB: np.ndarray, R_BS: np.ndarray) -> np.ndarray:

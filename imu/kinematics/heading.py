@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.kinematics.frames import heading_deg as _heading_deg
 
 
 @dataclass
@@ -119,11 +118,8 @@ def standing_mask(R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
 def heading_deg(R_WB: np.ndarray) -> np.ndarray:
     """Heading (degrees, (N,)) of ``R_WB`` (N, 3, 3); NaN where the matrix has NaN (gaps)."""
     R_WB = np.asarray(R_WB, dtype=float)
-    out = np.full(len(R_WB), np.nan)
-    ok = np.all(np.isfinite(R_WB), axis=(1, 2))
-    if ok.any():
-        out[ok] = _heading_deg(R_WB[ok])
-    return out
+    # first Cardan angle of Y→X→Z in closed form (= frames.heading_deg away from gimbal lock)
+    return np.degrees(np.arctan2(R_WB[:, 0, 2], R_WB[:, 2, 2]))
 
 
 def _circ_mean_deg(a: np.ndarray) -> float:

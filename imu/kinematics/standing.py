@@ -108,12 +108,18 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     t = np.asarray(t_s, float)
     g = np.asarray(gyr, float)
     tk, bk, rk = [], [], []
+    fin = np.all(np.isfinite(g), axis=1)
+    order_ok = len(t) < 2 or bool(np.all(np.diff(t) >= 0))
     for a, b in windows:
-        m = (t >= a) & (t <= b) & np.all(np.isfinite(g), axis=1)
-        if m.sum() < 10:
+        if order_ok:
+            i0, i1 = np.searchsorted(t, [a, b], side="left")
+            gg = g[i0:i1][fin[i0:i1]]
+        else:
+            gg = g[(t >= a) & (t <= b) & fin]
+        if len(gg) < 10:
             continue
         tk.append(0.5 * (a + b))
-        bk.append(g[m].mean(axis=0))
+        bk.append(gg.mean(axis=0))
         rk.append((np.radians(s.sway_deg) / (b - a)) ** 2)
     if tk:
         # outliers (a stretch that was not quiet after all) against the median of all stretches
