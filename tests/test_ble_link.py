@@ -1,6 +1,7 @@
 """The reader against virtual sensors over bumble's in-process link, through bleak's API."""
 
 import asyncio
+import dataclasses
 import os
 import time
 
@@ -167,6 +168,37 @@ def test_tampered_notifications_are_counted_and_never_crash_the_reader():
     assert state_ == "streaming"
     seq = np.concatenate([b.seq for b in got["sacrum"]])
     assert np.all(np.diff(seq) >= 1)
+
+
+def test_a_silent_link_is_dropped_and_reconnected():
+    async def main():
+        sensors, clock = await start_sensors(104, 1.0, seconds=5.0)
+        src = virtual_source(sensors, 104, clock)
+        await src.start()
+        src.links["left_thigh"].stall_s = 0.8
+        got = {}
+        task = asyncio.create_task(collect(src, got))
+        sensors["left_thigh"].tamper = lambda pkt: []  # connected, but nothing arrives
+        await asyncio.sleep(1.5)
+        sensors["left_thigh"].tamper = None
+        t_end = time.monotonic() + 5
+        while src.status()["left_thigh"].reconnects == 0 and time.monotonic() < t_end:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        n_before = src.status()["left_thigh"].samples
+        await asyncio.sleep(0.5)
+        st = dataclasses.replace(src.status()["left_thigh"])
+        await src.stop()
+        await task
+        for vs in sensors.values():
+            await vs.close()
+        return src.all_events, st, n_before
+
+    events, st, n_before = asyncio.run(main())
+    kinds = [(e.kind, e.data.get("role")) for e in events]
+    assert kinds == [("disconnect", "left_thigh"), ("reconnect", "left_thigh")]
+    assert "stalled" in events[0].data["reason"]
+    assert st.state == "streaming" and st.samples > n_before
 
 
 def test_scan_lists_virtual_sensors_with_battery():

@@ -130,6 +130,9 @@ class SimulatedSource(Source):
         except BaseException:
             await self._close_virtual()
             raise
+        if not self.loop:  # the program ends: a silent sensor then is not a stalled link
+            for link in self.reader.links.values():
+                link.stall_s = float("inf")
         for role, info in self.reader.sensors.items():
             extra = dict(info.extra)
             extra.update({"simulated": True, "seed": self.seed,

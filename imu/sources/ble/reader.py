@@ -94,6 +94,8 @@ class SensorLink:
         self._t_drop_wall: float | None = None
         self._t_drop_s: float | None = None
         self.reconnect_wall_s: list[float] = []
+        self.stall_s = 5.0  # connected but silent this long (wall s): reconnect
+        self._t_data_wall = time.monotonic()
 
     # -- helpers -----------------------------------------------------------------------------
     def _backend_kw(self, scanner: bool = False) -> dict:
@@ -175,6 +177,7 @@ class SensorLink:
         st.samples, st.dropped, st.duplicates = c.samples, c.dropped, c.duplicates + c.out_of_order
         st.malformed = c.malformed
         st.extra["out_of_order"] = c.out_of_order
+        self._t_data_wall = time.monotonic()
         if block is None:
             return
         # Rate over the last ~10 s of the session clock (samples after the first packet).
@@ -269,18 +272,30 @@ class SensorLink:
                                           "down_wall_s": down_wall}))
             first = False
             self.streaming.set()
-            await self._lost.wait()
+            self._t_data_wall = time.monotonic()
+            reason = await self._watch()
             if self._stopping:
                 break
             self._t_drop_wall = time.monotonic()
             self._t_drop_s = self.clock()
             self.status.state = "reconnecting"
             tr = self.tracker
-            self.on_event(Event(self._t_drop_s, "disconnect", note=f"{self.role} link lost",
+            self.on_event(Event(self._t_drop_s, "disconnect", note=f"{self.role} {reason}",
                                 data={"role": self.role, "sensor_id": self.status.sensor_id,
+                                      "reason": reason,
                                       "last_seq": (tr.next_seq - 1) if tr and tr.next_seq else None}))
             await self._drop_client()
         self.status.state = "stopped"
+
+    async def _watch(self) -> str:
+        """Wait until the link drops or stalls (connected but no data for ``stall_s``)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), 1.0)
+                return "link lost"
+            except asyncio.TimeoutError:
+                if time.monotonic() - self._t_data_wall > self.stall_s:
+                    return f"stalled (no data for {self.stall_s:g} s)"
 
     async def _drop_client(self) -> None:
         client, self.client = self.client, None
