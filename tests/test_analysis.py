@@ -310,3 +310,17 @@ def test_estimated_angles_with_every_sensor_error_meet_the_acceptance():
     assert conf and all(0 < x <= 1 for x in conf)
     assert {r["confidence_source"] for s in out["sets"] if s["exercise"] == "hip_airplane"
             for r in s["reps"]} == {"right_hip_rotation", "left_hip_rotation"}
+
+
+def test_a_link_outage_inside_a_rep_or_hold_neither_splits_nor_drops_it(sim, table, result):
+    cols = {c: v.copy() for c, v in table.columns.items()}
+    t = table.time_s
+    items = [r for s in result["sets"] for r in s.get("reps", []) + s.get("holds", [])]
+    for r in items:  # a 0.6 s gap a third of the way into every rep and hold
+        a = r["start_s"] + (r["end_s"] - r["start_s"]) / 3
+        for v in cols.values():
+            v[(t > a) & (t < a + 0.6)] = np.nan
+    res = analyze_angles(AngleTable(t, cols), sim.session.events)
+    c = compare_sets(result["sets"], res["sets"])
+    assert c["missed"] == 0 and c["extra"] == 0 and c["unpaired_sets"] == 0
+    assert c["max_abs"]["start_s"] < 0.05 and c["max_abs"]["end_s"] < 0.05
