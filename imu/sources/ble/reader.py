@@ -94,6 +94,7 @@ class SensorLink:
         self._t_drop_wall: float | None = None
         self._t_drop_s: float | None = None
         self.reconnect_wall_s: list[float] = []
+        self.driver = None  # a vendor driver when the sensor is not ours
         self.stall_s = 5.0  # connected but silent this long (wall s): reconnect
         self._t_data_wall = time.monotonic()
 
@@ -180,23 +181,74 @@ class SensorLink:
         self._t_data_wall = time.monotonic()
         if block is None:
             return
-        # Rate over the last ~10 s of the session clock (samples after the first packet).
+        self._count_rate(t, len(block))
+        self.on_block(self.role, block)
+
+    def _count_rate(self, t: float, n: int) -> None:
+        """Received rate over the last ~10 s of the session clock (after the first packet)."""
         win = self._rate_window
-        win.append((t, len(block)))
-        self._rate_n += len(block)
+        win.append((t, n))
+        self._rate_n += n
         while len(win) > 2 and t - win[0][0] > 10.0:
             self._rate_n -= win.popleft()[1]
         if len(win) >= 2 and t > win[0][0]:
-            st.rate_hz = (self._rate_n - win[0][1]) / (t - win[0][0])
-        self.on_block(self.role, block)
+            self.status.rate_hz = (self._rate_n - win[0][1]) / (t - win[0][0])
 
     async def identify(self, seconds: int = 3) -> None:
         """Blink the sensor's LED for ``seconds`` (role assignment)."""
+        if self.driver is not None:
+            raise SensorError(f"sensor {self.role} ({self.address}): a {self.driver.model} "
+                              "cannot blink on request")
         await self.command(P.OP_IDENTIFY, bytes((int(seconds),)))
 
     # -- session -----------------------------------------------------------------------------
+    async def _configure_vendor(self, client: BleakClient) -> None:
+        from imu.sources.ble.vendor_link import driver_for
+
+        if self.driver is None:
+            self.driver = driver_for(client.services, self.address, self.rate_hz)
+        if self.driver is None:
+            raise SensorError(f"sensor {self.role} ({self.address}) offers none of the supported "
+                              "services (imu protocol v1, Movella DOT, WitMotion)")
+        await self._read_battery(client)
+        await self.driver.configure(client, self._on_vendor_data)
+        drv = self.driver
+        self.info = SensorInfo(sensor_id=self.address, role=self.role, model=drv.model,
+                               rate_hz=float(drv.rate_hz), firmware="",
+                               extra={"address": self.address})
+
+    def _on_vendor_data(self, _char, data: bytearray) -> None:
+        drv = self.driver
+        t = self.clock()
+        block = drv.feed(data, t)
+        self._t_data_wall = time.monotonic()
+        c, st = drv.counts, self.status
+        st.samples, st.dropped, st.duplicates, st.malformed = (c.samples, c.dropped,
+                                                                c.duplicates, c.malformed)
+        if block is not None:
+            if self.info is not None and drv.rate_hz and self.info.rate_hz != drv.rate_hz:
+                self.info.rate_hz = float(drv.rate_hz)  # measured from the sensor's timestamps
+            self._count_rate(t, len(block))
+            self.on_block(self.role, block)
+
+    async def _read_battery(self, client: BleakClient) -> None:
+        try:
+            self.status.battery_pct = float((await client.read_gatt_char(P.BATTERY_LEVEL_UUID))[0])
+            await client.start_notify(P.BATTERY_LEVEL_UUID, self._on_battery)
+        except (BleakError, IndexError, KeyError, AttributeError):
+            pass
+
+    async def _start(self) -> None:
+        if self.driver is not None:
+            await self.driver.start(self.client)
+        else:
+            await self.command(P.OP_START)
+
     async def _configure(self, client: BleakClient) -> None:
         self.client = client
+        if client.services.get_service(P.SERVICE_UUID) is None:
+            await self._configure_vendor(client)
+            return
         await client.start_notify(P.CONTROL_UUID, self._on_control)
         await self.command(P.OP_STOP)
         await self.command(P.OP_SET_RATE, int(self.rate_hz).to_bytes(2, "little"))
@@ -207,11 +259,7 @@ class SensorLink:
         if info.version != P.PROTOCOL_VERSION:
             raise SensorError(f"sensor {self.role} ({self.address}) speaks protocol "
                               f"v{info.version}; this reader speaks v{P.PROTOCOL_VERSION}")
-        try:
-            self.status.battery_pct = float((await client.read_gatt_char(P.BATTERY_LEVEL_UUID))[0])
-            await client.start_notify(P.BATTERY_LEVEL_UUID, self._on_battery)
-        except (BleakError, IndexError, KeyError, AttributeError):
-            pass
+        await self._read_battery(client)
         if self.tracker is None or self.tracker.sensor_id != info.sensor_id:
             self.tracker = StreamTracker(info.sensor_id, info.acc_scale, info.gyr_scale,
                                          info.rate_hz, info.tick_s)
@@ -244,7 +292,7 @@ class SensorLink:
                     self.connected.set()
                     await self.go.wait()
                 t_up, t_up_wall = self.clock(), time.monotonic()  # link back, before START
-                await self.command(P.OP_START)
+                await self._start()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # BleakError, TimeoutError, SensorError, bumble errors
@@ -311,7 +359,10 @@ class SensorLink:
         client = self.client
         if client is not None and client.is_connected:
             try:
-                await asyncio.wait_for(self.command(P.OP_STOP), 2.0)
+                if self.driver is not None:
+                    await asyncio.wait_for(self.driver.stop(client), 2.0)
+                else:
+                    await asyncio.wait_for(self.command(P.OP_STOP), 2.0)
             except Exception:
                 pass
         await self._drop_client()

@@ -176,6 +176,19 @@ def decode_witmotion(data: bytes | bytearray, t_host_s: float = 0.0) -> VendorSa
                          angles_deg=np.array(ang))
 
 
+def encode_movella_rate_quantities(ts_us: int, acc, gyr_dps) -> bytes:
+    """One 40-byte medium-payload notification (the inverse of the decoder; virtual sensors)."""
+    return struct.pack("<I6f", int(ts_us) % 2**32, *[float(v) for v in acc],
+                       *[float(v) for v in gyr_dps]) + bytes(12)
+
+
+def encode_witmotion(acc_g, gyr_dps, angles_deg=(0.0, 0.0, 0.0)) -> bytes:
+    """One 0x55 0x61 packet from values in g, deg/s and degrees (saturating to int16)."""
+    raw = [v / 16.0 for v in acc_g] + [v / 2000.0 for v in gyr_dps] + [v / 180.0 for v in angles_deg]
+    ints = [max(-32768, min(32767, int(round(x * 32768)))) for x in raw]
+    return b"\x55\x61" + struct.pack("<9h", *ints)
+
+
 #: How the scanner tells supported sensors apart: (model, service UUID, name prefixes).
 VENDOR_SIGNATURES = (
     ("movella-dot", MOVELLA_SERVICE_UUID, ("Movella DOT", "Xsens DOT")),

@@ -155,11 +155,23 @@ class VirtualSensor:
         self._down_until = 0.0
         self._closed = False
         self._held_partial = False
+        #: while True no samples are produced (the simulated wearer has not begun the program)
+        self.paused = False
 
     # -- clock -------------------------------------------------------------------------------
     def now_s(self) -> float:
         """Sensor clock, s since power-on (relative to the feed's first sample)."""
         return (time.monotonic() - self._t_wall0) * self.speed
+
+    def restart_clock(self, t_wall0: float) -> None:
+        """Start the sensor clock and its feed over at wall time ``t_wall0`` and unpause: the
+        program's first sample is the first one produced (a simulated program begins when the
+        sensors stream, as a wearer starts the protocol once the app shows them connected)."""
+        self._t_wall0 = t_wall0
+        self._sent_to_s = 0.0
+        self.batcher.reset()
+        self._held_partial = False
+        self.paused = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def power_on(self) -> None:
@@ -326,7 +338,7 @@ class VirtualSensor:
             self.max_tick_gap_s = max(self.max_tick_gap_s, t_wall - t_last)
             t_last = t_wall
             now = self.now_s()
-            if not (self.handler.streaming and self._conn is not None):
+            if self.paused or not (self.handler.streaming and self._conn is not None):
                 continue
             t, acc, gyr, seq = self.feed.window(self._sent_to_s, now)
             self._sent_to_s = now
@@ -372,3 +384,94 @@ def still_feed(rate_hz: float = 104, seconds: float = 10.0) -> SampleFeed:
     acc = np.zeros((n, 3))
     acc[:, 2] = P.STANDARD_GRAVITY
     return SampleFeed(t, acc, np.zeros((n, 3)), loop=True)
+
+
+class VirtualVendorSensor(VirtualSensor):
+    """A virtual Movella DOT (``kind="movella"``, rate quantities) or WitMotion WT901BLE
+    (``kind="witmotion"``) on the virtual radio, for testing the reader's vendor drivers."""
+
+    def __init__(self, kind: str, address: str, name: str, feed: SampleFeed, **kw):
+        super().__init__(address, name, feed, sensor_id=address, **kw)
+        if kind not in ("movella", "witmotion"):
+            raise ValueError(f"unknown vendor kind {kind!r}")
+        self.kind = kind
+        self.writes: list[bytes] = []
+
+    async def power_on(self) -> None:
+        from imu.sources.ble import vendors as V
+        from imu.sources.ble.vendor_link import WIT_WRITE_UUID
+
+        radio = self.radio or get_radio()
+        self.radio = radio
+        dev = radio.new_device(self.address, self.name)
+        self._device = dev
+        if self.kind == "movella":
+            self._data = Characteristic(V.MOVELLA_MEDIUM_PAYLOAD_UUID,
+                                        Characteristic.Properties.NOTIFY,
+                                        Characteristic.READABLE, b"")
+            ctrl = Characteristic(V.MOVELLA_CONTROL_UUID,
+                                  Characteristic.Properties.WRITE | Characteristic.Properties.READ,
+                                  Characteristic.WRITEABLE | Characteristic.READABLE,
+                                  CharacteristicValue(read=lambda _c: b"",
+                                                      write=self._on_vendor_write))
+            dev.add_service(Service(V.MOVELLA_SERVICE_UUID, [ctrl, self._data]))
+            uuid = V.MOVELLA_SERVICE_UUID
+        else:
+            self._data = Characteristic(V.WIT_NOTIFY_UUID, Characteristic.Properties.NOTIFY,
+                                        Characteristic.READABLE, b"")
+            wr = Characteristic(WIT_WRITE_UUID, Characteristic.Properties.WRITE_WITHOUT_RESPONSE
+                                | Characteristic.Properties.WRITE, Characteristic.WRITEABLE,
+                                CharacteristicValue(write=self._on_vendor_write))
+            dev.add_service(Service(V.WIT_SERVICE_UUID, [self._data, wr]))
+            uuid = V.WIT_SERVICE_UUID
+            self.handler.streaming = True  # WitMotion streams whenever connected
+        self._battery = Characteristic(
+            P.BATTERY_LEVEL_UUID, Characteristic.Properties.READ, Characteristic.READABLE,
+            CharacteristicValue(read=lambda _c: bytes((self.battery_pct,))))
+        dev.add_service(Service(P.BATTERY_SERVICE_UUID, [self._battery]))
+        dev.advertising_data = bytes(AdvertisingData([
+            (AdvertisingData.FLAGS, bytes((0x06,))),
+            (AdvertisingData.COMPLETE_LOCAL_NAME, self.name.encode()),
+            (AdvertisingData.INCOMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS, bytes(UUID(uuid))),
+        ]))
+        dev.on(dev.EVENT_CONNECTION, self._on_connection)
+        await dev.power_on()
+        radio.peripherals[self.address] = self
+        self._t_wall0 = time.monotonic()
+        self._stream_task = asyncio.create_task(self._stream_loop(), name=f"vvendor-{self.name}")
+        await self._advertise()
+
+    def _on_connection(self, conn) -> None:
+        super()._on_connection(conn)
+        if self.kind == "witmotion":
+            self._on_start()
+            self.handler.streaming = True
+
+    def _on_vendor_write(self, conn, value) -> None:
+        value = bytes(value)
+        self.writes.append(value)
+        if self.kind == "movella" and len(value) >= 3 and value[0] == 1:
+            if value[1] == 1:
+                self._on_start()
+                self.handler.streaming = True
+            else:
+                self.handler.streaming = False
+
+    async def _stream_loop(self) -> None:
+        from imu.sources.ble import vendors as V
+
+        while not self._closed:
+            await asyncio.sleep(self.tick_interval_s)
+            now = self.now_s()
+            if self.paused or not (self.handler.streaming and self._conn is not None):
+                continue
+            t, acc, gyr, _seq = self.feed.window(self._sent_to_s, now)
+            self._sent_to_s = now
+            for i in range(len(t)):
+                if self.kind == "movella":
+                    pkt = V.encode_movella_rate_quantities(int(round(t[i] * 1e6)), acc[i],
+                                                           np.degrees(gyr[i]))
+                else:
+                    pkt = V.encode_witmotion(acc[i] / P.STANDARD_GRAVITY, np.degrees(gyr[i]))
+                await self._notify(pkt)
+            self.samples_sent += len(t)
