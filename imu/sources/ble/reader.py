@@ -467,8 +467,9 @@ class BleSource(Source):
                     self.announce(f"{role}: {link.address} is blinking")
                 try:
                     await link.identify(3)
-                except SensorError as exc:
-                    log.info("identify %s: %s", role, exc)
+                except (SensorError, BleakError, asyncio.TimeoutError) as exc:
+                    if self.announce:
+                        self.announce(f"{role}: cannot blink ({exc})")
         for link in self.links.values():
             link.go.set()
         for role, link in self.links.items():
