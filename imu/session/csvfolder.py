@@ -225,6 +225,8 @@ def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: b
     done = 0
     for role in session.roles:
         data = session.sensors[role]
+        if len(data) == 0:
+            continue  # a sensor that never sent a sample has no CSV (its details stay below)
         t = export_times(data)
         table = np.column_stack([t, data.acc, data.gyr])
         p = d / f"{role}.csv"
