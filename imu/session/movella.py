@@ -34,6 +34,7 @@ from imu.types import ROLES, SensorData, SensorInfo, Session
 HEADER_KEY = "PacketCounter"
 #: How far into a file the header row is looked for (preamble lines).
 MAX_PREAMBLE_LINES = 64
+MAX_HEAD_CHARS = 65536
 ACC = ("Acc_X", "Acc_Y", "Acc_Z")
 GYR = ("Gyr_X", "Gyr_Y", "Gyr_Z")
 DQ = ("dq_W", "dq_X", "dq_Y", "dq_Z")
@@ -54,20 +55,19 @@ def _read_head(path: Path) -> tuple[int, list[str], dict[str, str]] | None:
     pre: dict[str, str] = {}
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
-            for lineno, row in enumerate(csv.reader(fh), start=1):
-                if lineno > MAX_PREAMBLE_LINES:
-                    return None
-                cells = [c.strip() for c in row]
-                if cells and cells[0] == HEADER_KEY:
-                    while cells and cells[-1] == "":
-                        cells.pop()  # DOT exports end rows with a comma
-                    return lineno, cells, pre
-                if cells and cells[0]:
-                    key = cells[0].rstrip(":").strip()
-                    val = ",".join(c for c in cells[1:] if c)
-                    if ":" in key and not val:
-                        key, _, val = key.partition(":")
-                    pre[key.strip()] = val.strip()
+            head = fh.read(MAX_HEAD_CHARS).split("\n")[:MAX_PREAMBLE_LINES]
+        for lineno, row in enumerate(csv.reader(head), start=1):
+            cells = [c.strip() for c in row]
+            if cells and cells[0] == HEADER_KEY:
+                while cells and cells[-1] == "":
+                    cells.pop()  # DOT exports end rows with a comma
+                return lineno, cells, pre
+            if cells and cells[0]:
+                key = cells[0].rstrip(":").strip()
+                val = ",".join(c for c in cells[1:] if c)
+                if ":" in key and not val:
+                    key, _, val = key.partition(":")
+                pre[key.strip()] = val.strip()
     except (OSError, csv.Error):
         return None
     return None
