@@ -92,8 +92,11 @@ class TracePanel(pg.GraphicsLayoutWidget):
         self.pelvis.setXRange(t0, t1, padding=0)
         self._empty.setVisible(not have_any)
         if not have_any:
-            msg = ("waiting for calibration…" if snap.calibration.state != "ok"
-                   else "waiting for data…")
+            msg = {"ok": "waiting for data…",
+                   "refused": "calibration refused: press Calibrate… and repeat the protocol",
+                   "recording": "calibrating: follow the instructions…",
+                   "solving": "solving the calibration…"}.get(snap.calibration.state,
+                                                               "waiting for calibration…")
             self._empty.setText(msg)
             self._empty.setPos((t0 + t1) / 2, 0)
             self.pelvis.setYRange(-10, 10)

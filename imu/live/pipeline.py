@@ -150,6 +150,7 @@ class LivePipeline:
         self.settings = settings
         self.window_s = float(window_s)
         self.flush_s = float(flush_s)
+        self.warmup_s = 10.0
         self.history_s = float(history_s)
         self.log = log or (lambda msg: None)
 
@@ -514,9 +515,13 @@ class LivePipeline:
                 self._message = msg
             return
         self._set_profile(profile, None)
-        # warm the angle pipeline up from the start of the calibration window
-        t0 = min((float(d.t_host_s[0]) for d in session.sensors.values() if len(d)),
-                 default=self._t_now_s)
+        with self._lock:
+            self._message = "calibrated: angles and reps are live"
+        # warm the angle pipeline up on the last seconds (filters converge, the trace fills);
+        # short, so a live source is not starved while it runs
+        t0 = max(self._t_now_s - self.warmup_s,
+                 min((float(d.t_host_s[0]) for d in session.sensors.values() if len(d)),
+                     default=self._t_now_s))
         for role, blk in self._raw.since(t0):
             self._push_angles(role, blk)
         self.log(f"calibrated: {self._calib.message}")

@@ -115,6 +115,7 @@ class SimulatedSource(Source):
             vs = VirtualSensor(sim_address(i), virtual_name(role), feed, d.info.sensor_id,
                                speed=self.speed, radio=radio, rate_hz=self.rate_hz,
                                battery_pct=95 - 7 * i)
+            vs.paused = True      # the program starts once every sensor streams (below)
             await vs.power_on()
             vs._t_wall0 = self._t0  # one power-on instant: sensor clocks start together
             self.virtual[role] = vs
@@ -130,6 +131,11 @@ class SimulatedSource(Source):
         except BaseException:
             await self._close_virtual()
             raise
+        # The simulated person begins the program (calibration first) now that the sensors
+        # stream: no sample of it is lost to connecting. One instant for all sensor clocks.
+        self._t0 = time.monotonic()
+        for vs in self.virtual.values():
+            vs.restart_clock(self._t0)
         if not self.loop:  # the program ends: a silent sensor then is not a stalled link
             for link in self.reader.links.values():
                 link.stall_s = float("inf")

@@ -1,0 +1,97 @@
+"""``imu live``: the live dashboard on real sensors (roles mapped to BLE addresses) or on the
+simulated set (``--simulate``, the default when no sensor is named), recording as it goes."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+NAME = "live"
+HELP = "live dashboard: --sacrum ADDR --right-thigh ADDR ... (or --simulate), recording as it goes"
+
+ROLE_OPTIONS = (("sacrum", "--sacrum"), ("right_thigh", "--right-thigh"),
+                ("left_thigh", "--left-thigh"), ("trunk", "--trunk"))
+
+
+def add_arguments(parser) -> None:
+    for role, opt in ROLE_OPTIONS:
+        parser.add_argument(opt, dest=role, metavar="ADDR",
+                            help=f"BLE address of the {role.replace('_', ' ')} sensor (see imu scan)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="the built-in simulated sensors over the virtual BLE link "
+                             "(the default when no sensor is named)")
+    parser.add_argument("-o", "--output", default=None, metavar="FILE",
+                        help="recording to create (default: a new file under the user data folder, "
+                             "~/.local/share/imu/sessions)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    parser.add_argument("--calibration", metavar="PROFILE",
+                        help="use this calibration profile (else calibrate with the wizard)")
+    parser.add_argument("--seconds", type=float, default=None, metavar="N",
+                        help="stop after N seconds of data (default: until the window is closed)")
+    parser.add_argument("--rate", type=int, default=104, metavar="HZ",
+                        help="sensor output data rate (default 104)")
+    parser.add_argument("--identify", action="store_true",
+                        help="blink each sensor's LED as it connects, to check the role mapping")
+    parser.add_argument("--program", default="demo", help="--simulate: simulator program")
+    parser.add_argument("--seed", type=int, default=0, help="--simulate: simulator seed")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="--simulate: session seconds per wall-clock second")
+
+
+def run(args) -> int:
+    from imu.commands.demo import calibrator
+    from imu.errors import BadInputError
+    from imu.live.paths import display_available, new_session_path
+
+    addresses = {role: getattr(args, role) for role, _ in ROLE_OPTIONS if getattr(args, role)}
+    if addresses and args.simulate:
+        raise BadInputError("give sensor addresses or --simulate, not both")
+    if addresses and "sacrum" not in addresses:
+        raise BadInputError("--sacrum ADDR is required (the pelvis sensor)")
+    if addresses and not ({"right_thigh", "left_thigh"} & set(addresses)):
+        raise BadInputError("at least one thigh sensor is required (--right-thigh or --left-thigh)")
+    if args.seconds is not None and not args.seconds > 0:
+        raise BadInputError(f"--seconds {args.seconds}: must be positive")
+    if not (args.speed > 0 and math.isfinite(args.speed)):
+        raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    if not display_available():
+        raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use `imu record` to "
+                            "record headless, or `imu demo --headless`")
+    profile = None
+    if args.calibration:
+        from calibration import load_profile
+        profile = load_profile(args.calibration)
+
+    from imu.live.pipeline import LivePipeline
+    from imu.session.store import RecordingWriter
+
+    simulate = not addresses
+    if simulate:
+        from imu.sources.simulated import SimulatedSource
+        src = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, speed=args.speed,
+                              progress=True)
+    else:
+        from imu.sources.ble.reader import BleSource
+        src = BleSource(addresses, rate_hz=args.rate, identify=args.identify,
+                        announce=lambda m: print(m, file=sys.stderr, flush=True))
+    path = Path(args.output) if args.output else new_session_path("live")
+    meta = {"source": "imu live" + (" (simulated sensors)" if simulate else "")}
+    writer = RecordingWriter(path, meta=meta, overwrite=args.overwrite)
+    print(f"recording to {path}", file=sys.stderr, flush=True)
+    if profile is not None:
+        writer.set_calibration(profile.to_dict())
+    pipe = LivePipeline(src, writer=writer, recording_path=str(path), profile=profile,
+                        calibrator=calibrator, auto_calibrate=simulate and profile is None,
+                        log=lambda m: print(m, file=sys.stderr))
+    try:
+        from gui.app import run_live
+        run_live(pipe, seconds=args.seconds, title="imu — live",
+                 open_wizard=profile is None and not simulate)
+    finally:
+        pipe.stop()
+        writer.close()
+    if pipe.error is not None and not isinstance(pipe.error, KeyboardInterrupt):
+        raise pipe.error
+    print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets)", file=sys.stderr)
+    return 0
