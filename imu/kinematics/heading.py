@@ -84,9 +84,20 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) 
     return out
 
 
+def _elements(R_WB: np.ndarray):
+    """``(R[0, 2], R[1, 1], R[2, 2])`` of (N, 3, 3) matrices or of (N, 4) quaternions
+    ``w, x, y, z`` (unit), each (N,)."""
+    R_WB = np.asarray(R_WB, dtype=float)
+    if R_WB.ndim == 2 and R_WB.shape[1] == 4:
+        w, x, y, z = R_WB.T
+        return 2 * (x * z + w * y), 1 - 2 * (x * x + z * z), 1 - 2 * (x * x + y * y)
+    return R_WB[:, 0, 2], R_WB[:, 1, 1], R_WB[:, 2, 2]
+
+
 def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Angle (degrees, (N,)) between the segment's +Y axis and world up; heading-free."""
-    return np.degrees(np.arccos(np.clip(R_WB[:, 1, 1], -1.0, 1.0)))
+    """Angle (degrees, (N,)) between the segment's +Y axis and world up; heading-free.
+    ``R_WB``: (N, 3, 3) matrices or (N, 4) unit quaternions."""
+    return np.degrees(np.arccos(np.clip(_elements(R_WB)[1], -1.0, 1.0)))
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -116,10 +127,11 @@ def standing_mask(R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
 
 
 def heading_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Heading (degrees, (N,)) of ``R_WB`` (N, 3, 3); NaN where the matrix has NaN (gaps)."""
-    R_WB = np.asarray(R_WB, dtype=float)
+    """Heading (degrees, (N,)) of ``R_WB`` ((N, 3, 3) matrices or (N, 4) unit quaternions);
+    NaN where it has NaN (gaps)."""
     # first Cardan angle of Y→X→Z in closed form (= frames.heading_deg away from gimbal lock)
-    return np.degrees(np.arctan2(R_WB[:, 0, 2], R_WB[:, 2, 2]))
+    r02, _, r22 = _elements(R_WB)
+    return np.degrees(np.arctan2(r02, r22))
 
 
 def _circ_mean_deg(a: np.ndarray) -> float:
@@ -158,7 +170,8 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     time_s : ndarray, shape (N,)
         Common time base, seconds.
     R_WB : dict
-        Role → (N, 3, 3) segment orientations with zero heading offset (``reference`` required).
+        Role → segment orientations with zero heading offset, (N, 3, 3) matrices or (N, 4)
+        unit quaternions (``reference`` required).
     still : dict
         Role → (N,) bool stillness per sensor.
     initial_offset_deg : dict, optional

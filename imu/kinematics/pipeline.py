@@ -158,13 +158,12 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     roles = [r for r in _ANGLE_ROLES if r in quats and r in alignment.R_BS]
     if "sacrum" not in roles:
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
-    q_raw = {r: segment_quat(quats[r], alignment.R_BS[r], 0.0) for r in roles}
-    raw = {r: matrix_from_quat(q) for r, q in q_raw.items()}
+    q_raw = {r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)) for r in roles}
     still = {}
     for r in roles:
         with np.errstate(invalid="ignore"):
             still[r] = gyr_norm[r] < hs.still_gyr_rad_s
-    hold = hold_heading(time_s, raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
+    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
     segs = {r: matrix_from_quat(Q.multiply(quat_y(hold.offset_deg[r]), q_raw[r])) for r in roles}
     cols = segment_angles_gapped(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
