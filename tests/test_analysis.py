@@ -324,3 +324,29 @@ def test_a_link_outage_inside_a_rep_or_hold_neither_splits_nor_drops_it(sim, tab
     c = compare_sets(result["sets"], res["sets"])
     assert c["missed"] == 0 and c["extra"] == 0 and c["unpaired_sets"] == 0
     assert c["max_abs"]["start_s"] < 0.05 and c["max_abs"]["end_s"] < 0.05
+
+
+def test_one_thigh_in_a_gap_does_not_make_the_mean_flexion_jump(sim, table, result):
+    """Split squat: front hip ~100°, back hip ~5°. A gap in the back thigh at the bottom of
+    every rep must not turn h into the front hip's flexion."""
+    t = table.time_s
+    cols = {c: v.copy() for c, v in table.columns.items()}
+    split = [s for s in _sets(result, "squat") if s.get("side")]
+    assert split
+    for s in split:
+        back = "left" if s["side"] == "right" else "right"
+        for r in s["reps"]:
+            gap = np.abs(t - r["peak_s"]) < 0.3
+            for c in cols:
+                if c.startswith(back + "_"):
+                    cols[c][gap] = np.nan
+    res = analyze_angles(AngleTable(t, cols), sim.session.events, exercise="squat")
+    got = [s for s in res["sets"] if s.get("side")]
+    for s, g in zip(split, got):
+        assert len(g["reps"]) == len(s["reps"])
+        for r, gr in zip(s["reps"], g["reps"]):
+            # a 0.6 s gap while still moving: a few degrees at most (one leg's value: ~50° off)
+            assert gr["hip_flexion_peak_deg"] == pytest.approx(r["hip_flexion_peak_deg"], abs=3.0)
+            assert gr["end_s"] == pytest.approx(r["end_s"], abs=0.05)
+            back = "left" if s["side"] == "right" else "right"
+            assert gr[f"collapse_index_{back}"] is not None

@@ -112,6 +112,7 @@ class Detector:
         self.t_last_s = NAN
         self._trim_every = 256
         self._n = 0
+        self._offsets: dict[str, list[float]] = {}
 
     # -- interface -----------------------------------------------------------------------------
     def update(self, t_s: float, row: Mapping[str, float],
@@ -180,13 +181,22 @@ class Detector:
         return NAN if v is None else float(v)
 
     def _side_mean(self, row: Mapping[str, float], suffix: str) -> float:
-        total, n = 0.0, 0
-        for s in self.sides:
-            v = row.get(s + "_" + suffix)
-            if v is not None and v == v:
-                total += v
-                n += 1
-        return total / n if n else NAN
+        """Mean of the instrumented sides' ``<side>_<suffix>``.
+
+        While one side is in a gap (a thigh sensor's link outage), the mean is carried by the
+        other side minus its last known offset from the mean, so a split squat (front hip at
+        100°, back hip at 5°) does not jump to one leg's value for the length of the gap.
+        """
+        vals = [row.get(s + "_" + suffix) for s in self.sides]
+        ok = [v is not None and v == v for v in vals]
+        offsets = self._offsets.setdefault(suffix, [NAN] * len(vals))
+        if all(ok):
+            m = sum(vals) / len(vals)
+            for k, v in enumerate(vals):
+                offsets[k] = v - m
+            return m
+        est = [vals[k] - offsets[k] for k in range(len(vals)) if ok[k] and offsets[k] == offsets[k]]
+        return sum(est) / len(est) if est else NAN
 
     def _derive(self, row, confidence) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -13,6 +13,8 @@ rep also lists which sides in ``collapse_sides``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from imu.analysis.base import Detector, nanmax, nanmean, num
 from imu.analysis.segmentation import ExcursionSegmenter, Segment
 
@@ -40,6 +42,18 @@ class SquatDetector(Detector):
     def _derive(self, row, confidence):
         return [self._side_mean(row, "hip_flexion")] + [self._get(row, c) for c in self.stored[1:]]
 
+    def _near(self, column: str, i: int, max_s: float = 0.25) -> float:
+        """``column`` at sample ``i``, or at the nearest sample with a value within ``max_s``
+        (the side may be in a short gap at the moment of peak flexion); NaN if none."""
+        t_i = self.buf.time_at(i)
+        a = self.buf.index_at_or_after(t_i - max_s)
+        b = self.buf.index_at_or_after(t_i + max_s + 1e-9)
+        x = self.buf.col(column, a, b)
+        ok = np.flatnonzero(np.isfinite(x))
+        if not len(ok):
+            return float("nan")
+        return float(x[ok[np.argmin(np.abs(a + ok - i))]])
+
     def _measure(self, seg: Segment) -> dict:
         a, b = seg.start, seg.end + 1
         t = self.buf.t(a, b)
@@ -50,8 +64,8 @@ class SquatDetector(Detector):
                "standing_hip_flexion_deg": num(seg.standing)}
         faults, collapse_sides = [], []
         for side in self.sides:
-            add = self.buf.col(f"{side}_hip_adduction", seg.peak, seg.peak + 1)[0]
-            rot = self.buf.col(f"{side}_hip_rotation", seg.peak, seg.peak + 1)[0]
+            add = self._near(f"{side}_hip_adduction", seg.peak)
+            rot = self._near(f"{side}_hip_rotation", seg.peak)
             add0 = self.seg.standing_of(f"{side}_hip_adduction", seg.start)
             rot0 = self.seg.standing_of(f"{side}_hip_rotation", seg.start)
             ci = (add - add0) + w * (rot - rot0)
