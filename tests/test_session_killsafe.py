@@ -25,10 +25,11 @@ CHILD = r"""
 import sys, time
 import numpy as np
 from imu.session.store import RecordingWriter
-from imu.types import SampleBlock, SensorInfo
+from imu.types import Event, SampleBlock, SensorInfo
 roles = ["sacrum", "right_thigh", "left_thigh"]
 w = RecordingWriter(sys.argv[1], {"test": "kill"},
                     [SensorInfo(f"s{i}", r, rate_hz=200.0) for i, r in enumerate(roles)])
+w.add_event(Event(0.0, "set_start", exercise="hinge"))
 out = sys.stdout
 out.write("ready\n")
 out.flush()
@@ -91,6 +92,8 @@ def test_sigkill_at_random_moments_loses_at_most_one_second(tmp_path):
         s = read_recording(path)  # must open (BadInputError would fail the test)
         opened += 1
         assert set(s.sensors) == {"sacrum", "right_thigh", "left_thigh"}
+        if after_ready[i]:  # events are committed as they are added
+            assert [(e.kind, e.exercise) for e in s.events] == [("set_start", "hinge")]
         for role, d in s.sensors.items():
             n = len(d)
             assert np.array_equal(d.seq, np.arange(n)), f"run {i} {role}: samples out of order"
