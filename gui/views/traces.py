@@ -66,8 +66,10 @@ class TracePanel(pg.GraphicsLayoutWidget):
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
         style = QtCore.Qt.PenStyle.DashLine if col in DASHED else QtCore.Qt.PenStyle.SolidLine
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2, style=style)
-        c = plot.plot([], [], pen=pen, name=name, connect="finite")
+        c = plot.plot([], [], pen=pen, connect="finite")
         c.setVisible(False)
+        c._legend_name = name
+        c._plot = plot
         return c
 
     def update_snapshot(self, snap: Snapshot) -> None:
@@ -119,16 +121,16 @@ class TracePanel(pg.GraphicsLayoutWidget):
         plot.setYRange(lo - 0.06 * span, hi + 0.22 * span, padding=0)   # headroom for the legend
 
     def _sync_legend(self) -> None:
+        """Legend entries only for the curves that have data (SPEC column order kept)."""
         for plot in (self.pelvis, self.hip):
             legend = plot.legend
-            if legend is None:
+            want = [c for c in self.curves.values() if c._plot is plot and c.isVisible()]
+            have = [sample.item for sample, _ in legend.items]
+            if have == want:
                 continue
-            for sample, label in legend.items:
-                item = sample.item
-                vis = item.isVisible()
-                sample.setVisible(vis)
-                label.setVisible(vis)
-            legend.updateSize()
+            legend.clear()
+            for c in want:
+                legend.addItem(c, c._legend_name)
 
     def _draw_shading(self, snap: Snapshot, t0: float, t1: float) -> None:
         spans = [(r.get("start_s"), r.get("end_s"), r) for r in snap.reps]
