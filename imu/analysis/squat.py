@@ -42,7 +42,7 @@ class SquatDetector(Detector):
     def _derive(self, row, confidence):
         return [self._side_mean(row, "hip_flexion")] + [self._get(row, c) for c in self.stored[1:]]
 
-    def _near(self, column: str, i: int, max_s: float = 0.25) -> float:
+    def _near(self, column: str, i: int, max_s: float = 0.5) -> float:
         """``column`` at sample ``i``, or at the nearest sample with a value within ``max_s``
         (the side may be in a short gap at the moment of peak flexion); NaN if none."""
         t_i = self.buf.time_at(i)
