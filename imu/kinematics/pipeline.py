@@ -22,7 +22,8 @@ from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, quat_y
 from imu.kinematics.frames import angle_columns
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
                                     smoothed_rate_norm)
-from imu.kinematics.standing import StandingSettings, standing_windows, track_gyro_bias
+from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
+                                     track_gyro_bias)
 from imu.types import AngleTable, Session, role_side
 
 try:  # the fusion package is a sibling layer; DEFAULT_FILTER is its chosen default
@@ -306,7 +307,11 @@ class AnglePipeline:
         self.intrinsics = intrinsics or {}
         self.stale_s = float(stale_s)
         self.min_emit_s = float(min_emit_s)
-        self._make = lambda r: make_filter(filter, self.rates_hz[r])
+        # the gyro bias is learnt at quiet standing (as in the batch path), not by the filter
+        no_bias = NO_FILTER_BIAS.get(filter, {})
+        self._make = lambda r: make_filter(filter, self.rates_hz[r], **no_bias)
+        self._bias = StandingBiasStream({r: alignment.R_BS[r][1] for r in self.roles},
+                                        self.rates_hz)
         self._filters = {r: None for r in self.roles}
         self._buf = {r: deque() for r in self.roles}  # (t, q(4), gyr_norm)
         self._alpha = {r: 1.0 / max(1.0, 0.25 * self.rates_hz[r]) for r in self.roles}
@@ -342,6 +347,7 @@ class AnglePipeline:
         if corr is not None:
             acc, gyr = corr.apply(acc, gyr)
         if len(t_s):
+            gyr = self._bias.correct(role, t_s, acc, gyr)
             f = self._filters[role]
             if f is None:
                 from imu.fusion import initial_quat

@@ -134,3 +134,94 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     w = 1.0 / (rk[None, :] + q * np.abs(tg[:, None] - tk[None, :]))
     bg = (w @ bk) / w.sum(axis=1, keepdims=True)
     return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
+
+
+class StandingBiasStream:
+    """Streaming counterpart of :func:`track_gyro_bias` (causal, for live use).
+
+    Each sensor's samples pass through :meth:`correct`, which returns the angular rate with the
+    current bias estimate removed. Whenever every sensor has been still and upright for
+    ``min_s`` (checked on each sensor's latest sample), each sensor's mean rate over that
+    stretch updates its bias by a scalar Kalman step (random-walk process noise, sway-limited
+    measurement noise); a measurement far from a converged estimate is ignored.
+
+    Parameters
+    ----------
+    up_S : dict
+        Role → the segment's vertical in the sensor frame (row 1 of ``R_BS``).
+    rates_hz : dict
+        Role → sample rate, Hz.
+    prior_sigma_deg_s : float
+        Uncertainty of the starting bias (0, or the intrinsic calibration's), deg/s.
+    """
+
+    def __init__(self, up_S: dict, rates_hz: dict, settings: StandingSettings = StandingSettings(),
+                 prior_sigma_deg_s: float = 1.0):
+        self.s = settings
+        self.roles = list(up_S)
+        self.up = {r: np.asarray(up_S[r], float) / np.linalg.norm(up_S[r]) for r in self.roles}
+        self.bias = {r: np.zeros(3) for r in self.roles}
+        self.var = {r: np.radians(prior_sigma_deg_s) ** 2 for r in self.roles}
+        self._alpha = {r: 1.0 / max(1.0, 0.5 * float(rates_hz[r])) for r in self.roles}
+        self._gn = {r: None for r in self.roles}
+        self._since = {r: None for r in self.roles}
+        self._samples = {r: [] for r in self.roles}
+        self._latest = {r: -np.inf for r in self.roles}
+        self._t_meas = None
+        self._cos_up = np.cos(np.radians(settings.upright_deg))
+
+    def correct(self, role: str, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
+        """Angular rate (n, 3) of one sensor's block with the bias removed (and learnt from)."""
+        s = self.s
+        out = np.empty_like(np.asarray(gyr, float))
+        a = self._alpha[role]
+        up = self.up[role]
+        for i in range(len(t_s)):
+            t = float(t_s[i])
+            g = gyr[i]
+            gc = g - self.bias[role]
+            out[i] = gc
+            n = float(np.sqrt(gc @ gc))
+            gn = self._gn[role] = n if self._gn[role] is None else self._gn[role] + a * (n - self._gn[role])
+            an = float(np.sqrt(acc[i] @ acc[i]))
+            quiet = bool(np.isfinite(gn) and gn < s.still_rad_s and an > 0
+                         and (acc[i] @ up) / an > self._cos_up)
+            if quiet:
+                if self._since[role] is None:
+                    self._since[role] = t
+                    self._samples[role] = []
+                self._samples[role].append((t, g))
+            else:
+                self._since[role] = None
+                self._samples[role] = []
+            self._latest[role] = t
+            self._maybe_measure(t)
+        return out
+
+    def _maybe_measure(self, t_now: float) -> None:
+        s = self.s
+        if any(self._since[r] is None for r in self.roles):
+            return
+        T = max(self._since.values())
+        if min(self._latest.values()) - T < s.min_s:
+            return
+        t0 = T + 0.25
+        for r in self.roles:
+            g = np.array([x for tk, x in self._samples[r] if tk >= t0])
+            if len(g) < 10:
+                continue
+            m = g.mean(axis=0)
+            d = max(self._latest[r] - t0, 1e-3)
+            if self._t_meas is not None:
+                self.var[r] += np.radians(s.bias_walk_deg_s_per_sqrt_s) ** 2 * (t_now - self._t_meas)
+            converged = np.degrees(np.sqrt(self.var[r])) < 0.1
+            if converged and np.degrees(np.linalg.norm(m - self.bias[r])) > s.max_jump_deg_s:
+                continue
+            rr = (np.radians(s.sway_deg) / d) ** 2
+            k = self.var[r] / (self.var[r] + rr)
+            self.bias[r] = self.bias[r] + k * (m - self.bias[r])
+            self.var[r] = (1.0 - k) * self.var[r]
+        self._t_meas = t_now
+        for r in self.roles:  # the next measurement needs another full stretch
+            self._since[r] = t_now
+            self._samples[r] = []
