@@ -18,6 +18,7 @@ from calibration.profile import SCHEMA, Profile, load_profile
 from calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
                                 refuse_if_poor, vertical_axis)
 from imu.errors import BadInputError, CalibrationError
+from imu.intrinsics import IntrinsicCorrection
 from imu.types import Session, role_side
 
 __all__ = ["calibrate_session", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
@@ -86,7 +87,9 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
                                    "the quiet standing; repeat the 5 s quiet standing")
         y, bias, fig = vertical_axis(d.acc[m], d.gyr[m])
         quality["standing"]["sensors"][role] = fig
-        intr[role] = {"gyr_bias_rad_s": bias.tolist()}
+        intr[role] = IntrinsicCorrection(gyr_bias_rad_s=bias, meta={
+            "gyr_bias": "estimated", "source": "calibration quiet standing",
+            "still_s": float(ph.standing[1] - ph.standing[0])}).to_dict()
         if role in ("sacrum", "trunk"):
             window, segment, phase = ph.hinges, "pelvis", "hinges"
         else:
