@@ -49,3 +49,35 @@ def test_user_data_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("IMU_DATA_DIR")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "x"))
     assert user_data_dir() == tmp_path / "x" / "imu"
+
+
+def test_demo_with_a_display_runs_the_dashboard_on_simulated_sensors_and_records(tmp_path, capsys,
+                                                                                monkeypatch):
+    from imu.cli import main
+    from imu.session.store import read_recording
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("IMU_DATA_DIR", str(tmp_path))
+    assert main(["demo", "--seconds", "6", "--speed", "3"]) == 0
+    err = capsys.readouterr().err
+    files = list((tmp_path / "sessions").glob("demo-*.imu"))
+    assert len(files) == 1 and f"recording to {files[0]}" in err
+    rec = read_recording(files[0])
+    assert set(rec.sensors) == {"sacrum", "right_thigh", "left_thigh"}
+    assert all(len(d) > 4 * 104 for d in rec.sensors.values())      # ~6 s at 104 Hz each
+    assert rec.events and rec.events[0].kind == "calibration_start"  # the program began at once
+
+
+def test_live_command_refuses_bad_role_maps_and_a_missing_display(capsys, monkeypatch):
+    from imu.cli import main
+
+    assert main(["live", "--right-thigh", "AA:BB"]) == 2                    # no sacrum
+    assert main(["live", "--sacrum", "AA:BB"]) == 2                         # no thigh
+    assert main(["live", "--sacrum", "A", "--left-thigh", "B", "--simulate"]) == 2
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    assert main(["live", "--simulate"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 4 and all(l.startswith("imu live: error:") for l in lines)
+    assert "imu record" in lines[-1]
