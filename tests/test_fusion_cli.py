@@ -79,3 +79,20 @@ def test_save_intrinsics_without_sensor_id_is_refused(tmp_path, capsys):
     write_csv(src, t, acc, gyr)
     assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv"), "--save-intrinsics"]) == 2
     assert "--sensor-id" in capsys.readouterr().err
+
+
+def test_fuse_reads_a_movella_dot_export(tmp_path):
+    t, acc, gyr, q_true = rotating_sensor(n=600, rate_hz=60.0)
+    src = tmp_path / "dot.csv"
+    rows = ["DeviceTag:,sacrum", "PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z"]
+    for i in range(len(t)):
+        us = int(round(1_000_000 + t[i] * 1e6))
+        g = np.degrees(gyr[i])
+        rows.append(f"{i},{us},{acc[i, 0]:.6f},{acc[i, 1]:.6f},{acc[i, 2]:.6f},"
+                    f"{g[0]:.6f},{g[1]:.6f},{g[2]:.6f}")
+    src.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "o.csv"
+    assert main(["fuse", str(src), "-o", str(out)]) == 0
+    d = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(d[:, 0], t, atol=1e-6)
+    assert np.max(inclination_error_deg(d[:, 1:], q_true)) < 1.5

@@ -12,7 +12,9 @@ def add_arguments(p) -> None:
     from imu.fusion import DEFAULT_FILTER, FILTERS
 
     p.add_argument("csv", metavar="CSV", help="sensor CSV with header time_s,acc_x,acc_y,acc_z,"
-                                               "gyr_x,gyr_y,gyr_z (s, m/s², rad/s)")
+                                               "gyr_x,gyr_y,gyr_z (s, m/s², rad/s), or a Movella "
+                                               "DOT CSV export (time_s then counts from its first "
+                                               "sample, on the sensor clock)")
     p.add_argument("-o", "--output", required=True, metavar="ORIENTATION.csv",
                    help="output file (written exactly there): time_s,qw,qx,qy,qz")
     p.add_argument("--filter", default=DEFAULT_FILTER, choices=list(FILTERS),
@@ -35,11 +37,18 @@ def run(args) -> int:
     from imu.intrinsics import IntrinsicStore
     from imu.session.csvfolder import read_sensor_csv
 
-    data = read_sensor_csv(args.csv)
-    t, acc, gyr = data[:, 0], data[:, 1:4], data[:, 4:7]
-    bad = np.flatnonzero(~np.all(np.isfinite(data[:, 1:]), axis=1))
-    if len(bad):
-        raise BadInputError(f"{args.csv}: row {bad[0] + 2}: acc/gyr value is not finite")
+    from imu.session.movella import is_dot_csv, read_dot_csv
+
+    if is_dot_csv(args.csv):
+        _, cols = read_dot_csv(args.csv)
+        t = cols["t_sensor_s"] - cols["t_sensor_s"][0]
+        acc, gyr = cols["acc"], cols["gyr"]
+    else:
+        data = read_sensor_csv(args.csv)
+        t, acc, gyr = data[:, 0], data[:, 1:4], data[:, 4:7]
+        bad = np.flatnonzero(~np.all(np.isfinite(data[:, 1:]), axis=1))
+        if len(bad):
+            raise BadInputError(f"{args.csv}: row {bad[0] + 2}: acc/gyr value is not finite")
     if args.rate is not None:
         if not args.rate > 0:
             raise BadInputError(f"--rate must be positive, got {args.rate}")
