@@ -207,16 +207,18 @@ def test_angles_command_bad_profile_is_one_line_error(tmp_path, capsys):
 
 
 def test_csv_formatting_matches_printf():
-    from imu.commands.angles import format_csv_rows
+    from imu.session.textfmt import format_rows
 
     rng = np.random.default_rng(3)
     d = rng.normal(0, 40, (500, 4))
-    d[0] = [-0.0004, 0.0004, -0.0006, 12345.6789]
+    d[0] = [-0.0004, 0.0004, -0.0006, 123456789.6789]
     d[1] = [np.nan, -99.9996, 99.9996, -np.inf]
     d[2] = [0.0, -0.0, 1e-9, -5.0]
-    text = format_csv_rows(d, [4, 3, 3, 3]).decode().splitlines()
+    text = format_rows(d, [4, 3, 3, 3]).decode().splitlines()
     for row, line in zip(d, text):
         want = ",".join("nan" if not np.isfinite(v) else f"{v:.{k}f}" for v, k in
                         zip(row, [4, 3, 3, 3]))
         want = want.replace("-0.000,", "0.000,").replace("-0.0000,", "0.0000,")
         assert line == want
+    tabbed = format_rows(d[:3], [4, 3, 3, 3], separators="\t,,").decode().splitlines()
+    assert tabbed[2] == "0.0000\t0.000,0.000,-5.000"

@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from imu.session.textfmt import format_rows
+
 NAME = "angles"
 HELP = "pelvis and hip angles of a session as the SPEC angles CSV"
 
@@ -39,62 +41,6 @@ def session_profile(session, calibration_path: str | None):
     return calibrate_session(session)
 
 
-def _format_column(v: np.ndarray, decimals: int, width: int):
-    """Right-aligned ASCII of ``v`` with fixed ``decimals``: (n, width) uint8 and the index of
-    each value's first character; NaN/inf → ``nan``. Vectorised (no per-value Python)."""
-    n = len(v)
-    buf = np.full((n, width), 32, dtype=np.uint8)
-    fin = np.isfinite(v)
-    x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** decimals).astype(np.int64)
-    neg = fin & (v < 0) & (x > 0)
-    pos = width - 1
-    for _ in range(decimals):
-        buf[:, pos] = 48 + (x % 10).astype(np.uint8)
-        x //= 10
-        pos -= 1
-    if decimals > 0:
-        buf[:, pos] = 46
-        pos -= 1
-    buf[:, pos] = 48 + (x % 10).astype(np.uint8)  # at least one integer digit
-    x //= 10
-    start = np.full(n, pos, dtype=np.int64)
-    pos -= 1
-    while pos >= 1 and (x > 0).any():
-        m = x > 0
-        buf[:, pos] = np.where(m, 48 + (x % 10).astype(np.uint8), 32)
-        start = np.where(m, pos, start)
-        x //= 10
-        pos -= 1
-    start = np.where(neg, start - 1, start)
-    buf[np.flatnonzero(neg), start[neg]] = 45
-    if (~fin).any():
-        buf[~fin] = 32
-        buf[~fin, width - 3:] = np.frombuffer(b"nan", np.uint8)
-        start = np.where(fin, start, width - 3)
-    return buf, start
-
-
-def format_csv_rows(data: np.ndarray, decimals, width: int = 14) -> bytes:
-    """CSV lines (bytes) of a (n, k) float array, ``decimals`` per column, ``nan`` for gaps.
-
-    Same text as ``"%.{d}f"`` per value (for magnitudes below 10**(width - decimals - 2)).
-    """
-    data = np.asarray(data, dtype=float)
-    n, k = data.shape
-    dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), (k,))
-    out = np.empty((n, k * (width + 1)), dtype=np.uint8)
-    keep = np.empty((n, k * (width + 1)), dtype=bool)
-    cols = np.arange(width)
-    for j in range(k):
-        buf, start = _format_column(data[:, j], int(dec[j]), width)
-        o = j * (width + 1)
-        out[:, o:o + width] = buf
-        keep[:, o:o + width] = cols[None, :] >= start[:, None]
-        out[:, o + width] = 10 if j == k - 1 else 44
-        keep[:, o + width] = True
-    return out[keep].tobytes()
-
-
 def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
                      chunk_rows: int = 200_000) -> None:
     """SPEC §6 angles CSV (``time_s`` then the angle columns, degrees) to exactly ``path``."""
@@ -114,7 +60,7 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
         f.write((",".join(header) + "\n").encode())
         for i0 in range(0, n, chunk_rows):
             block = np.column_stack([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols])
-            f.write(format_csv_rows(block, decs))
+            f.write(format_rows(block, decs))
     os.replace(tmp, path)
 
 

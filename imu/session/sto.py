@@ -32,6 +32,7 @@ import numpy as np
 from imu import quat as Q
 from imu.kinematics.heading import HeadingHoldSettings, hold_heading
 from imu.kinematics.alignment import segment_matrix
+from imu.session.textfmt import format_rows
 
 #: role → OpenSense body IMU column name
 STO_COLUMNS = {"sacrum": "pelvis_imu", "right_thigh": "femur_r_imu", "left_thigh": "femur_l_imu",
@@ -108,15 +109,16 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
     keep = np.any(np.all(np.isfinite(Qs), axis=2), axis=1)
     t = time_s[keep]
     Qs = Q.canonical(Qs[keep])
-    fmt = f"%.{decimals}f"
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(f"DataRate={base_hz:f}\nDataType=Quaternion\nversion=3\n"
-                f"OpenSimVersion={OPENSIM_VERSION}\nendheader\n")
-        f.write("time\t" + "\t".join(STO_COLUMNS[r] for r in roles) + "\n")
-        for i in range(len(t)):
-            cells = [",".join(fmt % v for v in Qs[i, k]) for k in range(len(roles))]
-            f.write(fmt % t[i] + "\t" + "\t".join(cells) + "\n")
+    seps = "".join("\t,,," for _ in roles)
+    with open(tmp, "wb") as f:
+        f.write((f"DataRate={base_hz:f}\nDataType=Quaternion\nversion=3\n"
+                 f"OpenSimVersion={OPENSIM_VERSION}\nendheader\n").encode())
+        f.write(("time\t" + "\t".join(STO_COLUMNS[r] for r in roles) + "\n").encode())
+        for i0 in range(0, len(t), 200_000):
+            block = np.column_stack([t[i0:i0 + 200_000]] +
+                                    [Qs[i0:i0 + 200_000, k] for k in range(len(roles))])
+            f.write(format_rows(block, [6] + [decimals] * (4 * len(roles)), seps))
     os.replace(tmp, path)
     return int(len(t))

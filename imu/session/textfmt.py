@@ -1,0 +1,74 @@
+"""Fast fixed-decimal text of numeric tables (CSV, OpenSim .sto): vectorised, no per-value
+Python: an hour of angles at 200 Hz (720 k rows) formats in a few seconds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _format_column(v: np.ndarray, decimals: int, width: int):
+    """Right-aligned ASCII of ``v`` with fixed ``decimals``: (n, width) uint8 and the index of
+    each value's first character; NaN/inf → ``nan``. Vectorised (no per-value Python)."""
+    n = len(v)
+    buf = np.full((n, width), 32, dtype=np.uint8)
+    fin = np.isfinite(v)
+    x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** decimals).astype(np.int64)
+    neg = fin & (v < 0) & (x > 0)
+    pos = width - 1
+    for _ in range(decimals):
+        buf[:, pos] = 48 + (x % 10).astype(np.uint8)
+        x //= 10
+        pos -= 1
+    if decimals > 0:
+        buf[:, pos] = 46
+        pos -= 1
+    buf[:, pos] = 48 + (x % 10).astype(np.uint8)  # at least one integer digit
+    x //= 10
+    start = np.full(n, pos, dtype=np.int64)
+    pos -= 1
+    while pos >= 1 and (x > 0).any():
+        m = x > 0
+        buf[:, pos] = np.where(m, 48 + (x % 10).astype(np.uint8), 32)
+        start = np.where(m, pos, start)
+        x //= 10
+        pos -= 1
+    start = np.where(neg, start - 1, start)
+    buf[np.flatnonzero(neg), start[neg]] = 45
+    if (~fin).any():
+        buf[~fin] = 32
+        buf[~fin, width - 3:] = np.frombuffer(b"nan", np.uint8)
+        start = np.where(fin, start, width - 3)
+    return buf, start
+
+
+def format_rows(data: np.ndarray, decimals, separators=None) -> bytes:
+    """CSV lines (bytes) of a (n, k) float array, ``decimals`` per column, ``nan`` for gaps.
+
+    Same text as ``"%.{d}f"`` per value (without negative zero). ``separators`` (k - 1 single
+    characters) go between the columns (default all ``,``); each line ends with ``\\n``.
+    """
+    data = np.asarray(data, dtype=float)
+    n, k = data.shape
+    dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), (k,))
+    seps = list(separators) if separators is not None else [","] * (k - 1)
+    if len(seps) != k - 1:
+        raise ValueError(f"need {k - 1} separators, got {len(seps)}")
+    widths = []
+    for j in range(k):
+        v = np.abs(data[:, j])
+        big = float(np.max(v[np.isfinite(v)], initial=0.0))
+        digits = len(str(int(round(big * 10.0 ** dec[j])))) if big > 0 else 1
+        widths.append(max(digits, int(dec[j]) + 1) + 3)  # sign, point, and a spare column
+    total = sum(w + 1 for w in widths)
+    out = np.empty((n, total), dtype=np.uint8)
+    keep = np.empty((n, total), dtype=bool)
+    o = 0
+    for j in range(k):
+        w = widths[j]
+        buf, start = _format_column(data[:, j], int(dec[j]), w)
+        out[:, o:o + w] = buf
+        keep[:, o:o + w] = np.arange(w)[None, :] >= start[:, None]
+        out[:, o + w] = 10 if j == k - 1 else ord(seps[j])
+        keep[:, o + w] = True
+        o += w + 1
+    return out[keep].tobytes()
