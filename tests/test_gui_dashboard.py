@@ -92,6 +92,7 @@ def test_single_leg_readout_shows_pelvic_drop_with_its_grade_band(app):
     drop = snap.current["pelvic_drop_deg"]
     big = win.readouts.numbers[0]
     assert big.caption.text() == "PELVIC DROP"
+    assert win.replist.currentIndex() == 1          # the holds tab follows the set under way
     assert big.value.text().startswith(f"{drop:.0f}" if abs(drop) >= 10 else f"{drop:.1f}")
     from imu.live.snapshot import drop_grade
     assert big._band == drop_grade(drop)

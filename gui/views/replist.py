@@ -38,6 +38,7 @@ class RepList(QtWidgets.QTabWidget):
         self.addTab(self.reps, "Reps")
         self.addTab(self.holds, "Holds")
         self._n = (-1, -1)
+        self._exercise = "?"
         self.setStyleSheet(f"QTabBar::tab {{ background: {theme.PANEL_2}; padding: 4px 12px; }}"
                            f"QTabBar::tab:selected {{ background: {theme.PANEL}; color: {theme.ACCENT}; }}"
                            "QTabWidget::pane { border: none; }")
@@ -60,15 +61,17 @@ class RepList(QtWidgets.QTabWidget):
 
     def update_snapshot(self, snap: Snapshot) -> None:
         n = (len(snap.reps), len(snap.holds))
-        if n == self._n:
-            return
-        self._n = n
-        self._fill_reps(snap.reps)
-        self._fill_holds(snap.holds)
-        if snap.current_set:
-            self.setCurrentIndex(1 if snap.current_set.get("exercise") == "single_leg_stance" else 0)
-        elif snap.holds and not snap.reps:
-            self.setCurrentIndex(1)
+        if n != self._n:
+            self._n = n
+            self._fill_reps(snap.reps)
+            self._fill_holds(snap.holds)
+        exercise = snap.current_set.get("exercise") if snap.current_set else None
+        if exercise != self._exercise:      # follow the set under way
+            self._exercise = exercise
+            if exercise is not None:
+                self.setCurrentIndex(1 if exercise == "single_leg_stance" else 0)
+            elif snap.holds and not snap.reps:
+                self.setCurrentIndex(1)
 
     def _fill_reps(self, reps: list[dict]) -> None:
         t = self.reps
