@@ -81,3 +81,15 @@ def test_live_command_refuses_bad_role_maps_and_a_missing_display(capsys, monkey
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 4 and all(l.startswith("imu live: error:") for l in lines)
     assert "imu record" in lines[-1]
+
+
+def test_the_imu_package_and_its_commands_never_import_qt_or_the_gui():
+    import subprocess
+    import sys
+
+    code = ("import sys, imu.cli, imu.live.pipeline, imu.live.player, imu.sources.replay;"
+            "imu.cli.build_parser();"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'gui')];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
