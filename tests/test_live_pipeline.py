@@ -73,3 +73,25 @@ def test_pipeline_records_every_block_and_the_gui_set_events(tmp_path):
     kinds = [(e.kind, e.exercise) for e in got.events]
     assert ("set_start", "posture") in kinds and ("set_end", "posture") in kinds
     assert ("calibration_start", None) in kinds
+
+
+def test_a_failing_analysis_stage_never_stops_the_recording(tmp_path):
+    from imu.live.pipeline import LivePipeline
+    from imu.session.store import RecordingWriter, read_recording
+    from imu.sources.replay import ReplaySource
+
+    def broken_calibrator(session):
+        raise RuntimeError("solver bug")
+
+    session = sim().session
+    src = ReplaySource(session, speed=math.inf, end_s=5.0)
+    path = tmp_path / "rec.imu"
+    with RecordingWriter(path) as w:
+        pipe = LivePipeline(src, writer=w, calibrator=broken_calibrator)
+        pipe._process = lambda role, blk: (_ for _ in ()).throw(ValueError("boom"))
+        pipe.run_blocking()
+    assert isinstance(pipe.processing_error, ValueError)
+    assert "still recording" in pipe.snapshot().message
+    got = read_recording(path)
+    for role, d in session.sensors.items():
+        assert len(got.sensors[role]) == int(np.sum(d.t_host_s - src.t0_s <= 5.0))

@@ -126,8 +126,13 @@ def run(args) -> int:
     finally:
         pipe.stop()
         writer.close()
-    if pipe.error is not None and not isinstance(pipe.error, KeyboardInterrupt):
-        raise pipe.error
+    err = pipe.error
+    if err is not None and not isinstance(err, KeyboardInterrupt):
+        from imu.errors import ImuError
+        if isinstance(err, ImuError):
+            raise err
+        raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
+                       f"the recording {path} keeps everything received")
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets, "
           f"{len(pipe.reps)} reps, {len(pipe.holds)} holds)", file=sys.stderr)
     return 0

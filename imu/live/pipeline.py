@@ -184,6 +184,8 @@ class LivePipeline:
         self._error: BaseException | None = None
         self.rows_out = 0
         self.samples_in = 0
+        #: the exception that stopped the live analysis (the recording continues), if any
+        self.processing_error: BaseException | None = None
         self._pending_profile = None
         if alignment is not None or profile is not None:
             self._pending_profile = (profile, alignment)
@@ -289,6 +291,18 @@ class LivePipeline:
                 self._t_first_s = float(blk.t_host_s[0])
                 self._next_auto_try_s = self._t_first_s + 20.0
             self._t_now_s = max(self._t_now_s, t_last)
+        if self.processing_error is not None:
+            return                                # recording goes on; the view says why
+        try:
+            self._process(role, blk)
+        except Exception as exc:  # noqa: BLE001 - never lose the recording to a processing bug
+            self.processing_error = exc
+            with self._lock:
+                self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
+                                 "still recording")
+            self.log(self._message)
+
+    def _process(self, role: str, blk: SampleBlock) -> None:
         self._poll_solver()
         if self._pending_profile is not None and self._rates_known():
             profile, alignment = self._pending_profile
