@@ -89,7 +89,11 @@ class Imu:
         self.buf = bytearray(2)
         if self.read(L.WHO_AM_I, 1)[0] != L.WHO_AM_I_VALUE:
             raise RuntimeError("LSM6DS3TR-C not found")
+        for reg, value in L.INIT_SEQUENCE:
+            self.write(reg, value)
         self.chunk = bytearray(L.PATTERN_WORDS * 2 * 16)
+        self.unwrap = L.TimestampUnwrapper()  # one sensor clock for the whole power-on
+        self.running = None  # (rate, acc range, gyr range) while the FIFO runs
 
     def write(self, reg, value):
         self.i2c.writeto(L.ADDRESS, bytes((reg, value)))
@@ -104,12 +108,13 @@ class Imu:
             self.write(reg, value)
         st = self.read(L.FIFO_STATUS1, 4)
         self.parser = L.FifoParser((st[2] | (st[3] << 8)) % L.PATTERN_WORDS)
-        self.unwrap = L.TimestampUnwrapper()
+        self.running = (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps)
 
     def stop(self):
         self.write(L.FIFO_CTRL5, 0x00)
         self.write(L.CTRL1_XL, 0x00)
         self.write(L.CTRL2_G, 0x00)
+        self.running = None
 
     def samples(self):
         """Read what the FIFO holds; returns [(ticks, sample6), ...] and the overrun flag."""
@@ -151,12 +156,17 @@ def main():
             time.sleep(1)
     cfg = P.SensorConfig(SENSOR_ID, MODEL, FIRMWARE, rates_hz=(104, 208), rate_hz=104,
                          acc_range_g=8, gyr_range_dps=1000)
-    state = {"identify_until": 0.0, "seq": 0, "mtu": 23}
+    state = {"identify_until": 0.0, "mtu": 23}
+    counter = P.SampleCounter(cfg.rate_hz)
 
     def on_start():
-        imu.start(cfg)
-        batcher.rate_hz = cfg.rate_hz
-        batcher.reset()
+        # After a dropped link the FIFO kept sampling (continuous mode keeps the newest
+        # FIFO_SAMPLES): resume from it, so a short drop loses nothing. Otherwise start afresh.
+        if imu.running != (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps):
+            imu.start(cfg)
+            counter.set_rate(cfg.rate_hz)
+            batcher.rate_hz = cfg.rate_hz
+            batcher.reset()
 
     def on_stop():
         imu.stop()
@@ -183,10 +193,13 @@ def main():
     cmd = bytearray(32)
     t_batt = time.monotonic()
 
+    t_lost = time.monotonic()
     while True:
         radio.start_advertising(adv)
         while not radio.connected:
             led.show("R" if battery.level < 10 else "B", 1.0)
+            if imu.running is not None and time.monotonic() - t_lost > 60:
+                on_stop()  # nobody came back for the FIFO: save the battery
             time.sleep(0.05)
         radio.stop_advertising()
         conn = radio.connections[0]
@@ -200,9 +213,8 @@ def main():
             if handler.streaming:
                 samples, _overrun = imu.samples()
                 for ticks, s in samples:
-                    for pkt in batcher.add(state["seq"], ticks, s):
+                    for pkt in batcher.add(counter.next(ticks), ticks, s):
                         svc.data.write(pkt)
-                    state["seq"] += 1
             now = time.monotonic()
             if now < state["identify_until"]:
                 led.show("RGB", 8.0)
@@ -214,9 +226,10 @@ def main():
                 battery.level = battery_level()
                 t_batt = now
             time.sleep(FIFO_READ_INTERVAL_S)
-        if handler.streaming:  # the link dropped: stop, wait for the host to start us again
-            handler.streaming = False
-            on_stop()
+        # The link dropped: stop sending but keep the IMU's FIFO filling; the host's next start
+        # resumes from it (see on_start). An explicit stop command stops the IMU.
+        handler.streaming = False
+        t_lost = time.monotonic()
 
 
 main()

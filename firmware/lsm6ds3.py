@@ -64,14 +64,19 @@ def fifo_ctrl5(rate_hz):
     return (ODR_CODE[rate_hz] << 3) | 0b110
 
 
-#: Register writes that set the sensor up for streaming, in order: (register, value).
+#: Register writes at power-on: the timestamp runs from here on, never reset while powered.
+INIT_SEQUENCE = (
+    (CTRL3_C, 0b01000100),           # BDU, IF_INC
+    (WAKE_UP_DUR, 0b00010000),       # TIMER_HR: 25 us timestamp
+    (CTRL10_C, 0b00100000),          # TIMER_EN
+    (TIMESTAMP2_REG, 0xAA),          # reset the timestamp counter
+)
+
+
+#: Register writes that (re)start streaming, in order: (register, value).
 def setup_sequence(rate_hz, range_g, range_dps):
     return [
-        (CTRL3_C, 0b01000100),           # BDU, IF_INC
         (FIFO_CTRL5, 0x00),              # bypass: clear the FIFO
-        (WAKE_UP_DUR, 0b00010000),       # TIMER_HR: 25 us timestamp
-        (CTRL10_C, 0b00100000),          # TIMER_EN
-        (TIMESTAMP2_REG, 0xAA),          # reset the timestamp counter
         (CTRL1_XL, ctrl1_xl(rate_hz, range_g)),
         (CTRL2_G, ctrl2_g(rate_hz, range_dps)),
         (FIFO_CTRL2, 0b10000000),        # TIMER_PEDO_FIFO_EN: timestamp as 4th data set

@@ -341,6 +341,42 @@ class CommandHandler:
         return ST_UNKNOWN_OPCODE, b""
 
 
+#: LSM6DS3TR-C FIFO: 4 KB = 227 samples of gyro + accel + timestamp (18 bytes each).
+FIFO_SAMPLES = 227
+
+
+class SampleCounter:
+    """Per-sample sequence numbers from the sensor's timestamps.
+
+    Consecutive samples count +1; a jump of k sample periods (a FIFO overflow while the link
+    was down) counts +k, so the host sees the lost samples as a gap. The period is tracked
+    from the timestamps themselves (the ODR and the timestamp share the sensor's oscillator).
+    """
+
+    def __init__(self, rate_hz=104):
+        self.seq = -1
+        self.last = None
+        self.set_rate(rate_hz)
+
+    def set_rate(self, rate_hz):
+        self.nominal = 1.0 / (rate_hz * TICK_S)
+        self.period = self.nominal
+
+    def next(self, ticks):
+        if self.last is None:
+            self.seq += 1
+        else:
+            dt = ticks - self.last
+            k = int(dt / self.period + 0.5)
+            if k < 1:
+                k = 1
+            if k == 1 and 0.8 * self.nominal < dt < 1.2 * self.nominal:
+                self.period += (dt - self.period) * 0.01
+            self.seq += k
+        self.last = ticks
+        return self.seq
+
+
 def command(op, token=0, payload=b""):
     """Build a control write (host side helper, also used by tests)."""
     return bytes((op & 0xFF, token & 0xFF)) + bytes(payload)

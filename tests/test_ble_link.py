@@ -90,17 +90,18 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
         ups = [e for e in events if e.kind == "reconnect" and e.data["role"] == role]
         assert len(downs) == len(ups) == 2, (role, events)
         assert status[role][4] == 2 and status[role][0] == "streaming"
-        # every missing sample lies in a recorded gap: one gap per disconnect, bracketing it
-        assert len(gaps) == 2, (role, gaps)
-        for g, down, up in zip(gaps, downs, ups):
-            assert t_host[g] <= down.t_s + 0.5 and t_host[g + 1] >= up.t_s
+        # every missing sample lies in a recorded gap: each gap inside a disconnect/reconnect
+        # pair (the sensor's FIFO may bridge a drop entirely: then there is no gap)
+        assert 1 <= len(gaps) <= 2, (role, gaps)
+        for g in gaps:
+            pair = [(d, u) for d, u in zip(downs, ups)
+                    if t_host[g] <= d.t_s + 0.5 and t_host[g + 1] >= u.t_s]
+            assert len(pair) == 1, (role, t_host[g], t_host[g + 1], downs, ups)
+            down, up = pair[0]
             missing = int(seq[g + 1] - seq[g] - 1)
-            # samples lost never exceed the disconnected time, plus what was still in the
-            # sensor's FIFO at the drop (one partial batch and the samples since its last FIFO
-            # read, whose interval stretches when the CPU is starved)
-            fifo_s = 19 / rate + 2 * tick[role] * speed
-            assert missing / rate <= (up.t_s - down.t_s) + fifo_s, (missing, up.t_s - down.t_s)
-            assert up.data["down_wall_s"] < 3.0
+            # samples lost never exceed the disconnected time
+            assert missing / rate <= up.t_s - down.t_s, (missing, up.t_s - down.t_s)
+        assert all(u.data["down_wall_s"] < 3.0 for u in ups)
         assert status[role][1] == int(sum(seq[g + 1] - seq[g] - 1 for g in gaps))
         assert status[role][2:4] == (0, 0)
         # nothing else lost: what the sensor sent arrived, lies in a gap, or was still in
@@ -108,6 +109,31 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
         in_gaps = int(sum(seq[g + 1] - seq[g] - 1 for g in gaps))
         assert sent[role] - len(seq) - in_gaps <= 19 + 2 * tick[role] * speed * rate
         assert len(seq) > 0.8 * rate * (session_s - 2 * 2 * down_wall_s * speed)
+
+
+def test_a_short_drop_is_bridged_by_the_sensor_fifo():
+    """At 104 Hz the FIFO holds 2.2 s: a 0.3 s drop loses nothing, and is still recorded."""
+    async def main():
+        sensors, clock = await start_sensors(104, 1.0, seconds=10.0)
+        src = virtual_source(sensors, 104, clock)
+        await src.start()
+        got = {}
+        task = asyncio.create_task(collect(src, got))
+        await asyncio.sleep(1.0)
+        await sensors["sacrum"].force_disconnect(0.3)
+        await asyncio.sleep(2.0)
+        st = dataclasses.replace(src.status()["sacrum"])
+        await src.stop()
+        await task
+        for vs in sensors.values():
+            await vs.close()
+        return got, st, src.all_events
+
+    got, st, events = asyncio.run(main())
+    seq = np.concatenate([b.seq for b in got["sacrum"]])
+    assert [e.kind for e in events] == ["disconnect", "reconnect"]
+    assert st.reconnects == 1 and st.dropped == 0
+    assert np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq)))
 
 
 def test_tampered_notifications_are_counted_and_never_crash_the_reader():

@@ -92,6 +92,17 @@ def test_sensor_side_chain_decodes_on_the_host():
     assert cfg.info_bytes(185)  # info fits the config used
 
 
+def test_sample_counter_shows_fifo_overflow_as_a_gap():
+    c = P.SampleCounter(208)
+    period = 1 / (208 * P.TICK_S)
+    rng = np.random.default_rng(2)
+    t = 1000 + np.cumsum(period * (1 + 0.002) + rng.uniform(-8, 8, 500))  # 0.2 % slow, jitter
+    t[300:] += 75 * period  # 75 samples overwritten in the FIFO
+    seq = [c.next(int(x)) for x in t]
+    assert seq[:300] == list(range(300))
+    assert seq[300:] == list(range(375, 575))
+
+
 @pytest.mark.parametrize("volts,pct", [(3.0, 0), (3.84, 50), (4.2, 100), (4.3, 100),
                                        (3.965, 72)])
 def test_battery_percent_from_lipo_voltage(volts, pct):

@@ -155,6 +155,7 @@ class VirtualSensor:
         self._down_until = 0.0
         self._closed = False
         self._held_partial = False
+        self._resumable = False
         #: while True no samples are produced (the simulated wearer has not begun the program)
         self.paused = False
 
@@ -258,7 +259,6 @@ class VirtualSensor:
     # -- connection events -------------------------------------------------------------------
     def _on_connection(self, conn) -> None:
         self._conn = conn
-        self.batcher.reset()
         self.batcher.set_mtu(23)
         conn.on(conn.EVENT_DISCONNECTION, self._on_disconnection)
         conn.on(conn.EVENT_CONNECTION_ATT_MTU_UPDATE, self._on_mtu)
@@ -269,8 +269,9 @@ class VirtualSensor:
 
     def _on_disconnection(self, *_a) -> None:
         self._conn = None
+        # Like the firmware: the FIFO keeps sampling; the next START resumes from it.
+        self._resumable = self._resumable or self.handler.streaming
         self.handler.streaming = False
-        self.batcher.reset()
         if not self._closed:
             self._adv_task = asyncio.create_task(self._readvertise())
 
@@ -312,15 +313,25 @@ class VirtualSensor:
             log.debug("%s control response: %s", self.name, exc)
 
     def _on_start(self) -> None:
-        self.batcher.rate_hz = self.config.rate_hz
-        self.batcher.reset()
-        # Streaming starts from "now": older samples were never put in the FIFO.
         now = self.now_s()
-        self.samples_skipped += len(self.feed.window(self._sent_to_s, now)[0])
-        self._sent_to_s = now
+        if self._resumable and self.batcher.rate_hz == self.config.rate_hz:
+            # Resume after a dropped link: the FIFO holds the newest P.FIFO_SAMPLES samples.
+            oldest = now - P.FIFO_SAMPLES / float(self.config.rate_hz)
+            if oldest > self._sent_to_s:  # it overflowed: the pending batch is gone too
+                self.batcher.reset()
+                self.samples_skipped += len(self.feed.window(self._sent_to_s, oldest)[0])
+                self._sent_to_s = oldest
+        else:
+            # A fresh start: older samples were never put in the FIFO.
+            self.batcher.rate_hz = self.config.rate_hz
+            self.batcher.reset()
+            self.samples_skipped += len(self.feed.window(self._sent_to_s, now)[0])
+            self._sent_to_s = now
+        self._resumable = False
 
     def _on_stop(self) -> None:
         self.batcher.reset()
+        self._resumable = False
 
     def _on_identify(self, seconds: int) -> None:
         self.identify_until = time.monotonic() + seconds
@@ -440,6 +451,10 @@ class VirtualVendorSensor(VirtualSensor):
         self._t_wall0 = time.monotonic()
         self._stream_task = asyncio.create_task(self._stream_loop(), name=f"vvendor-{self.name}")
         await self._advertise()
+
+    def _on_disconnection(self, *a) -> None:
+        super()._on_disconnection(*a)
+        self._resumable = False  # vendor sensors: no FIFO backlog after a drop
 
     def _on_connection(self, conn) -> None:
         super()._on_connection(conn)
