@@ -65,9 +65,15 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
 
 
 def run(args) -> int:
+    from imu.errors import BadInputError
+    from imu.fusion import FILTERS
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
     from imu.session.load import load_session
 
+    if args.filter and args.filter not in FILTERS:
+        raise BadInputError(f"unknown filter {args.filter!r}; choose one of {', '.join(FILTERS)}")
+    if args.rate is not None and not (args.rate > 0):
+        raise BadInputError(f"--rate must be positive, not {args.rate:g}")
     session = load_session(args.session)
     profile = session_profile(session, args.calibration)
     table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
