@@ -6,7 +6,7 @@ the replay player) on a timer and draws it; the model does all the computing in 
 
 from __future__ import annotations
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from gui import theme
 from gui.views.controls import ReplayControls, SetControls
@@ -97,6 +97,11 @@ class Dashboard(QtWidgets.QMainWindow):
             self.controls.play_pause.connect(self._toggle_play)
             self.controls.seek.connect(self._seek)
             self.controls.speed.connect(self._speed)
+            for key, slot in (("Space", self._toggle_play),
+                              ("Left", lambda: self._seek(self.model.position_s - 5.0)),
+                              ("Right", lambda: self._seek(self.model.position_s + 5.0)),
+                              ("Home", lambda: self._seek(0.0))):
+                QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
         else:
             self.controls = SetControls()
             self.controls.start_set.connect(self._start_set)

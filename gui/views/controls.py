@@ -100,6 +100,7 @@ class ReplayControls(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.play = QtWidgets.QPushButton("❚❚ Pause")
+        self.play.setToolTip("Space: play/pause · ←/→: 5 s back/forward · Home: start")
         self.play.setObjectName("primary")
         self.play.setMinimumWidth(96)
         self.play.clicked.connect(self.play_pause.emit)
