@@ -162,14 +162,14 @@ class Profile:
             if phase == "standing":
                 worst = max((g.get("gravity_spread_deg", 0) for g in f.get("sensors", {}).values()),
                             default=0)
-                lines.append(f"  standing    {f.get('duration_s', 0):5.1f} s, gravity scatter "
+                lines.append(f"  {'standing':<20}{f.get('duration_s', 0):5.1f} s, gravity scatter "
                              f"≤ {worst:.2f}°")
             elif "reps" in f:
-                lines.append(f"  {phase:<12}{f['reps']} reps, range {f['range_deg']:.0f}°, "
+                lines.append(f"  {phase:<20}{f['reps']} reps, range {f['range_deg']:.0f}°, "
                              f"axis spread {f.get('axis_spread_deg') or 0:.1f}°, axis "
                              f"{f['axis_vertical_deg']:.0f}° from vertical")
             elif "duration_s" in f:
-                lines.append(f"  {phase:<12}{f['duration_s']:.1f} s")
+                lines.append(f"  {phase:<20}{f['duration_s']:.1f} s")
         return "\n".join(lines)
 
 
