@@ -140,7 +140,7 @@ def flexion_axis(t_s: np.ndarray, gyr: np.ndarray, y_S: np.ndarray, gyr_bias: np
     main_sign = -1.0 if segment == "pelvis" else 1.0
     peak = lo if segment == "pelvis" else hi
     other = hi if segment == "pelvis" else lo
-    reps = _excursions(phi, main_sign, max(8.0, 0.4 * peak))
+    reps = _excursions(phi, main_sign, max(8.0, 0.6 * peak))
     spreads = []
     for i0, i1 in reps:
         # the rep's own axis from its rate samples (down and up)
