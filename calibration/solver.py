@@ -241,6 +241,10 @@ def refuse_if_poor(quality: dict, limits: QualityLimits = QualityLimits(), where
     bad.sort(key=lambda b: order.index(b[0]) if b[0] in order else 99)
     phase, why = bad[0]
     more = f" (and {len(bad) - 1} more problem(s))" if len(bad) > 1 else ""
+    if phase == "standing" and why == "not found":  # nothing else can be found without it
+        return_msg = ("no calibration protocol found (it starts with 5 s of quiet standing); "
+                      f"record it: {phase_text(phase)}, then the hinges and leg swings")
+        raise CalibrationError(f"{where}: {return_msg}" if where else return_msg)
     prefix = f"{where}: " if where else ""
     raise CalibrationError(f"{prefix}calibration refused: {phase.replace('_', ' ')} {why}; "
                            f"repeat {phase_text(phase)}{more}")

@@ -36,9 +36,14 @@ def session_profile(session, calibration_path: str | None):
     if session.calibration:
         return Profile.from_dict(session.calibration,
                                  where=f"{session.source or 'session'} (embedded calibration)")
+    from imu.errors import CalibrationError
+
     print("no --calibration: calibrating from the session's own calibration phase",
           file=sys.stderr)
-    return calibrate_session(session)
+    try:
+        return calibrate_session(session)
+    except CalibrationError as exc:
+        raise CalibrationError(f"{exc.message} (or pass --calibration PROFILE)") from None
 
 
 def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
