@@ -152,5 +152,5 @@ def test_calibrate_command_refusal_is_one_line_exit_2(tmp_path, capsys):
     write_csv_folder(res.session, folder)
     assert main(["calibrate", str(folder), "-o", str(tmp_path / "p.json")]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith("imu calibrate: error:") and "repeat" in last
+    assert last.startswith("imu calibrate: error:") and "quiet standing" in last
     assert not (tmp_path / "p.json").exists()
