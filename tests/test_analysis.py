@@ -350,3 +350,30 @@ def test_one_thigh_in_a_gap_does_not_make_the_mean_flexion_jump(sim, table, resu
             assert gr["end_s"] == pytest.approx(r["end_s"], abs=0.05)
             back = "left" if s["side"] == "right" else "right"
             assert gr[f"collapse_index_{back}"] is not None
+
+
+def _airplane_table(close_deg: float):
+    t = np.arange(0, 20, 0.01)
+    r = np.zeros_like(t)
+    open_ = (t > 5) & (t < 7)
+    r[open_] = -30 * np.sin((t[open_] - 5) / 2 * np.pi)          # external rotation, 5-7 s
+    close = (t >= 7) & (t < 8.5)
+    r[close] = close_deg * np.sin((t[close] - 7) / 1.5 * np.pi)    # internal rotation, 7-8.5 s
+    z = 0 * t
+    cols = {"pelvis_tilt": z + 40, "pelvis_obliquity": z, "pelvis_rotation": -r,
+            "right_hip_flexion": z + 40, "right_hip_adduction": z, "right_hip_rotation": r,
+            "right_thigh_inclination": z}
+    return AngleTable(t, cols)
+
+
+@pytest.mark.parametrize("close_deg", [20.0, 9.0])
+def test_airplane_rep_is_one_open_close_cycle_bounded_by_the_last_excursion(close_deg):
+    res = analyze_angles(_airplane_table(close_deg), [], exercise="hip_airplane", side="right")
+    (rep,) = res["sets"][0]["reps"]
+    assert rep["hip_external_rotation_peak_deg"] == pytest.approx(30, abs=0.1)
+    if close_deg > 10:   # the close goes past the threshold: part of the same rep
+        assert rep["hip_internal_rotation_peak_deg"] == pytest.approx(close_deg, abs=0.1)
+        assert rep["end_s"] > 8.3
+    else:                # a close within the threshold: the rep ends where the open returned
+        assert rep["end_s"] < 7.1
+        assert rep["hip_internal_rotation_peak_deg"] < 3.0

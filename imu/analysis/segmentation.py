@@ -140,7 +140,8 @@ class ExcursionSegmenter:
     lookback_s : float
         How far back an excursion's start is searched.
     min_neutral_s : float
-        A return to neutral ends the rep only once it has lasted this long (0: at once).
+        The rep's end (first return within band after its last sample beyond the threshold) is
+        confirmed at a sample in band at least this long after it (0: at once).
     """
 
     def __init__(self, buffer: SampleBuffer, column: str, threshold_deg: float, band_deg: float,
@@ -240,14 +241,16 @@ class ExcursionSegmenter:
                 self._try_start(i, v)
             return None
 
-        # active rep: ends at the first sample back within band of standing (that stays there
-        # for min_neutral_s, if set)
+        # active rep: it ends at the first sample back within band of standing after its last
+        # sample beyond the threshold; with min_neutral_s the end is confirmed only at a sample
+        # in band at least that long after it (a fast pass through neutral between the open and
+        # the close of a hip airplane does not end the rep, a close beyond the threshold resets)
         if abs(v - self.standing) <= self.band or (not self.two_sided and v < self.standing):
             if self._end_cand < 0:
                 self._end_cand = i
             if t - self.buf.time_at(self._end_cand) >= self.min_neutral_s - 1e-9:
                 return self._close(self._end_cand)
-        else:
+        elif self._dev(v, self.standing) > self.threshold:
             self._end_cand = -1
         return None
 
