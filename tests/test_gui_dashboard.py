@@ -119,3 +119,24 @@ def test_live_dashboard_shows_pipeline_results_and_set_controls_write_events(app
     assert pipe.snapshot().current_set is None and len(pipe.sets) == n_sets + 1
     pipe._sets.pop()                               # leave the shared run as it was
     dispose(win)
+
+
+def test_replay_without_a_usable_calibration_still_plays_status_and_sets():
+    from dataclasses import replace
+
+    from imu.commands.replay import build_player
+    from imu.types import Session
+
+    s = sim().session
+    cut = next(e.t_s for e in s.events if e.kind == "calibration_end") + 1.0
+    sensors = {}
+    for role, d in s.sensors.items():
+        m = d.t_host_s >= cut
+        sensors[role] = replace(d, seq=d.seq[m], t_sensor_s=d.t_sensor_s[m],
+                                t_host_s=d.t_host_s[m], acc=d.acc[m], gyr=d.gyr[m])
+    events = [e for e in s.events if e.t_s >= cut]
+    p = build_player(Session(dict(s.meta), sensors, events), None, progress=False)
+    snap = p.snapshot_at(10.0)
+    assert snap.calibration.state == "refused" and "calibration" in snap.calibration.message
+    assert snap.angles == {} and snap.current_set["exercise"] == "hinge"
+    assert all(95 < st.rate_hz < 110 for st in snap.status.values())

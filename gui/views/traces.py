@@ -95,7 +95,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
         self._empty.setVisible(not have_any)
         if not have_any:
             msg = {"ok": "waiting for data…",
-                   "refused": "calibration refused: press Calibrate… and repeat the protocol",
+                   "refused": ("no usable calibration in this recording: replay it with "
+                               "--calibration PROFILE" if snap.mode == "replay" else
+                               "calibration refused: press Calibrate… and repeat the protocol"),
                    "recording": "calibrating: follow the instructions…",
                    "solving": "solving the calibration…"}.get(snap.calibration.state,
                                                                "waiting for calibration…")

@@ -82,6 +82,8 @@ class ReplayPlayer:
                                               "side": r.get("side", s.get("side"))}))
             for h in s.get("holds", []) or []:
                 self.holds.append(self._shift({**h, "exercise": s["exercise"], "set_index": k}))
+        if analysis is None:                  # no angles: the sets still come from the events
+            self.sets = self._sets_from_events(session)
         self.reps.sort(key=lambda r: r.get("end_s") or 0.0)
         self.holds.sort(key=lambda r: r.get("end_s") or 0.0)
         if angles is not None and len(angles.time_s):
@@ -104,6 +106,23 @@ class ReplayPlayer:
             steps = np.diff(seq, prepend=seq[:1]) if len(seq) else seq
             lost = np.cumsum(np.clip(steps - 1, 0, None))
             self._raw[role] = (th, ts, lost, d.info)
+
+    def _sets_from_events(self, session: Session) -> list[dict]:
+        sets, open_ = [], None
+        for e in sorted(session.events, key=lambda e: e.t_s):
+            if e.kind == "set_start" and e.exercise:
+                if open_ is not None:
+                    open_["end_s"] = e.t_s - self.t0_s
+                    sets.append(open_)
+                open_ = {"exercise": e.exercise, "side": e.side, "start_s": e.t_s - self.t0_s}
+            elif e.kind == "set_end" and open_ is not None:
+                open_["end_s"] = e.t_s - self.t0_s
+                sets.append(open_)
+                open_ = None
+        if open_ is not None:
+            open_["end_s"] = self.duration_s
+            sets.append(open_)
+        return sets
 
     def _shift(self, item: dict) -> dict:
         for k in ("start_s", "end_s"):
