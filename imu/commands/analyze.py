@@ -106,7 +106,10 @@ def run(args) -> int:
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
     from imu.session.load import load_session
 
+    from imu.analysis.sets import normalize_exercise
+
     settings = load_settings(args.settings, args.overrides)  # bad settings fail before any work
+    normalize_exercise(args.exercise, "--exercise")
     session = load_session(args.session)
     profile = session_profile(session, args.calibration)
     print("computing angles…", file=sys.stderr)
