@@ -12,7 +12,7 @@ def test_headless_demo_replays_a_session_through_the_pipeline_and_prints_its_sum
     out = capsys.readouterr().out
     reps, _ = truth_reps()
     assert "3 sensors" in out and "sacrum" in out and "right_thigh" in out
-    assert "calibration: from the session's calibration phase" in out
+    assert "calibration: calibrated from the protocol at 0–" in out
     assert f"set 1: hip hinge" in out and f"{len(reps)} reps" in out
     assert out.count("Rep ") == len(reps) and "score" in out
 

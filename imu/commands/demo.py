@@ -87,7 +87,7 @@ def headless(args, reason: str | None) -> int:
     pipe.run_blocking(args.seconds)
     cal = pipe.calibration
     duration = (pipe.t_now_s - pipe.t_first_s) if pipe.t_first_s is not None else 0.0
-    cal_line = {"ok": "from the session's calibration phase",
+    cal_line = {"ok": cal.message,
                 "refused": f"refused: {cal.message}"}.get(cal.state, "not calibrated (no angles)")
     print(session_summary(title, pipe.sensors, duration, src.status(), pipe.sets, pipe.reps,
                           pipe.holds, cal_line))

@@ -529,7 +529,14 @@ class LivePipeline:
                 self._message = msg
             return
         self._set_profile(profile, None)
+        spans = [(float(d.t_host_s[0]), float(d.t_host_s[-1]))
+                 for d in session.sensors.values() if len(d)]
+        t_a, t_b = (self._rel(min(a for a, _ in spans)), self._rel(max(b for _, b in spans))) \
+            if spans else (0.0, 0.0)
         with self._lock:
+            how = "found automatically" if auto else "marked by the protocol events"
+            self._calib = replace(self._calib, message=f"calibrated from the protocol at "
+                                  f"{max(t_a, 0.0):.0f}–{t_b:.0f} s ({how})")
             self._message = "calibrated: angles and reps are live"
         # warm the angle pipeline up on the last seconds (filters converge, the trace fills);
         # short, so a live source is not starved while it runs
@@ -538,7 +545,7 @@ class LivePipeline:
                      default=self._t_now_s))
         for role, blk in self._raw.since(t0):
             self._push_angles(role, blk)
-        self.log(f"calibrated: {self._calib.message}")
+        self.log(self._calib.message)
 
     def _wait_solver(self, timeout_s: float = 60.0) -> None:
         if self._solver is not None:
