@@ -367,7 +367,7 @@ def _trends(sets: list[dict]) -> str:
         ticks = [(k, f"set {k}") for k in x]
         peak = [np.mean([r["hip_flexion_peak_deg"] for r in s["reps"]]) for _, s in hinge]
         ch = Chart(height=210, title="Hinge: peak hip flexion per set (mean over reps)", xlabel="set",
-                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=ticks)
+                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=ticks, y_range=(0, max(peak) * 1.15 + 5))
         ch.points(x, peak, "blue", "peak hip flexion")
         out.append(ch.svg())
         hs = [(k, s) for k, s in hinge if s["exercise"] == "hinge"]
