@@ -127,6 +127,7 @@ class StatusPrinter:
         self.log_interval_s = log_interval_s  # not a terminal: a block every 10 s, not every 1 s
         self._last = -1e9
         self._lines = 0
+        self._printed: list[str] = []
 
     def __call__(self, status: dict, final: bool = False) -> None:
         if self.quiet or not status:
@@ -135,6 +136,9 @@ class StatusPrinter:
             return
         self._last = self._now()
         lines = [status_line(r, st) for r, st in status.items()]
+        if lines == self._printed:
+            return
+        self._printed = lines
         if self.tty and self._lines:
             self.stream.write(f"\x1b[{self._lines}F")
         for ln in lines:
