@@ -39,6 +39,38 @@ def test_simulated_source_delivers_the_simulator_samples(tmp_path):
     assert "set_start" in kinds  # the program's events come through
 
 
+def test_record_source_survives_pauses_between_blocks(tmp_path):
+    """A source silent for longer than the status interval keeps recording (regression)."""
+    from imu.sources.base import SensorStatus, Source
+    from imu.types import SampleBlock
+
+    class Paused(Source):
+        sensors = {"sacrum": SensorInfo("p1", "sacrum", "test", 10.0)}
+
+        async def start(self):
+            pass
+
+        async def stop(self):
+            pass
+
+        async def blocks(self):
+            for k in range(3):
+                await asyncio.sleep(0.6)
+                n = 5
+                yield SampleBlock("p1", np.arange(k * n, (k + 1) * n), np.arange(n) * 0.1,
+                                  np.full(n, k * 0.6), np.zeros((n, 3)), np.zeros((n, 3)))
+
+        def status(self):
+            return {"sacrum": SensorStatus("p1", "sacrum")}
+
+    path = tmp_path / "p.imu"
+    w = RecordingWriter(path, {}, [])
+    n = asyncio.run(record_source(Paused(), w))
+    w.close()
+    assert n == 15
+    assert read_recording(path).sensors["sacrum"].seq.tolist() == list(range(15))
+
+
 def test_record_command_writes_three_sensors_at_the_set_rate(tmp_path, capsys):
     from imu.cli import main
     from imu.commands.info import sensor_summary

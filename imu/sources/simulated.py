@@ -214,14 +214,20 @@ async def record_source(source: Source, writer, *, seconds: float | None = None,
     last_status = 0.0
     stop_event = stop_event or asyncio.Event()
     it = source.blocks().__aiter__()
+    nxt: asyncio.Future | None = None  # never cancel a pending __anext__: that ends the generator
     try:
         while not stop_event.is_set():
-            try:
-                blk = await asyncio.wait_for(it.__anext__(), timeout=0.25)
-            except asyncio.TimeoutError:
-                blk = None
-            except StopAsyncIteration:
-                break
+            if nxt is None:
+                nxt = asyncio.ensure_future(it.__anext__())
+            done, _ = await asyncio.wait({nxt}, timeout=0.25)
+            blk = None
+            if nxt in done:
+                try:
+                    blk = nxt.result()
+                except StopAsyncIteration:
+                    nxt = None
+                    break
+                nxt = None
             if blk is not None:
                 role = role_of.get(blk.sensor_id)
                 if role is None:
@@ -243,6 +249,8 @@ async def record_source(source: Source, writer, *, seconds: float | None = None,
                 last_status = now
                 status_cb(source.status())
     finally:
+        if nxt is not None:
+            nxt.cancel()
         await source.stop()
         for ev in source.events():
             writer.add_event(ev)
