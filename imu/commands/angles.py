@@ -61,11 +61,17 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
     n = len(table.time_s)
-    with open(tmp, "wb") as f:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def chunk(i0):
+        block = np.column_stack([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols])
+        return format_rows(block, decs)
+
+    workers = max(1, min(2, os.cpu_count() or 1))
+    with open(tmp, "wb") as f, ThreadPoolExecutor(max_workers=workers) as pool:
         f.write((",".join(header) + "\n").encode())
-        for i0 in range(0, n, chunk_rows):
-            block = np.column_stack([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols])
-            f.write(format_rows(block, decs))
+        for text in pool.map(chunk, range(0, n, chunk_rows)):  # in order
+            f.write(text)
     os.replace(tmp, path)
 
 

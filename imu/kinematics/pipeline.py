@@ -71,6 +71,14 @@ NO_FILTER_BIAS = {"vqf": {"rest_bias_est": False, "motion_bias_est": False},
                   "imufusion": {"bias": False}}
 
 
+def _pool(n: int):
+    """A thread pool of at most ``n`` workers (and no more than the CPUs)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=max(1, min(n, os.cpu_count() or 1)))
+
+
 def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
                  rate_hz: float | None = None, progress: bool = False,
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
@@ -96,42 +104,58 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     from imu.fusion import fuse
     from imu.timing import common_time_base, resample_quat, resample_vec
 
-    raw = {}
     for role in roles:
         data = session.sensors[role]
         if len(data) < 2:
             raise BadInputError(f"sensor {role} ({data.info.sensor_id}) has no samples")
+
+    def prepare(role):
+        data = session.sensors[role]
         t = sensor_times_s(data)
         r_hz = nominal_rate_hz(t, data.info.rate_hz)
         acc, gyr = _apply_intrinsics(intrinsics, role, data)
-        raw[role] = (t, np.asarray(acc, float), np.asarray(gyr, float), r_hz)
+        return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
+
+    # per-sensor work runs in threads: numpy and the compiled filters release the GIL
+    with _pool(len(roles)) as pool:
+        raw = dict(zip(roles, pool.map(prepare, roles)))
     settings = dict(filter_settings or {})
+    win = []
+    st = standing or StandingSettings()
     if alignment is not None:
-        st = standing or StandingSettings()
-        zero = {r: np.zeros(3) for r in roles}
         win = standing_windows({r: v[0] for r, v in raw.items()}, {r: v[1] for r, v in raw.items()},
                                {r: v[2] for r, v in raw.items()},
-                               {r: alignment.R_BS[r][1] for r in roles}, zero, st)
+                               {r: alignment.R_BS[r][1] for r in roles},
+                               {r: np.zeros(3) for r in roles}, st)
         if win:
             if progress:
                 print(f"gyro bias from {len(win)} quiet-standing stretches", file=sys.stderr)
-            for role, (t, acc, gyr, r_hz) in raw.items():
-                b = track_gyro_bias(t, gyr, win, zero[role], st)
-                raw[role] = (t, acc, gyr - b, r_hz)
             settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
-    per = {}
-    for role, (t, acc, gyr, r_hz) in raw.items():
+
+    def fuse_one(role):
+        t, acc, gyr, r_hz = raw[role]
+        if win:
+            gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
             print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, **settings)
-        per[role] = (t, q, smoothed_rate_norm(gyr, r_hz), r_hz)
+        return t, q, smoothed_rate_norm(gyr, r_hz), r_hz
+
+    with _pool(len(roles)) as pool:
+        per = dict(zip(roles, pool.map(fuse_one, roles)))
 
     base_hz = float(rate_hz) if rate_hz else per[roles[0]][3]
     time_s = common_time_base({r: p[0] for r, p in per.items()}, base_hz, span="union")
-    quats, gnorm = {}, {}
-    for role, (t, q, g, r_hz) in per.items():
-        quats[role] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
-        gnorm[role] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
+
+    def resample(role):
+        t, q, g, r_hz = per[role]
+        return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
+                resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
+
+    with _pool(len(roles)) as pool:
+        res = dict(zip(roles, pool.map(resample, roles)))
+    quats = {r: v[0] for r, v in res.items()}
+    gnorm = {r: v[1] for r, v in res.items()}
     return time_s, quats, gnorm, base_hz
 
 
