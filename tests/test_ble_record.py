@@ -57,8 +57,10 @@ def test_record_source_survives_pauses_between_blocks(tmp_path):
             for k in range(3):
                 await asyncio.sleep(0.6)
                 n = 5
-                yield SampleBlock("p1", np.arange(k * n, (k + 1) * n), np.arange(n) * 0.1,
-                                  np.full(n, k * 0.6), np.zeros((n, 3)), np.zeros((n, 3)))
+                rng = np.random.default_rng(k)
+                yield SampleBlock("p1", np.arange(k * n, (k + 1) * n), k * 0.5 + np.arange(n) * 0.1,
+                                  np.full(n, k * 0.6), rng.normal(size=(n, 3)),
+                                  rng.normal(size=(n, 3)))
 
         def status(self):
             return {"sacrum": SensorStatus("p1", "sacrum")}
