@@ -182,7 +182,8 @@ class StandingBiasStream:
             gc = g - self.bias[role]
             out[i] = gc
             n = float(np.sqrt(gc @ gc))
-            gn = self._gn[role] = n if self._gn[role] is None else self._gn[role] + a * (n - self._gn[role])
+            prev = self._gn[role]
+            gn = self._gn[role] = n if prev is None else prev + a * (n - prev)
             an = float(np.sqrt(acc[i] @ acc[i]))
             quiet = bool(np.isfinite(gn) and gn < s.still_rad_s and an > 0
                          and (acc[i] @ up) / an > self._cos_up)
