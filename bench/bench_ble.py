@@ -4,8 +4,9 @@
 in-process link into the bleak-based reader and straight into a recording; each sensor is
 dropped 5 times (1 s silent each). Reported: samples sent / received, samples missing outside a
 recorded gap (must be 0), the slowest reconnection, the worst "lost time minus disconnected
-time" (negative: the sensor's FIFO bridged part of the drop), and the CPU the whole pipeline used (share of one core) with the same three sensors
-streaming without drops as the baseline in the same run.
+time" (negative: the sensor's FIFO bridged part of the drop), and the CPU the whole pipeline
+used (share of one core) with the same three sensors streaming without drops as the baseline
+in the same run.
 """
 
 from __future__ import annotations

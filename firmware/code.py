@@ -13,7 +13,6 @@
 #   red blink 1 Hz         battery below 10 %
 #   red steady             IMU not found (check the board is a "Sense")
 
-import struct
 import time
 
 import _bleio
