@@ -12,7 +12,7 @@ Acceptance seeds (``ACCEPT_SEEDS``) were never used while tuning (``TUNE_SEEDS``
 Rows: reps/holds found, missed, extra; worst boundary error; worst hip-flexion and pelvis-tilt
 peak errors; fault-label accuracy (reps whose true value is more than 1.5° from the threshold);
 pelvic drop final / max errors (both references: against the calibration pose as in
-notes/METRICS.md, the default, and against standing before the lift); airplane rotation peak errors and the
+docs/metrics.md, the default, and against standing before the lift); airplane rotation peak errors and the
 confidence range. Speed: the per-sample detectors over 1 h of angles at 100 Hz, against the bare
 cost of handing every row to Python as a dict (the baseline in the same run).
 

@@ -31,7 +31,7 @@ def table(sim):
 
 @pytest.fixture(scope="module")
 def result(sim, table):
-    # defaults: the pelvic drop against the calibration pose, exactly as notes/METRICS.md says
+    # defaults: the pelvic drop against the calibration pose, exactly as docs/metrics.md says
     return analyze_angles(table, sim.session.events)
 
 

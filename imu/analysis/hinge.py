@@ -1,7 +1,7 @@
 """Hip hinge: reps, peaks, pelvis share, tempo, faults and a 0-100 score (SPEC §5).
 
 The segmented signal is ``h(t)``, the mean of the instrumented sides' hip flexion. Per rep
-(``notes/METRICS.md``): ``hip_flexion_peak_deg`` (max h), ``pelvis_tilt_peak_deg`` (max tilt),
+(``docs/metrics.md``): ``hip_flexion_peak_deg`` (max h), ``pelvis_tilt_peak_deg`` (max tilt),
 ``thigh_inclination_peak_deg`` (max of the sides' mean inclination), ``pelvis_share`` (tilt
 excursion / flexion excursion from the rep's start), ``pelvis_rotation_range_deg``,
 ``pelvis_obliquity_range_deg``, ``tempo_down_s``, ``tempo_up_s``, ``faults`` and ``score``;

@@ -1,4 +1,4 @@
-"""Shared rep / hold segmentation, sample by sample (docs: ``notes/METRICS.md``).
+"""Shared rep / hold segmentation, sample by sample (docs: ``docs/metrics.md``).
 
 Two streaming segmenters work on one scalar signal each:
 
@@ -118,7 +118,7 @@ def _nanmedian(x: np.ndarray) -> float:
 
 
 class ExcursionSegmenter:
-    """Streaming rep finder on one signal of a :class:`SampleBuffer` (METRICS.md "a rep").
+    """Streaming rep finder on one signal of a :class:`SampleBuffer` (docs/metrics.md "a rep").
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Single-leg stance: holds and pelvic drop (SPEC §5, ``notes/METRICS.md``).
+"""Single-leg stance: holds and pelvic drop (SPEC §5, ``docs/metrics.md``).
 
 ``side`` is the stance leg; the other leg is lifted. ``pelvic_drop(t)`` is ``+pelvis_obliquity``
 when the right leg is lifted (the right side of the pelvis is lower) and ``-pelvis_obliquity``
@@ -12,7 +12,7 @@ the mean over the first 0.5 s), ``time_in_band_pct`` (|change| < 3°) and ``grad
 the max drop is below 4°, amber below 8°, else red).
 
 Reference: by default (``single_leg.reference_standing = 0``) the drop is the obliquity against
-the calibration pose, exactly as in ``notes/METRICS.md``. With ``reference_standing = 1`` it is
+the calibration pose, exactly as in ``docs/metrics.md``. With ``reference_standing = 1`` it is
 measured from the pelvis's own level while still standing on two legs just before the lift
 (median over the second before the lifted leg starts to rise; reported as
 ``standing_pelvic_drop_deg``): what a coach means by "the pelvis dropped", and immune to a

@@ -10,7 +10,7 @@ exercises while wearing IMUs, with the exact ground truth.
 Modules: :mod:`~imu.sim.programs` (exercise programs), :mod:`~imu.sim.motion` (smooth
 primitives, body dimensions), :mod:`~imu.sim.body` (segment orientations, sensor sites),
 :mod:`~imu.sim.sensors` (IMU signals and errors), :mod:`~imu.sim.error_model` (the switchable
-error model and its datasheet values), :mod:`~imu.sim.truth` (per-rep truth, notes/METRICS.md),
+error model and its datasheet values), :mod:`~imu.sim.truth` (per-rep truth, docs/metrics.md),
 :mod:`~imu.sim.simulator` (:func:`simulate`), :mod:`~imu.sim.output` (CSV folder, recording).
 """
 

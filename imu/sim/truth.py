@@ -1,4 +1,4 @@
-"""Exact per-rep / per-hold values (SPEC §5 as made precise in notes/METRICS.md) from the truth
+"""Exact per-rep / per-hold values (SPEC §5 as made precise in docs/metrics.md) from the truth
 angle series and the program's known rep windows.
 
 The program knows when each rep's motion starts and ends (``t0``/``t1``); the values follow the
