@@ -42,9 +42,11 @@ class HeadingHoldSettings:
     upright_deg : float
         Largest angle between a segment's long axis (+Y) and the vertical at neutral standing.
     pelvis_gate_deg : float
-        The pelvis heading is re-zeroed only if it lies within this of the held heading.
+        The pelvis heading is re-zeroed only if it lies within this of the held heading (plus
+        ``pelvis_gate_growth_deg_per_s`` per second since the last anchor: drift grows).
     femur_gate_deg : float
-        A femur heading is re-zeroed only if it lies within this of the pelvis heading.
+        A femur heading is re-zeroed only if its correction changes by less than this (plus
+        ``femur_gate_growth_deg_per_s`` per second since the last anchor).
     drift_deg_per_s : float
         Expected heading drift rate after bias estimation, for the confidence, deg/s.
     confidence_scale_deg : float
@@ -55,8 +57,10 @@ class HeadingHoldSettings:
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
     pelvis_gate_deg: float = 20.0
+    pelvis_gate_growth_deg_per_s: float = 0.05
     femur_gate_deg: float = 20.0
-    drift_deg_per_s: float = 0.01
+    femur_gate_growth_deg_per_s: float = 0.1
+    drift_deg_per_s: float = 0.02
     confidence_scale_deg: float = 3.0
 
 
@@ -205,7 +209,8 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
         if not np.isfinite(h):
             continue
         ref_meas.append((i0, i1, tc, h))
-        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > settings.pelvis_gate_deg:
+        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > settings.pelvis_gate_deg + \
+                settings.pelvis_gate_growth_deg_per_s * (tc - ref_pts[-1][0]):
             continue  # faces another way: the person has turned, keep the held heading
         c = -h if not ref_pts else ref_pts[-1][1] + float(wrap_deg(-h - ref_pts[-1][1]))
         ref_pts.append((tc, c))
@@ -233,7 +238,8 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
                 continue
             c = float(wrap_deg(target - hm))
             if pts:
-                if abs(wrap_deg(c - pts[-1][1])) > settings.femur_gate_deg:
+                if abs(wrap_deg(c - pts[-1][1])) > settings.femur_gate_deg + \
+                        settings.femur_gate_growth_deg_per_s * (tc - pts[-1][0]):
                     continue
                 c = pts[-1][1] + float(wrap_deg(c - pts[-1][1]))
             pts.append((tc, c))
@@ -350,7 +356,9 @@ class HeadingHoldStream:
         s, ref = self.s, self.reference
         mean = {r: float(np.degrees(np.arctan2(*self._acc[r]))) for r in self.roles}
         c_ref = self.offset_deg[ref]
-        if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= s.pelvis_gate_deg:
+        since = 0.0 if self._last_anchor_t is None else max(0.0, t_s - self._last_anchor_t)
+        if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= \
+                s.pelvis_gate_deg + s.pelvis_gate_growth_deg_per_s * since:
             c_ref = -mean[ref]
         self.offset_deg[ref] = c_ref
         for r in self.roles:
@@ -358,6 +366,7 @@ class HeadingHoldStream:
                 continue
             c = float(wrap_deg(mean[ref] + c_ref - mean[r]))
             if self._last_anchor_t is None or self.offset_deg[r] is None or \
-                    abs(wrap_deg(c - self.offset_deg[r])) <= s.femur_gate_deg:
+                    abs(wrap_deg(c - self.offset_deg[r])) <= \
+                    s.femur_gate_deg + s.femur_gate_growth_deg_per_s * since:
                 self.offset_deg[r] = c
         self._last_anchor_t = t_s
