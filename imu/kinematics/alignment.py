@@ -117,13 +117,34 @@ def sensor_world_matrix(q_ES: np.ndarray) -> np.ndarray:
     return R_WE @ matrix_from_quat(q_ES)
 
 
+def _left_matrix(a: np.ndarray) -> np.ndarray:
+    """4×4 ``L`` with ``a ⊗ q = L @ q``."""
+    w, x, y, z = a
+    return np.array([[w, -x, -y, -z], [x, w, -z, y], [y, z, w, -x], [z, -y, x, w]])
+
+
+def _right_matrix(b: np.ndarray) -> np.ndarray:
+    """4×4 ``R`` with ``q ⊗ b = R @ q``."""
+    w, x, y, z = b
+    return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
+
+
 def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:
     """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions."""
     q_BS = Q.from_matrix(np.asarray(R_BS, dtype=float))
-    q = Q.multiply(Q.multiply(Q_WE, np.atleast_2d(np.asarray(q_ES, float))), Q.conj(q_BS))
+    M = _left_matrix(Q_WE) @ _right_matrix(Q.conj(q_BS))  # both constant: one linear map
+    q = np.atleast_2d(np.asarray(q_ES, float)) @ M.T
     if np.ndim(heading_deg) == 0 and float(heading_deg) == 0.0:
         return q
-    return Q.multiply(quat_y(heading_deg), q)
+    return rotate_heading(q, heading_deg)
+
+
+def rotate_heading(q: np.ndarray, heading_deg) -> np.ndarray:
+    """``q_y(h) ⊗ q`` for (N, 4) ``q`` and heading(s) ``h`` in degrees (scalar or (N,))."""
+    h = np.radians(np.asarray(heading_deg, dtype=float)) / 2.0
+    c, s = np.cos(h), np.sin(h)
+    w, x, y, z = np.atleast_2d(np.asarray(q, float)).T
+    return np.stack([c * w - s * y, c * x + s * z, c * y + s * w, c * z - s * x], axis=-1)
 
 
 def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:

@@ -17,7 +17,7 @@ import numpy as np
 
 from imu import quat as Q
 from imu.errors import BadInputError
-from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, quat_y, rot_y,
+from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
@@ -189,7 +189,7 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         with np.errstate(invalid="ignore"):
             still[r] = gyr_norm[r] < hs.still_gyr_rad_s
     hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
-    segs = {r: matrix_from_quat(Q.multiply(quat_y(hold.offset_deg[r]), q_raw[r])) for r in roles}
+    segs = {r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])) for r in roles}
     cols = segment_angles_gapped(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
