@@ -188,3 +188,12 @@ def test_witmotion_0x55_0x61():
     assert s.angles_deg[1] == pytest.approx([90.0, -45.0, 0.0])
     with pytest.raises(MalformedPacket):
         decode_witmotion(b"\x55\x51" + pkt[2:])
+
+
+def test_replay_memory_is_bounded_on_long_streams():
+    tr = tracker()
+    pk = packets(19 * 6000)
+    for i, p in enumerate(pk):
+        tr.feed(p, i * 19 / RATE)
+    assert len(tr._received) <= 4096
+    assert tr.feed(pk[-3], 1e4) is None and tr.counts.duplicates == 19  # recent replay known

@@ -269,8 +269,8 @@ class StreamTracker:
             elif ahead < 0:  # a resync backwards (sensor restarted its counter)
                 self.gaps.append((seq0, ahead))
         self._received.add(seq0)
-        if len(self._received) > 4096:
-            self._received = {s for s in self._received if s >= seq0 - 100000}
+        if len(self._received) > 4096:  # keep the last ~1000 batches (amortised pruning)
+            self._received = set(sorted(self._received)[-1024:])
         self.next_seq = seq0 + n
         ticks = t0 + (np.arange(n) * b.dt_q4) / 16.0
         self.last_ticks = int(round(ticks[-1]))
