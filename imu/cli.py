@@ -31,7 +31,16 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+def _command_name(mod_name: str) -> str:
+    return mod_name.rstrip("_")
+
+
+def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict]:
+    """The argument parser and the handlers of the subcommands.
+
+    With ``only`` (a subcommand name), just that command's module is imported: every command
+    starts without paying for the others' imports.
+    """
     from imu import __version__
 
     parser = _Parser(prog="imu", description="Wearable hip and pelvis motion monitor.")
@@ -39,6 +48,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     handlers = {}
     for mod_name in COMMAND_MODULES:
+        if only is not None and _command_name(mod_name) != only:
+            continue
         try:
             mod = importlib.import_module(f"imu.commands.{mod_name}")
         except ModuleNotFoundError as exc:
@@ -52,7 +63,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser, handlers = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    known = {_command_name(m) for m in COMMAND_MODULES}
+    parser, handlers = build_parser(first if first in known else None)
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
