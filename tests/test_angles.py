@@ -222,3 +222,28 @@ def test_csv_formatting_matches_printf():
         assert line == want
     tabbed = format_rows(d[:3], [4, 3, 3, 3], separators="\t,,").decode().splitlines()
     assert tabbed[2] == "0.0000\t0.000,0.000,-5.000"
+
+
+def test_thigh_raised_during_a_link_outage_is_right_after_it():
+    # left single-leg hold; the right thigh's link drops for 2.7 s while it is raised to ~50°
+    res = simulate("single_leg_stance", rate_hz=60.0, seed=11, errors=True, reps=2)
+    prof = calibrate_session(res.session)
+    s = res.session
+    d = s.sensors["right_thigh"]
+    keep = (d.t_host_s < 80.5) | (d.t_host_s > 83.2)
+    sensors = dict(s.sensors)
+    sensors["right_thigh"] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
+                                        d.acc[keep], d.gyr[keep])
+    table = compute_angles(Session(s.meta, sensors, s.events, None, "outage"), prof.alignment())
+    after = (table.time_s > 85.2) & (table.time_s < 94.0)  # 2 s after the link returns
+    truth = {c: np.interp(table.time_s[after], res.truth_time_s, res.truth_angles[c])
+             for c in table.names()}
+    assert truth["right_hip_flexion"].mean() > 40.0  # the leg is up
+    for c, tol in (("right_hip_flexion", 2.5), ("right_thigh_inclination", 2.5),
+                   ("right_hip_adduction", 2.0), ("right_hip_rotation", 4.0)):
+        err = np.max(np.abs(table[c][after] - truth[c]))
+        assert err < tol, (c, err)
+    # its rotation is less certain from the restart until the next quiet standing
+    conf = table.confidence["right_hip_rotation"]
+    assert conf[(table.time_s > 83.3) & (table.time_s < 94.0)].max() <= 0.5
+    assert conf[(table.time_s > 78.0) & (table.time_s < 80.0)].min() > 0.9

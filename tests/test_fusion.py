@@ -134,3 +134,21 @@ def test_timed_streaming_skips_non_finite_samples_like_batch():
     q_stream = tf.update_block(t, acc, gyr)
     np.testing.assert_allclose(q_stream, q_batch, atol=1e-9)
     assert np.isnan(q_stream[200]).all()
+
+
+def test_restart_keeps_the_heading_of_the_given_axis_when_the_sensor_tilts_about_it():
+    from imu.fusion.batch import restart_quat
+
+    # a sensor mounted askew on a segment that flexes 50° about the segment's horizontal
+    # mediolateral axis during a gap: that axis keeps its heading, and so must the restart
+    mount = Q.from_rotvec(np.array([0.7, -0.4, 1.1]))  # sensor → segment
+    heading = Q.from_rotvec(np.array([0.0, 0.0, 0.9]))
+    ml_S = Q.rotate(Q.conj(mount), np.array([0.0, 1.0, 0.0]))  # segment axis, sensor frame
+    before = Q.multiply(heading, mount)
+    flex = Q.multiply(heading, Q.multiply(Q.from_rotvec(np.radians([0.0, 50.0, 0.0])), mount))
+    acc_after = Q.rotate(Q.conj(flex), np.array([0.0, 0.0, 9.81]))[None]
+    q = restart_quat(acc_after, before, ml_S)
+    assert np.degrees(2 * np.arccos(min(1.0, abs(np.dot(q, flex))))) < 1e-6
+    # without the axis only the sensor's own tilt-heading split is kept: wrong by tens of degrees
+    q_plain = restart_quat(acc_after, before)
+    assert np.degrees(2 * np.arccos(min(1.0, abs(np.dot(q_plain, flex))))) > 5.0

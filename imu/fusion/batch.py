@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.fusion.registry import DEFAULT_FILTER, make_filter
-from imu.quat import multiply
+from imu.quat import multiply, rotate
 
 #: dropouts up to this long (s) are bridged inside the filter; longer gaps restart it
 MAX_BRIDGE_S = 0.25
@@ -68,12 +68,53 @@ def heading_part(q: np.ndarray) -> np.ndarray:
     return h / np.where(n > 0, n, 1.0)
 
 
-def restart_quat(acc: np.ndarray, prev_q: np.ndarray | None) -> np.ndarray:
+def _z_quat(angle_rad) -> np.ndarray:
+    """Rotation about earth +z by ``angle_rad`` (``w, x, y, z``)."""
+    return np.array([np.cos(0.5 * angle_rad), 0.0, 0.0, np.sin(0.5 * angle_rad)])
+
+
+#: a heading axis is usable while its horizontal part is at least this long (unit axis)
+_MIN_HORIZONTAL = 0.5
+
+
+def restart_quat(acc: np.ndarray, prev_q: np.ndarray | None,
+                 heading_axes_S: np.ndarray | None = None) -> np.ndarray:
     """Where a (re)started run begins: the accelerometer's inclination (first sample) and the
-    heading of the last estimate before the gap (``prev_q``; heading zero if None)."""
+    heading of the last estimate before the gap (``prev_q``; heading zero if None).
+
+    Parameters
+    ----------
+    acc : ndarray, shape (n, 3)
+        Specific force after the gap (the first row is used), sensor frame.
+    prev_q : ndarray, shape (4,), optional
+        Last ``q_ES`` before the gap.
+    heading_axes_S : ndarray, shape (k, 3) or (3,), optional
+        Sensor-frame axes, in order of preference, whose heading (direction of the horizontal
+        part, about earth z) is carried across the gap: the first axis that is far enough from
+        vertical (horizontal part ≥ 0.5) both before and after the gap. The pipeline passes the
+        segment's mediolateral axis first: flexion, the usual motion during a gap, turns the
+        segment about that axis, so its heading is unchanged by it. Without axes (or when none
+        qualifies) the heading part of ``prev_q`` in ``q = q_z ⊗ q_tilt`` is kept, which depends
+        on how the sensor is mounted: a sensor that tilts during the gap comes back with a
+        heading error of up to the tilt.
+
+    Returns
+    -------
+    ndarray, shape (4,)
+        ``q_ES`` to restart from.
+    """
     q0 = initial_quat(acc)
-    if prev_q is None:
+    if prev_q is None or not np.all(np.isfinite(prev_q)):
         return q0
+    if heading_axes_S is not None:
+        for ax in np.asarray(heading_axes_S, dtype=float).reshape(-1, 3):
+            v0 = rotate(prev_q, ax)
+            v1 = rotate(q0, ax)
+            n0, n1 = np.hypot(v0[0], v0[1]), np.hypot(v1[0], v1[1])
+            norm = np.linalg.norm(ax)
+            if norm > 0 and min(n0, n1) >= _MIN_HORIZONTAL * norm:
+                turn = np.arctan2(v0[1], v0[0]) - np.arctan2(v1[1], v1[0])
+                return multiply(_z_quat(turn), q0)
     return multiply(heading_part(prev_q), q0)
 
 
@@ -124,7 +165,8 @@ def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
 
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
          t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
-         init: bool = True, **settings) -> np.ndarray:
+         init: bool = True, heading_axes_S: np.ndarray | None = None,
+         **settings) -> np.ndarray:
     """Orientation of one sensor over a whole recording (batch path).
 
     Parameters
@@ -142,8 +184,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     max_bridge_s : float
         With ``t_s``: dropouts up to this long are bridged, longer gaps restart the filter.
     init : bool
-        Start from the accelerometer's inclination (mean of the first 0.1 s) instead of
-        identity, so the output is right from the first sample.
+        Start from the accelerometer's inclination (first sample) instead of identity, so
+        the output is right from the first sample.
+    heading_axes_S : ndarray, shape (k, 3), optional
+        Sensor-frame axes whose heading a restart after a long gap carries across it (see
+        :func:`restart_quat`); the angle pipeline passes the segment's mediolateral axis.
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -163,7 +208,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
       output row is made for the missing samples (resampling leaves them NaN).
     - A longer gap restarts the integration: the filter starts again at the inclination of the
       accelerometer after the gap, keeps its gyro-bias estimate, and continues the heading of
-      the last estimate before the gap (the heading over a gap is unknowable in 6D; no motion is
+      the last estimate before the gap (of ``heading_axes_S`` when given) (the heading over a gap is unknowable in 6D; no motion is
       invented). The returned array has one row per input sample; time bases with NaN rows
       inside gaps come from :func:`imu.timing.resample_quat`.
 
@@ -186,7 +231,8 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         t = np.arange(n) / float(rate_hz) if t_s is None else t_s
         out = np.full((n, 4), np.nan)
         out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],
-                         max_bridge_s=max_bridge_s, init=init, **settings)
+                         max_bridge_s=max_bridge_s, init=init, heading_axes_S=heading_axes_S,
+                         **settings)
         return out
     f = make_filter(name, rate_hz, **settings)
     out = np.empty((n, 4))
@@ -199,7 +245,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     prev_q = None
     for a, b in runs:
         if init or prev_q is not None:
-            f.reset(restart_quat(acc[a:b], prev_q))
+            f.reset(restart_quat(acc[a:b], prev_q, heading_axes_S))
         if pos is None or pos[b - 1] == b - 1 - a:
             out[a:b] = f.update_block(acc[a:b], gyr[a:b])
         else:

@@ -22,12 +22,15 @@ class TimedFilter:
         Dropouts up to this long are bridged (missing periods fed the linear interpolation of
         the samples either side); longer gaps, steps backwards and non-finite times restart
         the filter (accelerometer inclination, previous heading, bias kept).
+    heading_axes_S : ndarray, shape (k, 3), optional
+        Sensor-frame axes whose heading a restart carries across the gap
+        (:func:`imu.fusion.batch.restart_quat`).
     **settings
         Filter settings.
     """
 
     def __init__(self, name: str = DEFAULT_FILTER, rate_hz: float = 104.0,
-                 max_bridge_s: float = MAX_BRIDGE_S, **settings):
+                 max_bridge_s: float = MAX_BRIDGE_S, heading_axes_S=None, **settings):
         self.filter = make_filter(name, rate_hz, **settings)
         self.rate_hz = float(rate_hz)
         self.max_step_s = max(float(max_bridge_s), 1.5 / self.rate_hz)
@@ -35,7 +38,11 @@ class TimedFilter:
         self._acc = None
         self._gyr = None
         self._q = None
+        self.heading_axes_S = None if heading_axes_S is None else \
+            np.asarray(heading_axes_S, dtype=float).reshape(-1, 3)
         self.n_restarts = 0
+        #: time (s) of the first sample after the latest restart (None: no restart yet)
+        self.last_restart_t_s = None
         self.n_bridged = 0
 
     @property
@@ -58,7 +65,8 @@ class TimedFilter:
         if dt is None or not (0.0 < dt <= self.max_step_s):
             if dt is not None:
                 self.n_restarts += 1
-            self.filter.reset(restart_quat(acc[None], self._q))
+                self.last_restart_t_s = t_s
+            self.filter.reset(restart_quat(acc[None], self._q, self.heading_axes_S))
         else:
             k = max(int(np.rint(dt * self.rate_hz)), 1)
             if k > 1:

@@ -51,6 +51,13 @@ class HeadingHoldSettings:
         Expected heading drift rate after bias estimation, for the confidence, deg/s.
     confidence_scale_deg : float
         Expected drift (degrees) at which the confidence falls to 1/e.
+    restart_gate_deg : float
+        After a fusion restart of a sensor (a link outage: its heading over the gap is
+        unknown), its next anchor is accepted if it changes the correction by less than this
+        (a person who turned round during the gap is still not snapped back).
+    restart_confidence : float
+        Largest confidence of a rotation angle between a restart of its sensor and the next
+        accepted anchor.
     """
 
     still_gyr_rad_s: float = 0.12
@@ -62,6 +69,8 @@ class HeadingHoldSettings:
     femur_gate_growth_deg_per_s: float = 0.1
     drift_deg_per_s: float = 0.02
     confidence_scale_deg: float = 3.0
+    restart_gate_deg: float = 90.0
+    restart_confidence: float = 0.5
 
 
 def wrap_deg(a):
@@ -166,7 +175,8 @@ class HeadingHoldResult:
 def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
                  settings: HeadingHoldSettings = HeadingHoldSettings(),
                  initial_offset_deg: dict[str, float] | None = None,
-                 reference: str = "sacrum") -> HeadingHoldResult:
+                 reference: str = "sacrum",
+                 restarts_s: dict[str, list[float]] | None = None) -> HeadingHoldResult:
     """Batch heading hold over a whole session.
 
     Parameters
@@ -181,6 +191,14 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     initial_offset_deg : dict, optional
         Offsets to use when no standing is found (else the first valid sample's heading is
         zeroed for the reference, and the others are aligned to it).
+    restarts_s : dict, optional
+        Role → times (s) where that sensor's fusion restarted after a long gap
+        (:func:`imu.kinematics.pipeline.restart_times`). The heading carried across a gap may
+        be off by whatever the segment turned during it, a step rather than a drift: anchor
+        corrections are not interpolated across a restart (the correction found at the first
+        anchor after it applies from the restart on), that anchor is gated by
+        ``restart_gate_deg`` only, and the confidence stays below ``restart_confidence`` from
+        the restart to that anchor.
 
     Returns
     -------
@@ -189,12 +207,18 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     t = np.asarray(time_s, dtype=float)
     n = len(t)
     roles = list(R_WB)
+    rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
     heading = {r: heading_deg(R_WB[r]) for r in roles}
     mask = standing_mask(R_WB, still, settings)
     anchors = []
     for i0, i1 in runs(mask):
         if t[i1 - 1] - t[i0] >= settings.min_anchor_s:
             anchors.append((i0, i1))
+
+    def gate(role, tc, t_prev, base_deg, growth_deg_per_s):
+        if np.any((rst[role] > t_prev) & (rst[role] <= tc)):
+            return settings.restart_gate_deg
+        return base_deg + growth_deg_per_s * (tc - t_prev)
 
     offsets: dict[str, np.ndarray] = {}
     conf: dict[str, np.ndarray] = {}
@@ -209,21 +233,22 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
         if not np.isfinite(h):
             continue
         ref_meas.append((i0, i1, tc, h))
-        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > settings.pelvis_gate_deg + \
-                settings.pelvis_gate_growth_deg_per_s * (tc - ref_pts[-1][0]):
+        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > gate(
+                reference, tc, ref_pts[-1][0], settings.pelvis_gate_deg,
+                settings.pelvis_gate_growth_deg_per_s):
             continue  # faces another way: the person has turned, keep the held heading
         c = -h if not ref_pts else ref_pts[-1][1] + float(wrap_deg(-h - ref_pts[-1][1]))
         ref_pts.append((tc, c))
 
     if ref_pts:
-        offsets[reference] = _interp_points(t, ref_pts)
+        offsets[reference] = _interp_points(t, ref_pts, rst[reference])
     else:
         c0 = (initial_offset_deg or {}).get(reference)
         if c0 is None:
             first = np.flatnonzero(np.isfinite(ref_h))
             c0 = -ref_h[first[0]] if len(first) else 0.0
         offsets[reference] = np.full(n, float(c0))
-    conf[reference] = _confidence(t, [p[0] for p in ref_pts], settings)
+    conf[reference] = _confidence(t, [p[0] for p in ref_pts], settings, rst[reference])
 
     for role in roles:
         if role == reference:
@@ -238,13 +263,14 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
                 continue
             c = float(wrap_deg(target - hm))
             if pts:
-                if abs(wrap_deg(c - pts[-1][1])) > settings.femur_gate_deg + \
-                        settings.femur_gate_growth_deg_per_s * (tc - pts[-1][0]):
+                if abs(wrap_deg(c - pts[-1][1])) > gate(
+                        role, tc, pts[-1][0], settings.femur_gate_deg,
+                        settings.femur_gate_growth_deg_per_s):
                     continue
                 c = pts[-1][1] + float(wrap_deg(c - pts[-1][1]))
             pts.append((tc, c))
         if pts:
-            offsets[role] = _interp_points(t, pts)
+            offsets[role] = _interp_points(t, pts, rst[role])
         else:
             c0 = (initial_offset_deg or {}).get(role)
             if c0 is None:
@@ -252,27 +278,60 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
                 c0 = (float(wrap_deg(ref_h[both[0]] + offsets[reference][both[0]] - h[both[0]]))
                       if len(both) else 0.0)
             offsets[role] = np.full(n, float(c0))
-        conf[role] = np.minimum(_confidence(t, [p[0] for p in pts], settings), conf[reference])
+        conf[role] = np.minimum(_confidence(t, [p[0] for p in pts], settings, rst[role]),
+                                conf[reference])
     return HeadingHoldResult(offsets, conf, [(float(t[a]), float(t[b - 1])) for a, b in anchors])
 
 
-def _interp_points(t: np.ndarray, pts: list[tuple[float, float]]) -> np.ndarray:
+def _interp_points(t: np.ndarray, pts: list[tuple[float, float]],
+                   restarts_s: np.ndarray = np.zeros(0)) -> np.ndarray:
+    """Offsets (N,) from anchor corrections ``pts`` [(time, correction)]: linear between the
+    anchors of one restart segment (a constant residual bias drifts linearly), constant before
+    a segment's first anchor (back to the restart) and after its last (up to the next restart).
+    A segment without anchors keeps the correction of the one before it (the restart carried
+    the heading across), or, at the start, of the first anchor."""
     tp = np.array([p[0] for p in pts])
     cp = np.array([p[1] for p in pts])
-    return np.interp(t, tp, cp)
+    if not len(restarts_s):
+        return np.interp(t, tp, cp)
+    seg_t = np.searchsorted(restarts_s, t, side="right")
+    seg_p = np.searchsorted(restarts_s, tp, side="right")
+    out = np.empty(len(t))
+    held = cp[0]
+    for k in range(len(restarts_s) + 1):
+        m = seg_t == k
+        sel = seg_p == k
+        if sel.any():
+            out[m] = np.interp(t[m], tp[sel], cp[sel])
+            held = cp[sel][-1]
+        else:
+            out[m] = held
+    return out
 
 
-def _confidence(t: np.ndarray, anchor_t: list[float], s: HeadingHoldSettings) -> np.ndarray:
+def _confidence(t: np.ndarray, anchor_t: list[float], s: HeadingHoldSettings,
+                restarts_s: np.ndarray = np.zeros(0)) -> np.ndarray:
     """Confidence (N,) from the time to the nearest anchor (between two anchors the linear
-    interpolation's error grows towards the middle)."""
+    interpolation's error grows towards the middle). A later anchor counts only within the
+    same restart segment, and from a restart to the next anchor the confidence is at most
+    ``restart_confidence``."""
     if not anchor_t:
         return np.zeros(len(t))
     a = np.asarray(anchor_t)
     j = np.searchsorted(a, t)
-    prev = np.where(j > 0, t - a[np.clip(j - 1, 0, len(a) - 1)], np.inf)
-    nxt = np.where(j < len(a), a[np.clip(j, 0, len(a) - 1)] - t, np.inf)
+    a_prev = a[np.clip(j - 1, 0, len(a) - 1)]
+    a_next = a[np.clip(j, 0, len(a) - 1)]
+    prev = np.where(j > 0, t - a_prev, np.inf)
+    nxt = np.where(j < len(a), a_next - t, np.inf)
+    capped = np.zeros(len(t), bool)
+    if len(restarts_s):
+        seg_t = np.searchsorted(restarts_s, t, side="right")
+        nxt = np.where(np.searchsorted(restarts_s, a_next, side="right") == seg_t, nxt, np.inf)
+        seg_prev = np.where(j > 0, np.searchsorted(restarts_s, a_prev, side="right"), 0)
+        capped = seg_t > seg_prev
     d = np.minimum(prev, nxt)
-    return np.exp(-s.drift_deg_per_s * d / s.confidence_scale_deg)
+    c = np.exp(-s.drift_deg_per_s * d / s.confidence_scale_deg)
+    return np.where(capped, np.minimum(c, s.restart_confidence), c)
 
 
 class HeadingHoldStream:

@@ -79,6 +79,39 @@ def _pool(n: int):
     return ThreadPoolExecutor(max_workers=max(1, min(n, os.cpu_count() or 1)))
 
 
+def heading_axes(alignment: SegmentAlignment | None, role: str) -> np.ndarray | None:
+    """Sensor-frame axes (2, 3) whose heading a fusion restart after a long gap carries
+    across it: the segment's mediolateral axis (unchanged by flexion, the usual motion during a
+    gap), then its anterior axis; None without an alignment for ``role``."""
+    if alignment is None or role not in alignment.R_BS:
+        return None
+    R = np.asarray(alignment.R_BS[role], dtype=float)
+    return np.stack([R[2], R[0]])
+
+
+def restart_times(session: Session, roles, max_bridge_s: float | None = None) -> dict:
+    """Role → times (s, session clock) of the first sample after each gap long enough to
+    restart that sensor's fusion (:func:`imu.fusion.fuse`); its heading is uncertain from
+    there until the next heading anchor."""
+    from imu.fusion import split_at_gaps
+    from imu.fusion.batch import MAX_BRIDGE_S
+
+    out = {}
+    for role in roles:
+        data = session.sensors[role]
+        t = sensor_times_s(data)
+        ok = np.isfinite(t) & np.all(np.isfinite(data.acc), axis=1) & \
+            np.all(np.isfinite(data.gyr), axis=1)
+        t = t[ok]
+        if len(t) < 2:
+            out[role] = []
+            continue
+        runs, _ = split_at_gaps(t, nominal_rate_hz(t, data.info.rate_hz),
+                                MAX_BRIDGE_S if max_bridge_s is None else max_bridge_s)
+        out[role] = [float(t[a]) for a, _ in runs[1:]]
+    return out
+
+
 def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
                  rate_hz: float | None = None, progress: bool = False,
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
@@ -138,7 +171,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
             print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
-        q = fuse(acc, gyr, r_hz, name=filter, t_s=t, **settings)
+        q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
+                 **settings)
         return t, q, smoothed_rate_norm(gyr, r_hz), r_hz
 
     with _pool(len(roles)) as pool:
@@ -161,7 +195,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
                              alignment: SegmentAlignment,
-                             heading: HeadingHoldSettings | None = None) -> AngleTable:
+                             heading: HeadingHoldSettings | None = None,
+                             restarts_s: dict | None = None) -> AngleTable:
     """Angles from fused sensor orientations on one time base (the batch core).
 
     Parameters
@@ -173,6 +208,9 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         Role → (N,) smoothed angular-rate norm, rad/s (stillness for the heading hold).
     alignment : SegmentAlignment
     heading : HeadingHoldSettings, optional
+    restarts_s : dict, optional
+        Role → times (s) of fusion restarts after long gaps (:func:`restart_times`); the
+        heading hold treats each as a step of unknown size.
 
     Returns
     -------
@@ -188,7 +226,8 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     for r in roles:
         with np.errstate(invalid="ignore"):
             still[r] = gyr_norm[r] < hs.still_gyr_rad_s
-    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None)
+    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
+                        restarts_s=restarts_s)
     segs = {r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])) for r in roles}
     cols = segment_angles_gapped(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
@@ -287,7 +326,8 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
                                            rate_hz=rate_hz, progress=progress,
                                            filter_settings=filter_settings, alignment=alignment)
-    return angles_from_orientations(time_s, quats, gnorm, alignment, heading)
+    return angles_from_orientations(time_s, quats, gnorm, alignment, heading,
+                                    restarts_s=restart_times(session, roles))
 
 
 class AnglePipeline:
