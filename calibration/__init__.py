@@ -18,7 +18,7 @@ from calibration.profile import SCHEMA, Profile, load_profile
 from calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
                                 refuse_if_poor, vertical_axis)
 from imu.errors import BadInputError, CalibrationError
-from imu.intrinsics import IntrinsicCorrection
+from imu.intrinsics import IntrinsicCorrection, has_acc_correction
 from imu.types import Session, role_side
 
 __all__ = ["calibrate_session", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
@@ -32,7 +32,8 @@ def _select(t: np.ndarray, window) -> np.ndarray:
 
 
 def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None = None,
-                      limits: QualityLimits | None = None, refuse: bool = True) -> Profile:
+                      limits: QualityLimits | None = None, refuse: bool = True,
+                      intrinsics: dict | None = None) -> Profile:
     """Sensor-to-segment calibration from a session that contains the SPEC §4 protocol.
 
     Parameters
@@ -45,6 +46,12 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         Raise :class:`CalibrationError` for a poor calibration (default). With ``False`` the
         profile is returned with its quality figures whatever they are (as far as the axes can
         be solved at all).
+    intrinsics : dict, optional
+        Sensor id (or role) → stored :class:`~imu.intrinsics.IntrinsicCorrection` (e.g.
+        :func:`imu.intrinsics.stored_corrections`). Its accelerometer offset and scale are
+        applied before solving, and kept in the profile's intrinsics with the gyro bias
+        measured at the quiet standing (which replaces the stored one: a gyro's bias changes
+        from one power-on to the next).
 
     Returns
     -------
@@ -85,11 +92,21 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         if m.sum() < 10:
             raise CalibrationError(f"{where}: calibration refused: {role} has too few samples in "
                                    "the quiet standing; repeat the 5 s quiet standing")
-        y, bias, fig = vertical_axis(d.acc[m], d.gyr[m])
+        stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
+        acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
+                                       acc_scale=stored.acc_scale) if stored else None
+        acc = d.acc if acc_corr is None else acc_corr.apply(d.acc, d.gyr)[0]
+        y, bias, fig = vertical_axis(acc[m], d.gyr[m])
         quality["standing"]["sensors"][role] = fig
-        intr[role] = IntrinsicCorrection(gyr_bias_rad_s=bias, meta={
-            "gyr_bias": "estimated", "source": "calibration quiet standing",
-            "still_s": float(ph.standing[1] - ph.standing[0])}).to_dict()
+        meta = {"gyr_bias": "estimated", "source": "calibration quiet standing",
+                "still_s": float(ph.standing[1] - ph.standing[0])}
+        if acc_corr is not None and has_acc_correction(acc_corr):
+            meta["acc"] = "stored"
+            meta["acc_date"] = stored.meta.get("date", "")
+        intr[role] = IntrinsicCorrection(
+            gyr_bias_rad_s=bias, meta=meta,
+            acc_offset_m_s2=np.zeros(3) if acc_corr is None else acc_corr.acc_offset_m_s2,
+            acc_scale=np.ones(3) if acc_corr is None else acc_corr.acc_scale).to_dict()
         if role in ("sacrum", "trunk"):
             window, segment, phase = ph.hinges, "pelvis", "hinges"
         else:

@@ -341,3 +341,47 @@ def stored_corrections(sensor_ids, store: IntrinsicStore | None = None) -> dict:
         if c is not None:
             out[sid] = c
     return out
+
+
+def has_acc_correction(corr: IntrinsicCorrection | None) -> bool:
+    """Whether ``corr`` changes the accelerometer (an offset or a scale other than 1)."""
+    return corr is not None and (bool(np.any(corr.acc_offset_m_s2 != 0))
+                                 or bool(np.any(corr.acc_scale != 1)))
+
+
+def session_corrections(sensor_ids: dict, profile_corrections: dict | None = None,
+                        store: IntrinsicStore | None = None) -> dict:
+    """Role → the intrinsic correction to apply to a session's sensors.
+
+    The calibration profile's correction of a role comes first (it was measured when the
+    sensors were strapped on, and its mounting rotations were solved on data corrected with
+    it); a role without one gets the stored correction of its sensor id (:class:`IntrinsicStore`),
+    if any.
+
+    Parameters
+    ----------
+    sensor_ids : dict
+        Role → sensor id of the session (empty ids are skipped for the store).
+    profile_corrections : dict, optional
+        Role → :class:`IntrinsicCorrection` from the calibration profile.
+    store : IntrinsicStore, optional
+        Default: the user's store.
+    """
+    store = store or IntrinsicStore()
+    prof = profile_corrections or {}
+    out = {}
+    for role, sid in sensor_ids.items():
+        corr = prof.get(role)
+        if corr is None and sid:
+            corr = store.get(sid)
+        if corr is not None:
+            out[role] = corr
+    return out
+
+
+def store_corrections(sensor_ids: dict, corrections: dict,
+                      store: IntrinsicStore | None = None) -> list[Path]:
+    """Store each role's correction under its sensor id (roles without an id are skipped);
+    returns the files written."""
+    store = store or IntrinsicStore()
+    return [store.put(sensor_ids[r], c) for r, c in corrections.items() if sensor_ids.get(r)]

@@ -102,7 +102,7 @@ def write_json(path: str, result: dict) -> None:
 def run(args) -> int:
     from imu.analysis import analyze_angles
     from imu.analysis.language import session_summary_lines
-    from imu.commands.angles import session_profile
+    from imu.commands.angles import session_intrinsics, session_profile
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
     from imu.session.load import load_session
 
@@ -114,7 +114,7 @@ def run(args) -> int:
     profile = session_profile(session, args.calibration)
     print("computing angles…", file=sys.stderr)
     angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                            progress=True)
+                            intrinsics=session_intrinsics(session, profile), progress=True)
     cal_end = None
     own_phase = not args.calibration and not session.calibration  # solved from this session now
     if own_phase and not any(e.kind == "calibration_end" for e in session.events):

@@ -41,9 +41,51 @@ def session_profile(session, calibration_path: str | None):
     print("no --calibration: calibrating from the session's own calibration phase",
           file=sys.stderr)
     try:
-        return calibrate_session(session)
+        profile = calibrate_session(session, intrinsics=stored_intrinsics(session))
     except CalibrationError as exc:
         raise CalibrationError(f"{exc.message} (or pass --calibration PROFILE)") from None
+    remember_intrinsics(profile)
+    return profile
+
+
+def stored_intrinsics(session) -> dict:
+    """Sensor id → the correction stored for each of the session's sensors (imu.intrinsics)."""
+    from imu.intrinsics import stored_corrections
+
+    return stored_corrections(d.info.sensor_id for d in session.sensors.values()
+                              if d.info.sensor_id)
+
+
+def remember_intrinsics(profile) -> None:
+    """Store the intrinsic corrections of a fresh calibration under each sensor's id, so the
+    next session of the same sensors starts from them; a store that cannot be written is
+    reported on stderr, never fatal."""
+    from imu.intrinsics import IntrinsicStore, store_corrections
+
+    store = IntrinsicStore()
+    try:
+        paths = store_corrections(profile.sensor_ids, profile.intrinsic_corrections(), store)
+    except OSError as exc:
+        print(f"warning: intrinsics not stored ({exc})", file=sys.stderr)
+        return
+    if paths:
+        print(f"stored the intrinsics of {len(paths)} sensors in {store.root}", file=sys.stderr)
+
+
+def session_intrinsics(session, profile) -> dict:
+    """Role → intrinsic correction for the angles: the profile's (when it was made with the
+    same sensor in that role), else the stored one of the sensor's id
+    (:func:`imu.intrinsics.session_corrections`)."""
+    from imu.intrinsics import session_corrections
+
+    ids = {r: d.info.sensor_id for r, d in session.sensors.items()}
+    try:
+        prof = profile.intrinsic_corrections()
+    except ValueError:  # a damaged intrinsics entry in a profile: fall back to the store
+        prof = {}
+    prof = {r: c for r, c in prof.items()
+            if not profile.sensor_ids.get(r) or not ids.get(r) or profile.sensor_ids[r] == ids[r]}
+    return session_corrections(ids, prof)
 
 
 def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
@@ -88,7 +130,8 @@ def run(args) -> int:
     session = load_session(args.session)
     profile = session_profile(session, args.calibration)
     table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                           rate_hz=args.rate, progress=True)
+                           intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
+                           progress=True)
     write_angles_csv(table, args.output, confidence=args.confidence)
     print(f"wrote {args.output}: {len(table.time_s)} rows, {len(table.names())} angles",
           file=sys.stderr)

@@ -16,12 +16,14 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from calibration import calibrate_session
+    from imu.commands.angles import remember_intrinsics, stored_intrinsics
     from imu.session.load import load_session
 
     session = load_session(args.session)
     print(f"calibrating {args.session}: {', '.join(session.roles)}", file=sys.stderr)
-    profile = calibrate_session(session)
+    profile = calibrate_session(session, intrinsics=stored_intrinsics(session))
     profile.save(args.output)
+    remember_intrinsics(profile)
     print(profile.summary())
     print(f"wrote {args.output}")
     return 0
