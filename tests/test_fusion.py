@@ -152,3 +152,21 @@ def test_restart_keeps_the_heading_of_the_given_axis_when_the_sensor_tilts_about
     # without the axis only the sensor's own tilt-heading split is kept: wrong by tens of degrees
     q_plain = restart_quat(acc_after, before)
     assert np.degrees(2 * np.arccos(min(1.0, abs(np.dot(q_plain, flex))))) > 5.0
+
+
+@pytest.mark.parametrize("name", ["vqf", "ahrs_mahony"])
+def test_timed_blocks_equal_batch_across_dropouts_gaps_and_damaged_samples(name):
+    from imu.fusion import TimedFilter
+
+    t, acc, gyr, _ = rotating_sensor(n=1200)
+    keep = np.ones(len(t), bool)
+    keep[300:304] = False
+    keep[600:800] = False
+    t, acc, gyr = t[keep], acc[keep].copy(), gyr[keep]
+    acc[50] = np.nan
+    q_batch = fuse(acc, gyr, RATE_HZ, name=name, t_s=t)
+    tf = TimedFilter(name, RATE_HZ)
+    q_blocks = np.concatenate([tf.update_block(t[i:i + 16], acc[i:i + 16], gyr[i:i + 16])
+                               for i in range(0, len(t), 16)])
+    np.testing.assert_allclose(q_blocks, q_batch, atol=1e-9)
+    assert tf.n_restarts == 1 and tf.n_bridged == 5  # 4 lost + the damaged one

@@ -80,8 +80,38 @@ class TimedFilter:
         return self._q.copy()
 
     def update_block(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> np.ndarray:
-        """Feed n samples; returns (n, 4)."""
+        """Feed n samples; returns (n, 4).
+
+        Stretches of consecutive samples (one nominal period apart, finite) go through the
+        filter's own ``update_block`` (compiled for VQF); dropouts, gaps and damaged samples
+        take the per-sample path. The numbers are the same either way.
+        """
         t_s = np.asarray(t_s, dtype=float).reshape(-1)
         acc = np.asarray(acc, dtype=float).reshape(-1, 3)
         gyr = np.asarray(gyr, dtype=float).reshape(-1, 3)
-        return np.array([self.update(t, a, g) for t, a, g in zip(t_s, acc, gyr)]).reshape(-1, 4)
+        n = len(t_s)
+        out = np.empty((n, 4))
+        if n == 0:
+            return out
+        prev_t = np.concatenate([[np.nan if self._t is None else self._t], t_s[:-1]])
+        with np.errstate(invalid="ignore"):
+            dt = t_s - prev_t
+            plain = (dt > 0) & (dt * self.rate_hz < 1.5) & np.isfinite(t_s) & \
+                np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
+        # a damaged sample is skipped, so the one after it is not plain either
+        plain[1:] &= np.all(np.isfinite(acc[:-1]), axis=1) & np.all(np.isfinite(gyr[:-1]), axis=1) \
+            & np.isfinite(t_s[:-1])
+        i = 0
+        while i < n:
+            if not plain[i]:
+                out[i] = self.update(t_s[i], acc[i], gyr[i])
+                i += 1
+                continue
+            j = i
+            while j < n and plain[j]:
+                j += 1
+            out[i:j] = self.filter.update_block(acc[i:j], gyr[i:j])
+            self._q = np.asarray(out[j - 1], dtype=float).copy()
+            self._t, self._acc, self._gyr = float(t_s[j - 1]), acc[j - 1].copy(), gyr[j - 1].copy()
+            i = j
+        return out

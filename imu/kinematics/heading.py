@@ -362,6 +362,15 @@ class HeadingHoldStream:
         self._last_anchor_t = None
         self._acc = {r: [0.0, 0.0] for r in self.roles}  # running sin/cos sums of heading
         self._ref_acc = [0.0, 0.0]
+        self._restart_at = {r: None for r in self.roles}
+        self._restarted = {r: False for r in self.roles}
+
+    def note_restart(self, role: str, t_s: float) -> None:
+        """The fusion of ``role`` restarted after a long gap at ``t_s``: from the first update at
+        or after it, its heading is uncertain (confidence at most ``restart_confidence``) and
+        its next anchor is gated by ``restart_gate_deg`` only, as in :func:`hold_heading`."""
+        if role in self._restart_at:
+            self._restart_at[role] = float(t_s)
 
     def update(self, t_s: float, R_WB: dict[str, np.ndarray], gyr_norm: dict[str, float]):
         """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s).
@@ -371,6 +380,9 @@ class HeadingHoldStream:
         (offsets, confidence) : dict role → float degrees, dict role → float 0..1
         """
         s = self.s
+        for r, tr in self._restart_at.items():
+            if tr is not None and t_s >= tr:
+                self._restarted[r], self._restart_at[r] = True, None
         # first Cardan angle of Y→X→Z: atan2(R[0, 2], R[2, 2]) (frames.heading_deg, unrolled)
         h = {r: float(np.degrees(np.arctan2(R_WB[r][0, 2], R_WB[r][2, 2])))
              for r in self.roles}
@@ -409,6 +421,8 @@ class HeadingHoldStream:
         c_ref = float(np.exp(-s.drift_deg_per_s * dt / s.confidence_scale_deg))
         for r in self.roles:
             conf[r] = c_ref
+            if self._restarted[r] or self._restarted[self.reference]:
+                conf[r] = min(c_ref, s.restart_confidence)
         return {r: (0.0 if v is None else v) for r, v in self.offset_deg.items()}, conf
 
     def _anchor(self, t_s: float) -> None:
@@ -416,9 +430,13 @@ class HeadingHoldStream:
         mean = {r: float(np.degrees(np.arctan2(*self._acc[r]))) for r in self.roles}
         c_ref = self.offset_deg[ref]
         since = 0.0 if self._last_anchor_t is None else max(0.0, t_s - self._last_anchor_t)
+        def gate(role, base_deg, growth_deg_per_s):
+            return s.restart_gate_deg if self._restarted[role] else base_deg + growth_deg_per_s * since
+
         if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= \
-                s.pelvis_gate_deg + s.pelvis_gate_growth_deg_per_s * since:
+                gate(ref, s.pelvis_gate_deg, s.pelvis_gate_growth_deg_per_s):
             c_ref = -mean[ref]
+            self._restarted[ref] = False
         self.offset_deg[ref] = c_ref
         for r in self.roles:
             if r == ref:
@@ -426,6 +444,7 @@ class HeadingHoldStream:
             c = float(wrap_deg(mean[ref] + c_ref - mean[r]))
             if self._last_anchor_t is None or self.offset_deg[r] is None or \
                     abs(wrap_deg(c - self.offset_deg[r])) <= \
-                    s.femur_gate_deg + s.femur_gate_growth_deg_per_s * since:
+                    gate(r, s.femur_gate_deg, s.femur_gate_growth_deg_per_s):
                 self.offset_deg[r] = c
+                self._restarted[r] = False
         self._last_anchor_t = t_s

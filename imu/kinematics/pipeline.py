@@ -333,7 +333,9 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
 class AnglePipeline:
     """Streaming angles for the live dashboard: raw sample blocks in, angle rows out.
 
-    Each role has its own streaming filter (same filter and start-up as the batch path). Rows
+    Each role has its own :class:`imu.fusion.TimedFilter` (same filter, start-up and gap
+    handling as the batch path: dropouts bridged, a restart after a long gap carrying the
+    segment's heading across it, the heading hold told of the restart). Rows
     are produced at the sacrum sensor's sample times once every other role has data up to that
     time (the other roles' orientations are interpolated); a role silent for longer than
     ``stale_s`` gives NaN in its columns instead of holding the row back.
@@ -361,7 +363,7 @@ class AnglePipeline:
     def __init__(self, alignment: SegmentAlignment, rates_hz: dict[str, float], *,
                  filter: str = DEFAULT_FILTER, intrinsics=None, stale_s: float = 0.5,
                  min_emit_s: float = 0.04, heading: HeadingHoldSettings | None = None):
-        from imu.fusion import make_filter
+        from imu.fusion import TimedFilter
 
         self.alignment = alignment
         self.roles = [r for r in _ANGLE_ROLES if r in rates_hz and r in alignment.R_BS]
@@ -371,9 +373,11 @@ class AnglePipeline:
         self.intrinsics = intrinsics or {}
         self.stale_s = float(stale_s)
         self.min_emit_s = float(min_emit_s)
-        # the gyro bias is learnt at quiet standing (as in the batch path), not by the filter
+        # the gyro bias is learnt at quiet standing (as in the batch path), not by the filter;
+        # timestamps drive the batch path's gap handling (bridged dropouts, restarts)
         no_bias = NO_FILTER_BIAS.get(filter, {})
-        self._make = lambda r: make_filter(filter, self.rates_hz[r], **no_bias)
+        self._make = lambda r: TimedFilter(filter, self.rates_hz[r],
+                                           heading_axes_S=heading_axes(alignment, r), **no_bias)
         self._bias = StandingBiasStream({r: alignment.R_BS[r][1] for r in self.roles},
                                         self.rates_hz)
         self._filters = {r: None for r in self.roles}
@@ -410,14 +414,18 @@ class AnglePipeline:
         corr = self.intrinsics.get(role)
         if corr is not None:
             acc, gyr = corr.apply(acc, gyr)
+        ok = np.isfinite(t_s) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
+        if not ok.all():  # a damaged sample counts as dropped (as in the batch path)
+            t_s, acc, gyr = t_s[ok], acc[ok], gyr[ok]
         if len(t_s):
             gyr = self._bias.correct(role, t_s, acc, gyr)
             f = self._filters[role]
             if f is None:
-                from imu.fusion import initial_quat
                 f = self._filters[role] = self._make(role)
-                f.reset(initial_quat(acc, self.rates_hz[role]))
-            q = f.update_block(acc, gyr)
+            n_restarts = f.n_restarts
+            q = f.update_block(t_s, acc, gyr)
+            if f.n_restarts > n_restarts:
+                self._hold.note_restart(role, f.last_restart_t_s)
             g = np.linalg.norm(gyr, axis=1)
             buf = self._buf[role]
             a = self._alpha[role]

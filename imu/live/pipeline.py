@@ -565,8 +565,8 @@ class LivePipeline:
         kwargs = {}
         if self.filter_name:
             kwargs["filter"] = self.filter_name
-        pipe = LiveAngles(alignment, {r: v for r, v in rates.items() if v}, intrinsics=self.intrinsics,
-                             **kwargs)
+        pipe = LiveAngles(alignment, {r: v for r, v in rates.items() if v},
+                          intrinsics=self._intrinsics_for(profile), **kwargs)
         columns = list(pipe.columns) + ["pelvic_drop_deg"]
         rate = max(rates.get("sacrum", 0.0), 50.0)
         with self._lock:
@@ -585,6 +585,28 @@ class LivePipeline:
             d = _profile_dict(profile)
             if d is not None:
                 self.writer.set_calibration(d)
+
+    def _intrinsics_for(self, profile) -> dict:
+        """Role → intrinsic correction: the ones given, else the profile's (same sensor in
+        that role), else each sensor id's stored correction (:mod:`imu.intrinsics`)."""
+        if self.intrinsics is not None:
+            return self.intrinsics
+        from imu.intrinsics import session_corrections
+
+        ids = {r: i.sensor_id for r, i in self._infos.items()}
+        prof = {}
+        if profile is not None:
+            try:
+                prof = profile.intrinsic_corrections()
+            except ValueError:  # a damaged entry: fall back to the store
+                prof = {}
+            pid = getattr(profile, "sensor_ids", {}) or {}
+            prof = {r: c for r, c in prof.items()
+                    if not pid.get(r) or not ids.get(r) or pid[r] == ids[r]}
+        try:
+            return session_corrections(ids, prof)
+        except OSError:
+            return prof
 
     def _rates_known(self) -> bool:
         return bool(self._infos) and all(
