@@ -126,13 +126,8 @@ def run(args) -> int:
     finally:
         pipe.stop()
         writer.close()
-    err = pipe.error
-    if err is not None and not isinstance(err, KeyboardInterrupt):
-        from imu.errors import ImuError
-        if isinstance(err, ImuError):
-            raise err
-        raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
-                       f"the recording {path} keeps everything received")
+    from imu.commands.live import raise_pipeline_error
+    raise_pipeline_error(pipe, path)
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets, "
           f"{len(pipe.reps)} reps, {len(pipe.holds)} holds)", file=sys.stderr)
     return 0

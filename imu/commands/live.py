@@ -91,12 +91,19 @@ def run(args) -> int:
     finally:
         pipe.stop()
         writer.close()
-    err = pipe.error
-    if err is not None and not isinstance(err, KeyboardInterrupt):
-        from imu.errors import ImuError
-        if isinstance(err, ImuError):
-            raise err
-        raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
-                       f"the recording {path} keeps everything received")
+    raise_pipeline_error(pipe, path)
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets)", file=sys.stderr)
     return 0
+
+
+def raise_pipeline_error(pipe, path) -> None:
+    """Turn the error that stopped a live pipeline (if any) into a one-line ImuError that says
+    the recording at ``path`` keeps everything received."""
+    err = pipe.error
+    if err is None or isinstance(err, KeyboardInterrupt):
+        return
+    from imu.errors import ImuError
+    if isinstance(err, ImuError):
+        raise err
+    raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
+                   f"the recording {path} keeps everything received")
