@@ -89,39 +89,46 @@ def heading_axes(alignment: SegmentAlignment | None, role: str) -> np.ndarray | 
     return np.stack([R[2], R[0]])
 
 
-def restart_times(session: Session, roles, max_bridge_s: float | None = None) -> dict:
-    """Role → times (s, session clock) of the first sample after each gap long enough to
-    restart that sensor's fusion (:func:`imu.fusion.fuse`); its heading is uncertain from
-    there until the next heading anchor."""
+def gap_restarts_s(t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, rate_hz: float,
+                   max_bridge_s: float | None = None) -> list[float]:
+    """Times (s) of the first sample after each gap long enough to restart the fusion of one
+    sensor (:func:`imu.fusion.fuse` with ``t_s``); non-finite samples count as dropped."""
     from imu.fusion import split_at_gaps
     from imu.fusion.batch import MAX_BRIDGE_S
 
+    t = np.asarray(t_s, dtype=float)
+    ok = np.isfinite(t) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
+    t = t[ok]
+    if len(t) < 2:
+        return []
+    runs, _ = split_at_gaps(t, rate_hz, MAX_BRIDGE_S if max_bridge_s is None else max_bridge_s)
+    return [float(t[a]) for a, _ in runs[1:]]
+
+
+def restart_times(session: Session, roles) -> dict:
+    """Role → times (s, session clock) where that sensor's fusion restarts after a long gap;
+    its heading is uncertain from there until the next heading anchor."""
     out = {}
     for role in roles:
         data = session.sensors[role]
         t = sensor_times_s(data)
-        ok = np.isfinite(t) & np.all(np.isfinite(data.acc), axis=1) & \
-            np.all(np.isfinite(data.gyr), axis=1)
-        t = t[ok]
-        if len(t) < 2:
-            out[role] = []
-            continue
-        runs, _ = split_at_gaps(t, nominal_rate_hz(t, data.info.rate_hz),
-                                MAX_BRIDGE_S if max_bridge_s is None else max_bridge_s)
-        out[role] = [float(t[a]) for a, _ in runs[1:]]
+        out[role] = gap_restarts_s(t, data.acc, data.gyr, nominal_rate_hz(t, data.info.rate_hz))
     return out
 
 
 def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
                  rate_hz: float | None = None, progress: bool = False,
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
-                 standing: StandingSettings | None = None):
+                 standing: StandingSettings | None = None, restarts_s: dict | None = None):
     """Fuse every sensor of ``roles`` and resample onto one time base.
 
     With an ``alignment`` the gyro bias is tracked at quiet neutral standing
     (:mod:`imu.kinematics.standing`) and removed before fusion, and the filter's own bias
     estimation is switched off (:data:`NO_FILTER_BIAS`); when no quiet standing is found the
     filter keeps its own.
+
+    ``restarts_s``, when given (a dict), receives role → times (s) where that sensor's fusion
+    restarted after a long gap (:func:`gap_restarts_s`), for the heading hold.
 
     Returns
     -------
@@ -173,6 +180,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
                  **settings)
+        if restarts_s is not None:
+            restarts_s[role] = gap_restarts_s(t, acc, gyr, r_hz)
         return t, q, smoothed_rate_norm(gyr, r_hz), r_hz
 
     with _pool(len(roles)) as pool:
@@ -323,11 +332,12 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     if not any(role_side(r) for r in roles):
         raise BadInputError(f"{session.source or 'session'}: no thigh sensor matches the "
                             "calibration profile")
+    restarts: dict = {}
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
                                            rate_hz=rate_hz, progress=progress,
-                                           filter_settings=filter_settings, alignment=alignment)
-    return angles_from_orientations(time_s, quats, gnorm, alignment, heading,
-                                    restarts_s=restart_times(session, roles))
+                                           filter_settings=filter_settings, alignment=alignment,
+                                           restarts_s=restarts)
+    return angles_from_orientations(time_s, quats, gnorm, alignment, heading, restarts_s=restarts)
 
 
 class AnglePipeline:
