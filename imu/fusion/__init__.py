@@ -10,11 +10,16 @@ Public API
 ``make_filter(name=DEFAULT_FILTER, rate_hz=104.0, **settings)``
     A streaming :class:`~imu.fusion.base.OrientationFilter`: ``f.update(acc, gyr) -> q``,
     ``f.update_block(acc, gyr) -> (n, 4)``, ``f.gyr_bias_rad_s``.
-``fuse(acc, gyr, rate_hz, name=DEFAULT_FILTER, t_s=None, **settings) -> (N, 4)``
+``fuse(acc, gyr, rate_hz, name=DEFAULT_FILTER, t_s=None, heading_axes_S=None, **settings) -> (N, 4)``
     Batch fusion; same numbers as the streaming path on the same data.
-``TimedFilter(name, rate_hz, max_bridge_s=0.25, **settings)``
-    Streaming with timestamps: ``update(t_s, acc, gyr) -> q``; same gap handling (and numbers)
-    as ``fuse(..., t_s=...)``.
+``TimedFilter(name, rate_hz, max_bridge_s=0.25, heading_axes_S=None, **settings)``
+    Streaming with timestamps: ``update(t_s, acc, gyr) -> q``, ``update_block(t_s, acc, gyr)``;
+    same gap handling (and numbers) as ``fuse(..., t_s=...)``.
+
+Gaps: dropouts up to ``max_bridge_s`` are bridged; a longer gap restarts the filter at the
+accelerometer's inclination, carrying the heading across it — of ``heading_axes_S`` (sensor-frame
+axes, the segment's mediolateral axis first, which flexion during the gap does not turn) when
+given (:func:`imu.fusion.batch.restart_quat`).
 
 Choice of the default (measured, see ``bench/``): VQF with body-motion settings. On five BROAD
 trials (real IMU, optical truth) its mean inclination RMSE is the lowest of the offered
