@@ -83,13 +83,12 @@ async def scan(timeout_s: float = 3.0, *, scanner_backend=None, client_backend=N
             continue
         out.append(ScanResult(name=name, address=dev.address, model=model, rssi_dbm=adv.rssi,
                               device=dev))
-    if read_details:
+    if read_details:  # a short connection each: battery level (0x2A19) and our info
         for r in out:
-            if r.model == "imu-protocol-v1":
-                r.battery_pct, info = await _details(r.device, client_backend, 5.0)
-                r.model = info.get("model", r.model)
-                r.sensor_id = info.get("sensor_id")
-                r.firmware = info.get("firmware")
+            r.battery_pct, info = await _details(r.device, client_backend, 5.0)
+            r.model = info.get("model", r.model)
+            r.sensor_id = info.get("sensor_id")
+            r.firmware = info.get("firmware")
     out.sort(key=lambda r: (-(r.rssi_dbm if r.rssi_dbm is not None else -999), r.name))
     return out
 
