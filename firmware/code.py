@@ -43,8 +43,7 @@ class _Packets(ComplexCharacteristic):
     """A characteristic bound to a _bleio.PacketBuffer (notifications out, writes in)."""
 
     def __init__(self, uuid, properties, max_length):
-        self.uuid = VendorUUID(uuid)
-        super().__init__(properties=properties, read_perm=Attribute.OPEN,
+        super().__init__(uuid=VendorUUID(uuid), properties=properties, read_perm=Attribute.OPEN,
                          write_perm=Attribute.OPEN, max_length=max_length, fixed_length=False)
 
     def bind(self, service):
