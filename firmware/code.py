@@ -43,12 +43,13 @@ class _Packets(ComplexCharacteristic):
     """A characteristic bound to a _bleio.PacketBuffer (notifications out, writes in)."""
 
     def __init__(self, uuid, properties, max_length):
+        self.packet_size = max_length
         super().__init__(uuid=VendorUUID(uuid), properties=properties, read_perm=Attribute.OPEN,
                          write_perm=Attribute.OPEN, max_length=max_length, fixed_length=False)
 
     def bind(self, service):
         bound = super().bind(service)
-        return _bleio.PacketBuffer(bound, buffer_size=8, max_packet_size=self.max_length)
+        return _bleio.PacketBuffer(bound, buffer_size=8, max_packet_size=self.packet_size)
 
 
 class ImuService(Service):
