@@ -126,8 +126,9 @@ def _divisors_that_fit(x: np.ndarray, step: float, max_m: int = 64) -> list[int]
     """Integers 2 ≤ m ≤ max_m for which ``x / (step / m)`` is nearly integral."""
     if not step > 0 or not np.isfinite(step):
         return []
-    r = x[:64] / step
-    if np.max(np.abs(r)) > 1e5:
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = x[:64] / step
+    if not np.max(np.abs(r)) <= 1e5:
         return []
     ms = np.arange(2, max_m + 1)
     rm = r[None, :] * ms[:, None]
@@ -144,6 +145,8 @@ def _try_step(x: np.ndarray, bits: np.ndarray, step: float) -> tuple[np.ndarray,
     if not np.all(np.abs(k) < 2 ** 31 - 1):
         return None
     i = int(np.argmax(np.abs(k)))
+    if k[i] == 0:  # an all-zero column: any step reproduces it
+        return (k, step) if np.array_equal((k * step).view(np.uint64), bits) else None
     c0 = float(x[i] / k[i])
     cands = [step, c0]
     lo = hi = c0
