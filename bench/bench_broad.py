@@ -1,6 +1,6 @@
 """Inclination accuracy of every offered filter on BROAD trials (real IMU + optical truth).
 
-Error measure (the dataset's own, ``/work/shared/data/broad/README.md``): ``q_err = q_imu ⊗
+Error measure (the dataset's own, ``../shared/data/broad/README.md``): ``q_err = q_imu ⊗
 conj(q_opt)``, inclination error ``2·acos(sqrt(w² + z²))`` in degrees, RMSE over the
 ``movement`` samples ignoring NaN, no extra alignment. Every filter starts from the same
 accelerometer inclination (``imu.fusion.initial_quat``) and runs with its defaults; the baseline
@@ -22,7 +22,10 @@ import numpy as np
 from imu import quat as Q
 from imu.fusion import DEFAULT_FILTER, FILTERS, fuse
 
-BROAD_DIR = os.environ.get("IMU_BROAD_DIR", "/work/shared/data/broad")
+#: BROAD trials: ``../shared/data/broad`` beside the repository, or ``$IMU_BROAD_DIR``.
+BROAD_DIR = os.environ.get("IMU_BROAD_DIR", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    "shared", "data", "broad"))
 BASELINE = "ahrs_madgwick"
 SLOW = ("ahrs_madgwick", "ahrs_mahony", "ahrs_ekf")
 
