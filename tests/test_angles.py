@@ -284,4 +284,21 @@ def test_streaming_pipeline_matches_batch_across_link_outages():
         ref = np.interp(t[m], batch.time_s, batch[c])
         assert np.nanmax(np.abs(live - ref)) < 1.0, c
     conf = np.concatenate([ch.confidence["right_hip_rotation"] for ch in chunks])
-    assert conf[(t > 83.3) & (t < 94.0)].max() <= 0.5  # restarted: rotation less certain
+    assert np.nanmax(conf[(t > 83.3) & (t < 94.0)]) <= 0.5  # restarted: rotation less certain
+
+
+def test_streaming_gap_rows_have_unknown_not_zero_rotation_confidence():
+    res, session, prof = outage_session()
+    from imu.kinematics.pipeline import sensor_times_s
+    pipe = AnglePipeline(prof.alignment(), {r: d.info.rate_hz for r, d in session.sensors.items()})
+    chunks = []
+    for r, d in session.sensors.items():  # one sensor at a time: rows wait for the others
+        out = pipe.update(r, sensor_times_s(d), d.acc, d.gyr)
+        if len(out.time_s):
+            chunks.append(out)
+    flex = np.concatenate([c["right_hip_flexion"] for c in chunks])
+    conf = np.concatenate([c.confidence["right_hip_rotation"] for c in chunks])
+    gap = ~np.isfinite(flex)
+    assert gap.any() and (~gap).any()
+    assert np.all(np.isnan(conf[gap]))
+    assert np.nanmin(conf[~gap]) >= 0.0 and np.all(np.isfinite(conf[~gap]))

@@ -517,6 +517,8 @@ class AnglePipeline:
             if not all(np.isfinite(raw[r][k, 0, 0]) for r in self.roles):
                 for r in self.roles:
                     offs[r][k] = self._hold.offset_deg.get(r) or 0.0
+                for c in conf:  # a gap row: its confidence is unknown, not zero
+                    conf[c][k] = np.nan
                 continue
             o, cf = self._hold.update(time_s[k], {r: raw[r][k] for r in self.roles},
                                       {r: gnorm[r][k] for r in self.roles})
