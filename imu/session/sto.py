@@ -63,15 +63,18 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
     roles = [r for r in STO_COLUMNS if r in session.sensors and len(session.sensors[r]) > 1]
     if alignment is not None:
         roles = [r for r in roles if r in alignment.R_BS]
+    restarts: dict = {}
     time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
-                                                 intrinsics=intrinsics, rate_hz=rate_hz)
+                                                 intrinsics=intrinsics, rate_hz=rate_hz,
+                                                 alignment=alignment, restarts_s=restarts)
     if alignment is not None and "sacrum" in roles:
         hs = HeadingHoldSettings()
         raw = {r: segment_matrix(quats[r], alignment.R_BS[r], 0.0) for r in roles}
         with np.errstate(invalid="ignore"):
             still = {r: gnorm[r] < hs.still_gyr_rad_s for r in roles}
         hold = hold_heading(time_s, raw, still, hs,
-                            initial_offset_deg=alignment.heading_deg or None)
+                            initial_offset_deg=alignment.heading_deg or None,
+                            restarts_s=restarts)
         # a heading offset about world +Y is a rotation about earth +z by the same angle
         quats = {r: Q.multiply(_z_rotation_quat(hold.offset_deg[r]), quats[r]) for r in roles}
     return time_s, quats, base_hz
