@@ -31,6 +31,9 @@ def add_arguments(parser) -> None:
                         help="stop after N seconds of data (default: until the window is closed)")
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="sensor output data rate (default 104)")
+    parser.add_argument("--lsl", action="store_true",
+                        help="publish each sensor's raw stream and the live angles as Lab "
+                             "Streaming Layer outlets")
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--program", default="demo", help="--simulate: simulator program")
@@ -82,6 +85,7 @@ def run(args) -> int:
     if profile is not None:
         writer.set_calibration(profile.to_dict())
     pipe = LivePipeline(src, writer=writer, recording_path=str(path), profile=profile,
+                        lsl=args.lsl,
                         calibrator=calibrator, auto_calibrate=simulate and profile is None,
                         log=lambda m: print(m, file=sys.stderr))
     try:

@@ -139,8 +139,11 @@ class LivePipeline:
                  auto_calibrate: bool = False, intrinsics=None, filter_name: str | None = None,
                  settings=None, window_s: float = 20.0, history_s: float = 600.0,
                  raw_keep_s: float = 240.0, flush_s: float = 0.1,
-                 log: Callable[[str], None] | None = None):
+                 log: Callable[[str], None] | None = None, lsl: bool = False):
         self.source = source
+        #: publish raw streams and live angles as Lab Streaming Layer outlets
+        self.lsl = bool(lsl)
+        self.publisher = None         # imu.sources.lsl.LslPublisher, made once sensors are known
         self.writer = writer
         self.recording_path = recording_path
         self.calibrator = calibrator
@@ -260,6 +263,8 @@ class LivePipeline:
             finally:
                 self._wait_solver()
                 self.close_set()
+                if self.publisher is not None:
+                    self.publisher.close()
 
     # ======================================================================= processing =====
     def _register_sensors(self, sensors: dict[str, SensorInfo]) -> None:
@@ -269,6 +274,15 @@ class LivePipeline:
                 self._role_of[info.sensor_id] = role
                 if self.writer is not None:
                     self.writer.add_sensor(info)
+        if self.lsl and self.publisher is None and self._infos:
+            from imu.kinematics.frames import angle_columns
+            from imu.sources.lsl import LslPublisher
+            sides = [s for s in ("right", "left") if f"{s}_thigh" in self._infos]
+            self.publisher = LslPublisher(
+                dict(self._infos), angle_columns=angle_columns(sides, "trunk" in self._infos),
+                angles_rate_hz=float(self._infos.get("sacrum", next(iter(
+                    self._infos.values()))).rate_hz or 0.0))
+            self.log("LSL outlets: " + ", ".join(self.publisher.source_ids.values()))
 
     def feed(self, blk: SampleBlock) -> None:
         """Process one raw block (record it, fuse it, compute angles, run the detectors)."""
@@ -280,6 +294,8 @@ class LivePipeline:
                 return
         if self.writer is not None:
             self.writer.add_block(role, blk)      # first: raw data is the truth
+        if self.publisher is not None:
+            self.publisher.push_block(role, blk)
         n = len(blk)
         if n == 0:
             return
@@ -340,6 +356,8 @@ class LivePipeline:
         n = len(table.time_s)
         if n == 0:
             return
+        if self.publisher is not None:
+            self.publisher.push_angles(table.time_s, table.columns)
         cols = self._columns
         vals = np.column_stack([table.columns[c] for c in cols[:-1]] + [np.full(n, np.nan)])
         with self._lock:
