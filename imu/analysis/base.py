@@ -38,28 +38,27 @@ def num(x) -> float | None:
     return round(x, 3)
 
 
-def nanmean(x: np.ndarray) -> float:
+def _finite_reduce(x, reduce) -> float:
+    """``reduce`` over the finite values of ``x``; NaN when there are none."""
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
-    return float(np.mean(x)) if len(x) else NAN
+    return float(reduce(x)) if len(x) else NAN
+
+
+def nanmean(x: np.ndarray) -> float:
+    return _finite_reduce(x, np.mean)
 
 
 def nanmedian(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(np.median(x)) if len(x) else NAN
+    return _finite_reduce(x, np.median)
 
 
 def nanmax(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(np.max(x)) if len(x) else NAN
+    return _finite_reduce(x, np.max)
 
 
 def nanmin(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    return float(np.min(x)) if len(x) else NAN
+    return _finite_reduce(x, np.min)
 
 
 def nanrange(x: np.ndarray) -> float:

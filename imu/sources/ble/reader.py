@@ -504,14 +504,8 @@ class BleSource(Source):
             self._queue.put_nowait(None)
 
     async def blocks(self) -> AsyncIterator[SampleBlock]:
-        q = self._queue
-        if q is None:
-            raise SensorError("source not started")
-        while True:
-            item = await q.get()
-            if item is None:
-                return
-            yield item[1]
+        async for _, blk in self.role_blocks():
+            yield blk
 
     async def role_blocks(self) -> AsyncIterator[tuple[str, SampleBlock]]:
         """Like :meth:`blocks` but with the role of each block."""
