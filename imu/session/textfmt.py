@@ -41,6 +41,46 @@ def _format_column(v: np.ndarray, decimals: int, width: int):
     return buf, start
 
 
+def _fill_column(v: np.ndarray, decimals: int, width: int, buf: np.ndarray) -> np.ndarray:
+    """:func:`_format_column` written into ``buf`` of shape (width, n) (one row per character
+    position, so every write is contiguous); returns the index of each value's first
+    character. Same characters as :func:`_format_column`."""
+    v = np.ascontiguousarray(v, dtype=float)
+    n = len(v)
+    buf[...] = 32
+    fin = np.isfinite(v)
+    x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** decimals).astype(np.int64)
+    neg = fin & (v < 0) & (x > 0)
+    pos = width - 1
+    for _ in range(decimals):
+        x, r = np.divmod(x, 10)
+        np.add(r, 48, out=buf[pos], casting="unsafe")
+        pos -= 1
+    if decimals > 0:
+        buf[pos] = 46
+        pos -= 1
+    x, r = np.divmod(x, 10)
+    np.add(r, 48, out=buf[pos], casting="unsafe")  # at least one integer digit
+    start = np.full(n, pos, dtype=np.int64)
+    pos -= 1
+    while pos >= 1 and (x > 0).any():
+        m = x > 0
+        x, r = np.divmod(x, 10)
+        buf[pos] = np.where(m, 48 + r, 32)
+        start[m] = pos
+        pos -= 1
+    if neg.any():
+        start = np.where(neg, start - 1, start)
+        idx = np.flatnonzero(neg)
+        buf[start[idx], idx] = 45
+    if not fin.all():
+        bad = np.flatnonzero(~fin)
+        buf[:, bad] = 32
+        buf[width - 3:, bad] = np.frombuffer(b"nan", np.uint8)[:, None]
+        start[bad] = width - 3
+    return start
+
+
 def format_rows(data: np.ndarray, decimals, separators=None) -> bytes:
     """CSV lines (bytes) of a (n, k) float array, ``decimals`` per column, ``nan`` for gaps.
 
@@ -60,15 +100,15 @@ def format_rows(data: np.ndarray, decimals, separators=None) -> bytes:
         digits = len(str(int(round(big * 10.0 ** dec[j])))) if big > 0 else 1
         widths.append(max(digits, int(dec[j]) + 1) + 3)  # sign, point, and a spare column
     total = sum(w + 1 for w in widths)
-    out = np.empty((n, total), dtype=np.uint8)
-    keep = np.empty((n, total), dtype=bool)
+    # built one character position per row (contiguous writes), transposed once at the end
+    out = np.empty((total, n), dtype=np.uint8)
+    keep = np.empty((total, n), dtype=bool)
     o = 0
     for j in range(k):
         w = widths[j]
-        buf, start = _format_column(data[:, j], int(dec[j]), w)
-        out[:, o:o + w] = buf
-        keep[:, o:o + w] = np.arange(w)[None, :] >= start[:, None]
-        out[:, o + w] = 10 if j == k - 1 else ord(seps[j])
-        keep[:, o + w] = True
+        start = _fill_column(data[:, j], int(dec[j]), w, out[o:o + w])
+        np.greater_equal(np.arange(w)[:, None], start[None, :], out=keep[o:o + w])
+        out[o + w] = 10 if j == k - 1 else ord(seps[j])
+        keep[o + w] = True
         o += w + 1
-    return out[keep].tobytes()
+    return np.ascontiguousarray(out.T)[np.ascontiguousarray(keep.T)].tobytes()
