@@ -71,12 +71,12 @@ NO_FILTER_BIAS = {"vqf": {"rest_bias_est": False, "motion_bias_est": False},
                   "imufusion": {"bias": False}}
 
 
-def _pool(n: int):
-    """A thread pool of at most ``n`` workers (and no more than the CPUs)."""
+def _pool(n: int, per_cpu: bool = True):
+    """A thread pool of at most ``n`` workers (and, with ``per_cpu``, no more than the CPUs)."""
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    return ThreadPoolExecutor(max_workers=max(1, min(n, os.cpu_count() or 1)))
+    return ThreadPoolExecutor(max_workers=max(1, min(n, os.cpu_count() or 1) if per_cpu else n))
 
 
 def heading_axes(alignment: SegmentAlignment | None, role: str) -> np.ndarray | None:
@@ -172,6 +172,12 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                 print(f"gyro bias from {len(win)} quiet-standing stretches", file=sys.stderr)
             settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
 
+    # the common time base depends only on the sample times, so each sensor's task resamples
+    # its own result right away: that numpy work (GIL released) overlaps the fusion of the
+    # next sensor (the compiled filters hold the GIL)
+    base_hz = float(rate_hz) if rate_hz else raw[roles[0]][3]
+    time_s = common_time_base({r: raw[r][0] for r in roles}, base_hz, span="union")
+
     def fuse_one(role):
         t, acc, gyr, r_hz = raw[role]
         if win:
@@ -182,21 +188,12 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                  **settings)
         if restarts_s is not None:
             restarts_s[role] = gap_restarts_s(t, acc, gyr, r_hz)
-        return t, q, smoothed_rate_norm(gyr, r_hz), r_hz
-
-    with _pool(len(roles)) as pool:
-        per = dict(zip(roles, pool.map(fuse_one, roles)))
-
-    base_hz = float(rate_hz) if rate_hz else per[roles[0]][3]
-    time_s = common_time_base({r: p[0] for r, p in per.items()}, base_hz, span="union")
-
-    def resample(role):
-        t, q, g, r_hz = per[role]
+        g = smoothed_rate_norm(gyr, r_hz)
         return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
                 resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
 
-    with _pool(len(roles)) as pool:
-        res = dict(zip(roles, pool.map(resample, roles)))
+    with _pool(len(roles), per_cpu=False) as pool:
+        res = dict(zip(roles, pool.map(fuse_one, roles)))
     quats = {r: v[0] for r, v in res.items()}
     gnorm = {r: v[1] for r, v in res.items()}
     return time_s, quats, gnorm, base_hz
@@ -230,14 +227,19 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     roles = [r for r in _ANGLE_ROLES if r in quats and r in alignment.R_BS]
     if "sacrum" not in roles:
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
-    q_raw = {r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)) for r in roles}
+    # per-role numpy work in threads (GIL released): same operations, same numbers
+    with _pool(len(roles)) as pool:
+        q_raw = dict(zip(roles, pool.map(
+            lambda r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)), roles)))
     still = {}
     for r in roles:
         with np.errstate(invalid="ignore"):
             still[r] = gyr_norm[r] < hs.still_gyr_rad_s
     hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
                         restarts_s=restarts_s)
-    segs = {r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])) for r in roles}
+    with _pool(len(roles)) as pool:
+        segs = dict(zip(roles, pool.map(
+            lambda r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])), roles)))
     cols = segment_angles_gapped(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
