@@ -74,7 +74,8 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
     grid = np.arange(t0, t1, 1.0 / GRID_HZ)
     ok = np.ones(len(grid), bool)
     cos_up = np.cos(np.radians(s.upright_deg))
-    for r in roles:
+
+    def role_ok(r):  # per sensor (numpy releases the GIL: one thread each)
         t = np.asarray(times[r], float)
         rate = len(t) / max(t[-1] - t[0], 1e-9)
         g = smoothed_rate_norm(np.asarray(gyr[r], float) - bias0[r], rate, 0.5)
@@ -86,7 +87,13 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
         j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
         near = np.abs(t[j] - grid) < 0.1
-        ok &= m[j] & near
+        return m[j] & near
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(roles))) as pool:
+        for r_ok in pool.map(role_ok, roles):
+            ok &= r_ok
     out = []
     for a, b in runs(ok):
         ta, tb = grid[a] + 0.25, grid[b - 1] - 0.25
