@@ -41,6 +41,13 @@ def _format_column(v: np.ndarray, decimals: int, width: int):
     return buf, start
 
 
+def _divmod10(x: np.ndarray):
+    """``divmod(x, 10)`` of non-negative integers: a floor division by a constant (fast in
+    numpy) and a multiply-subtract, several times faster than ``np.divmod``."""
+    q = x // 10
+    return q, x - q * 10
+
+
 def _fill_column(v: np.ndarray, decimals: int, width: int, buf: np.ndarray) -> np.ndarray:
     """:func:`_format_column` written into ``buf`` of shape (width, n) (one row per character
     position, so every write is contiguous); returns the index of each value's first
@@ -53,19 +60,19 @@ def _fill_column(v: np.ndarray, decimals: int, width: int, buf: np.ndarray) -> n
     neg = fin & (v < 0) & (x > 0)
     pos = width - 1
     for _ in range(decimals):
-        x, r = np.divmod(x, 10)
+        x, r = _divmod10(x)
         np.add(r, 48, out=buf[pos], casting="unsafe")
         pos -= 1
     if decimals > 0:
         buf[pos] = 46
         pos -= 1
-    x, r = np.divmod(x, 10)
+    x, r = _divmod10(x)
     np.add(r, 48, out=buf[pos], casting="unsafe")  # at least one integer digit
     start = np.full(n, pos, dtype=np.int64)
     pos -= 1
     while pos >= 1 and (x > 0).any():
         m = x > 0
-        x, r = np.divmod(x, 10)
+        x, r = _divmod10(x)
         buf[pos] = np.where(m, 48 + r, 32)
         start[m] = pos
         pos -= 1
