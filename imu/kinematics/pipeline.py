@@ -274,19 +274,23 @@ def fast_segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray
     out = {"pelvis_tilt": tilt, "pelvis_obliquity": _asind(-P[:, 1, 2]),
            "pelvis_rotation": _atan2d(P[:, 0, 2], P[:, 2, 2])}
     yaw = np.radians(out["pelvis_rotation"])
-    for side, sgn in (("right", 1.0), ("left", -1.0)):
-        role = f"{side}_thigh"
-        if role not in segments:
-            continue
-        F = np.asarray(segments[role], dtype=float)
+
+    def hip(side, sgn):
+        F = np.asarray(segments[f"{side}_thigh"], dtype=float)
         def h(i, j):  # element (i, j) of R_PF = P^T F
             return np.einsum("nk,nk->n", P[:, :, i], F[:, :, j])
-        out[f"{side}_hip_flexion"] = _atan2d(-h(0, 1), h(1, 1))
-        out[f"{side}_hip_adduction"] = sgn * _asind(h(2, 1))
-        out[f"{side}_hip_rotation"] = sgn * _atan2d(-h(2, 0), h(2, 2))
         y_f = F[:, :, 1]
         vx = np.cos(yaw) * y_f[:, 0] - np.sin(yaw) * y_f[:, 2]
-        out[f"{side}_thigh_inclination"] = _atan2d(-vx, y_f[:, 1])
+        return {f"{side}_hip_flexion": _atan2d(-h(0, 1), h(1, 1)),
+                f"{side}_hip_adduction": sgn * _asind(h(2, 1)),
+                f"{side}_hip_rotation": sgn * _atan2d(-h(2, 0), h(2, 2)),
+                f"{side}_thigh_inclination": _atan2d(-vx, y_f[:, 1])}
+
+    sides = [(side, sgn) for side, sgn in (("right", 1.0), ("left", -1.0))
+             if f"{side}_thigh" in segments]
+    with _pool(len(sides)) as pool:  # one thread per thigh (numpy releases the GIL)
+        for cols in pool.map(lambda a: hip(*a), sides):
+            out.update(cols)
     if "trunk" in segments:
         T = np.asarray(segments["trunk"], dtype=float)
         out["lumbar_flexion"] = -_atan2d(T[:, 1, 0], T[:, 1, 1]) - tilt
