@@ -3,6 +3,8 @@ Python: an hour of angles at 200 Hz (720 k rows) formats in a few seconds."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -41,6 +43,18 @@ def _format_column(v: np.ndarray, decimals: int, width: int):
     return buf, start
 
 
+#: fraction digits up to this many come from a look-up table (10**decimals columns)
+_TABLE_MAX_DECIMALS = 4
+
+
+@functools.lru_cache(maxsize=None)
+def _fraction_table(decimals: int) -> np.ndarray:
+    """ASCII digits (decimals, 10**decimals) uint8: column ``i`` is ``i`` zero-padded."""
+    i = np.arange(10 ** decimals)
+    rows = [48 + (i // 10 ** (decimals - 1 - k)) % 10 for k in range(decimals)]
+    return np.ascontiguousarray(np.stack(rows).astype(np.uint8))
+
+
 def _divmod10(x: np.ndarray):
     """``divmod(x, 10)`` of non-negative integers: a floor division by a constant (fast in
     numpy) and a multiply-subtract, several times faster than ``np.divmod``."""
@@ -59,10 +73,18 @@ def _fill_column(v: np.ndarray, decimals: int, width: int, buf: np.ndarray) -> n
     x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** decimals).astype(np.int64)
     neg = fin & (v < 0) & (x > 0)
     pos = width - 1
-    for _ in range(decimals):
-        x, r = _divmod10(x)
-        np.add(r, 48, out=buf[pos], casting="unsafe")
-        pos -= 1
+    if 0 < decimals <= _TABLE_MAX_DECIMALS:  # all fraction digits in one table look-up
+        p = 10 ** decimals
+        q = x // p
+        np.take(_fraction_table(decimals), x - q * p, axis=1, mode="clip",
+                out=buf[pos - decimals + 1:pos + 1])
+        x = q
+        pos -= decimals
+    else:
+        for _ in range(decimals):
+            x, r = _divmod10(x)
+            np.add(r, 48, out=buf[pos], casting="unsafe")
+            pos -= 1
     if decimals > 0:
         buf[pos] = 46
         pos -= 1
