@@ -133,10 +133,15 @@ def standing_mask(R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
     """
     ok = None
     for role, R in R_WB.items():
-        with np.errstate(invalid="ignore"):
-            m = (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still[role], bool)
+        m = _upright_still(R, still[role], settings)
         ok = m if ok is None else ok & m
     return ok
+
+
+def _upright_still(R: np.ndarray, still: np.ndarray, settings: HeadingHoldSettings) -> np.ndarray:
+    """One role's part of :func:`standing_mask`: upright and still, (N,) bool."""
+    with np.errstate(invalid="ignore"):
+        return (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still, bool)
 
 
 def heading_deg(R_WB: np.ndarray) -> np.ndarray:
@@ -208,8 +213,17 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     n = len(t)
     roles = list(R_WB)
     rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
-    heading = {r: heading_deg(R_WB[r]) for r in roles}
-    mask = standing_mask(R_WB, still, settings)
+    from concurrent.futures import ThreadPoolExecutor
+
+    def per_role(r):  # heading and standing mask of one role (numpy releases the GIL)
+        return heading_deg(R_WB[r]), _upright_still(R_WB[r], still[r], settings)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(roles))) as pool:
+        parts = dict(zip(roles, pool.map(per_role, roles)))
+    heading = {r: parts[r][0] for r in roles}
+    mask = None  # = standing_mask(R_WB, still, settings), from the parts above
+    for r in roles:
+        mask = parts[r][1] if mask is None else mask & parts[r][1]
     anchors = []
     for i0, i1 in runs(mask):
         if t[i1 - 1] - t[i0] >= settings.min_anchor_s:
