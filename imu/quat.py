@@ -50,7 +50,8 @@ def conj(q: np.ndarray) -> np.ndarray:
 
 def normalize(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=float)
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+    # = np.linalg.norm(q, axis=-1, keepdims=True) for real q, without its extra conj() pass
+    return q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
 
 
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:

@@ -157,7 +157,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
 
     # per-sensor work runs in threads: numpy and the compiled filters release the GIL
-    with _pool(len(roles)) as pool:
+    with _pool(len(roles), per_cpu=False) as pool:
         raw = dict(zip(roles, pool.map(prepare, roles)))
     settings = dict(filter_settings or {})
     win = []
