@@ -6,9 +6,17 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench sysdeps clean
 
-$(STAMP): pyproject.toml
+# .venv/.installed-demo: the package and its runtime dependencies (what `make demo` needs);
+# .venv/.installed: plus the test extras (pytest, hypothesis, opensim) for `make test`.
+DEMO_STAMP := $(VENV)/.installed-demo
+
+$(DEMO_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml $(DEMO_STAMP)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
@@ -25,7 +33,7 @@ sysdeps:
 	    || echo "warning: could not install$$need (offscreen Qt / report checks may be skipped or fail)"; fi; \
 	fi
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	@$(MAKE) --no-print-directory sysdeps DEBS="$(QT_DEBS)"
 	$(BIN)/imu demo
 

@@ -38,7 +38,7 @@ ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 
 def estimated_session(seed: int, rate_hz: float = 100.0):
     """``(SimResult, AngleTable)``: a simulated session and its angles through the product path."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.kinematics.pipeline import compute_angles
     from imu.sim import simulate
 

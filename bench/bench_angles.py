@@ -48,7 +48,7 @@ def fresh_seeds(n: int) -> list[int]:
 
 def session_errors(rate_hz: float, seed: int, duration_s: float, program: str = "demo") -> dict:
     """Per angle group: worst RMSE over sides (degrees) and the mean rotation confidence."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.kinematics.pipeline import compute_angles
     from imu.sim import simulate
 

@@ -18,7 +18,7 @@ import time
 
 
 def _run(session, flush_s: float) -> tuple[float, int, int]:
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.live.pipeline import LivePipeline
     from imu.sources.replay import ReplaySource
 

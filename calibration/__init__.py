@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from calibration.phases import PhaseSettings, Phases, detect_phases
-from calibration.profile import SCHEMA, Profile, load_profile
-from calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
+from imu.calibration.phases import PhaseSettings, Phases, detect_phases
+from imu.calibration.profile import SCHEMA, Profile, load_profile
+from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
                                 refuse_if_poor, vertical_axis)
 from imu.errors import BadInputError, CalibrationError
 from imu.intrinsics import IntrinsicCorrection, has_acc_correction

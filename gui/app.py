@@ -49,7 +49,7 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
     return."""
     from PySide6 import QtCore
 
-    from gui.dashboard import Dashboard
+    from imu.gui.dashboard import Dashboard
 
     app = ensure_app()
     win = Dashboard(pipeline, mode="live", title=title)
@@ -77,7 +77,7 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
 
 def run_replay(player, title: str = "imu — replay") -> int:
     """Show the dashboard over a :class:`~imu.live.player.ReplayPlayer` until closed."""
-    from gui.dashboard import Dashboard
+    from imu.gui.dashboard import Dashboard
 
     app = ensure_app()
     win = Dashboard(player, mode="replay", title=title)
@@ -92,7 +92,7 @@ def run_replay(player, title: str = "imu — replay") -> int:
 def render(model, out_path: str | os.PathLike, size: tuple[int, int] = (1280, 800),
            mode: str = "replay") -> tuple[int, int]:
     """Draw one snapshot of ``model`` offscreen into a PNG; returns the image size (w, h)."""
-    from gui.dashboard import Dashboard
+    from imu.gui.dashboard import Dashboard
 
     out = Path(out_path)
     if out.parent and not out.parent.exists():
@@ -119,7 +119,7 @@ def render(model, out_path: str | os.PathLike, size: tuple[int, int] = (1280, 80
 
 def check_size(size: tuple[int, int], mode: str = "replay") -> None:
     """Refuse (one line) a screenshot size below what the dashboard's layout needs."""
-    from gui.dashboard import Dashboard
+    from imu.gui.dashboard import Dashboard
     from imu.live.snapshot import Snapshot
 
     class _Empty:

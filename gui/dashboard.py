@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui import theme
-from gui.views.controls import ReplayControls, SetControls
-from gui.views.readouts import ReadoutPanel
-from gui.views.replist import RepList
-from gui.views.status import StatusStrip
-from gui.views.traces import TracePanel
+from imu.gui import theme
+from imu.gui.views.controls import ReplayControls, SetControls
+from imu.gui.views.readouts import ReadoutPanel
+from imu.gui.views.replist import RepList
+from imu.gui.views.status import StatusStrip
+from imu.gui.views.traces import TracePanel
 from imu.live.snapshot import Snapshot
 
 CALIB_BADGES = {
@@ -162,7 +162,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self.refresh()
 
     def open_wizard(self) -> None:
-        from gui.wizard import CalibrationWizard
+        from imu.gui.wizard import CalibrationWizard
 
         if self.wizard is None:
             self.wizard = CalibrationWizard(self.model, self)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from PySide6 import QtCore, QtWidgets
 
-from gui import theme
+from imu.gui import theme
 from imu.live.snapshot import Snapshot
 
 

@@ -20,7 +20,7 @@ def sim(seed: int = 11):
 def live_run(seed: int = 11):
     """The session replayed as fast as possible through the live pipeline (auto-calibrating
     from its calibration events). Returns ``(pipeline, source)``."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.live.pipeline import LivePipeline
     from imu.sources.replay import ReplaySource
 

@@ -290,7 +290,7 @@ def test_json_has_no_nan(result):
 def test_estimated_angles_with_every_sensor_error_meet_the_acceptance():
     """A fast version of bench/bench_analysis.py: the product path (own calibration, fusion,
     angles, analysis) on a session with every sensor error on, against the truth."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.kinematics.pipeline import compute_angles
 
     res = simulate(["hinge", "squat", "single_leg_stance", "hip_airplane"], rate_hz=50, seed=31,

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 import pytest
 
-from calibration import calibrate_session
+from imu.calibration import calibrate_session
 from imu.kinematics.alignment import SegmentAlignment, rot_y, segment_matrix
 from imu.kinematics.frames import hip_matrix, pelvis_matrix, segment_angles
 from imu.kinematics.heading import HeadingHoldSettings, hold_heading

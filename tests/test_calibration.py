@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from calibration import Profile, calibrate_session, detect_phases, load_profile
+from imu.calibration import Profile, calibrate_session, detect_phases, load_profile
 from imu.errors import BadInputError, CalibrationError
 from imu.sim import simulate
 from imu.types import Session, SensorData

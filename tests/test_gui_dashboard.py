@@ -13,7 +13,7 @@ pytest.importorskip("PySide6.QtWidgets")
 
 @pytest.fixture(scope="module")
 def app():
-    from gui.app import ensure_app
+    from imu.gui.app import ensure_app
     return ensure_app(offscreen=True)
 
 
@@ -24,7 +24,7 @@ def player():
 
 
 def _window(app, model, mode):
-    from gui.dashboard import Dashboard
+    from imu.gui.dashboard import Dashboard
     win = Dashboard(model, mode=mode, refresh_hz=0)
     win.resize(1280, 800)
     win.show()
@@ -35,7 +35,7 @@ def _window(app, model, mode):
 
 
 def test_replay_dashboard_draws_the_trace_window_and_status_at_the_cursor(app, tmp_path):
-    from gui.app import dispose
+    from imu.gui.app import dispose
     p = player()
     reps, _ = truth_reps()
     t_cursor = reps[-1]["end_s"] - p.t0_s + 1.0        # just after the last hinge rep
@@ -80,7 +80,7 @@ def test_replay_transport_pause_seek_and_speed():
 
 
 def test_single_leg_readout_shows_pelvic_drop_with_its_grade_band(app):
-    from gui.app import dispose
+    from imu.gui.app import dispose
     p = player()
     _, holds = truth_reps()
     h = max(holds, key=lambda h: h["pelvic_drop_max_deg"])
@@ -103,7 +103,7 @@ def test_single_leg_readout_shows_pelvic_drop_with_its_grade_band(app):
 
 
 def test_live_dashboard_shows_pipeline_results_and_set_controls_write_events(app):
-    from gui.app import dispose
+    from imu.gui.app import dispose
     pipe, _ = live_run()
     win = _window(app, pipe, "live")
     assert "calibrated" in win.calib_badge.text()

@@ -34,7 +34,7 @@ def _feed_until(pipe, src, blocks, t_rel):
 
 
 def test_protocol_steps_follow_spec_order_for_each_instrumented_leg():
-    from gui.wizard import protocol_steps
+    from imu.gui.wizard import protocol_steps
     phases = [s.phase for s in protocol_steps(["right", "left"])]
     assert phases[:3] == ["standing", "hinges", "still_before_swings"]
     assert phases.index("swings_right") < phases.index("swings_left")
@@ -43,8 +43,8 @@ def test_protocol_steps_follow_spec_order_for_each_instrumented_leg():
 
 
 def test_wizard_counts_down_and_shows_accepted_calibration_per_phase():
-    from gui.app import dispose, ensure_app
-    from gui.wizard import CalibrationWizard
+    from imu.gui.app import dispose, ensure_app
+    from imu.gui.wizard import CalibrationWizard
 
     app = ensure_app(offscreen=True)
     pipe, src, blocks = _pipeline()
@@ -74,8 +74,8 @@ def test_wizard_counts_down_and_shows_accepted_calibration_per_phase():
 
 
 def test_wizard_says_which_phase_to_repeat_when_calibration_is_refused():
-    from gui.app import dispose, ensure_app
-    from gui.wizard import CalibrationWizard
+    from imu.gui.app import dispose, ensure_app
+    from imu.gui.wizard import CalibrationWizard
 
     app = ensure_app(offscreen=True)
     pipe, src, blocks = _pipeline()

@@ -52,7 +52,7 @@ def test_snapshot_shows_sensor_rates_calibration_and_completed_items():
 
 
 def test_pipeline_records_every_block_and_the_gui_set_events(tmp_path):
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.live.pipeline import LivePipeline
     from imu.session.store import RecordingWriter, read_recording
     from imu.sources.replay import ReplaySource
@@ -105,7 +105,7 @@ def test_lsl_flag_publishes_raw_streams_and_the_live_angles():
     import numpy as np
     import pytest
 
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.live.pipeline import LivePipeline
     from imu.sources.replay import ReplaySource
     from tests.live_helpers import sim

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calibration import calibrate_session
+from imu.calibration import calibrate_session
 from imu import quat as Q
 from imu.kinematics.alignment import segment_matrix
 from imu.kinematics.frames import R_WE, heading_deg

@@ -6,7 +6,7 @@ import math
 
 from PySide6 import QtCore, QtWidgets
 
-from gui import theme
+from imu.gui import theme
 from imu.live.snapshot import Snapshot, drop_grade
 from imu.analysis.language import item_sentence
 

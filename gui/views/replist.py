@@ -6,7 +6,7 @@ import math
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from gui import theme
+from imu.gui import theme
 from imu.live.snapshot import Snapshot
 from imu.analysis.hinge import FAULTS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
-from gui import theme
+from imu.gui import theme
 from imu.sources.base import SensorStatus
 
 ROLE_TITLES = {"sacrum": "Sacrum", "right_thigh": "Right thigh", "left_thigh": "Left thigh",

@@ -6,7 +6,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
-from gui import theme
+from imu.gui import theme
 from imu.live.snapshot import DROP_AMBER_DEG, DROP_GREEN_DEG, Snapshot
 
 PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),

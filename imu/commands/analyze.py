@@ -59,7 +59,7 @@ def calibration_quality(profile) -> dict | None:
     out = {"verdict": "ok", "message": f"calibration {getattr(profile, 'created', '')} "
                                         f"from {getattr(profile, 'source', '') or 'this session'}"}
     try:
-        from calibration import check_quality
+        from imu.calibration import check_quality
         problems = check_quality(q)
         out["problems"] = [list(p) for p in problems]
         if problems:

@@ -29,7 +29,7 @@ def add_arguments(parser) -> None:
 def session_profile(session, calibration_path: str | None):
     """The profile to use: the file given, else the one embedded in the session, else one
     computed from the session's own calibration phase (a CalibrationError if there is none)."""
-    from calibration import Profile, calibrate_session, load_profile
+    from imu.calibration import Profile, calibrate_session, load_profile
 
     if calibration_path:
         return load_profile(calibration_path)

@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.commands.angles import remember_intrinsics, stored_intrinsics
     from imu.session.load import load_session
 

@@ -42,7 +42,7 @@ def add_arguments(parser) -> None:
 def calibrator(session):
     """``calibration.calibrate_session`` whose refusals carry the per-phase quality figures
     (``exc.quality``), so the dashboard can show every phase's result."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.errors import CalibrationError
 
     try:
@@ -121,7 +121,7 @@ def run(args) -> int:
     pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=calibrator,
                         auto_calibrate=True, log=lambda m: print(m, file=sys.stderr))
     try:
-        from gui.app import run_live
+        from imu.gui.app import run_live
         run_live(pipe, seconds=args.seconds, title="imu — demo (simulated sensors)")
     finally:
         pipe.stop()

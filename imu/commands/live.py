@@ -63,7 +63,7 @@ def run(args) -> int:
                             "record headless, or `imu demo --headless`")
     profile = None
     if args.calibration:
-        from calibration import load_profile
+        from imu.calibration import load_profile
         profile = load_profile(args.calibration)
 
     from imu.live.pipeline import LivePipeline
@@ -89,7 +89,7 @@ def run(args) -> int:
                         calibrator=calibrator, auto_calibrate=simulate and profile is None,
                         log=lambda m: print(m, file=sys.stderr))
     try:
-        from gui.app import run_live
+        from imu.gui.app import run_live
         run_live(pipe, seconds=args.seconds, title="imu — live",
                  open_wizard=profile is None and not simulate)
     finally:

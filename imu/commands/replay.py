@@ -85,7 +85,7 @@ def run(args) -> int:
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use "
                             "--screenshot OUT.png --at SECONDS, or `imu analyze` for a report")
     if args.screenshot:
-        from gui.app import check_size
+        from imu.gui.app import check_size
         check_size(size)
     session = load_session(args.session)
     if session.duration_s <= 0:
@@ -97,13 +97,13 @@ def run(args) -> int:
     print(f"analysing {args.session} ({session.duration_s:.1f} s)…", file=sys.stderr)
     player = build_player(session, args.calibration, window_s=args.window, speed=args.speed)
     if args.screenshot:
-        from gui.app import render
+        from imu.gui.app import render
 
         player.seek(at)
         w, h = render(player, args.screenshot, size=size)
         print(f"wrote {args.screenshot}: {w}×{h} px at {at:.1f} s", file=sys.stderr)
         return 0
-    from gui.app import run_replay
+    from imu.gui.app import run_replay
 
     player.seek(args.start)
     return run_replay(player, title=f"imu — replay {args.session}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from firmware import protocol as P
+from imu.sources.ble import protocol as P
 from imu.types import SampleBlock
 
 _HEADER = struct.Struct("<BBHII")

@@ -23,7 +23,7 @@ from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
 from bleak.exc import BleakError
 
-from firmware import protocol as P
+from imu.sources.ble import protocol as P
 from imu.errors import SensorError
 from imu.sources.base import SensorStatus, Source
 from imu.sources.ble.decoder import (MalformedPacket, StreamTracker, decode_control_response,

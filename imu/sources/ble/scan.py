@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from bleak import BleakClient, BleakScanner
 
-from firmware import protocol as P
+from imu.sources.ble import protocol as P
 from imu.errors import SensorError
 from imu.sources.ble.decoder import MalformedPacket, decode_info
 from imu.sources.ble.reader import no_adapter_message

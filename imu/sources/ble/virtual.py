@@ -23,7 +23,7 @@ import numpy as np
 from bumble.core import AdvertisingData, UUID
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from firmware import protocol as P
+from imu.sources.ble import protocol as P
 from imu.sources.ble.bumble_backend import VirtualRadio, get_radio
 
 log = logging.getLogger(__name__)

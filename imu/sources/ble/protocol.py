@@ -1,0 +1,394 @@
+"""imu BLE sensor protocol v1: encoder, batcher and control-command handler.
+
+Plain Python on purpose: this module runs unchanged on CircuitPython (no numpy, no dataclasses,
+no f-string ``=`` specifiers, only ``struct`` and ``json``) inside the XIAO nRF52840 Sense
+firmware, and on the host inside the virtual sensors and the tests. The wire format is
+documented in ``docs/protocol.md``; the host decoder lives in ``imu/sources/ble/decoder.py``.
+
+Data notification (little endian)::
+
+    offset size field
+    0      1    version        = 1
+    1      1    count          samples in this notification (1..MAX_SAMPLES)
+    2      2    dt_q4          sample interval, sensor ticks x 16 (u16)
+    4      4    seq            sequence number of the first sample (per sample, u32, wraps)
+    8      4    t0_ticks       sensor timestamp of the first sample (u32 ticks, wraps)
+    12     12*n samples        int16 acc_x acc_y acc_z gyr_x gyr_y gyr_z
+
+Control write: ``opcode u8, token u8, payload``. Every write is answered by a notification on
+the control characteristic: ``0x80|opcode u8, token u8, status u8, payload``.
+"""
+
+import json
+import struct
+
+PROTOCOL_VERSION = 1
+
+#: 128-bit UUIDs of the custom service and its characteristics.
+SERVICE_UUID = "7a1e0001-5e6c-4d1a-9b1e-1f2d3c4b5a69"
+DATA_UUID = "7a1e0002-5e6c-4d1a-9b1e-1f2d3c4b5a69"
+CONTROL_UUID = "7a1e0003-5e6c-4d1a-9b1e-1f2d3c4b5a69"
+INFO_UUID = "7a1e0004-5e6c-4d1a-9b1e-1f2d3c4b5a69"
+
+#: Standard services (Bluetooth SIG assigned numbers).
+BATTERY_SERVICE_UUID = "0000180f-0000-1000-8000-00805f9b34fb"
+BATTERY_LEVEL_UUID = "00002a19-0000-1000-8000-00805f9b34fb"
+DEVICE_INFO_SERVICE_UUID = "0000180a-0000-1000-8000-00805f9b34fb"
+MANUFACTURER_UUID = "00002a29-0000-1000-8000-00805f9b34fb"
+MODEL_NUMBER_UUID = "00002a24-0000-1000-8000-00805f9b34fb"
+SERIAL_NUMBER_UUID = "00002a25-0000-1000-8000-00805f9b34fb"
+FIRMWARE_REV_UUID = "00002a26-0000-1000-8000-00805f9b34fb"
+
+HEADER = struct.Struct("<BBHII")
+HEADER_SIZE = 12
+SAMPLE_SIZE = 12
+#: Sensor clock resolution: the LSM6DS3TR-C timestamp counter ticks every 25 us.
+TICK_S = 25e-6
+TICK_WRAP = 1 << 32
+SEQ_WRAP = 1 << 32
+ATT_OVERHEAD = 3
+
+# Control opcodes.
+OP_START = 0x01
+OP_STOP = 0x02
+OP_SET_RATE = 0x03
+OP_SET_RANGE = 0x04
+OP_IDENTIFY = 0x05
+OP_GET_STATUS = 0x06
+OPCODES = (OP_START, OP_STOP, OP_SET_RATE, OP_SET_RANGE, OP_IDENTIFY, OP_GET_STATUS)
+OP_NAMES = {OP_START: "start", OP_STOP: "stop", OP_SET_RATE: "set_rate",
+            OP_SET_RANGE: "set_range", OP_IDENTIFY: "identify", OP_GET_STATUS: "get_status"}
+RESPONSE_FLAG = 0x80
+
+# Status codes of a control response.
+ST_OK = 0
+ST_UNKNOWN_OPCODE = 1
+ST_BAD_LENGTH = 2
+ST_BAD_VALUE = 3
+ST_BUSY = 4
+STATUS_NAMES = {ST_OK: "ok", ST_UNKNOWN_OPCODE: "unknown opcode", ST_BAD_LENGTH: "bad length",
+                ST_BAD_VALUE: "bad value", ST_BUSY: "busy (stop streaming first)"}
+
+#: LSM6DS3TR-C sensitivities (datasheet table 3): full scale -> value of one LSB.
+ACC_MG_PER_LSB = {2: 0.061, 4: 0.122, 8: 0.244, 16: 0.488}
+GYR_MDPS_PER_LSB = {125: 4.375, 250: 8.75, 500: 17.5, 1000: 35.0, 2000: 70.0}
+STANDARD_GRAVITY = 9.80665
+DEG_TO_RAD = 3.141592653589793 / 180.0
+
+
+def acc_scale(range_g):
+    """m/s² per LSB at accelerometer full scale ``range_g`` (g)."""
+    return ACC_MG_PER_LSB[range_g] * 1e-3 * STANDARD_GRAVITY
+
+
+def gyr_scale(range_dps):
+    """rad/s per LSB at gyroscope full scale ``range_dps`` (deg/s)."""
+    return GYR_MDPS_PER_LSB[range_dps] * 1e-3 * DEG_TO_RAD
+
+
+def max_samples(mtu):
+    """Samples that fit one notification at ATT MTU ``mtu`` (payload = mtu - 3)."""
+    n = (mtu - ATT_OVERHEAD - HEADER_SIZE) // SAMPLE_SIZE
+    if n < 1:
+        return 1
+    return n if n < 255 else 255
+
+
+def encode_batch(seq, t0_ticks, dt_q4, samples):
+    """Encode one data notification.
+
+    Parameters
+    ----------
+    seq : int
+        Sequence number of the first sample (wrapped to u32 here).
+    t0_ticks : int
+        Sensor timestamp of the first sample in ticks of ``TICK_S`` (wrapped to u32).
+    dt_q4 : int
+        Sample interval in sixteenths of a tick (u16).
+    samples : sequence of 6-tuples of int
+        Raw int16 ``acc_x, acc_y, acc_z, gyr_x, gyr_y, gyr_z`` per sample.
+
+    Returns
+    -------
+    bytes
+    """
+    n = len(samples)
+    if n < 1 or n > 255:
+        raise ValueError("a batch holds 1..255 samples")
+    out = bytearray(HEADER_SIZE + SAMPLE_SIZE * n)
+    HEADER.pack_into(out, 0, PROTOCOL_VERSION, n, dt_q4 & 0xFFFF, seq % SEQ_WRAP,
+                     t0_ticks % TICK_WRAP)
+    off = HEADER_SIZE
+    for s in samples:
+        struct.pack_into("<6h", out, off, s[0], s[1], s[2], s[3], s[4], s[5])
+        off += SAMPLE_SIZE
+    return bytes(out)
+
+
+def clamp_i16(x):
+    """Round and saturate a number to the int16 range (what the sensor's ADC does)."""
+    v = int(round(x))
+    if v > 32767:
+        return 32767
+    if v < -32768:
+        return -32768
+    return v
+
+
+class Batcher:
+    """Collects samples and emits full notifications.
+
+    The batch size follows the negotiated MTU (``set_mtu``). ``add`` returns the encoded
+    notifications it completed (a full batch, or a batch closed by a sequence gap); ``flush``
+    emits what is pending (or ``None``).
+
+    Parameters
+    ----------
+    rate_hz : float
+        Nominal output data rate, used for ``dt_q4`` when a batch has one sample.
+    mtu : int
+        ATT MTU of the connection (23 until negotiated).
+    """
+
+    def __init__(self, rate_hz=104, mtu=247):
+        self.rate_hz = rate_hz
+        self.batch = max_samples(mtu)
+        self._samples = []
+        self._seq0 = 0
+        self._t0 = 0
+        self._t_last = 0
+        self._seq_last = 0
+
+    def set_mtu(self, mtu):
+        self.batch = max_samples(mtu)
+
+    def reset(self):
+        self._samples = []
+
+    @property
+    def pending(self):
+        """Samples waiting for the next notification."""
+        return len(self._samples)
+
+    def add(self, seq, t_ticks, sample):
+        """Add one sample (``seq`` int, ``t_ticks`` unwrapped int ticks, 6 int16).
+
+        Returns the list of notifications completed by this sample (usually empty). A sample
+        whose ``seq`` does not follow the pending ones closes the batch first, because a batch
+        implies consecutive sequence numbers.
+        """
+        out = []
+        if self._samples and seq != self._seq_last + 1:
+            out.append(self.flush())
+        if not self._samples:
+            self._seq0 = seq
+            self._t0 = t_ticks
+        self._samples.append(sample)
+        self._seq_last = seq
+        self._t_last = t_ticks
+        if len(self._samples) >= self.batch:
+            out.append(self.flush())
+        return out
+
+    def flush(self):
+        if not self._samples:
+            return None
+        n = len(self._samples)
+        if n > 1:
+            dt_q4 = int(round((self._t_last - self._t0) * 16 / (n - 1)))
+        else:
+            dt_q4 = int(round(16 / (self.rate_hz * TICK_S)))
+        if dt_q4 > 0xFFFF:
+            dt_q4 = 0xFFFF
+        pkt = encode_batch(self._seq0, self._t0, dt_q4, self._samples)
+        self._samples = []
+        return pkt
+
+
+class SensorConfig:
+    """What the sensor offers and its current settings (the info characteristic's content)."""
+
+    def __init__(self, sensor_id, model, firmware, rates_hz=(104, 208), acc_ranges_g=(2, 4, 8, 16),
+                 gyr_ranges_dps=(125, 250, 500, 1000, 2000), rate_hz=104, acc_range_g=8,
+                 gyr_range_dps=1000):
+        self.sensor_id = sensor_id
+        self.model = model
+        self.firmware = firmware
+        self.rates_hz = tuple(rates_hz)
+        self.acc_ranges_g = tuple(acc_ranges_g)
+        self.gyr_ranges_dps = tuple(gyr_ranges_dps)
+        self.rate_hz = rate_hz
+        self.acc_range_g = acc_range_g
+        self.gyr_range_dps = gyr_range_dps
+
+    def info_bytes(self, mtu=247):
+        """The info characteristic value: compact UTF-8 JSON (see docs/protocol.md)."""
+        d = {
+            "v": PROTOCOL_VERSION,
+            "id": self.sensor_id,
+            "model": self.model,
+            "fw": self.firmware,
+            "rate_hz": self.rate_hz,
+            "rates_hz": list(self.rates_hz),
+            "acc_range_g": self.acc_range_g,
+            "acc_ranges_g": list(self.acc_ranges_g),
+            "gyr_range_dps": self.gyr_range_dps,
+            "gyr_ranges_dps": list(self.gyr_ranges_dps),
+            "acc_scale": acc_scale(self.acc_range_g),
+            "gyr_scale": gyr_scale(self.gyr_range_dps),
+            "tick_s": TICK_S,
+            "batch": max_samples(mtu),
+        }
+        return json.dumps(d).encode("utf-8")
+
+
+class CommandHandler:
+    """Parses control writes, changes the sensor state and builds the response.
+
+    The hardware side is reached only through the callbacks, so the same handler runs in the
+    firmware and in the virtual sensors.
+
+    Parameters
+    ----------
+    config : SensorConfig
+    on_start, on_stop : callable() or None
+    on_identify : callable(seconds) or None
+    on_config : callable(config) or None
+        Called after a rate or range change (reprogram the IMU).
+    battery : callable() -> int or None
+        Battery level in percent for ``get_status``.
+    """
+
+    def __init__(self, config, on_start=None, on_stop=None, on_identify=None, on_config=None,
+                 battery=None):
+        self.config = config
+        self.streaming = False
+        self.on_start = on_start
+        self.on_stop = on_stop
+        self.on_identify = on_identify
+        self.on_config = on_config
+        self.battery = battery
+
+    def handle(self, data):
+        """Handle one control write; always returns the response bytes, never raises."""
+        data = bytes(data)
+        if len(data) < 2:
+            op = data[0] if data else 0
+            return bytes((RESPONSE_FLAG | (op & 0x7F), 0, ST_BAD_LENGTH))
+        op, token, payload = data[0], data[1], data[2:]
+        status, extra = self._dispatch(op, payload)
+        return bytes((RESPONSE_FLAG | (op & 0x7F), token, status)) + extra
+
+    def _dispatch(self, op, payload):
+        cfg = self.config
+        if op == OP_START:
+            if payload:
+                return ST_BAD_LENGTH, b""
+            self.streaming = True
+            if self.on_start:
+                self.on_start()
+            return ST_OK, b""
+        if op == OP_STOP:
+            if payload:
+                return ST_BAD_LENGTH, b""
+            was = self.streaming
+            self.streaming = False
+            if was and self.on_stop:
+                self.on_stop()
+            return ST_OK, b""
+        if op == OP_SET_RATE:
+            if len(payload) != 2:
+                return ST_BAD_LENGTH, b""
+            rate = struct.unpack("<H", payload)[0]
+            if rate not in cfg.rates_hz:
+                return ST_BAD_VALUE, b""
+            if self.streaming:
+                return ST_BUSY, b""
+            cfg.rate_hz = rate
+            if self.on_config:
+                self.on_config(cfg)
+            return ST_OK, b""
+        if op == OP_SET_RANGE:
+            if len(payload) != 3:
+                return ST_BAD_LENGTH, b""
+            acc_g, gyr_dps = struct.unpack("<BH", payload)
+            if acc_g not in cfg.acc_ranges_g or gyr_dps not in cfg.gyr_ranges_dps:
+                return ST_BAD_VALUE, b""
+            if self.streaming:
+                return ST_BUSY, b""
+            cfg.acc_range_g = acc_g
+            cfg.gyr_range_dps = gyr_dps
+            if self.on_config:
+                self.on_config(cfg)
+            return ST_OK, b""
+        if op == OP_IDENTIFY:
+            if len(payload) != 1:
+                return ST_BAD_LENGTH, b""
+            seconds = payload[0]
+            if seconds < 1 or seconds > 30:
+                return ST_BAD_VALUE, b""
+            if self.on_identify:
+                self.on_identify(seconds)
+            return ST_OK, b""
+        if op == OP_GET_STATUS:
+            if payload:
+                return ST_BAD_LENGTH, b""
+            batt = self.battery() if self.battery else 255
+            if batt is None:
+                batt = 255
+            return ST_OK, struct.pack("<BHBH", 1 if self.streaming else 0, cfg.rate_hz,
+                                      cfg.acc_range_g, cfg.gyr_range_dps) + bytes((int(batt) & 0xFF,))
+        return ST_UNKNOWN_OPCODE, b""
+
+
+#: LSM6DS3TR-C FIFO: 4 KB = 227 samples of gyro + accel + timestamp (18 bytes each).
+FIFO_SAMPLES = 227
+
+
+class SampleCounter:
+    """Per-sample sequence numbers from the sensor's timestamps.
+
+    Consecutive samples count +1; a jump of k sample periods (a FIFO overflow while the link
+    was down) counts +k, so the host sees the lost samples as a gap. The period is tracked
+    from the timestamps themselves (the ODR and the timestamp share the sensor's oscillator).
+    """
+
+    def __init__(self, rate_hz=104):
+        self.seq = -1
+        self.last = None
+        self.set_rate(rate_hz)
+
+    def set_rate(self, rate_hz):
+        self.nominal = 1.0 / (rate_hz * TICK_S)
+        self.period = self.nominal
+
+    def next(self, ticks):
+        if self.last is None:
+            self.seq += 1
+        else:
+            dt = ticks - self.last
+            k = int(dt / self.period + 0.5)
+            if k < 1:
+                k = 1
+            if k == 1 and 0.8 * self.nominal < dt < 1.2 * self.nominal:
+                self.period += (dt - self.period) * 0.01
+            self.seq += k
+        self.last = ticks
+        return self.seq
+
+
+def command(op, token=0, payload=b""):
+    """Build a control write (host side helper, also used by tests)."""
+    return bytes((op & 0xFF, token & 0xFF)) + bytes(payload)
+
+
+def cmd_set_rate(rate_hz, token=0):
+    return command(OP_SET_RATE, token, struct.pack("<H", int(rate_hz)))
+
+
+def cmd_set_range(acc_g, gyr_dps, token=0):
+    return command(OP_SET_RANGE, token, struct.pack("<BH", int(acc_g), int(gyr_dps)))
+
+
+def cmd_identify(seconds=3, token=0):
+    return command(OP_IDENTIFY, token, bytes((int(seconds) & 0xFF,)))
