@@ -97,3 +97,43 @@ def test_export_command_writes_sto(tmp_path, sim):
                  "-o", str(out)]) == 0
     table, _, cols = read_sto(out)
     assert set(cols) == {"pelvis_imu", "femur_r_imu", "femur_l_imu"}
+
+
+def _segment_headings(cols, mounts, stand):
+    """Role → median heading (degrees) of the segment carrying each sensor, through the true
+    mounting rotations, over the ``stand`` rows."""
+    out = {}
+    for role, name in STO_COLUMNS.items():
+        if name in cols:
+            R_WB = segment_matrix(cols[name][stand], mounts[role], 0.0)
+            out[role] = np.median(heading_deg(R_WB))
+    return out
+
+
+def _wrap(d):
+    return (d + 180.0) % 360.0 - 180.0
+
+
+def test_export_without_calibration_puts_every_segment_on_one_heading(tmp_path, sim):
+    """Without --calibration the export calibrates from the session as `imu angles` does, so
+    OpenSense's single heading correction fits every sensor; written without any calibration
+    the sensors' own headings are far apart in the same standing."""
+    from imu.cli import main
+    from imu.session.csvfolder import write_csv_folder
+
+    res, _ = sim
+    folder = tmp_path / "sess"
+    write_csv_folder(res.session, folder)
+    out = tmp_path / "default.sto"
+    assert main(["export", str(folder), "-o", str(out)]) == 0
+    _, t, cols = read_sto(out)
+    stand = (t > 1.0) & (t < 4.0)
+    heads = _segment_headings(cols, res.mounts, stand)
+    for role in ("right_thigh", "left_thigh"):
+        assert abs(_wrap(heads[role] - heads["sacrum"])) < 3.0, heads
+
+    raw = tmp_path / "raw.sto"
+    write_sto(res.session, raw, None)
+    _, t, cols = read_sto(raw)
+    heads = _segment_headings(cols, res.mounts, (t > 1.0) & (t < 4.0))
+    assert max(abs(_wrap(heads[r] - heads["sacrum"])) for r in ("right_thigh", "left_thigh")) > 30

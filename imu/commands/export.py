@@ -1,29 +1,34 @@
-"""``imu export SESSION -o DIR`` (CSV folder) or ``--format sto -o FILE.sto`` (OpenSense)."""
+"""``imu export SESSION -o DIR`` (CSV folder), ``--format sto -o FILE.sto`` (OpenSense sensor
+orientations) or ``--format mot -o FILE.mot`` (the angles as an OpenSim motion file)."""
 
 from __future__ import annotations
 
 import sys
 
 NAME = "export"
-HELP = "write a session as a CSV folder (SPEC §6) or an OpenSim .sto quaternion table"
+HELP = ("write a session as a CSV folder (SPEC §6), an OpenSim .sto quaternion table or its "
+        "angles as an OpenSim .mot motion file")
 
-FORMATS = ("csv", "sto")
+FORMATS = ("csv", "sto", "mot")
+#: output name suffix → format when --format is not given
+SUFFIX_FORMATS = {".sto": "sto", ".mot": "mot"}
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("session", metavar="SESSION",
                         help="recording file, CSV folder or Movella DOT export")
     parser.add_argument("-o", "--output", required=True, metavar="PATH",
-                        help="folder for --format csv, file for --format sto (exactly this path)")
+                        help="folder for --format csv, file for sto/mot (exactly this path)")
     parser.add_argument("--format", choices=FORMATS, default=None,
-                        help="csv (default; a .sto output name selects sto)")
+                        help="csv (default; a .sto or .mot output name selects sto or mot)")
     parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
                         help="DOT exports: role of a file / device tag / address")
-    sto = parser.add_argument_group("sto options")
+    sto = parser.add_argument_group("sto and mot options")
     parser.add_argument("--force", action="store_true",
                         help="replace existing files at PATH (default: refuse)")
     sto.add_argument("--calibration", metavar="PROFILE",
-                     help="calibration profile (default: the session's embedded one, if any)")
+                     help="calibration profile (default: the session's embedded one, else one made "
+                          "from the session's own calibration phase, as imu angles does)")
     sto.add_argument("--filter", default=None, help="fusion filter (default: the default)")
     sto.add_argument("--rate", type=float, default=None, metavar="HZ",
                      help="rate of the table (default: the first sensor's)")
@@ -40,18 +45,32 @@ def export_csv(session, args) -> int:
 
 
 def export_sto(session, args) -> int:
+    from imu.commands.angles import session_intrinsics, session_profile
     from imu.session import sto  # lazily: pulls in fusion and kinematics
 
-    alignment = None
-    if args.calibration or session.calibration:
-        from imu.commands.angles import session_profile
-        alignment = session_profile(session, args.calibration).alignment()
-    rows = sto.write_sto(session, args.output, alignment, filter=args.filter, rate_hz=args.rate)
+    # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
+    profile = session_profile(session, args.calibration)
+    rows = sto.write_sto(session, args.output, profile.alignment(), filter=args.filter,
+                         intrinsics=session_intrinsics(session, profile), rate_hz=args.rate)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
 
 
-EXPORTERS = {"csv": export_csv, "sto": export_sto}
+def export_mot(session, args) -> int:
+    from imu.commands.angles import session_intrinsics, session_profile
+    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
+    from imu.session.mot import write_mot
+
+    profile = session_profile(session, args.calibration)
+    table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
+                           intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
+                           progress=True)
+    rows = write_mot(table, args.output)
+    print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
+    return 0
+
+
+EXPORTERS = {"csv": export_csv, "sto": export_sto, "mot": export_mot}
 
 
 def run(args) -> int:
@@ -61,14 +80,18 @@ def run(args) -> int:
     from imu.errors import BadInputError
     from imu.session.load import load_session
 
-    fmt = args.format or ("sto" if Path(args.output).suffix.lower() == ".sto" else "csv")
+    fmt = args.format or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "csv")
     out = Path(args.output)
     if fmt == "csv" and out.exists() and not out.is_dir():
         raise BadInputError(f"{out}: exists and is not a folder (a CSV export is a folder)")
-    if fmt == "sto" and out.is_dir():
-        raise BadInputError(f"{out}: is a folder; --format sto writes a file")
+    if fmt != "csv" and out.is_dir():
+        raise BadInputError(f"{out}: is a folder; --format {fmt} writes a file")
+    if fmt != "csv" and out.is_file():
+        from imu.session.store import is_recording
+        if is_recording(out):
+            raise BadInputError(f"{out}: is a recording; an export never replaces one")
     if not args.force:
-        if fmt == "sto" and out.exists():
+        if fmt != "csv" and out.exists():
             raise BadInputError(f"{out}: already exists; refusing to overwrite it (use --force)")
         if fmt == "csv" and out.is_dir():
             from imu.session.csvfolder import SESSION_JSON, role_files
