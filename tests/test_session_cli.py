@@ -103,10 +103,12 @@ def test_info_counts_gaps_drops_duplicates_and_events(tmp_path, capsys):
 def test_export_dispatches_sto_by_format_or_suffix(sim, tmp_path):
     rec = write_session(sim.session, tmp_path / "sim.imu")
     out = tmp_path / "table.sto"
-    assert main(["export", str(rec), "-o", str(out)]) == 0  # .sto suffix selects sto
+    # .sto suffix selects sto (the session has no calibration protocol)
+    assert main(["export", str(rec), "--uncalibrated", "-o", str(out)]) == 0
     lines = out.read_text().splitlines()
     assert "DataType=Quaternion" in lines and lines[5].split("\t")[0] == "time"
-    assert main(["export", str(rec), "--format", "sto", "-o", str(tmp_path / "t.txt")]) == 0
+    assert main(["export", str(rec), "--format", "sto", "--uncalibrated",
+                 "-o", str(tmp_path / "t.txt")]) == 0
     assert (tmp_path / "t.txt").read_text().splitlines()[:6] == lines[:6]
 
 

@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
     sto.add_argument("--calibration", metavar="PROFILE",
                      help="calibration profile (default: the session's embedded one, else one made "
                           "from the session's own calibration phase, as imu angles does)")
+    sto.add_argument("--uncalibrated", action="store_true",
+                     help="sto: write each sensor's own fused heading, without a calibration "
+                          "(OpenSense's heading correction then fits the pelvis sensor only)")
     sto.add_argument("--filter", default=None, help="fusion filter (default: the default)")
     sto.add_argument("--rate", type=float, default=None, metavar="HZ",
                      help="rate of the table (default: the first sensor's)")
@@ -48,10 +51,13 @@ def export_sto(session, args) -> int:
     from imu.commands.angles import session_intrinsics, session_profile
     from imu.session import sto  # lazily: pulls in fusion and kinematics
 
-    # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
-    profile = session_profile(session, args.calibration)
-    rows = sto.write_sto(session, args.output, profile.alignment(), filter=args.filter,
-                         intrinsics=session_intrinsics(session, profile), rate_hz=args.rate)
+    if args.uncalibrated:
+        alignment = intrinsics = None
+    else:  # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
+        profile = session_profile(session, args.calibration)
+        alignment, intrinsics = profile.alignment(), session_intrinsics(session, profile)
+    rows = sto.write_sto(session, args.output, alignment, filter=args.filter,
+                         intrinsics=intrinsics, rate_hz=args.rate)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
 
@@ -98,5 +104,7 @@ def run(args) -> int:
             if role_files(out) or (out / SESSION_JSON).exists():
                 raise BadInputError(f"{out}: already holds a session's CSV files; refusing to "
                                     "overwrite them (use --force or another folder)")
+    if args.uncalibrated and (fmt != "sto" or args.calibration):
+        raise BadInputError("--uncalibrated goes with --format sto and without --calibration")
     session = load_session(args.session, parse_role_args(args.role))
     return EXPORTERS[fmt](session, args)
