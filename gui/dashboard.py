@@ -10,7 +10,9 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from imu.gui import theme
 from imu.gui.views.controls import ReplayControls, SetControls
-from imu.gui.views.readouts import ReadoutPanel
+from imu.gui.views.exercises import view_for
+from imu.gui.views.figure import StickFigure
+from imu.gui.views.readouts import ReadoutPanel, snapshot_drop_grade
 from imu.gui.views.replist import RepList
 from imu.gui.views.status import StatusStrip
 from imu.gui.views.traces import TracePanel
@@ -25,6 +27,16 @@ CALIB_BADGES = {
 }
 
 
+def calibration_badge(snap: Snapshot) -> tuple[str, str]:
+    """Colour and words of the header's calibration badge. A new calibration running while an
+    earlier one is in use says so (the angles on screen come from the earlier one)."""
+    cal = snap.calibration
+    if cal.state in ("recording", "solving") and snap.angles:
+        return theme.GREEN, ("calibrated · new calibration " +
+                             ("running…" if cal.state == "recording" else "being solved…"))
+    return CALIB_BADGES.get(cal.state, (theme.GREY, cal.state))
+
+
 class Dashboard(QtWidgets.QMainWindow):
     """The dashboard window.
 
@@ -36,11 +48,17 @@ class Dashboard(QtWidgets.QMainWindow):
         ``"live"`` (set controls, calibration) or ``"replay"`` (transport controls).
     refresh_hz : float
         Redraw rate; 0 disables the timer (tests call :meth:`refresh`).
-    calibrator : callable, optional
-        Passed to the calibration wizard (live mode).
+    title : str
+        Window title.
+    sound : bool
+        Start with the audible cue on (the window's "Sound" box toggles it).
+    sink : object, optional
+        What plays the cue (``play(kind)``); default :class:`gui.sound.ToneSink`. Tests pass a
+        counter.
     """
 
-    def __init__(self, model, mode: str = "live", refresh_hz: float = 25.0, title: str = ""):
+    def __init__(self, model, mode: str = "live", refresh_hz: float = 30.0, title: str = "",
+                 sound: bool = False, sink=None):
         super().__init__()
         self.model = model
         self.mode = mode
@@ -62,12 +80,19 @@ class Dashboard(QtWidgets.QMainWindow):
         self.clock.setStyleSheet("font-size: 18px; font-weight: 600;")
         self.recording = QtWidgets.QLabel()
         self.recording.setObjectName("muted")
+        self.recording.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.sound_box = QtWidgets.QCheckBox("Sound")
+        self.sound_box.setToolTip("a short tone when a rep ends with a fault, or when the pelvis "
+                                  "leaves the green band on one leg")
+        self.sound_box.setChecked(bool(sound))
         header.addWidget(self.heading)
         header.addSpacing(12)
         header.addWidget(self.mode_badge)
         header.addWidget(self.calib_badge)
         header.addStretch(1)
         header.addWidget(self.recording)
+        header.addSpacing(12)
+        header.addWidget(self.sound_box)
         header.addSpacing(12)
         header.addWidget(self.clock)
         root.addLayout(header)
@@ -82,13 +107,17 @@ class Dashboard(QtWidgets.QMainWindow):
         right = QtWidgets.QVBoxLayout()
         right.setSpacing(8)
         self.readouts = ReadoutPanel()
+        self.figure = StickFigure()
+        self.figure.setMinimumWidth(200)
+        self.readouts.figure_slot.addWidget(self.figure, 1)
         self.replist = RepList()
+        self.replist.item_clicked.connect(self._jump_to_item)
         right.addWidget(self.readouts)
         right.addWidget(self.replist, 1)
         rightw = QtWidgets.QWidget()
         rightw.setLayout(right)
-        rightw.setMinimumWidth(380)
-        rightw.setMaximumWidth(460)
+        rightw.setMinimumWidth(400)
+        rightw.setMaximumWidth(480)
         body.addWidget(rightw, 0)
         root.addLayout(body, 1)
 
@@ -100,8 +129,10 @@ class Dashboard(QtWidgets.QMainWindow):
             for key, slot in (("Space", self._toggle_play),
                               ("Left", lambda: self._seek(self.model.position_s - 5.0)),
                               ("Right", lambda: self._seek(self.model.position_s + 5.0)),
-                              ("Home", lambda: self._seek(0.0))):
-                QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
+                              ("Home", lambda: self._seek(0.0)),
+                              ("End", lambda: self._seek(self.model.duration_s))):
+                sc = QtGui.QShortcut(QtGui.QKeySequence(key), self, activated=slot)
+                sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
         else:
             self.controls = SetControls()
             self.controls.start_set.connect(self._start_set)
@@ -109,7 +140,13 @@ class Dashboard(QtWidgets.QMainWindow):
             self.controls.calibrate.connect(self.open_wizard)
         root.addWidget(self.controls)
         self.statusBar().setSizeGripEnabled(False)
+        QtGui.QShortcut(QtGui.QKeySequence.StandardKey.Quit, self, activated=self.close)
+        QtGui.QShortcut(QtGui.QKeySequence("Ctrl+Q"), self, activated=self.close)
 
+        from imu.gui.sound import CueWatcher
+        self.cues = CueWatcher(snapshot_drop_grade)
+        self._sink = sink
+        self.cue_log: list[str] = []
         self.wizard = None
         self.last_snapshot: Snapshot | None = None
         self._timer = QtCore.QTimer(self)
@@ -126,19 +163,41 @@ class Dashboard(QtWidgets.QMainWindow):
             self.mode_badge.setText(f"<span style='color:{theme.ACCENT}'>▶ REPLAY</span>")
         else:
             self.mode_badge.setText(f"<span style='color:{theme.RED}'>● LIVE</span>")
-        colour, text = CALIB_BADGES.get(snap.calibration.state, (theme.GREY, snap.calibration.state))
+        colour, text = calibration_badge(snap)
         self.calib_badge.setText(f"<span style='color:{colour}'>◆ {text}</span>")
         self.clock.setText(f"{int(snap.t_now_s // 60)}:{snap.t_now_s % 60:04.1f}")
-        self.recording.setText(f"recording → {snap.recording_path}" if snap.recording_path else "")
+        if snap.recording_path:
+            verb = "replaying" if snap.mode == "replay" else "recording →"
+            self.recording.setText(f"{verb} {snap.recording_path}")
+        else:
+            self.recording.setText("")
         self.status_strip.update_status(snap.status)
         self.traces.update_snapshot(snap)
         self.readouts.update_snapshot(snap)
+        cs = snap.current_set
+        view = view_for(cs.get("exercise") if cs else None)
+        stance = cs.get("side") if cs and view.stance_side else None
+        grade = snapshot_drop_grade(snap, snap.current.get("pelvic_drop_deg")) \
+            if view.drop_lines else None
+        self.figure.set_angles(snap.current, grade, stance)
         self.replist.update_snapshot(snap)
         self.controls.update_snapshot(snap)
         self.statusBar().showMessage(snap.message or "")
+        for kind in self.cues.events(snap):
+            if self.sound_box.isChecked():
+                self.cue_log.append(kind)
+                self.sink.play(kind)
         if self.wizard is not None:
             self.wizard.update_snapshot(snap)
         return snap
+
+    @property
+    def sink(self):
+        """What plays the cue (made on first use)."""
+        if self._sink is None:
+            from imu.gui.sound import ToneSink
+            self._sink = ToneSink()
+        return self._sink
 
     # -- control handlers ------------------------------------------------------------------
     def _start_set(self, exercise: str, side) -> None:
@@ -156,6 +215,13 @@ class Dashboard(QtWidgets.QMainWindow):
     def _seek(self, t_s: float) -> None:
         self.model.seek(t_s)
         self.refresh()
+
+    def _jump_to_item(self, item: dict) -> None:
+        """Replay: move the cursor to just after a clicked rep or hold (it is then the last one,
+        shaded in the trace window and described in the readouts)."""
+        if self.mode != "replay" or item.get("end_s") is None:
+            return
+        self._seek(float(item["end_s"]) + 0.05)
 
     def _speed(self, speed: float) -> None:
         self.model.set_speed(speed)
@@ -175,4 +241,6 @@ class Dashboard(QtWidgets.QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 (Qt name)
         self._timer.stop()
+        if self._sink is not None and hasattr(self._sink, "close"):
+            self._sink.close()
         super().closeEvent(event)

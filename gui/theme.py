@@ -23,6 +23,8 @@ TRACE_COLOURS = {
     "left_hip_flexion": "#22c55e",
     "right_thigh_inclination": "#fda4af",
     "left_thigh_inclination": "#86efac",
+    "right_hip_rotation": "#fb923c",
+    "left_hip_rotation": "#2dd4bf",
     "lumbar_flexion": "#e2e8f0",
     "pelvic_drop_deg": "#f8fafc",
 }

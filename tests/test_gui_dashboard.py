@@ -52,7 +52,7 @@ def test_replay_dashboard_draws_the_trace_window_and_status_at_the_cursor(app, t
     rate = float(card.rate.text().split()[0])
     assert 100.0 < rate < 108.0                                       # 104 Hz sensors
     assert "streaming" in card.state.text()
-    assert win.replist.reps.rowCount() == len(reps)
+    assert win.replist.tables["hinge"].rowCount() == len(reps)
     assert win.readouts.title.text() == "Hip hinge"
     out = tmp_path / "replay.png"
     img = win.grab()
@@ -92,7 +92,8 @@ def test_single_leg_readout_shows_pelvic_drop_with_its_grade_band(app):
     drop = snap.current["pelvic_drop_deg"]
     big = win.readouts.numbers[0]
     assert big.caption.text() == "PELVIC DROP"
-    assert win.replist.currentIndex() == 1          # the holds tab follows the set under way
+    # the single-leg list follows the set under way
+    assert win.replist.currentWidget() is win.replist.tables["single_leg_stance"]
     assert big.value.text().startswith(f"{drop:.0f}" if abs(drop) >= 10 else f"{drop:.1f}")
     from imu.live.snapshot import drop_grade
     assert big._band == drop_grade(drop)
@@ -107,7 +108,8 @@ def test_live_dashboard_shows_pipeline_results_and_set_controls_write_events(app
     pipe, _ = live_run()
     win = _window(app, pipe, "live")
     assert "calibrated" in win.calib_badge.text()
-    assert win.replist.reps.rowCount() == 2 and win.replist.holds.rowCount() == 4
+    assert win.replist.tables["hinge"].rowCount() == 2
+    assert win.replist.tables["single_leg_stance"].rowCount() == 4
     assert set(win.status_strip.cards) == {"sacrum", "right_thigh", "left_thigh"}
     n_sets = len(pipe.sets)
     win.controls.exercise.setCurrentIndex(win.controls.exercise.findData("hinge"))

@@ -5,12 +5,44 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from imu.gui.views.exercises import view_for
 from imu.live.snapshot import Snapshot
 from imu.types import EXERCISES
 
-EXERCISE_LABELS = {"hinge": "Hip hinge", "single_leg_stance": "Single-leg stance",
-                   "hip_airplane": "Hip airplane", "squat": "Squat", "posture": "Posture"}
 SIDE_LABELS = [("right", "Right"), ("left", "Left"), (None, "—")]
+
+
+class SeekSlider(QtWidgets.QSlider):
+    """A slider whose track jumps to where it is clicked (not a page step)."""
+
+    clicked_value = QtCore.Signal(int)
+
+    def mousePressEvent(self, ev):  # noqa: N802 (Qt name)
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            opt = QtWidgets.QStyleOptionSlider()
+            self.initStyleOption(opt)
+            handle = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                                 QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
+            if not handle.contains(ev.position().toPoint()):
+                v = self.value_at(ev.position().x())
+                self.setValue(v)
+                self.clicked_value.emit(v)
+                ev.accept()
+                return
+        super().mousePressEvent(ev)
+
+    def value_at(self, x: float) -> int:
+        """Slider value under horizontal pixel ``x``."""
+        opt = QtWidgets.QStyleOptionSlider()
+        self.initStyleOption(opt)
+        groove = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                             QtWidgets.QStyle.SubControl.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                             QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
+        span = max(1, groove.width() - handle.width())
+        pos = int(round(x - groove.x() - handle.width() / 2))
+        return QtWidgets.QStyle.sliderValueFromPosition(self.minimum(), self.maximum(),
+                                                        min(max(pos, 0), span), span)
 SPEEDS = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
 
 
@@ -40,7 +72,10 @@ class SetControls(QtWidgets.QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         self.exercise = QtWidgets.QComboBox()
         for ex in EXERCISES:
-            self.exercise.addItem(EXERCISE_LABELS.get(ex, ex), ex)
+            if view_for(ex).in_controls:
+                self.exercise.addItem(view_for(ex).title, ex)
+        self.exercise.currentIndexChanged.connect(self._caption)
+        self.side_label = QtWidgets.QLabel("Side")
         self.side = QtWidgets.QComboBox()
         for val, label in SIDE_LABELS:
             self.side.addItem(label, val)
@@ -51,12 +86,16 @@ class SetControls(QtWidgets.QWidget):
         self.calib.clicked.connect(self.calibrate.emit)
         lay.addWidget(QtWidgets.QLabel("Exercise"))
         lay.addWidget(self.exercise)
-        lay.addWidget(QtWidgets.QLabel("Side"))
+        lay.addWidget(self.side_label)
         lay.addWidget(self.side)
         lay.addWidget(self.toggle)
         lay.addStretch(1)
         lay.addWidget(self.calib)
         self._running = False
+        self._caption()
+
+    def _caption(self, *_):
+        self.side_label.setText(view_for(self.exercise.currentData()).side_caption)
 
     def _on_toggle(self) -> None:
         if self._running:
@@ -74,10 +113,13 @@ class SetControls(QtWidgets.QWidget):
             self.toggle.style().polish(self.toggle)
             self.exercise.setEnabled(not running)
             self.side.setEnabled(not running)
-        if running:
+        if running:         # a set started by the source (simulator, replay) shows in the boxes
             i = self.exercise.findData(snap.current_set.get("exercise"))
-            if i >= 0:
+            if i >= 0 and i != self.exercise.currentIndex():
                 self.exercise.setCurrentIndex(i)
+            j = self.side.findData(snap.current_set.get("side"))
+            if j >= 0 and j != self.side.currentIndex():
+                self.side.setCurrentIndex(j)
 
 
 class ReplayControls(QtWidgets.QWidget):
@@ -100,12 +142,15 @@ class ReplayControls(QtWidgets.QWidget):
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.play = QtWidgets.QPushButton("❚❚ Pause")
-        self.play.setToolTip("Space: play/pause · ←/→: 5 s back/forward · Home: start")
+        self.play.setToolTip("Space: play/pause · ←/→: 5 s back/forward · Home: start · "
+                             "End: end · click a rep in the list to jump to it · Ctrl+Q: quit")
         self.play.setObjectName("primary")
         self.play.setMinimumWidth(96)
         self.play.clicked.connect(self.play_pause.emit)
-        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider = SeekSlider(QtCore.Qt.Orientation.Horizontal)
         self.slider.setRange(0, 1000)
+        self.slider.setToolTip("click to jump; drag to scrub")
+        self.slider.clicked_value.connect(lambda v: self.seek.emit(v / 10.0))
         self.slider.sliderMoved.connect(lambda v: self.seek.emit(v / 10.0))
         self.slider.sliderReleased.connect(lambda: self.seek.emit(self.slider.value() / 10.0))
         self.time = QtWidgets.QLabel("0:00.0 / 0:00.0")

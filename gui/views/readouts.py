@@ -7,23 +7,23 @@ import math
 from PySide6 import QtCore, QtWidgets
 
 from imu.gui import theme
+from imu.gui.views.exercises import item_number, items_of, view_for
+from imu.analysis.language import item_grade, item_sentence
 from imu.live.snapshot import Snapshot, drop_grade
-from imu.analysis.language import item_sentence
-
-EXERCISE_TITLES = {
-    None: "No set running",
-    "hinge": "Hip hinge",
-    "single_leg_stance": "Single-leg stance",
-    "hip_airplane": "Hip airplane",
-    "squat": "Squat",
-    "posture": "Posture / pelvic tilt reset",
-}
 
 
 def _fmt(v: float | None, unit: str = "°") -> str:
     if v is None or not math.isfinite(v):
         return "—"
     return f"{v:.0f}{unit}" if abs(v) >= 10 else f"{v:.1f}{unit}"
+
+
+def snapshot_drop_grade(snap: Snapshot, drop_deg: float | None) -> str:
+    """The live pelvic drop's grade with the limits the model analyses with."""
+    g, a = getattr(snap, "drop_limits_deg", None) or (None, None)
+    if g is None:
+        return drop_grade(drop_deg)
+    return drop_grade(drop_deg, g, a)
 
 
 class BigNumber(QtWidgets.QFrame):
@@ -33,7 +33,7 @@ class BigNumber(QtWidgets.QFrame):
         super().__init__(parent)
         self.setObjectName("card")
         lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(12, 8, 12, 8)
+        lay.setContentsMargins(12, 6, 12, 6)
         lay.setSpacing(0)
         self.caption = QtWidgets.QLabel()
         self.caption.setObjectName("bigcap")
@@ -58,95 +58,7 @@ class BigNumber(QtWidgets.QFrame):
                 self.setStyleSheet("")
 
 
-class ReadoutPanel(QtWidgets.QWidget):
-    """Exercise title, three big numbers, and the last rep/hold in plain words."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        lay = QtWidgets.QVBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(8)
-        self.title = QtWidgets.QLabel()
-        self.title.setObjectName("title")
-        self.subtitle = QtWidgets.QLabel()
-        self.subtitle.setObjectName("muted")
-        lay.addWidget(self.title)
-        lay.addWidget(self.subtitle)
-        self.numbers = [BigNumber() for _ in range(3)]
-        for n in self.numbers:
-            lay.addWidget(n)
-        self.last = QtWidgets.QLabel()
-        self.last.setWordWrap(True)
-        self.last.setObjectName("card")
-        self.last.setMinimumHeight(64)
-        self.last.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
-        self.last.setStyleSheet(f"background: {theme.PANEL}; border-radius: 8px; padding: 8px;")
-        lay.addWidget(self.last)
-
-    def update_snapshot(self, snap: Snapshot) -> None:
-        cur = snap.current
-        cs = snap.current_set
-        exercise = cs.get("exercise") if cs else None
-        side = cs.get("side") if cs else None
-        self.title.setText(EXERCISE_TITLES.get(exercise, str(exercise)))
-        if cs:
-            if side and exercise in ("single_leg_stance", "hip_airplane"):
-                where = f" · standing on the {side} leg"
-            else:
-                where = f" · {side} side" if side else ""
-            self.subtitle.setText(f"set started at {cs.get('start_s', 0):.0f} s{where}")
-        elif snap.calibration.state != "ok":
-            self.subtitle.setText("calibrate to see angles")
-        else:
-            self.subtitle.setText("pick an exercise and start a set")
-        flex_side = _pick_side(cur, side)
-        n1, n2, n3 = self.numbers
-        if exercise == "single_leg_stance":
-            drop = cur.get("pelvic_drop_deg", math.nan)
-            n1.show_value("pelvic drop", _fmt(drop), drop_grade(drop))
-            n2.show_value("pelvis obliquity", _fmt(cur.get("pelvis_obliquity")))
-            lifted = {"left": "right", "right": "left"}.get(side or "", None)
-            n3.show_value(f"{lifted or 'lifted'} hip flexion",
-                          _fmt(cur.get(f"{lifted}_hip_flexion") if lifted else None))
-        elif exercise == "hip_airplane":
-            n1.show_value("pelvis rotation", _fmt(cur.get("pelvis_rotation")))
-            n2.show_value(f"{flex_side or ''} hip rotation".strip(),
-                          _fmt(cur.get(f"{flex_side}_hip_rotation")))
-            n3.show_value("pelvis obliquity", _fmt(cur.get("pelvis_obliquity")))
-        elif exercise == "posture":
-            n1.show_value("pelvis tilt", _fmt(cur.get("pelvis_tilt")))
-            n2.show_value("pelvis obliquity", _fmt(cur.get("pelvis_obliquity")))
-            n3.show_value("pelvis rotation", _fmt(cur.get("pelvis_rotation")))
-        else:
-            n1.show_value(f"{flex_side or ''} hip flexion".strip(),
-                          _fmt(cur.get(f"{flex_side}_hip_flexion")))
-            n2.show_value("pelvis tilt", _fmt(cur.get("pelvis_tilt")))
-            n3.show_value(f"{flex_side or ''} thigh inclination".strip(),
-                          _fmt(cur.get(f"{flex_side}_thigh_inclination")))
-        self.last.setText(self._last_text(snap, exercise))
-
-    @staticmethod
-    def _last_text(snap: Snapshot, exercise: str | None) -> str:
-        if exercise == "single_leg_stance" or (exercise is None and snap.holds and not snap.reps):
-            if snap.holds:
-                h = snap.holds[-1]
-                col = theme.GRADE_COLOURS.get(h.get("grade"), theme.TEXT)
-                return (f"<span style='color:{theme.MUTED}'>LAST HOLD</span><br>"
-                        f"<span style='color:{col}; font-size:15px'>{item_sentence('single_leg_stance', h)}</span>")
-            return f"<span style='color:{theme.MUTED}'>LAST HOLD</span><br>none yet"
-        if snap.reps:
-            r = snap.reps[-1]
-            score = r.get("score")
-            col = theme.TEXT
-            if isinstance(score, (int, float)) and math.isfinite(score):
-                col = theme.GREEN if score >= 80 else (theme.AMBER if score >= 60 else theme.RED)
-            head = f"LAST REP · score {score:.0f}/100" if isinstance(score, (int, float)) else "LAST REP"
-            return (f"<span style='color:{theme.MUTED}'>{head}</span><br>"
-                    f"<span style='color:{col}; font-size:15px'>{item_sentence(r.get('exercise') or 'hinge', r)}</span>")
-        return f"<span style='color:{theme.MUTED}'>LAST REP</span><br>none yet"
-
-
-def _pick_side(cur: dict, side: str | None) -> str | None:
+def set_side(cur: dict, side: str | None) -> str | None:
     """The side whose hip to show: the set's side if instrumented, else the one present."""
     if side and f"{side}_hip_flexion" in cur:
         return side
@@ -154,3 +66,103 @@ def _pick_side(cur: dict, side: str | None) -> str | None:
         if f"{s}_hip_flexion" in cur:
             return s
     return side
+
+
+def last_item(snap: Snapshot, exercise: str | None) -> dict | None:
+    """The newest completed item of the set's exercise (or of any exercise between sets)."""
+    if exercise:
+        items = items_of(snap, exercise)
+        return items[-1] if items else None
+    pool = list(snap.reps) + list(snap.holds) + list(getattr(snap, "strides", []))
+    return max(pool, key=lambda it: it.get("end_s") or 0.0) if pool else None
+
+
+class ReadoutPanel(QtWidgets.QWidget):
+    """Exercise title, three big numbers, and the last rep/hold in plain words."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
+        self.title = QtWidgets.QLabel()
+        self.title.setObjectName("title")
+        self.subtitle = QtWidgets.QLabel()
+        self.subtitle.setObjectName("muted")
+        self.subtitle.setWordWrap(True)
+        lay.addWidget(self.title)
+        lay.addWidget(self.subtitle)
+        self.numbers = [BigNumber() for _ in range(3)]
+        row = QtWidgets.QHBoxLayout()
+        row.setSpacing(8)
+        col = QtWidgets.QVBoxLayout()
+        col.setSpacing(6)
+        for n in self.numbers:
+            col.addWidget(n)
+        row.addLayout(col, 1)
+        self.figure_slot = row          # the dashboard puts the stick figure here
+        lay.addLayout(row)
+        self.last = QtWidgets.QLabel()
+        self.last.setWordWrap(True)
+        self.last.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.last.setMinimumHeight(92)
+        self.last.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                                QtWidgets.QSizePolicy.Policy.MinimumExpanding)
+        self.last.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop | QtCore.Qt.AlignmentFlag.AlignLeft)
+        self.last.setStyleSheet(f"background: {theme.PANEL}; border-radius: 8px; padding: 8px;")
+        lay.addWidget(self.last)
+        self.last_grade = "none"
+
+    def update_snapshot(self, snap: Snapshot) -> None:
+        cur = snap.current
+        cs = snap.current_set
+        exercise = cs.get("exercise") if cs else None
+        view = view_for(exercise)
+        side = cs.get("side") if cs else None
+        self.title.setText(view.title if cs else "No set running")
+        if cs:
+            if side and view.stance_side:
+                where = f" · standing on the {side} leg"
+            elif side:
+                where = f" · {side} side"
+            else:
+                where = ""
+            self.subtitle.setText(f"set started at {cs.get('start_s', 0):.0f} s{where}")
+        elif snap.calibration.state != "ok":
+            self.subtitle.setText("calibrate to see angles" if snap.mode == "live"
+                                  else "no angles in this recording")
+        elif snap.mode == "replay":
+            self.subtitle.setText("between sets")
+        else:
+            self.subtitle.setText("pick an exercise and start a set")
+        show = set_side(cur, side)
+        if view.stance_side and side in ("left", "right"):
+            show = side
+        lifted = {"left": "right", "right": "left"}.get(side or "")
+        for box, r in zip(self.numbers, view.readouts):
+            col = r.column.format(side=show or "right", lifted=lifted or "right")
+            cap = r.caption.format(side=show or "", lifted=lifted or "lifted").strip()
+            v = cur.get(col)
+            band = snapshot_drop_grade(snap, v) if r.drop_grade else None
+            box.show_value(cap, _fmt(v), band)
+        self.last.setText(self._last_text(snap, exercise))
+
+    def _last_text(self, snap: Snapshot, exercise: str | None) -> str:
+        it = last_item(snap, exercise)
+        word = view_for(exercise or (it or {}).get("exercise")).item_word
+        if it is None:
+            self.last_grade = "none"
+            return f"<span style='color:{theme.MUTED}'>LAST {word.upper()}</span><br>none yet"
+        grade = item_grade(it)
+        self.last_grade = grade
+        col = theme.GRADE_COLOURS.get(grade, theme.TEXT)
+        v = view_for(it.get("exercise"))
+        head = f"LAST {v.item_word.upper()} · {v.title} · set {item_number(it).replace('·', ' #')}"
+        score = it.get("score")
+        if isinstance(score, (int, float)) and math.isfinite(score):
+            head += f" · score {score:.0f}/100"
+        elif it.get("grade"):
+            head += f" · {it['grade']}"
+        sentence = item_sentence(it.get("exercise") or "hinge", it) or ""
+        return (f"<span style='color:{theme.MUTED}'>{head}</span><br>"
+                f"<span style='color:{col}; font-size:15px'>{sentence}</span>")

@@ -7,12 +7,32 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
 from imu.gui import theme
+from imu.gui.views.exercises import view_for
+from imu.analysis.language import item_grade
 from imu.live.snapshot import DROP_AMBER_DEG, DROP_GREEN_DEG, Snapshot
+
+#: a step larger than this between two neighbouring samples is a re-zeroing of the heading hold
+#: (or a gap), not a movement: the line is broken there instead of drawn as a vertical wall
+JUMP_DEG = 6.0
+JUMPY = {"pelvis_rotation", "right_hip_rotation", "left_hip_rotation"}
+
+
+def line_breaks(y: np.ndarray) -> np.ndarray:
+    """pyqtgraph ``connect`` array: join a sample to the next unless either is NaN or the step
+    between them exceeds :data:`JUMP_DEG`."""
+    y = np.asarray(y, dtype=float)
+    c = np.ones(len(y), dtype=bool)
+    if len(y) > 1:
+        with np.errstate(invalid="ignore"):
+            c[:-1] = np.abs(np.diff(y)) <= JUMP_DEG      # False where NaN too
+    c[-1:] = False
+    return c
 
 PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),
                   ("pelvis_rotation", "rotation"), ("pelvic_drop_deg", "pelvic drop")]
 HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L hip flexion"),
                ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
+               ("right_hip_rotation", "R hip rotation"), ("left_hip_rotation", "L hip rotation"),
                ("lumbar_flexion", "lumbar")]
 DASHED = {"right_thigh_inclination", "left_thigh_inclination"}
 
@@ -23,8 +43,8 @@ class TracePanel(pg.GraphicsLayoutWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setBackground(theme.BG)
-        self.pelvis = self._plot("Pelvis (°)", row=0)
-        self.hip = self._plot("Hip & thigh (°)", row=1)
+        self.pelvis = self._plot("Pelvis (°)", row=1)
+        self.hip = self._plot("Hip & thigh (°)", row=3)
         self.hip.setXLink(self.pelvis)
         self.pelvis.getAxis("bottom").setStyle(showValues=False)
         self.hip.setLabel("bottom", "time", units="s", color=theme.MUTED)
@@ -57,16 +77,19 @@ class TracePanel(pg.GraphicsLayoutWidget):
         for ax in ("left", "bottom"):
             p.getAxis(ax).setPen(pg.mkPen(theme.GREY))
             p.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
-        legend = p.addLegend(offset=(40, 1), labelTextColor=theme.TEXT, colCount=5,
-                             brush=pg.mkBrush(15, 23, 42, 200))
-        legend.setZValue(100)
+        # the legend sits in its own row above the plot: it never hides a trace or a shading
+        legend = pg.LegendItem(labelTextColor=theme.TEXT, colCount=6, horSpacing=14,
+                               verSpacing=-6)
+        self.addItem(legend, row=row - 1, col=0)
+        legend.setMaximumHeight(24)
+        p.legend = legend
         p.addLine(y=0, pen=pg.mkPen(theme.GREY, width=1, style=QtCore.Qt.PenStyle.DotLine))
         return p
 
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
         style = QtCore.Qt.PenStyle.DashLine if col in DASHED else QtCore.Qt.PenStyle.SolidLine
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2, style=style)
-        c = plot.plot([], [], pen=pen, connect="finite")
+        c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True)
         c.setVisible(False)
         c._legend_name = name
         c._plot = plot
@@ -76,18 +99,28 @@ class TracePanel(pg.GraphicsLayoutWidget):
         t = snap.angles_t
         self.window_s = snap.window_s
         have_any = False
+        cs = snap.current_set
+        view = view_for(cs.get("exercise") if cs else None)
+        wanted = {f"{s}_{k}" for s in ("right", "left") for k in view.hip_traces}
         for col, curve in self.curves.items():
             y = snap.angles.get(col)
+            if curve._plot is self.hip and col != "lumbar_flexion" and col not in wanted:
+                y = None
             if y is None or len(y) == 0:
                 curve.setVisible(False)
                 curve.setData([], [])
                 continue
             have_any = True
             curve.setVisible(True)
-            curve.setData(t, y, connect="finite")
+            if col in JUMPY:      # NaNs must not reach a connect-array path: zero and unjoin them
+                curve.setData(t, np.nan_to_num(y), connect=line_breaks(y))
+            else:
+                curve.setData(t, y, connect="finite")
         self._sync_legend()
-        drop_on = self.curves["pelvic_drop_deg"].isVisible()
-        for ln in self._bands:
+        drop_on = self.curves["pelvic_drop_deg"].isVisible() and view.drop_lines
+        limits = getattr(snap, "drop_limits_deg", None) or (DROP_GREEN_DEG, DROP_AMBER_DEG)
+        for ln, y in zip(self._bands, limits):
+            ln.setPos(y)
             ln.setVisible(drop_on)
         t1 = max(snap.t_now_s, snap.window_s)
         t0 = t1 - snap.window_s
@@ -104,6 +137,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
             self._empty.setText(msg)
             self._empty.setPos((t0 + t1) / 2, 0)
             self.pelvis.setYRange(-10, 10)
+            self.hip.setYRange(-10, 30)
         else:
             self._autorange(self.pelvis, [snap.angles.get(c) for c, _ in PELVIS_COLUMNS], 10)
             self._autorange(self.hip, [snap.angles.get(c) for c, _ in HIP_COLUMNS], 30)
@@ -120,7 +154,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
             return
         lo, hi = min(float(v.min()), -minimum / 3), max(float(v.max()), minimum)
         span = hi - lo
-        plot.setYRange(lo - 0.06 * span, hi + 0.22 * span, padding=0)   # headroom for the legend
+        plot.setYRange(lo - 0.06 * span, hi + 0.08 * span, padding=0)
 
     def _sync_legend(self) -> None:
         """Legend entries only for the curves that have data (SPEC column order kept)."""
@@ -172,9 +206,6 @@ class TracePanel(pg.GraphicsLayoutWidget):
 
 
 def _span_colour(item: dict) -> QtGui.QColor:
-    if "grade" in item:
-        c = QtGui.QColor(theme.GRADE_COLOURS.get(item.get("grade"), theme.GREY))
-    else:
-        c = QtGui.QColor(theme.AMBER if item.get("faults") else theme.GREEN)
+    c = QtGui.QColor(theme.GRADE_COLOURS.get(item_grade(item), theme.GREY))
     c.setAlpha(45)
     return c

@@ -7,6 +7,7 @@ Every function takes the plain dicts of the Analysis JSON and returns one short 
 from __future__ import annotations
 
 from imu.analysis.hinge import FAULTS as HINGE_FAULTS
+from imu.analysis.squat import FAULTS as SQUAT_FAULTS
 
 EXERCISE_NAMES = {
     "hinge": "Hip hinge",
@@ -15,6 +16,81 @@ EXERCISE_NAMES = {
     "squat": "Squat",
     "posture": "Posture / pelvic tilt reset",
 }
+
+#: Every fault name in plain words: a short label (tables, chart markers) and the full phrase
+#: (sentences, tooltips). The one table the report, the summary and the dashboard all use.
+FAULT_LABELS = {
+    "squat_pattern": "turned into a squat",
+    "pelvic_twist": "pelvis twisted",
+    "lateral_shift": "pelvis shifted sideways",
+    "lumbar_flexion": "back rounded",
+    "knee_collapse": "knee caved in",
+    "pelvis_opening": "pelvis opened",
+    "pelvic_drop": "pelvis dropped",
+    "no_internal_rotation": "no internal rotation",
+    "lumbar_twist": "lower back twisted",
+}
+FAULT_WORDS = {"pelvis_opening": "the pelvis opened toward the free leg",
+               "pelvic_drop": "the pelvis dropped on the free-leg side",
+               "no_internal_rotation": "the hip hardly rotated inward",
+               "lumbar_twist": "the lower back twisted",
+               **HINGE_FAULTS, **SQUAT_FAULTS}
+
+#: How bad each fault is: ``"red"`` (the movement was a different one, or loaded the back or
+#: knee) or ``"amber"`` (a compensation). An unknown fault counts as red.
+FAULT_GRADES = {
+    "squat_pattern": "red",
+    "lumbar_flexion": "red",
+    "knee_collapse": "red",
+    "pelvic_twist": "amber",
+    "lateral_shift": "amber",
+    "pelvis_opening": "amber",
+    "pelvic_drop": "amber",
+    "no_internal_rotation": "amber",
+    "lumbar_twist": "red",
+}
+
+_GRADE_ORDER = {"none": 0, "green": 1, "amber": 2, "red": 3}
+
+
+def fault_label(fault: str) -> str:
+    """A fault's short plain-words label (never the snake_case name)."""
+    return FAULT_LABELS.get(fault, fault.replace("_", " "))
+
+
+def worst_grade(*grades: str | None) -> str:
+    """The worst of some ``"green"``/``"amber"``/``"red"`` grades (``"none"`` if none given)."""
+    out = "none"
+    for g in grades:
+        if g in _GRADE_ORDER and _GRADE_ORDER[g] > _GRADE_ORDER[out]:
+            out = g
+    return out
+
+
+def score_grade(score) -> str:
+    """Colour band of a 0–100 rep score: green from 80, amber from 60, else red."""
+    try:
+        s = float(score)
+    except (TypeError, ValueError):
+        return "none"
+    if s != s:
+        return "none"
+    return "green" if s >= 80 else ("amber" if s >= 60 else "red")
+
+
+def item_grade(item: dict) -> str:
+    """The colour a rep or hold is shown in: its grade (holds), else the worst of its score band
+    and its faults' grades; a rep without faults or score is green. A rep with a fault is never
+    green."""
+    if item.get("grade") in _GRADE_ORDER:
+        return item["grade"]
+    faults = item.get("faults") or []
+    grades = [FAULT_GRADES.get(f, "red") for f in faults]
+    if item.get("low_confidence"):
+        grades.append("amber")
+    g = worst_grade(score_grade(item.get("score")), *grades)
+    return "green" if g == "none" else g
+
 
 GRADE_PHRASES = {
     "green": "pelvis stayed level",

@@ -24,8 +24,6 @@ from imu.analysis.plotting import CHART_CSS, Chart
 from imu.analysis.settings import DEFAULTS
 from imu.types import AngleTable
 
-FAULT_SHORT = {"squat_pattern": "squat", "pelvic_twist": "twist", "lateral_shift": "shift",
-               "lumbar_flexion": "back", "knee_collapse": "knee"}
 
 CSS = """
 :root { --ink:#1f2937; --muted:#6b7280; --line:#e5e7eb; --green:#2e8b57; --amber:#b7791f; --red:#c0392b; }
@@ -58,6 +56,7 @@ table.kv th { width: 34%; }
 ul.summary { margin: 6px 0; padding-left: 20px; }
 .note { color: var(--muted); font-size: 13px; }
 .fault { color: var(--red); font-weight: 600; }
+.fault.amber { color: var(--amber); }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """ + CHART_CSS
 
@@ -101,10 +100,9 @@ def _side_mean(cols: dict, suffix: str) -> np.ndarray | None:
 # per-exercise charts
 
 
-def _rep_spans(chart: Chart, items: list[dict], good_color="green", bad_color="red", prefix=""):
+def _rep_spans(chart: Chart, items: list[dict], prefix=""):
     for it in items:
-        bad = bool(it.get("faults"))
-        chart.span(it["start_s"], it["end_s"], bad_color if bad else good_color, 0.13,
+        chart.span(it["start_s"], it["end_s"], L.item_grade(it), 0.13,
                    f"{prefix}{it['index']}")
 
 
@@ -134,7 +132,7 @@ def _set_chart(s: dict, angles: AngleTable, settings: dict) -> str:
         _rep_spans(ch, items)
         for it in items:
             for k, fault in enumerate(it.get("faults", [])):
-                label = FAULT_SHORT.get(fault, fault)
+                label = L.fault_label(fault)
                 if fault == "knee_collapse" and it.get("collapse_sides"):
                     label += " " + "+".join(x[0].upper() for x in it["collapse_sides"])
                 ch.marker(it.get("peak_s", it["start_s"]), (it.get("hip_flexion_peak_deg") or 0) + 4 + 9 * k,
@@ -213,7 +211,10 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
 
 def _faults_cell(it: dict) -> str:
     fs = it.get("faults") or []
-    return ", ".join(f'<span class="fault">{_esc(f)}</span>' for f in fs) if fs else _pill("clean", "green")
+    if not fs:
+        return _pill("clean", "green")
+    return ", ".join(f'<span class="fault {L.FAULT_GRADES.get(f, "red")}" title="{_esc(L.FAULT_WORDS.get(f, ""))}">'
+                     f'{_esc(L.fault_label(f))}</span>' for f in fs)
 
 
 def _items_table(s: dict) -> str:
@@ -227,7 +228,7 @@ def _items_table(s: dict) -> str:
         rows = []
         for r in reps:
             sc = r.get("score")
-            color = "green" if sc is not None and sc >= 80 else ("amber" if sc is not None and sc >= 60 else "red")
+            color = L.item_grade(r)
             row = [str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}", _n(r["hip_flexion_peak_deg"], 0, "°"),
                    _n(r["pelvis_tilt_peak_deg"], 0, "°"), _n(r["thigh_inclination_peak_deg"], 0, "°"),
                    _n(r["pelvis_share"], 2), _n(r["pelvis_rotation_range_deg"], 1, "°"),
