@@ -144,14 +144,13 @@ class Profile:
                    quality=dict(d.get("quality") or {}), phases=dict(d.get("phases") or {}),
                    created=str(d.get("created", "")), source=str(d.get("source", "")))
 
-    def save(self, path) -> None:
-        """Write the profile as JSON to exactly ``path`` (atomically)."""
-        path = os.fspath(path)
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(self.to_dict(), f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+    def save(self, path, force: bool = False) -> None:
+        """Write the profile as JSON to exactly ``path`` under the output rule
+        (:mod:`imu.output`: atomic, private, an existing file replaced only with ``force``)."""
+        from imu.output import write_file
+
+        write_file(path, json.dumps(self.to_dict(), indent=2) + "\n",
+                   what="calibration profile", force=force)
 
     def summary(self) -> str:
         """A few lines for people: per phase its key figures."""

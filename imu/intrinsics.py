@@ -306,13 +306,12 @@ class IntrinsicStore:
     def put(self, sensor_id: str, corr: IntrinsicCorrection) -> Path:
         """Store (atomically replace) the correction of ``sensor_id``; returns the file path."""
         p = self.path(sensor_id)
-        p.parent.mkdir(parents=True, exist_ok=True)
+        from imu.output import private_dir, write_file
+
+        private_dir(p.parent)
         d = corr.to_dict()
         d["sensor_id"] = str(sensor_id)
-        tmp = p.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(d, indent=2))
-        os.replace(tmp, p)
-        return p
+        return write_file(p, json.dumps(d, indent=2), what="intrinsic correction", force=True)
 
     def ids(self) -> list[str]:
         if not self.root.is_dir():

@@ -67,7 +67,7 @@ def test_save_intrinsics_stores_gyro_bias_and_applies_it_next_time(tmp_path, mon
     # next time: the stored bias is applied, so a still sensor does not turn
     src2 = tmp_path / "still2.csv"
     write_csv(src2, t, acc, gyr)
-    assert main(["fuse", str(src2), "-o", str(out), "--sensor-id", "dev1",
+    assert main(["fuse", str(src2), "-o", str(out), "--force", "--sensor-id", "dev1",
                  "--filter", "vqf_basic"]) == 0
     q = np.loadtxt(out, delimiter=",", skiprows=1)[:, 1:]
     assert Q.angle_deg(q[0], q[-1]) < 0.5  # uncorrected: about 8° of heading drift in 10 s

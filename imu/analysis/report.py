@@ -488,8 +488,8 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
 
 
 def write_report(path, result: dict, angles: AngleTable, session_meta: dict | None = None,
-                 calibration_quality: dict | None = None) -> Path:
-    """Write the self-contained HTML report.
+                 calibration_quality: dict | None = None, force: bool = False) -> Path:
+    """Write the self-contained HTML report (under the output rule, :mod:`imu.output`).
 
     Parameters
     ----------
@@ -504,7 +504,8 @@ def write_report(path, result: dict, angles: AngleTable, session_meta: dict | No
     calibration_quality : dict, optional
         Quality figures of the calibration used (may hold ``verdict`` and ``message``).
     """
-    path = Path(path)
+    from imu.output import check_output, write_file
+
+    check_output(path, what="report", force=force)
     html = render_report(result, angles, session_meta, calibration_quality)
-    path.write_text(html, encoding="utf-8")
-    return path
+    return write_file(path, html, what="report", force=force)

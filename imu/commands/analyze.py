@@ -18,6 +18,9 @@ HELP = "reps, holds, faults and scores of a session (Analysis JSON, optional HTM
 
 
 def add_arguments(parser) -> None:
+    from imu.commands.angles import add_filter_argument
+    from imu.output import add_force_argument
+
     parser.add_argument("session", help="recording file or CSV folder")
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration phase)")
@@ -26,12 +29,14 @@ def add_arguments(parser) -> None:
                              "hip_airplane, squat, posture); with set events, analyse only this one")
     parser.add_argument("--side", choices=("left", "right"),
                         help="stance leg for single-leg stance / hip airplane without set events")
-    parser.add_argument("--json", required=True, metavar="OUT", help="Analysis JSON to write")
+    parser.add_argument("--json", metavar="OUT",
+                        help="write the Analysis JSON (without it: a readable summary only)")
     parser.add_argument("--report", metavar="OUT.html", help="also write the HTML report")
     parser.add_argument("--settings", metavar="FILE.toml", help="analysis thresholds (TOML)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one threshold, e.g. hinge.squat_inclination_deg=30 (repeatable)")
-    parser.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+    add_filter_argument(parser)
+    add_force_argument(parser)
     import argparse
 
     from imu.analysis.settings import DEFAULTS
@@ -89,14 +94,16 @@ def calibration_end_from_phases(phases: dict) -> float | None:
     return max(ends) if ends else None
 
 
-def write_json(path: str, result: dict) -> None:
-    """Write the Analysis JSON atomically to exactly ``path``."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+def json_text(result: dict) -> str:
+    """The Analysis JSON text of ``result``."""
+    return json.dumps(result, indent=2, allow_nan=False) + "\n"
+
+
+def write_json(path: str, result: dict, force: bool = False) -> None:
+    """Write the Analysis JSON to exactly ``path`` under the output rule (:mod:`imu.output`)."""
+    from imu.output import write_file
+
+    write_file(path, json_text(result), what="analysis JSON", force=force)
 
 
 def run(args) -> int:
@@ -108,36 +115,47 @@ def run(args) -> int:
 
     from imu.analysis.sets import normalize_exercise
 
+    from imu.output import Outputs
+
     settings = load_settings(args.settings, args.overrides)  # bad settings fail before any work
     normalize_exercise(args.exercise, "--exercise")
-    session = load_session(args.session)
-    profile = session_profile(session, args.calibration)
-    print("computing angles…", file=sys.stderr)
-    angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                            intrinsics=session_intrinsics(session, profile), progress=True)
-    cal_end = None
-    own_phase = not args.calibration and not session.calibration  # solved from this session now
-    if own_phase and not any(e.kind == "calibration_end" for e in session.events):
-        cal_end = calibration_end_from_phases(getattr(profile, "phases", None) or {})
-    result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
-                            side=args.side, calibration_end_s=cal_end,
-                            progress=lambda m: print(m, file=sys.stderr))
-    result["session"] = {"source": session.source or str(args.session),
-                         "calibration": args.calibration or "session's own calibration phase",
-                         "roles": session.roles}
-    write_json(args.json, result)
-    if args.report:
-        from imu.analysis.report import write_report
-        meta = {"name": os.path.basename(os.path.normpath(str(args.session))),
-                "source": session.source or str(args.session)}
-        recorded = (session.meta or {}).get("created_utc")
-        if recorded:
-            meta["recorded"] = str(recorded)
-        meta.update({"duration": f"{session.duration_s:.1f} s",
-                     "sensors": ", ".join(session.roles),
-                     "calibration": args.calibration or "the session's own calibration phase"})
-        write_report(args.report, result, angles, meta, calibration_quality(profile))
+    with Outputs(force=args.force) as outputs:  # every output checked before any work
+        js = outputs.file(args.json, what="analysis JSON") if args.json else None
+        rep = outputs.file(args.report, what="report") if args.report else None
+        session = load_session(args.session)
+        profile = session_profile(session, args.calibration)
+        print("computing angles…", file=sys.stderr)
+        angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
+                                intrinsics=session_intrinsics(session, profile), progress=True)
+        cal_end = None
+        own_phase = not args.calibration and not session.calibration  # solved from this session now
+        if own_phase and not any(e.kind == "calibration_end" for e in session.events):
+            cal_end = calibration_end_from_phases(getattr(profile, "phases", None) or {})
+        result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
+                                side=args.side, calibration_end_s=cal_end,
+                                progress=lambda m: print(m, file=sys.stderr))
+        result["session"] = {"source": session.source or str(args.session),
+                             "calibration": args.calibration or "session's own calibration phase",
+                             "roles": session.roles}
+        if js is not None:
+            with js.open() as fh:
+                fh.write(json_text(result))
+        if rep is not None:
+            from imu.analysis.report import render_report
+            meta = {"name": os.path.basename(os.path.normpath(str(args.session))),
+                    "source": session.source or str(args.session)}
+            recorded = (session.meta or {}).get("created_utc")
+            if recorded:
+                meta["recorded"] = str(recorded)
+            meta.update({"duration": f"{session.duration_s:.1f} s",
+                         "sensors": ", ".join(session.roles),
+                         "calibration": args.calibration or "the session's own calibration phase"})
+            html = render_report(result, angles, meta, calibration_quality(profile))
+            with rep.open() as fh:
+                fh.write(html)
     for line in session_summary_lines(result):
         print(line)
-    print(f"wrote {args.json}" + (f" and {args.report}" if args.report else ""), file=sys.stderr)
+    written = [p for p in (args.json, args.report) if p]
+    if written:
+        print(f"wrote {' and '.join(written)}", file=sys.stderr)
     return 0

@@ -19,11 +19,21 @@ def add_arguments(parser) -> None:
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("-o", "--output", required=True, metavar="ANGLES.csv",
                         help="angles CSV to write")
-    parser.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+    add_filter_argument(parser)
     parser.add_argument("--rate", type=float, default=None, metavar="HZ",
                         help="rate of the output time base (default: the sacrum sensor's)")
     parser.add_argument("--confidence", action="store_true",
                         help="add <column>_confidence columns (0..1) for the rotation angles")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
+
+
+def add_filter_argument(parser) -> None:
+    """``--filter NAME``: the fusion filter, with its choices and default (every command)."""
+    from imu.fusion import DEFAULT_FILTER, FILTERS
+
+    parser.add_argument("--filter", default=None, choices=list(FILTERS), metavar="NAME",
+                        help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
 
 
 def session_profile(session, calibration_path: str | None):
@@ -89,8 +99,21 @@ def session_intrinsics(session, profile) -> dict:
 
 
 def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
-                     chunk_rows: int = 200_000) -> None:
-    """SPEC §6 angles CSV (``time_s`` then the angle columns, degrees) to exactly ``path``."""
+                     chunk_rows: int = 200_000, force: bool = False) -> None:
+    """SPEC §6 angles CSV (``time_s`` then the angle columns, degrees) to exactly ``path``
+    (under the output rule, :mod:`imu.output`). Rows inside a data gap hold NaN."""
+    from imu.output import Output
+
+    out = Output(path, what="angles CSV", force=force)
+    try:
+        _write_angles(table, out.temp_path(), confidence, decimals, chunk_rows)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+
+
+def _write_angles(table, tmp, confidence, decimals, chunk_rows) -> None:
     names = table.names()
     cols = [table.time_s] + [table[c] for c in names]
     header = ["time_s"] + names
@@ -100,8 +123,6 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
             header.append(f"{c}_confidence")
             cols.append(v)
             decs.append(2)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
     n = len(table.time_s)
     from concurrent.futures import ThreadPoolExecutor
 
@@ -114,7 +135,6 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
         f.write((",".join(header) + "\n").encode())
         for text in pool.map(chunk, range(0, n, chunk_rows)):  # in order
             f.write(text)
-    os.replace(tmp, path)
 
 
 def run(args) -> int:
@@ -123,16 +143,19 @@ def run(args) -> int:
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
     from imu.session.load import load_session
 
+    from imu.output import check_output
+
     if args.filter and args.filter not in FILTERS:
         raise BadInputError(f"unknown filter {args.filter!r}; choose one of {', '.join(FILTERS)}")
     if args.rate is not None and not (args.rate > 0):
         raise BadInputError(f"--rate must be positive, not {args.rate:g}")
+    check_output(args.output, what="angles CSV", force=args.force)  # before any work
     session = load_session(args.session)
     profile = session_profile(session, args.calibration)
     table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
                            intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
                            progress=True)
-    write_angles_csv(table, args.output, confidence=args.confidence)
+    write_angles_csv(table, args.output, confidence=args.confidence, force=args.force)
     print(f"wrote {args.output}: {len(table.time_s)} rows, {len(table.names())} angles",
           file=sys.stderr)
     return 0

@@ -35,6 +35,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
                         help="recording to create (default: a new file under the user data "
                              "folder, ~/.local/share/imu/sessions)")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
     parser.add_argument("--speed", type=float, default=1.0,
                         help="simulated session seconds per wall-clock second (default 1)")
 
@@ -102,6 +104,9 @@ def run(args) -> int:
         raise BadInputError(f"--seconds {args.seconds}: must be positive")
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    if args.output and not args.headless:
+        from imu.output import check_output
+        check_output(args.output, what="recording", force=args.force, recording=True)
     if args.headless:
         return headless(args, None)
     if not display_available():
@@ -114,7 +119,7 @@ def run(args) -> int:
 
     path = Path(args.output) if args.output else new_session_path("demo")
     writer = RecordingWriter(path, meta={"source": "imu demo (simulated sensors)",
-                                         "seed": args.seed})
+                                         "seed": args.seed}, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
     src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
                           progress=True)

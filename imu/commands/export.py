@@ -24,15 +24,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
                         help="DOT exports: role of a file / device tag / address")
     sto = parser.add_argument_group("sto and mot options")
-    parser.add_argument("--force", action="store_true",
-                        help="replace existing files at PATH (default: refuse)")
+    from imu.commands.angles import add_filter_argument
+    from imu.output import add_force_argument
+    add_force_argument(parser)
     sto.add_argument("--calibration", metavar="PROFILE",
                      help="calibration profile (default: the session's embedded one, else one made "
                           "from the session's own calibration phase, as imu angles does)")
     sto.add_argument("--uncalibrated", action="store_true",
                      help="sto: write each sensor's own fused heading, without a calibration "
                           "(OpenSense's heading correction then fits the pelvis sensor only)")
-    sto.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+    add_filter_argument(sto)
     sto.add_argument("--rate", type=float, default=None, metavar="HZ",
                      help="rate of the table (default: the first sensor's)")
 
@@ -40,7 +41,7 @@ def add_arguments(parser) -> None:
 def export_csv(session, args) -> int:
     from imu.session.csvfolder import write_csv_folder
 
-    files = write_csv_folder(session, args.output, progress=True)
+    files = write_csv_folder(session, args.output, progress=True, force=args.force)
     n = sum(len(d) for d in session.sensors.values())
     print(f"imu export: wrote {args.output}: {', '.join(f.name for f in files)} ({n} samples)",
           file=sys.stderr)
@@ -57,7 +58,7 @@ def export_sto(session, args) -> int:
         profile = session_profile(session, args.calibration)
         alignment, intrinsics = profile.alignment(), session_intrinsics(session, profile)
     rows = sto.write_sto(session, args.output, alignment, filter=args.filter,
-                         intrinsics=intrinsics, rate_hz=args.rate)
+                         intrinsics=intrinsics, rate_hz=args.rate, force=args.force)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
 
@@ -71,7 +72,7 @@ def export_mot(session, args) -> int:
     table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
                            intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
                            progress=True)
-    rows = write_mot(table, args.output)
+    rows = write_mot(table, args.output, force=args.force)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
 
@@ -83,27 +84,19 @@ def run(args) -> int:
     from pathlib import Path
 
     from imu.commands.import_ import parse_role_args
-    from imu.errors import BadInputError
     from imu.session.load import load_session
 
+    from imu.errors import BadInputError
+    from imu.output import check_output
+    from imu.session.csvfolder import SESSION_JSON
+    from imu.types import ROLES
+
     fmt = args.format or SUFFIX_FORMATS.get(Path(args.output).suffix.lower(), "csv")
-    out = Path(args.output)
-    if fmt == "csv" and out.exists() and not out.is_dir():
-        raise BadInputError(f"{out}: exists and is not a folder (a CSV export is a folder)")
-    if fmt != "csv" and out.is_dir():
-        raise BadInputError(f"{out}: is a folder; --format {fmt} writes a file")
-    if fmt != "csv" and out.is_file():
-        from imu.session.store import is_recording
-        if is_recording(out):
-            raise BadInputError(f"{out}: is a recording; an export never replaces one")
-    if not args.force:
-        if fmt != "csv" and out.exists():
-            raise BadInputError(f"{out}: already exists; refusing to overwrite it (use --force)")
-        if fmt == "csv" and out.is_dir():
-            from imu.session.csvfolder import SESSION_JSON, role_files
-            if role_files(out) or (out / SESSION_JSON).exists():
-                raise BadInputError(f"{out}: already holds a session's CSV files; refusing to "
-                                    "overwrite them (use --force or another folder)")
+    if fmt == "csv":  # every output checked before any work
+        check_output(args.output, what="CSV export", force=args.force, folder=True,
+                     names=[f"{r}.csv" for r in ROLES] + [SESSION_JSON])
+    else:
+        check_output(args.output, what=f".{fmt} file", force=args.force)
     if args.uncalibrated and (fmt != "sto" or args.calibration):
         raise BadInputError("--uncalibrated goes with --format sto and without --calibration")
     session = load_session(args.session, parse_role_args(args.role))

@@ -17,8 +17,8 @@ def add_arguments(p) -> None:
                                                "sample, on the sensor clock)")
     p.add_argument("-o", "--output", required=True, metavar="ORIENTATION.csv",
                    help="output file (written exactly there): time_s,qw,qx,qy,qz")
-    p.add_argument("--filter", default=DEFAULT_FILTER, choices=list(FILTERS),
-                   help=f"fusion filter (default {DEFAULT_FILTER})")
+    p.add_argument("--filter", default=DEFAULT_FILTER, choices=list(FILTERS), metavar="NAME",
+                   help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
     p.add_argument("--rate", type=float, default=None, metavar="HZ",
                    help="nominal sample rate (default: measured from time_s)")
     p.add_argument("--sensor-id", default=None, metavar="ID",
@@ -27,6 +27,8 @@ def add_arguments(p) -> None:
                    help="with --sensor-id: estimate the intrinsics from this file's still periods "
                         "(gyro bias; acc offset/scale when it holds six or more distinct still "
                         "poses), store them for the sensor (config dir, $IMU_CONFIG_DIR) and apply")
+    from imu.output import add_force_argument
+    add_force_argument(p)
 
 
 def run(args) -> int:
@@ -37,8 +39,10 @@ def run(args) -> int:
     from imu.intrinsics import IntrinsicStore
     from imu.session.csvfolder import read_sensor_csv
 
+    from imu.output import Output
     from imu.session.movella import is_dot_csv, read_dot_csv
 
+    output = Output(args.output, what="orientation CSV", force=args.force)  # before any work
     if is_dot_csv(args.csv):
         _, cols = read_dot_csv(args.csv)
         t = cols["t_sensor_s"] - cols["t_sensor_s"][0]
@@ -84,10 +88,12 @@ def run(args) -> int:
     q = fuse(acc, gyr, rate, name=args.filter, t_s=t)
     out = np.column_stack([t, q])
     try:
-        with open(args.output, "w", newline="") as fh:
+        with output.open("w", newline="") as fh:
             fh.write("time_s,qw,qx,qy,qz\n")
             np.savetxt(fh, out, delimiter=",", fmt=["%.6f"] + ["%.9f"] * 4)
+        output.commit()
     except OSError as exc:
+        output.discard()
         raise BadInputError(f"cannot write {args.output}: {exc.strerror}") from None
     print(f"imu fuse: wrote {args.output}", file=sys.stderr)
     return 0

@@ -17,8 +17,8 @@ def add_arguments(parser) -> None:
                         help="DOT exports: role of the file (name or stem), device tag or address "
                              "KEY; repeat for each sensor "
                              "(e.g. --role D4-22-CD-00-36-82=left_thigh)")
-    parser.add_argument("--force", action="store_true",
-                        help="replace FILE if it exists (default: refuse)")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
 
 
 def parse_role_args(items: list[str]) -> dict[str, str]:
@@ -37,17 +37,12 @@ def parse_role_args(items: list[str]) -> dict[str, str]:
 
 
 def run(args) -> int:
-    from pathlib import Path
-
-    from imu.errors import BadInputError
     from imu.session.load import describe_source, load_session
     from imu.session.store import write_session
 
-    out = Path(args.output)
-    if out.exists() and not args.force:
-        raise BadInputError(f"{out}: already exists; refusing to overwrite it (use --force)")
-    if out.exists() and out.is_dir():
-        raise BadInputError(f"{out}: is a folder; give a file name for the recording")
+    from imu.output import check_output
+
+    out = check_output(args.output, what="recording", force=args.force, recording=True)
     session = load_session(args.source, parse_role_args(args.role))
     kind = describe_source(args.source)
     session.meta.setdefault("imported_from", str(args.source))

@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
                         help="recording to create (default: a new file under the user data folder, "
                              "~/.local/share/imu/sessions)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="use this calibration profile (else calibrate with the wizard)")
     parser.add_argument("--seconds", type=float, default=None, metavar="N",
@@ -58,6 +59,9 @@ def run(args) -> int:
         raise BadInputError(f"--seconds {args.seconds}: must be positive")
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    if args.output:
+        from imu.output import check_output
+        check_output(args.output, what="recording", force=args.force, recording=True)
     if not display_available():
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use `imu record` to "
                             "record headless, or `imu demo --headless`")
@@ -80,7 +84,7 @@ def run(args) -> int:
                         announce=lambda m: print(m, file=sys.stderr, flush=True))
     path = Path(args.output) if args.output else new_session_path("live")
     meta = {"source": "imu live" + (" (simulated sensors)" if simulate else "")}
-    writer = RecordingWriter(path, meta=meta, overwrite=args.overwrite)
+    writer = RecordingWriter(path, meta=meta, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
     if profile is not None:
         writer.set_calibration(profile.to_dict())

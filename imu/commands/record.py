@@ -19,7 +19,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=None, metavar="N",
                         help="stop after N seconds of data (default: until Ctrl-C)")
     add_source_arguments(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing FILE")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no status lines")
 
 
@@ -159,10 +160,12 @@ def run(args) -> int:
 
     if args.seconds is not None and args.seconds <= 0:
         raise BadInputError(f"--seconds {args.seconds:g}: must be positive")
-    out = Path(args.output)
+    from imu.output import check_output
+
+    out = check_output(args.output, what="recording", force=args.force, recording=True)
     source, meta = build_source(args, progress=not args.quiet)
 
-    writer = RecordingWriter(out, meta, [], overwrite=args.overwrite)
+    writer = RecordingWriter(out, meta, [], overwrite=args.force)
     printer = StatusPrinter(quiet=args.quiet)
     lsl = None
     samples = 0

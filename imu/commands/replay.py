@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
                         help="moment of the screenshot, seconds from the start (default: the end)")
     parser.add_argument("--size", default="1280x800", metavar="WxH",
                         help="screenshot size in pixels (default 1280x800)")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -84,7 +86,10 @@ def run(args) -> int:
     if not args.screenshot and not display_available():
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use "
                             "--screenshot OUT.png --at SECONDS, or `imu analyze` for a report")
+    shot = None
     if args.screenshot:
+        from imu.output import Output
+        shot = Output(args.screenshot, what="screenshot", force=args.force)  # before any work
         from imu.gui.app import check_size
         check_size(size)
     session = load_session(args.session)
@@ -100,7 +105,12 @@ def run(args) -> int:
         from imu.gui.app import render
 
         player.seek(at)
-        w, h = render(player, args.screenshot, size=size)
+        try:
+            w, h = render(player, shot.temp_path(), size=size)
+            shot.commit()
+        except BaseException:
+            shot.discard()
+            raise
         print(f"wrote {args.screenshot}: {w}×{h} px at {at:.1f} s", file=sys.stderr)
         return 0
     from imu.gui.app import run_replay

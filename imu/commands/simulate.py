@@ -41,7 +41,8 @@ def add_arguments(parser) -> None:
                         help="folder (CSV files + truth) or FILE.<ext> (recording)")
     parser.add_argument("--truth", default=None, metavar="DIR",
                         help="also write truth.csv and truth.json into DIR (recordings)")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing recording")
+    from imu.output import add_force_argument
+    add_force_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -82,14 +83,21 @@ def run(args) -> int:
         raise BadInputError(f"--duration {args.duration:g}: must be in (0, 21600] s")
     sides = _parse_sides(args.sides)
     roles = ["sacrum"] + [f"{s}_thigh" for s in sides] + (["trunk"] if args.trunk else [])
+    from imu.output import check_output
+    from imu.session.csvfolder import SESSION_JSON
+    from imu.types import ROLES
+
     out = Path(args.output)
     as_file = out.suffix != "" and not out.is_dir() and not args.output.endswith(("/", "\\"))
-    if as_file and out.exists() and not args.force:
-        raise BadInputError(f"{out}: already exists; use --force to overwrite it")
-    if as_file and not out.parent.exists():
-        raise BadInputError(f"{out.parent}: folder does not exist")
-    if not as_file and out.exists() and not out.is_dir():
-        raise BadInputError(f"{out}: exists and is not a folder")
+    truth_names = ["truth.csv", "truth.json"]
+    if as_file:  # every output checked before any work
+        check_output(out, what="recording", force=args.force, recording=True)
+    else:
+        check_output(out, what="simulated session", force=args.force, folder=True,
+                     names=[f"{r}.csv" for r in ROLES] + [SESSION_JSON] + truth_names)
+    if args.truth:
+        check_output(args.truth, what="truth folder", force=args.force, folder=True,
+                     names=truth_names)
 
     t0 = time.monotonic()
     res = simulate(names[0] if len(names) == 1 else names, rate_hz=args.rate, seed=args.seed,
@@ -102,9 +110,17 @@ def run(args) -> int:
     if as_file:
         write_sim_recording(res, out, overwrite=args.force)
         if args.truth:
-            res.write_truth(args.truth)
+            from imu.output import FolderOutput
+            truth = FolderOutput(args.truth, what="truth folder", force=args.force,
+                                 names=truth_names)
+            try:
+                res.write_truth(truth.stage())
+                truth.commit()
+            except BaseException:
+                truth.discard()
+                raise
     else:
-        write_sim_csv_folder(res, out, progress=not args.quiet)
+        write_sim_csv_folder(res, out, progress=not args.quiet, force=args.force)
     n = {r: len(d) for r, d in res.session.sensors.items()}
     sets = ", ".join(f"{s['exercise']}{'/' + s['side'] if s.get('side') else ''}"
                      for s in res.truth_sets) or "none"

@@ -6,6 +6,8 @@ import datetime as _dt
 import os
 from pathlib import Path
 
+from imu.output import private_dir
+
 
 def user_data_dir() -> Path:
     """The user's data folder for imu: ``$IMU_DATA_DIR``, else ``$XDG_DATA_HOME/imu``, else
@@ -16,14 +18,12 @@ def user_data_dir() -> Path:
     else:
         xdg = os.environ.get("XDG_DATA_HOME")
         base = (Path(xdg) if xdg else Path.home() / ".local" / "share") / "imu"
-    base.mkdir(parents=True, exist_ok=True)
-    return base
+    return private_dir(base)
 
 
 def new_session_path(prefix: str = "session", ext: str = ".imu") -> Path:
     """A fresh recording path ``<data dir>/sessions/<prefix>-YYYYmmdd-HHMMSS.imu``."""
-    folder = user_data_dir() / "sessions"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(user_data_dir() / "sessions")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = folder / f"{prefix}-{stamp}{ext}"
     k = 2

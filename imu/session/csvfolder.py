@@ -209,17 +209,34 @@ def _format_rows(block: np.ndarray) -> str:
     return text[2:-2].replace("], [", "\n").replace(", ", ",") + "\n"
 
 
-def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False
-                     ) -> list[Path]:
-    """Write ``session`` as a SPEC §6 CSV folder (plus ``session.json``).
-
-    Numbers are printed exactly (shortest round-trip form). The folder is created if needed;
-    role CSVs already in it are replaced. Returns the files written.
+def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False,
+                     force: bool = False) -> list[Path]:
+    """Write ``session`` as a SPEC §6 CSV folder (plus ``session.json``) under the output rule
+    (:mod:`imu.output`): role CSVs already in the folder are replaced only with ``force``;
+    everything is written into a private staging folder first and moved in at the end, so a
+    failure leaves nothing partial. Numbers are printed exactly (shortest round-trip form).
+    Returns the files written.
     """
+    from imu.output import FolderOutput
+
+    from imu.types import ROLES
+
+    names = [f"{r}.csv" for r in ROLES] + [SESSION_JSON]
+    out = FolderOutput(folder, what="CSV folder", force=force, names=names)
+    try:
+        written = write_csv_files(session, out.stage(), progress=progress)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return [out.path / p.name for p in written]
+
+
+def write_csv_files(session: Session, folder: str | os.PathLike, *, progress: bool = False
+                    ) -> list[Path]:
+    """Write the role CSVs and ``session.json`` of ``session`` into the existing folder
+    ``folder`` (no output checks: :func:`write_csv_folder` is the public writer)."""
     d = Path(folder)
-    if d.exists() and not d.is_dir():
-        raise BadInputError(f"{d}: exists and is not a folder")
-    d.mkdir(parents=True, exist_ok=True)
     written = []
     total = sum(len(x) for x in session.sensors.values())
     done = 0
@@ -230,8 +247,7 @@ def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: b
         t = export_times(data)
         table = np.column_stack([t, data.acc, data.gyr])
         p = d / f"{role}.csv"
-        tmp = d / f".{role}.csv.part"
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        with open(p, "w", encoding="utf-8", newline="") as fh:
             fh.write(",".join(COLUMNS) + "\n")
             step = 50_000
             for k in range(0, len(table), step):
@@ -240,7 +256,6 @@ def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: b
                 if progress and total > 200_000:
                     print(f"\rexport: {100 * done / total:5.1f}% of {total} samples",
                           end="", file=sys.stderr, flush=True)
-        os.replace(tmp, p)
         written.append(p)
     if progress and total > 200_000:
         print(file=sys.stderr)

@@ -21,7 +21,6 @@ are not written: OpenSim keeps them at their default values.
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -30,7 +29,8 @@ from imu.session.sto import OPENSIM_VERSION
 from imu.session.textfmt import format_rows
 
 
-def write_mot(table, path, *, decimals: int = 6, name: str = "Coordinates") -> int:
+def write_mot(table, path, *, decimals: int = 6, name: str = "Coordinates",
+              force: bool = False) -> int:
     """Write ``table``'s angles as an OpenSim motion file to exactly ``path``.
 
     Parameters
@@ -38,7 +38,8 @@ def write_mot(table, path, *, decimals: int = 6, name: str = "Coordinates") -> i
     table : imu.types.AngleTable
         Our angles (degrees, SPEC column names) on one time base.
     path : str or path-like
-        Written through a temporary file in the same folder and renamed into place.
+        Written under the output rule (:mod:`imu.output`): a private temporary file in the
+        same folder renamed into place; an existing file is replaced only with ``force``.
     decimals : int
         Digits after the point (time and angles).
     name : str
@@ -54,18 +55,18 @@ def write_mot(table, path, *, decimals: int = 6, name: str = "Coordinates") -> i
     data = np.column_stack([np.asarray(table.time_s, float)] + [coords[c] for c in names])
     keep = np.any(np.isfinite(data[:, 1:]), axis=1)
     data = data[keep]
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
+    from imu.output import Output
+
+    out = Output(path, what=".mot file", force=force)
     head = (f"{name}\ninDegrees=yes\nDataType=double\nversion=3\n"
             f"OpenSimVersion={OPENSIM_VERSION}\nendheader\n" + "\t".join(["time"] + names) + "\n")
     try:
-        with open(tmp, "wb") as f:
+        with out.open("wb") as f:
             f.write(head.encode())
             for i0 in range(0, len(data), 200_000):
                 f.write(format_rows(data[i0:i0 + 200_000], decimals, "\t" * len(names)))
-        os.replace(tmp, path)
+        out.commit()
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        out.discard()
         raise
     return int(len(data))

@@ -81,7 +81,7 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
 
 
 def write_sto(session, path, alignment=None, *, filter: str | None = None, intrinsics=None,
-              rate_hz: float | None = None, decimals: int = 6) -> int:
+              rate_hz: float | None = None, decimals: int = 6, force: bool = False) -> int:
     """Write an OpenSense quaternion table of ``session`` to exactly ``path``.
 
     Parameters
@@ -105,6 +105,19 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
         Number of time rows written. Rows where every sensor is in a gap are left out; a sensor
         in a gap on its own row gets ``nan,nan,nan,nan``.
     """
+    from imu.output import Output
+
+    out = Output(path, what=".sto table", force=force)  # checked before any work
+    try:
+        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return n
+
+
+def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals) -> int:
     time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
                                                  intrinsics=intrinsics, rate_hz=rate_hz)
     roles = [r for r in STO_COLUMNS if r in quats]
@@ -112,8 +125,7 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
     keep = np.any(np.all(np.isfinite(Qs), axis=2), axis=1)
     t = time_s[keep]
     Qs = Q.canonical(Qs[keep])
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
+    tmp = out.temp_path()
     seps = "".join("\t,,," for _ in roles)
     with open(tmp, "wb") as f:
         f.write((f"DataRate={base_hz:f}\nDataType=Quaternion\nversion=3\n"
@@ -123,5 +135,4 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
             block = np.column_stack([t[i0:i0 + 200_000]] +
                                     [Qs[i0:i0 + 200_000, k] for k in range(len(roles))])
             f.write(format_rows(block, [6] + [decimals] * (4 * len(roles)), seps))
-    os.replace(tmp, path)
     return int(len(t))

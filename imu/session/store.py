@@ -38,12 +38,13 @@ from typing import Any
 import numpy as np
 
 from imu.errors import BadInputError
+from imu.output import _APPLICATION_ID as APPLICATION_ID  # "IMU1"
+from imu.output import _SQLITE_MAGIC, FILE_MODE, check_output
+from imu.output import is_recording  # noqa: F401  (public here too)
 from imu.session import codec
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
 
 FORMAT = "imu.recording/1"
-APPLICATION_ID = 0x494D5531  # "IMU1"
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = """
 CREATE TABLE info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -118,23 +119,6 @@ def _aux_paths(path: Path) -> list[Path]:
             path.with_name(path.name + "-journal")]
 
 
-def is_recording(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a file that starts like an imu recording.
-
-    Checks the SQLite header and the ``IMU1`` application id without opening a database.
-    """
-    p = Path(path)
-    try:
-        if not p.is_file():
-            return False
-        with open(p, "rb") as fh:
-            head = fh.read(100)
-    except OSError:
-        return False
-    return (len(head) == 100 and head[:16] == _SQLITE_MAGIC
-            and int.from_bytes(head[68:72], "big") == APPLICATION_ID)
-
-
 class RecordingWriter:
     """Write one session to a crash-safe recording file.
 
@@ -171,14 +155,8 @@ class RecordingWriter:
         self.path = Path(path)
         self.commit_interval_s = float(commit_interval_s)
         self.compress_level = int(compress_level)
-        if self.path.is_dir():
-            raise BadInputError(f"{self.path}: is a folder; give a file name for the recording")
         self._overwrite = bool(overwrite)
-        if (self.path.exists() or self.path.is_symlink()) and not overwrite:
-            raise BadInputError(f"{self.path}: already exists; refusing to overwrite it "
-                                "(choose another name or delete it first)")
-        if not self.path.parent.exists():
-            raise BadInputError(f"{self.path.parent}: folder does not exist")
+        check_output(self.path, what="recording", force=overwrite, recording=True)
 
         self._meta: dict[str, Any] = {
             "format": FORMAT,
@@ -224,6 +202,8 @@ class RecordingWriter:
             if p.exists():
                 p.unlink()
         try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+            os.chmod(tmp, FILE_MODE)  # private whatever the umask (SQLite's side files follow)
             db = sqlite3.connect(str(tmp), isolation_level=None)
             try:
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -606,14 +586,27 @@ def write_session(session: Session, path: str | os.PathLike, *, overwrite: bool 
     Samples go in sealed chunks straight away; events, calibration and metadata are copied.
     Returns the path written.
     """
-    import sys
-
     meta = dict(session.meta)
     meta.pop("format", None)
     infos = [d.info for d in session.sensors.values()]
     total = sum(len(d) for d in session.sensors.values())
+    from imu.output import Output
+
+    out = Output(path, what="recording", force=overwrite, recording=True)
+    try:
+        _write_session_to(session, out.temp_path(), meta, infos, total, path, progress)
+        out.commit()  # whole or not at all: nothing partial is left on failure
+    except BaseException:
+        out.discard()
+        raise
+    return Path(path)
+
+
+def _write_session_to(session, tmp, meta, infos, total, path, progress) -> None:
+    import sys
+
     done = 0
-    with RecordingWriter(path, meta, infos, overwrite=overwrite, commit_interval_s=3600.0,
+    with RecordingWriter(tmp, meta, infos, overwrite=True, commit_interval_s=3600.0,
                          durable=False) as w:
         for role, d in session.sensors.items():
             step = codec.SEAL_SAMPLES
@@ -632,4 +625,3 @@ def write_session(session: Session, path: str | os.PathLike, *, overwrite: bool 
             w.set_calibration(session.calibration)
     if progress and total > 200_000:
         print(file=sys.stderr)
-    return Path(path)

@@ -28,15 +28,25 @@ def true_time_session(res: SimResult) -> Session:
                    calibration=res.session.calibration, source=res.session.source)
 
 
-def write_sim_csv_folder(res: SimResult, folder: str | os.PathLike, *, progress: bool = False
-                         ) -> list[Path]:
+def write_sim_csv_folder(res: SimResult, folder: str | os.PathLike, *, progress: bool = False,
+                         force: bool = False) -> list[Path]:
     """Write the SPEC §6 CSV folder (``<role>.csv`` + ``session.json``) and ``truth.csv`` /
     ``truth.json`` into ``folder``. Returns the files written."""
-    from imu.session.csvfolder import write_csv_folder
+    from imu.output import FolderOutput
+    from imu.session.csvfolder import SESSION_JSON, write_csv_files
 
-    written = write_csv_folder(true_time_session(res), folder, progress=progress)
-    res.write_truth(folder)
-    return written + [Path(folder) / "truth.csv", Path(folder) / "truth.json"]
+    names = [f"{r}.csv" for r in res.session.sensors] + [SESSION_JSON, "truth.csv", "truth.json"]
+    out = FolderOutput(folder, what="simulated session", force=force, names=names)
+    try:
+        stage = out.stage()
+        written = write_csv_files(true_time_session(res), stage, progress=progress)
+        res.write_truth(stage)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return [out.path / p.name for p in written] + [out.path / "truth.csv",
+                                                    out.path / "truth.json"]
 
 
 def write_sim_recording(res: SimResult, path: str | os.PathLike, *, overwrite: bool = False,
@@ -44,15 +54,27 @@ def write_sim_recording(res: SimResult, path: str | os.PathLike, *, overwrite: b
     """Write ``res.session`` as a recording file (raw samples with sensor timestamps, host
     receive times and sequence numbers, as a live recording would hold them). The truth sets go
     into the metadata (``meta["simulated"]["truth_sets"]``)."""
+    from imu.output import Output
     from imu.session.store import RecordingWriter
 
+    out = Output(path, what="recording", force=overwrite, recording=True)
+    try:
+        _write_recording(res, RecordingWriter, out.temp_path(), block_s)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+    return Path(path)
+
+
+def _write_recording(res: SimResult, RecordingWriter, path, block_s: float) -> None:
     s = res.session
     meta = dict(s.meta)
     meta["simulated"] = dict(meta.get("simulated", {}), truth_sets=res.truth_sets,
                              mounts={r: np.asarray(m).tolist() for r, m in res.mounts.items()},
                              clock=res.clock)
     infos = [d.info for d in s.sensors.values()]
-    with RecordingWriter(path, meta, infos, overwrite=overwrite) as w:
+    with RecordingWriter(path, meta, infos, overwrite=True) as w:
         for role, d in s.sensors.items():
             n = max(1, int(round(block_s * d.info.rate_hz)))
             for k in range(0, len(d), n):
@@ -61,4 +83,3 @@ def write_sim_recording(res: SimResult, path: str | os.PathLike, *, overwrite: b
                                               d.t_host_s[sl], d.acc[sl], d.gyr[sl]))
         for e in s.events:
             w.add_event(e)
-    return Path(path)

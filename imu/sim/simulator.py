@@ -111,8 +111,9 @@ class SimResult:
 
     def write_truth(self, directory) -> None:
         """Write ``truth.csv`` (time_s + SPEC angle columns) and ``truth.json``."""
-        d = Path(directory)
-        d.mkdir(parents=True, exist_ok=True)
+        from imu.output import private_dir
+
+        d = private_dir(directory)
         cols = list(self.truth_angles)
         data = np.column_stack([self.truth_time_s] + [self.truth_angles[c] for c in cols])
         with open(d / "truth.csv", "w", newline="") as fh:
