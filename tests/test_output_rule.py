@@ -64,6 +64,7 @@ WRITERS = {
     "fuse": ["fuse", "SENSOR_CSV", "-o"],
     "export csv": ["export", "SESSION", "--format", "csv", "-o"],
     "export sto": ["export", "SESSION", "--format", "sto", "-o"],
+    "export mot": ["export", "SESSION", "--format", "mot", "-o"],
     "simulate folder": ["simulate", "--exercise", "hinge", "--reps", "1", "--quiet",
                         "--sides", "right", "-o"],
     "simulate --truth": ["simulate", "--exercise", "hinge", "--reps", "1", "--quiet",
