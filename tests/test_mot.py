@@ -97,6 +97,16 @@ def exported(sim, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def exported_sto(exported):
+    """The same session's OpenSense orientation table, exported with the default calibration."""
+    from imu.cli import main
+
+    out = exported.parent / "s.sto"
+    assert main(["export", str(exported.parent / "sess"), "-o", str(out)]) == 0
+    return out
+
+
 def test_opensim_model_turns_converted_truth_into_true_orientations(sim, model):
     """Names, signs and Cardan orders: our true angles converted to OpenSim coordinates and
     posed on OpenSim's joints give the simulator's segment orientations exactly."""
@@ -207,3 +217,42 @@ def test_mot_export_refuses_existing_file_and_never_replaces_a_recording(sim, ex
     size = rec.stat().st_size
     assert main(["export", str(folder), "--format", "mot", "--force", "-o", str(rec)]) == 2
     assert rec.stat().st_size == size
+
+
+def test_opensense_imu_ik_on_the_exported_sto_reproduces_the_exported_mot(exported,
+                                                                           exported_sto,
+                                                                           model, tmp_path):
+    """OpenSense end to end: its IMU placer (on the first, standing frame) and IMU inverse
+    kinematics on our default .sto, with the gait models' pelvis and hip joints, give the
+    coordinates of our .mot: the two exports agree, and the .sto needs no heading correction."""
+    import math
+
+    opensim.Logger.setLevelString("error")
+    model_file = tmp_path / "pelvis_hips.osim"
+    model.model.setName("pelvis_hips")
+    model.model.printToXML(str(model_file))
+    to_opensim = opensim.Vec3(-math.pi / 2, 0, 0)  # z up (ours) → y up (OpenSim's default)
+    placer = opensim.IMUPlacer()
+    placer.set_model_file(str(model_file))
+    placer.set_orientation_file_for_calibration(str(exported_sto))
+    placer.set_sensor_to_opensim_rotations(to_opensim)
+    assert placer.run(False)
+    calibrated = tmp_path / "pelvis_hips_calibrated.osim"
+    placer.getCalibratedModel().printToXML(str(calibrated))
+    ik = opensim.IMUInverseKinematicsTool()
+    ik.set_model_file(str(calibrated))
+    ik.set_orientations_file(str(exported_sto))
+    ik.set_sensor_to_opensim_rotations(to_opensim)
+    ik.set_results_directory(str(tmp_path))
+    ik.set_time_range(0, 0.0)
+    ik.set_time_range(1, 60.0)  # calibration protocol and the hinge set
+    assert ik.run(False)
+    t_ik, solved = read_mot(tmp_path / f"ik_{exported_sto.stem}.mot")
+    t, mot = read_mot(exported)
+    common, i_ik, i_mot = np.intersect1d(np.round(t_ik, 6), np.round(t, 6), return_indices=True)
+    assert len(common) > 2000
+    for name in MOT_COLUMNS:
+        a, b = solved[name][i_ik], mot[name][i_mot]
+        ok = np.isfinite(b)
+        assert ok.mean() > 0.97
+        assert np.sqrt(np.mean((a[ok] - b[ok]) ** 2)) < 0.5, name
