@@ -104,7 +104,8 @@ def run_detector(det: Detector, time_s: np.ndarray, columns: dict[str, np.ndarra
 
 def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings | None = None,
                    exercise: str | None = None, side: str | None = None,
-                   calibration_end_s: float | None = None, progress=None) -> dict:
+                   calibration_end_s: float | None = None, progress=None,
+                   calibrations: list | None = None) -> dict:
     """Analyse a whole session's angles: the SPEC §6 Analysis JSON as a dict.
 
     Parameters
@@ -122,6 +123,9 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
         End of the calibration phase if the events do not mark it.
     progress : callable(str), optional
         Called with a short line per set.
+    calibrations : list of CalibrationUse, optional
+        The session's calibrations (:mod:`imu.analysis.calibrations`): their phases never count
+        as sets, and each set names the calibration in force when it was done.
 
     Returns
     -------
@@ -132,27 +136,56 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
     t = np.asarray(angles.time_s, dtype=float)
     if len(t) == 0:
         raise BadInputError("the angle table is empty (no samples to analyse)")
+    from imu.analysis.calibrations import in_force_index
+    from imu.analysis.sets import outside_calibration
+
     windows = find_sets(events, float(t[0]), float(t[-1]), exercise, side, calibration_end_s)
-    sets = []
+    cals = list(calibrations or [])
+    windows = outside_calibration(windows, [c.window_s for c in cals if c.window_s is not None])
+    sets, skipped = [], []
     for k, w in enumerate(windows):
-        a = int(np.searchsorted(t, w.start_s, side="left"))
-        b = int(np.searchsorted(t, w.end_s, side="left" if w.source == "events" else "right"))
-        cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
-        conf = {c: np.asarray(v, dtype=float)[a:b] for c, v in (angles.confidence or {}).items()}
-        inferred = False
-        if w.exercise in SIDED and w.side is None:
-            w.side = infer_stance_side(w.exercise, cols, settings["single_leg.lift_threshold_deg"])
-            inferred = w.side is not None
-            if w.side is None:
-                raise BadInputError(f"set {k + 1} ({w.exercise} at {w.start_s:.1f} s) has no side; "
-                                    "pass --side left|right (the stance leg)")
-        if progress:
-            progress(f"set {k + 1}/{len(windows)}: {w.exercise}"
-                     f"{' (' + w.side + ')' if w.side else ''} {w.start_s:.1f}-{w.end_s:.1f} s")
-        det = make_detector(w.exercise, settings, w.side, angles.names(), w.start_s)
-        items = run_detector(det, t[a:b], cols, conf)
-        sets.append(set_result(w, det, items, side_inferred=inferred))
-    return {"schema": SCHEMA, "settings": settings.changed(), "sets": sets}
+        cal = in_force_index(w.start_s, cals) if cals else None
+        try:
+            res = _analyze_set(k, len(windows), w, t, angles, settings, progress)
+        except BadInputError as exc:
+            skipped.append({"exercise": w.exercise, "side": w.side, "start_s": num(w.start_s),
+                            "end_s": num(w.end_s), "reason": exc.message})
+            continue
+        if cal is not None:
+            res["calibration"] = cals[cal].name
+        sets.append(res)
+    out = {"schema": SCHEMA, "settings": settings.changed(), "sets": sets}
+    if skipped:
+        out["sets_not_analysed"] = skipped
+    if cals:
+        out["calibrations"] = [c.to_json() for c in cals]
+    return out
+
+
+def _analyze_set(k: int, n: int, w: SetWindow, t: np.ndarray, angles: AngleTable,
+                 settings: Settings, progress) -> dict:
+    """One set of :func:`analyze_angles`; a BadInputError says why it cannot be analysed."""
+    a = int(np.searchsorted(t, w.start_s, side="left"))
+    b = int(np.searchsorted(t, w.end_s, side="left" if w.source == "events" else "right"))
+    cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
+    conf = {c: np.asarray(v, dtype=float)[a:b] for c, v in (angles.confidence or {}).items()}
+    tilt = cols.get("pelvis_tilt")
+    if tilt is not None and not np.isfinite(tilt).any():
+        raise BadInputError("no angle data in the set (a gap in the data, or no calibration "
+                            "in force)")
+    inferred = False
+    if w.exercise in SIDED and w.side is None:
+        w.side = infer_stance_side(w.exercise, cols, settings["single_leg.lift_threshold_deg"])
+        inferred = w.side is not None
+        if w.side is None:
+            raise BadInputError(f"set {k + 1} ({w.exercise} at {w.start_s:.1f} s) has no side; "
+                                "pass --side left|right (the stance leg)")
+    if progress:
+        progress(f"set {k + 1}/{n}: {w.exercise}"
+                 f"{' (' + w.side + ')' if w.side else ''} {w.start_s:.1f}-{w.end_s:.1f} s")
+    det = make_detector(w.exercise, settings, w.side, angles.names(), w.start_s)
+    items = run_detector(det, t[a:b], cols, conf)
+    return set_result(w, det, items, side_inferred=inferred)
 
 
 class LiveAnalyzer:

@@ -1,9 +1,9 @@
 """Exercise sets of a session, from its events (SPEC §6/§7).
 
 A set runs from a ``set_start`` event to the next ``set_end`` (or the next ``set_start``, or the
-end of the data). The calibration phase (``calibration_start`` .. ``calibration_end``, or
-everything before ``calibration_end_s`` when given) never counts as part of a set: a set that
-overlaps it is clipped. A session with no set events becomes one set covering everything after
+end of the data). A session may hold several calibration phases (each ``calibration_start`` ..
+``calibration_end``, or everything before ``calibration_end_s`` when given); none of them ever
+counts as part of a set: a set that overlaps one is clipped (or split around it). A session with no set events becomes one set covering everything after
 the calibration phase, of the exercise (and side) the caller names.
 """
 
@@ -63,19 +63,66 @@ class SetWindow:
     source: str = "events"  # "events" or "whole_session"
 
 
+def calibration_windows(events: list[Event], calibration_end_s: float | None = None
+                        ) -> list[tuple[float, float]]:
+    """``(start_s, end_s)`` of every calibration phase of a session, in time order.
+
+    Each ``calibration_start`` pairs with the next ``calibration_end``; a start without an end
+    runs to the next set or calibration start (or forever). ``calibration_end_s`` (the end of a
+    protocol found in the data of a session without calibration events) adds the phase
+    ``(-inf, calibration_end_s)``.
+    """
+    evs = sorted(events, key=lambda e: e.t_s)
+    out: list[tuple[float, float]] = []
+    open_t: float | None = None
+    for e in evs:
+        if e.kind == "calibration_start":
+            if open_t is not None:
+                out.append((open_t, float(e.t_s)))
+            open_t = float(e.t_s)
+        elif e.kind == "calibration_end":
+            if open_t is not None:
+                out.append((open_t, float(e.t_s)))
+                open_t = None
+            elif not out:  # an end without a start: everything before it
+                out.append((-np.inf, float(e.t_s)))
+        elif e.kind == "set_start" and open_t is not None:
+            out.append((open_t, float(e.t_s)))
+            open_t = None
+    if open_t is not None:
+        out.append((open_t, np.inf))
+    if calibration_end_s is not None:
+        out.append((-np.inf, float(calibration_end_s)))
+        out.sort()
+    return out
+
+
 def calibration_window(events: list[Event], calibration_end_s: float | None = None
                        ) -> tuple[float, float] | None:
-    """``(start_s, end_s)`` of the calibration phase, or ``None`` if there is none."""
-    starts = [e.t_s for e in events if e.kind == "calibration_start"]
-    ends = [e.t_s for e in events if e.kind == "calibration_end"]
-    if calibration_end_s is not None:
-        start = min(starts) if starts else -np.inf
-        return (start, float(calibration_end_s))
-    if ends:
-        end = max(ends)
-        before = [s for s in starts if s <= end]
-        return (min(before) if before else -np.inf, end)
-    return None
+    """The first calibration phase ``(start_s, end_s)``, or ``None`` if there is none."""
+    w = calibration_windows(events, calibration_end_s)
+    return w[0] if w else None
+
+
+def outside_calibration(sets: list[SetWindow], windows: list[tuple[float, float]]
+                        ) -> list[SetWindow]:
+    """The parts of ``sets`` outside every calibration phase (a set that spans a phase is
+    split in two; one inside a phase is dropped)."""
+    from dataclasses import replace
+
+    out = list(sets)
+    for w0, w1 in windows:
+        nxt = []
+        for s in out:
+            if s.end_s <= w0 or s.start_s >= w1:
+                nxt.append(s)
+                continue
+            if s.start_s < w0:
+                nxt.append(replace(s, end_s=w0))
+            if s.end_s > w1:
+                nxt.append(replace(s, start_s=w1))
+        out = nxt
+    return [s for s in out if s.end_s > s.start_s]
 
 
 def find_sets(events: list[Event], t0_s: float, t1_s: float, exercise: str | None = None,
@@ -119,13 +166,12 @@ def find_sets(events: list[Event], t0_s: float, t1_s: float, exercise: str | Non
     if open_set is not None:
         sets.append(open_set)
 
-    cal = calibration_window(evs, calibration_end_s)
+    cals = calibration_windows(evs, calibration_end_s)
     if not sets:
         if exercise is None:
             raise BadInputError("the session has no exercise sets (no set_start events); "
                                 "pass --exercise NAME (and --side for single-leg work)")
-        start = max(t0_s, cal[1]) if cal else t0_s
-        sets = [SetWindow(exercise, side, float(start), float(t1_s), "whole_session")]
+        sets = [SetWindow(exercise, side, float(t0_s), float(t1_s), "whole_session")]
     else:
         if exercise is not None:
             sets = [s for s in sets if s.exercise == exercise]
@@ -134,16 +180,9 @@ def find_sets(events: list[Event], t0_s: float, t1_s: float, exercise: str | Non
         for s in sets:
             if s.side is None:
                 s.side = side
-    out = []
     for s in sets:
         s.start_s, s.end_s = max(s.start_s, t0_s), min(s.end_s, t1_s)
-        if cal and s.start_s < cal[1] and s.end_s > cal[0]:  # overlaps the calibration phase
-            if s.end_s <= cal[1]:
-                continue
-            s.start_s = max(s.start_s, cal[1])
-        if s.end_s > s.start_s:
-            out.append(s)
-    return out
+    return outside_calibration([s for s in sets if s.end_s > s.start_s], cals)
 
 
 def infer_stance_side(exercise: str, columns: dict[str, np.ndarray], lift_threshold_deg: float = 20.0

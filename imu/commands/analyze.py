@@ -94,6 +94,14 @@ def calibration_end_from_phases(phases: dict) -> float | None:
     return max(ends) if ends else None
 
 
+def calibrations_used(result: dict, cals) -> str:
+    """The calibrations the sets were analysed with, in words (e.g. for the report)."""
+    names = list(dict.fromkeys(s["calibration"] for s in result["sets"] if s.get("calibration")))
+    if not names:
+        names = [c.name for c in cals if c.accepted][-1:]
+    return "; ".join(names)
+
+
 def json_text(result: dict) -> str:
     """The Analysis JSON text of ``result``."""
     return json.dumps(result, indent=2, allow_nan=False) + "\n"
@@ -109,8 +117,7 @@ def write_json(path: str, result: dict, force: bool = False) -> None:
 def run(args) -> int:
     from imu.analysis import analyze_angles
     from imu.analysis.language import session_summary_lines
-    from imu.commands.angles import session_intrinsics, session_profile
-    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
+    from imu.commands.angles import session_angles
     from imu.session.load import load_session
 
     from imu.analysis.sets import normalize_exercise
@@ -123,20 +130,14 @@ def run(args) -> int:
         js = outputs.file(args.json, what="analysis JSON") if args.json else None
         rep = outputs.file(args.report, what="report") if args.report else None
         session = load_session(args.session)
-        profile = session_profile(session, args.calibration)
         print("computing angles…", file=sys.stderr)
-        angles = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                                intrinsics=session_intrinsics(session, profile), progress=True)
-        cal_end = None
-        own_phase = not args.calibration and not session.calibration  # solved from this session now
-        if own_phase and not any(e.kind == "calibration_end" for e in session.events):
-            cal_end = calibration_end_from_phases(getattr(profile, "phases", None) or {})
+        angles, cals, _ = session_angles(session, args.calibration, filter=args.filter)
         result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
-                                side=args.side, calibration_end_s=cal_end,
+                                side=args.side, calibrations=cals,
                                 progress=lambda m: print(m, file=sys.stderr))
+        used = calibrations_used(result, cals)
         result["session"] = {"source": session.source or str(args.session),
-                             "calibration": args.calibration or "session's own calibration phase",
-                             "roles": session.roles}
+                             "calibration": used, "roles": session.roles}
         if js is not None:
             with js.open() as fh:
                 fh.write(json_text(result))
@@ -149,7 +150,8 @@ def run(args) -> int:
                 meta["recorded"] = str(recorded)
             meta.update({"duration": f"{session.duration_s:.1f} s",
                          "sensors": ", ".join(session.roles),
-                         "calibration": args.calibration or "the session's own calibration phase"})
+                         "calibration": used})
+            profile = next(c.profile for c in reversed(cals) if c.accepted)
             html = render_report(result, angles, meta, calibration_quality(profile))
             with rep.open() as fh:
                 fh.write(html)

@@ -58,6 +58,107 @@ def session_profile(session, calibration_path: str | None):
     return profile
 
 
+def session_calibrations(session, calibration_path: str | None) -> list:
+    """Every calibration of ``session`` (:class:`~imu.analysis.calibrations.CalibrationUse`).
+
+    ``--calibration PROFILE`` applies everywhere. Otherwise each calibration phase marked by
+    the session's events is solved from its raw data (raw data is the truth); a phase whose
+    calibration is poor is kept with the reason it was refused. Without any phase in the
+    events, the profile stored in the recording applies everywhere, else the protocol is
+    looked for in the data (:func:`session_profile`). A CalibrationError when nothing could
+    be calibrated.
+    """
+    from dataclasses import replace
+
+    from imu.analysis.calibrations import CalibrationUse
+    from imu.analysis.sets import calibration_windows
+    from imu.errors import CalibrationError
+
+    if calibration_path:
+        return [CalibrationUse(f"profile {calibration_path}", "file",
+                               profile=session_profile(session, calibration_path))]
+    windows = calibration_windows(session.events)
+    if not windows:
+        profile = session_profile(session, None)
+        if session.calibration:
+            return [CalibrationUse("profile stored in the recording", "stored", profile=profile)]
+        end = _protocol_end(profile)
+        return [CalibrationUse("the session's calibration phase" if end is None else
+                               f"the session's calibration phase (to {end:.1f} s)", "session",
+                               window_s=None if end is None else (-float("inf"), end),
+                               profile=profile)]
+    from imu.calibration import calibrate_session
+
+    evs = [e for e in session.events if e.kind not in ("calibration_start", "calibration_end")]
+    stored = stored_intrinsics(session)
+    cals = []
+    for k, (w0, w1) in enumerate(windows):
+        name = f"calibration {k + 1} ({max(w0, 0.0):.1f}-{w1:.1f} s)"
+        one = replace(session, events=evs + _window_events(session.events, w0, w1))
+        try:
+            prof = calibrate_session(one, intrinsics=stored)
+        except CalibrationError as exc:
+            cals.append(CalibrationUse(name, "session", (w0, w1), None, exc.message))
+            continue
+        cals.append(CalibrationUse(name, "session", (w0, w1), prof))
+    if not any(c.accepted for c in cals):
+        if session.calibration:
+            return cals + [CalibrationUse("profile stored in the recording", "stored",
+                                          profile=session_profile(session, None))]
+        raise CalibrationError(f"{session.source or 'session'}: no calibration phase could be "
+                               f"used ({'; '.join(c.name + ': ' + c.reason for c in cals)}); "
+                               "pass --calibration PROFILE")
+    remember_intrinsics([c for c in cals if c.accepted][-1].profile)
+    return cals
+
+
+def _window_events(events, w0: float, w1: float) -> list:
+    """The calibration events that bound the phase ``(w0, w1)`` (for solving it alone)."""
+    from imu.types import Event
+
+    return [Event(w0, "calibration_start"), Event(w1, "calibration_end")]
+
+
+def _protocol_end(profile) -> float | None:
+    from imu.commands.analyze import calibration_end_from_phases
+
+    return calibration_end_from_phases(getattr(profile, "phases", None) or {})
+
+
+def session_angles(session, calibration_path: str | None = None, *, filter: str | None = None,
+                   rate_hz: float | None = None, progress: bool = True):
+    """SPEC §3 angles of ``session``, each stretch through the calibration in force then.
+
+    Returns ``(angles, calibrations, which)``: the :class:`~imu.types.AngleTable`, the list of
+    :class:`~imu.analysis.calibrations.CalibrationUse` and the index of the calibration in
+    force at each row (``-1``: none).
+    """
+    from imu.analysis.calibrations import in_force, splice_angles
+    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
+
+    cals = session_calibrations(session, calibration_path)
+    tables = {}
+    which = None
+    for k, c in enumerate(cals):
+        if not c.accepted:
+            continue
+        if which is not None and not (which == k).any():
+            continue
+        tab = compute_angles(session, c.profile.alignment(), filter=filter or DEFAULT_FILTER,
+                             intrinsics=session_intrinsics(session, c.profile), rate_hz=rate_hz,
+                             progress=progress)
+        if which is None:
+            which = in_force(tab.time_s, cals)
+            if not (which == k).any():
+                continue
+        tables[k] = tab
+    if len(tables) == 1:
+        (k, tab), = tables.items()
+        return tab, cals, which
+    first = next(iter(tables.values()))
+    return splice_angles(tables, first.time_s, which), cals, which
+
+
 def stored_intrinsics(session) -> dict:
     """Sensor id → the correction stored for each of the session's sensors (imu.intrinsics)."""
     from imu.intrinsics import stored_corrections
@@ -140,7 +241,6 @@ def _write_angles(table, tmp, confidence, decimals, chunk_rows) -> None:
 def run(args) -> int:
     from imu.errors import BadInputError
     from imu.fusion import FILTERS
-    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
     from imu.session.load import load_session
 
     from imu.output import check_output
@@ -151,10 +251,12 @@ def run(args) -> int:
         raise BadInputError(f"--rate must be positive, not {args.rate:g}")
     check_output(args.output, what="angles CSV", force=args.force)  # before any work
     session = load_session(args.session)
-    profile = session_profile(session, args.calibration)
-    table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                           intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
-                           progress=True)
+    table, cals, _ = session_angles(session, args.calibration, filter=args.filter,
+                                    rate_hz=args.rate)
+    if len(cals) > 1:
+        print("calibrations: " + "; ".join(
+            c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cals),
+            file=sys.stderr)
     write_angles_csv(table, args.output, confidence=args.confidence, force=args.force)
     print(f"wrote {args.output}: {len(table.time_s)} rows, {len(table.names())} angles",
           file=sys.stderr)

@@ -46,32 +46,26 @@ def build_player(session, calibration_path: str | None = None, window_s: float =
     :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
     the status strip and the refusal message are shown, without angles."""
     from imu.analysis import analyze_angles
-    from imu.commands.angles import session_profile
+    from imu.commands.angles import session_angles
     from imu.errors import ImuError
-    from imu.kinematics.pipeline import compute_angles
     from imu.live.player import ReplayPlayer
     from imu.live.snapshot import CalibrationState
 
     try:
-        profile = session_profile(session, calibration_path)
+        angles, cals, _ = session_angles(session, calibration_path, progress=progress)
     except ImuError as exc:
         if calibration_path:
             raise
         cal = CalibrationState(state="refused", message=exc.message)
         return ReplayPlayer(session, None, None, cal, window_s=window_s, speed=speed,
                             message=f"no angles: {exc.message}")
-    origin = ("profile " + calibration_path) if calibration_path else \
-        ("embedded profile" if session.calibration else "the session's calibration phase")
-    cal = CalibrationState(state="ok", message=f"calibrated from {origin}",
+    accepted = [c for c in cals if c.accepted]
+    profile = accepted[-1].profile
+    cal = CalibrationState(state="ok", message="calibrated from " + "; ".join(
+                               c.name for c in accepted),
                            quality=dict(getattr(profile, "quality", {}) or {}),
                            profile=profile.to_dict())
-    angles = compute_angles(session, profile.alignment(), progress=progress)
-    cal_end = None
-    phases = getattr(profile, "phases", None) or {}
-    win = phases.get("window") if isinstance(phases, dict) and not calibration_path else None
-    if isinstance(win, (list, tuple)) and len(win) == 2:
-        cal_end = float(win[1])
-    analysis = analyze_angles(angles, session.events, calibration_end_s=cal_end)
+    analysis = analyze_angles(angles, session.events, calibrations=cals)
     return ReplayPlayer(session, angles, analysis, cal, window_s=window_s, speed=speed)
 
 

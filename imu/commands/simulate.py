@@ -32,6 +32,10 @@ def add_arguments(parser) -> None:
                         help="also simulate BLE link outages (0.5–3 s, about one per 2 minutes)")
     parser.add_argument("--no-calibration", action="store_true",
                         help="do not start with the SPEC §4 calibration protocol")
+    parser.add_argument("--restrap", action="store_true",
+                        help="take the sensors off and strap them on again (new mountings) "
+                             "before every calibration protocol after the first (e.g. "
+                             "--exercise calibration,hinge,calibration,squat)")
     parser.add_argument("--trunk", action="store_true", help="add a trunk sensor (L1)")
     parser.add_argument("--sides", default="right,left", metavar="SIDES",
                         help="instrumented thighs: right, left or right,left (default both)")
@@ -103,6 +107,7 @@ def run(args) -> int:
     res = simulate(names[0] if len(names) == 1 else names, rate_hz=args.rate, seed=args.seed,
                    errors=_errors(args), roles=tuple(roles), reps=args.reps,
                    calibration=not args.no_calibration, duration_s=args.duration,
+                   restrap=args.restrap,
                    progress=not args.quiet)
     if not args.quiet:
         print(f"simulate: {res.truth_time_s[-1]:.1f} s simulated in {time.monotonic() - t0:.1f} s;"

@@ -203,6 +203,40 @@ def build_timeline(names, rng, *, sides, trunk, reps, calibration, duration_s) -
     return placed, float(duration_s)
 
 
+RESTRAP_S = (2.5, 0.5)  # the sensors move from 2.5 s to 0.5 s before a later calibration
+
+
+def _restraps(placed, roles, first, t_f, ss) -> tuple[dict, list]:
+    """Mounting rotation of every role over the fine grid (N, 3, 3), new ones before each
+    calibration protocol after the first; and the list of changes (time, new mountings)."""
+    from scipy.spatial.transform import Slerp
+
+    cal_starts = [p.start_s for p in placed if p.block.calibration][1:]
+    rng = np.random.default_rng(ss.spawn(1)[0])
+    keys_t, keys = [t_f[0]], [first]
+    changes = []
+    for t0 in cal_starts:
+        new = Rotation.random(len(roles), random_state=rng)
+        a, b = t0 - RESTRAP_S[0], t0 - RESTRAP_S[1]
+        keys_t += [a, b]
+        keys += [keys[-1], new]
+        changes.append({"t_s": float(b), "mounts": {r: new[i].as_matrix().tolist()
+                                                    for i, r in enumerate(roles)}})
+    keys_t.append(t_f[-1])
+    keys.append(keys[-1])
+    out = {}
+    kt = np.asarray(keys_t)
+    for i, r in enumerate(roles):
+        rots = Rotation.concatenate([k[i] for k in keys])
+        # smooth in time: slerp over a smoothstep of the time within each key interval
+        j = np.clip(np.searchsorted(kt, t_f, side="right") - 1, 0, len(kt) - 2)
+        u = np.clip((t_f - kt[j]) / np.maximum(kt[j + 1] - kt[j], 1e-9), 0.0, 1.0)
+        u = u * u * (3.0 - 2.0 * u)
+        slerp = Slerp(np.arange(len(kt)), rots)
+        out[r] = slerp(j + u).as_matrix()
+    return out, changes
+
+
 def _progress(msg: str, enabled: bool) -> None:
     if enabled:
         print(f"simulate: {msg}", file=sys.stderr, flush=True)
@@ -211,7 +245,7 @@ def _progress(msg: str, enabled: bool) -> None:
 def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=True,
              roles=("sacrum", "right_thigh", "left_thigh"), reps: int | None = None,
              calibration: bool = True, duration_s: float | None = None,
-             sway: bool = True, progress: bool = False) -> SimResult:
+             sway: bool = True, restrap: bool = False, progress: bool = False) -> SimResult:
     """Simulate a person wearing IMUs through a program.
 
     Parameters
@@ -235,6 +269,10 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     sway : bool
         Natural postural sway (small slow pelvis oscillations); ``False`` makes quiet standing
         perfectly still.
+    restrap : bool
+        The sensors are taken off and strapped on again (new random mounting rotations, moved
+        smoothly during the 2 s before) ahead of every calibration protocol after the first:
+        each set is then right only through the calibration done before it.
     progress : bool
         Progress lines on stderr.
     """
@@ -267,6 +305,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
 
     mount_rots = Rotation.random(len(roles), random_state=np.random.default_rng(s_mount))
     mounts = {r: mount_rots[i].as_matrix() for i, r in enumerate(roles)}
+    mount_series, mount_changes = _restraps(placed, roles, mount_rots, t_f, ss) if restrap \
+        else ({r: mounts[r] for r in roles}, [])
     err_seeds = s_err.spawn(len(roles))
     sensors, clocks, errs = {}, {}, {}
     for i, role in enumerate(roles):
@@ -274,7 +314,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
         R_WB, site = bm.segments[role], bm.sites[role]
         if em.wobble_on and role.endswith("_thigh"):
             R_WB, site = wobble(R_WB, site, h, em)
-        gyr_f, acc_f = ideal_imu(R_WB @ mounts[role], site, h)
+        gyr_f, acc_f = ideal_imu(R_WB @ mount_series[role], site, h)
         erng = np.random.default_rng(err_seeds[i])
         d = draw_errors(em, rate_hz, erng)
         t_true = sample_times(rate_hz, end_s, d.clock, d.phase_s)
@@ -320,7 +360,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     meta = {"simulated": {"seed": int(seed), "program": program, "rate_hz": float(rate_hz),
                           "errors": em.any_on, "roles": roles, "duration_s": end_s,
                           "calibration": bool(calibration), "sway": bool(sway),
-                          "heading_deg": heading_deg,
+                          "heading_deg": heading_deg, "restraps": mount_changes,
                           "error_model": em.to_dict()},
             "source": "imu.sim"}
     session = Session(meta=meta, sensors=sensors, events=events, calibration=None,
