@@ -34,6 +34,8 @@ CODEC_COLUMNS_ZLIB = 2
 NCOL = 9  # seq, t_sensor, t_host, acc xyz, gyr xyz
 #: Samples per sealed chunk (≈ 20 s at 200 Hz): compresses 2× better than 0.5 s chunks.
 SEAL_SAMPLES = 4096
+#: Most samples one stored chunk may claim (the writer never stores more than SEAL_SAMPLES).
+MAX_CHUNK_SAMPLES = 1 << 20
 
 RAW, XOR, XORSHUF, DELTA64, QUANT16, QUANT32 = range(6)
 _COL = struct.Struct("<BdI")
@@ -234,6 +236,15 @@ def _decode_column(method: int, param: float, raw: bytes, n: int, out: np.ndarra
         raise ValueError(f"unknown column method {method}")
 
 
+def max_samples(nbytes: int) -> int:
+    """Most samples a blob of ``nbytes`` can hold (deflate expands at most ~1032:1).
+
+    Every sample takes at least 36 bytes before compression (seq, two times, six int16 counts),
+    so a count above this is a lie that would only cost memory.
+    """
+    return min(MAX_CHUNK_SAMPLES, (max(0, nbytes - 1 - NCOL * _COL.size) * 1032) // 36 + 1)
+
+
 def decode_into(blob: bytes, n: int, seq: np.ndarray, t_sensor_s: np.ndarray,
                 t_host_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray) -> None:
     """Decode a blob from :func:`encode` straight into output arrays of length ``n``.
@@ -256,12 +267,17 @@ def decode_into(blob: bytes, n: int, seq: np.ndarray, t_sensor_s: np.ndarray,
     pos = head
     for j in range(NCOL):
         method, param, nbytes = _COL.unpack_from(mv, 1 + j * _COL.size)
-        try:
-            raw = zlib.decompress(mv[pos:pos + nbytes])
+        if method not in (RAW, XOR, XORSHUF, DELTA64, QUANT16, QUANT32):
+            raise ValueError(f"unknown column method {method}")
+        if method in (QUANT16, QUANT32) and not (np.isfinite(param) and param > 0):
+            raise ValueError(f"column {j} has scale {param!r}")
+        width = 2 if method == QUANT16 else 4 if method == QUANT32 else 8
+        try:  # never inflate more than the declared samples need (no zlib bombs)
+            dec = zlib.decompressobj()
+            raw = dec.decompress(mv[pos:pos + nbytes], n * width + 1)
         except zlib.error as exc:
             raise ValueError(f"corrupt sample chunk ({exc})") from None
         pos += nbytes
-        width = 2 if method == QUANT16 else 4 if method == QUANT32 else 8
         if len(raw) != n * width:
             raise ValueError(f"sample chunk column {j} holds {len(raw)} bytes, "
                              f"expected {n * width}")

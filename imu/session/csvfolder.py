@@ -26,11 +26,15 @@ from pathlib import Path
 import numpy as np
 
 from imu.errors import BadInputError
+from imu.session.validate import (MAX_RATE_HZ, check_event, check_json_object, check_role,
+                                  check_sensor_info, check_session)
 from imu.types import ROLES, Event, SensorData, SensorInfo, Session
 
 COLUMNS = ("time_s", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 SESSION_JSON = "session.json"
 SESSION_JSON_SCHEMA = "imu.session/1"
+#: session.json holds details, not data: larger files are refused before parsing.
+MAX_SESSION_JSON_BYTES = 16 * 1024 * 1024
 
 
 def role_files(folder: str | os.PathLike) -> dict[str, Path]:
@@ -95,6 +99,8 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
             warnings.simplefilter("ignore", UserWarning)  # "input contained no data"
             data = np.loadtxt(p, delimiter=",", skiprows=1, usecols=idx, ndmin=2,
                               dtype=np.float64, encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInputError(f"{p}: not a text CSV file (bytes that are not UTF-8)") from None
     except ValueError:
         raise BadInputError(f"{p}: {_locate_bad_cell(p, 1, names, idx)}") from None
     if len(data) == 0:
@@ -123,12 +129,26 @@ def _read_session_json(folder: Path) -> dict:
     p = folder / SESSION_JSON
     if not p.is_file():
         return {}
+    if p.stat().st_size > MAX_SESSION_JSON_BYTES:
+        raise BadInputError(f"{p}: {p.stat().st_size} bytes is too large for session details "
+                            f"(at most {MAX_SESSION_JSON_BYTES})")
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadInputError(f"{p}: not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # JSON syntax, UTF-8, nesting
+        raise BadInputError(f"{p}: not valid JSON ({type(exc).__name__}: "
+                            f"{str(exc)[:80]})") from None
     if not isinstance(doc, dict) or doc.get("schema") != SESSION_JSON_SCHEMA:
         return {}  # someone else's session.json: ignore rather than refuse the CSVs
+    check_json_object(doc, "content", str(p))
+    for key, kind in (("meta", dict), ("sensors", dict), ("events", list),
+                      ("calibration", dict)):
+        if doc.get(key) is not None and not isinstance(doc[key], kind):
+            raise BadInputError(f"{p}: {key} must be {'an object' if kind is dict else 'a list'}"
+                                f", not {type(doc[key]).__name__}")
+    for role, given in (doc.get("sensors") or {}).items():
+        check_role(role, f"{p}: sensors")
+        if not isinstance(given, dict):
+            raise BadInputError(f"{p}: sensors.{role} must be an object")
     return doc
 
 
@@ -151,31 +171,32 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
         raise BadInputError(f"{d}: no sensor CSV files (expected "
                             f"{', '.join(r + '.csv' for r in ROLES)})")
     doc = _read_session_json(d)
-    infos = doc.get("sensors", {}) if isinstance(doc.get("sensors"), dict) else {}
+    infos = doc.get("sensors") or {}
     sensors = {}
+    where = str(d / SESSION_JSON)
     for role, p in files.items():
         data = read_sensor_csv(p)
         t = np.ascontiguousarray(data[:, 0])
         given = infos.get(role) or {}
-        info = SensorInfo(
-            sensor_id=str(given.get("sensor_id") or f"csv-{role}"), role=role,
-            model=str(given.get("model") or "csv"),
-            rate_hz=float(given.get("rate_hz") or round(_measured_rate_hz(t), 3)),
-            firmware=str(given.get("firmware") or ""), extra=dict(given.get("extra") or {}))
+        rate = given.get("rate_hz") or round(_measured_rate_hz(t), 3)
+        info = check_sensor_info(SensorInfo(
+            sensor_id=given.get("sensor_id") or f"csv-{role}", role=role,
+            model=given.get("model") or "csv",
+            rate_hz=rate if rate <= MAX_RATE_HZ else 0.0,
+            firmware=given.get("firmware") or "", extra=given.get("extra") or {}), where)
         sensors[role] = SensorData(info, np.arange(len(t), dtype=np.int64), t, t.copy(),
                                    np.ascontiguousarray(data[:, 1:4]),
                                    np.ascontiguousarray(data[:, 4:7]))
     events = []
     for i, e in enumerate(doc.get("events", []) or []):
-        try:
-            events.append(Event(float(e["t_s"]), str(e["kind"]), e.get("exercise"), e.get("side"),
-                                e.get("note"), dict(e.get("data") or {})))
-        except (KeyError, TypeError, ValueError):
-            raise BadInputError(f"{d / SESSION_JSON}: event {i + 1} needs t_s and kind") from None
+        if not isinstance(e, dict) or "t_s" not in e or "kind" not in e:
+            raise BadInputError(f"{where}: event {i + 1} needs t_s and kind")
+        events.append(check_event(Event(e["t_s"], e["kind"], e.get("exercise"), e.get("side"),
+                                        e.get("note"), e.get("data") or {}), i + 1, where))
     meta = dict(doc.get("meta") or {})
     meta.setdefault("imported_from", str(d))
-    return Session(meta=meta, sensors=sensors, events=events,
-                   calibration=doc.get("calibration"), source=str(d))
+    return check_session(Session(meta=meta, sensors=sensors, events=events,
+                                 calibration=doc.get("calibration"), source=str(d)))
 
 
 def export_times(data: SensorData) -> np.ndarray:
@@ -241,6 +262,7 @@ def write_csv_files(session: Session, folder: str | os.PathLike, *, progress: bo
     total = sum(len(x) for x in session.sensors.values())
     done = 0
     for role in session.roles:
+        check_role(role, str(d))  # a role names a file: never anything but the known names
         data = session.sensors[role]
         if len(data) == 0:
             continue  # a sensor that never sent a sample has no CSV (its details stay below)

@@ -11,6 +11,7 @@ from pathlib import Path
 from imu.errors import BadInputError
 from imu.session import csvfolder, movella
 from imu.session.store import is_recording, read_recording
+from imu.session.validate import check_session
 from imu.types import ROLES, SensorData, SensorInfo, Session
 
 
@@ -53,6 +54,10 @@ def load_session(path: str | os.PathLike, roles: dict[str, str] | None = None) -
     p = Path(path)
     if not p.exists():
         raise BadInputError(f"{p}: no such file or folder")
+    return check_session(_load(p, roles))
+
+
+def _load(p: Path, roles: dict[str, str] | None) -> Session:
     kind = describe_source(p)
     if kind == "recording":
         return read_recording(p)

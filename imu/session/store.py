@@ -42,6 +42,7 @@ from imu.output import _APPLICATION_ID as APPLICATION_ID  # "IMU1"
 from imu.output import _SQLITE_MAGIC, FILE_MODE, check_output
 from imu.output import is_recording  # noqa: F401  (public here too)
 from imu.session import codec
+from imu.session.validate import check_role, check_sensor_info, check_session
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
 
 FORMAT = "imu.recording/1"
@@ -508,8 +509,12 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
             for rid, sid, role, model, rate, fw, extra in db.execute(
                     "SELECT id, sensor_id, role, model, rate_hz, firmware, extra FROM sensors "
                     "ORDER BY id"):
+                check_role(role, f"{p}: sensor {rid}")
                 if roles is None or role in roles:
-                    sensors[rid] = SensorInfo(sid, role, model, float(rate), fw, json.loads(extra))
+                    if not isinstance(rid, int) or not isinstance(extra, str):
+                        raise BadInputError(f"{p}: corrupt sensor row {rid!r}")
+                    sensors[rid] = check_sensor_info(
+                        SensorInfo(sid, role, model, rate, fw, json.loads(extra)), str(p))
             lo = -np.inf if start_s is None else float(start_s)
             hi = np.inf if end_s is None else float(end_s)
             query, params = "SELECT id, sensor, n, codec, data FROM chunks", ()
@@ -524,8 +529,9 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                     "SELECT t_s, kind, exercise, side, note, data FROM events ORDER BY t_s, id")]
         except sqlite3.DatabaseError as exc:
             raise BadInputError(f"{p}: corrupt recording ({exc})") from None
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise BadInputError(f"{p}: corrupt recording metadata ({exc})") from None
+        except (ValueError, TypeError, RecursionError) as exc:  # JSON, UTF-8, types
+            raise BadInputError(f"{p}: corrupt recording metadata "
+                                f"({type(exc).__name__}: {str(exc)[:80]})") from None
     finally:
         db.close()
 
@@ -538,8 +544,8 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                                        d.acc[keep], d.gyr[keep])
         events = [e for e in events if lo <= e.t_s <= hi]
     meta = info.get("meta") or {}
-    return Session(meta=meta, sensors=out, events=events, calibration=info.get("calibration"),
-                   source=str(p))
+    return check_session(Session(meta=meta, sensors=out, events=events,
+                                 calibration=info.get("calibration"), source=str(p)))
 
 
 def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
@@ -548,8 +554,16 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
     totals = {rid: 0 for rid in sensors}
     jobs = []
     for cid, rid, n, cod, data in chunks:
+        if rid not in sensors:
+            continue
         if cod != codec.CODEC_COLUMNS_ZLIB:
-            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {cod}")
+            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {cod!r}")
+        if not isinstance(data, bytes):
+            raise BadInputError(f"{p}: sample chunk {cid} holds {type(data).__name__}, not data")
+        # memory is bounded by what the chunk can hold: refuse counts its bytes cannot carry
+        if not isinstance(n, int) or not 0 < n <= codec.max_samples(len(data)):
+            raise BadInputError(f"{p}: sample chunk {cid} of {sensors[rid].role} is corrupt "
+                                f"(claims {n!r} samples in {len(data)} bytes)")
         jobs.append((cid, rid, totals[rid], int(n), data))
         totals[rid] += int(n)
     arrays = {rid: (np.empty(k, np.int64), np.empty(k), np.empty(k), np.empty((k, 3)),

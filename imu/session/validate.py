@@ -1,0 +1,199 @@
+"""Every session the product reads is untrusted: type and range checks in one place.
+
+Recordings, CSV folders with ``session.json`` and foreign exports all end as a
+:class:`~imu.types.Session`; :func:`check_session` checks it before anything above the session
+layer sees it. Roles and sensor ids are checked against the known sets **before** they name
+anything (files of an export, entries of the intrinsics store); every value is type- and
+range-checked; anything wrong is one :class:`~imu.errors.BadInputError` line naming the source
+and the field.
+
+Limits
+------
+- roles: one of :data:`imu.types.ROLES`;
+- sensor ids, models, firmware: text of at most :data:`MAX_TEXT` printable characters;
+- rates: finite, 0 ≤ rate ≤ :data:`MAX_RATE_HZ`;
+- events: finite time, kind in :data:`imu.types.EVENT_KINDS` (or any short text), exercise /
+  side one of the known names or empty;
+- metadata, sensor extras, event data: JSON objects nested at most :data:`MAX_DEPTH` deep;
+- samples: equal lengths, ``acc`` / ``gyr`` (N, 3); non-finite values and repeated timestamps are
+  allowed (counted by :func:`sample_health`, kept out of fusion by the chain).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from imu.errors import BadInputError
+from imu.types import EVENT_KINDS, EXERCISES, ROLES, SIDES, Event, SensorData, SensorInfo, Session
+
+MAX_TEXT = 200
+MAX_NOTE = 10_000
+MAX_RATE_HZ = 10_000.0
+MAX_DEPTH = 32
+#: Largest absolute time (s) a session clock may show (~ 300 years: epoch seconds fit).
+MAX_ABS_TIME_S = 1e10
+
+_PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+
+
+def check_role(role: Any, where: str) -> str:
+    """``role`` if it is one of :data:`~imu.types.ROLES`, else a one-line error."""
+    if not isinstance(role, str) or role not in ROLES:
+        shown = repr(role) if not isinstance(role, str) else repr(role[:40])
+        raise BadInputError(f"{where}: unknown sensor role {shown} (known: {', '.join(ROLES)})")
+    return role
+
+
+def check_text(value: Any, what: str, where: str, *, max_len: int = MAX_TEXT,
+               allow_none: bool = False, multiline: bool = False) -> str | None:
+    """A short printable string (``None`` when allowed)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise BadInputError(f"{where}: {what} must be text, not {type(value).__name__}")
+    if len(value) > max_len:
+        raise BadInputError(f"{where}: {what} is {len(value)} characters long (at most {max_len})")
+    if not multiline and not _PRINTABLE.match(value):
+        raise BadInputError(f"{where}: {what} {value[:40]!r} holds control characters")
+    return value
+
+
+def check_number(value: Any, what: str, where: str, *, lo: float = -math.inf,
+                 hi: float = math.inf) -> float:
+    """A finite real number in ``[lo, hi]`` (bools are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise BadInputError(f"{where}: {what} must be a number, not {type(value).__name__}")
+    try:
+        f = float(value)
+    except OverflowError:
+        f = math.inf
+    if not math.isfinite(f) or not lo <= f <= hi:
+        raise BadInputError(f"{where}: {what} {value!r} out of range ({lo:g} to {hi:g})")
+    return f
+
+
+def check_json_object(value: Any, what: str, where: str, *, allow_none: bool = True) -> dict:
+    """A JSON object (dict with text keys) nested at most :data:`MAX_DEPTH` deep."""
+    if value is None and allow_none:
+        return {}
+    if not isinstance(value, dict):
+        raise BadInputError(f"{where}: {what} must be an object, not {type(value).__name__}")
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadInputError(f"{where}: {what} is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if not isinstance(k, str):
+                    raise BadInputError(f"{where}: {what} has a key that is not text")
+                stack.append((x, depth + 1))
+        elif isinstance(v, list):
+            stack.extend((x, depth + 1) for x in v)
+    return value
+
+
+def check_sensor_info(info: SensorInfo, where: str) -> SensorInfo:
+    """The fields of one sensor's details, type- and range-checked."""
+    role = check_role(info.role, where)
+    w = f"{where} ({role})"
+    sid = check_text(info.sensor_id, "sensor id", w)
+    return SensorInfo(sid, role, check_text(info.model, "sensor model", w),
+                      check_number(info.rate_hz, "sensor rate (Hz)", w, lo=0.0, hi=MAX_RATE_HZ),
+                      check_text(info.firmware, "firmware", w),
+                      check_json_object(info.extra, "sensor details", w))
+
+
+def check_event(e: Event, i: int, where: str) -> Event:
+    """One event, type- and range-checked (``i`` counts from 1, for the message)."""
+    w = f"{where}: event {i}"
+    t = check_number(e.t_s, "time", w, lo=-MAX_ABS_TIME_S, hi=MAX_ABS_TIME_S)
+    kind = check_text(e.kind, "kind", w, max_len=40)
+    if kind not in EVENT_KINDS and not re.fullmatch(r"[a-z][a-z0-9_]*", kind):
+        raise BadInputError(f"{w}: unknown kind {kind!r}")
+    ex = check_text(e.exercise, "exercise", w, max_len=40, allow_none=True)
+    if ex is not None and ex not in EXERCISES and ex != "":
+        raise BadInputError(f"{w}: unknown exercise {ex!r} (known: {', '.join(EXERCISES)})")
+    side = check_text(e.side, "side", w, max_len=10, allow_none=True)
+    if side is not None and side not in SIDES and side != "":
+        raise BadInputError(f"{w}: side must be {' or '.join(SIDES)}, not {side!r}")
+    note = check_text(e.note, "note", w, max_len=MAX_NOTE, allow_none=True, multiline=True)
+    return Event(t, kind, ex or None, side or None, note,
+                 check_json_object(e.data, "data", w))
+
+
+def check_samples(d: SensorData, where: str) -> SensorData:
+    """Array shapes and types of one sensor's samples."""
+    n = len(d.seq)
+    w = f"{where} ({d.info.role})"
+    try:
+        seq = np.asarray(d.seq)
+        if seq.dtype.kind not in "iu":
+            raise BadInputError(f"{w}: sequence numbers are not integers")
+        arrays = [np.asarray(a, dtype=np.float64) for a in (d.t_sensor_s, d.t_host_s, d.acc, d.gyr)]
+    except (TypeError, ValueError):
+        raise BadInputError(f"{w}: sample values are not numbers") from None
+    ts, th, acc, gyr = arrays
+    if ts.shape != (n,) or th.shape != (n,) or acc.shape != (n, 3) or gyr.shape != (n, 3):
+        raise BadInputError(f"{w}: sample arrays of unequal length")
+    return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr)
+
+
+def check_session(session: Session, where: str | None = None) -> Session:
+    """A session whose every field is checked (see the module notes); the checked copy.
+
+    Raises
+    ------
+    BadInputError
+        The first field that is wrong, in one line naming ``where`` (default: the source).
+    """
+    where = where or session.source or "session"
+    meta = check_json_object(session.meta, "metadata", where)
+    if session.calibration is not None:
+        check_json_object(session.calibration, "embedded calibration", where, allow_none=False)
+    sensors: dict[str, SensorData] = {}
+    seen_ids: dict[str, str] = {}
+    for role, d in session.sensors.items():
+        check_role(role, where)
+        info = check_sensor_info(d.info, where)
+        if info.role != role:
+            raise BadInputError(f"{where}: sensor listed as {role} says its role is {info.role}")
+        if info.sensor_id and info.sensor_id in seen_ids:
+            raise BadInputError(f"{where}: sensor id {info.sensor_id!r} is used by both "
+                                f"{seen_ids[info.sensor_id]} and {role}")
+        seen_ids[info.sensor_id] = role
+        d = check_samples(SensorData(info, d.seq, d.t_sensor_s, d.t_host_s, d.acc, d.gyr), where)
+        sensors[role] = d
+    events = [check_event(e, i + 1, where) for i, e in enumerate(session.events)]
+    return Session(meta=meta, sensors=sensors, events=events, calibration=session.calibration,
+                   source=session.source)
+
+
+def sample_health(d: SensorData) -> dict[str, int]:
+    """Counts of unusable samples of one sensor.
+
+    Returns
+    -------
+    dict
+        ``nonfinite``: samples with a NaN/inf time, acceleration or angular rate;
+        ``duplicate_times``: samples whose sensor timestamp repeats the previous one.
+    """
+    if len(d) == 0:
+        return {"nonfinite": 0, "duplicate_times": 0}
+    bad = ~(np.isfinite(d.t_host_s) & np.isfinite(d.t_sensor_s)
+            & np.isfinite(d.acc).all(axis=1) & np.isfinite(d.gyr).all(axis=1))
+    dup = int(np.count_nonzero(np.diff(d.t_sensor_s) == 0)) if len(d) > 1 else 0
+    return {"nonfinite": int(np.count_nonzero(bad)), "duplicate_times": dup}
+
+
+def usable_samples(d: SensorData) -> np.ndarray:
+    """Boolean mask (N,) of samples fusion may use: finite values, first of repeated times."""
+    ok = (np.isfinite(d.t_host_s) & np.isfinite(d.t_sensor_s)
+          & np.isfinite(d.acc).all(axis=1) & np.isfinite(d.gyr).all(axis=1))
+    if len(d) > 1:
+        ok[1:] &= np.diff(d.t_sensor_s) != 0
+    return ok
