@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from imu.errors import BadInputError
+
 from imu import quat as Q
 
 #: common wrap periods of sensor timestamps, seconds (32-bit µs counter, 24/16-bit tick counters)
@@ -338,6 +340,13 @@ def find_gaps(t_s: np.ndarray, rate_hz: float, min_missing: int = 1, seq: np.nda
 
 
 # ----------------------------------------------------------------------------------- resampling
+#: A resampled time base may always have this many points ...
+MAX_GRID_POINTS = 1_000_000
+#: ... and beyond that at most this many per input sample (all sensors together): a span that
+#: needs more is mostly empty, a wrong clock rather than data.
+MAX_GRID_PER_SAMPLE = 10
+
+
 def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray:
     """One evenly spaced session time base for several sensors.
 
@@ -369,10 +378,19 @@ def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray
         t0, t1 = min(t.min() for t in arrs), max(t.max() for t in arrs)
     else:
         raise ValueError(f"span must be 'overlap' or 'union', got {span!r}")
-    k0, k1 = int(np.ceil(t0 * rate_hz - 1e-9)), int(np.floor(t1 * rate_hz + 1e-9))
-    if k1 < k0:
+    if not (np.isfinite(rate_hz) and rate_hz > 0):
+        raise BadInputError(f"time base rate must be a positive number, not {rate_hz!r}")
+    k0f, k1f = np.ceil(t0 * rate_hz - 1e-9), np.floor(t1 * rate_hz + 1e-9)
+    if k1f < k0f:
         return np.zeros(0)
-    return np.arange(k0, k1 + 1) / float(rate_hz)
+    n_samples = sum(len(t) for t in arrs)
+    limit = max(MAX_GRID_POINTS, MAX_GRID_PER_SAMPLE * n_samples)
+    if k1f - k0f + 1 > limit:  # memory follows the data, never a crafted time stamp
+        raise BadInputError(
+            f"session times span {t1 - t0:.6g} s but hold only {n_samples} samples: refusing to "
+            f"resample onto {k1f - k0f + 1:.3g} points at {rate_hz:g} Hz (a sensor clock or "
+            "time column is wrong)")
+    return np.arange(int(k0f), int(k1f) + 1) / float(rate_hz)
 
 
 def _bracket(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None):

@@ -15,6 +15,7 @@ of the wrong type are refused with a one-line :class:`~imu.errors.BadInputError`
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +94,7 @@ class Settings:
     def __post_init__(self):
         merged = {k: v for k, (v, _) in DEFAULTS.items()}
         merged.update(_validated(self.values, self.source))
+        _check_coherent(merged, self.source)
         object.__setattr__(self, "values", merged)
 
     def __getitem__(self, key: str) -> float:
@@ -122,12 +124,18 @@ class Settings:
         """Settings from a TOML file with one table per section (``[hinge]``, ``[single_leg]``…)."""
         path = Path(path)
         try:
+            if path.stat().st_size > 1 << 20:
+                raise BadInputError(f"settings file {path} is larger than 1 MB")
             with open(path, "rb") as f:
                 data = tomllib.load(f)
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise BadInputError(f"settings file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise BadInputError(f"settings file {path} is not valid TOML: {exc}") from None
+        except UnicodeDecodeError:
+            raise BadInputError(f"settings file {path} is not UTF-8 text") from None
+        except RecursionError:
+            raise BadInputError(f"settings file {path} is nested too deeply") from None
         flat: dict[str, Any] = {}
         for section, table in data.items():
             if not isinstance(table, dict):
@@ -166,15 +174,58 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, float]:
         if key not in DEFAULTS:
             raise BadInputError(f"unknown analysis setting {key!r} (from {source}); "
                                 f"known: {', '.join(sorted(DEFAULTS))}")
+        if key in FLAGS:
+            flag = {True: 1.0, False: 0.0, 1: 1.0, 0: 0.0, "1": 1.0, "0": 0.0, "true": 1.0,
+                    "false": 0.0}.get(value if not isinstance(value, str) else value.lower())
+            if flag is None or isinstance(value, float) and value not in (0.0, 1.0):
+                raise BadInputError(f"analysis setting {key} (from {source}) is a flag: "
+                                    f"true/false or 1/0, got {value!r}")
+            out[key] = flag
+            continue
         if isinstance(value, bool):
             raise BadInputError(f"analysis setting {key} (from {source}) must be a number, got {value!r}")
         try:
             f = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise BadInputError(f"analysis setting {key} (from {source}) must be a number, "
                                 f"got {value!r}") from None
-        if f != f or f < 0:
-            raise BadInputError(f"analysis setting {key} (from {source}) must be a non-negative "
-                                f"number, got {value!r}")
+        lo, hi, lo_open = _range(key)
+        if not (math.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi):
+            raise BadInputError(f"analysis setting {key} (from {source}) must be a finite number "
+                                f"{'above' if lo_open else 'from'} {lo:g} to {hi:g}, "
+                                f"got {value!r}")
         out[key] = f
     return out
+
+
+#: Settings that are on/off switches (stored as 1.0 / 0.0).
+FLAGS = ("single_leg.reference_standing",)
+#: (smaller, larger): the first must stay below the second.
+ORDERED = (("single_leg.green_deg", "single_leg.amber_deg"),
+           ("hinge.return_band_deg", "hinge.rep_threshold_deg"),
+           ("airplane.return_band_deg", "airplane.rep_threshold_deg"),
+           ("squat.return_band_deg", "squat.rep_threshold_deg"))
+
+
+def _range(key: str) -> tuple[float, float, bool]:
+    """(low, high, low excluded) of a setting, from its name."""
+    name = key.split(".", 1)[1]
+    if "penalty" in name:
+        return 0.0, 100.0, False
+    if name in ("score_share_target", "low_confidence"):
+        return 0.0, 1.0, False
+    if name == "rotation_weight":
+        return 0.0, 10.0, False
+    if name.endswith("_deg"):
+        return 0.0, 180.0, True
+    if name.endswith("_s"):  # windows must hold something; minimum durations may be 0
+        return 0.0, 3600.0, "window" in name
+    return 0.0, 1e6, False
+
+
+def _check_coherent(values: Mapping[str, float], source: str) -> None:
+    """Bands ordered (green below amber, return bands below rep thresholds)."""
+    for small, large in ORDERED:
+        if not values[small] < values[large]:
+            raise BadInputError(f"analysis settings (from {source}): {small} = {values[small]:g} "
+                                f"must be below {large} = {values[large]:g}")

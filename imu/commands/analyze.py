@@ -18,7 +18,7 @@ HELP = "reps, holds, faults and scores of a session (Analysis JSON, optional HTM
 
 
 def add_arguments(parser) -> None:
-    from imu.commands.angles import add_filter_argument
+    from imu.commands.angles import add_filter_argument, add_save_intrinsics_argument
     from imu.output import add_force_argument
 
     parser.add_argument("session", help="recording file or CSV folder")
@@ -37,6 +37,7 @@ def add_arguments(parser) -> None:
                         help="override one threshold, e.g. hinge.squat_inclination_deg=30 (repeatable)")
     add_filter_argument(parser)
     add_force_argument(parser)
+    add_save_intrinsics_argument(parser)
     import argparse
 
     from imu.analysis.settings import DEFAULTS
@@ -131,7 +132,8 @@ def run(args) -> int:
         rep = outputs.file(args.report, what="report") if args.report else None
         session = load_session(args.session)
         print("computing angles…", file=sys.stderr)
-        angles, cals, _ = session_angles(session, args.calibration, filter=args.filter)
+        angles, cals, _ = session_angles(session, args.calibration, filter=args.filter,
+                                         save_intrinsics=args.save_intrinsics)
         result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
                                 side=args.side, calibrations=cals,
                                 progress=lambda m: print(m, file=sys.stderr))

@@ -26,6 +26,7 @@ def add_arguments(parser) -> None:
                         help="add <column>_confidence columns (0..1) for the rotation angles")
     from imu.output import add_force_argument
     add_force_argument(parser)
+    add_save_intrinsics_argument(parser)
 
 
 def add_filter_argument(parser) -> None:
@@ -36,7 +37,25 @@ def add_filter_argument(parser) -> None:
                         help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
 
 
-def session_profile(session, calibration_path: str | None):
+def add_save_intrinsics_argument(parser) -> None:
+    """``--save-intrinsics``: let a session from elsewhere write the intrinsics store."""
+    parser.add_argument("--save-intrinsics", action="store_true",
+                        help="store the sensors' intrinsic corrections found in this session "
+                             "even if it was imported or comes from elsewhere (they are then "
+                             "applied to later sessions of the same sensor ids)")
+
+
+def is_foreign(session) -> bool:
+    """Whether ``session`` was not recorded by this program (an import, a CSV folder, an export
+    of another product): its sensor ids are only claims, so it never writes the intrinsics
+    store unless the user asks."""
+    from imu.session.load import describe_source
+
+    return bool(session.meta.get("imported_from")) or (
+        describe_source(session.source) != "recording" if session.source else True)
+
+
+def session_profile(session, calibration_path: str | None, save_intrinsics: bool = False):
     """The profile to use: the file given, else the one embedded in the session, else one
     computed from the session's own calibration phase (a CalibrationError if there is none)."""
     from imu.calibration import Profile, calibrate_session, load_profile
@@ -54,11 +73,12 @@ def session_profile(session, calibration_path: str | None):
         profile = calibrate_session(session, intrinsics=stored_intrinsics(session))
     except CalibrationError as exc:
         raise CalibrationError(f"{exc.message} (or pass --calibration PROFILE)") from None
-    remember_intrinsics(profile)
+    remember_intrinsics(profile, session, save_intrinsics)
     return profile
 
 
-def session_calibrations(session, calibration_path: str | None) -> list:
+def session_calibrations(session, calibration_path: str | None,
+                         save_intrinsics: bool = False) -> list:
     """Every calibration of ``session`` (:class:`~imu.analysis.calibrations.CalibrationUse`).
 
     ``--calibration PROFILE`` applies everywhere. Otherwise each calibration phase marked by
@@ -79,7 +99,7 @@ def session_calibrations(session, calibration_path: str | None) -> list:
                                profile=session_profile(session, calibration_path))]
     windows = calibration_windows(session.events)
     if not windows:
-        profile = session_profile(session, None)
+        profile = session_profile(session, None, save_intrinsics)
         if session.calibration:
             return [CalibrationUse("profile stored in the recording", "stored", profile=profile)]
         end = _protocol_end(profile)
@@ -108,7 +128,7 @@ def session_calibrations(session, calibration_path: str | None) -> list:
         raise CalibrationError(f"{session.source or 'session'}: no calibration phase could be "
                                f"used ({'; '.join(c.name + ': ' + c.reason for c in cals)}); "
                                "pass --calibration PROFILE")
-    remember_intrinsics([c for c in cals if c.accepted][-1].profile)
+    remember_intrinsics([c for c in cals if c.accepted][-1].profile, session, save_intrinsics)
     return cals
 
 
@@ -126,7 +146,8 @@ def _protocol_end(profile) -> float | None:
 
 
 def session_angles(session, calibration_path: str | None = None, *, filter: str | None = None,
-                   rate_hz: float | None = None, progress: bool = True):
+                   rate_hz: float | None = None, progress: bool = True,
+                   save_intrinsics: bool = False):
     """SPEC §3 angles of ``session``, each stretch through the calibration in force then.
 
     Returns ``(angles, calibrations, which)``: the :class:`~imu.types.AngleTable`, the list of
@@ -136,7 +157,7 @@ def session_angles(session, calibration_path: str | None = None, *, filter: str 
     from imu.analysis.calibrations import in_force, splice_angles
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
 
-    cals = session_calibrations(session, calibration_path)
+    cals = session_calibrations(session, calibration_path, save_intrinsics)
     tables = {}
     which = None
     for k, c in enumerate(cals):
@@ -167,12 +188,18 @@ def stored_intrinsics(session) -> dict:
                               if d.info.sensor_id)
 
 
-def remember_intrinsics(profile) -> None:
+def remember_intrinsics(profile, session=None, save: bool = False) -> None:
     """Store the intrinsic corrections of a fresh calibration under each sensor's id, so the
     next session of the same sensors starts from them; a store that cannot be written is
-    reported on stderr, never fatal."""
+    reported on stderr, never fatal. A foreign session (:func:`is_foreign`) stores nothing
+    unless ``save`` (``--save-intrinsics``)."""
     from imu.intrinsics import IntrinsicStore, store_corrections
 
+    if not save and session is not None and is_foreign(session):
+        if profile.intrinsic_corrections():
+            print("intrinsics not stored: the session was not recorded here "
+                  "(--save-intrinsics stores them)", file=sys.stderr)
+        return
     store = IntrinsicStore()
     try:
         paths = store_corrections(profile.sensor_ids, profile.intrinsic_corrections(), store)
@@ -252,7 +279,7 @@ def run(args) -> int:
     check_output(args.output, what="angles CSV", force=args.force)  # before any work
     session = load_session(args.session)
     table, cals, _ = session_angles(session, args.calibration, filter=args.filter,
-                                    rate_hz=args.rate)
+                                    rate_hz=args.rate, save_intrinsics=args.save_intrinsics)
     if len(cals) > 1:
         print("calibrations: " + "; ".join(
             c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cals),

@@ -12,8 +12,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("session", help="recording file or CSV folder holding the protocol")
     parser.add_argument("-o", "--output", required=True, metavar="PROFILE",
                         help="calibration profile to write (JSON)")
+    from imu.commands.angles import add_save_intrinsics_argument
     from imu.output import add_force_argument
     add_force_argument(parser)
+    add_save_intrinsics_argument(parser)
 
 
 def run(args) -> int:
@@ -27,7 +29,7 @@ def run(args) -> int:
     print(f"calibrating {args.session}: {', '.join(session.roles)}", file=sys.stderr)
     profile = calibrate_session(session, intrinsics=stored_intrinsics(session))
     profile.save(args.output, force=args.force)
-    remember_intrinsics(profile)
+    remember_intrinsics(profile, session, args.save_intrinsics)
     print(profile.summary())
     print(f"wrote {args.output}")
     return 0

@@ -85,7 +85,7 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
         with open(p, newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), None)
     except UnicodeDecodeError:
-        raise BadInputError(f"{p}: not a text CSV file") from None
+        raise BadInputError(f"{p}: not a text CSV file (bytes that are not UTF-8)") from None
     if not header:
         raise BadInputError(f"{p}: empty file (expected header {','.join(COLUMNS)})")
     names = [h.strip() for h in header]
@@ -178,11 +178,13 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
         data = read_sensor_csv(p)
         t = np.ascontiguousarray(data[:, 0])
         given = infos.get(role) or {}
-        rate = given.get("rate_hz") or round(_measured_rate_hz(t), 3)
+        rate = given.get("rate_hz")
+        if rate is None:  # measured from the times; 0 (unknown) when they make no sense
+            rate = round(_measured_rate_hz(t), 3)
+            rate = rate if 0 < rate <= MAX_RATE_HZ else 0.0
         info = check_sensor_info(SensorInfo(
             sensor_id=given.get("sensor_id") or f"csv-{role}", role=role,
-            model=given.get("model") or "csv",
-            rate_hz=rate if rate <= MAX_RATE_HZ else 0.0,
+            model=given.get("model") or "csv", rate_hz=rate,
             firmware=given.get("firmware") or "", extra=given.get("extra") or {}), where)
         sensors[role] = SensorData(info, np.arange(len(t), dtype=np.int64), t, t.copy(),
                                    np.ascontiguousarray(data[:, 1:4]),

@@ -462,12 +462,12 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(str(path), isolation_level=None)
         db.execute("SELECT count(*) FROM sensors").fetchone()
-    except sqlite3.DatabaseError:
+    except (sqlite3.DatabaseError, ValueError):
         try:  # read-only folder: open without recovering a WAL left by a killed writer
             db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
                                  isolation_level=None)
             db.execute("SELECT count(*) FROM sensors").fetchone()
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: schema not UTF-8
             raise BadInputError(f"{path}: corrupt recording ({exc})") from None
     return db
 
@@ -506,10 +506,12 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                 raise BadInputError(f"{p}: unsupported recording format {info.get('format')!r} "
                                     f"(this version reads {FORMAT})")
             sensors: dict[int, SensorInfo] = {}
+            all_rids = set()
             for rid, sid, role, model, rate, fw, extra in db.execute(
                     "SELECT id, sensor_id, role, model, rate_hz, firmware, extra FROM sensors "
                     "ORDER BY id"):
                 check_role(role, f"{p}: sensor {rid}")
+                all_rids.add(rid)
                 if roles is None or role in roles:
                     if not isinstance(rid, int) or not isinstance(extra, str):
                         raise BadInputError(f"{p}: corrupt sensor row {rid!r}")
@@ -521,8 +523,12 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
             if start_s is not None or end_s is not None:  # chunks overlapping the window
                 query += " WHERE t_host_max_s >= ? AND t_host_min_s <= ?"
                 params = (lo, hi)
-            chunks = [(cid, rid, n, cod, data) for cid, rid, n, cod, data in
-                      db.execute(query + " ORDER BY id", params) if rid in sensors]
+            chunks = []
+            for cid, rid, n, cod, data in db.execute(query + " ORDER BY id", params):
+                if rid not in all_rids:
+                    raise BadInputError(f"{p}: sample chunk {cid} belongs to no sensor")
+                if rid in sensors:
+                    chunks.append((cid, rid, n, cod, data))
             events = [
                 Event(t, kind, ex, side, note, json.loads(data))
                 for t, kind, ex, side, note, data in db.execute(

@@ -140,6 +140,12 @@ def check_samples(d: SensorData, where: str) -> SensorData:
     ts, th, acc, gyr = arrays
     if ts.shape != (n,) or th.shape != (n,) or acc.shape != (n, 3) or gyr.shape != (n, 3):
         raise BadInputError(f"{w}: sample arrays of unequal length")
+    for name, t in (("host", th), ("sensor", ts)):
+        with np.errstate(invalid="ignore"):
+            far = np.flatnonzero(np.abs(t) > MAX_ABS_TIME_S)
+        if len(far):
+            raise BadInputError(f"{w}: sample {far[0] + 1} has {name} time {t[far[0]]:g} s "
+                                f"(beyond {MAX_ABS_TIME_S:g} s)")
     return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr)
 
 
