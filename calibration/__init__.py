@@ -58,7 +58,9 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     Profile
     """
     from imu.kinematics.pipeline import sensor_times_s
+    from imu.session.validate import usable_session
 
+    session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
     where = session.source or "session"
     roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
     if "sacrum" not in roles:

@@ -142,8 +142,10 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         Rate of the time base, Hz.
     """
     from imu.fusion import fuse
+    from imu.session.validate import usable_session
     from imu.timing import common_time_base, resample_quat, resample_vec
 
+    session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
     for role in roles:
         data = session.sensors[role]
         if len(data) < 2:

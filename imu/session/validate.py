@@ -203,3 +203,24 @@ def usable_samples(d: SensorData) -> np.ndarray:
     if len(d) > 1:
         ok[1:] &= np.diff(d.t_sensor_s) != 0
     return ok
+
+
+def usable_session(session: Session) -> Session:
+    """``session`` without the samples fusion must not see (:func:`usable_samples`): NaN/inf
+    values or times, and repeated sensor timestamps. The same object when every sample is
+    usable; the dropped samples then look like any other gap (their sequence numbers are
+    missing)."""
+    out = {}
+    changed = False
+    for role, d in session.sensors.items():
+        ok = usable_samples(d)
+        if ok.all():
+            out[role] = d
+            continue
+        changed = True
+        out[role] = SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok],
+                               d.gyr[ok])
+    if not changed:
+        return session
+    return Session(meta=session.meta, sensors=out, events=session.events,
+                   calibration=session.calibration, source=session.source)

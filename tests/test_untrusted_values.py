@@ -1,0 +1,96 @@
+"""NaN/inf samples and repeated timestamps: counted by ``imu info``, kept out of fusion;
+analysis settings checked for coherence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from imu.analysis.settings import Settings
+from imu.cli import main
+from imu.errors import BadInputError
+from imu.session.store import read_recording, write_session
+from imu.session.validate import sample_health, usable_session
+from imu.types import SensorData, Session
+
+
+@pytest.fixture(scope="module")
+def rec(tmp_path_factory):
+    p = tmp_path_factory.mktemp("rec") / "s.imu"
+    assert main(["simulate", "--exercise", "calibration,hinge", "--reps", "2", "--rate", "52",
+                 "-o", str(p), "--quiet"]) == 0
+    return p
+
+
+def _damaged(session: Session, role: str, rows: np.ndarray) -> Session:
+    d = session.sensors[role]
+    acc = d.acc.copy()
+    acc[rows[::2], 1] = np.nan
+    acc[rows[1::2], 2] = np.inf
+    ts = d.t_sensor_s.copy()
+    dup = rows[-1] + 5
+    ts[dup] = ts[dup - 1]  # a repeated timestamp
+    out = dict(session.sensors)
+    out[role] = SensorData(d.info, d.seq, ts, d.t_host_s, acc, d.gyr)
+    return Session(session.meta, out, session.events, session.calibration, session.source)
+
+
+def test_unusable_samples_are_counted_and_dropped_like_a_gap(rec):
+    s = read_recording(rec)
+    rows = np.arange(400, 420)
+    bad = _damaged(s, "right_thigh", rows)
+    assert sample_health(bad.sensors["right_thigh"]) == {"nonfinite": 20, "duplicate_times": 1}
+    clean = usable_session(bad).sensors["right_thigh"]
+    assert len(clean) == len(s.sensors["right_thigh"]) - 21
+    assert np.all(np.isfinite(clean.acc)) and np.all(np.diff(clean.t_sensor_s) != 0)
+    assert usable_session(s) is s  # nothing to drop: the same session
+
+
+def test_imu_info_reports_nan_and_repeated_times(rec, tmp_path, capsys):
+    bad = _damaged(read_recording(rec), "sacrum", np.arange(100, 110))
+    p = write_session(bad, tmp_path / "bad.imu")
+    capsys.readouterr()
+    assert main(["info", str(p), "--json"]) == 0
+    sensors = {x["role"]: x for x in json.loads(capsys.readouterr().out)["sensors"]}
+    assert (sensors["sacrum"]["nonfinite"], sensors["sacrum"]["duplicate_times"]) == (10, 1)
+    assert (sensors["left_thigh"]["nonfinite"], sensors["left_thigh"]["duplicate_times"]) == (0, 0)
+
+
+def test_nan_samples_never_reach_the_angles(rec, tmp_path):
+    """Angles of a session with NaN/inf rows equal those of the session without the rows."""
+    s = read_recording(rec)
+    rows = np.arange(1500, 1530)
+    bad = _damaged(s, "right_thigh", rows)
+    a = tmp_path / "bad.csv"
+    b = tmp_path / "clean.csv"
+    assert main(["angles", str(write_session(bad, tmp_path / "bad.imu")), "-o", str(a)]) == 0
+    assert main(["angles", str(write_session(usable_session(bad), tmp_path / "clean.imu")),
+                 "-o", str(b)]) == 0
+    ta = np.genfromtxt(a, delimiter=",", names=True)
+    tb = np.genfromtxt(b, delimiter=",", names=True)
+    assert ta.dtype.names == tb.dtype.names and len(ta) == len(tb) > 1000
+    for c in ta.dtype.names:
+        np.testing.assert_array_equal(ta[c], tb[c])
+    assert np.isfinite(ta["right_hip_flexion"]).mean() > 0.95
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"single_leg.green_deg": 20, "single_leg.amber_deg": 2}, "must be below"),
+    ({"hinge.rep_threshold_deg": 0}, "above 0"),
+    ({"hinge.rep_threshold_deg": float("inf")}, "finite"),
+    ({"hinge.min_rep_s": 1e308}, "3600"),
+    ({"single_leg.reference_standing": 7}, "flag"),
+    ({"hinge.return_band_deg": 20}, "hinge.return_band_deg = 20 must be below"),
+    ({"hinge.score_share_target": 2}, "0 to 1"),
+])
+def test_incoherent_settings_are_refused(values, words):
+    with pytest.raises(BadInputError, match=words):
+        Settings(values)
+
+
+def test_flags_take_booleans():
+    assert Settings({"single_leg.reference_standing": True})["single_leg.reference_standing"] == 1
+    assert Settings().with_overrides({"single_leg.reference_standing": "false"})[
+        "single_leg.reference_standing"] == 0
