@@ -69,6 +69,9 @@ def activity(session: Session, roles, t0: float, t1: float, times: dict | None =
 
     Returns ``(grid_s, {role: (M,)})``.
     """
+    from imu.timing import check_grid
+
+    check_grid(t1 - t0, GRID_HZ, sum(len(session.sensors[r]) for r in roles))
     grid = np.arange(t0, t1, 1.0 / GRID_HZ)
     act = {}
     for role in roles:
@@ -122,7 +125,8 @@ def detect_phases(session: Session, settings: PhaseSettings = PhaseSettings(),
         Role → sample times on the session clock (default: host receive times).
     """
     s = settings
-    roles = [r for r in session.roles if r in ("sacrum", "right_thigh", "left_thigh")]
+    roles = [r for r in session.roles if r in ("sacrum", "right_thigh", "left_thigh")
+             and len(session.sensors[r]) > 1]
     thighs = [r for r in roles if role_side(r)]
     w0, w1 = calibration_window(session)
     ph = Phases(window=(w0, w1))

@@ -347,6 +347,18 @@ MAX_GRID_POINTS = 1_000_000
 MAX_GRID_PER_SAMPLE = 10
 
 
+def check_grid(span_s: float, rate_hz: float, n_samples: int) -> None:
+    """Refuse (one line) a time grid of ``span_s`` at ``rate_hz`` that the ``n_samples`` input
+    samples cannot justify (:data:`MAX_GRID_POINTS`, :data:`MAX_GRID_PER_SAMPLE`): memory then
+    follows the data, never a crafted time stamp."""
+    points = float(span_s) * float(rate_hz) + 1
+    if not points <= max(MAX_GRID_POINTS, MAX_GRID_PER_SAMPLE * n_samples):
+        raise BadInputError(
+            f"session times span {span_s:.6g} s but hold only {n_samples} samples: refusing to "
+            f"resample onto {points:.3g} points at {rate_hz:g} Hz (a sensor clock or "
+            "time column is wrong)")
+
+
 def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray:
     """One evenly spaced session time base for several sensors.
 
@@ -383,13 +395,7 @@ def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray
     k0f, k1f = np.ceil(t0 * rate_hz - 1e-9), np.floor(t1 * rate_hz + 1e-9)
     if k1f < k0f:
         return np.zeros(0)
-    n_samples = sum(len(t) for t in arrs)
-    limit = max(MAX_GRID_POINTS, MAX_GRID_PER_SAMPLE * n_samples)
-    if k1f - k0f + 1 > limit:  # memory follows the data, never a crafted time stamp
-        raise BadInputError(
-            f"session times span {t1 - t0:.6g} s but hold only {n_samples} samples: refusing to "
-            f"resample onto {k1f - k0f + 1:.3g} points at {rate_hz:g} Hz (a sensor clock or "
-            "time column is wrong)")
+    check_grid(t1 - t0, rate_hz, sum(len(t) for t in arrs))
     return np.arange(int(k0f), int(k1f) + 1) / float(rate_hz)
 
 

@@ -81,6 +81,7 @@ def test_a_role_that_climbs_out_of_the_target_is_refused_before_anything_is_writ
     seeds, cases = corpus
     case = next(c for c in cases if c.name == "rec_role_0")  # role "./../../x"
     target = tmp_path / "t1" / "t2" / "T"
+    target.parent.mkdir(parents=True)
     rc, err = run(["export", str(case.path), "-o", str(target)])
     assert rc == 2 and "unknown sensor role './../../x'" in err[-1]
     assert not any(tmp_path.rglob("x.csv")) and not target.exists()

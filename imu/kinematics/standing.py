@@ -71,6 +71,9 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
     t1 = min(float(np.nanmax(times[r])) for r in roles)
     if not t1 > t0:
         return []
+    from imu.timing import check_grid
+
+    check_grid(t1 - t0, GRID_HZ, sum(len(times[r]) for r in roles))
     grid = np.arange(t0, t1, 1.0 / GRID_HZ)
     ok = np.ones(len(grid), bool)
     cos_up = np.cos(np.radians(s.upright_deg))
