@@ -64,14 +64,12 @@ def export_sto(session, args) -> int:
 
 
 def export_mot(session, args) -> int:
-    from imu.commands.angles import session_intrinsics, session_profile
-    from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
+    from imu.commands.angles import session_angles
     from imu.session.mot import write_mot
 
-    profile = session_profile(session, args.calibration)
-    table = compute_angles(session, profile.alignment(), filter=args.filter or DEFAULT_FILTER,
-                           intrinsics=session_intrinsics(session, profile), rate_hz=args.rate,
-                           progress=True)
+    # exactly the angles `imu angles` writes (each stretch through the calibration in force)
+    table, _, _ = session_angles(session, args.calibration, filter=args.filter,
+                                 rate_hz=args.rate)
     rows = write_mot(table, args.output, force=args.force)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
