@@ -133,7 +133,8 @@ def run(args) -> int:
         session = load_session(args.session)
         print("computing angles…", file=sys.stderr)
         angles, cals, _ = session_angles(session, args.calibration, filter=args.filter,
-                                         save_intrinsics=args.save_intrinsics)
+                                         save_intrinsics=args.save_intrinsics,
+                                         causal=args.causal)
         result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
                                 side=args.side, calibrations=cals,
                                 progress=lambda m: print(m, file=sys.stderr))

@@ -30,11 +30,20 @@ def add_arguments(parser) -> None:
 
 
 def add_filter_argument(parser) -> None:
-    """``--filter NAME``: the fusion filter, with its choices and default (every command)."""
+    """``--filter NAME``: the fusion filter, with its choices and default (every command), and
+    ``--causal``."""
     from imu.fusion import DEFAULT_FILTER, FILTERS
 
     parser.add_argument("--filter", default=None, choices=list(FILTERS), metavar="NAME",
                         help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
+    add_causal_argument(parser)
+
+
+def add_causal_argument(parser) -> None:
+    """``--causal``: the live view's causal filter instead of a recording's non-causal one."""
+    parser.add_argument("--causal", action="store_true",
+                        help="the causal filter the live view runs (reproduces what it showed) "
+                             "instead of the non-causal estimate of a recording")
 
 
 def add_save_intrinsics_argument(parser) -> None:
@@ -147,12 +156,13 @@ def _protocol_end(profile) -> float | None:
 
 def session_angles(session, calibration_path: str | None = None, *, filter: str | None = None,
                    rate_hz: float | None = None, progress: bool = True,
-                   save_intrinsics: bool = False):
+                   save_intrinsics: bool = False, causal: bool = False):
     """SPEC §3 angles of ``session``, each stretch through the calibration in force then.
 
     Returns ``(angles, calibrations, which)``: the :class:`~imu.types.AngleTable`, the list of
     :class:`~imu.analysis.calibrations.CalibrationUse` and the index of the calibration in
-    force at each row (``-1``: none).
+    force at each row (``-1``: none). ``causal``: the live view's causal filter instead of
+    the recording's non-causal estimate.
     """
     from imu.analysis.calibrations import in_force, splice_angles
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
@@ -167,7 +177,7 @@ def session_angles(session, calibration_path: str | None = None, *, filter: str 
             continue
         tab = compute_angles(session, c.profile.alignment(), filter=filter or DEFAULT_FILTER,
                              intrinsics=session_intrinsics(session, c.profile), rate_hz=rate_hz,
-                             progress=progress)
+                             progress=progress, causal=causal)
         if which is None:
             which = in_force(tab.time_s, cals)
             if not (which == k).any():
@@ -279,7 +289,8 @@ def run(args) -> int:
     check_output(args.output, what="angles CSV", force=args.force)  # before any work
     session = load_session(args.session)
     table, cals, _ = session_angles(session, args.calibration, filter=args.filter,
-                                    rate_hz=args.rate, save_intrinsics=args.save_intrinsics)
+                                    rate_hz=args.rate, save_intrinsics=args.save_intrinsics,
+                                    causal=args.causal)
     if len(cals) > 1:
         print("calibrations: " + "; ".join(
             c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cals),

@@ -58,7 +58,8 @@ def export_sto(session, args) -> int:
         profile = session_profile(session, args.calibration)
         alignment, intrinsics = profile.alignment(), session_intrinsics(session, profile)
     rows = sto.write_sto(session, args.output, alignment, filter=args.filter,
-                         intrinsics=intrinsics, rate_hz=args.rate, force=args.force)
+                         intrinsics=intrinsics, rate_hz=args.rate, force=args.force,
+                         causal=args.causal)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0
 
@@ -69,7 +70,7 @@ def export_mot(session, args) -> int:
 
     # exactly the angles `imu angles` writes (each stretch through the calibration in force)
     table, _, _ = session_angles(session, args.calibration, filter=args.filter,
-                                 rate_hz=args.rate)
+                                 rate_hz=args.rate, causal=args.causal)
     rows = write_mot(table, args.output, force=args.force)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0

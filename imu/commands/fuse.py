@@ -19,6 +19,8 @@ def add_arguments(p) -> None:
                    help="output file (written exactly there): time_s,qw,qx,qy,qz")
     p.add_argument("--filter", default=DEFAULT_FILTER, choices=list(FILTERS), metavar="NAME",
                    help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
+    from imu.commands.angles import add_causal_argument
+    add_causal_argument(p)
     p.add_argument("--rate", type=float, default=None, metavar="HZ",
                    help="nominal sample rate (default: measured from time_s)")
     p.add_argument("--sensor-id", default=None, metavar="ID",
@@ -84,8 +86,9 @@ def run(args) -> int:
                   file=sys.stderr)
         else:
             acc, gyr = corr.apply(acc, gyr)
-    print(f"imu fuse: {len(t)} samples at {rate:.1f} Hz, filter {args.filter}", file=sys.stderr)
-    q = fuse(acc, gyr, rate, name=args.filter, t_s=t)
+    print(f"imu fuse: {len(t)} samples at {rate:.1f} Hz, filter {args.filter}"
+          f"{' (causal)' if args.causal else ' (non-causal)'}", file=sys.stderr)
+    q = fuse(acc, gyr, rate, name=args.filter, t_s=t, causal=args.causal)
     out = np.column_stack([t, q])
     try:
         with output.open("w", newline="") as fh:

@@ -15,6 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
+    from imu.commands.angles import add_causal_argument
+    add_causal_argument(parser)
     parser.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
                         help="start playing at this time")
     parser.add_argument("--window", type=float, default=20.0, metavar="SECONDS",
@@ -41,7 +43,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_player(session, calibration_path: str | None = None, window_s: float = 20.0,
-                 speed: float = 1.0, progress: bool = True):
+                 speed: float = 1.0, progress: bool = True, causal: bool = False):
     """Analyse ``session`` (angles through its calibration, then the SPEC §5 analysis) into a
     :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
     the status strip and the refusal message are shown, without angles."""
@@ -52,7 +54,8 @@ def build_player(session, calibration_path: str | None = None, window_s: float =
     from imu.live.snapshot import CalibrationState
 
     try:
-        angles, cals, _ = session_angles(session, calibration_path, progress=progress)
+        angles, cals, _ = session_angles(session, calibration_path, progress=progress,
+                                         causal=causal)
     except ImuError as exc:
         if calibration_path:
             raise
@@ -94,7 +97,8 @@ def run(args) -> int:
         raise BadInputError(f"--at {args.at}: outside the recording (0 to "
                             f"{session.duration_s:.1f} s)")
     print(f"analysing {args.session} ({session.duration_s:.1f} s)…", file=sys.stderr)
-    player = build_player(session, args.calibration, window_s=args.window, speed=args.speed)
+    player = build_player(session, args.calibration, window_s=args.window, speed=args.speed,
+                          causal=args.causal)
     if args.screenshot:
         from imu.gui.app import render
 

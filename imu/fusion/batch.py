@@ -166,7 +166,7 @@ def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
          t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
          init: bool = True, heading_axes_S: np.ndarray | None = None,
-         **settings) -> np.ndarray:
+         causal: bool = True, **settings) -> np.ndarray:
     """Orientation of one sensor over a whole recording (batch path).
 
     Parameters
@@ -189,6 +189,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     heading_axes_S : ndarray, shape (k, 3), optional
         Sensor-frame axes whose heading a restart after a long gap carries across it (see
         :func:`restart_quat`); the angle pipeline passes the segment's mediolateral axis.
+    causal : bool
+        True (the default here): the streaming filter's estimate, each sample from the samples
+        up to it (what the live view shows). False: the non-causal estimate of a recording
+        (:mod:`imu.fusion.offline`: vqf's ``offlineVQF``, or a forward–backward smoother for
+        the other filters), run per gap-free run with the same gap handling and time base.
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -232,9 +237,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         out = np.full((n, 4), np.nan)
         out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],
                          max_bridge_s=max_bridge_s, init=init, heading_axes_S=heading_axes_S,
-                         **settings)
+                         causal=causal, **settings)
         return out
-    f = make_filter(name, rate_hz, **settings)
+    f = make_filter(name, rate_hz, **settings)  # also checks the name and settings
+    if not causal:
+        from imu.fusion.offline import offline_run
     out = np.empty((n, 4))
     if n == 0:
         return out
@@ -244,13 +251,19 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         runs, pos = split_at_gaps(t_s, rate_hz, max_bridge_s)
     prev_q = None
     for a, b in runs:
-        if init or prev_q is not None:
-            f.reset(restart_quat(acc[a:b], prev_q, heading_axes_S))
+        if causal:
+            if init or prev_q is not None:
+                f.reset(restart_quat(acc[a:b], prev_q, heading_axes_S))
+            run = f.update_block
+        else:  # each run on its own; its heading continues the last estimate before the gap
+            q0 = restart_quat(acc[a:b], prev_q, heading_axes_S)
+            def run(x, y, q0=q0):
+                return offline_run(name, rate_hz, x, y, q0, **settings)
         if pos is None or pos[b - 1] == b - 1 - a:
-            out[a:b] = f.update_block(acc[a:b], gyr[a:b])
+            out[a:b] = run(acc[a:b], gyr[a:b])
         else:
             p = pos[a:b]
-            qq = f.update_block(_fill_dropouts(acc[a:b], p), _fill_dropouts(gyr[a:b], p))
+            qq = run(_fill_dropouts(acc[a:b], p), _fill_dropouts(gyr[a:b], p))
             out[a:b] = qq[p]
         prev_q = out[b - 1]
     return out

@@ -119,8 +119,12 @@ def restart_times(session: Session, roles) -> dict:
 def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intrinsics=None,
                  rate_hz: float | None = None, progress: bool = False,
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
-                 standing: StandingSettings | None = None, restarts_s: dict | None = None):
+                 standing: StandingSettings | None = None, restarts_s: dict | None = None,
+                 causal: bool = False):
     """Fuse every sensor of ``roles`` and resample onto one time base.
+
+    A recording gets the non-causal estimate (``causal=False``, :mod:`imu.fusion.offline`);
+    ``causal=True`` reproduces what the live view showed (:class:`AnglePipeline`).
 
     With an ``alignment`` the gyro bias is tracked at quiet neutral standing
     (:mod:`imu.kinematics.standing`) and removed before fusion, and the filter's own bias
@@ -187,7 +191,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if progress:
             print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
-                 **settings)
+                 causal=causal, **settings)
         if restarts_s is not None:
             restarts_s[role] = gap_restarts_s(t, acc, gyr, r_hz)
         g = smoothed_rate_norm(gyr, r_hz)
@@ -309,7 +313,7 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
                    intrinsics=None, rate_hz: float | None = None,
                    heading: HeadingHoldSettings | None = None,
                    filter_settings: dict | None = None,
-                   progress: bool = False) -> AngleTable:
+                   progress: bool = False, causal: bool = False) -> AngleTable:
     """SPEC §3 angles of a whole session (batch).
 
     Parameters
@@ -327,6 +331,10 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     heading : HeadingHoldSettings, optional
     progress : bool
         Print progress to stderr.
+    causal : bool
+        False (default): each sensor's non-causal orientation (the best estimate the whole
+        recording allows, :mod:`imu.fusion.offline`). True: the causal filter the live view
+        runs, for reproducing what it showed.
 
     Returns
     -------
@@ -344,7 +352,7 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
                                            rate_hz=rate_hz, progress=progress,
                                            filter_settings=filter_settings, alignment=alignment,
-                                           restarts_s=restarts)
+                                           restarts_s=restarts, causal=causal)
     return angles_from_orientations(time_s, quats, gnorm, alignment, heading, restarts_s=restarts)
 
 

@@ -48,7 +48,7 @@ def _z_rotation_quat(angle_deg: np.ndarray) -> np.ndarray:
 
 
 def sensor_orientations(session, alignment=None, *, filter: str | None = None,
-                        intrinsics=None, rate_hz: float | None = None):
+                        intrinsics=None, rate_hz: float | None = None, causal: bool = False):
     """Fused sensor orientations on one time base, with common heading if aligned.
 
     Returns
@@ -66,7 +66,8 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
     restarts: dict = {}
     time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
                                                  intrinsics=intrinsics, rate_hz=rate_hz,
-                                                 alignment=alignment, restarts_s=restarts)
+                                                 alignment=alignment, restarts_s=restarts,
+                                                 causal=causal)
     if alignment is not None and "sacrum" in roles:
         hs = HeadingHoldSettings()
         raw = {r: segment_matrix(quats[r], alignment.R_BS[r], 0.0) for r in roles}
@@ -81,7 +82,8 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
 
 
 def write_sto(session, path, alignment=None, *, filter: str | None = None, intrinsics=None,
-              rate_hz: float | None = None, decimals: int = 6, force: bool = False) -> int:
+              rate_hz: float | None = None, decimals: int = 6, force: bool = False,
+              causal: bool = False) -> int:
     """Write an OpenSense quaternion table of ``session`` to exactly ``path``.
 
     Parameters
@@ -98,6 +100,8 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
         Rate of the table (default: the first sensor's rate).
     decimals : int
         Digits after the point of quaternion components.
+    causal : bool
+        True: the live view's causal filter instead of the recording's non-causal estimate.
 
     Returns
     -------
@@ -109,7 +113,7 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
 
     out = Output(path, what=".sto table", force=force)  # checked before any work
     try:
-        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals)
+        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal)
         out.commit()
     except BaseException:
         out.discard()
@@ -117,9 +121,10 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
     return n
 
 
-def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals) -> int:
+def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal) -> int:
     time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
-                                                 intrinsics=intrinsics, rate_hz=rate_hz)
+                                                 intrinsics=intrinsics, rate_hz=rate_hz,
+                                                 causal=causal)
     roles = [r for r in STO_COLUMNS if r in quats]
     Qs = np.stack([quats[r] for r in roles], axis=1)  # (N, R, 4)
     keep = np.any(np.all(np.isfinite(Qs), axis=2), axis=1)
