@@ -62,7 +62,7 @@ def test_every_rep_and_hold_is_found_with_no_extra_on_exact_angles(sim, result):
 
 def test_hinge_reps_match_truth_exactly(sim, result):
     for t, g in zip(_truth(sim, "hinge"), _sets(result, "hinge")):
-        assert len(g["reps"]) == len(t["reps"]) == 4
+        assert len(g["reps"]) == len(t["reps"]) >= 4  # a rep ended early by a pause counts twice
         for tr, gr in zip(t["reps"], g["reps"]):
             for key in ("start_s", "end_s", "hip_flexion_peak_deg", "pelvis_tilt_peak_deg",
                         "thigh_inclination_peak_deg", "pelvis_rotation_range_deg",
@@ -104,14 +104,17 @@ def test_pelvic_drop_against_standing_agrees_with_truth_when_standing_is_level(s
 
 def test_airplane_rotation_peaks_match_truth_with_confidence(sim, result):
     for t, g in zip(_truth(sim, "hip_airplane"), _sets(result, "hip_airplane")):
-        assert len(g["reps"]) == len(t["reps"]) == 4
+        assert len(g["reps"]) == len(t["reps"]) >= 4  # a rep ended early by a pause counts twice
         for tr, gr in zip(t["reps"], g["reps"]):
             for key in ("start_s", "end_s"):  # one sample (20 ms): the baselines' windows differ
                 assert gr[key] == pytest.approx(tr[key], abs=0.03), key
-            for key in ("hip_internal_rotation_peak_deg", "hip_external_rotation_peak_deg",
-                        "obliquity_leak_deg"):
+            for key in ("hip_internal_rotation_peak_deg", "hip_external_rotation_peak_deg"):
                 assert gr[key] == pytest.approx(tr[key], abs=0.05), key
-            assert gr["hip_external_rotation_peak_deg"] > 10
+            # the leak is measured from the start's obliquity: between back-to-back reps the
+            # obliquity still moves there, so a one-sample start difference moves it a little
+            assert gr["obliquity_leak_deg"] == pytest.approx(tr["obliquity_leak_deg"], abs=0.1)
+            assert max(gr["hip_external_rotation_peak_deg"],
+                       gr["hip_internal_rotation_peak_deg"]) > 10
             assert gr["confidence"] == 1.0 and gr["confidence_source"] == "none"
 
 
@@ -352,13 +355,14 @@ def test_one_thigh_in_a_gap_does_not_make_the_mean_flexion_jump(sim, table, resu
             assert gr[f"collapse_index_{back}"] is not None
 
 
-def _airplane_table(close_deg: float):
-    t = np.arange(0, 20, 0.01)
+def _airplane_table(moves, duration_s: float = 30.0):
+    """Angles of a right-leg hip airplane: ``moves`` = [(t_start_s, length_s, rotation_deg)],
+    each a half-sine excursion of the right hip's rotation (+ internal)."""
+    t = np.arange(0, duration_s, 0.01)
     r = np.zeros_like(t)
-    open_ = (t > 5) & (t < 7)
-    r[open_] = -30 * np.sin((t[open_] - 5) / 2 * np.pi)          # external rotation, 5-7 s
-    close = (t >= 7) & (t < 8.5)
-    r[close] = close_deg * np.sin((t[close] - 7) / 1.5 * np.pi)    # internal rotation, 7-8.5 s
+    for t0, d, amp in moves:
+        m = (t > t0) & (t < t0 + d)
+        r[m] = amp * np.sin((t[m] - t0) / d * np.pi)
     z = 0 * t
     cols = {"pelvis_tilt": z + 40, "pelvis_obliquity": z, "pelvis_rotation": -r,
             "right_hip_flexion": z + 40, "right_hip_adduction": z, "right_hip_rotation": r,
@@ -366,14 +370,46 @@ def _airplane_table(close_deg: float):
     return AngleTable(t, cols)
 
 
+def _airplane_reps(moves):
+    res = analyze_angles(_airplane_table(moves), [], exercise="hip_airplane", side="right")
+    return res["sets"][0]["reps"]
+
+
 @pytest.mark.parametrize("close_deg", [20.0, 9.0])
-def test_airplane_rep_is_one_open_close_cycle_bounded_by_the_last_excursion(close_deg):
-    res = analyze_angles(_airplane_table(close_deg), [], exercise="hip_airplane", side="right")
-    (rep,) = res["sets"][0]["reps"]
+def test_airplane_rep_is_one_open_and_one_close_when_one_passes_the_threshold(close_deg):
+    (rep,) = _airplane_reps([(5, 2, -30), (7, 1.5, close_deg)])
     assert rep["hip_external_rotation_peak_deg"] == pytest.approx(30, abs=0.1)
-    if close_deg > 10:   # the close goes past the threshold: part of the same rep
-        assert rep["hip_internal_rotation_peak_deg"] == pytest.approx(close_deg, abs=0.1)
-        assert rep["end_s"] > 8.3
-    else:                # a close within the threshold: the rep ends where the open returned
-        assert rep["end_s"] < 7.1
-        assert rep["hip_internal_rotation_peak_deg"] < 3.0
+    assert rep["hip_internal_rotation_peak_deg"] == pytest.approx(close_deg, abs=0.1)
+    # from leaving neutral (|r| > 3°) to the return within 3° after the close
+    assert rep["start_s"] == pytest.approx(5 + 2 * np.arcsin(3 / 30) / np.pi, abs=0.011)
+    assert rep["end_s"] == pytest.approx(8.5 - 1.5 * np.arcsin(3 / close_deg) / np.pi, abs=0.011)
+
+
+def test_airplane_close_first_then_open_is_one_rep():
+    (rep,) = _airplane_reps([(5, 1.5, 15), (6.5, 2, -25)])
+    assert rep["hip_internal_rotation_peak_deg"] == pytest.approx(15, abs=0.1)
+    assert rep["hip_external_rotation_peak_deg"] == pytest.approx(25, abs=0.1)
+    assert rep["end_s"] > 8.3
+
+
+def test_airplane_wobble_below_an_excursion_is_neutral():
+    (rep,) = _airplane_reps([(5, 2, -30), (7, 1.0, 4.0)])  # a 4° overshoot is no excursion
+    assert rep["end_s"] < 7.1 and rep["hip_internal_rotation_peak_deg"] < 4.5
+
+
+def test_airplane_pause_at_neutral_over_one_second_ends_the_rep_early():
+    reps = _airplane_reps([(5, 2, -30), (8.5, 1.5, 20)])  # 1.5 s at neutral in between
+    assert len(reps) == 2
+    assert reps[0]["end_s"] < 7.1 and reps[0]["hip_internal_rotation_peak_deg"] < 1.0
+    assert reps[1]["start_s"] > 8.5 and reps[1]["hip_external_rotation_peak_deg"] < 1.0
+
+
+def test_airplane_short_pause_keeps_the_rep_and_back_to_back_reps_pair_up():
+    # open, 0.6 s at neutral, close, straight into the next rep: close, open
+    reps = _airplane_reps([(5, 2, -30), (7.6, 1.5, 20), (9.1, 1.5, 18), (10.6, 2, -26)])
+    assert len(reps) == 2
+    assert reps[0]["hip_external_rotation_peak_deg"] == pytest.approx(30, abs=0.1)
+    assert reps[0]["hip_internal_rotation_peak_deg"] == pytest.approx(20, abs=0.1)
+    assert reps[1]["hip_internal_rotation_peak_deg"] == pytest.approx(18, abs=0.1)
+    assert reps[1]["hip_external_rotation_peak_deg"] == pytest.approx(26, abs=0.1)
+    assert reps[0]["end_s"] <= reps[1]["start_s"] + 0.01

@@ -57,8 +57,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     # hip airplane
     "airplane.rep_threshold_deg": (10.0, "a rep is a stance-hip rotation excursion larger than this"),
     "airplane.return_band_deg": (3.0, "a rep is bounded where rotation is back within this of standing"),
-    "airplane.min_rep_s": (0.4, "excursions shorter than this are not reps"),
-    "airplane.min_neutral_s": (0.4, "a return to neutral ends a rep only once it lasts this long"),
+    "airplane.min_excursion_deg": (5.0, "a rotation stretch beyond the band is an excursion once it reaches this"),
+    "airplane.pause_s": (1.0, "a pause at neutral longer than this ends a rep after its first excursion"),
     "airplane.low_confidence": (0.5, "heading-hold confidence below this is flagged in the report"),
     # squat / split squat
     "squat.rep_threshold_deg": (15.0, "a rep is a hip-flexion excursion above standing larger than this"),

@@ -288,10 +288,27 @@ def single_leg_stance(rng, reps: int | None, side: str, **_) -> Block:
 # Hip airplane
 
 
+#: hip-airplane rep designs: the order of the two excursions, and what happens at neutral
+#: between them (a crossing at speed, a short pause, or a pause over 1 s that ends the rep
+#: early, SPEC §5: it then counts as two one-excursion reps)
+AIRPLANE_ORDERS = ("open_close", "close_open")
+AIRPLANE_MIDDLES = ("cross", "pause", "split")
+
+
+def _airplane_tail(amplitude_deg: float, band_deg: float = 3.5) -> float:
+    """Fraction of a ramp of a ``bump`` of this amplitude spent within ``band_deg`` of zero."""
+    u = np.linspace(0.0, 1.0, 2001)
+    return float(np.interp(band_deg / amplitude_deg, quintic(u), u))
+
+
 def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
-    """Hip airplane on the ``side`` leg: hinge forward on one leg, then open (pelvis turns toward
-    the lifted side: stance hip external rotation) and close (internal rotation) per rep, back to
-    neutral between reps."""
+    """Hip airplane on the ``side`` leg: hinge forward on one leg, then per rep an opening
+    (pelvis turns toward the lifted side: stance hip external rotation) and a closing (internal
+    rotation) in either order, passing through neutral between them: at speed, after a short
+    pause, or (one rep in six or so) after a pause at neutral over 1 s, which ends the rep
+    early (SPEC §5). Between reps the person either pauses at neutral (1.6–2.4 s) or goes
+    straight on (back to back; not after a rep ended early). Each rep's ``design`` is ``"<order>/<middle>/<next>"``.
+    """
     n = int(reps or 4)
     lifted = _other(side)
     open_sgn = 1.0 if side == "right" else -1.0  # lifted left: pelvis turns left (+rotation)
@@ -300,17 +317,31 @@ def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
     leg_flex = rng.uniform(0, 10)
     t = entry_t0 + entry_s + 1.2
     reps_ = []
-    for _ in range(n):
-        r = {"t0": t, "open": rng.uniform(18, 35), "close": rng.uniform(10, 22),
+    for k in range(n):
+        order = AIRPLANE_ORDERS[int(rng.integers(2))]
+        middle = AIRPLANE_MIDDLES[int(rng.choice(3, p=[0.45, 0.4, 0.15]))]
+        r = {"t0": t, "open": rng.uniform(18, 35), "close": rng.uniform(12, 22),
              "d1": rng.uniform(1.0, 1.6), "h1": rng.uniform(0.2, 0.6),
              "d2": rng.uniform(0.9, 1.4), "h2": rng.uniform(0.2, 0.6),
-             "d3": rng.uniform(0.9, 1.4), "leak": rng.choice([-1, 1]) * rng.uniform(1, 5)}
-        # close bump starts when the open bump is half way back: crossing at speed
-        r["tc"] = t + r["d1"] + r["h1"] + 0.5 * r["d2"]
+             "d3": rng.uniform(0.9, 1.4), "leak": rng.choice([-1, 1]) * rng.uniform(1, 5),
+             "order": order, "middle": middle}
+        if middle == "cross":  # the second bump starts when the first is half way back
+            r["tc"] = t + r["d1"] + r["h1"] + 0.5 * r["d2"]
+        else:
+            # time at neutral (within ~3° of it) between the two excursions: the slow ends of
+            # both movements plus the pause; well under 1 s ("pause") or well over ("split")
+            a1, a2 = (r["open"], r["close"]) if order == "open_close" else (r["close"], r["open"])
+            u = _airplane_tail(a1) + _airplane_tail(a2)  # fraction of the d2 ramps in the band
+            r["d2"] = min(r["d2"], 0.75 / u)
+            neutral = rng.uniform(0.3, 0.75) if middle == "pause" else rng.uniform(1.4, 2.0)
+            r["tc"] = t + r["d1"] + r["h1"] + r["d2"] + max(0.0, neutral - u * r["d2"])
         r["t1"] = r["tc"] + r["d2"] + r["h2"] + r["d3"]
-        r["design"] = "open_close"
+        # straight on into the next rep (not after a split one: its lone second excursion
+        # would pair with the next rep's first, and the design would no longer say the reps)
+        back_to_back = k < n - 1 and rng.uniform() < 0.4 and middle != "split"
+        r["design"] = f"{order}/{middle}/{'next' if back_to_back else 'rest'}"
         reps_.append(r)
-        t = r["t1"] + rng.uniform(1.6, 2.4)
+        t = r["t1"] + (rng.uniform(0.0, 0.1) if back_to_back else rng.uniform(1.6, 2.4))
     exit_t0 = t - 0.6
     exit_s = rng.uniform(1.3, 1.8)
     dur = exit_t0 + exit_s + TAIL_S
@@ -321,8 +352,9 @@ def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
         pel = np.zeros((n_, 3))
         pel[:, 0] = tilt * env
         for r in reps_:
-            b_open = bump(tt, r["t0"], r["d1"], r["h1"], r["d2"])
-            b_close = bump(tt, r["tc"], r["d2"], r["h2"], r["d3"])
+            b1 = bump(tt, r["t0"], r["d1"], r["h1"], r["d2"])
+            b2 = bump(tt, r["tc"], r["d2"], r["h2"], r["d3"])
+            b_open, b_close = (b1, b2) if r["order"] == "open_close" else (b2, b1)
             pel[:, 2] += open_sgn * (r["open"] * b_open - r["close"] * b_close)
             pel[:, 1] += r["leak"] * (b_open - 0.5 * b_close)
         R_WP = pelvis_matrix(pel[:, 0], pel[:, 1], pel[:, 2])

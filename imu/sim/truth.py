@@ -152,26 +152,62 @@ def sls_holds(t, angles, p: Placed, lo, hi) -> list[dict]:
     return holds
 
 
-def airplane_rep(t, angles, p: Placed, r, lo, hi) -> dict | None:
+#: SPEC §5 hip airplane: return band (°), the larger excursion's threshold (°), and the
+#: neutral pause that ends a rep early (s)
+AIRPLANE_BAND_DEG = 3.0
+AIRPLANE_THRESHOLD_DEG = 10.0
+AIRPLANE_PAUSE_S = 1.0
+
+
+def airplane_reps(t, angles, p: Placed, lo, hi) -> list[dict]:
+    """True hip-airplane reps of one set (SPEC §5): one opening and one closing excursion of the
+    stance hip's rotation, from leaving neutral (the last sample within the band of standing
+    before the first excursion) to the return after the second (the first sample back within
+    it). Where the two programmed excursions are separated by more than 1 s at neutral (the
+    rotation within the band), the rep ends early: two reps of one excursion each.
+
+    Standing is the median rotation over the second before a rep, or the previous rep's
+    standing when that rep ended less than a second before (back-to-back reps).
+    """
     side = p.block.side
     col = f"{side}_hip_rotation"
     if col not in angles:
-        return None
+        return []
     x = angles[col]
-    t0 = p.start_s + r["t0"]
-    base = _baseline(t, x, t0)
-    i0, i1 = _idx(t, t0), _idx(t, p.start_s + r["t1"])
-    out = np.nonzero(np.abs(x[i0:i1 + 1] - base) > 10.0)[0]
-    if not len(out):
-        return None
-    a, b = _bounds(x, base, i0 + int(out[0]), i0 + int(out[-1]), 3.0, lo, hi)
-    sl = slice(a, b + 1)
     obl = angles["pelvis_obliquity"]
-    return {"start_s": float(t[a]), "end_s": float(t[b]),
-            "hip_internal_rotation_peak_deg": float(x[sl].max()),
-            "hip_external_rotation_peak_deg": float((-x[sl]).max()),
-            "obliquity_leak_deg": float(np.abs(obl[sl] - obl[a]).max()),
-            "confidence": 1.0, "design": r.get("design")}
+    out: list[dict] = []
+    base = None
+    prev_end_s = -np.inf
+    for r in p.block.reps:
+        t0 = p.start_s + r["t0"]
+        if base is None or t0 - prev_end_s >= 1.0:
+            base = _baseline(t, x, t0)
+        i_a, i_b = _idx(t, t0), _idx(t, p.start_s + r["t1"])
+        # the two programmed excursions: their peaks and directions
+        k1 = _idx(t, t0 + r["d1"] + 0.5 * r["h1"]) - i_a
+        k2 = _idx(t, p.start_s + r["tc"] + r["d2"] + 0.5 * r["h2"]) - i_a
+        seg = x[i_a:i_b + 1] - base
+        s1, s2 = np.sign(seg[k1]), np.sign(seg[k2])
+        o1 = np.flatnonzero(seg[:k2] * s1 > AIRPLANE_BAND_DEG)
+        o2 = k1 + np.flatnonzero(seg[k1:] * s2 > AIRPLANE_BAND_DEG)
+        if not len(o1) or not len(o2):
+            continue
+        if t[i_a + o2[0]] - t[i_a + o1[-1]] > AIRPLANE_PAUSE_S:  # a pause ends the rep early
+            parts = [(o1[0], o1[-1], k1), (o2[0], o2[-1], k2)]
+        else:
+            parts = [(o1[0], o2[-1], max(k1, k2))]
+        for first, last, k in parts:
+            if np.max(np.abs(seg[first:last + 1])) <= AIRPLANE_THRESHOLD_DEG:
+                continue
+            a, b = _bounds(x, base, i_a + int(first), i_a + int(last), AIRPLANE_BAND_DEG, lo, hi)
+            sl = slice(a, b + 1)
+            out.append({"start_s": float(t[a]), "end_s": float(t[b]),
+                        "hip_internal_rotation_peak_deg": float(x[sl].max()),
+                        "hip_external_rotation_peak_deg": float((-x[sl]).max()),
+                        "obliquity_leak_deg": float(np.abs(obl[sl] - obl[a]).max()),
+                        "confidence": 1.0, "design": r.get("design")})
+            prev_end_s = float(t[b])
+    return out
 
 
 def posture_values(t, angles, lo, hi) -> dict:
@@ -207,8 +243,7 @@ def truth_sets(placed: list[Placed], t: np.ndarray, angles: dict, sides: list[st
         elif bl.exercise == "single_leg_stance":
             st["holds"] = sls_holds(t, angles, p, lo, hi)
         elif bl.exercise == "hip_airplane":
-            reps = [airplane_rep(t, angles, p, r, lo, hi) for r in bl.reps]
-            st["reps"] = [r for r in reps if r is not None]
+            st["reps"] = airplane_reps(t, angles, p, lo, hi)
         elif bl.exercise == "posture":
             st.update(posture_values(t, angles, lo, hi))
             st["reps"] = []
