@@ -136,7 +136,7 @@ def airplane_measure(seeds, rate_hz: float = 100.0, progress: bool = True) -> di
     """Hip-airplane sets on each stance leg (reps both ways round, with and without pauses at
     neutral: ``imu.sim.programs.hip_airplane``), every sensor error on, through the product
     path; per true rep: found whole (both bounds within 0.5 s) and its IR/ER peak errors."""
-    from calibration import calibrate_session
+    from imu.calibration import calibrate_session
     from imu.analysis import analyze_angles
     from imu.analysis.compare import compare_sets
     from imu.kinematics.pipeline import compute_angles
