@@ -14,36 +14,63 @@ from dataclasses import dataclass
 from PySide6 import QtCore, QtWidgets
 
 from imu.gui import theme
+from imu.live.motion import tilt_between
 from imu.live.snapshot import Snapshot
 
 
 @dataclass
 class Step:
-    """One instruction of the protocol."""
+    """One instruction of the protocol and the movement that completes it.
+
+    ``want`` is the :mod:`imu.live.motion` label the step waits for: ``"still"`` (``need_s``
+    seconds of stillness in a row), ``"hinging"`` (``count`` hinges, then a moment of
+    stillness) or ``"swinging <side>"`` (``need_s`` seconds of swinging, then stillness).
+    A step not completed within ``timeout_s`` stops the protocol with a message.
+    """
 
     phase: str          # quality key the step feeds (SPEC §4 phase)
     title: str
     instruction: str
-    duration_s: float
+    duration_s: float   # the protocol's nominal length of the step
+    want: str = "still"
+    need_s: float = 0.0
+    count: int = 0
+    timeout_s: float = 30.0
 
 
 def protocol_steps(thighs: list[str]) -> list[Step]:
-    """The SPEC §4 protocol as timed steps, for the instrumented thighs (``"right"``, ``"left"``)."""
+    """The SPEC §4 protocol as movement-checked steps, for the instrumented thighs."""
     steps = [
         Step("standing", "Stand still", "Stand quietly, feet hip-width apart, looking ahead. "
-             "Don't move.", 6.0),
+             "Don't move.", 6.0, "still", need_s=5.0, timeout_s=30.0),
         Step("hinges", "3 slow hip hinges", "Push the hips back and bend forward from the hips, "
-             "back straight, knees soft. Come back up. Three times, slowly.", 15.0),
-        Step("still_before_swings", "Stand still", "Stand still again.", 3.0),
+             "back straight, knees soft. Come back up. Three times, slowly.", 15.0, "hinging",
+             count=3, timeout_s=60.0),
+        Step("still_before_swings", "Stand still", "Stand still again.", 3.0, "still",
+             need_s=1.5, timeout_s=20.0),
     ]
     for side in thighs:
         steps.append(Step(f"swings_{side}", f"Swing the {side} leg",
                           f"Hold on to something if you need to. Swing the {side} leg forward and "
-                          "back three times, further forward than back.", 10.0))
+                          "back three times, further forward than back.", 10.0,
+                          f"swinging {side}", need_s=3.0, timeout_s=40.0))
         steps.append(Step("still_end" if side == thighs[-1] else "still_before_swings",
-                          "Stand still", "Stand still on both legs.", 3.0))
+                          "Stand still", "Stand still on both legs.", 3.0, "still",
+                          need_s=1.5, timeout_s=20.0))
     return steps
 
+
+#: how long the solve may take before the wizard gives up waiting, seconds
+SOLVE_TIMEOUT_S = 60.0
+
+#: a hinge counts when the pelvis tilts this far from standing (deg) and ends back within
+#: HINGE_UP_DEG
+HINGE_DOWN_DEG = 20.0
+HINGE_UP_DEG = 10.0
+
+MOTION_WORDS = {"still": "standing still", "hinging": "hinging", "swinging right":
+                "swinging the right leg", "swinging left": "swinging the left leg",
+                "moving": "moving", "no data": "no sensor data"}
 
 PHASE_TITLES = {"standing": "Quiet standing", "hinges": "Hip hinges",
                 "still_before_swings": "Still before swings", "swings_right": "Right leg swings",
@@ -79,7 +106,8 @@ class CalibrationWizard(QtWidgets.QDialog):
     Parameters
     ----------
     model : LivePipeline
-        Offers ``begin_calibration()``, ``end_calibration()`` and ``snapshot()``.
+        Offers ``begin_calibration()``, ``end_calibration()``, ``cancel_calibration()`` and
+        ``snapshot()`` (whose ``motion`` says what the person is doing).
     """
 
     def __init__(self, model, parent=None, thighs: list[str] | None = None):
@@ -87,14 +115,23 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.model = model
         self.setWindowTitle("Calibration")
         self.setStyleSheet(theme.STYLE)
-        self.setMinimumSize(620, 460)
+        self.setMinimumSize(760, 520)
+        snap = model.snapshot()
         if thighs is None:
-            snap = model.snapshot()
             thighs = [s for s in ("right", "left") if f"{s}_thigh" in snap.status] or ["right"]
         self.steps = protocol_steps(thighs)
         self.step_i = -1
         self.step_t0 = 0.0
-        self.state = "ready"      # ready → running → waiting → done
+        self.state = "ready"      # ready → running → waiting → done | stopped
+        self.motion = snap.motion
+        self._t = None            # time of the last tick
+        self._good_s = 0.0        # seconds of the wanted movement (or stillness) so far
+        self._still_s = 0.0       # stillness in a row (ends hinges and swings)
+        self._count = 0
+        self._in_move = False
+        self._wait_t0 = 0.0
+        self._g_ref = None        # the sacrum's gravity direction in quiet standing
+        self._tilt = float("nan")
 
         lay = QtWidgets.QVBoxLayout(self)
         self.header = QtWidgets.QLabel("Sensor calibration")
@@ -109,12 +146,19 @@ class CalibrationWizard(QtWidgets.QDialog):
         right = QtWidgets.QVBoxLayout()
         self.instruction = QtWidgets.QLabel(
             "Strap the sensors on, stand in the middle of the room, and press Start. "
-            "Follow the instructions; each step counts down.")
+            "Each step moves on when the sensors see you do it.")
         self.instruction.setWordWrap(True)
-        self.instruction.setStyleSheet("font-size: 16px;")
+        self.instruction.setStyleSheet("font-size: 22px;")
         self.countdown = QtWidgets.QLabel("")
         self.countdown.setObjectName("bignum")
+        self.countdown.setStyleSheet("font-size: 56px; font-weight: 700;")
         self.countdown.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.quality = QtWidgets.QLabel("")
+        self.quality.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.quality.setStyleSheet("font-size: 18px;")
+        self.rates = QtWidgets.QLabel("")
+        self.rates.setObjectName("muted")
+        self.rates.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setTextVisible(False)
         self.result = QtWidgets.QLabel("")
@@ -122,6 +166,8 @@ class CalibrationWizard(QtWidgets.QDialog):
         self.result.setTextFormat(QtCore.Qt.TextFormat.RichText)
         right.addWidget(self.instruction)
         right.addWidget(self.countdown, 1)
+        right.addWidget(self.quality)
+        right.addWidget(self.rates)
         right.addWidget(self.progress)
         right.addWidget(self.result)
         row.addLayout(right, 1)
@@ -138,57 +184,155 @@ class CalibrationWizard(QtWidgets.QDialog):
         lay.addLayout(buttons)
         self._timer = QtCore.QTimer(self)
         self._timer.timeout.connect(self.tick)
+        self.show_motion(snap)
 
     # ---------------------------------------------------------------------- protocol -----
-    def start(self) -> None:
+    def start(self, now: float | None = None) -> None:
+        """Begin the protocol (``now``: the clock tests drive, seconds)."""
         self.model.begin_calibration()
         self.state = "running"
         self.progress.show()
-        self.countdown.setStyleSheet("")
+        self.countdown.setStyleSheet("font-size: 56px; font-weight: 700;")
         self.result.setText("")
         self.start_btn.setEnabled(False)
         for i in range(self.step_list.count()):
             self.step_list.item(i).setText(f"○  {self.steps[i].title}")
-        self._enter(0)
-        self._timer.start(100)
+        self._enter(0, time.monotonic() if now is None else now)
+        if now is None:
+            self._timer.start(100)
 
-    def _enter(self, i: int) -> None:
+    def _enter(self, i: int, now: float) -> None:
         self.step_i = i
-        self.step_t0 = time.monotonic()
+        self.step_t0 = now
+        self._t = now
+        self._good_s = self._still_s = 0.0
+        self._count = 0
+        self._in_move = False
         s = self.steps[i]
         self.step_list.setCurrentRow(i)
         self.step_list.item(i).setText(f"▶  {s.title}")
         self.instruction.setText(f"<b>{s.title}</b><br>{s.instruction}")
 
     def tick(self, now: float | None = None) -> None:
-        """Advance the countdown (called by the timer; tests pass ``now``)."""
+        """Advance on the movement seen (called by the timer; tests pass ``now``)."""
+        now = time.monotonic() if now is None else now
+        if self.state == "waiting":
+            waited = now - self._wait_t0
+            self.countdown.setText(f"{waited:.0f} s")
+            self.progress.setValue(int(100 * min(1.0, waited / SOLVE_TIMEOUT_S)))
+            if waited > SOLVE_TIMEOUT_S:
+                self._stop(f"The calibration did not finish within {SOLVE_TIMEOUT_S:.0f} s. "
+                           "Press Try again; if it keeps happening, restart the program.")
+            return
         if self.state != "running":
             return
-        now = time.monotonic() if now is None else now
+        dt = max(0.0, now - (self._t if self._t is not None else now))
+        self._t = now
         s = self.steps[self.step_i]
-        left = s.duration_s - (now - self.step_t0)
-        self.countdown.setText(f"{max(0.0, left):.0f}")
-        self.progress.setValue(int(100 * min(1.0, (now - self.step_t0) / s.duration_s)))
-        if left <= 0:
+        label = self.motion.label
+        still = label == "still"
+        self._still_s = self._still_s + dt if still else 0.0
+        if s.want == "still":
+            self._good_s = self._still_s
+            if still and s.phase == "standing":       # how the pelvis stands: the hinge reference
+                self._g_ref = self.motion.gravity.get("sacrum")
+            done = self._good_s >= s.need_s
+            left = max(0.0, s.need_s - self._good_s)
+            self.countdown.setText(f"{left:.0f}" if left > 0 else "✓")
+            frac = self._good_s / s.need_s
+        elif s.want == "hinging":
+            # one hinge: the pelvis tilts more than HINGE_DOWN_DEG from how it stood, then comes
+            # back within HINGE_UP_DEG (the sacrum's gravity direction, any mounting)
+            tilt = tilt_between(self._g_ref, self.motion.gravity.get("sacrum"))
+            if tilt > HINGE_DOWN_DEG and not self._in_move:
+                self._count += 1
+                self._in_move = True
+            elif tilt < HINGE_UP_DEG:
+                self._in_move = False
+            self._tilt = tilt
+            done = self._count >= s.count and not self._in_move and self._still_s >= 0.5
+            self.countdown.setText(f"{min(self._count, s.count)} / {s.count}")
+            frac = min(self._count, s.count) / s.count
+        else:
+            if label == s.want:
+                self._good_s += dt
+            done = self._good_s >= s.need_s and self._still_s >= 0.5
+            left = max(0.0, s.need_s - self._good_s)
+            self.countdown.setText(f"{left:.0f}" if left > 0 else "✓")
+            frac = self._good_s / s.need_s
+        self.progress.setValue(int(100 * min(1.0, frac)))
+        self._show_quality(s, label)
+        if done:
             self.step_list.item(self.step_i).setText(f"✓  {s.title}")
             if self.step_i + 1 < len(self.steps):
-                self._enter(self.step_i + 1)
+                self._enter(self.step_i + 1, now)
             else:
-                self.finish_protocol()
+                self.finish_protocol(now)
+        elif now - self.step_t0 > s.timeout_s:
+            seen = MOTION_WORDS.get(label, label)
+            what = {"still": "you standing still", "hinging": f"{s.count} hip hinges"}.get(
+                s.want, f"the {s.want.split()[-1]} leg swinging")
+            self.model.cancel_calibration()
+            self._stop(f"Step \u201c{s.title}\u201d: the sensors did not see {what} within "
+                       f"{s.timeout_s:.0f} s (they saw: {seen}). Check that every sensor is "
+                       "strapped on and streaming, then press Try again.")
 
-    def finish_protocol(self) -> None:
+    def _show_quality(self, s: Step, label: str) -> None:
+        ok = label == s.want or (s.want != "still" and label == "still" and self._good_s > 0)
+        colour = theme.GREEN if ok else (theme.AMBER if label != "no data" else theme.RED)
+        hint = ""
+        if s.want == "still" and label != "still":
+            hint = " — keep still"
+        elif s.want != "still" and label == "still" and not self._good_s and not self._count:
+            hint = " — start when ready"
+        extra = ""
+        if s.want == "hinging" and self._tilt == self._tilt:
+            extra = f" · pelvis {self._tilt:.0f}° from standing"
+            ok = ok or self._tilt > HINGE_DOWN_DEG
+            colour = theme.GREEN if ok else colour
+        self.quality.setText(f"<span style='color:{colour}'>now: "
+                             f"{MOTION_WORDS.get(label, label)}{hint}{extra}</span>")
+
+    def _stop(self, message: str) -> None:
         self._timer.stop()
+        self.state = "stopped"
+        self.progress.hide()
+        self.countdown.setText("✗")
+        self.countdown.setStyleSheet(f"font-size: 56px; font-weight: 700; color: {theme.RED};")
+        self.instruction.setText(f"<b style='color:{theme.RED}'>Calibration stopped.</b> {message}")
+        self.start_btn.setEnabled(True)
+        self.start_btn.setText("Try again")
+
+    def finish_protocol(self, now: float | None = None) -> None:
         self.state = "waiting"
-        self.countdown.setText("…")
+        self._wait_t0 = time.monotonic() if now is None else now
+        self.countdown.setText("0 s")
+        self.progress.setValue(0)
         self.instruction.setText("<b>Done.</b> Solving the calibration…")
+        self.quality.setText("")
         self.model.end_calibration()
 
     # ------------------------------------------------------------------------ result -----
+    def show_motion(self, snap: Snapshot) -> None:
+        m = snap.motion
+        names = {"sacrum": "pelvis", "right_thigh": "right thigh", "left_thigh": "left thigh",
+                 "trunk": "trunk"}
+        self.rates.setText("  ·  ".join(f"{names.get(r, r)} {v:.0f}°/s"
+                                        for r, v in m.rates_deg_s.items()))
+        if snap.activity:
+            self.rates.setText(self.rates.text() + f"<br>simulated person: {snap.activity}")
+        if self.state == "ready":
+            self.quality.setText(f"now: {MOTION_WORDS.get(m.label, m.label)}")
+
     def update_snapshot(self, snap: Snapshot) -> None:
-        """Show the solved calibration's result (called by the dashboard's refresh)."""
+        """Take the newest movement; show the solved calibration's result (called by the
+        dashboard's refresh)."""
+        self.motion = snap.motion
+        self.show_motion(snap)
         cal = snap.calibration
         if self.state != "waiting" or cal.state in ("recording", "solving"):
             return
+        self._timer.stop()
         self.state = "done"
         self.start_btn.setEnabled(True)
         self.start_btn.setText("Calibrate again")

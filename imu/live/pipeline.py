@@ -38,6 +38,7 @@ import numpy as np
 
 from imu.errors import ImuError
 from imu.live.clock import StreamingClock
+from imu.live.motion import recent_motion
 from imu.live.ringbuffer import RingBuffer
 from imu.live.snapshot import CalibrationState, Snapshot
 from imu.sources.base import SensorStatus, Source
@@ -182,6 +183,8 @@ class LivePipeline:
         self._t_first_s: float | None = None
         self._t_now_s = 0.0
         self._message = ""
+        self._motion = None             # imu.live.motion.Motion, refreshed as data arrives
+        self._next_motion_s = -math.inf
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -302,7 +305,14 @@ class LivePipeline:
         self.samples_in += n
         self._raw.add(role, blk)
         t_last = float(blk.t_host_s[-1])
+        if t_last >= self._next_motion_s:          # what the person is doing (wizard)
+            self._next_motion_s = t_last + 0.2
+            motion = recent_motion(self._raw.blocks)
+        else:
+            motion = None
         with self._lock:
+            if motion is not None:
+                self._motion = motion
             if self._t_first_s is None:
                 self._t_first_s = float(blk.t_host_s[0])
                 self._next_auto_try_s = self._t_first_s + 20.0
@@ -488,6 +498,18 @@ class LivePipeline:
         if record and self.writer is not None:
             self.writer.add_event(ev)
 
+    def cancel_calibration(self, reason: str = "calibration cancelled") -> None:
+        """Abandon a protocol begun with :meth:`begin_calibration` (the wizard timed out): the
+        calibration in use, if any, stays; a note says so in the recording."""
+        with self._lock:
+            if self._calib.state != "recording":
+                return
+            self._cal_events = []
+            self._calib = replace(self._calib, state="ok" if self._alignment is not None else "none",
+                                  message=reason)
+            self._message = reason
+        self.add_note(reason)
+
     def end_calibration(self, t_s: float | None = None, record: bool = True) -> None:
         """Mark the end of the protocol and solve the calibration (in a helper thread)."""
         with self._lock:
@@ -662,7 +684,16 @@ class LivePipeline:
                 current_set=self._rel_item(self._current_set) if self._current_set else None,
                 sets=[self._rel_item(s) for s in self._sets],
                 calibration=copy.copy(self._calib), recording_path=self.recording_path,
-                playing=True, speed=1.0, message=self._message)
+                playing=True, speed=1.0, message=self._message,
+                **({"motion": self._motion} if self._motion is not None else {}),
+                activity=self._activity())
+
+    def _activity(self) -> str:
+        doing = getattr(self.source, "doing", None)
+        try:
+            return doing() if callable(doing) else ""
+        except Exception:  # noqa: BLE001 - a caption never breaks the view
+            return ""
 
     def _rel(self, t):
         """Session seconds → seconds since the first sample (what the user sees)."""

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from imu.live.motion import Motion
 from imu.sources.base import SensorStatus
 
 #: SPEC §5 single-leg grade bands (pelvic drop, degrees): green below the first, amber below
@@ -82,6 +83,10 @@ class Snapshot:
     speed : float
     message : str
         One line for the status bar (errors, hints).
+    motion : Motion
+        What the raw gyroscopes show the person doing over the last second (live only).
+    activity : str
+        What a simulated person is doing by its script (demo), else empty.
     """
 
     mode: str = "live"
@@ -101,6 +106,8 @@ class Snapshot:
     playing: bool = True
     speed: float = 1.0
     message: str = ""
+    motion: Motion = field(default_factory=Motion)
+    activity: str = ""
 
 
 class DashboardModel(Protocol):

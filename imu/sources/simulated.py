@@ -185,9 +185,48 @@ class SimulatedSource(Source):
                     self._loop_k += 1
         return out
 
+    def doing(self, t_s: float | None = None) -> str:
+        """What the simulated person is doing by its script at session time ``t_s`` (default:
+        now), in a few words, e.g. ``"hip hinge set: rep 2 of 8"`` (shown by the dashboard)."""
+        res = self.sim_result
+        if res is None or not self._started:
+            return "getting ready"
+        t = self.clock() if t_s is None else float(t_s)
+        if self.loop and self._span_s > 0:
+            t = t % self._span_s
+        return script_activity(res, t)
+
     async def force_disconnect(self, role: str, down_s: float = 1.0) -> None:
         """Drop ``role``'s link from the sensor side for ``down_s`` wall seconds (tests, demo)."""
         await self.virtual[role].force_disconnect(down_s)
+
+
+PHASE_WORDS = {"standing": "calibration: standing still", "hinges": "calibration: 3 slow hip hinges",
+               "still": "calibration: standing still", "swings_right": "calibration: swinging the right leg",
+               "swings_left": "calibration: swinging the left leg"}
+
+
+def script_activity(res, t_s: float) -> str:
+    """What a simulation's person does at ``t_s`` (session seconds), from its script: the
+    calibration phases and the sets with their reps/holds."""
+    for e in res.session.events:
+        if e.kind == "calibration_start":
+            for ph in e.data.get("phases", []):
+                if ph["t0"] <= t_s < ph["t1"]:
+                    return PHASE_WORDS.get(ph["phase"], "calibration: " + ph["phase"].replace("_", " "))
+    for s in res.truth_sets:
+        if not s["start_s"] <= t_s < s["end_s"]:
+            continue
+        name = s["exercise"].replace("_", " ")
+        if s.get("side"):
+            name += f" ({s['side']})"
+        items = s.get("reps") or s.get("holds") or []
+        word = "hold" if s.get("holds") else "rep"
+        for k, it in enumerate(items, 1):
+            if it.get("start_s") is not None and it["start_s"] <= t_s < it["end_s"]:
+                return f"{name} set: {word} {k} of {len(items)}"
+        return f"{name} set: resting between {word}s"
+    return "standing between sets"
 
 
 async def record_source(source: Source, writer, *, seconds: float | None = None,
