@@ -43,7 +43,7 @@ def _allow_ctrl_c(app) -> None:
 
 
 def run_live(pipeline, seconds: float | None = None, title: str = "imu — live",
-             open_wizard: bool = False) -> int:
+             open_wizard: bool = False, sound: bool = False) -> int:
     """Show the dashboard over a running :class:`~imu.live.pipeline.LivePipeline` until the
     window is closed, Ctrl-C, the source ends, or ``seconds`` pass. The pipeline is stopped on
     return."""
@@ -52,7 +52,7 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
     from imu.gui.dashboard import Dashboard
 
     app = ensure_app()
-    win = Dashboard(pipeline, mode="live", title=title)
+    win = Dashboard(pipeline, mode="live", title=title, sound=sound)
     win.show()
     if open_wizard:
         win.open_wizard()
@@ -75,12 +75,12 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
     return 0
 
 
-def run_replay(player, title: str = "imu — replay") -> int:
+def run_replay(player, title: str = "imu — replay", sound: bool = False) -> int:
     """Show the dashboard over a :class:`~imu.live.player.ReplayPlayer` until closed."""
     from imu.gui.dashboard import Dashboard
 
     app = ensure_app()
-    win = Dashboard(player, mode="replay", title=title)
+    win = Dashboard(player, mode="replay", title=title, sound=sound)
     win.show()
     _allow_ctrl_c(app)
     player.play()

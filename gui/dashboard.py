@@ -31,6 +31,8 @@ def calibration_badge(snap: Snapshot) -> tuple[str, str]:
     """Colour and words of the header's calibration badge. A new calibration running while an
     earlier one is in use says so (the angles on screen come from the earlier one)."""
     cal = snap.calibration
+    if cal.state == "ok" and cal.message.startswith("calibration skipped"):
+        return theme.AMBER, "calibration skipped (simulator's sensor mounting)"
     if cal.state in ("recording", "solving") and snap.angles:
         return theme.GREEN, ("calibrated · new calibration " +
                              ("running…" if cal.state == "recording" else "being solved…"))
@@ -89,6 +91,10 @@ class Dashboard(QtWidgets.QMainWindow):
         header.addSpacing(12)
         header.addWidget(self.mode_badge)
         header.addWidget(self.calib_badge)
+        self.activity = QtWidgets.QLabel()
+        self.activity.setObjectName("muted")
+        header.addSpacing(12)
+        header.addWidget(self.activity)
         header.addStretch(1)
         header.addWidget(self.recording)
         header.addSpacing(12)
@@ -165,6 +171,8 @@ class Dashboard(QtWidgets.QMainWindow):
             self.mode_badge.setText(f"<span style='color:{theme.RED}'>● LIVE</span>")
         colour, text = calibration_badge(snap)
         self.calib_badge.setText(f"<span style='color:{colour}'>◆ {text}</span>")
+        self.calib_badge.setToolTip(snap.calibration.message)
+        self.activity.setText(f"simulated person: {snap.activity}" if snap.activity else "")
         self.clock.setText(f"{int(snap.t_now_s // 60)}:{snap.t_now_s % 60:04.1f}")
         if snap.recording_path:
             verb = "replaying" if snap.mode == "replay" else "recording →"

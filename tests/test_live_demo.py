@@ -58,13 +58,29 @@ def test_demo_with_a_display_runs_the_dashboard_on_simulated_sensors_and_records
 
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     monkeypatch.setenv("IMU_DATA_DIR", str(tmp_path))
-    assert main(["demo", "--seconds", "6", "--speed", "3"]) == 0
+    assert main(["demo", "--seconds", "12", "--speed", "3"]) == 0
     err = capsys.readouterr().err
     files = list((tmp_path / "sessions").glob("demo-*.imu"))
     assert len(files) == 1 and f"recording to {files[0]}" in err
     rec = read_recording(files[0])
     assert set(rec.sensors) == {"sacrum", "right_thigh", "left_thigh"}
-    assert all(len(d) > 4 * 104 for d in rec.sensors.values())      # ~6 s at 104 Hz each
+    assert all(len(d) > 10 * 104 for d in rec.sensors.values())     # ~12 s at 104 Hz each
+    # calibration skipped: the hinge set begins at once, scored reps within the first 12 s, and
+    # the simulator's mounting is embedded so the recording replays with angles
+    assert rec.events and rec.events[0].kind == "set_start" and rec.events[0].exercise == "hinge"
+    reps = int(err.rsplit(" reps,", 1)[0].rsplit(", ", 1)[-1])
+    assert reps >= 1
+    assert rec.calibration["source"].startswith("calibration skipped")
+
+
+def test_demo_can_run_the_calibration_protocol_first(tmp_path, capsys, monkeypatch):
+    from imu.cli import main
+    from imu.session.store import read_recording
+
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setenv("IMU_DATA_DIR", str(tmp_path))
+    assert main(["demo", "--calibrate", "--seconds", "6", "--speed", "3"]) == 0
+    rec = read_recording(next((tmp_path / "sessions").glob("demo-*.imu")))
     assert rec.events and rec.events[0].kind == "calibration_start"  # the program began at once
 
 

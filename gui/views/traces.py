@@ -63,7 +63,10 @@ class TracePanel(pg.GraphicsLayoutWidget):
             self.pelvis.addItem(ln, ignoreBounds=True)
             self._bands.append(ln)
         self._lines: list[pg.InfiniteLine] = []
-        self._empty = pg.TextItem("waiting for calibration…", color=theme.MUTED, anchor=(0.5, 0.5))
+        self._empty = pg.TextItem("waiting for calibration…", color=theme.TEXT, anchor=(0.5, 0.5))
+        font = QtGui.QFont()
+        font.setPointSize(14)
+        self._empty.setFont(font)
         self.pelvis.addItem(self._empty, ignoreBounds=True)
         self.window_s = 20.0
 
@@ -131,9 +134,15 @@ class TracePanel(pg.GraphicsLayoutWidget):
                    "refused": ("no usable calibration in this recording: replay it with "
                                "--calibration PROFILE" if snap.mode == "replay" else
                                "calibration refused: press Calibrate… and repeat the protocol"),
-                   "recording": "calibrating: follow the instructions…",
-                   "solving": "solving the calibration…"}.get(snap.calibration.state,
-                                                               "waiting for calibration…")
+                   "recording": "calibrating: follow the calibration window's instructions",
+                   "solving": "solving the calibration…"}.get(
+                       snap.calibration.state,
+                       "not calibrated: press Calibrate… (bottom right)" if snap.mode == "live"
+                       else "no angles in this recording")
+            if snap.motion.label != "no data" and snap.mode == "live":
+                msg += f"\nsensors see: {snap.motion.label}"
+            if snap.activity:
+                msg += f"\nthe simulated person is doing: {snap.activity}"
             self._empty.setText(msg)
             self._empty.setPos((t0 + t1) / 2, 0)
             self.pelvis.setYRange(-10, 10)

@@ -39,6 +39,13 @@ def add_arguments(parser) -> None:
     add_force_argument(parser)
     parser.add_argument("--speed", type=float, default=1.0,
                         help="simulated session seconds per wall-clock second (default 1)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="the simulated person first does the calibration protocol and the "
+                             "dashboard calibrates from it (default: skip it, using the "
+                             "simulator's known sensor mounting, so reps start at once)")
+    parser.add_argument("--sound", action="store_true",
+                        help="start with the sound cue on (a tone when a rep ends with a fault "
+                             "or the pelvis leaves the green band on one leg)")
 
 
 def calibrator(session):
@@ -55,6 +62,17 @@ def calibrator(session):
         except Exception:  # noqa: BLE001 - the axes could not even be solved
             exc.quality = {}
         raise
+
+
+def skipped_calibration(src):
+    """The profile a skipped calibration uses in the demo: the simulator's own sensor mounting
+    (known exactly, since it made the data), embedded in the recording like any calibration."""
+    from imu.calibration import Profile
+
+    res = src.simulate()
+    return Profile(mounts={r: m for r, m in res.mounts.items()},
+                   sensor_ids={r: d.info.sensor_id for r, d in res.session.sensors.items()},
+                   source="calibration skipped (imu demo): the simulator's sensor mounting")
 
 
 def _status_summary_line(st) -> str:
@@ -122,12 +140,16 @@ def run(args) -> int:
                                          "seed": args.seed}, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
     src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
-                          progress=True)
+                          progress=True, calibration=args.calibrate)
+    profile = None if args.calibrate else skipped_calibration(src)
     pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=calibrator,
-                        auto_calibrate=True, log=lambda m: print(m, file=sys.stderr))
+                        auto_calibrate=args.calibrate, profile=profile,
+                        log=lambda m: print(m, file=sys.stderr))
     try:
         from imu.gui.app import run_live
-        run_live(pipe, seconds=args.seconds, title="imu — demo (simulated sensors)")
+        run_live(pipe, seconds=args.seconds, sound=args.sound,
+                 title="imu — demo (simulated sensors" +
+                       (")" if args.calibrate else "; calibration skipped)"))
     finally:
         pipe.stop()
         writer.close()

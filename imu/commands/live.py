@@ -32,6 +32,9 @@ def add_arguments(parser) -> None:
                         help="stop after N seconds of data (default: until the window is closed)")
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="sensor output data rate (default 104)")
+    parser.add_argument("--sound", action="store_true",
+                        help="start with the sound cue on (a tone when a rep ends with a fault "
+                             "or the pelvis leaves the green band on one leg)")
     parser.add_argument("--lsl", action="store_true",
                         help="publish each sensor's raw stream and the live angles as Lab "
                              "Streaming Layer outlets")
@@ -94,7 +97,7 @@ def run(args) -> int:
                         log=lambda m: print(m, file=sys.stderr))
     try:
         from imu.gui.app import run_live
-        run_live(pipe, seconds=args.seconds, title="imu — live",
+        run_live(pipe, seconds=args.seconds, title="imu — live", sound=args.sound,
                  open_wizard=profile is None and not simulate)
     finally:
         pipe.stop()

@@ -21,6 +21,9 @@ def add_arguments(parser) -> None:
                         help="start playing at this time")
     parser.add_argument("--window", type=float, default=20.0, metavar="SECONDS",
                         help="length of the trace window (default 20 s)")
+    parser.add_argument("--sound", action="store_true",
+                        help="start with the sound cue on (a tone when a rep ends with a fault "
+                             "or the pelvis leaves the green band on one leg)")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="render the dashboard offscreen into this PNG and exit")
     parser.add_argument("--at", type=float, default=None, metavar="SECONDS",
@@ -114,4 +117,4 @@ def run(args) -> int:
     from imu.gui.app import run_replay
 
     player.seek(args.start)
-    return run_replay(player, title=f"imu — replay {args.session}")
+    return run_replay(player, title=f"imu — replay {args.session}", sound=args.sound)

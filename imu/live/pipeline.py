@@ -609,6 +609,9 @@ class LivePipeline:
                           intrinsics=self._intrinsics_for(profile), **kwargs)
         columns = list(pipe.columns) + ["pelvic_drop_deg"]
         rate = max(rates.get("sacrum", 0.0), 50.0)
+        msg = "calibrated" + (" (from profile)" if profile is None else "")
+        if str(getattr(profile, "source", "")).startswith("calibration skipped"):
+            msg = profile.source          # the demo's known mounting: say so
         with self._lock:
             self._alignment = alignment
             self._angles = pipe
@@ -617,7 +620,7 @@ class LivePipeline:
             self._ring = RingBuffer(columns, int(self.history_s * rate) + 1)
             quality = _profile_quality(profile) if profile is not None else {}
             self._calib = CalibrationState(state="ok", quality=quality,
-                                           message="calibrated" + (" (from profile)" if profile is None else ""),
+                                           message=msg,
                                            started_s=self._calib.started_s,
                                            profile=_profile_dict(profile))
             self._detector = None
