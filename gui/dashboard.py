@@ -83,6 +83,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self.recording = QtWidgets.QLabel()
         self.recording.setObjectName("muted")
         self.recording.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.recording.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
         self.sound_box = QtWidgets.QCheckBox("Sound")
         self.sound_box.setToolTip("a short tone when a rep ends with a fault, or when the pelvis "
                                   "leaves the green band on one leg")
@@ -93,10 +94,13 @@ class Dashboard(QtWidgets.QMainWindow):
         header.addWidget(self.calib_badge)
         self.activity = QtWidgets.QLabel()
         self.activity.setObjectName("muted")
+        # long texts (paths, activities) may be cut; they never widen the window
+        for lab in (self.activity, self.recording):
+            lab.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                              QtWidgets.QSizePolicy.Policy.Preferred)
         header.addSpacing(12)
-        header.addWidget(self.activity)
-        header.addStretch(1)
-        header.addWidget(self.recording)
+        header.addWidget(self.activity, 2)
+        header.addWidget(self.recording, 3)
         header.addSpacing(12)
         header.addWidget(self.sound_box)
         header.addSpacing(12)
@@ -177,6 +181,7 @@ class Dashboard(QtWidgets.QMainWindow):
         if snap.recording_path:
             verb = "replaying" if snap.mode == "replay" else "recording →"
             self.recording.setText(f"{verb} {snap.recording_path}")
+            self.recording.setToolTip(str(snap.recording_path))
         else:
             self.recording.setText("")
         self.status_strip.update_status(snap.status)
