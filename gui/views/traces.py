@@ -34,7 +34,9 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
                ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
                ("right_hip_rotation", "R hip rotation"), ("left_hip_rotation", "L hip rotation"),
                ("lumbar_flexion", "lumbar")]
-DASHED = {"right_thigh_inclination", "left_thigh_inclination"}
+#: the main trace of each view is drawn 2 px wide; the others 1 px (thin lines without
+#: antialiasing or dashes keep a frame at a few milliseconds with 4000 points per curve)
+BOLD = {"right_hip_flexion", "left_hip_flexion", "pelvic_drop_deg", "pelvis_tilt"}
 
 
 class TracePanel(pg.GraphicsLayoutWidget):
@@ -73,7 +75,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
     def _plot(self, title: str, row: int) -> pg.PlotItem:
         p = self.addPlot(row=row, col=0)
         p.setTitle(title, color=theme.TEXT, size="11pt", justify="left")
-        p.showGrid(x=True, y=True, alpha=0.15)
+        p.showGrid(x=False, y=True, alpha=0.15)
         p.setMenuEnabled(False)
         p.setMouseEnabled(x=False, y=False)
         p.hideButtons()
@@ -90,9 +92,10 @@ class TracePanel(pg.GraphicsLayoutWidget):
         return p
 
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
-        style = QtCore.Qt.PenStyle.DashLine if col in DASHED else QtCore.Qt.PenStyle.SolidLine
-        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2, style=style)
-        c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True)
+        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2 if col in BOLD else 1)
+        c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
+        c.setDownsampling(auto=True, method="peak")
+        c.setClipToView(True)
         c.setVisible(False)
         c._legend_name = name
         c._plot = plot
