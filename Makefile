@@ -20,9 +20,11 @@ $(STAMP): pyproject.toml $(DEMO_STAMP)
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Debian packages: Qt's (offscreen and on-screen rendering) for the demo; plus headless
-# Chromium for the tests' report checks.
-QT_DEBS := libegl1 libxkbcommon0 libxcb-cursor0 libgl1 libfontconfig1 libdbus-1-3
+# Debian packages: Qt's (offscreen and on-screen X11 rendering) for the demo; plus headless
+# Chromium for the tests' report checks; plus Xvfb for `make bench` (the dashboard bench runs
+# under a virtual X server too).
+QT_DEBS := libegl1 libxkbcommon0 libxcb-cursor0 libgl1 libfontconfig1 libdbus-1-3 \
+	libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 libxkbcommon-x11-0
 DEBS ?= $(QT_DEBS) chromium
 
 sysdeps:
@@ -41,6 +43,7 @@ test: $(STAMP) sysdeps
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 bench: $(STAMP)
+	@$(MAKE) --no-print-directory sysdeps DEBS="$(QT_DEBS) xvfb"
 	$(BIN)/python -m bench
 
 clean:
