@@ -158,7 +158,10 @@ def main():
     state = {"identify_until": 0.0, "mtu": 23}
     counter = P.SampleCounter(cfg.rate_hz)
 
-    def on_start():
+    resend = P.Resender()
+    replay = []
+
+    def on_start(resume_seq=None):
         # After a dropped link the FIFO kept sampling (continuous mode keeps the newest
         # FIFO_SAMPLES): resume from it, so a short drop loses nothing. Otherwise start afresh.
         if imu.running != (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps):
@@ -166,10 +169,19 @@ def main():
             counter.set_rate(cfg.rate_hz)
             batcher.rate_hz = cfg.rate_hz
             batcher.reset()
+            resend.clear()
+            replay[:] = []
+        elif resume_seq is not None:
+            # notifications in flight when the link dropped are lost: re-send from the
+            # host's next expected sample (the pending batch is among the retained samples)
+            batcher.reset()
+            replay[:] = resend.since(resume_seq)
 
     def on_stop():
         imu.stop()
         batcher.reset()
+        resend.clear()
+        replay[:] = []
 
     def on_identify(seconds):
         state["identify_until"] = time.monotonic() + seconds
@@ -210,9 +222,15 @@ def main():
             if n > 0:
                 svc.control.write(handler.handle(cmd[:n]))
             if handler.streaming:
+                while replay:
+                    seq, ticks, s = replay.pop(0)
+                    for pkt in batcher.add(seq, ticks, s):
+                        svc.data.write(pkt)
                 samples, _overrun = imu.samples()
                 for ticks, s in samples:
-                    for pkt in batcher.add(counter.next(ticks), ticks, s):
+                    seq = counter.next(ticks)
+                    resend.add(seq, ticks, s)
+                    for pkt in batcher.add(seq, ticks, s):
                         svc.data.write(pkt)
             now = time.monotonic()
             if now < state["identify_until"]:

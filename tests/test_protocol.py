@@ -78,7 +78,8 @@ class Calls:
 
     def handler(self, streaming=False):
         cfg = P.SensorConfig("id", "m", "fw")
-        h = P.CommandHandler(cfg, on_start=lambda: self.log.append("start"),
+        h = P.CommandHandler(cfg, on_start=lambda resume=None: self.log.append(
+                                 "start" if resume is None else ("start", resume)),
                              on_stop=lambda: self.log.append("stop"),
                              on_identify=lambda s: self.log.append(("identify", s)),
                              on_config=lambda c: self.log.append(("config", c.rate_hz,
@@ -108,15 +109,26 @@ def test_every_control_command_is_handled():
     assert (streaming, rate, acc_g, gyr_dps, batt) == (1, 208, 4, 500, 77)
     r = resp(h, P.command(P.OP_STOP, 12))
     assert r.ok and not h.streaming
+    r = resp(h, P.command(P.OP_START, 13, struct.pack("<I", 4_000_000_000)))
+    assert r.ok and h.streaming
     assert c.log == [("config", 208, 8, 1000), ("config", 208, 4, 500), ("identify", 5),
-                     "start", "stop"]
+                     "start", "stop", ("start", 4_000_000_000)]
+
+
+def test_the_resender_keeps_the_last_samples_across_the_sequence_wrap():
+    r = P.Resender(size=5)
+    for k in range(20):
+        r.add((P.SEQ_WRAP - 10 + k) % P.SEQ_WRAP, k, (k,) * 6)
+    assert [x[1] for x in r.since(P.SEQ_WRAP - 10)] == [15, 16, 17, 18, 19]  # only 5 kept
+    assert [x[1] for x in r.since(8)] == [18, 19]  # 8 follows the wrap: samples 18 and 19
+    assert r.since(10) == []  # beyond the newest: nothing to re-send
 
 
 @pytest.mark.parametrize("data,status", [
     (b"", P.ST_BAD_LENGTH),
     (b"\x01", P.ST_BAD_LENGTH),
     (b"\x7f\x00", P.ST_UNKNOWN_OPCODE),
-    (b"\x01\x00\x00", P.ST_BAD_LENGTH),                       # start with a payload
+    (b"\x01\x00\x00", P.ST_BAD_LENGTH),                       # start: 0 or 4 bytes
     (P.command(P.OP_SET_RATE, 1, b"\x68"), P.ST_BAD_LENGTH),   # rate needs 2 bytes
     (P.cmd_set_rate(100), P.ST_BAD_VALUE),                     # not an LSM6DS3 rate offered
     (P.cmd_set_range(3, 1000), P.ST_BAD_VALUE),

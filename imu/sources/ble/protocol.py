@@ -282,11 +282,14 @@ class CommandHandler:
     def _dispatch(self, op, payload):
         cfg = self.config
         if op == OP_START:
-            if payload:
+            # optional u32: the host's next expected sequence number after a dropped link; the
+            # sensor re-sends what it still holds from there (see Resender)
+            if len(payload) not in (0, 4):
                 return ST_BAD_LENGTH, b""
+            resume = struct.unpack("<I", payload)[0] if payload else None
             self.streaming = True
             if self.on_start:
-                self.on_start()
+                self.on_start(resume)
             return ST_OK, b""
         if op == OP_STOP:
             if payload:
@@ -343,6 +346,37 @@ class CommandHandler:
 
 #: LSM6DS3TR-C FIFO: 4 KB = 227 samples of gyro + accel + timestamp (18 bytes each).
 FIFO_SAMPLES = 227
+
+#: Samples the sensor keeps after handing them to the radio (≈ 1.2 s at 104 Hz): notifications
+#: have no acknowledgement, so those in flight when a link drops are lost unless re-sent.
+RESEND_SAMPLES = 128
+
+
+class Resender:
+    """The last ``size`` samples handed to the radio, re-sent after a dropped link.
+
+    A notification queued when the link drops never arrives, and the sensor cannot tell. So
+    the host's ``start`` after a reconnect names the next sequence number it expects and the
+    sensor re-sends its retained samples from there before continuing with its FIFO: a short
+    drop loses nothing, whatever was in flight (plain Python: firmware and host tests).
+    """
+
+    def __init__(self, size=RESEND_SAMPLES):
+        self.size = size
+        self._buf = []  # (seq, ticks, sample)
+
+    def add(self, seq, ticks, sample):
+        self._buf.append((seq, ticks, sample))
+        if len(self._buf) > 2 * self.size:  # trim in steps: cheap on a microcontroller
+            del self._buf[:len(self._buf) - self.size]
+
+    def since(self, seq):
+        """Retained samples with a sequence number at or after ``seq`` (u32, wrapping)."""
+        half = SEQ_WRAP // 2
+        return [x for x in self._buf[-self.size:] if (x[0] - seq) % SEQ_WRAP < half]
+
+    def clear(self):
+        self._buf = []
 
 
 class SampleCounter:

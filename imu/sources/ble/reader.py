@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import struct
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -241,7 +242,19 @@ class SensorLink:
     async def _start(self) -> None:
         if self.driver is not None:
             await self.driver.start(self.client)
-        else:
+            return
+        tr = self.tracker
+        if tr is None or tr.next_seq is None:
+            await self.command(P.OP_START)
+            return
+        # a reconnect: ask for everything from the next expected sample (notifications in
+        # flight when the link dropped never arrived); firmware without resume refuses the
+        # payload, then a plain start resumes from its FIFO
+        try:
+            await self.command(P.OP_START, struct.pack("<I", tr.next_seq % P.SEQ_WRAP))
+        except SensorError as exc:
+            if P.STATUS_NAMES[P.ST_BAD_LENGTH] not in exc.message:
+                raise
             await self.command(P.OP_START)
 
     async def _configure(self, client: BleakClient) -> None:

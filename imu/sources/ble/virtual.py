@@ -139,6 +139,8 @@ class VirtualSensor:
                                         on_stop=self._on_stop, on_identify=self._on_identify,
                                         battery=lambda: self.battery_pct)
         self.batcher = P.Batcher(rate_hz=rate_hz, mtu=23)
+        self.resend = P.Resender()  # as the firmware: re-sent after a drop from the host's seq
+        self._replay: list = []
         self.identify_until = 0.0
         self.tamper: Callable[[bytes], list[bytes]] | None = None
         self.notifications_sent = 0
@@ -312,7 +314,7 @@ class VirtualSensor:
         except Exception as exc:
             log.debug("%s control response: %s", self.name, exc)
 
-    def _on_start(self) -> None:
+    def _on_start(self, resume_seq: int | None = None) -> None:
         now = self.now_s()
         if self._resumable and self.batcher.rate_hz == self.config.rate_hz:
             # Resume after a dropped link: the FIFO holds the newest P.FIFO_SAMPLES samples.
@@ -321,16 +323,24 @@ class VirtualSensor:
                 self.batcher.reset()
                 self.samples_skipped += len(self.feed.window(self._sent_to_s, oldest)[0])
                 self._sent_to_s = oldest
+            elif resume_seq is not None:  # re-send what was in flight (as the firmware)
+                self.batcher.reset()
+                self._held_partial = False
+                self._replay = self.resend.since(resume_seq)
         else:
             # A fresh start: older samples were never put in the FIFO.
             self.batcher.rate_hz = self.config.rate_hz
             self.batcher.reset()
+            self.resend.clear()
+            self._replay = []
             self.samples_skipped += len(self.feed.window(self._sent_to_s, now)[0])
             self._sent_to_s = now
         self._resumable = False
 
     def _on_stop(self) -> None:
         self.batcher.reset()
+        self.resend.clear()
+        self._replay = []
         self._resumable = False
 
     def _on_identify(self, seconds: int) -> None:
@@ -353,7 +363,8 @@ class VirtualSensor:
                 continue
             t, acc, gyr, seq = self.feed.window(self._sent_to_s, now)
             self._sent_to_s = now
-            if len(t) == 0 and self.batcher.pending == 0:
+            replay, self._replay = self._replay, []
+            if len(t) == 0 and self.batcher.pending == 0 and not replay:
                 continue
             sa = P.acc_scale(self.config.acc_range_g)
             sg = P.gyr_scale(self.config.gyr_range_dps)
@@ -362,8 +373,12 @@ class VirtualSensor:
             raw[:, 3:] = np.clip(np.rint(gyr / sg), -32768, 32767)
             ticks = np.rint(t / P.TICK_S).astype(np.int64)
             pkts = []
+            for sq, tk, smp in replay:
+                pkts.extend(self.batcher.add(sq, tk, smp))
             for i in range(len(t)):
-                pkts.extend(self.batcher.add(int(seq[i]), int(ticks[i]), raw[i].tolist()))
+                sample = raw[i].tolist()
+                self.resend.add(int(seq[i]), int(ticks[i]), sample)
+                pkts.extend(self.batcher.add(int(seq[i]), int(ticks[i]), sample))
             # Batches fill the MTU; a partial batch goes out on the next FIFO read at the latest.
             if self.batcher.pending and (len(t) == 0 or self._held_partial):
                 pkts.append(self.batcher.flush())
