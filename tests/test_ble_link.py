@@ -46,6 +46,15 @@ def virtual_source(sensors, rate_hz, clock):
                      clock=clock, connect_timeout_s=3.0)
 
 
+async def reconnected(src, role, timeout_s=15.0):
+    """Wait until ``role`` has reconnected once, then 1 s more of streaming (a loaded machine
+    may take longer than usual to scan and connect: poll, never a fixed sleep)."""
+    t0 = time.monotonic()
+    while src.status()[role].reconnects < 1 and time.monotonic() - t0 < timeout_s:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+
+
 async def collect(src, into):
     async for role, blk in src.role_blocks():
         into.setdefault(role, []).append(blk)
@@ -121,7 +130,7 @@ def test_a_short_drop_is_bridged_by_the_sensor_fifo():
         task = asyncio.create_task(collect(src, got))
         await asyncio.sleep(1.0)
         await sensors["sacrum"].force_disconnect(0.3)
-        await asyncio.sleep(2.0)
+        await reconnected(src, "sacrum")
         st = dataclasses.replace(src.status()["sacrum"])
         await src.stop()
         await task
@@ -162,7 +171,7 @@ def test_notifications_lost_in_flight_at_a_drop_are_sent_again():
         while state["swallow"]:  # the last three notifications before the drop are lost
             await asyncio.sleep(0.01)
         await vs.force_disconnect(0.3)
-        await asyncio.sleep(2.0)
+        await reconnected(src, "sacrum")
         st = dataclasses.replace(src.status()["sacrum"])
         await src.stop()
         await task
@@ -175,7 +184,7 @@ def test_notifications_lost_in_flight_at_a_drop_are_sent_again():
     assert state["lost"] >= 3 and st.reconnects == 1
     assert st.dropped == 0 and st.duplicates == 0
     assert np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq)))
-    assert len(seq) > 104 * 2.5
+    assert len(seq) > 104 * 2.0
 
 
 def test_tampered_notifications_are_counted_and_never_crash_the_reader():
