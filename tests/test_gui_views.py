@@ -166,6 +166,22 @@ def test_set_controls_follow_a_set_started_by_the_source(app):
     dispose(win)
 
 
+def test_a_set_whose_movement_disagrees_with_its_label_is_flagged(app):
+    from imu.gui import theme
+    from imu.gui.app import dispose
+    from imu.live.snapshot import Snapshot
+    cs = {"exercise": "hinge", "side": None, "start_s": 3.0, "label_mismatch": True,
+          "warning": "recorded as a hip hinge but the movement looks like a squat"}
+    win = _window(app, Fixed(Snapshot(mode="replay", current_set=cs)), "replay")
+    text = win.readouts.subtitle.text()
+    assert "looks like a squat" in text and theme.AMBER in text
+    cs2 = {"exercise": "squat", "side": None, "start_s": 3.0, "inferred": True, "confidence": 0.83}
+    win.model = Fixed(Snapshot(mode="replay", current_set=cs2))
+    win.refresh()
+    assert "recognised from the movement (confidence 0.83)" in win.readouts.subtitle.text()
+    dispose(win)
+
+
 def test_header_badges_replay_and_recalibration(app):
     from imu.gui.app import dispose
     from imu.live.snapshot import CalibrationState, Snapshot

@@ -90,6 +90,7 @@ class ReadoutPanel(QtWidgets.QWidget):
         self.subtitle = QtWidgets.QLabel()
         self.subtitle.setObjectName("muted")
         self.subtitle.setWordWrap(True)
+        self.subtitle.setTextFormat(QtCore.Qt.TextFormat.RichText)
         lay.addWidget(self.title)
         lay.addWidget(self.subtitle)
         self.numbers = [BigNumber() for _ in range(3)]
@@ -127,7 +128,14 @@ class ReadoutPanel(QtWidgets.QWidget):
                 where = f" · {side} side"
             else:
                 where = ""
-            self.subtitle.setText(f"set started at {cs.get('start_s', 0):.0f} s{where}")
+            how = ""
+            if cs.get("inferred"):
+                how = f" · recognised from the movement (confidence {cs.get('confidence', 0):.2f})"
+            text = f"set started at {cs.get('start_s', 0):.0f} s{where}{how}"
+            if cs.get("label_mismatch"):
+                warn = cs.get("warning") or "the movement does not look like this exercise"
+                text += f"<br><span style='color:{theme.AMBER}'>⚠ {warn}</span>"
+            self.subtitle.setText(text)
         elif snap.calibration.state != "ok":
             self.subtitle.setText("calibrate to see angles" if snap.mode == "live"
                                   else "no angles in this recording")

@@ -684,12 +684,23 @@ class LivePipeline:
                 angles_t=self._rel(t), angles=angles, current=current, status=status,
                 reps=[self._rel_item(r) for r in self._reps],
                 holds=[self._rel_item(h) for h in self._holds],
-                current_set=self._rel_item(self._current_set) if self._current_set else None,
+                current_set=self._current_set_view(),
                 sets=[self._rel_item(s) for s in self._sets],
                 calibration=copy.copy(self._calib), recording_path=self.recording_path,
                 playing=True, speed=1.0, message=self._message,
                 **({"motion": self._motion} if self._motion is not None else {}),
                 activity=self._activity())
+
+    def _current_set_view(self) -> dict | None:
+        """The set under way, with what the detectors say about it (a recorded label the
+        movement disagrees with: ``label_mismatch``, ``warning``, ``recognised``)."""
+        if not self._current_set:
+            return None
+        out = self._rel_item(self._current_set)
+        for k in ("label_mismatch", "warning", "recognised"):
+            if k in self._live_state:
+                out[k] = self._live_state[k]
+        return out
 
     def _activity(self) -> str:
         doing = getattr(self.source, "doing", None)
