@@ -68,9 +68,11 @@ def test_session_without_sets_needs_exercise_and_then_is_one_set(sim, tmp_path, 
     d = tmp_path / "nosets"
     write_csv_folder(plain, d)
     out = tmp_path / "n.json"
-    assert main(["analyze", str(d), "--json", str(out)]) == 2
-    assert "--exercise" in capsys.readouterr().err
-    assert main(["analyze", str(d), "--json", str(out), "--exercise", "hinge"]) == 0
+    assert main(["analyze", str(d), "--json", str(out)]) == 0  # sets inferred
+    inferred = json.loads(out.read_text())["sets"]
+    assert [(x["exercise"], x["inferred"], len(x["reps"])) for x in inferred] == [
+        ("hinge", True, 3)]
+    assert main(["analyze", str(d), "--json", str(out), "--exercise", "hinge", "--force"]) == 0
     (s,) = json.loads(out.read_text())["sets"]
     assert len(s["reps"]) == 3  # the 3 calibration hinges are not counted
     cal_end = max(e.t_s for e in sim.session.events if e.kind == "calibration_end")

@@ -17,8 +17,8 @@ from imu.analysis.airplane import AirplaneDetector
 from imu.analysis.base import Detector, num
 from imu.analysis.hinge import HingeDetector
 from imu.analysis.posture import PostureDetector
-from imu.analysis.sets import (SIDED, SetWindow, find_sets, infer_stance_side, normalize_exercise,
-                               normalize_side)
+from imu.analysis.sets import (SIDED, SetWindow, calibration_windows, find_sets,
+                               infer_stance_side, normalize_exercise, normalize_side)
 from imu.analysis.settings import Settings
 from imu.analysis.single_leg import SingleLegDetector
 from imu.analysis.squat import SquatDetector
@@ -72,6 +72,7 @@ def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferre
         out["side"] = window.side
     if side_inferred:
         out["side_inferred"] = True
+    out["inferred"] = window.source == "inferred"
     out["start_s"] = num(window.start_s)
     out["end_s"] = num(window.end_s)
     if det.kind == "holds":
@@ -139,10 +140,24 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
     from imu.analysis.calibrations import in_force_index
     from imu.analysis.sets import outside_calibration
 
-    windows = find_sets(events, float(t[0]), float(t[-1]), exercise, side, calibration_end_s)
+    from imu.analysis.recognition import check_label, inferred_sets, recognize
+
+    segments = recognize(angles)
     cals = list(calibrations or [])
-    windows = outside_calibration(windows, [c.window_s for c in cals if c.window_s is not None])
-    sets, skipped = [], []
+    skipped = []
+    if exercise is None and not any(e.kind == "set_start" for e in events):
+        # no set events: the sets are what the person was recognised doing
+        windows, skipped = inferred_sets(segments, DETECTORS)
+        cal_windows = calibration_windows(events, calibration_end_s)
+        windows = outside_calibration(windows, cal_windows)
+    else:
+        windows = find_sets(events, float(t[0]), float(t[-1]), exercise, side,
+                            calibration_end_s)
+    inferred = bool(windows) and windows[0].source == "inferred"
+    # a protocol found in the data (no events) is bounded better by its recognised segment
+    windows = outside_calibration(windows, [c.window_s for c in cals if c.window_s is not None
+                                            and not (inferred and c.window_s[0] == -np.inf)])
+    sets = []
     for k, w in enumerate(windows):
         cal = in_force_index(w.start_s, cals) if cals else None
         try:
@@ -151,12 +166,17 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
             skipped.append({"exercise": w.exercise, "side": w.side, "start_s": num(w.start_s),
                             "end_s": num(w.end_s), "reason": exc.message})
             continue
+        if w.source == "inferred":
+            res["confidence"] = round(w.confidence, 2)
+        else:
+            res.update(check_label(w.exercise, w.side, w.start_s, w.end_s, segments))
         if cal is not None:
             res["calibration"] = cals[cal].name
         sets.append(res)
     out = {"schema": SCHEMA, "settings": settings.changed(), "sets": sets}
     if skipped:
-        out["sets_not_analysed"] = skipped
+        out["sets_not_analysed"] = sorted(skipped, key=lambda d: d["start_s"] or 0.0)
+    out["recognised"] = [g.to_json() for g in segments]
     if cals:
         out["calibrations"] = [c.to_json() for c in cals]
     return out
@@ -218,6 +238,9 @@ class LiveAnalyzer:
         self._in_calibration = False
         self._seen_set_event = False
         self._t_last = math.nan
+        from imu.analysis.recognition import ExerciseRecognizer
+        #: what the person is recognised doing (the same recogniser the batch analysis runs)
+        self.recognizer = ExerciseRecognizer(self.columns)
 
     @property
     def active(self) -> bool:
@@ -247,6 +270,7 @@ class LiveAnalyzer:
                confidence: Mapping[str, float] | None = None) -> list[dict]:
         """Feed one angle row; returns newly completed reps/holds of the set under way."""
         self._t_last = float(t_s)
+        self.recognizer.update(t_s, row)
         if self._in_calibration:
             return []
         if self.detector is None and not self._seen_set_event and self.default_exercise:
@@ -269,11 +293,20 @@ class LiveAnalyzer:
 
     def live_state(self) -> dict:
         """What the dashboard shows about the set under way."""
+        cur = self.recognizer.current()
+        recognised = None if cur is None else {"exercise": cur.label, "side": cur.side,
+                                                "confidence": round(cur.confidence, 2)}
         if self.detector is None:
-            return {"exercise": None}
+            return {"exercise": None, "recognised": recognised}
         st = self.detector.live_state()
         st.update({"exercise": self.window.exercise, "side": self.window.side,
-                   "last": self._items[-1] if self._items else None})
+                   "last": self._items[-1] if self._items else None,
+                   "recognised": recognised})
+        if cur is not None:  # a set under way that disagrees with the movement is flagged
+            from imu.analysis.recognition import check_label
+            st.update({k: v for k, v in check_label(self.window.exercise, self.window.side,
+                                                    self.window.start_s, self._t_last,
+                                                    [cur]).items() if k != "recognised"})
         return st
 
     def _open(self, w: SetWindow) -> None:

@@ -255,8 +255,19 @@ def session_summary_lines(result: dict) -> list[str]:
     """Short plain-language summary of a whole analysis (one line per set)."""
     lines = []
     for k, s in enumerate(result.get("sets", []), 1):
-        lines.append(f"Set {k} – {exercise_title(s)} ({s['start_s']:.0f}–{s['end_s']:.0f} s): "
+        how = f" (recognised, confidence {s.get('confidence', 0):.2f})" if s.get("inferred") else ""
+        lines.append(f"Set {k} – {exercise_title(s)}{how} ({s['start_s']:.0f}–{s['end_s']:.0f} s): "
                      f"{set_sentence(s)}")
+        if s.get("label_mismatch"):
+            lines.append(f"  Warning: {s.get('warning')}")
+    for x in result.get("sets_not_analysed", []):
+        lines.append(f"Not analysed: {x.get('exercise')} ({x['start_s'] or 0:.0f}–"
+                     f"{x['end_s'] or 0:.0f} s): {x.get('reason')}")
     if not lines:
         lines.append("No exercise sets to analyse.")
     return lines
+
+
+def capitalise(text: str) -> str:
+    """``text`` with its first letter upper-case."""
+    return text[:1].upper() + text[1:]

@@ -55,6 +55,7 @@ table.kv th { width: 34%; }
 .pill.red { background: #f8d4cf; color: #9b2c20; } .pill.grey { background: #eceef1; color: #4b5563; }
 ul.summary { margin: 6px 0; padding-left: 20px; }
 .note { color: var(--muted); font-size: 13px; }
+.warn { color: #b45309; font-weight: 600; }
 .fault { color: var(--red); font-weight: 600; }
 .fault.amber { color: var(--amber); }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
@@ -459,6 +460,11 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
         if s.get("side_inferred"):
             parts.append(f'<p class="note">The stance side ({_esc(s.get("side"))}) was inferred from the '
                          f"thigh angles; pass --side to set it.</p>")
+        if s.get("inferred"):
+            parts.append(f'<p class="note">No set was recorded here: the exercise was recognised '
+                         f'from the angles (confidence {s.get("confidence", 0):.2f}).</p>')
+        if s.get("label_mismatch"):
+            parts.append(f'<p class="warn">⚠ {_esc(L.capitalise(s.get("warning", "")))}</p>')
         parts.append(f'<div class="card">{_set_chart(s, angles, settings)}</div>')
         parts.append(_items_table(s))
         if s["exercise"] == "single_leg_stance":
@@ -467,6 +473,9 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
                 parts.append(f"<h3>Hold {h['index']} · {dur:.0f} s on the {_esc(h.get('side'))} leg · "
                              f"{_pill(h.get('grade') or '–', h.get('grade') or 'grey')}</h3>")
                 parts.append(f'<div class="card">{_hold_chart(s, h, angles, settings)}</div>')
+    for x in result.get("sets_not_analysed", []):
+        parts.append(f'<p class="note">Not analysed: {_esc(x.get("exercise"))} '
+                     f'({x["start_s"] or 0:.1f}–{x["end_s"] or 0:.1f} s): {_esc(x.get("reason"))}</p>')
     # -- trends
     parts.append("<h2>Trends across sets</h2>")
     parts.append(_trends(sets))

@@ -60,7 +60,8 @@ class SetWindow:
     side: str | None
     start_s: float
     end_s: float
-    source: str = "events"  # "events" or "whole_session"
+    source: str = "events"  # "events", "whole_session" or "inferred" (recognised)
+    confidence: float = 1.0  # of the recognition, for inferred sets
 
 
 def calibration_windows(events: list[Event], calibration_end_s: float | None = None
