@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 
 from imu.errors import BadInputError
@@ -24,11 +25,31 @@ def ensure_app(offscreen: bool = False):
                             "libfontconfig1 libdbus-1-3)") from None
     app = QtWidgets.QApplication.instance()
     if app is None:
+        if os.environ.get("QT_QPA_PLATFORM", "").startswith("offscreen"):
+            _silence_offscreen_noise()
         app = QtWidgets.QApplication(["imu"])
         app.setApplicationName("imu")
     import pyqtgraph as pg
     pg.setConfigOptions(antialias=True, background=None)
     return app
+
+
+#: Qt messages that say nothing to a user (the offscreen platform cannot resize windows).
+QT_NOISE = ("propagateSizeHints",)
+
+
+def _silence_offscreen_noise() -> None:
+    """Drop Qt's offscreen-platform warnings that say nothing to a user (``--screenshot``
+    printed "This plugin does not support propagateSizeHints()" three times); every other
+    Qt message still reaches stderr."""
+    from PySide6 import QtCore
+
+    def handler(mode, context, message):
+        if any(n in message for n in QT_NOISE):
+            return
+        sys.stderr.write(message + "\n")
+
+    QtCore.qInstallMessageHandler(handler)
 
 
 def _allow_ctrl_c(app) -> None:

@@ -83,3 +83,68 @@ def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation angle between orientations ``a`` and ``b``, degrees."""
     d = np.abs(np.sum(normalize(a) * normalize(b), axis=-1))
     return np.degrees(2.0 * np.arccos(np.clip(d, -1.0, 1.0)))
+
+
+def slerp(a: np.ndarray, b: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Spherical linear interpolation from ``a`` to ``b`` (unit ``w, x, y, z``, shape (4,))
+    at fractions ``u`` (shape (M,), 0..1); returns (M, 4) unit quaternions (shortest path)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    u = np.asarray(u, dtype=float)[:, None]
+    d = float(np.dot(a, b))
+    if d < 0.0:
+        b, d = -b, -d
+    if d > 0.9995:  # nearly the same: normalised linear interpolation
+        out = a + u * (b - a)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+    th = np.arccos(min(d, 1.0))
+    return (np.sin((1.0 - u) * th) * a + np.sin(u * th) * b) / np.sin(th)
+
+
+def fill_short_gaps(time_s: np.ndarray, q: np.ndarray, max_gap_s: float) -> tuple[np.ndarray, int]:
+    """Fill the NaN runs of an orientation series that last at most ``max_gap_s``.
+
+    A run between two valid samples is filled by :func:`slerp` between them (when the two are
+    at most ``max_gap_s`` apart); a run at the start or end (the sensor started late or stopped
+    early) holds the nearest valid sample. Longer runs stay NaN.
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (N,)
+        Seconds, increasing.
+    q : ndarray, shape (N, 4)
+        Unit quaternions ``w, x, y, z``; NaN rows are gaps.
+    max_gap_s : float
+        Longest gap filled, seconds (0 fills nothing).
+
+    Returns
+    -------
+    filled : ndarray, shape (N, 4)
+    n_filled : int
+        Rows filled.
+    """
+    t = np.asarray(time_s, dtype=float)
+    out = np.array(q, dtype=float, copy=True)
+    bad = ~np.all(np.isfinite(out), axis=1)
+    if not bad.any() or bad.all() or max_gap_s <= 0:
+        return out, 0
+    idx = np.flatnonzero(bad)
+    cuts = np.flatnonzero(np.diff(idx) > 1)
+    starts = np.r_[idx[0], idx[cuts + 1]]
+    ends = np.r_[idx[cuts], idx[-1]]
+    n = 0
+    for a, b in zip(starts, ends):
+        left, right = a - 1, b + 1
+        if left >= 0 and right < len(t):
+            if t[right] - t[left] <= max_gap_s + 1e-9:
+                u = (t[a:b + 1] - t[left]) / (t[right] - t[left])
+                out[a:b + 1] = slerp(out[left], out[right], u)
+                n += b - a + 1
+        elif right < len(t):
+            if t[right] - t[a] <= max_gap_s + 1e-9:
+                out[a:b + 1] = out[right]
+                n += b - a + 1
+        elif left >= 0 and t[b] - t[left] <= max_gap_s + 1e-9:
+            out[a:b + 1] = out[left]
+            n += b - a + 1
+    return out, n

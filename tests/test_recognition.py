@@ -143,3 +143,53 @@ def test_analyze_and_replay_work_on_a_csv_folder_without_events(csv_without_even
     shot = tmp_path / "s.png"
     assert main(["replay", str(csv_without_events), "--screenshot", str(shot), "--at", "50"]) == 0
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_analyze_without_json_prints_a_readable_summary(tmp_path, capsys, monkeypatch):
+    """The quick look: sets, each rep or hold in words, totals; nothing is written."""
+    monkeypatch.chdir(tmp_path)
+    rec = __import__("pathlib").Path(__file__).parents[1] / "recordings" / "demo.imu"
+    assert main(["analyze", str(rec)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Set 1: Hip hinge")
+    assert any(ln.strip().startswith("Rep 1:") for ln in out)
+    assert any(ln.strip().startswith("Hold 1 (") for ln in out)
+    assert out[-1].startswith("In all: 4 sets")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_info_prints_the_calibration_as_a_short_summary(tmp_path, capsys):
+    from imu.calibration import calibrate_session
+    from imu.session.load import load_session
+    from imu.session.store import write_session
+
+    rec = __import__("pathlib").Path(__file__).parents[1] / "recordings" / "demo.imu"
+    s = load_session(rec)
+    p = calibrate_session(s)
+    out = tmp_path / "cal.imu"
+    write_session(replace(s, calibration=p.to_dict()), out)
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    cal = text[text.index("calibration:"):text.index("events:")].splitlines()
+    assert cal[0].startswith("calibration: SPEC §4 protocol, ") and "quality ok" in cal[0]
+    assert any("hinges" in ln and "3 reps" in ln for ln in cal)
+    assert max(len(ln) for ln in cal) < 120
+    assert not __import__("re").search(r"\d\.\d{6}", "\n".join(cal))
+    assert main(["info", str(out), "--json"]) == 0
+    raw = json.loads(capsys.readouterr().out)["calibration"]
+    assert raw == json.loads(json.dumps(p.to_dict()))
+
+
+def test_sitting_is_recognised_and_never_a_set():
+    t = np.arange(0, 90, 0.02)
+    sit = np.clip(np.minimum(t - 20, 60 - t) / 1.5, 0, 1)   # sits down at 20 s, up at 60 s
+    flex = 90 * sit + 0.5 * np.sin(t)
+    cols = {"pelvis_tilt": -5 * sit, "pelvis_obliquity": 0 * t, "pelvis_rotation": 0 * t}
+    for s in ("right", "left"):
+        cols.update({f"{s}_hip_flexion": flex, f"{s}_hip_adduction": 0 * t,
+                     f"{s}_hip_rotation": 0 * t, f"{s}_thigh_inclination": 88 * sit})
+    tab = AngleTable(t, cols)
+    labels = [g.label for g in recognize(tab)]
+    assert labels == ["standing", "sitting", "standing"]
+    res = analyze_angles(tab, [])
+    assert res["sets"] == [] and "sets_not_analysed" not in res

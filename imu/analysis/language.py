@@ -268,6 +268,41 @@ def session_summary_lines(result: dict) -> list[str]:
     return lines
 
 
+def quick_look_lines(result: dict) -> list[str]:
+    """The readable summary ``imu analyze`` prints without ``--json``: per set its line, then
+    one line per rep, hold or stride in plain words, the calibrations used and the sets that
+    could not be analysed."""
+    lines = []
+    sets = result.get("sets", [])
+    for k, s in enumerate(sets, 1):
+        how = f", recognised ({s.get('confidence', 0):.2f})" if s.get("inferred") else ""
+        several = len(result.get("calibrations", [])) > 1
+        cal = f", {s['calibration']}" if s.get("calibration") and several else ""
+        lines.append(f"Set {k}: {exercise_title(s)} {s['start_s']:.0f}–{s['end_s']:.0f} s"
+                     f"{how}{cal}")
+        lines.append(f"  {set_sentence(s)}")
+        if s.get("label_mismatch"):
+            lines.append(f"  Warning: {s.get('warning')}")
+        for item in s.get("reps", s.get("holds", [])):
+            text = item_sentence(s["exercise"], item)
+            if text:
+                lines.append(f"    {text}")
+        strides = s.get("strides")
+        if strides:
+            lines.append(f"    {len(strides)} strides")
+    if not sets:
+        lines.append("No exercise sets to analyse.")
+    for x in result.get("sets_not_analysed", []):
+        lines.append(f"Not analysed: {exercise_title(x)} {x['start_s'] or 0:.0f}–"
+                     f"{x['end_s'] or 0:.0f} s: {x.get('reason')}")
+    n_rep = sum(len(s.get("reps", [])) for s in sets)
+    n_hold = sum(len(s.get("holds", [])) for s in sets)
+    faults = sum(1 for s in sets for r in s.get("reps", []) if r.get("faults"))
+    lines.append(f"In all: {len(sets)} set{'s' if len(sets) != 1 else ''}, {n_rep} reps "
+                 f"({faults} with faults), {n_hold} holds.")
+    return lines
+
+
 def capitalise(text: str) -> str:
     """``text`` with its first letter upper-case."""
     return text[:1].upper() + text[1:]

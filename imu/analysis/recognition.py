@@ -38,7 +38,7 @@ EXERCISE_FEATURES: dict[str, dict[str, tuple[float | None, float | None]]] = {
               "asym_p90": (None, 15), "ext_frac": (None, 0.03), "lr_corr": (0.5, None),
               "swing_frac": (None, 0.03)},
     "squat": {"inc_ratio": (0.5, None), "both_flex_p95": (40, None), "ext_frac": (None, 0.03),
-              "lr_corr": (0.3, None), "swing_frac": (None, 0.03)},
+              "lr_corr": (0.3, None), "swing_frac": (None, 0.03), "flex_iqr": (12, None)},
     "split_squat": {"flex_p95": (60, None), "ext_frac": (0.25, None), "asym_p90": (40, None),
                     "cycles": (None, 3), "tilt_p95": (None, 20)},
     "single_leg_stance": {"tilt_p95": (None, 12), "asym_p90": (25, None),
@@ -49,6 +49,7 @@ EXERCISE_FEATURES: dict[str, dict[str, tuple[float | None, float | None]]] = {
                 "asym_p90": (None, 6), "swing_frac": (None, 0.03)},
     "walking": {"lr_corr": (None, -0.2), "ext_frac": (0.1, None), "tilt_p95": (None, 15),
                 "cycles": (4, None)},
+    "sitting": {"inc_p25": (55, None), "flex_iqr": (None, 15)},
     "calibration": {"tilt_p95": (22, None), "swing_frac": (0.04, None), "lr_corr": (None, 0.9),
                     "inc_ratio": (None, 0.45), "cycles": (None, 12)},
 }
@@ -63,7 +64,8 @@ LABEL_OF = {"split_squat": "squat"}
 PAD_BEFORE_S = {"single_leg_stance": 2.3, "walking": 1.1}
 PAD_AFTER_S = {"posture": 4.4, "calibration": 3.0, "single_leg_stance": 2.6, "walking": 1.1}
 
-FEATURE_SCALE = {"tilt_p95": 8.0, "tilt_range": 4.0, "inc_ratio": 0.12, "both_flex_p95": 10.0,
+FEATURE_SCALE = {"inc_p25": 10.0, "flex_iqr": 6.0,
+                 "tilt_p95": 8.0, "tilt_range": 4.0, "inc_ratio": 0.12, "both_flex_p95": 10.0,
                  "asym_p90": 6.0, "ext_frac": 0.05, "lr_corr": 0.25, "lift_frac": 0.15,
                  "rot_range": 6.0, "flex_p95": 6.0, "inc_p95": 4.0, "cycles": 2.0,
                  "swing_frac": 0.04}
@@ -116,6 +118,8 @@ def bout_features(cols: dict[str, np.ndarray], duration_s: float) -> dict:
     F = np.stack([flex[s] for s in sides])
     I = np.stack([inc[s] for s in sides])
     f["flex_p95"] = _p(F.max(axis=0), 95)
+    f["flex_iqr"] = _p(F.max(axis=0), 75) - _p(F.max(axis=0), 25)
+    f["inc_p25"] = _p(I.min(axis=0), 25)
     f["inc_p95"] = _p(I.max(axis=0), 95)
     f["both_flex_p95"] = _p(F.min(axis=0), 95) if len(sides) == 2 else f["flex_p95"]
     moving = F.max(axis=0) > 15.0

@@ -1,10 +1,11 @@
-"""``imu analyze SESSION [--calibration PROFILE] [--exercise NAME] [--side left|right] --json OUT
-[--report OUT.html] [--settings FILE.toml] [--set key=value ...]``.
+"""``imu analyze SESSION [--calibration PROFILE] [--exercise NAME] [--side left|right]
+[--json OUT] [--report OUT.html] [--settings FILE.toml] [--set key=value ...]``.
 
-Loads the session, computes its SPEC §3 angles with the calibration given (or the session's own
-calibration phase), finds the exercise sets from its events (or takes ``--exercise``/``--side``
-for a session without any) and writes the SPEC §6 Analysis JSON, optionally the HTML report,
-and prints a short plain-language summary.
+Loads the session, computes its SPEC §3 angles with the calibration in force for each stretch
+(every calibration phase of the session, or the profile given), finds the exercise sets from its
+events (without any: the sets recognised from the angles, marked inferred; ``--exercise``
+makes the whole session one set of that exercise), writes the SPEC §6 Analysis JSON and the
+HTML report when asked, and prints a readable summary (one line per set with ``--json``).
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ NAME = "analyze"
 HELP = "reps, holds, faults and scores of a session (Analysis JSON, optional HTML report)"
 
 
+def add_exercise_arguments(parser) -> None:
+    """``--exercise`` and ``--side``, the same for every command that analyses a session."""
+    parser.add_argument("--exercise", metavar="NAME",
+                        help="with set events: analyse only this exercise's sets; without: the "
+                             "whole session is one set of NAME (hinge, single_leg_stance, "
+                             "hip_airplane, squat, posture) instead of the recognised sets")
+    parser.add_argument("--side", choices=("left", "right"),
+                        help="stance leg for single-leg stance / hip airplane sets that name none")
+
+
 def add_arguments(parser) -> None:
     from imu.commands.angles import add_filter_argument, add_save_intrinsics_argument
     from imu.output import add_force_argument
 
-    parser.add_argument("session", help="recording file or CSV folder")
+    parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration phase)")
-    parser.add_argument("--exercise", metavar="NAME",
-                        help="exercise of a session without set events (hinge, single_leg_stance, "
-                             "hip_airplane, squat, posture); with set events, analyse only this one")
-    parser.add_argument("--side", choices=("left", "right"),
-                        help="stance leg for single-leg stance / hip airplane without set events")
+    add_exercise_arguments(parser)
     parser.add_argument("--json", metavar="OUT",
                         help="write the Analysis JSON (without it: a readable summary only)")
     parser.add_argument("--report", metavar="OUT.html", help="also write the HTML report")
@@ -117,7 +124,7 @@ def write_json(path: str, result: dict, force: bool = False) -> None:
 
 def run(args) -> int:
     from imu.analysis import analyze_angles
-    from imu.analysis.language import session_summary_lines
+    from imu.analysis.language import quick_look_lines, session_summary_lines
     from imu.commands.angles import session_angles
     from imu.session.load import load_session
 
@@ -158,7 +165,7 @@ def run(args) -> int:
             html = render_report(result, angles, meta, calibration_quality(profile))
             with rep.open() as fh:
                 fh.write(html)
-    for line in session_summary_lines(result):
+    for line in (session_summary_lines(result) if args.json else quick_look_lines(result)):
         print(line)
     written = [p for p in (args.json, args.report) if p]
     if written:

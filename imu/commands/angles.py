@@ -14,7 +14,7 @@ HELP = "pelvis and hip angles of a session as the SPEC angles CSV"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("session", help="recording file or CSV folder")
+    parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("-o", "--output", required=True, metavar="ANGLES.csv",

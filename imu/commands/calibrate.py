@@ -9,7 +9,8 @@ HELP = "sensor-to-segment calibration from a session's calibration protocol (SPE
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("session", help="recording file or CSV folder holding the protocol")
+    parser.add_argument("session", metavar="SESSION",
+                        help="recording file or CSV folder holding the protocol")
     parser.add_argument("-o", "--output", required=True, metavar="PROFILE",
                         help="calibration profile to write (JSON)")
     from imu.commands.angles import add_save_intrinsics_argument

@@ -36,6 +36,10 @@ def add_arguments(parser) -> None:
     add_filter_argument(sto)
     sto.add_argument("--rate", type=float, default=None, metavar="HZ",
                      help="rate of the table (default: the first sensor's)")
+    from imu.session.sto import MAX_GAP_S
+    sto.add_argument("--max-gap-s", type=float, default=MAX_GAP_S, metavar="S",
+                     help="sto: fill a sensor's gaps up to S seconds by slerp so OpenSense can use "
+                          f"every row; longer gaps stay nan,nan,nan,nan (default {MAX_GAP_S:g})")
 
 
 def export_csv(session, args) -> int:
@@ -57,10 +61,14 @@ def export_sto(session, args) -> int:
     else:  # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
         profile = session_profile(session, args.calibration)
         alignment, intrinsics = profile.alignment(), session_intrinsics(session, profile)
+    stats: dict = {}
     rows = sto.write_sto(session, args.output, alignment, filter=args.filter,
                          intrinsics=intrinsics, rate_hz=args.rate, force=args.force,
-                         causal=args.causal)
-    print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
+                         causal=args.causal, max_gap_s=args.max_gap_s, stats=stats)
+    filled = sum(stats.get("filled_rows", {}).values())
+    print(f"imu export: wrote {args.output}: {rows} rows ({filled} gap samples filled by slerp, "
+          f"{stats.get('nan_rows', 0)} rows with a gap longer than {args.max_gap_s:g} s left "
+          "as nan)", file=sys.stderr)
     return 0
 
 
@@ -96,6 +104,8 @@ def run(args) -> int:
                      names=[f"{r}.csv" for r in ROLES] + [SESSION_JSON])
     else:
         check_output(args.output, what=f".{fmt} file", force=args.force)
+    if not (0.0 <= args.max_gap_s <= 60.0):
+        raise BadInputError(f"--max-gap-s {args.max_gap_s:g}: give 0..60 seconds")
     if args.uncalibrated and (fmt != "sto" or args.calibration):
         raise BadInputError("--uncalibrated goes with --format sto and without --calibration")
     session = load_session(args.session, parse_role_args(args.role))

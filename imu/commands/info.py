@@ -12,7 +12,8 @@ HELP = "summarise a session: sensors, roles, duration, measured rates, gaps and 
 def add_arguments(parser) -> None:
     parser.add_argument("session", metavar="SESSION",
                         help="recording file, CSV folder or Movella DOT export")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--json", action="store_true",
+                        help="print the summary as JSON (with the raw calibration profile)")
     parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
                         help="DOT exports: role of a file / device tag / address")
 
@@ -91,10 +92,32 @@ def summarize(session, source: str) -> dict:
         "meta": session.meta, "duration_s": session.duration_s,
         "sensors": [sensor_summary(session.sensors[r]) for r in session.roles],
         "events": events,
-        "calibration": None if not session.calibration else {
-            k: session.calibration[k] for k in ("created", "date", "quality", "schema")
-            if isinstance(session.calibration, dict) and k in session.calibration} or "embedded",
+        "calibration": session.calibration or None,  # the raw profile (--json)
     }
+
+
+def calibration_lines(profile: dict | None) -> list[str]:
+    """The stored calibration in a few lines: method, date, sensors, verdict and per phase its
+    key figures (the raw profile is ``imu info --json``)."""
+    if not profile:
+        return ["calibration: none stored (analysis calibrates from the session's own "
+                "calibration phases)"]
+    from imu.calibration import Profile, check_quality
+    from imu.errors import BadInputError
+
+    try:
+        prof = Profile.from_dict(profile, where="stored calibration")
+    except BadInputError as exc:
+        return [f"calibration: stored but unreadable ({exc.message})"]
+    phases = [p for p in prof.quality if isinstance(prof.quality[p], dict)]
+    method = profile.get("method") or ("SPEC §4 protocol" if any(
+        p.startswith(("hinges", "swings")) for p in phases) else "quiet standing only")
+    problems = check_quality(prof.quality) if prof.quality else []
+    verdict = "ok" if not problems else "poor: " + "; ".join(f"{p}: {m}" for p, m in problems)
+    lines = [f"calibration: {method}, {prof.created or 'date unknown'}, "
+             f"{', '.join(prof.roles)}; quality {verdict}"]
+    lines += ["  " + ln.strip() for ln in prof.summary().splitlines()[1:]]
+    return lines
 
 
 def _fmt_rate(v) -> str:
@@ -124,9 +147,7 @@ def format_summary(s: dict) -> str:
     lines.append("sensors:")
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    cal = s["calibration"]
-    cal_text = "none" if not cal else cal if isinstance(cal, str) else json.dumps(cal, default=str)
-    lines.append("calibration: " + cal_text)
+    lines += calibration_lines(s["calibration"])
     lines.append(f"events: {len(s['events'])}")
     for e in s["events"]:
         extra = " ".join(str(v) for v in (e["exercise"], e["side"]) if v)

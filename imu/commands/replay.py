@@ -11,7 +11,7 @@ HELP = "replay a recorded session in the dashboard (or --screenshot OUT.png --at
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("session", help="recording file or CSV folder")
+    parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
@@ -30,7 +30,9 @@ def add_arguments(parser) -> None:
                         help="moment of the screenshot, seconds from the start (default: the end)")
     parser.add_argument("--size", default="1280x800", metavar="WxH",
                         help="screenshot size in pixels (default 1280x800)")
+    from imu.commands.analyze import add_exercise_arguments
     from imu.output import add_force_argument
+    add_exercise_arguments(parser)
     add_force_argument(parser)
 
 
@@ -46,7 +48,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_player(session, calibration_path: str | None = None, window_s: float = 20.0,
-                 speed: float = 1.0, progress: bool = True, causal: bool = False):
+                 speed: float = 1.0, progress: bool = True, causal: bool = False,
+                 exercise: str | None = None, side: str | None = None):
     """Analyse ``session`` (angles through its calibration, then the SPEC §5 analysis) into a
     :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
     the status strip and the refusal message are shown, without angles."""
@@ -71,7 +74,8 @@ def build_player(session, calibration_path: str | None = None, window_s: float =
                                c.name for c in accepted),
                            quality=dict(getattr(profile, "quality", {}) or {}),
                            profile=profile.to_dict())
-    analysis = analyze_angles(angles, session.events, calibrations=cals)
+    analysis = analyze_angles(angles, session.events, calibrations=cals, exercise=exercise,
+                              side=side)
     return ReplayPlayer(session, angles, analysis, cal, window_s=window_s, speed=speed)
 
 
@@ -83,6 +87,8 @@ def run(args) -> int:
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
     size = _size(args.size)
+    from imu.analysis.sets import normalize_exercise
+    normalize_exercise(args.exercise, "--exercise")
     if not args.screenshot and not display_available():
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use "
                             "--screenshot OUT.png --at SECONDS, or `imu analyze` for a report")
@@ -101,7 +107,7 @@ def run(args) -> int:
                             f"{session.duration_s:.1f} s)")
     print(f"analysing {args.session} ({session.duration_s:.1f} s)…", file=sys.stderr)
     player = build_player(session, args.calibration, window_s=args.window, speed=args.speed,
-                          causal=args.causal)
+                          causal=args.causal, exercise=args.exercise, side=args.side)
     if args.screenshot:
         from imu.gui.app import render
 

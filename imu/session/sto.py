@@ -40,6 +40,9 @@ STO_COLUMNS = {"sacrum": "pelvis_imu", "right_thigh": "femur_r_imu", "left_thigh
 
 OPENSIM_VERSION = "4.6"
 
+#: Longest gap in a sensor's orientation that the .sto export fills by slerp, seconds.
+MAX_GAP_S = 0.5
+
 
 def _z_rotation_quat(angle_deg: np.ndarray) -> np.ndarray:
     h = np.radians(np.asarray(angle_deg, dtype=float)) / 2.0
@@ -83,7 +86,8 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
 
 def write_sto(session, path, alignment=None, *, filter: str | None = None, intrinsics=None,
               rate_hz: float | None = None, decimals: int = 6, force: bool = False,
-              causal: bool = False) -> int:
+              causal: bool = False, max_gap_s: float = MAX_GAP_S,
+              stats: dict | None = None) -> int:
     """Write an OpenSense quaternion table of ``session`` to exactly ``path``.
 
     Parameters
@@ -102,18 +106,28 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
         Digits after the point of quaternion components.
     causal : bool
         True: the live view's causal filter instead of the recording's non-causal estimate.
+    force : bool
+        Replace an existing file (never a recording; :mod:`imu.output`).
+    max_gap_s : float
+        Gaps in a sensor's data up to this long are filled by slerp between the orientations
+        on either side (at the start or end of the data: the nearest orientation), so that
+        OpenSense can use every row. Longer gaps stay ``nan,nan,nan,nan`` (OpenSim's missing
+        value); the time column stays uniform at ``DataRate``.
+    stats : dict, optional
+        Filled with ``filled_rows`` (per column) and ``nan_rows`` (rows with a NaN cell).
 
     Returns
     -------
     int
-        Number of time rows written. Rows where every sensor is in a gap are left out; a sensor
-        in a gap on its own row gets ``nan,nan,nan,nan``.
+        Number of time rows written: every row of the uniform time base from the first to the
+        last row where a sensor has data.
     """
     from imu.output import Output
 
     out = Output(path, what=".sto table", force=force)  # checked before any work
     try:
-        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal)
+        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal,
+                   max_gap_s, stats if stats is not None else {})
         out.commit()
     except BaseException:
         out.discard()
@@ -121,15 +135,22 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
     return n
 
 
-def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal) -> int:
+def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal, max_gap_s,
+           stats) -> int:
     time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
                                                  intrinsics=intrinsics, rate_hz=rate_hz,
                                                  causal=causal)
     roles = [r for r in STO_COLUMNS if r in quats]
+    filled = {}
+    for r in roles:
+        quats[r], filled[STO_COLUMNS[r]] = Q.fill_short_gaps(time_s, quats[r], max_gap_s)
     Qs = np.stack([quats[r] for r in roles], axis=1)  # (N, R, 4)
-    keep = np.any(np.all(np.isfinite(Qs), axis=2), axis=1)
+    some = np.flatnonzero(np.any(np.all(np.isfinite(Qs), axis=2), axis=1))
+    keep = slice(some[0], some[-1] + 1) if len(some) else slice(0, 0)
     t = time_s[keep]
     Qs = Q.canonical(Qs[keep])
+    stats["filled_rows"] = filled
+    stats["nan_rows"] = int(np.sum(~np.all(np.isfinite(Qs), axis=(1, 2))))
     tmp = out.temp_path()
     seps = "".join("\t,,," for _ in roles)
     with open(tmp, "wb") as f:
