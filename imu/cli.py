@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), None)
     known = {_command_name(m) for m in COMMAND_MODULES}
+    try:  # a missing output folder fails at once, before the command's imports
+        from imu.output import early_check
+        early_check(first, argv)
+    except ImuError as exc:
+        print(f"imu {first}: error: {exc.message}", file=sys.stderr)
+        return exc.exit_status
     parser, handlers = build_parser(first if first in known else None)
     args = parser.parse_args(argv)
     if not args.command:

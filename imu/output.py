@@ -81,6 +81,39 @@ def private_dir(path: str | os.PathLike) -> Path:
     return p
 
 
+def check_folder(path: str | os.PathLike, what: str = "output") -> None:
+    """The folder an output goes into exists and is writable (one-line BadInputError)."""
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        if parent.exists():
+            raise BadInputError(f"{parent}: is not a folder (writing the {what} {p})")
+        raise BadInputError(f"{parent}: folder does not exist (writing the {what} {p})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise BadInputError(f"{parent}: folder is not writable (writing the {what} {p})")
+
+
+#: Command-line options that name an output, and what they write (for :func:`early_check`).
+OUTPUT_OPTIONS = {"-o": "output", "--output": "output", "--json": "analysis JSON",
+                  "--report": "report", "--screenshot": "screenshot", "--truth": "truth folder"}
+#: Commands whose OUTPUT_OPTIONS take a value (``imu info --json`` is a switch).
+WRITING_COMMANDS = ("live", "record", "demo", "replay", "calibrate", "fuse", "angles", "analyze",
+                    "simulate", "import", "export")
+
+
+def early_check(command: str | None, argv: list[str]) -> None:
+    """Check the folders of a command line's outputs before the command is even imported, so
+    a missing folder fails at once (the command checks everything again before its work)."""
+    if command not in WRITING_COMMANDS or "-h" in argv or "--help" in argv:
+        return
+    for i, a in enumerate(argv):
+        opt, eq, val = a.partition("=")
+        if opt in OUTPUT_OPTIONS and (eq or i + 1 < len(argv)):
+            val = val if eq else argv[i + 1]
+            if val and not val.startswith("-"):
+                check_folder(val, OUTPUT_OPTIONS[opt])
+
+
 def check_output(path: str | os.PathLike, *, what: str = "output", force: bool = False,
                  folder: bool = False, recording: bool = False, names=None) -> Path:
     """Check an output before any work is done; one-line :class:`~imu.errors.BadInputError`.
@@ -103,13 +136,7 @@ def check_output(path: str | os.PathLike, *, what: str = "output", force: bool =
     """
     p = Path(path)
     flag = "--force"
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        if parent.exists():
-            raise BadInputError(f"{parent}: is not a folder (writing the {what} {p})")
-        raise BadInputError(f"{parent}: folder does not exist (writing the {what} {p})")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise BadInputError(f"{parent}: folder is not writable (writing the {what} {p})")
+    check_folder(p, what)
     if folder:
         if p.exists() and not p.is_dir():
             if is_recording(p):
