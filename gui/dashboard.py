@@ -99,8 +99,8 @@ class Dashboard(QtWidgets.QMainWindow):
             lab.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                               QtWidgets.QSizePolicy.Policy.Preferred)
         header.addSpacing(12)
-        header.addWidget(self.activity, 2)
-        header.addWidget(self.recording, 3)
+        header.addWidget(self.activity, 4)
+        header.addWidget(self.recording, 2)
         header.addSpacing(12)
         header.addWidget(self.sound_box)
         header.addSpacing(12)

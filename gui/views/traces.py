@@ -142,6 +142,8 @@ class TracePanel(pg.GraphicsLayoutWidget):
                        snap.calibration.state,
                        "not calibrated: press Calibrate… (bottom right)" if snap.mode == "live"
                        else "no angles in this recording")
+            if snap.activity and snap.calibration.state == "recording":
+                msg = "calibrating from the simulated person's protocol (it follows its own script)"
             if snap.motion.label != "no data" and snap.mode == "live":
                 msg += f"\nsensors see: {snap.motion.label}"
             if snap.activity:
