@@ -178,7 +178,7 @@ _add(ExerciseView(
     (_NUM, Column("side", lambda s: str(s.get("side") or "—")),
      Column("hip range", lambda s: fmt_deg(s.get("hip_flexion_range_deg"), 0)),
      Column("pelvic drop", lambda s: fmt_deg(s.get("pelvic_drop_deg"))),
-     Column("cadence", lambda s: _num(s.get("cadence_steps_min"), 0, "/min"), wide=True)),
+     Column("cadence", lambda s: _num(s.get("cadence_steps_per_min"), 0, "/min"), wide=True)),
     (Readout("right hip flexion", "right_hip_flexion"), Readout("left hip flexion", "left_hip_flexion"),
      Readout("pelvis obliquity", "pelvis_obliquity")),
     figure="stand", item_word="stride", in_controls=False))
