@@ -182,6 +182,28 @@ def test_a_set_whose_movement_disagrees_with_its_label_is_flagged(app):
     dispose(win)
 
 
+def test_replay_flags_a_hinge_set_recorded_as_single_leg_stance(app):
+    from dataclasses import replace
+
+    from imu.commands.replay import build_player
+    from imu.gui import theme
+    from imu.gui.app import dispose
+    from imu.sim import simulate
+    from imu.types import Session
+    s = simulate(["calibration", "hinge"], reps=3, seed=11, rate_hz=52).session
+    events = [replace(e, exercise="single_leg_stance", side="left")
+              if e.kind == "set_start" and e.exercise == "hinge" else e for e in s.events]
+    p = build_player(Session(dict(s.meta), s.sensors, events), None, progress=False)
+    st = next(x for x in p.sets if x["exercise"] == "single_leg_stance")
+    assert st.get("label_mismatch")
+    p.pause()
+    p.seek((st["start_s"] + st["end_s"]) / 2)
+    win = _window(app, p, "replay")
+    text = win.readouts.subtitle.text()
+    assert "⚠" in text and "hip hinge" in text and theme.AMBER in text
+    dispose(win)
+
+
 def test_header_badges_replay_and_recalibration(app):
     from imu.gui.app import dispose
     from imu.live.snapshot import CalibrationState, Snapshot
