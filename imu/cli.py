@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sqlite3
 import sys
 
 from imu.errors import ImuError
@@ -85,9 +86,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"imu {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        where = exc.filename or ""
-        print(f"imu {args.command}: error: {exc.strerror}: {where}", file=sys.stderr)
+    except OSError as exc:  # missing file, no permission, disk full, I/O error: one line
+        # a failed write names no file: name the command's output (what could not be written)
+        where = exc.filename or getattr(args, "output", None) or getattr(args, "json", None)
+        print(f"imu {args.command}: error: {exc.strerror or exc}"
+              + (f": {where}" if where else ""), file=sys.stderr)
+        return 2
+    except sqlite3.OperationalError as exc:  # e.g. "database or disk is full" while writing
+        print(f"imu {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
 

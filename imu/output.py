@@ -229,12 +229,35 @@ def _unlink(p: Path) -> None:
             shutil.rmtree(q, ignore_errors=True)
 
 
+def recording_in_progress(path: str | os.PathLike) -> bool:
+    """Whether a writer (:class:`imu.session.store.RecordingWriter`, in any process) holds
+    ``path`` open right now: it keeps an exclusive ``flock`` on its file while it records."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also drops the lock taken just now
+    return False
+
+
 def _place(tmp: Path, path: Path, *, what: str, force: bool, recording: bool) -> None:
     if path.exists() or path.is_symlink():
         if is_recording(path) and not recording:
             raise BadInputError(f"{path}: is a recording; it is never replaced by a {what}")
         if not force:
             raise BadInputError(f"{path}: already exists; refusing to overwrite it (use --force)")
+        if is_recording(path) and recording_in_progress(path):
+            raise BadInputError(f"{path}: is being recorded by another process right now; "
+                                "refusing to replace it (choose another name)")
         os.replace(tmp, path)
         return
     try:

@@ -103,8 +103,14 @@ def run(args) -> int:
         pipe.stop()
         writer.close()
     raise_pipeline_error(pipe, path)
+    from imu.commands.record import _no_samples, _remove_empty
+
+    if not pipe.samples_in:
+        _remove_empty(path)
+        print(f"nothing was recorded; {path} not kept", file=sys.stderr)
+        return _no_samples(src, pipe.samples_by_role, path, kept=False) or 1
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets)", file=sys.stderr)
-    return 0
+    return _no_samples(src, pipe.samples_by_role, path, kept=True)
 
 
 def raise_pipeline_error(pipe, path) -> None:

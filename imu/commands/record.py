@@ -150,11 +150,11 @@ class StatusPrinter:
 
 def run(args) -> int:
     import asyncio
-    import os
+    import dataclasses
     import signal
     from pathlib import Path
 
-    from imu.errors import BadInputError
+    from imu.errors import BadInputError, ImuError
     from imu.session.store import RecordingWriter
     from imu.sources.simulated import record_source
 
@@ -179,7 +179,21 @@ def run(args) -> int:
             loop.add_signal_handler(signal.SIGTERM, stop.set)
         except (NotImplementedError, RuntimeError):  # pragma: no cover - non-Unix
             pass
-        await source.start()
+        # Ctrl-C while connecting stops the connecting: no empty recording is left behind
+        starting = asyncio.ensure_future(source.start())
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            try:
+                await starting
+            except (asyncio.CancelledError, Exception):
+                pass
+            await source.stop()
+            interrupted.append(True)
+            return 0
+        starting.result()  # a connection error ends here, one line
         on_block = None
         if args.lsl:
             from imu.sources.lsl import LslPublisher
@@ -192,24 +206,60 @@ def run(args) -> int:
             print(f"imu record: recording {len(source.sensors)} sensors into {out} ({what})",
                   file=sys.stderr)
         return await record_source(source, writer, seconds=args.seconds, status_cb=printer,
-                                   stop_event=stop, start=False, on_block=on_block)
+                                   stop_event=stop, start=False, on_block=on_block,
+                                   written=per_role)
 
+    per_role: dict[str, int] = {}
+    interrupted: list[bool] = []
     try:
         samples = asyncio.run(main())
     except BaseException:
-        written = writer.samples_written if hasattr(writer, "samples_written") else 0
-        writer.close()
-        if not written and not samples:
-            try:
-                os.unlink(out)  # nothing recorded: leave no empty file behind
-            except OSError:
-                pass
+        try:
+            writer.close()  # keeps what was committed; the first error is the one to report
+        except ImuError:
+            pass
+        if not writer.samples_written:
+            _remove_empty(out)
         raise
     finally:
         if lsl is not None:
             lsl.close()
-    writer.close()
-    printer(source.status(), final=True)
+    writer.close()  # disk full on the last commit: one line, the file keeps the rest
+    if not writer.samples_written:
+        _remove_empty(out)
+        if interrupted:
+            print("imu record: interrupted while connecting; nothing recorded", file=sys.stderr)
+            return 130
+        return _no_samples(source, per_role, out, kept=False)
+    # the final status counts what was written (blocks still in flight at the stop are not)
+    status = {r: dataclasses.replace(st, samples=per_role.get(r, 0))
+              for r, st in source.status().items()}
+    printer(status, final=True)
     print(f"imu record: {samples} samples from {len(source.sensors)} sensors written to {out}",
           file=sys.stderr)
-    return 0
+    return _no_samples(source, per_role, out, kept=True)
+
+
+def _remove_empty(out) -> None:
+    """Remove a recording that holds no sample (nothing recorded: leave no empty file)."""
+    import os
+
+    try:
+        os.unlink(out)
+    except OSError:
+        pass
+
+
+def _no_samples(source, per_role: dict, out, kept: bool) -> int:
+    """0, or a SensorError naming every assigned sensor that delivered no sample."""
+    silent = [r for r in source.sensors if not per_role.get(r)]
+    if not silent:
+        return 0
+    if not source.sensors:
+        from imu.errors import SensorError
+        raise SensorError("no sensor delivered a sample; nothing recorded")
+    from imu.errors import SensorError
+
+    names = ", ".join(f"{r} ({source.sensors[r].sensor_id})" for r in silent)
+    raise SensorError(f"no samples from {names}" + (f"; {out} holds the other sensors"
+                                                    if kept else ""))

@@ -190,6 +190,8 @@ class LivePipeline:
         self._error: BaseException | None = None
         self.rows_out = 0
         self.samples_in = 0
+        #: role → samples received (and written) from that sensor
+        self.samples_by_role: dict[str, int] = {}
         #: the exception that stopped the live analysis (the recording continues), if any
         self.processing_error: BaseException | None = None
         self._pending_profile = None
@@ -303,6 +305,7 @@ class LivePipeline:
         if n == 0:
             return
         self.samples_in += n
+        self.samples_by_role[role] = self.samples_by_role.get(role, 0) + n
         self._raw.add(role, blk)
         t_last = float(blk.t_host_s[-1])
         if t_last >= self._next_motion_s:          # what the person is doing (wizard)

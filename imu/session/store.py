@@ -115,6 +115,20 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _lock(path: Path) -> int:
+    """An open descriptor of ``path`` holding an exclusive ``flock`` (BlockingIOError if another
+    process holds it). SQLite's own locks are POSIX record locks: independent of this one."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _aux_paths(path: Path) -> list[Path]:
     return [path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm"),
             path.with_name(path.name + "-journal")]
@@ -180,7 +194,11 @@ class RecordingWriter:
             # process kill does (≈ 6 ms per commit here, in the background thread)
             self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         except (sqlite3.Error, OSError) as exc:
+            self._unlock()
             raise BadInputError(f"{self.path}: cannot create the recording ({exc})") from None
+        except BaseException:
+            self._unlock()
+            raise
 
         self._db_lock = threading.Lock()
         self._buf_lock = threading.Lock()
@@ -197,6 +215,13 @@ class RecordingWriter:
         self._thread.start()
 
     # -- creation -------------------------------------------------------------------------
+    _lock_fd: int | None = None
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the flock
+            self._lock_fd = None
+
     def _create(self, sensors: list[SensorInfo]) -> None:
         tmp = self.path.with_name(f".{self.path.name}.creating-{os.getpid()}")
         for p in [tmp, *_aux_paths(tmp)]:
@@ -221,12 +246,27 @@ class RecordingWriter:
                 db.execute("COMMIT")
             finally:
                 db.close()
+            # the new file is locked before it gets its name: no second writer replaces it
+            # while this one records (see _lock)
+            self._lock_fd = _lock(tmp)
             if self._overwrite:  # atomic replacement: the old file stays until the new is whole
-                for aux in _aux_paths(self.path):
-                    if aux.exists():
-                        aux.unlink()
-                os.replace(tmp, self.path)
-                _fsync_dir(self.path.parent)
+                old_fd = None
+                if self.path.exists():
+                    try:
+                        old_fd = _lock(self.path)
+                    except BlockingIOError:
+                        raise BadInputError(
+                            f"{self.path}: is being recorded by another process right now; "
+                            "refusing to replace it (choose another name)") from None
+                try:
+                    for aux in _aux_paths(self.path):
+                        if aux.exists():
+                            aux.unlink()
+                    os.replace(tmp, self.path)
+                    _fsync_dir(self.path.parent)
+                finally:
+                    if old_fd is not None:
+                        os.close(old_fd)
                 return
             try:
                 os.link(tmp, self.path)  # fails if the path appeared meanwhile: never clobber
@@ -403,26 +443,41 @@ class RecordingWriter:
             raise ValueError(f"recording {self.path} is closed")
         if self._error is not None:
             err, self._error = self._error, None
-            raise BadInputError(f"{self.path}: cannot write the recording ({err})")
+            raise BadInputError(f"{self.path}: cannot write the recording ({err}); it holds "
+                                f"the {self.samples_written} samples written before")
 
     def close(self) -> None:
-        """Commit what is buffered, checkpoint the WAL and leave one self-contained file."""
+        """Commit what is buffered, checkpoint the WAL and leave one self-contained file.
+
+        Raises
+        ------
+        BadInputError
+            The last samples could not be written (disk full, I/O error): one line; the file
+            still holds every sample committed before (:attr:`samples_written`).
+        """
         if self._closed:
             return
         self._stop.set()
         self._thread.join()
+        failed = None
         try:
             with self._db_lock:
                 self._commit(seal_all=True)
+        except (sqlite3.Error, OSError) as exc:
+            failed = exc
         finally:
             self._closed = True
             with self._db_lock:
                 try:
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                     self._db.execute("PRAGMA journal_mode=DELETE")
-                except sqlite3.OperationalError:
-                    pass  # a reader holds the file open; the WAL stays valid
+                except (sqlite3.Error, OSError):
+                    pass  # a reader holds the file open, or no room: the WAL stays valid
                 self._db.close()
+            self._unlock()
+        if failed is not None:
+            raise BadInputError(f"{self.path}: cannot write the last samples ({failed}); the "
+                                f"recording holds the {self.samples_written} written before")
 
     def __enter__(self) -> "RecordingWriter":
         return self

@@ -232,7 +232,7 @@ def script_activity(res, t_s: float) -> str:
 async def record_source(source: Source, writer, *, seconds: float | None = None,
                         status_cb=None, status_interval_s: float = 1.0,
                         stop_event: asyncio.Event | None = None, start: bool = True,
-                        on_block=None) -> int:
+                        on_block=None, written: dict | None = None) -> int:
     """Pump a source into a :class:`~imu.session.store.RecordingWriter`.
 
     Starts the source (unless ``start=False``: already started), writes every block (straight away: the writer's own commit
@@ -241,7 +241,8 @@ async def record_source(source: Source, writer, *, seconds: float | None = None,
     ``seconds`` of session time (first to last block), when ``stop_event`` is set, or when the
     source ends. ``on_block(role, block)`` sees every written block (e.g. LSL outlets). The
     source is always stopped and remaining events written; the writer is left
-    open for the caller to close. Returns the number of samples written.
+    open for the caller to close. Returns the number of samples written; ``written`` (a dict,
+    if given) gets the samples written per role.
     """
     if start:
         await source.start()
@@ -275,6 +276,8 @@ async def record_source(source: Source, writer, *, seconds: float | None = None,
                 if role is not None and len(blk):
                     writer.add_block(role, blk)
                     n += len(blk)
+                    if written is not None:
+                        written[role] = written.get(role, 0) + len(blk)
                     if on_block is not None:
                         on_block(role, blk)
                     if t_first is None:

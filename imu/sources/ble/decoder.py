@@ -96,17 +96,50 @@ class SensorInfoV1:
 
 def decode_info(data: bytes | bytearray) -> SensorInfoV1:
     """Decode the info characteristic (UTF-8 JSON). Raises :class:`MalformedPacket`."""
+    if len(data) > 4096:
+        raise MalformedPacket(f"info characteristic of {len(data)} bytes (at most 4096)")
     try:
         d = json.loads(bytes(data).decode("utf-8"))
-        return SensorInfoV1(
+        info = SensorInfoV1(
             version=int(d["v"]), sensor_id=str(d["id"]), model=str(d["model"]),
             firmware=str(d["fw"]), rate_hz=int(d["rate_hz"]),
             rates_hz=[int(r) for r in d["rates_hz"]], acc_range_g=int(d["acc_range_g"]),
             gyr_range_dps=int(d["gyr_range_dps"]), acc_scale=float(d["acc_scale"]),
             gyr_scale=float(d["gyr_scale"]), tick_s=float(d["tick_s"]), batch=int(d["batch"]),
             raw=d)
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, RecursionError) as exc:
         raise MalformedPacket(f"info characteristic unreadable: {exc}") from None
+    check_info(info)
+    return info
+
+
+def _check(ok: bool, what: str, value) -> None:
+    if not ok:
+        raise MalformedPacket(f"impossible {what} {value!r} in the sensor's info")
+
+
+def check_info(info: SensorInfoV1) -> None:
+    """Refuse (:class:`MalformedPacket`) info values no sensor can have: the reader divides by
+    the rate and the clock tick, and scales every sample by the LSB sizes."""
+    import math
+    import re
+
+    _check(bool(re.fullmatch(r"[\x20-\x7e]{1,64}", info.sensor_id)), "sensor id", info.sensor_id)
+    for what, v in (("model", info.model), ("firmware", info.firmware)):
+        _check(len(v) <= 64 and bool(re.fullmatch(r"[\x20-\x7e]*", v)), what, v)
+    _check(1 <= info.rate_hz <= 4000, "rate (Hz)", info.rate_hz)
+    _check(0 < len(info.rates_hz) <= 32 and all(1 <= r <= 4000 for r in info.rates_hz),
+           "rates (Hz)", info.rates_hz)
+    _check(1 <= info.acc_range_g <= 64, "accelerometer range (g)", info.acc_range_g)
+    _check(1 <= info.gyr_range_dps <= 10000, "gyroscope range (deg/s)", info.gyr_range_dps)
+    # one LSB: below the range, above 0 (int16 counts: range / 32768 for a full-scale count)
+    _check(math.isfinite(info.acc_scale) and 0 < info.acc_scale <= 1.0, "accelerometer scale",
+           info.acc_scale)
+    _check(math.isfinite(info.gyr_scale) and 0 < info.gyr_scale <= 1.0, "gyroscope scale",
+           info.gyr_scale)
+    _check(math.isfinite(info.tick_s) and 1e-9 <= info.tick_s <= 1.0 / info.rate_hz,
+           "clock tick (s)", info.tick_s)
+    _check(1 <= info.batch <= 1000, "batch size", info.batch)
 
 
 @dataclass
@@ -171,6 +204,10 @@ class StreamTracker:
         self.gyr_scale = float(gyr_scale)
         self.rate_hz = float(rate_hz)
         self.tick_s = float(tick_s)
+        for name, v in (("rate_hz", self.rate_hz), ("tick_s", self.tick_s),
+                        ("acc_scale", self.acc_scale), ("gyr_scale", self.gyr_scale)):
+            if not (v > 0 and v < float("inf")):
+                raise ValueError(f"StreamTracker: {name} must be a positive number, not {v!r}")
         self.counts = TrackerCounts()
         self.next_seq: int | None = None  # unwrapped
         self.last_ticks: int | None = None  # unwrapped ticks of the last accepted sample

@@ -268,7 +268,10 @@ class SensorLink:
         if self.acc_range_g is not None and self.gyr_range_dps is not None:
             await self.command(P.OP_SET_RANGE, bytes((self.acc_range_g,))
                                + int(self.gyr_range_dps).to_bytes(2, "little"))
-        info = decode_info(await client.read_gatt_char(P.INFO_UUID))
+        try:
+            info = decode_info(await client.read_gatt_char(P.INFO_UUID))
+        except MalformedPacket as exc:  # refused at connect: never a stream we cannot scale
+            raise SensorError(f"sensor {self.role} ({self.address}) refused: {exc}") from None
         if info.version != P.PROTOCOL_VERSION:
             raise SensorError(f"sensor {self.role} ({self.address}) speaks protocol "
                               f"v{info.version}; this reader speaks v{P.PROTOCOL_VERSION}")
