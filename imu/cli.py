@@ -65,6 +65,11 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv == ["--version"]:  # answered without importing any command (start-up < 0.1 s)
+        from imu import __version__
+
+        print(f"imu {__version__}")
+        return 0
     first = next((a for a in argv if not a.startswith("-")), None)
     known = {_command_name(m) for m in COMMAND_MODULES}
     try:  # a missing output folder fails at once, before the command's imports

@@ -6,16 +6,23 @@ All functions accept shape (4,) or (N, 4) arrays and broadcast.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 
-def to_scipy(q: np.ndarray) -> Rotation:
+def _rotation():
+    """scipy's ``Rotation`` class, imported on first use (scipy.spatial costs ~0.5 s of start-up
+    that commands which never convert do not pay)."""
+    from scipy.spatial.transform import Rotation
+
+    return Rotation
+
+
+def to_scipy(q: np.ndarray):
     """``w, x, y, z`` quaternion(s) → scipy :class:`Rotation`."""
     q = np.asarray(q, dtype=float)
-    return Rotation.from_quat(q[..., [1, 2, 3, 0]])
+    return _rotation().from_quat(q[..., [1, 2, 3, 0]])
 
 
-def from_scipy(r: Rotation) -> np.ndarray:
+def from_scipy(r) -> np.ndarray:
     """scipy :class:`Rotation` → ``w, x, y, z`` quaternion(s), w ≥ 0."""
     q = r.as_quat()[..., [3, 0, 1, 2]]
     return canonical(q)
@@ -71,12 +78,12 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
 
 def from_matrix(m: np.ndarray) -> np.ndarray:
     """Rotation matrix/matrices (…, 3, 3) → quaternion(s) ``w, x, y, z``."""
-    return from_scipy(Rotation.from_matrix(m))
+    return from_scipy(_rotation().from_matrix(m))
 
 
 def from_rotvec(rv: np.ndarray) -> np.ndarray:
     """Rotation vector(s) (rad) → quaternion(s)."""
-    return from_scipy(Rotation.from_rotvec(rv))
+    return from_scipy(_rotation().from_rotvec(rv))
 
 
 def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -12,8 +12,20 @@ Public API::
     from imu.analysis.report import write_report
 """
 
-from imu.analysis.analyzer import SCHEMA, LiveAnalyzer, analyze_angles, make_detector, run_detector
-from imu.analysis.settings import DEFAULTS, Settings
+#: public name -> defining module, imported on first use (``imu analyze --help`` needs only
+#: the settings, not the detectors)
+_LAZY = {**{n: "imu.analysis.analyzer" for n in ("SCHEMA", "LiveAnalyzer", "analyze_angles",
+                                                 "make_detector", "run_detector")},
+         **{n: "imu.analysis.settings" for n in ("DEFAULTS", "Settings")}}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'imu.analysis' has no attribute {name!r}")
+
 
 __all__ = ["SCHEMA", "LiveAnalyzer", "analyze_angles", "make_detector", "run_detector", "Settings",
            "DEFAULTS"]

@@ -5,10 +5,6 @@ from __future__ import annotations
 import os
 import sys
 
-import numpy as np
-
-from imu.session.textfmt import format_rows
-
 NAME = "angles"
 HELP = "pelvis and hip angles of a session as the SPEC angles CSV"
 
@@ -252,6 +248,10 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
 
 
 def _write_angles(table, tmp, confidence, decimals, chunk_rows) -> None:
+    import numpy as np  # here, not at the top: every command's --filter option imports this module
+
+    from imu.session.textfmt import format_rows
+
     names = table.names()
     cols = [table.time_s] + [table[c] for c in names]
     header = ["time_s"] + names

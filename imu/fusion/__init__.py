@@ -35,10 +35,21 @@ arbitrary.
 
 from __future__ import annotations
 
-from imu.fusion.base import OrientationFilter
-from imu.fusion.batch import fuse, initial_quat, split_at_gaps
 from imu.fusion.registry import DEFAULT_FILTER, FILTERS, make_filter
-from imu.fusion.streaming import TimedFilter
+
+#: public name -> defining module, imported on first use (the filter names every command's
+#: ``--filter`` option lists come without numpy)
+_LAZY = {"OrientationFilter": "imu.fusion.base", "fuse": "imu.fusion.batch",
+         "initial_quat": "imu.fusion.batch", "split_at_gaps": "imu.fusion.batch",
+         "TimedFilter": "imu.fusion.streaming"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'imu.fusion' has no attribute {name!r}")
 
 __all__ = ["FILTERS", "DEFAULT_FILTER", "make_filter", "fuse", "OrientationFilter",
            "initial_quat", "split_at_gaps", "TimedFilter"]

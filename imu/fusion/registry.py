@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from imu.fusion.base import OrientationFilter
-from imu.fusion.filters import (AhrsEkfFilter, AhrsMadgwickFilter, AhrsMahonyFilter,
-                                BasicVqfFilter, ImufusionFilter, VqfFilter)
-
-_CLASSES: dict[str, type[OrientationFilter]] = {
-    "vqf": VqfFilter,
-    "vqf_basic": BasicVqfFilter,
-    "imufusion": ImufusionFilter,
-    "ahrs_madgwick": AhrsMadgwickFilter,
-    "ahrs_mahony": AhrsMahonyFilter,
-    "ahrs_ekf": AhrsEkfFilter,
+#: name → adapter class in :mod:`imu.fusion.filters` (imported on first use: the names and
+#: descriptions below are all a ``--help`` needs)
+_CLASSES: dict[str, str] = {
+    "vqf": "VqfFilter",
+    "vqf_basic": "BasicVqfFilter",
+    "imufusion": "ImufusionFilter",
+    "ahrs_madgwick": "AhrsMadgwickFilter",
+    "ahrs_mahony": "AhrsMahonyFilter",
+    "ahrs_ekf": "AhrsEkfFilter",
 }
 
 #: name → one-line description of every offered filter
@@ -39,7 +37,7 @@ DEFAULT_SETTINGS: dict[str, dict] = {
 }
 
 
-def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 104.0, **settings) -> OrientationFilter:
+def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 104.0, **settings):
     """A new streaming filter.
 
     Parameters
@@ -57,9 +55,12 @@ def make_filter(name: str = DEFAULT_FILTER, rate_hz: float = 104.0, **settings) 
         Unknown filter name or bad setting.
     """
     try:
-        cls = _CLASSES[name]
+        cls_name = _CLASSES[name]
     except KeyError:
         raise ValueError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}") from None
+    from imu.fusion import filters
+
+    cls = getattr(filters, cls_name)
     merged = {**DEFAULT_SETTINGS.get(name, {}), **settings}
     try:
         return cls(rate_hz, **merged)

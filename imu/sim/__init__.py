@@ -14,8 +14,17 @@ error model and its datasheet values), :mod:`~imu.sim.truth` (per-rep truth, doc
 :mod:`~imu.sim.simulator` (:func:`simulate`), :mod:`~imu.sim.output` (CSV folder, recording).
 """
 
-from imu.sim.error_model import ErrorModel
-from imu.sim.programs import PROGRAMS
-from imu.sim.simulator import SimResult, simulate
-
 __all__ = ["simulate", "SimResult", "ErrorModel", "PROGRAMS"]
+
+#: public name -> defining module; imported on first use, so ``imu.sim.programs`` (the program
+#: names every ``--help`` lists) does not pull in the whole simulator
+_LAZY = {"simulate": "imu.sim.simulator", "SimResult": "imu.sim.simulator",
+         "ErrorModel": "imu.sim.error_model", "PROGRAMS": "imu.sim.programs"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'imu.sim' has no attribute {name!r}")

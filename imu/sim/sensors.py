@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import bilinear, lfilter
 
 from imu.sim.error_model import ErrorModel
 from imu.sim.motion import G_MS2
@@ -69,6 +68,8 @@ def wobble(R_WF: np.ndarray, site_W: np.ndarray, h: float, em: ErrorModel
     bone's angular acceleration (times ``wobble_rot_gain``) or linear acceleration at the site.
     """
     w = 2 * np.pi * em.wobble_freq_hz
+    from scipy.signal import bilinear, lfilter  # on first use: scipy.signal costs ~0.4 s to import
+
     b, a = bilinear([1.0], [1.0, 2 * em.wobble_damping * w, w * w], fs=1.0 / h)
     acc_F = t_apply(R_WF, d2(site_W, h))
     alpha_F = d1(body_rate(R_WF, h), h)
