@@ -302,3 +302,47 @@ def test_streaming_gap_rows_have_unknown_not_zero_rotation_confidence():
     assert gap.any() and (~gap).any()
     assert np.all(np.isnan(conf[gap]))
     assert np.nanmin(conf[~gap]) >= 0.0 and np.all(np.isfinite(conf[~gap]))
+
+
+def _turn_and_stand(turn_deg: float, rate: float = 50.0):
+    """Quiet standing, a hinge set, then the whole body turned by ``turn_deg`` (pelvis and both
+    femurs together: hip rotation stays 0) standing still again; a slow sacrum heading drift."""
+    t = np.arange(0, 240, 1 / rate)
+    moving = (t > 20) & (t < 100)
+    tilt = np.where(moving, 30 * np.sin(2 * np.pi * t / 5) ** 2, 0.0)
+    turn = np.where(t > 100, turn_deg * np.clip((t - 100) / 2, 0, 1), 0.0)
+    moving |= (t > 100) & (t < 102.5)
+    P = rot_y(turn) @ pelvis_matrix(tilt, 0, 0)
+    F = rot_y(turn) @ hip_matrix(0, 0, 0, "right")
+    raw = {"sacrum": rot_y(0.005 * t + 10.0) @ P, "right_thigh": rot_y(-25.0) @ F}
+    still = {r: ~moving for r in raw}
+    return t, raw, still, turn
+
+
+def test_heading_hold_keeps_a_small_turn_instead_of_snapping_back():
+    t, raw, still, turn = _turn_and_stand(12.0)
+    hold = hold_heading(t, raw, still, HeadingHoldSettings())
+    segs = {r: np.einsum("nij,njk->nik", rot_y(hold.offset_deg[r]), raw[r]) for r in raw}
+    a = segment_angles(segs)
+    late = t > 150
+    assert np.abs(a["pelvis_rotation"][late] - turn[late]).max() < 1.5   # the 12° turn is kept
+    assert np.abs(a["right_hip_rotation"][late]).max() < 1.0
+
+
+def test_streaming_heading_hold_has_no_steps_at_rest():
+    from imu.kinematics.heading import HeadingHoldStream
+
+    t, raw, still, _ = _turn_and_stand(0.0)
+    raw["sacrum"] = np.einsum("nij,njk->nik", rot_y(0.02 * t), raw["sacrum"])  # a faster drift
+    hs = HeadingHoldStream(list(raw), 50.0)
+    rot = []
+    for k in range(len(t)):
+        off, _ = hs.update(t[k], {r: raw[r][k] for r in raw},
+                           {r: 0.0 if still[r][k] else 1.0 for r in raw})
+        segs = {r: (rot_y(off[r]) @ raw[r][k])[None] for r in raw}
+        rot.append([segment_angles(segs)[c][0] for c in ("pelvis_rotation", "right_hip_rotation")])
+    rot = np.array(rot)
+    rest = still["sacrum"][1:] & still["sacrum"][:-1]
+    assert np.abs(np.diff(rot, axis=0))[rest].max() < 1.0
+    # the femur's 25° heading offset is taken out at the first standing, smoothly (2°/s)
+    assert np.abs(rot[(t > 19) & (t < 20), 1]).max() < 1.0

@@ -13,7 +13,10 @@ relative to the pelvis; the levers that remain are
    person who has turned round is not snapped back.
 
 Between two anchors the heading correction is interpolated linearly in time (a constant residual
-bias gives a linear drift; batch only); the streaming version holds the last correction. The
+bias gives a linear drift; batch only); the streaming version moves to each new correction at
+``slew_deg_per_s`` (no steps in the live traces) and then holds it. The pelvis is re-zeroed only
+within the drift it can have had since the last anchor (a few degrees), so a person who turned
+and stands still keeps the turn. The
 confidence of a rotation angle (0..1) falls with the expected drift since the nearest anchor:
 ``exp(-drift_deg_per_s · Δt / confidence_scale_deg)``.
 
@@ -43,7 +46,9 @@ class HeadingHoldSettings:
         Largest angle between a segment's long axis (+Y) and the vertical at neutral standing.
     pelvis_gate_deg : float
         The pelvis heading is re-zeroed only if it lies within this of the held heading (plus
-        ``pelvis_gate_growth_deg_per_s`` per second since the last anchor: drift grows).
+        ``pelvis_gate_growth_deg_per_s`` per second since the last anchor: drift grows). The
+        gate is the expected drift, no more: a person who turned by more than the heading can
+        have drifted (a few degrees) and stands still is not snapped back.
     femur_gate_deg : float
         A femur heading is re-zeroed only if its correction changes by less than this (plus
         ``femur_gate_growth_deg_per_s`` per second since the last anchor).
@@ -58,19 +63,24 @@ class HeadingHoldSettings:
     restart_confidence : float
         Largest confidence of a rotation angle between a restart of its sensor and the next
         accepted anchor.
+    slew_deg_per_s : float
+        Streaming only: a new anchor correction is reached at this rate instead of at once, so
+        the live rotation traces have no steps (batch: corrections are interpolated between
+        anchors, which never steps).
     """
 
     still_gyr_rad_s: float = 0.12
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
-    pelvis_gate_deg: float = 20.0
-    pelvis_gate_growth_deg_per_s: float = 0.05
+    pelvis_gate_deg: float = 2.0
+    pelvis_gate_growth_deg_per_s: float = 0.03
     femur_gate_deg: float = 20.0
     femur_gate_growth_deg_per_s: float = 0.1
     drift_deg_per_s: float = 0.02
     confidence_scale_deg: float = 3.0
     restart_gate_deg: float = 90.0
     restart_confidence: float = 0.5
+    slew_deg_per_s: float = 2.0
 
 
 def wrap_deg(a):
@@ -369,7 +379,9 @@ class HeadingHoldStream:
         self.reference = reference
         self.s = settings
         self.rate_hz = float(rate_hz)
-        self.offset_deg = {r: None for r in self.roles}
+        self.offset_deg = {r: None for r in self.roles}   # applied (slewing) offsets
+        self._target = {r: None for r in self.roles}      # the latest anchor's corrections
+        self._t_prev = None
         self._rate = {r: None for r in self.roles}
         self._alpha = 1.0 / max(1.0, 0.25 * self.rate_hz)
         self._run_start_t = None
@@ -402,11 +414,20 @@ class HeadingHoldStream:
              for r in self.roles}
         ref = self.reference
         if self.offset_deg[ref] is None and np.isfinite(h[ref]):
-            self.offset_deg[ref] = -h[ref]
+            self.offset_deg[ref] = self._target[ref] = -h[ref]
         for r in self.roles:
             if r != ref and self.offset_deg[r] is None and np.isfinite(h[r]) \
                     and self.offset_deg[ref] is not None:
-                self.offset_deg[r] = float(wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
+                self.offset_deg[r] = self._target[r] = float(
+                    wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
+        # applied offsets move toward the anchor's corrections at a bounded rate (no steps)
+        step = 0.0 if self._t_prev is None else s.slew_deg_per_s * max(0.0, t_s - self._t_prev)
+        self._t_prev = t_s
+        for r in self.roles:
+            o, tg = self.offset_deg[r], self._target[r]
+            if o is not None and tg is not None and o != tg:
+                d = float(wrap_deg(tg - o))
+                self.offset_deg[r] = tg if abs(d) <= step else o + np.copysign(step, d)
         standing = True
         for r in self.roles:
             g = gyr_norm.get(r, np.nan)
@@ -442,23 +463,25 @@ class HeadingHoldStream:
     def _anchor(self, t_s: float) -> None:
         s, ref = self.s, self.reference
         mean = {r: float(np.degrees(np.arctan2(*self._acc[r]))) for r in self.roles}
-        c_ref = self.offset_deg[ref]
+        c_ref = self._target[ref]
         since = 0.0 if self._last_anchor_t is None else max(0.0, t_s - self._last_anchor_t)
         def gate(role, base_deg, growth_deg_per_s):
             return s.restart_gate_deg if self._restarted[role] else base_deg + growth_deg_per_s * since
 
         if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= \
                 gate(ref, s.pelvis_gate_deg, s.pelvis_gate_growth_deg_per_s):
-            c_ref = -mean[ref]
+            c_ref = c_ref + float(wrap_deg(-mean[ref] - c_ref))
             self._restarted[ref] = False
-        self.offset_deg[ref] = c_ref
+        self._target[ref] = c_ref
         for r in self.roles:
             if r == ref:
                 continue
             c = float(wrap_deg(mean[ref] + c_ref - mean[r]))
-            if self._last_anchor_t is None or self.offset_deg[r] is None or \
-                    abs(wrap_deg(c - self.offset_deg[r])) <= \
+            if self._last_anchor_t is None or self._target[r] is None or \
+                    abs(wrap_deg(c - self._target[r])) <= \
                     gate(r, s.femur_gate_deg, s.femur_gate_growth_deg_per_s):
-                self.offset_deg[r] = c
+                if self._target[r] is not None:
+                    c = self._target[r] + float(wrap_deg(c - self._target[r]))
+                self._target[r] = c
                 self._restarted[r] = False
         self._last_anchor_t = t_s
