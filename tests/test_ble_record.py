@@ -162,3 +162,85 @@ def test_lsl_outlet_reaches_an_inlet_on_localhost():
     ang = pylsl.resolve_byprop("source_id", "imu-angles", timeout=5.0)
     assert ang and ang[0].channel_count() == 2
     pub.close()
+
+
+def _own_sockets(pid: int | None = None) -> list[tuple[str, str]]:
+    """(protocol, local address) of every socket of this process, from /proc."""
+    import socket
+    import struct
+
+    pid = pid or os.getpid()
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    out = []
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            lines = open(f"/proc/net/{proto}").read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[9] not in inodes:
+                continue
+            ip = parts[1].split(":")[0]
+            if len(ip) == 8:
+                addr = socket.inet_ntop(socket.AF_INET, struct.pack("<I", int(ip, 16)))
+            else:
+                b = bytes.fromhex(ip)
+                addr = socket.inet_ntop(socket.AF_INET6, b"".join(b[i:i + 4][::-1]
+                                                                  for i in range(0, 16, 4)))
+            out.append((proto, addr))
+    return out
+
+
+def test_lsl_is_discoverable_from_this_machine_only_by_default(tmp_path):
+    """Default scope: discovery answers on loopback only, no IPv6, no LAN multicast; liblsl's
+    data and time servers cannot be bound (no setting) and are the only other sockets."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys, time\n"
+        "from imu.sources.lsl import LslPublisher\n"
+        "from imu.types import SensorInfo\n"
+        "pub = LslPublisher({'sacrum': SensorInfo('scope-1', 'sacrum', 'imu-sim', 100.0)})\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n")
+    p = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        if line.strip() != "ready":
+            pytest.skip("no liblsl here")
+        time.sleep(0.5)
+        socks = _own_sockets(p.pid)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=30)
+    assert socks, "no LSL sockets found"
+    assert not [s for s in socks if s[0].endswith("6")], socks  # IPv6 off
+    udp = [a for proto, a in socks if proto == "udp"]
+    # the discovery responder(s) on loopback; one unicast time server on the wildcard address
+    assert udp.count("0.0.0.0") == 1 and all(a in ("127.0.0.1", "0.0.0.0") for a in udp), socks
+    assert "127.0.0.1" in udp
+    assert [a for proto, a in socks if proto == "tcp"] == ["0.0.0.0"], socks  # data server
+
+
+def test_lsl_config_is_private_and_never_follows_a_planted_link(tmp_path, monkeypatch):
+    from imu.sources import lsl
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    (tmp_path / "imu-lsl-api.cfg").symlink_to(tmp_path / "victim")  # the old predictable name
+    path = lsl._private_config_file(lsl.lsl_config("machine"))
+    assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert "ResolveScope = machine" in open(path).read()
+    assert not (tmp_path / "victim").exists()

@@ -37,7 +37,10 @@ def add_arguments(parser) -> None:
                              "or the pelvis leaves the green band on one leg)")
     parser.add_argument("--lsl", action="store_true",
                         help="publish each sensor's raw stream and the live angles as Lab "
-                             "Streaming Layer outlets")
+                             "Streaming Layer outlets: a network service (by default only this "
+                             "computer can discover it; see --lsl-scope)")
+    from imu.commands.record import add_lsl_scope_argument
+    add_lsl_scope_argument(parser)
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--program", default="demo", help="--simulate: simulator program")
@@ -92,7 +95,7 @@ def run(args) -> int:
     if profile is not None:
         writer.set_calibration(profile.to_dict())
     pipe = LivePipeline(src, writer=writer, recording_path=str(path), profile=profile,
-                        lsl=args.lsl,
+                        lsl=args.lsl and args.lsl_scope,
                         calibrator=calibrator, auto_calibrate=simulate and profile is None,
                         log=lambda m: print(m, file=sys.stderr))
     try:

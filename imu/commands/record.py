@@ -46,7 +46,20 @@ def add_source_arguments(parser) -> None:
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--lsl", action="store_true",
-                        help="also publish every sensor's raw stream as a Lab Streaming Layer outlet")
+                        help="also publish every sensor's raw stream as a Lab Streaming Layer "
+                             "outlet: a network service (by default only this computer can "
+                             "discover it; see --lsl-scope)")
+    add_lsl_scope_argument(parser)
+
+
+def add_lsl_scope_argument(parser) -> None:
+    """``--lsl-scope``: who may discover the LSL streams (health data on the network)."""
+    from imu.sources.lsl import DEFAULT_SCOPE, SCOPES
+
+    parser.add_argument("--lsl-scope", choices=SCOPES, default=DEFAULT_SCOPE,
+                        help="with --lsl: 'machine' (default) lets only this computer discover "
+                             "the streams; 'link' publishes them to the local network (anyone "
+                             "on it can record them)")
 
 
 def build_source(args, progress: bool = True):
@@ -197,7 +210,7 @@ def run(args) -> int:
         on_block = None
         if args.lsl:
             from imu.sources.lsl import LslPublisher
-            lsl = LslPublisher(source.sensors)
+            lsl = LslPublisher(source.sensors, scope=args.lsl_scope)
             on_block = lsl.push_block
             print(f"imu record: LSL outlets: {', '.join(lsl.source_ids.values())}",
                   file=sys.stderr)

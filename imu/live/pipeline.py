@@ -140,10 +140,12 @@ class LivePipeline:
                  auto_calibrate: bool = False, intrinsics=None, filter_name: str | None = None,
                  settings=None, window_s: float = 20.0, history_s: float = 600.0,
                  raw_keep_s: float = 240.0, flush_s: float = 0.1,
-                 log: Callable[[str], None] | None = None, lsl: bool = False):
+                 log: Callable[[str], None] | None = None, lsl: bool | str = False):
         self.source = source
         #: publish raw streams and live angles as Lab Streaming Layer outlets
+        # False, True (this machine only) or an LSL scope name ("machine", "link")
         self.lsl = bool(lsl)
+        self.lsl_scope = lsl if isinstance(lsl, str) else "machine"
         self.publisher = None         # imu.sources.lsl.LslPublisher, made once sensors are known
         self.writer = writer
         self.recording_path = recording_path
@@ -286,7 +288,7 @@ class LivePipeline:
             self.publisher = LslPublisher(
                 dict(self._infos), angle_columns=angle_columns(sides, "trunk" in self._infos),
                 angles_rate_hz=float(self._infos.get("sacrum", next(iter(
-                    self._infos.values()))).rate_hz or 0.0))
+                    self._infos.values()))).rate_hz or 0.0), scope=self.lsl_scope)
             self.log("LSL outlets: " + ", ".join(self.publisher.source_ids.values()))
 
     def feed(self, blk: SampleBlock) -> None:

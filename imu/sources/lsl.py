@@ -7,6 +7,16 @@ column, degrees) that the live pipeline feeds with :meth:`LslPublisher.push_angl
 
 Timestamps: LSL's clock (``pylsl.local_clock``) at the push, minus each sample's age on the
 sensor clock relative to the newest sample of the block.
+
+Network scope (health data): LSL publishes on the network. By default (``scope="machine"``)
+liblsl is configured so that only this computer can discover the streams: resolve scope
+``machine`` (no LAN multicast groups, TTL 0), the discovery responder bound to 127.0.0.1 and
+IPv6 off. liblsl has no setting for the address of its data (TCP) and time (UDP) servers: they
+still listen on all interfaces, undiscoverable from the LAN but reachable by a port scan; a
+firewall keeps them off the LAN. ``scope="link"`` (``--lsl-scope link``) publishes to the local
+network (liblsl's link scope, IPv4 and IPv6). The configuration is handed to liblsl in memory
+(``lsl_set_config_content``); older liblsl gets a file in a private temporary folder
+(``mkdtemp``, created with ``O_EXCL | O_NOFOLLOW``), never a predictable path.
 """
 
 from __future__ import annotations
@@ -23,19 +33,58 @@ RAW_CHANNELS = (("acc_x", "m/s^2"), ("acc_y", "m/s^2"), ("acc_z", "m/s^2"),
                 ("gyr_x", "rad/s"), ("gyr_y", "rad/s"), ("gyr_z", "rad/s"))
 
 
-def _import_pylsl():
-    if "LSLAPICFG" not in os.environ:  # keep liblsl's INFO chatter off the terminal
-        path = os.path.join(tempfile.gettempdir(), "imu-lsl-api.cfg")
-        try:
-            with open(path, "w") as f:
-                f.write("[log]\nlevel = -2\n")
-            os.environ["LSLAPICFG"] = path
-        except OSError:
-            pass
+#: ``--lsl-scope`` choices: who can discover the streams.
+SCOPES = ("machine", "link")
+DEFAULT_SCOPE = "machine"
+
+_CONFIG = {
+    # log level -2: keep liblsl's INFO chatter off the terminal
+    "machine": ("[log]\nlevel = -2\n[ports]\nIPv6 = disable\n"
+                "[multicast]\nResolveScope = machine\nListenAddress = 127.0.0.1\n"),
+    "link": "[log]\nlevel = -2\n[multicast]\nResolveScope = link\n",
+}
+_configured: str | None = None
+
+
+def lsl_config(scope: str) -> str:
+    """The liblsl configuration (``lsl_api.cfg`` text) of a scope (:data:`SCOPES`)."""
+    if scope not in _CONFIG:
+        raise ImuError(f"--lsl-scope {scope!r}: choose one of {', '.join(SCOPES)}")
+    return _CONFIG[scope]
+
+
+def _private_config_file(content: str) -> str:
+    """Write ``content`` to a new file in a fresh private folder (0700/0600, no symlink is
+    followed, nothing pre-existing is reused); returns its path."""
+    folder = tempfile.mkdtemp(prefix="imu-lsl-")
+    path = os.path.join(folder, "lsl_api.cfg")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    return path
+
+
+def _import_pylsl(scope: str = DEFAULT_SCOPE):
+    """pylsl, with liblsl configured for ``scope`` (once per process: liblsl reads its
+    configuration on first use)."""
+    global _configured
+    content = lsl_config(scope)
     try:
         import pylsl
     except Exception as exc:  # pragma: no cover - pylsl is a dependency
         raise ImuError(f"--lsl needs pylsl with liblsl: {exc}") from None
+    if _configured is None:
+        try:
+            pylsl.set_config_content(content)
+        except (AttributeError, RuntimeError):  # liblsl before 1.16: a private file
+            try:
+                pylsl.set_config_filename(_private_config_file(content))
+            except (AttributeError, RuntimeError):
+                os.environ["LSLAPICFG"] = _private_config_file(content)
+        _configured = scope
+    elif _configured != scope:
+        raise ImuError(f"LSL already publishes with scope {_configured} in this process")
     return pylsl
 
 
@@ -52,11 +101,14 @@ class LslPublisher:
         Nominal rate of the angles stream.
     name_prefix : str
         Stream names are ``<prefix> <role>`` and ``<prefix> angles``.
+    scope : {"machine", "link"}
+        Who can discover the streams: this computer only (default) or the local network.
     """
 
     def __init__(self, sensors: dict[str, SensorInfo], *, angle_columns: list[str] | None = None,
-                 angles_rate_hz: float = 0.0, name_prefix: str = "imu"):
-        self.pylsl = pylsl = _import_pylsl()
+                 angles_rate_hz: float = 0.0, name_prefix: str = "imu",
+                 scope: str = DEFAULT_SCOPE):
+        self.pylsl = pylsl = _import_pylsl(scope)
         self.outlets = {}
         self.source_ids = {}
         for role, info in sensors.items():
