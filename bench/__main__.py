@@ -18,7 +18,13 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"modules to run (default: all): {', '.join(names)}")
     p.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
     p.add_argument("--json", metavar="OUT", help="also write the rows as JSON")
-    args = p.parse_args(argv)
+    args, extra = p.parse_known_args(argv)
+    if extra:  # options of one bench (``python -m bench angles --speed-only``): its own runner
+        if len(args.names) != 1 or args.names[0] not in names \
+                or not hasattr(load(args.names[0]), "main"):
+            p.error(f"unrecognized arguments: {' '.join(extra)} (a bench's own options need "
+                    "exactly one NAME)")
+        return load(args.names[0]).main(extra + (["--quick"] if args.quick else []))
     unknown = [n for n in args.names if n not in names]
     if unknown:
         p.error(f"unknown bench {', '.join(unknown)} (have: {', '.join(names)})")

@@ -138,7 +138,7 @@ def _madgwick_seconds(session, frac_s: float = 20.0) -> tuple[float, float]:
     return meas * total_n / meas_n, meas
 
 
-def speed_rows(hours: float) -> list:
+def speed_rows(hours: float, repeats: int = 2) -> list:
     from imu.cli import main as imu_main
     from imu.session.store import write_session
     from imu.sim import simulate
@@ -155,21 +155,39 @@ def speed_rows(hours: float) -> list:
         print(f"  ahrs Madgwick: {meas:.2f} s measured -> {base_s:.0f} s", file=sys.stderr)
         del res
         out = tmp / "angles.csv"
-        t0 = time.perf_counter()
-        c0 = time.process_time()
-        rc = imu_main(["angles", str(rec), "-o", str(out)])
-        el = time.perf_counter() - t0
-        cpu = time.process_time() - c0
-        if rc != 0:
-            raise RuntimeError(f"imu angles exited {rc}")
+        os.environ["IMU_CONFIG_DIR"] = str(tmp / "config")  # the intrinsics store: not the user's
+        runs = []
+        for k in range(repeats):
+            if out.exists():
+                out.unlink()
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            rc = imu_main(["angles", str(rec), "-o", str(out)])
+            runs.append((time.perf_counter() - t0, time.process_time() - c0))
+            if rc != 0:
+                raise RuntimeError(f"imu angles exited {rc}")
+        el, cpu = min(runs)
         rows_out = sum(1 for _ in open(out)) - 1
+        # the whole process, start-up included
+        out.unlink()
+        import subprocess
+
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "imu", "angles", str(rec), "-o", str(out)],
+                       check=True, capture_output=True, env=dict(os.environ))
+        el_proc = time.perf_counter() - t0
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         return [
             {"name": "ahrs Madgwick per-sample fusion (baseline)", "value": round(base_s, 1),
              "unit": "s", "note": f"{label}; timed on 20 s per sensor, extrapolated"},
-            {"name": "recording -> angles CSV (imu angles)", "value": round(el, 2), "unit": "s",
-             "baseline": round(base_s, 1), "ratio": round(el / base_s, 4),
-             "note": f"{label}; load + calibrate + fuse + heading hold + angles + CSV "
-                     f"({rows_out} rows); CPU {cpu:.1f} s; target < 10 s"},
+            {"name": "recording -> angles CSV (imu angles, in-process)", "value": round(el, 2),
+             "unit": "s", "baseline": round(base_s, 1), "ratio": round(el / base_s, 4),
+             "note": f"{label}; best of {repeats}; load + calibrate + non-causal fusion + heading "
+                     f"hold + angles + CSV ({rows_out} rows); CPU {cpu:.1f} s; target <= 2.5 s; "
+                     f"load average {load:.1f} on {os.cpu_count()} CPUs"},
+            {"name": "recording -> angles CSV (fresh imu angles process)", "value": round(el_proc, 2),
+             "unit": "s", "baseline": round(base_s, 1), "ratio": round(el_proc / base_s, 4),
+             "note": f"{label}; start-up included; load average {load:.1f}"},
         ]
     finally:
         for p in sorted(tmp.rglob("*"), reverse=True):

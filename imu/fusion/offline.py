@@ -123,6 +123,12 @@ def offline_run(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray,
     # heading: the rotation about z that takes the first estimate to q0 (same inclination up
     # to the offline correction); its z part only
     d = multiply(np.asarray(q0, dtype=float), conj(q[0]))
-    h = np.array([d[0], 0.0, 0.0, d[3]])
-    h /= max(np.linalg.norm(h), 1e-12)
-    return normalize(multiply(h, q))
+    c, s = np.array([d[0], d[3]]) / max(float(np.hypot(d[0], d[3])), 1e-12)
+    # (c, 0, 0, s) ⊗ q written out: a turn about z mixes (w, z) and (x, y) pairwise
+    out = np.empty_like(q)
+    w, x, y, z = q.T
+    out[:, 0] = c * w - s * z
+    out[:, 1] = c * x - s * y
+    out[:, 2] = c * y + s * x
+    out[:, 3] = c * z + s * w
+    return out
