@@ -47,8 +47,9 @@ class HeadingHoldSettings:
     pelvis_gate_deg : float
         The pelvis heading is re-zeroed only if it lies within this of the held heading (plus
         ``pelvis_gate_growth_deg_per_s`` per second since the last anchor: drift grows). The
-        gate is the expected drift, no more: a person who turned by more than the heading can
-        have drifted (a few degrees) and stands still is not snapped back.
+        gate is the expected drift, no more (2° + 0.05°/s: 5° a minute after an anchor, 32°
+        after 10 minutes of walking without a stop, which drifts about that much): a person
+        who turned by more than that and stands still is not snapped back; a smaller turn is.
     femur_gate_deg : float
         A femur heading is re-zeroed only if its correction changes by less than this (plus
         ``femur_gate_growth_deg_per_s`` per second since the last anchor).
@@ -73,7 +74,7 @@ class HeadingHoldSettings:
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
     pelvis_gate_deg: float = 2.0
-    pelvis_gate_growth_deg_per_s: float = 0.03
+    pelvis_gate_growth_deg_per_s: float = 0.05
     femur_gate_deg: float = 20.0
     femur_gate_growth_deg_per_s: float = 0.1
     drift_deg_per_s: float = 0.02
