@@ -13,8 +13,9 @@ import pytest
 pytest.importorskip("PySide6.QtWidgets")
 
 
-@pytest.fixture(scope="module")
-def app():
+@pytest.fixture
+def app(qtbot):
+    """The process's QApplication (pytest-qt's ``qtbot`` drives the widgets)."""
     from imu.gui.app import ensure_app
     return ensure_app(offscreen=True)
 
@@ -333,9 +334,8 @@ def test_tone_file_is_a_short_sine(tmp_path):
 
 # ------------------------------------------------------------------------- jump to rep -----
 
-def test_replay_jumps_to_a_clicked_rep_and_seeks_with_keys_and_the_track(app):
+def test_replay_jumps_to_a_clicked_rep_and_seeks_with_keys_and_the_track(app, qtbot):
     from PySide6 import QtCore
-    from PySide6.QtTest import QTest
     from imu.gui.app import dispose
     p = player()
     p.pause()
@@ -344,29 +344,28 @@ def test_replay_jumps_to_a_clicked_rep_and_seeks_with_keys_and_the_track(app):
     t = win.replist.tables["hinge"]
     hinge = [r for r in p.reps if r["exercise"] == "hinge"]
     rect = t.visualItemRect(t.item(len(hinge) - 1, 1))           # the oldest rep, bottom row
-    QTest.mouseClick(t.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseClick(t.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=rect.center())
     assert p.position_s == pytest.approx(hinge[0]["end_s"] + 0.05)
     assert win.last_snapshot.reps[-1]["index"] == hinge[0]["index"]
     win.activateWindow()
     win.setFocus()
     at = p.position_s
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Right)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Right)
     assert p.position_s == pytest.approx(at + 5.0)
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Left)
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Left)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Left)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Left)
     assert p.position_s == pytest.approx(at - 5.0)
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Home)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Home)
     assert p.position_s == 0.0
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Space)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
     assert p.playing
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Space)
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Space)
     assert not p.playing
     s = win.controls.slider
     x = s.width() * 3 // 4
-    QTest.mouseClick(s, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x, s.height() // 2))
+    qtbot.mouseClick(s, QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(x, s.height() // 2))
     assert p.position_s == pytest.approx(s.value_at(x) / 10.0)
     assert 0.6 * p.duration_s < p.position_s < 0.9 * p.duration_s
-    QTest.keyClick(win, QtCore.Qt.Key.Key_Q, QtCore.Qt.KeyboardModifier.ControlModifier)
-    app.processEvents()
-    assert not win.isVisible()
+    qtbot.keyClick(win, QtCore.Qt.Key.Key_Q, QtCore.Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not win.isVisible(), timeout=2000)
     dispose(win)

@@ -48,7 +48,7 @@ def _phases(src):
     return [(p["phase"], p["t0"] - src.t0_s, p["t1"] - src.t0_s) for p in ev.data["phases"]]
 
 
-def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration():
+def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration(qtbot):
     from imu.gui.app import dispose, ensure_app
     from imu.gui.wizard import CalibrationWizard
 
@@ -57,6 +57,7 @@ def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration(
     ph = {name: (t0, t1) for name, t0, t1 in _phases(src) if name != "still"}
     _feed_until(pipe, src, blocks, 0.0)
     wiz = CalibrationWizard(pipe, thighs=["right", "left"])
+    qtbot.addWidget(wiz)
     wiz.start(now=0.0)
     assert pipe.snapshot().calibration.state == "recording"
     assert not wiz.start_btn.isEnabled()                 # no second start while running
@@ -98,7 +99,7 @@ def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration(
     app.processEvents()
 
 
-def test_wizard_times_out_with_a_clear_message_when_the_movement_never_comes():
+def test_wizard_times_out_with_a_clear_message_when_the_movement_never_comes(qtbot):
     from imu.gui.app import dispose, ensure_app
     from imu.gui.wizard import CalibrationWizard
     from imu.live.motion import Motion
@@ -107,6 +108,7 @@ def test_wizard_times_out_with_a_clear_message_when_the_movement_never_comes():
     pipe, src, blocks = _pipeline()
     _feed_until(pipe, src, blocks, 0.0)
     wiz = CalibrationWizard(pipe, thighs=["right"])
+    qtbot.addWidget(wiz)
     wiz.start(now=0.0)
     wiz.motion = Motion("still", {"sacrum": 1.0})
     t = 0.0
@@ -123,7 +125,7 @@ def test_wizard_times_out_with_a_clear_message_when_the_movement_never_comes():
     app.processEvents()
 
 
-def test_wizard_stops_waiting_for_a_solve_that_never_ends():
+def test_wizard_stops_waiting_for_a_solve_that_never_ends(qtbot):
     from imu.gui.app import dispose, ensure_app
     from imu.gui.wizard import SOLVE_TIMEOUT_S, CalibrationWizard
     from imu.live.snapshot import CalibrationState, Snapshot
@@ -140,6 +142,7 @@ def test_wizard_stops_waiting_for_a_solve_that_never_ends():
 
     app = ensure_app(offscreen=True)
     wiz = CalibrationWizard(Stuck(), thighs=["right"])
+    qtbot.addWidget(wiz)
     wiz.start(now=0.0)
     wiz.finish_protocol(now=10.0)
     wiz.update_snapshot(Stuck().snapshot())
