@@ -14,9 +14,9 @@ relative to the pelvis; the levers that remain are
 
 Between two anchors the heading correction is interpolated linearly in time (a constant residual
 bias gives a linear drift; batch only); the streaming version moves to each new correction at
-``slew_deg_per_s`` (no steps in the live traces) and then holds it. The pelvis is re-zeroed only
-within the drift it can have had since the last anchor (a few degrees), so a person who turned
-and stands still keeps the turn. The
+``slew_deg_per_s`` (no steps in the live traces) and then holds it. A pelvis heading change that
+the thighs share (the whole body turned, feet and all) is kept as a turn, not re-zeroed: each
+sensor drifts on its own, so drift is a change the thighs do not share. The
 confidence of a rotation angle (0..1) falls with the expected drift since the nearest anchor:
 ``exp(-drift_deg_per_s · Δt / confidence_scale_deg)``.
 
@@ -47,9 +47,12 @@ class HeadingHoldSettings:
     pelvis_gate_deg : float
         The pelvis heading is re-zeroed only if it lies within this of the held heading (plus
         ``pelvis_gate_growth_deg_per_s`` per second since the last anchor: drift grows). The
-        gate is the expected drift, no more (2° + 0.05°/s: 5° a minute after an anchor, 32°
-        after 10 minutes of walking without a stop, which drifts about that much): a person
-        who turned by more than that and stands still is not snapped back; a smaller turn is.
+        gate is not the only test: see ``turn_min_deg``.
+    turn_min_deg : float
+        A change of the pelvis heading since the previous standing larger than this that the
+        thighs share (each thigh's heading relative to the pelvis changed by less than half
+        of it: the whole body turned, feet and all) is kept as a turn, not re-zeroed; a change
+        the thighs do not share is drift (each sensor drifts on its own) and is re-zeroed.
     femur_gate_deg : float
         A femur heading is re-zeroed only if its correction changes by less than this (plus
         ``femur_gate_growth_deg_per_s`` per second since the last anchor).
@@ -73,8 +76,9 @@ class HeadingHoldSettings:
     still_gyr_rad_s: float = 0.12
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
-    pelvis_gate_deg: float = 2.0
+    pelvis_gate_deg: float = 20.0
     pelvis_gate_growth_deg_per_s: float = 0.05
+    turn_min_deg: float = 3.0
     femur_gate_deg: float = 20.0
     femur_gate_growth_deg_per_s: float = 0.1
     drift_deg_per_s: float = 0.02
@@ -252,16 +256,23 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     # reference (pelvis) corrections at anchors, gated against the held heading
     ref_pts: list[tuple[float, float]] = []  # (time, correction)
     ref_meas = []
+    rel_prev = None  # each other role's heading relative to the pelvis at the previous standing
     for i0, i1 in anchors:
         tc = 0.5 * (t[i0] + t[i1 - 1])
         h = _circ_mean_deg(ref_h[i0:i1])
         if not np.isfinite(h):
             continue
         ref_meas.append((i0, i1, tc, h))
-        if ref_pts and abs(wrap_deg(h + ref_pts[-1][1])) > gate(
-                reference, tc, ref_pts[-1][0], settings.pelvis_gate_deg,
-                settings.pelvis_gate_growth_deg_per_s):
-            continue  # faces another way: the person has turned, keep the held heading
+        rel = {r: float(wrap_deg(_circ_mean_deg(heading[r][i0:i1]) - h))
+               for r in roles if r != reference}
+        rel_before, rel_prev = rel_prev, rel
+        if ref_pts:
+            turn = float(wrap_deg(h + ref_pts[-1][1]))  # pelvis heading change vs the held one
+            if abs(turn) > gate(reference, tc, ref_pts[-1][0], settings.pelvis_gate_deg,
+                                settings.pelvis_gate_growth_deg_per_s):
+                continue  # faces another way: the person has turned, keep the held heading
+            if _shared_turn(turn, rel, rel_before, settings):
+                continue  # the thighs turned with the pelvis: a turn, not drift
         c = -h if not ref_pts else ref_pts[-1][1] + float(wrap_deg(-h - ref_pts[-1][1]))
         ref_pts.append((tc, c))
 
@@ -306,6 +317,18 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
         conf[role] = np.minimum(_confidence(t, [p[0] for p in pts], settings, rst[role]),
                                 conf[reference])
     return HeadingHoldResult(offsets, conf, [(float(t[a]), float(t[b - 1])) for a, b in anchors])
+
+
+def _shared_turn(turn_deg: float, rel: dict, rel_before: dict | None,
+                 settings: HeadingHoldSettings) -> bool:
+    """Whether a pelvis heading change ``turn_deg`` since the previous standing is a turn of the
+    whole body: larger than ``turn_min_deg`` and shared by every thigh (its heading relative to
+    the pelvis, ``rel`` now and ``rel_before`` then, changed by less than half of it)."""
+    if rel_before is None or abs(turn_deg) <= settings.turn_min_deg:
+        return False
+    d = [abs(wrap_deg(rel[r] - rel_before[r])) for r in rel
+         if r in rel_before and np.isfinite(rel[r]) and np.isfinite(rel_before[r])]
+    return bool(d) and max(d) < 0.5 * abs(turn_deg)
 
 
 def _interp_points(t: np.ndarray, pts: list[tuple[float, float]],
@@ -391,6 +414,9 @@ class HeadingHoldStream:
         self._ref_acc = [0.0, 0.0]
         self._restart_at = {r: None for r in self.roles}
         self._restarted = {r: False for r in self.roles}
+        self._rel_prev = None    # other roles' headings relative to the pelvis, latest standing
+        self._rel_before = None  # the same at the standing before the current one
+        self._rel_run = None
 
     def note_restart(self, role: str, t_s: float) -> None:
         """The fusion of ``role`` restarted after a long gap at ``t_s``: from the first update at
@@ -469,8 +495,14 @@ class HeadingHoldStream:
         def gate(role, base_deg, growth_deg_per_s):
             return s.restart_gate_deg if self._restarted[role] else base_deg + growth_deg_per_s * since
 
-        if self._last_anchor_t is None or abs(wrap_deg(mean[ref] + c_ref)) <= \
-                gate(ref, s.pelvis_gate_deg, s.pelvis_gate_growth_deg_per_s):
+        rel = {r: float(wrap_deg(mean[r] - mean[ref])) for r in self.roles if r != ref}
+        if self._run_start_t != self._rel_run:  # a new standing stretch
+            self._rel_run, self._rel_before = self._run_start_t, self._rel_prev
+        self._rel_prev = rel
+        turn = float(wrap_deg(mean[ref] + c_ref))
+        if self._last_anchor_t is None or (
+                abs(turn) <= gate(ref, s.pelvis_gate_deg, s.pelvis_gate_growth_deg_per_s)
+                and not _shared_turn(turn, rel, self._rel_before, s)):
             c_ref = c_ref + float(wrap_deg(-mean[ref] - c_ref))
             self._restarted[ref] = False
         self._target[ref] = c_ref
