@@ -1,8 +1,9 @@
 """One table of per-exercise views: what the dashboard shows for each exercise.
 
 Each :class:`ExerciseView` says which list its items go to (reps, holds or strides), the list's
-columns, the three big readouts, the side box's caption, whether the pelvic-drop grade lines
-apply, and how the stick figure is drawn. Adding an exercise to the dashboard is one entry in
+columns, the three big readouts, the side box's caption, whether its side is the stance leg
+(the stick figure draws that leg bold), whether the pelvic-drop grade lines and the drop sound
+cue apply, and which hip traces it draws. Adding an exercise to the dashboard is one entry in
 :data:`VIEWS`; everything else (set controls, list tabs, readouts, traces, figure, sound cue)
 reads this table.
 
@@ -12,7 +13,7 @@ The views only format numbers the analysis already produced; they compute nothin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from imu.analysis.language import EXERCISE_NAMES, FAULT_WORDS, fault_label, item_grade
@@ -82,11 +83,9 @@ class ExerciseView:
     stance_side: bool = False                   # side = the stance leg
     drop_lines: bool = False                    # pelvic-drop grade lines on the pelvis plot
     cue_on_drop: bool = False                   # sound when the drop leaves the green band
-    figure: str = "stand"                       # stick-figure hint: stand / one_leg / hinge
     item_word: str = "rep"
     in_controls: bool = True                    # offered in the live set controls
     hip_traces: tuple[str, ...] = ("hip_flexion", "thigh_inclination")   # lower plot, per side
-    extra: dict = field(default_factory=dict)
 
 
 def item_number(item: dict) -> str:
@@ -115,8 +114,7 @@ _add(ExerciseView(
      Column("thigh", lambda r: fmt_deg(r.get("thigh_inclination_peak_deg"), 0)),
      Column("share", lambda r: _num(r.get("pelvis_share"), 2)), _SCORE, _FAULTS),
     (Readout("{side} hip flexion", "{side}_hip_flexion"), Readout("pelvis tilt", "pelvis_tilt"),
-     Readout("{side} thigh inclination", "{side}_thigh_inclination")),
-    figure="hinge"))
+     Readout("{side} thigh inclination", "{side}_thigh_inclination"))))
 
 _add(ExerciseView(
     "squat", EXERCISE_NAMES["squat"], "reps",
@@ -125,7 +123,7 @@ _add(ExerciseView(
      Column("collapse L", lambda r: fmt_deg(r.get("collapse_index_left"), 1)), _FAULTS),
     (Readout("{side} hip flexion", "{side}_hip_flexion"), Readout("pelvis tilt", "pelvis_tilt"),
      Readout("{side} hip adduction", "{side}_hip_adduction")),
-    side_caption="Front leg", figure="hinge"))
+    side_caption="Front leg"))
 
 _add(ExerciseView(
     "single_leg_stance", EXERCISE_NAMES["single_leg_stance"], "holds",
@@ -138,8 +136,7 @@ _add(ExerciseView(
     (Readout("pelvic drop", "pelvic_drop_deg", drop_grade=True),
      Readout("pelvis obliquity", "pelvis_obliquity"),
      Readout("{lifted} hip flexion", "{lifted}_hip_flexion")),
-    side_caption="Stance leg", stance_side=True, drop_lines=True, cue_on_drop=True,
-    figure="one_leg", item_word="hold"))
+    side_caption="Stance leg", stance_side=True, drop_lines=True, cue_on_drop=True, item_word="hold"))
 
 _add(ExerciseView(
     "hip_airplane", EXERCISE_NAMES["hip_airplane"], "reps",
@@ -150,7 +147,7 @@ _add(ExerciseView(
             coloured=True, wide=True)),
     (Readout("{side} hip rotation", "{side}_hip_rotation"),
      Readout("pelvis rotation", "pelvis_rotation"), Readout("pelvis obliquity", "pelvis_obliquity")),
-    side_caption="Stance leg", stance_side=True, figure="one_leg",
+    side_caption="Stance leg", stance_side=True,
     hip_traces=("hip_rotation", "hip_flexion")))
 
 _add(ExerciseView(
@@ -161,7 +158,7 @@ _add(ExerciseView(
      Column("drop", lambda r: fmt_deg(r.get("pelvic_drop_max_deg"))), _SCORE, _FAULTS),
     (Readout("{side} hip flexion", "{side}_hip_flexion"), Readout("pelvis tilt", "pelvis_tilt"),
      Readout("pelvis rotation", "pelvis_rotation")),
-    side_caption="Stance leg", stance_side=True, figure="one_leg_hinge"))
+    side_caption="Stance leg", stance_side=True))
 
 _add(ExerciseView(
     "ir_hinge", "Internal-rotation hinge", "reps",
@@ -170,7 +167,7 @@ _add(ExerciseView(
      Column("obliquity", lambda r: fmt_deg(r.get("pelvis_obliquity_range_deg"))), _SCORE, _FAULTS),
     (Readout("{side} hip rotation", "{side}_hip_rotation"),
      Readout("{side} hip flexion", "{side}_hip_flexion"), Readout("pelvis rotation", "pelvis_rotation")),
-    side_caption="Stance leg", stance_side=True, figure="one_leg_hinge",
+    side_caption="Stance leg", stance_side=True,
     hip_traces=("hip_rotation", "hip_flexion")))
 
 _add(ExerciseView(
@@ -180,8 +177,7 @@ _add(ExerciseView(
      Column("pelvic drop", lambda s: fmt_deg(s.get("pelvic_drop_deg"))),
      Column("cadence", lambda s: _num(s.get("cadence_steps_per_min"), 0, "/min"), wide=True)),
     (Readout("right hip flexion", "right_hip_flexion"), Readout("left hip flexion", "left_hip_flexion"),
-     Readout("pelvis obliquity", "pelvis_obliquity")),
-    figure="stand", item_word="stride", in_controls=False))
+     Readout("pelvis obliquity", "pelvis_obliquity")), item_word="stride", in_controls=False))
 
 _add(ExerciseView(
     "posture", EXERCISE_NAMES["posture"], "reps", (_NUM,),
