@@ -272,10 +272,23 @@ class CalibrationWizard(QtWidgets.QDialog):
             seen = MOTION_WORDS.get(label, label)
             what = {"still": "you standing still", "hinging": f"{s.count} hip hinges"}.get(
                 s.want, f"the {s.want.split()[-1]} leg swinging")
-            self.model.cancel_calibration()
+            self._cancel()
             self._stop(f"Step \u201c{s.title}\u201d: the sensors did not see {what} within "
                        f"{s.timeout_s:.0f} s (they saw: {seen}). Check that every sensor is "
                        "strapped on and streaming, then press Try again.")
+
+    def _cancel(self) -> None:
+        cancel = getattr(self.model, "cancel_calibration", None)
+        if callable(cancel):
+            cancel()
+
+    def reject(self) -> None:
+        """Close; a protocol under way is abandoned (the calibration in use stays)."""
+        if self.state == "running":
+            self._timer.stop()
+            self._cancel()
+            self.state = "stopped"
+        super().reject()
 
     def _show_quality(self, s: Step, label: str) -> None:
         ok = label == s.want or (s.want != "still" and label == "still" and self._good_s > 0)

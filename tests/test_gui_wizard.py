@@ -121,6 +121,10 @@ def test_wizard_times_out_with_a_clear_message_when_the_movement_never_comes(qtb
     assert "did not see 3 hip hinges within 60 s" in text and "standing still" in text
     assert wiz.start_btn.isEnabled() and wiz.start_btn.text() == "Try again"
     assert pipe.snapshot().calibration.state == "none"      # the half protocol is dropped
+    wiz.start(now=t)                                        # again, then closed half-way
+    assert pipe.snapshot().calibration.state == "recording"
+    wiz.close_btn.click()
+    assert pipe.snapshot().calibration.state == "none" and wiz.state == "stopped"
     dispose(wiz)
     app.processEvents()
 
