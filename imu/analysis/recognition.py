@@ -240,18 +240,27 @@ class ExerciseRecognizer:
         self._t_last = -math.inf
         self._prev_end = -math.inf               # end of the last bout's segment
         self._t0: float | None = None             # first time fed
+        self._current = None                      # (key, Segment) of the last current()
+        self._pend_t: list[float] = []            # rows fed one by one, not yet in numpy
+        self._pend: list[list[float]] = []
+        # per column: the multiple of active_deg beyond which it is moving (0: not used)
+        self._kinds = [1.0 if (c.endswith(("_hip_flexion", "_thigh_inclination"))
+                               or c == "pelvis_tilt") else
+                       2.0 if (c.endswith("_hip_rotation") or c == "pelvis_obliquity") else 0.0
+                       for c in self.columns]
+        #: how often :meth:`current` classifies the bout under way (seconds of data)
+        self.current_every_s = 0.5
+        #: the live guess looks at the last this many seconds of the bout (bounded cost)
+        self.current_window_s = 60.0
 
     # -- feeding ----------------------------------------------------------------------------
     def _active(self, cols: dict[str, np.ndarray], n: int) -> np.ndarray:
+        """Moving rows of a block (the rule of :meth:`_row_active`, vectorised)."""
         a = np.zeros(n, dtype=bool)
-        for c in self.columns:
-            if c not in cols:
-                continue
-            v = np.abs(np.nan_to_num(np.asarray(cols[c], dtype=float)))
-            if c.endswith(("_hip_flexion", "_thigh_inclination")) or c == "pelvis_tilt":
-                a |= v > self.active_deg
-            elif c.endswith("_hip_rotation") or c in ("pelvis_obliquity",):
-                a |= v > 2 * self.active_deg
+        for c, k in zip(self.columns, self._kinds):
+            if k and c in cols:
+                with np.errstate(invalid="ignore"):
+                    a |= np.abs(np.asarray(cols[c], dtype=float)) > k * self.active_deg
         return a
 
     def feed(self, time_s, columns: dict[str, np.ndarray]) -> list[Segment]:
@@ -261,33 +270,73 @@ class ExerciseRecognizer:
         n = len(t)
         if n == 0:
             return []
-        cols = {c: np.asarray(columns[c], dtype=float) for c in self.columns if c in columns}
+        self._flush()
+        cols = {c: (np.asarray(columns[c], dtype=float) if c in columns else np.full(n, np.nan))
+                for c in self.columns}
         act = self._active(cols, n)
         valid = np.isfinite(np.asarray(cols.get("pelvis_tilt", np.zeros(n)), dtype=float))
-        closed: list[Segment] = []
         if self._t0 is None:
             self._t0 = float(t[0])
-        # per-sample state machine, vectorised between transitions
         self._t.append(t)
         self._rows.append(cols)
-        for i in np.flatnonzero(act & valid):
-            ti = float(t[i])
-            if self._bout_start is None:
-                self._bout_start = ti
-            elif self._last_active is not None and ti - self._last_active > self.gap_s:
-                closed += self._close_bout()
-                self._bout_start = ti
-            self._last_active = ti
+        closed: list[Segment] = []
+        for i in np.flatnonzero(act & valid):  # the state machine only at moving samples
+            closed += self._moving(float(t[i]))
         self._t_last = float(t[-1])
-        if (self._bout_start is not None and self._last_active is not None
-                and self._t_last - self._last_active > self.gap_s):
-            closed += self._close_bout()
+        closed += self._maybe_close()
         self._trim()
         return closed
 
     def update(self, t_s: float, row: dict) -> list[Segment]:
-        """Feed one row (the live path)."""
-        return self.feed([t_s], {c: [row.get(c, math.nan)] for c in self.columns})
+        """Feed one row (the live path; the same state machine as :meth:`feed`, without a
+        numpy call per row)."""
+        t = float(t_s)
+        if self._t0 is None:
+            self._t0 = t
+        vals = [float(row.get(c, math.nan)) for c in self.columns]
+        self._pend_t.append(t)
+        self._pend.append(vals)
+        closed: list[Segment] = []
+        tilt = row.get("pelvis_tilt", 0.0)
+        if tilt == tilt and self._row_active(vals):  # (NaN != NaN: a gap is not moving)
+            closed += self._moving(t)
+        self._t_last = t
+        closed += self._maybe_close()
+        if len(self._pend_t) >= 256:
+            self._flush()
+            self._trim()
+        return closed
+
+    def _row_active(self, vals: list[float]) -> bool:
+        for c, v, k in zip(self.columns, vals, self._kinds):
+            if k and v == v and abs(v) > k * self.active_deg:
+                return True
+        return False
+
+    def _moving(self, ti: float) -> list[Segment]:
+        closed = []
+        if self._bout_start is None:
+            self._bout_start = ti
+        elif self._last_active is not None and ti - self._last_active > self.gap_s:
+            closed += self._close_bout()
+            self._bout_start = ti
+        self._last_active = ti
+        return closed
+
+    def _maybe_close(self) -> list[Segment]:
+        if (self._bout_start is not None and self._last_active is not None
+                and self._t_last - self._last_active > self.gap_s):
+            return self._close_bout()
+        return []
+
+    def _flush(self) -> None:
+        """Move the rows fed one by one into the numpy buffer."""
+        if not self._pend_t:
+            return
+        a = np.asarray(self._pend, dtype=float)
+        self._t.append(np.asarray(self._pend_t, dtype=float))
+        self._rows.append({c: a[:, k] for k, c in enumerate(self.columns)})
+        self._pend_t, self._pend = [], []
 
     def finish(self) -> list[Segment]:
         """End of the data: closes the bout under way and the last quiet stretch."""
@@ -299,17 +348,24 @@ class ExerciseRecognizer:
 
     # -- state ------------------------------------------------------------------------------
     def current(self) -> Segment | None:
-        """Best guess for the bout under way (None when standing quietly)."""
+        """Best guess for the bout under way (None when standing quietly): the bout's last
+        ``current_window_s`` seconds classified, at most every ``current_every_s``."""
         if self._bout_start is None:
             return None
-        t, cols = self._window(self._bout_start, self._t_last)
+        key = (self._bout_start, math.floor(self._t_last / self.current_every_s))
+        if self._current is not None and self._current[0] == key:
+            return self._current[1]  # at most one classification per current_every_s
+        t0 = max(self._bout_start, self._t_last - self.current_window_s)
+        t, cols = self._window(t0, self._t_last)
         if len(t) < 3:
             return None
-        label, conf, side = classify(bout_features(cols, self._t_last - self._bout_start),
-                                     self.table)
-        return Segment(label, self._bout_start, self._t_last, conf, side)
+        label, conf, side = classify(bout_features(cols, self._t_last - t0), self.table)
+        seg = Segment(label, self._bout_start, self._t_last, conf, side)
+        self._current = (key, seg)
+        return seg
 
     def _window(self, t0: float, t1: float):
+        self._flush()
         t = np.concatenate(self._t) if self._t else np.zeros(0)
         m = (t >= t0) & (t <= t1)
         cols = {c: np.concatenate([r[c] for r in self._rows])[m] for c in self._rows[0]} \
