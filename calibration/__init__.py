@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from imu.calibration.auto import AutoSettings, calibrate_auto
 from imu.calibration.phases import PhaseSettings, Phases, detect_phases
 from imu.calibration.profile import SCHEMA, Profile, load_profile
 from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
@@ -21,7 +22,7 @@ from imu.errors import BadInputError, CalibrationError
 from imu.intrinsics import IntrinsicCorrection, has_acc_correction
 from imu.types import Session, role_side
 
-__all__ = ["calibrate_session", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
+__all__ = ["calibrate_session", "calibrate", "calibrate_auto", "AutoSettings", "METHODS", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
            "PhaseSettings", "QualityLimits", "check_quality", "CalibrationError"]
 
 _CAL_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
@@ -136,3 +137,32 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
                    models={r: session.sensors[r].info.model for r in roles},
                    intrinsics=intr, quality=quality, phases=ph.to_dict(),
                    source=session.source)
+
+
+#: calibration methods: the SPEC §4 protocol, or standing + any sagittal motion
+METHODS = ("protocol", "auto")
+
+
+def calibrate(session: Session, *, method: str | None = None, intrinsics: dict | None = None
+              ) -> Profile:
+    """The session's calibration by ``method``: ``protocol`` (SPEC §4), ``auto``
+    (:func:`calibrate_auto`), or ``None``: the protocol when the session has it, else auto.
+
+    A session without the protocol's quiet standing and hinges falls back to ``auto``; a
+    protocol that is there but poor is refused as before (repeat it, or ask for ``auto``).
+    """
+    if method not in (None, *METHODS):
+        raise BadInputError(f"--method {method}: expected one of {', '.join(METHODS)}")
+    if method == "auto":
+        return calibrate_auto(session, intrinsics=intrinsics)
+    if method == "protocol":
+        return calibrate_session(session, intrinsics=intrinsics)
+    ph = detect_phases(session, PhaseSettings())
+    if ph.standing is None or ph.hinges is None or not ph.swings:
+        return calibrate_auto(session, intrinsics=intrinsics)
+    try:
+        return calibrate_session(session, intrinsics=intrinsics)
+    except CalibrationError:
+        if any(e.kind == "calibration_start" for e in session.events):
+            raise  # the protocol was recorded: say what to repeat
+        return calibrate_auto(session, intrinsics=intrinsics)

@@ -72,6 +72,9 @@ class Profile:
         ISO 8601 date and time (UTC).
     source : str
         The session the profile came from.
+    method : str
+        ``protocol`` (SPEC §4 phases) or ``auto`` (standing + whatever sagittal motion the
+        session had, :mod:`imu.calibration.auto`).
     """
 
     mounts: dict[str, np.ndarray]
@@ -82,6 +85,7 @@ class Profile:
     phases: dict = field(default_factory=dict)
     created: str = ""
     source: str = ""
+    method: str = "protocol"
 
     def __post_init__(self):
         if not self.created:
@@ -115,6 +119,7 @@ class Profile:
                 "intrinsics": self.intrinsics.get(role, {}),
             }
         return _jsonable({"schema": SCHEMA, "created": self.created, "source": self.source,
+                          "method": self.method,
                           "sensors": sensors, "phases": self.phases, "quality": self.quality})
 
     @classmethod
@@ -142,7 +147,8 @@ class Profile:
             intr[role] = dict(s.get("intrinsics") or {})
         return cls(mounts=mounts, sensor_ids=ids, models=models, intrinsics=intr,
                    quality=dict(d.get("quality") or {}), phases=dict(d.get("phases") or {}),
-                   created=str(d.get("created", "")), source=str(d.get("source", "")))
+                   created=str(d.get("created", "")), source=str(d.get("source", "")),
+                   method=str(d.get("method", "protocol")))
 
     def save(self, path, force: bool = False) -> None:
         """Write the profile as JSON to exactly ``path`` under the output rule
@@ -154,7 +160,7 @@ class Profile:
 
     def summary(self) -> str:
         """A few lines for people: per phase its key figures."""
-        lines = [f"calibration {self.created} ({', '.join(self.roles)})"]
+        lines = [f"calibration {self.created} ({', '.join(self.roles)}), method {self.method}"]
         for phase, f in self.quality.items():
             if not isinstance(f, dict):
                 continue
@@ -169,6 +175,15 @@ class Profile:
                              f"{f['axis_vertical_deg']:.0f}° from vertical")
             elif "duration_s" in f:
                 lines.append(f"  {phase:<20}{f['duration_s']:.1f} s")
+            elif phase == "auto":
+                for role, g in f.items():
+                    how = g.get("method", "?")
+                    extra = (f", range {g['range_deg']:.0f}°, planarity {g['planarity']:.2f}"
+                             if how == "rotation axis" else
+                             f", speed {g.get('travel_speed_m_s', 0):.2f} m/s")
+                    lines.append(f"  {role + ' axis':<20}{how}{extra}: {g.get('verdict', '?')}")
+        if self.method == "auto":
+            lines.append(f"  quality: {self.quality.get('auto_verdict', '?')}")
         return "\n".join(lines)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 SIDES = ("right", "left")
-EXERCISES = ("hinge", "single_leg_stance", "hip_airplane", "squat", "posture")
+EXERCISES = ("hinge", "single_leg_stance", "hip_airplane", "squat", "posture", "walking")
 
 #: Event kinds stored in recordings (SPEC §6). ``set_start`` / ``set_end`` carry ``exercise``
 #: and ``side``; ``calibration_start`` / ``calibration_end`` bracket the SPEC §4 protocol.
@@ -87,9 +87,29 @@ class SensorData:
     t_host_s: np.ndarray
     acc: np.ndarray
     gyr: np.ndarray
+    #: the sensor's own orientation ``q_ES`` (N, 4) ``w, x, y, z`` (earth frame, z up) when the
+    #: source carried one (vendor sensor fusion), else None
+    quat: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(len(self.seq))
+
+    @property
+    def derived(self) -> list[str]:
+        """Which of ``acc``/``gyr`` were derived from :attr:`quat` (not measured)."""
+        return list(self.info.extra.get("derived") or [])
+
+    @property
+    def has_raw(self) -> bool:
+        """Whether ``acc`` and ``gyr`` are the sensor's own samples (fusion can run on them)."""
+        return not self.derived
+
+    @property
+    def kind(self) -> str:
+        """``raw``, ``orientation`` (vendor orientation only) or ``raw+orientation``."""
+        if self.quat is None:
+            return "raw"
+        return "raw+orientation" if self.has_raw else "orientation"
 
     @classmethod
     def from_blocks(cls, info: SensorInfo, blocks: list[SampleBlock]) -> "SensorData":

@@ -147,7 +147,12 @@ def test_calibrate_command_refusal_is_one_line_exit_2(tmp_path, capsys):
     from imu.cli import main
     from imu.session.csvfolder import write_csv_folder
 
-    res = simulate("hinge", rate_hz=60.0, seed=78, errors=True, calibration=False, reps=2)
+    res = simulate("walking", rate_hz=60.0, seed=78, errors=True, calibration=False,
+                   duration_s=30.0)
+    for d in res.session.sensors.values():  # only the steady walking: no standing anywhere
+        keep = (d.t_host_s > 8.0) & (d.t_host_s < 22.0)
+        d.seq, d.t_sensor_s, d.t_host_s = d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep]
+        d.acc, d.gyr = d.acc[keep], d.gyr[keep]
     folder = tmp_path / "sess"
     write_csv_folder(res.session, folder)
     assert main(["calibrate", str(folder), "-o", str(tmp_path / "p.json")]) == 2

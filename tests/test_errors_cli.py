@@ -79,9 +79,19 @@ def test_folder_without_a_session(tmp_path, capsys):
                    "holds no session")
 
 
-def test_dot_export_without_role(tmp_path, capsys):
-    one_line_error(["import", DOT, "-o", tmp_path / "x.imu"], capsys,
-                   "D4-22-CD-00-36-82_20240312_101502.csv", "--role")
+def test_dot_export_without_role_is_skipped_with_a_note(tmp_path, capsys):
+    rc, err = run_cli(["import", DOT, "-o", tmp_path / "x.imu"], capsys)
+    assert rc == 0
+    notes = [ln for ln in err if "note:" in ln]
+    assert len(notes) == 1 and "D4-22-CD-00-36-82_20240312_101502.csv" in notes[0]
+    assert "--role" in notes[0]
+
+
+def test_dot_exports_none_with_a_role(tmp_path, capsys):
+    one_line_error(["import", DOT / "D4-22-CD-00-36-82_20240312_101502.csv", "-o",
+                    tmp_path / "x.imu"], capsys, "D4-22-CD-00-36-82_20240312_101502.csv",
+                   "--role")
+    assert not (tmp_path / "x.imu").exists()
 
 
 def test_bad_role_argument(tmp_path, capsys):

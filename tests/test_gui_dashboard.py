@@ -134,8 +134,10 @@ def test_replay_without_a_usable_calibration_still_plays_status_and_sets():
     sensors = {}
     for role, d in s.sensors.items():
         m = d.t_host_s >= cut
+        # never still (no quiet standing either): not even the automatic calibration can work
+        shake = 0.8 * np.sin(2 * np.pi * 0.5 * d.t_host_s[m])[:, None] * np.array([1.0, 0, 0])
         sensors[role] = replace(d, seq=d.seq[m], t_sensor_s=d.t_sensor_s[m],
-                                t_host_s=d.t_host_s[m], acc=d.acc[m], gyr=d.gyr[m])
+                                t_host_s=d.t_host_s[m], acc=d.acc[m], gyr=d.gyr[m] + shake)
     events = [e for e in s.events if e.t_s >= cut]
     p = build_player(Session(dict(s.meta), sensors, events), None, progress=False)
     snap = p.snapshot_at(10.0)

@@ -95,9 +95,9 @@ def test_info_counts_gaps_drops_duplicates_and_events(tmp_path, capsys):
     assert "subject: P1" in text and "single_leg_stance left" in text and '"wobbly"' in text
     row = next(ln for ln in text.splitlines() if ln.strip().startswith("sacrum"))
     cells = row.split()
-    assert cells[3:6] == ["200", "200.00", str(len(seq))]
-    assert float(cells[6]) == pytest.approx(t[-1] - t[0], abs=0.006)
-    assert cells[7:12] == ["2", "11", "0.055", "1", "0"]
+    assert cells[3:7] == ["raw", "200", "200.00", str(len(seq))]
+    assert float(cells[7]) == pytest.approx(t[-1] - t[0], abs=0.006)
+    assert cells[8:13] == ["2", "11", "0.055", "1", "0"]
 
 
 def test_export_dispatches_sto_by_format_or_suffix(sim, tmp_path):

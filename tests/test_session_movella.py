@@ -61,9 +61,13 @@ def test_load_session_maps_by_file_name_and_address():
     assert s.roles == ["left_thigh"]
 
 
-def test_unknown_role_is_a_one_line_error_naming_the_file():
-    with pytest.raises(BadInputError, match="cannot tell which role") as ei:
-        load_session(DATA)
+def test_sensor_without_role_is_skipped_with_a_note_naming_the_file():
+    notes = []
+    s = load_session(DATA, on_note=notes.append)
+    assert s.roles == ["sacrum", "right_thigh"]
+    assert len(notes) == 1 and TAGGED.name in notes[0] and "--role" in notes[0]
+    with pytest.raises(BadInputError, match="no sensor has a role") as ei:
+        load_session(TAGGED)
     assert TAGGED.name in str(ei.value) and "--role" in str(ei.value)
 
 

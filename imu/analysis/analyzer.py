@@ -22,6 +22,7 @@ from imu.analysis.sets import (SIDED, SetWindow, calibration_windows, find_sets,
 from imu.analysis.settings import Settings
 from imu.analysis.single_leg import SingleLegDetector
 from imu.analysis.squat import SquatDetector
+from imu.analysis.walking import WalkingDetector
 from imu.errors import BadInputError
 from imu.types import AngleTable, Event
 
@@ -33,6 +34,7 @@ DETECTORS: dict[str, type[Detector]] = {
     "hip_airplane": AirplaneDetector,
     "squat": SquatDetector,
     "posture": PostureDetector,
+    "walking": WalkingDetector,
 }
 
 
@@ -77,6 +79,8 @@ def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferre
     out["end_s"] = num(window.end_s)
     if det.kind == "holds":
         out["holds"] = items
+    elif det.kind == "strides":
+        out["strides"] = items
     else:
         out["reps"] = items
     out.update(det.set_fields())

@@ -15,6 +15,7 @@ EXERCISE_NAMES = {
     "hip_airplane": "Hip airplane",
     "squat": "Squat",
     "posture": "Posture / pelvic tilt reset",
+    "walking": "Walking",
 }
 
 #: Every fault name in plain words: a short label (tables, chart markers) and the full phrase
@@ -224,6 +225,16 @@ def set_sentence(s: dict) -> str:
         return (f"{n} rep{'s' if n != 1 else ''}, mean score {summ.get('mean_score', 0):.0f}/100, "
                 f"mean peak hip flexion {_deg(summ.get('mean_hip_flexion_peak_deg'))}; "
                 + ("all clean." if not bad else f"{bad} with faults."))
+    if ex == "walking":
+        n = len(s.get("strides", []))
+        if not n:
+            return "No strides found (hip flexion never swung back and forth 15° in step)."
+        sides = s.get("sides") or {}
+        per = "; ".join(f"{sd} hip {_deg(v.get('hip_flexion_range_deg'))} range, pelvic drop "
+                        f"{_deg(v.get('pelvic_drop_deg'))}" for sd, v in sides.items())
+        cad = s.get("cadence_steps_per_min")
+        return (f"{n} stride{'s' if n != 1 else ''}"
+                + (f", cadence {cad:.0f} steps/min" if cad else "") + (f"; {per}." if per else "."))
     if ex == "squat":
         n = len(s.get("reps", []))
         if not n:

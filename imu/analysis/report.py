@@ -114,6 +114,12 @@ def _set_chart(s: dict, angles: AngleTable, settings: dict) -> str:
         return '<p class="note">No angle samples in this set.</p>'
     items = s.get("reps", s.get("holds", [])) or []
     ch = Chart(title="Angles during the set", x_range=(s["start_s"], s["end_s"]))
+    if ex == "walking":
+        for side, color in (("right", "blue"), ("left", "purple")):
+            if f"{side}_hip_flexion" in cols:
+                ch.line(t, cols[f"{side}_hip_flexion"], color, f"{side} hip flexion")
+        ch.line(t, cols["pelvis_obliquity"], "orange", "pelvis obliquity")
+        return ch.svg()
     if ex in ("hinge", "squat"):
         h = _side_mean(cols, "hip_flexion")
         if h is not None:
@@ -268,6 +274,23 @@ def _items_table(s: dict) -> str:
                  _pill(h.get("grade") or "–", h.get("grade") or "grey"), _esc(L.hold_sentence(h))]
                 for h in holds]
         return _table(hdr, rows, {2, 3, 4, 5, 6})
+    if ex == "walking":
+        strides = s.get("strides", [])
+        hdr = ["#", "leg", "time (s)", "stride (s)", "hip flex peak", "hip ext peak", "hip range",
+               "obliquity (stance)", "pelvic drop (stance)", "tilt range", "rotation range"]
+        rows = [[str(r["index"]), r["side"], f"{r['start_s']:.1f}–{r['end_s']:.1f}",
+                 _n(r["stride_time_s"], 2), _n(r["hip_flexion_peak_deg"], 0, "°"),
+                 _n(r["hip_extension_peak_deg"], 0, "°"), _n(r["hip_flexion_range_deg"], 0, "°"),
+                 _n(r["pelvic_obliquity_range_deg"], 1, "°"), _n(r["pelvic_drop_deg"], 1, "°"),
+                 _n(r["pelvis_tilt_range_deg"], 1, "°"), _n(r["pelvis_rotation_range_deg"], 1, "°")]
+                for r in strides]
+        summ = [["cadence", _n(s.get("cadence_steps_per_min"), 0, " steps/min")],
+                ["median stride time", _n(s.get("stride_time_median_s"), 2, " s")]]
+        for f, d in (s.get("symmetry") or {}).items():
+            summ.append([f"symmetry {f.replace('_', ' ')} (right − left, index)",
+                         f"{_n(d.get('right_minus_left'), 2)} ({_n(d.get('index_pct'), 0, '%')})"])
+        return (_table(["measure", "value"], summ, {1}, say=False).replace(
+            "<table>", '<table class="narrow">') + _table(hdr, rows, set(range(3, 11))))
     if ex == "posture":
         p = s
         rows = [["static tilt (+anterior)", _n(p.get("static_tilt_deg"), 1, "°")],

@@ -23,6 +23,7 @@ EXERCISE_ALIASES = {
     "single_leg": "single_leg_stance", "single-leg": "single_leg_stance", "sls": "single_leg_stance",
     "hip_airplane": "hip_airplane", "hip-airplane": "hip_airplane", "airplane": "hip_airplane",
     "squat": "squat", "split_squat": "squat", "split-squat": "squat",
+    "walking": "walking", "walk": "walking", "gait": "walking",
     "posture": "posture", "pelvic_tilt_reset": "posture", "tilt_reset": "posture",
 }
 

@@ -66,6 +66,14 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "squat.min_rep_s": (0.4, "excursions shorter than this are not reps"),
     "squat.collapse_threshold_deg": (8.0, "fault knee_collapse: collapse_index above this"),
     "squat.rotation_weight": (0.5, "collapse_index = adduction + weight * internal rotation"),
+    # walking
+    "walking.peak_hysteresis_deg": (8.0, "a hip-flexion peak is confirmed once flexion falls this far below it"),
+    "walking.min_range_deg": (15.0, "strides with a smaller hip-flexion range are not counted"),
+    "walking.min_stride_s": (0.6, "strides shorter than this are not counted"),
+    "walking.max_stride_s": (2.5, "strides longer than this are not counted"),
+    "walking.stance_fraction": (0.6, "the leg's stance: this first part of its stride after the heel strike"),
+    "walking.min_strides": (3, "a walking bout holds at least this many strides (both legs)"),
+    "walking.max_pause_s": (2.0, "a pause longer than this between strides ends a walking bout"),
     # posture
     "posture.zone_deg": (5.0, "time_in_zone_pct counts |pelvis_tilt| below this"),
     "posture.return_window_s": (1.0, "return_error_deg: median |tilt| over the set's last window"),

@@ -33,8 +33,14 @@ def add_arguments(parser) -> None:
     from imu.output import add_force_argument
 
     parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
+    from imu.session.load import add_session_arguments
+
+    add_session_arguments(parser)
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration phase)")
+    from imu.commands.angles import add_method_argument
+
+    add_method_argument(parser)
     add_exercise_arguments(parser)
     parser.add_argument("--json", metavar="OUT",
                         help="write the Analysis JSON (without it: a readable summary only)")
@@ -69,6 +75,10 @@ def calibration_quality(profile) -> dict | None:
     q = getattr(profile, "quality", None)
     if not q:
         return None
+    if getattr(profile, "method", "protocol") == "auto":
+        return {"verdict": q.get("auto_verdict", "fair"), "method": "auto",
+                "message": "calibrated without the protocol: vertical and neutral from quiet "
+                           "standing, mediolateral axes from the session's own motion", **q}
     out = {"verdict": "ok", "message": f"calibration {getattr(profile, 'created', '')} "
                                         f"from {getattr(profile, 'source', '') or 'this session'}"}
     try:
@@ -125,8 +135,8 @@ def write_json(path: str, result: dict, force: bool = False) -> None:
 def run(args) -> int:
     from imu.analysis import analyze_angles
     from imu.analysis.language import quick_look_lines, session_summary_lines
-    from imu.commands.angles import session_angles
-    from imu.session.load import load_session
+    from imu.commands.angles import method_text, session_angles
+    from imu.session.load import load_from_args
 
     from imu.analysis.sets import normalize_exercise
 
@@ -137,17 +147,21 @@ def run(args) -> int:
     with Outputs(force=args.force) as outputs:  # every output checked before any work
         js = outputs.file(args.json, what="analysis JSON") if args.json else None
         rep = outputs.file(args.report, what="report") if args.report else None
-        session = load_session(args.session)
+        session = load_from_args(args)
         print("computing angles…", file=sys.stderr)
         angles, cals, _ = session_angles(session, args.calibration, filter=args.filter,
                                          save_intrinsics=args.save_intrinsics,
-                                         causal=args.causal)
+                                         causal=args.causal, method=args.method)
         result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
                                 side=args.side, calibrations=cals,
                                 progress=lambda m: print(m, file=sys.stderr))
         used = calibrations_used(result, cals)
+        last = next((c.profile for c in reversed(cals) if c.accepted), None)
         result["session"] = {"source": session.source or str(args.session),
-                             "calibration": used, "roles": session.roles}
+                             "calibration": used,
+                             "calibration_method": getattr(last, "method", "protocol"),
+                             "calibration_quality": calibration_quality(last),
+                             "roles": session.roles}
         if js is not None:
             with js.open() as fh:
                 fh.write(json_text(result))
@@ -160,7 +174,7 @@ def run(args) -> int:
                 meta["recorded"] = str(recorded)
             meta.update({"duration": f"{session.duration_s:.1f} s",
                          "sensors": ", ".join(session.roles),
-                         "calibration": used})
+                         "calibration": used, "calibration method": method_text(last)})
             profile = next(c.profile for c in reversed(cals) if c.accepted)
             html = render_report(result, angles, meta, calibration_quality(profile))
             with rep.open() as fh:

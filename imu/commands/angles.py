@@ -11,8 +11,12 @@ HELP = "pelvis and hip angles of a session as the SPEC angles CSV"
 
 def add_arguments(parser) -> None:
     parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
+    from imu.session.load import add_session_arguments
+
+    add_session_arguments(parser)
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
+    add_method_argument(parser)
     parser.add_argument("-o", "--output", required=True, metavar="ANGLES.csv",
                         help="angles CSV to write")
     add_filter_argument(parser)
@@ -42,6 +46,23 @@ def add_causal_argument(parser) -> None:
                              "instead of the non-causal estimate of a recording")
 
 
+def add_method_argument(parser) -> None:
+    parser.add_argument("--method", choices=("protocol", "auto"), default=None,
+                        help="calibration from the session itself: the SPEC §4 protocol, or auto "
+                             "(quiet standing + walking, hinges, squats or swings); default: the "
+                             "protocol when the session has it, else auto")
+
+
+def method_text(profile) -> str:
+    """``method protocol (…)`` or ``method auto, quality fair (…)`` for people."""
+    if getattr(profile, "method", "protocol") != "auto":
+        return "method protocol (SPEC §4 phases)"
+    q = profile.quality or {}
+    axes = ", ".join(f"{r} {f.get('method', '?')}" for r, f in (q.get("auto") or {}).items())
+    return (f"method auto, quality {q.get('auto_verdict', '?')} (standing "
+            f"{(q.get('standing') or {}).get('duration_s', 0):.1f} s; {axes})")
+
+
 def add_save_intrinsics_argument(parser) -> None:
     """``--save-intrinsics``: let a session from elsewhere write the intrinsics store."""
     parser.add_argument("--save-intrinsics", action="store_true",
@@ -60,10 +81,13 @@ def is_foreign(session) -> bool:
         describe_source(session.source) != "recording" if session.source else True)
 
 
-def session_profile(session, calibration_path: str | None, save_intrinsics: bool = False):
+def session_profile(session, calibration_path: str | None, save_intrinsics: bool = False,
+                    method: str | None = None):
     """The profile to use: the file given, else the one embedded in the session, else one
-    computed from the session's own calibration phase (a CalibrationError if there is none)."""
-    from imu.calibration import Profile, calibrate_session, load_profile
+    computed from the session itself (:func:`imu.calibration.calibrate`: the SPEC §4 protocol
+    when found, else auto; ``method`` forces one; a one-line CalibrationError when neither
+    works)."""
+    from imu.calibration import Profile, calibrate, load_profile
 
     if calibration_path:
         return load_profile(calibration_path)
@@ -72,18 +96,18 @@ def session_profile(session, calibration_path: str | None, save_intrinsics: bool
                                  where=f"{session.source or 'session'} (embedded calibration)")
     from imu.errors import CalibrationError
 
-    print("no --calibration: calibrating from the session's own calibration phase",
-          file=sys.stderr)
+    print("no --calibration: calibrating from the session itself", file=sys.stderr)
     try:
-        profile = calibrate_session(session, intrinsics=stored_intrinsics(session))
+        profile = calibrate(session, method=method, intrinsics=stored_intrinsics(session))
     except CalibrationError as exc:
         raise CalibrationError(f"{exc.message} (or pass --calibration PROFILE)") from None
+    print(f"calibration: {method_text(profile)}", file=sys.stderr)
     remember_intrinsics(profile, session, save_intrinsics)
     return profile
 
 
 def session_calibrations(session, calibration_path: str | None,
-                         save_intrinsics: bool = False) -> list:
+                         save_intrinsics: bool = False, method: str | None = None) -> list:
     """Every calibration of ``session`` (:class:`~imu.analysis.calibrations.CalibrationUse`).
 
     ``--calibration PROFILE`` applies everywhere. Otherwise each calibration phase marked by
@@ -104,7 +128,7 @@ def session_calibrations(session, calibration_path: str | None,
                                profile=session_profile(session, calibration_path))]
     windows = calibration_windows(session.events)
     if not windows:
-        profile = session_profile(session, None, save_intrinsics)
+        profile = session_profile(session, None, save_intrinsics, method)
         if session.calibration:
             return [CalibrationUse("profile stored in the recording", "stored", profile=profile)]
         end = _protocol_end(profile)
@@ -152,7 +176,8 @@ def _protocol_end(profile) -> float | None:
 
 def session_angles(session, calibration_path: str | None = None, *, filter: str | None = None,
                    rate_hz: float | None = None, progress: bool = True,
-                   save_intrinsics: bool = False, causal: bool = False):
+                   save_intrinsics: bool = False, causal: bool = False,
+                   method: str | None = None):
     """SPEC §3 angles of ``session``, each stretch through the calibration in force then.
 
     Returns ``(angles, calibrations, which)``: the :class:`~imu.types.AngleTable`, the list of
@@ -163,7 +188,7 @@ def session_angles(session, calibration_path: str | None = None, *, filter: str 
     from imu.analysis.calibrations import in_force, splice_angles
     from imu.kinematics.pipeline import DEFAULT_FILTER, compute_angles
 
-    cals = session_calibrations(session, calibration_path, save_intrinsics)
+    cals = session_calibrations(session, calibration_path, save_intrinsics, method)
     tables = {}
     which = None
     for k, c in enumerate(cals):
@@ -278,7 +303,7 @@ def _write_angles(table, tmp, confidence, decimals, chunk_rows) -> None:
 def run(args) -> int:
     from imu.errors import BadInputError
     from imu.fusion import FILTERS
-    from imu.session.load import load_session
+    from imu.session.load import load_from_args
 
     from imu.output import check_output
 
@@ -287,10 +312,10 @@ def run(args) -> int:
     if args.rate is not None and not (args.rate > 0):
         raise BadInputError(f"--rate must be positive, not {args.rate:g}")
     check_output(args.output, what="angles CSV", force=args.force)  # before any work
-    session = load_session(args.session)
+    session = load_from_args(args)
     table, cals, _ = session_angles(session, args.calibration, filter=args.filter,
                                     rate_hz=args.rate, save_intrinsics=args.save_intrinsics,
-                                    causal=args.causal)
+                                    causal=args.causal, method=args.method)
     if len(cals) > 1:
         print("calibrations: " + "; ".join(
             c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cals),

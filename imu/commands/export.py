@@ -21,8 +21,9 @@ def add_arguments(parser) -> None:
                         help="folder for --format csv, file for sto/mot (exactly this path)")
     parser.add_argument("--format", choices=FORMATS, default=None,
                         help="csv (default; a .sto or .mot output name selects sto or mot)")
-    parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
-                        help="DOT exports: role of a file / device tag / address")
+    from imu.session.load import add_session_arguments
+
+    add_session_arguments(parser)
     sto = parser.add_argument_group("sto and mot options")
     from imu.commands.angles import add_filter_argument
     from imu.output import add_force_argument
@@ -56,7 +57,13 @@ def export_sto(session, args) -> int:
     from imu.commands.angles import session_intrinsics, session_profile
     from imu.session import sto  # lazily: pulls in fusion and kinematics
 
-    if args.uncalibrated:
+    vendor = all(d.kind == "orientation" for d in session.sensors.values())
+    if args.uncalibrated or (vendor and not args.calibration and not session.calibration):
+        # sensors that carry their own orientation already share the vendor's earth frame
+        # and heading: their orientations are written as they are
+        if not args.uncalibrated:
+            print("imu export: the sensors' own orientations (vendor heading), no calibration",
+                  file=sys.stderr)
         alignment = intrinsics = None
     else:  # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
         profile = session_profile(session, args.calibration)
@@ -90,8 +97,7 @@ EXPORTERS = {"csv": export_csv, "sto": export_sto, "mot": export_mot}
 def run(args) -> int:
     from pathlib import Path
 
-    from imu.commands.import_ import parse_role_args
-    from imu.session.load import load_session
+    from imu.session.load import load_from_args
 
     from imu.errors import BadInputError
     from imu.output import check_output
@@ -108,5 +114,5 @@ def run(args) -> int:
         raise BadInputError(f"--max-gap-s {args.max_gap_s:g}: give 0..60 seconds")
     if args.uncalibrated and (fmt != "sto" or args.calibration):
         raise BadInputError("--uncalibrated goes with --format sto and without --calibration")
-    session = load_session(args.session, parse_role_args(args.role))
+    session = load_from_args(args)
     return EXPORTERS[fmt](session, args)

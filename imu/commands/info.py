@@ -14,8 +14,9 @@ def add_arguments(parser) -> None:
                         help="recording file, CSV folder or Movella DOT export")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as JSON (with the raw calibration profile)")
-    parser.add_argument("--role", action="append", default=[], metavar="KEY=ROLE",
-                        help="DOT exports: role of a file / device tag / address")
+    from imu.session.load import add_session_arguments
+
+    add_session_arguments(parser)
 
 
 def sensor_summary(d) -> dict:
@@ -32,6 +33,7 @@ def sensor_summary(d) -> dict:
 
     n = len(d)
     out = {"role": d.info.role, "sensor_id": d.info.sensor_id, "model": d.info.model,
+           "data": d.kind,
            "firmware": d.info.firmware, "rate_set_hz": d.info.rate_hz, "samples": n,
            "start_s": None, "end_s": None, "duration_s": 0.0, "rate_measured_hz": None,
            "rate_received_hz": None, "gaps": 0, "missing": 0, "longest_gap_s": 0.0,
@@ -133,11 +135,11 @@ def format_summary(s: dict) -> str:
     meta = {k: v for k, v in s["meta"].items() if not isinstance(v, (dict, list))}
     if meta:
         lines.append("  " + ", ".join(f"{k}: {v}" for k, v in sorted(meta.items())))
-    head = ("role", "sensor", "model", "set Hz", "measured Hz", "samples", "duration s",
+    head = ("role", "sensor", "model", "data", "set Hz", "measured Hz", "samples", "duration s",
             "gaps", "missing", "longest gap s", "dups", "resets", "NaN/inf", "same time")
     rows = [head]
     for x in s["sensors"]:
-        rows.append((x["role"], x["sensor_id"], x["model"],
+        rows.append((x["role"], x["sensor_id"], x["model"], x.get("data", "raw"),
                      f"{x['rate_set_hz']:g}" if x["rate_set_hz"] else "-",
                      _fmt_rate(x["rate_measured_hz"]), str(x["samples"]),
                      f"{x['duration_s']:.2f}", str(x["gaps"]), str(x["missing"]),
@@ -147,6 +149,13 @@ def format_summary(s: dict) -> str:
     lines.append("sensors:")
     for r in rows:
         lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    kinds = {x.get("data") for x in s["sensors"]}
+    if "orientation" in kinds:
+        lines.append("  orientation-only sensors carry the vendor's own orientation (no raw "
+                     "gyro): angles use it as is, without fusion")
+    if s["meta"].get("clock_alignment") == "start":
+        lines.append("  clocks: the sensors were never synchronised; their first samples were "
+                     "lined up (--align start)")
     lines += calibration_lines(s["calibration"])
     lines.append(f"events: {len(s['events'])}")
     for e in s["events"]:
@@ -157,10 +166,9 @@ def format_summary(s: dict) -> str:
 
 
 def run(args) -> int:
-    from imu.commands.import_ import parse_role_args
-    from imu.session.load import load_session
+    from imu.session.load import load_from_args
 
-    session = load_session(args.session, parse_role_args(args.role))
+    session = load_from_args(args)
     s = summarize(session, args.session)
     try:
         if args.json:

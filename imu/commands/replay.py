@@ -12,6 +12,9 @@ HELP = "replay a recorded session in the dashboard (or --screenshot OUT.png --at
 
 def add_arguments(parser) -> None:
     parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
+    from imu.session.load import add_session_arguments
+
+    add_session_arguments(parser)
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
@@ -82,7 +85,7 @@ def build_player(session, calibration_path: str | None = None, window_s: float =
 def run(args) -> int:
     from imu.errors import BadInputError
     from imu.live.paths import display_available
-    from imu.session.load import load_session
+    from imu.session.load import load_from_args
 
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
@@ -98,7 +101,7 @@ def run(args) -> int:
         shot = Output(args.screenshot, what="screenshot", force=args.force)  # before any work
         from imu.gui.app import check_size
         check_size(size)
-    session = load_session(args.session)
+    session = load_from_args(args)
     if session.duration_s <= 0:
         raise BadInputError(f"{args.session}: the recording holds no samples")
     at = session.duration_s if args.at is None else args.at

@@ -55,6 +55,16 @@ def sensor_times_s(data) -> np.ndarray:
     return np.asarray(session_times(data), dtype=float)
 
 
+def uses_vendor_orientation(session: Session, role: str) -> bool:
+    """Whether the angles of ``role`` come from the sensor's own orientation (no fusion): the
+    sensor has no raw samples, or it has both and the session asks for the vendor's
+    (``meta["use_vendor_orientation"]``)."""
+    data = session.sensors[role]
+    if getattr(data, "quat", None) is None:
+        return False
+    return (not data.has_raw) or bool((session.meta or {}).get("use_vendor_orientation"))
+
+
 def _apply_intrinsics(intrinsics, role: str, data):
     acc, gyr = data.acc, data.gyr
     if not intrinsics:
@@ -186,6 +196,16 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     def fuse_one(role):
         t, acc, gyr, r_hz = raw[role]
+        if uses_vendor_orientation(session, role):  # the sensor's own orientation, no fusion
+            q = np.asarray(session.sensors[role].quat, dtype=float)
+            if progress:
+                print(f"{role}: the sensor's own orientation ({len(t)} samples at {r_hz:g} Hz)",
+                      file=sys.stderr)
+            if restarts_s is not None:
+                restarts_s[role] = []
+            g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)
+            return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
+                    resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
         if win:
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
@@ -348,12 +368,38 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     if not any(role_side(r) for r in roles):
         raise BadInputError(f"{session.source or 'session'}: no thigh sensor matches the "
                             "calibration profile")
+    refuse_disjoint_clocks(session, roles)
     restarts: dict = {}
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
                                            rate_hz=rate_hz, progress=progress,
                                            filter_settings=filter_settings, alignment=alignment,
                                            restarts_s=restarts, causal=causal)
-    return angles_from_orientations(time_s, quats, gnorm, alignment, heading, restarts_s=restarts)
+    table = angles_from_orientations(time_s, quats, gnorm, alignment, heading,
+                                     restarts_s=restarts)
+    refuse_empty_columns(table, session.source or "session")
+    return table
+
+
+def refuse_disjoint_clocks(session: Session, roles) -> None:
+    """One-line BadInputError when the time spans of ``roles`` do not all overlap (their
+    angles would be NaN everywhere)."""
+    from imu.session.foreign import check_overlap
+
+    spans = []
+    for r in roles:
+        t = session.sensors[r].t_host_s
+        if len(t):
+            spans.append((r, session.sensors[r].info.sensor_id, float(np.nanmin(t)),
+                          float(np.nanmax(t))))
+    check_overlap(spans, session.source or "session")
+
+
+def refuse_empty_columns(table: AngleTable, where: str) -> None:
+    """Never hand out an angle column that is NaN everywhere: one-line BadInputError."""
+    empty = [c for c, v in table.columns.items() if not np.any(np.isfinite(v))]
+    if empty:
+        raise BadInputError(f"{where}: no valid {', '.join(empty)} anywhere (the sensors never "
+                            f"deliver together)")
 
 
 class AnglePipeline:

@@ -180,6 +180,7 @@ class LivePipeline:
         self._sets: list[dict] = []
         self._reps: list[dict] = []
         self._holds: list[dict] = []
+        self._strides: list[dict] = []
         self._live_state: dict = {}
         self._latest_row: dict[str, float] = {}
         self._t_first_s: float | None = None
@@ -419,7 +420,9 @@ class LivePipeline:
         cs = self._current_set or {}
         res = {**res, "exercise": cs.get("exercise"), "set_index": len(self._sets) + 1}
         res.setdefault("side", cs.get("side"))
-        if "pelvic_drop_max_deg" in res or (self._detector is not None and self._detector.kind == "holds"):
+        if self._detector is not None and self._detector.kind == "strides":
+            self._strides.append(res)
+        elif "pelvic_drop_max_deg" in res or (self._detector is not None and self._detector.kind == "holds"):
             self._holds.append(res)
         else:
             self._reps.append(res)
@@ -689,6 +692,7 @@ class LivePipeline:
                 angles_t=self._rel(t), angles=angles, current=current, status=status,
                 reps=[self._rel_item(r) for r in self._reps],
                 holds=[self._rel_item(h) for h in self._holds],
+                strides=[self._rel_item(x) for x in self._strides],
                 current_set=self._current_set_view(),
                 sets=[self._rel_item(s) for s in self._sets],
                 calibration=copy.copy(self._calib), recording_path=self.recording_path,

@@ -74,18 +74,24 @@ class ReplayPlayer:
         self.sets: list[dict] = []
         self.reps: list[dict] = []
         self.holds: list[dict] = []
+        self.strides: list[dict] = []
         for k, s in enumerate((analysis or {}).get("sets", []), 1):
             s = {**s, "start_s": s["start_s"] - self.t0_s, "end_s": s["end_s"] - self.t0_s}
-            self.sets.append({k2: v for k2, v in s.items() if k2 not in ("reps", "holds")})
+            self.sets.append({k2: v for k2, v in s.items()
+                              if k2 not in ("reps", "holds", "strides")})
             for r in s.get("reps", []) or []:
                 self.reps.append(self._shift({**r, "exercise": s["exercise"], "set_index": k,
                                               "side": r.get("side", s.get("side"))}))
             for h in s.get("holds", []) or []:
                 self.holds.append(self._shift({**h, "exercise": s["exercise"], "set_index": k}))
+            for st in s.get("strides", []) or []:
+                self.strides.append(self._shift({**st, "exercise": s["exercise"],
+                                                 "set_index": k}))
         if analysis is None:                  # no angles: the sets still come from the events
             self.sets = self._sets_from_events(session)
         self.reps.sort(key=lambda r: r.get("end_s") or 0.0)
         self.holds.sort(key=lambda r: r.get("end_s") or 0.0)
+        self.strides.sort(key=lambda r: r.get("end_s") or 0.0)
         if angles is not None and len(angles.time_s):
             self.t = np.asarray(angles.time_s, dtype=float) - self.t0_s
             self.columns = {c: np.asarray(v, dtype=float) for c, v in angles.columns.items()}
@@ -232,6 +238,7 @@ class ReplayPlayer:
             angles=angles, current=current, status=self.status_at(t_s),
             reps=[r for r in self.reps if (r.get("end_s") or 0.0) <= t_s],
             holds=[h for h in self.holds if (h.get("end_s") or 0.0) <= t_s],
+            strides=[x for x in self.strides if (x.get("end_s") or 0.0) <= t_s],
             current_set=cur_set, sets=done_sets,
             calibration=self.calibration, recording_path=self.session.source or None,
             duration_s=self.duration_s, playing=self._playing, speed=self.speed,

@@ -70,6 +70,8 @@ class Snapshot:
         ``exercise``, ``side``.
     holds : list of dict
         Completed single-leg holds so far (SPEC §5 fields plus ``set_index``).
+    strides : list of dict
+        Completed walking strides so far (SPEC §5 fields plus ``set_index``, ``exercise``).
     current_set : dict or None
         The set in progress: ``exercise``, ``side``, ``start_s``.
     sets : list of dict
@@ -98,6 +100,7 @@ class Snapshot:
     status: dict[str, SensorStatus] = field(default_factory=dict)
     reps: list[dict] = field(default_factory=list)
     holds: list[dict] = field(default_factory=list)
+    strides: list[dict] = field(default_factory=list)
     current_set: dict | None = None
     sets: list[dict] = field(default_factory=list)
     calibration: CalibrationState = field(default_factory=CalibrationState)

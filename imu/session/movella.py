@@ -14,9 +14,11 @@ Exports of the "delta quantities" payload carry ``dq_W..dq_Z`` and ``dv[1]..dv[3
 interval. Synchronised DOT sensors share ``SampleTimeFine``, so it is the session clock:
 ``t_host_s`` is ``t_sensor_s`` minus the earliest first sample time of the files read together.
 
-A file's role comes from a mapping (keys: file name, file stem, device tag or address) or from a
-role name in the file name or device tag (``sacrum``/``pelvis``, ``right_thigh``, ``left_thigh``,
-``trunk``).
+Sensor-fusion exports carry ``Quat_W..Quat_Z`` or ``Euler_X..Euler_Z`` (degrees, ``R = Rz·Ry·Rx``),
+optionally ``FreeAcc_X..Z`` (earth frame, gravity removed), and no raw samples. App versions
+2020–2024 differ in small ways, all read here: a ``sep=,`` first line, leading spaces, trailing
+commas, skipped packet counters. Rows whose measurement columns are all zero (the first row of
+offline exports) are dropped and counted. Roles and clocks: :mod:`imu.session.foreign`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from imu import quat as Q
 from imu.errors import BadInputError
-from imu.types import ROLES, SensorData, SensorInfo, Session
+from imu.session.vendor import quat_from_euler_zyx_deg
+from imu.types import Session
 
 HEADER_KEY = "PacketCounter"
 #: How far into a file the header row is looked for (preamble lines).
@@ -39,15 +43,9 @@ ACC = ("Acc_X", "Acc_Y", "Acc_Z")
 GYR = ("Gyr_X", "Gyr_Y", "Gyr_Z")
 DQ = ("dq_W", "dq_X", "dq_Y", "dq_Z")
 DV = ("dv[1]", "dv[2]", "dv[3]")
-
-_ALIASES = {
-    "sacrum": "sacrum", "pelvis": "sacrum",
-    "right_thigh": "right_thigh", "thigh_r": "right_thigh", "r_thigh": "right_thigh",
-    "rightthigh": "right_thigh", "femur_r": "right_thigh",
-    "left_thigh": "left_thigh", "thigh_l": "left_thigh", "l_thigh": "left_thigh",
-    "leftthigh": "left_thigh", "femur_l": "left_thigh",
-    "trunk": "trunk", "torso": "trunk", "lumbar": "trunk",
-}
+QUAT = ("Quat_W", "Quat_X", "Quat_Y", "Quat_Z")
+EULER = ("Euler_X", "Euler_Y", "Euler_Z")
+FREEACC = ("FreeAcc_X", "FreeAcc_Y", "FreeAcc_Z")
 
 
 def _read_head(path: Path) -> tuple[int, list[str], dict[str, str]] | None:
@@ -62,7 +60,7 @@ def _read_head(path: Path) -> tuple[int, list[str], dict[str, str]] | None:
                 while cells and cells[-1] == "":
                     cells.pop()  # DOT exports end rows with a comma
                 return lineno, cells, pre
-            if cells and cells[0]:
+            if cells and cells[0] and not cells[0].lower().startswith("sep="):
                 key = cells[0].rstrip(":").strip()
                 val = ",".join(c for c in cells[1:] if c)
                 if ":" in key and not val:
@@ -90,31 +88,21 @@ def _pre_get(pre: dict[str, str], *keys: str) -> str:
 
 def guess_role(*names: str) -> str | None:
     """A role named inside any of ``names`` (file name, device tag), or None."""
-    for name in names:
-        low = re.sub(r"[\s\-]+", "_", name.lower())
-        for alias in sorted(_ALIASES, key=len, reverse=True):
-            if re.search(rf"(^|[^a-z]){re.escape(alias)}([^a-z]|$)", low):
-                return _ALIASES[alias]
-    return None
+    from imu.session.roles import guess_role as _guess
+
+    return _guess(*names)
 
 
-def _role_for(path: Path, pre: dict[str, str], roles: dict[str, str] | None) -> str:
+def role_keys(path: Path, pre: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(``--role`` keys, names to guess a role from) of one DOT export."""
     tag = _pre_get(pre, "Device Tag", "DeviceTag", "Tag")
     addr = _pre_get(pre, "Address", "Device Address", "MAC")
-    if roles:
-        for key in (path.name, path.stem, tag, addr, str(path)):
-            if key and key in roles:
-                role = roles[key]
-                if role not in ROLES:
-                    raise BadInputError(f"--role {key}={role}: unknown role (use one of "
-                                        f"{', '.join(ROLES)})")
-                return role
-    role = guess_role(path.stem, tag)
-    if role is None:
-        raise BadInputError(f"{path}: cannot tell which role this DOT sensor had (tag "
-                            f"{tag or 'none'}); name the file after the role or pass "
-                            f"--role {path.name}=sacrum")
-    return role
+    # offline exports are named <tag>_<address>_<date>_<time>.csv
+    parts = path.stem.split("_")
+    keys = [tag, addr, path.name, path.stem, str(path), parts[0]]
+    if len(parts) > 1:
+        keys.append(parts[1])
+    return [k for k in keys if k], [path.stem, tag]
 
 
 def _column_error(path: Path, names: list[str], want: tuple[str, ...]) -> BadInputError:
@@ -122,16 +110,26 @@ def _column_error(path: Path, names: list[str], want: tuple[str, ...]) -> BadInp
     return BadInputError(f"{path}: missing column {', '.join(missing)} in the DOT export header")
 
 
+def _has(lower: list[str], cols) -> bool:
+    return all(c.lower() in lower for c in cols)
+
+
 def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
-    """Parse one DOT export into its preamble and raw columns (no role, no clock alignment).
+    """Parse one DOT export into its preamble and columns (no role, no clock alignment).
+
+    Every export kind is read: raw (``Acc``/``Gyr``), delta quantities (``dq``/``dv``) and
+    sensor fusion (``Quat`` or ``Euler``, with or without ``FreeAcc``); a file may carry an
+    orientation next to raw samples. Rows whose measurement columns are all zero (the first
+    row of offline exports) are dropped and counted.
 
     Returns
     -------
     preamble : dict
         ``Key → value`` of the lines above the header, plus ``_header_line``.
     columns : dict
-        ``seq`` (int64, unwrapped PacketCounter), ``t_sensor_s`` (unwrapped SampleTimeFine, s),
-        ``acc`` (N, 3) m/s², ``gyr`` (N, 3) rad/s.
+        ``seq`` (int64, unwrapped PacketCounter), ``t_us``/``t_sensor_s`` (unwrapped
+        SampleTimeFine), ``acc`` (N, 3) m/s² and ``gyr`` (N, 3) rad/s or None, ``quat``
+        (N, 4) ``w, x, y, z`` or None, ``free_acc`` (N, 3) m/s² or None, ``zero_rows`` (int).
     """
     p = Path(path)
     head = _read_head(p)
@@ -139,15 +137,76 @@ def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         raise BadInputError(f"{p}: not a Movella DOT export (no {HEADER_KEY} header row in the "
                             f"first {MAX_PREAMBLE_LINES} lines)")
     hline, names, pre = head
-    if "SampleTimeFine" not in names:
-        raise _column_error(p, names, ("SampleTimeFine",))
-    has_rate = all(c in names for c in ACC + GYR)
-    has_delta = all(c.lower() in [n.lower() for n in names] for c in DQ + DV)
-    if not has_rate and not has_delta:
-        raise _column_error(p, names, ACC + GYR)
     lower = [n.lower() for n in names]
-    want = ["PacketCounter", "SampleTimeFine"] + list(ACC + GYR if has_rate else DQ + DV)
+    if "sampletimefine" not in lower:
+        raise _column_error(p, names, ("SampleTimeFine",))
+    has_rate = _has(lower, ACC + GYR)
+    has_delta = _has(lower, DQ + DV)
+    has_quat = _has(lower, QUAT)
+    has_euler = _has(lower, EULER)
+    has_free = _has(lower, FREEACC)
+    if not (has_rate or has_delta or has_quat or has_euler):
+        if any(c.lower() in lower for c in ACC + GYR):
+            raise _column_error(p, names, ACC + GYR)
+        raise BadInputError(f"{p}: no Acc_X..Gyr_Z, dq/dv, Quat_W..Quat_Z or Euler_X..Euler_Z "
+                            f"columns in the DOT export header")
+    groups: list[tuple[str, tuple[str, ...]]] = [("counter", ("PacketCounter", "SampleTimeFine"))]
+    if has_rate:
+        groups.append(("raw", ACC + GYR))
+    elif has_delta:
+        groups.append(("delta", DQ + DV))
+    if has_quat:
+        groups.append(("quat", QUAT))
+    elif has_euler:
+        groups.append(("euler", EULER))
+    if has_free:
+        groups.append(("free", FREEACC))
+    want = [c for _, cols in groups for c in cols]
     idx = [lower.index(c.lower()) for c in want]
+    a = _parse_rows(p, hline, names, idx)
+    sl, k = {}, 0
+    for g, cols in groups:
+        sl[g] = slice(k, k + len(cols))
+        k += len(cols)
+    # all-zero rows (export artefact): every measurement column exactly zero
+    meas = [g for g in ("raw", "delta", "free") if g in sl] or [g for g in ("quat",) if g in sl]
+    if meas:
+        zero = np.all(np.concatenate([a[:, sl[g]] for g in meas], axis=1) == 0.0, axis=1)
+    else:
+        zero = np.zeros(len(a), bool)
+    n_zero = int(zero.sum())
+    a = a[~zero]
+    if not len(a):
+        raise BadInputError(f"{p}: no samples below the {HEADER_KEY} header (all rows are zero)")
+    seq = _unwrap(a[:, 0], 2 ** 16).astype(np.int64)
+    t_us = _unwrap(a[:, 1], 2 ** 32)
+    t_s = t_us / 1e6
+    acc = gyr = quat = free = None
+    if "raw" in sl:
+        r = a[:, sl["raw"]]
+        acc, gyr = np.ascontiguousarray(r[:, 0:3]), np.ascontiguousarray(np.deg2rad(r[:, 3:6]))
+    elif "delta" in sl:
+        r = a[:, sl["delta"]]
+        acc, gyr = _from_deltas(p, t_s, r[:, 0:4], r[:, 4:7])
+    if "quat" in sl:
+        quat = a[:, sl["quat"]]
+        bad = np.flatnonzero(~(np.abs(np.linalg.norm(quat, axis=1) - 1.0) < 0.05))
+        if len(bad):
+            raise BadInputError(f"{p}: row {hline + 1 + int(bad[0])}: Quat_W..Quat_Z is not a unit "
+                                f"quaternion")
+        quat = Q.normalize(np.ascontiguousarray(quat))
+    elif "euler" in sl:
+        quat = quat_from_euler_zyx_deg(a[:, sl["euler"]])
+    if "free" in sl:
+        free = np.ascontiguousarray(a[:, sl["free"]])
+    pre = dict(pre)
+    pre["_header_line"] = str(hline)
+    return pre, {"seq": seq, "t_us": t_us, "t_sensor_s": t_s, "acc": acc, "gyr": gyr,
+                 "quat": quat, "free_acc": free, "zero_rows": n_zero}
+
+
+def _parse_rows(p: Path, hline: int, names: list[str], idx: list[int]) -> np.ndarray:
+    """The numbers of columns ``idx`` of every data row (N, len(idx)); one-line errors."""
     rows = []
     with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
         for lineno, row in enumerate(csv.reader(fh), start=1):
@@ -157,7 +216,7 @@ def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
                 rows.append([float(row[j]) for j in idx])
             except IndexError:
                 raise BadInputError(f"{p}: row {lineno}: only {len(row)} columns, column "
-                                    f"{names[max(idx)]} is missing") from None
+                                    f"{names[max(idx)]} is missing (truncated file?)") from None
             except ValueError:
                 for j in idx:
                     try:
@@ -168,18 +227,10 @@ def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
     if not rows:
         raise BadInputError(f"{p}: no samples below the {HEADER_KEY} header")
     a = np.asarray(rows, dtype=np.float64)
-    seq = _unwrap(a[:, 0], 2 ** 16).astype(np.int64)
-    t_us = _unwrap(a[:, 1], 2 ** 32)
-    t_s = t_us / 1e6
-    if has_rate:
-        acc = a[:, 2:5]
-        gyr = np.deg2rad(a[:, 5:8])
-    else:
-        acc, gyr = _from_deltas(p, t_s, a[:, 2:6], a[:, 6:9])
-    pre = dict(pre)
-    pre["_header_line"] = str(hline)
-    return pre, {"seq": seq, "t_us": t_us, "t_sensor_s": t_s, "acc": np.ascontiguousarray(acc),
-                 "gyr": np.ascontiguousarray(gyr)}
+    bad = np.flatnonzero(~np.all(np.isfinite(a), axis=1))
+    if len(bad):
+        raise BadInputError(f"{p}: data row {int(bad[0]) + 1}: a value is not finite")
+    return a
 
 
 def _unwrap(v: np.ndarray, modulus: int) -> np.ndarray:
@@ -225,55 +276,9 @@ def dot_files(folder: str | os.PathLike) -> list[Path]:
             if is_dot_csv(p)]
 
 
-def read_dot(paths: list[str | os.PathLike] | str | os.PathLike,
-             roles: dict[str, str] | None = None) -> Session:
-    """Load DOT export CSV files (or a folder of them) as one :class:`~imu.types.Session`.
+def read_dot(paths, roles: dict[str, str] | None = None, *, align: str | None = None) -> Session:
+    """Load DOT export CSV files (or a folder of them) as one :class:`~imu.types.Session`
+    (:func:`imu.session.foreign.read_foreign`, which also reads the other vendors' files)."""
+    from imu.session.foreign import read_foreign
 
-    Parameters
-    ----------
-    paths : path or list of paths
-        DOT CSV files, or one folder holding them.
-    roles : dict, optional
-        Role per file name, file stem, device tag or address (``{"D4-22-CD-00-36-80": "sacrum"}``).
-        Without an entry, the role is read from the file name or device tag.
-    """
-    if isinstance(paths, (str, os.PathLike)):
-        p = Path(paths)
-        files = dot_files(p) if p.is_dir() else [p]
-        if p.is_dir() and not files:
-            raise BadInputError(f"{p}: no Movella DOT CSV exports in this folder")
-    else:
-        files = [Path(x) for x in paths]
-    parsed = []
-    for f in files:
-        pre, cols = read_dot_csv(f)
-        role = _role_for(f, pre, roles)
-        parsed.append((f, pre, cols, role))
-    seen: dict[str, Path] = {}
-    for f, _, _, role in parsed:
-        if role in seen:
-            raise BadInputError(f"{f}: role {role} is already taken by {seen[role]}; "
-                                f"use --role FILE=ROLE to map each file")
-        seen[role] = f
-    t0_us = min(float(c["t_us"][0]) for _, _, c, _ in parsed)
-    sensors = {}
-    for f, pre, cols, role in parsed:
-        t = cols["t_sensor_s"]
-        d = np.diff(t)
-        d = d[d > 0]
-        rate = _nominal_rate(1.0 / np.median(d)) if len(d) else 0.0
-        tag = _pre_get(pre, "Device Tag", "DeviceTag", "Tag")
-        addr = _pre_get(pre, "Address", "Device Address", "MAC")
-        info = SensorInfo(
-            sensor_id=addr or tag or f.stem, role=role, model="Movella DOT", rate_hz=rate,
-            firmware=_pre_get(pre, "Firmware Version", "Firmware"),
-            extra={"file": f.name, "device_tag": tag,
-                   "sync_status": _pre_get(pre, "Sync Status", "SyncStatus"),
-                   "filter_profile": _pre_get(pre, "Filter Profile"),
-                   "gyr_units_in_file": "deg/s"})
-        t_host = (cols["t_us"] - t0_us) / 1e6
-        sensors[role] = SensorData(info, cols["seq"], t, t_host, cols["acc"], cols["gyr"])
-    ordered = {r: sensors[r] for r in ROLES if r in sensors}
-    src = str(files[0].parent if len(files) > 1 else files[0])
-    return Session(meta={"imported_from": src, "source_format": "Movella DOT CSV"},
-                   sensors=ordered, events=[], calibration=None, source=src)
+    return read_foreign(paths, roles, align=align)

@@ -162,3 +162,89 @@ def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causa
                                     [Qs[i0:i0 + 200_000, k] for k in range(len(roles))])
             f.write(format_rows(block, [6] + [decimals] * (4 * len(roles)), seps))
     return int(len(t))
+
+
+def is_sto(path) -> bool:
+    """Whether ``path`` is an OpenSim table with a quaternion ``time`` column (``.sto`` input)."""
+    from pathlib import Path
+
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        with open(p, encoding="utf-8", errors="replace") as fh:
+            head = [fh.readline() for _ in range(64)]
+    except OSError:
+        return False
+    for i, ln in enumerate(head):
+        if ln.strip().lower() == "endheader":
+            nxt = head[i + 1] if i + 1 < len(head) else ""
+            return nxt.split("\t")[0].strip().lower() == "time"
+    return False
+
+
+def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
+    """Read an OpenSense orientation table (``DataType=Quaternion``).
+
+    Returns
+    -------
+    time_s : ndarray, shape (N,)
+    rate_hz : float
+        ``DataRate`` of the header (0 when absent).
+    quats : dict
+        Column name → (N, 4) ``w, x, y, z`` (earth frame z up, as OpenSense reads them).
+    """
+    from pathlib import Path
+
+    from imu.errors import BadInputError
+
+    p = Path(path)
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        lines = fh.read().splitlines()
+    header = {}
+    k = 0
+    while k < len(lines) and lines[k].strip().lower() != "endheader":
+        key, sep, val = lines[k].partition("=")
+        if sep:
+            header[key.strip().lower()] = val.strip()
+        k += 1
+    if k >= len(lines) - 1:
+        raise BadInputError(f"{p}: no 'endheader' line followed by a time column header")
+    dtype = header.get("datatype", "Quaternion")
+    if dtype.lower() != "quaternion":
+        raise BadInputError(f"{p}: DataType={dtype}; only quaternion tables are read")
+    try:
+        rate = float(header.get("datarate", 0) or 0)
+    except ValueError:
+        raise BadInputError(f"{p}: DataRate={header.get('datarate')!r} is not a number") from None
+    names = [c.strip() for c in lines[k + 1].split("\t")]
+    if names[0].lower() != "time" or len(names) < 2:
+        raise BadInputError(f"{p}: line {k + 2}: expected 'time' and sensor columns")
+    t, cols = [], [[] for _ in names[1:]]
+    for lineno, ln in enumerate(lines[k + 2:], start=k + 3):
+        if not ln.strip():
+            continue
+        cells = ln.split("\t")
+        if len(cells) != len(names):
+            raise BadInputError(f"{p}: line {lineno}: {len(cells)} cells, expected {len(names)} "
+                                f"(truncated file?)")
+        try:
+            t.append(float(cells[0]))
+            for j, c in enumerate(cells[1:]):
+                v = [float(x) for x in c.split(",")]
+                if len(v) != 4:
+                    raise ValueError
+                cols[j].append(v)
+        except ValueError:
+            raise BadInputError(f"{p}: line {lineno}: {ln.strip()[:40]!r}: expected time and "
+                                f"w,x,y,z quaternions") from None
+    if not t:
+        raise BadInputError(f"{p}: no rows below the header")
+    out = {}
+    for name, c in zip(names[1:], cols):
+        q = np.asarray(c, dtype=float)
+        n = np.linalg.norm(q, axis=1)
+        if np.any(np.isfinite(n) & (np.abs(n - 1.0) > 0.05)):
+            raise BadInputError(f"{p}: column {name}: not unit quaternions")
+        out[name] = Q.normalize(q)
+    return np.asarray(t, dtype=float), rate, out

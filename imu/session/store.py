@@ -9,7 +9,10 @@ A recording is a SQLite database in WAL mode (``application_id`` ``IMU1``):
 - ``chunks``: raw samples in compressed, bit-exact blocks (see :mod:`imu.session.codec`), one row
   per sensor per commit, with the first/last sequence number and the host-time range of the
   block (indexed, for reading a time window);
-- ``events``: set start/end, exercise, side, notes (SPEC §6).
+- ``events``: set start/end, exercise, side, notes (SPEC §6);
+- ``orientations``: the sensor's own orientation (vendor sensor fusion) where the source had
+  one: ``n`` quaternions ``w, x, y, z`` (float64, deflated) from sample index ``first`` on.
+  Recordings written before this table existed open as before (no orientations).
 
 Crash safety
 ------------
@@ -30,6 +33,7 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -70,6 +74,13 @@ CREATE TABLE chunks (
     data BLOB NOT NULL
 );
 CREATE INDEX chunks_by_sensor_time ON chunks (sensor, t_host_min_s);
+CREATE TABLE orientations (
+    id INTEGER PRIMARY KEY,
+    sensor INTEGER NOT NULL REFERENCES sensors(id),
+    first INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
 CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     t_s REAL NOT NULL,
@@ -325,6 +336,18 @@ class RecordingWriter:
                 "INSERT INTO events (t_s, kind, exercise, side, note, data) VALUES (?,?,?,?,?,?)",
                 (float(event.t_s), event.kind, event.exercise, event.side, event.note,
                  _dumps(event.data or {})))
+
+    def add_orientation(self, role: str, first: int, quat: np.ndarray) -> None:
+        """Store the sensor's own orientations ``quat`` (n, 4) ``w, x, y, z`` of samples
+        ``first .. first + n - 1`` of ``role`` (committed at once)."""
+        self._check_open()
+        q = np.ascontiguousarray(quat, dtype="<f8").reshape(-1, 4)
+        if role not in self._sensors:
+            raise ValueError(f"no sensor {role} in {self.path}")
+        with self._db_lock:
+            self._db.execute("INSERT INTO orientations (sensor, first, n, data) VALUES (?,?,?,?)",
+                             (self._sensors[role][0], int(first), int(len(q)),
+                              zlib.compress(q.tobytes(), 6)))
 
     def set_calibration(self, profile: dict | None) -> None:
         """Embed a calibration profile (a JSON-serialisable dict), replacing any earlier one."""
@@ -584,6 +607,11 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                     raise BadInputError(f"{p}: sample chunk {cid} belongs to no sensor")
                 if rid in sensors:
                     chunks.append((cid, rid, n, cod, data))
+            has_q = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
+                               "name='orientations'").fetchone() is not None
+            orients = ([(rid, first, n, data) for rid, first, n, data in db.execute(
+                "SELECT sensor, first, n, data FROM orientations ORDER BY id") if rid in sensors]
+                if has_q else [])
             events = [
                 Event(t, kind, ex, side, note, json.loads(data))
                 for t, kind, ex, side, note, data in db.execute(
@@ -597,12 +625,14 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
         db.close()
 
     out = _decode_chunks(p, sensors, chunks)
+    _attach_orientations(p, sensors, out, orients)
     if start_s is not None or end_s is not None:
         for role, d in out.items():
             keep = (d.t_host_s >= lo) & (d.t_host_s <= hi)
             if not keep.all():
                 out[role] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
-                                       d.acc[keep], d.gyr[keep])
+                                       d.acc[keep], d.gyr[keep],
+                                       None if d.quat is None else d.quat[keep])
         events = [e for e in events if lo <= e.t_s <= hi]
     meta = info.get("meta") or {}
     return check_session(Session(meta=meta, sensors=out, events=events,
@@ -647,6 +677,28 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
         for job in jobs:
             work(job)
     return {sensors[rid].role: SensorData(sensors[rid], *arrays[rid]) for rid in sensors}
+
+
+def _attach_orientations(p: Path, sensors: dict[int, SensorInfo], out: dict[str, SensorData],
+                         rows: list[tuple]) -> None:
+    """Put the stored vendor orientations on their sensors (whole sessions only)."""
+    by: dict[int, list] = {}
+    for rid, first, n, data in rows:
+        by.setdefault(rid, []).append((int(first), int(n), data))
+    for rid, parts in by.items():
+        d = out[sensors[rid].role]
+        q = np.full((len(d), 4), np.nan)
+        for first, n, data in parts:
+            try:
+                raw = zlib.decompress(data, bufsize=max(1, n * 32))
+            except (zlib.error, TypeError) as exc:
+                raise BadInputError(f"{p}: orientations of {d.info.role} are corrupt ({exc})"
+                                    ) from None
+            if len(raw) != n * 32 or first < 0 or first + n > len(d):
+                raise BadInputError(f"{p}: orientations of {d.info.role} do not match its "
+                                    f"{len(d)} samples")
+            q[first:first + n] = np.frombuffer(raw, dtype="<f8").reshape(n, 4)
+        d.quat = q
 
 
 def sensor_info_to_dict(info: SensorInfo) -> dict:
@@ -694,6 +746,8 @@ def _write_session_to(session, tmp, meta, infos, total, path, progress) -> None:
                 if progress and total > 200_000:
                     print(f"\rwriting {path}: {100 * done / total:5.1f}%", end="",
                           file=sys.stderr, flush=True)
+            if d.quat is not None:
+                w.add_orientation(role, 0, d.quat)
         for e in session.events:
             w.add_event(e)
         if session.calibration is not None:

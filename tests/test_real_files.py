@@ -1,0 +1,169 @@
+"""Files written by real sensors and vendor software (``/work/shared/data/real``; see its
+README). Read from there at test time, skipped when the folder is absent (a clean clone)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imu import quat as Q
+from imu.cli import main
+from imu.session.load import load_session
+from imu.session.movella import read_dot_csv
+from imu.session.sto import read_sto
+from imu.session.store import read_recording
+from imu.timing import resample_quat
+
+REAL = Path(os.environ.get("IMU_REAL_DATA", Path(__file__).resolve().parents[3] / "shared" /
+                           "data" / "real"))
+if not REAL.is_dir():
+    REAL = Path("/work/shared/data/real")
+pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real sensor files not available")
+
+OFFLINE = REAL / "dot_offline_2021"
+REALTIME = REAL / "dot_realtime_2021"
+XSENS = REAL / "xsens_mt_opensense"
+OFFLINE_ROLES = ["--role", "yao=sacrum", "--role", "ydt=right_thigh", "--role", "bei=trunk"]
+XSENS_ROLES = ["--role", "00B42279=sacrum", "--role", "00B4227C=right_thigh", "--role",
+               "00B421EE=left_thigh"]
+
+
+def run(argv, capsys):
+    rc = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err.strip().splitlines()
+
+
+def test_dot_offline_clocks_refused_then_aligned(tmp_path, capsys):
+    out = tmp_path / "s.imu"
+    rc, _, err = run(["import", OFFLINE, *OFFLINE_ROLES, "-o", out], capsys)
+    assert rc == 2 and not out.exists()
+    notes = [ln for ln in err if "note:" in ln]
+    assert len(notes) == 2 and "ydb" in notes[0] and "yxb" in notes[1]  # the arm sensors
+    errors = [ln for ln in err if "error:" in ln]
+    assert len(errors) == 1 and "do not overlap" in errors[0]
+    assert all(t in errors[0] for t in ("yao", "ydt", "bei"))
+    rc, _, err = run(["import", OFFLINE, *OFFLINE_ROLES, "--align", "start", "-o", out], capsys)
+    assert rc == 0
+    s = read_recording(out)
+    assert s.meta["clock_alignment"] == "start"
+    for tag, role in (("yao", "sacrum"), ("ydt", "right_thigh"), ("bei", "trunk")):
+        d = s.sensors[role]
+        f = next(OFFLINE.glob(f"{tag}_*.csv"))
+        _, cols = read_dot_csv(f)
+        n_rows = sum(1 for ln in f.read_text().splitlines()[8:] if ln.strip())
+        assert d.info.rate_hz == 120.0 and d.info.extra["zero_rows_dropped"] == 1
+        assert len(d) == n_rows - 1 and np.all(np.linalg.norm(d.acc, axis=1) > 1.0)
+        raw = np.loadtxt(f, delimiter=",", skiprows=9, usecols=(8, 9, 10))
+        assert np.allclose(d.gyr, np.radians(raw), atol=1e-12)  # deg/s in the file
+        assert d.t_host_s[0] == 0.0
+    rc, info, _ = run(["info", out], capsys)
+    assert rc == 0 and "120" in info and "--align start" in info
+
+
+def test_dot_offline_angles_never_nan_columns_with_exit_0(tmp_path, capsys):
+    out = tmp_path / "s.imu"
+    assert run(["import", OFFLINE, *OFFLINE_ROLES, "--align", "start", "-o", out], capsys)[0] == 0
+    rc, _, err = run(["angles", out, "-o", tmp_path / "a.csv"], capsys)
+    if rc == 0:
+        a = np.genfromtxt(tmp_path / "a.csv", delimiter=",", names=True)
+        for c in a.dtype.names:
+            assert np.isfinite(a[c]).any(), c
+        assert any("calibration: method" in ln for ln in err)
+    else:
+        assert rc == 2 and "error:" in err[-1] and "calibration" in err[-1]
+        assert not (tmp_path / "a.csv").exists()
+
+
+def test_dot_realtime_maps_itself_and_keeps_its_orientation_in_sto(tmp_path, capsys):
+    out = tmp_path / "r.imu"
+    rc, _, err = run(["import", REALTIME, "-o", out], capsys)
+    assert rc == 0, err
+    s = read_recording(out)
+    assert s.roles == ["sacrum", "right_thigh", "left_thigh"]
+    assert all(d.kind == "orientation" and d.info.rate_hz == 60.0 for d in s.sensors.values())
+    sto = tmp_path / "r.sto"
+    assert run(["export", out, "--format", "sto", "-o", sto], capsys)[0] == 0
+    t, rate, cols = read_sto(sto)
+    assert rate == 60.0
+    t0 = min(float(read_dot_csv(f)[1]["t_sensor_s"][0]) for f in REALTIME.glob("*.csv"))
+    for col, stem in (("pelvis_imu", "Pelvis"), ("femur_r_imu", "RFemur"),
+                      ("femur_l_imu", "LFemur")):
+        _, c = read_dot_csv(next(REALTIME.glob(f"{stem}_*.csv")))
+        ts = c["t_sensor_s"] - t0
+        q_file = resample_quat(ts, c["quat"], t, max_gap_s=5 / 60)  # the file's, at .sto rows
+        ok = np.all(np.isfinite(cols[col]), axis=1) & np.all(np.isfinite(q_file), axis=1)
+        assert ok.sum() > 0.9 * np.all(np.isfinite(q_file), axis=1).sum() > 100
+        z = np.tile([0.0, 0.0, 1.0], (int(ok.sum()), 1))
+        up_sto = Q.rotate(Q.conj(Q.normalize(cols[col][ok])), z)
+        up_dot = Q.rotate(Q.conj(Q.normalize(q_file[ok])), z)
+        incl = np.degrees(np.arccos(np.clip(np.sum(up_sto * up_dot, axis=1), -1, 1)))
+        assert incl.max() < 0.5, (col, incl.max())
+
+
+@functools.lru_cache(maxsize=None)
+def _xsens_session():
+    return load_session(XSENS, {"00B42279": "sacrum", "00B4227C": "right_thigh",
+                                "00B421EE": "left_thigh"})
+
+
+def test_xsens_mt_imports_with_rates_and_durations():
+    s = _xsens_session()
+    for role, n in (("sacrum", 2493), ("right_thigh", 2474), ("left_thigh", 2452)):
+        d = s.sensors[role]
+        assert len(d) == n and d.info.rate_hz == 100.0 and d.kind == "orientation"
+        assert d.t_host_s[-1] - d.t_host_s[0] == pytest.approx((n - 1) / 100.0)
+        # the matrix is R_GS: the sensor's specific force at rest points up in the earth frame
+        up = Q.rotate(d.quat[:100], d.acc[:100])
+        assert np.allclose(up.mean(axis=0), [0, 0, 9.81], atol=0.15)
+
+
+def test_xsens_walking_auto_calibration_gives_physiological_hip_angles(tmp_path, capsys):
+    out = tmp_path / "w.imu"
+    assert run(["import", XSENS, *XSENS_ROLES, "-o", out], capsys)[0] == 0
+    rc, _, err = run(["angles", out, "-o", tmp_path / "w.csv"], capsys)
+    assert rc == 0 and any("method auto" in ln for ln in err)
+    a = np.genfromtxt(tmp_path / "w.csv", delimiter=",", names=True)
+    stand = a["time_s"] < 4.0
+    for side in ("right", "left"):
+        assert abs(np.nanmean(a[f"{side}_hip_flexion"][stand])) < 3.0
+    rc, _, err = run(["analyze", out, "--json", tmp_path / "w.json"], capsys)
+    assert rc == 0
+    res = json.loads((tmp_path / "w.json").read_text())
+    walks = [s for s in res["sets"] if s["exercise"] == "walking"]
+    assert walks and walks[0]["inferred"] and res["session"]["calibration_method"] == "auto"
+    strides = [r for w in walks for r in w["strides"]]
+    assert len(strides) >= 12
+    for side in ("right", "left"):
+        rng = [r["hip_flexion_range_deg"] for r in strides if r["side"] == side]
+        assert len(rng) >= 6 and 30.0 <= np.median(rng) <= 50.0
+    assert 70 <= walks[0]["cadence_steps_per_min"] <= 130
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text", "columns"])
+def test_damaged_real_files_are_one_line_exit_2(tmp_path, capsys, damage):
+    for src in (next(REALTIME.glob("Pelvis_*.csv")), next(XSENS.glob("*00B42279.txt"))):
+        lines = src.read_text().splitlines()
+        sep = "\t" if src.suffix == ".txt" else ","
+        head = next(i for i, ln in enumerate(lines) if "PacketCounter" in ln)
+        if damage == "truncated":
+            lines = lines[: head + 50]
+            lines[-1] = lines[-1][: len(lines[-1]) // 3]
+            lines[-1] = sep.join(lines[-1].split(sep)[:3])
+        elif damage == "text":
+            cells = lines[head + 30].split(sep)
+            cells[-3] = "1.2.3"
+            lines[head + 30] = sep.join(cells)
+        else:
+            lines[head] = lines[head].replace("Quat_", "Q_").replace("Mat[", "M[")
+        f = tmp_path / src.name
+        f.write_text("\n".join(lines) + "\n")
+        rc, _, err = run(["import", f, "--role", "00B42279=sacrum", "-o", tmp_path / "x.imu"],
+                         capsys)
+        assert rc == 2 and len(err) == 1 and f.name in err[0], err
+        assert not (tmp_path / "x.imu").exists()
