@@ -77,7 +77,8 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
         if any(k in ("recording", "csv_folder", "csv_file") for k in kinds):
             raise BadInputError("several sources: only Movella DOT, Xsens MT or .sto files and "
                                 "folders can be combined into one session")
-        session = foreign.read_foreign(paths, roles, align=align, on_note=on_note)
+        session = check_session(foreign.read_foreign(paths, roles, align=align,
+                                                     on_note=on_note))
     if use_vendor_orientation:
         session.meta["use_vendor_orientation"] = True
     return session
@@ -103,10 +104,10 @@ def _rename_roles(session: Session, roles: dict[str, str] | None) -> Session:
 def _load_one(p: Path, roles, align, on_note=None) -> Session:
     if not p.exists():
         raise BadInputError(f"{p}: no such file or folder")
-    return check_session(_load(p, roles))
+    return check_session(_load(p, roles, align, on_note))
 
 
-def _load(p: Path, roles: dict[str, str] | None) -> Session:
+def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None) -> Session:
     kind = describe_source(p)
     if kind == "recording":
         return _rename_roles(read_recording(p), roles)

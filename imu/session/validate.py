@@ -146,7 +146,20 @@ def check_samples(d: SensorData, where: str) -> SensorData:
         if len(far):
             raise BadInputError(f"{w}: sample {far[0] + 1} has {name} time {t[far[0]]:g} s "
                                 f"(beyond {MAX_ABS_TIME_S:g} s)")
-    return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr)
+    quat = getattr(d, "quat", None)
+    if quat is not None:
+        try:
+            quat = np.asarray(quat, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise BadInputError(f"{w}: orientations are not numbers") from None
+        if quat.shape != (n, 4):
+            raise BadInputError(f"{w}: {len(quat)} orientations for {n} samples")
+        with np.errstate(invalid="ignore"):
+            norm = np.linalg.norm(quat, axis=1)
+            bad = np.flatnonzero(np.isfinite(norm) & (np.abs(norm - 1.0) > 0.05))
+        if len(bad):
+            raise BadInputError(f"{w}: orientation {bad[0] + 1} is not a unit quaternion")
+    return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr, quat)
 
 
 def check_session(session: Session, where: str | None = None) -> Session:
@@ -172,7 +185,8 @@ def check_session(session: Session, where: str | None = None) -> Session:
             raise BadInputError(f"{where}: sensor id {info.sensor_id!r} is used by both "
                                 f"{seen_ids[info.sensor_id]} and {role}")
         seen_ids[info.sensor_id] = role
-        d = check_samples(SensorData(info, d.seq, d.t_sensor_s, d.t_host_s, d.acc, d.gyr), where)
+        d = check_samples(SensorData(info, d.seq, d.t_sensor_s, d.t_host_s, d.acc, d.gyr,
+                                     getattr(d, "quat", None)), where)
         sensors[role] = d
     events = [check_event(e, i + 1, where) for i, e in enumerate(session.events)]
     return Session(meta=meta, sensors=sensors, events=events, calibration=session.calibration,
@@ -219,7 +233,7 @@ def usable_session(session: Session) -> Session:
             continue
         changed = True
         out[role] = SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok],
-                               d.gyr[ok])
+                               d.gyr[ok], None if d.quat is None else d.quat[ok])
     if not changed:
         return session
     return Session(meta=session.meta, sensors=out, events=session.events,
