@@ -369,3 +369,27 @@ def test_replay_jumps_to_a_clicked_rep_and_seeks_with_keys_and_the_track(app, qt
     qtbot.keyClick(win, QtCore.Qt.Key.Key_Q, QtCore.Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: not win.isVisible(), timeout=2000)
     dispose(win)
+
+
+def test_walking_lists_strides_with_hip_range_pelvic_drop_and_cadence(app):
+    from imu.commands.replay import build_player
+    from imu.gui.app import dispose
+    from imu.sim import simulate
+    s = simulate(["calibration", "walking"], seed=4, rate_hz=52, duration_s=90)
+    p = build_player(s.session, None, progress=False)
+    assert len(p.strides) > 20
+    p.pause()
+    p.seek(p.duration_s)
+    win = _window(app, p, "replay")
+    t = win.replist.tables["walking"]
+    assert [t.horizontalHeaderItem(k).text() for k in range(t.columnCount())] == \
+        ["#", "side", "hip range", "pelvic drop", "cadence"]
+    assert t.rowCount() == len(p.strides)
+    st = p.strides[-1]
+    assert _cells(t, 0) == [f"{st['set_index']}·{st['index']}", st["side"],
+                            f"{round(st['hip_flexion_range_deg']):.0f}°",
+                            f"{st['pelvic_drop_deg']:.1f}°",
+                            f"{st['cadence_steps_per_min']:.0f}/min"]
+    last = win.readouts.last.text()
+    assert "LAST STRIDE" in last and f"Stride {st['index']} ({st['side']} leg)" in last
+    dispose(win)

@@ -200,6 +200,16 @@ def posture_sentence(p: dict | None) -> str:
             f"came back to within {p['return_error_deg']:.0f}° of neutral.")
 
 
+def stride_sentence(stride: dict) -> str:
+    """One walking stride: its leg, hip range, pelvic drop on that leg's stance and cadence."""
+    n = stride.get("index", "?")
+    cad = stride.get("cadence_steps_per_min")
+    cad_txt = f", {cad:.0f} steps/min" if cad is not None else ""
+    return (f"Stride {n} ({stride.get('side')} leg): {_deg(stride.get('hip_flexion_range_deg'))} "
+            f"of hip flexion range, pelvis dropped {_deg(stride.get('pelvic_drop_deg'))} on its "
+            f"stance{cad_txt}.")
+
+
 def item_sentence(exercise: str, item: dict) -> str:
     """The sentence of one rep/hold of ``exercise``."""
     if exercise == "hinge":
@@ -210,6 +220,8 @@ def item_sentence(exercise: str, item: dict) -> str:
         return airplane_rep_sentence(item)
     if exercise == "single_leg_stance":
         return hold_sentence(item)
+    if exercise == "walking":
+        return stride_sentence(item)
     return ""
 
 
