@@ -39,13 +39,21 @@ SENSOR_ID = "".join("%02x" % b for b in microcontroller.cpu.uid)[-12:]
 FIFO_READ_INTERVAL_S = 0.02
 
 
+# Security: health data. Every characteristic of our service needs an encrypted link
+# (ENCRYPT_NO_MITM: the sensor has no display or keys, so pairing is "Just Works"; the nRF52840
+# stack uses LE Secure Connections when the host offers it, which the reader always does, and
+# keeps the bond). A central that did not pair can neither send a command (so nothing is ever
+# streamed to it), subscribe to the data, nor read the info.
+SECURE = Attribute.ENCRYPT_NO_MITM
+
+
 class _Packets(ComplexCharacteristic):
     """A characteristic bound to a _bleio.PacketBuffer (notifications out, writes in)."""
 
     def __init__(self, uuid, properties, max_length):
         self.packet_size = max_length
-        super().__init__(uuid=VendorUUID(uuid), properties=properties, read_perm=Attribute.OPEN,
-                         write_perm=Attribute.OPEN, max_length=max_length, fixed_length=False)
+        super().__init__(uuid=VendorUUID(uuid), properties=properties, read_perm=SECURE,
+                         write_perm=SECURE, max_length=max_length, fixed_length=False)
 
     def bind(self, service):
         bound = super().bind(service)
@@ -57,6 +65,7 @@ class ImuService(Service):
     data = _Packets(P.DATA_UUID, Characteristic.NOTIFY, 244)
     control = _Packets(P.CONTROL_UUID, Characteristic.WRITE | Characteristic.NOTIFY, 32)
     info = Characteristic(uuid=VendorUUID(P.INFO_UUID), properties=Characteristic.READ,
+                          read_perm=SECURE, write_perm=Attribute.NO_ACCESS,
                           max_length=512, fixed_length=False)
 
 

@@ -143,9 +143,49 @@ class VirtualRadio:
         async with self._central_lock:
             if self.central is None:
                 dev = self.new_device(CENTRAL_ADDRESS, "imu-host", _CentralController)
+                _secure(dev)  # bonds are kept per sensor in memory, never in a file
                 await dev.power_on()
                 self.central = dev
             return self.central
+
+
+def _pairing_config(accept: bool = True) -> "pairing.PairingConfig":
+    """LE Secure Connections, Just Works (sensors have no display or keys), bonding."""
+    from bumble import pairing
+
+    class _Delegate(pairing.PairingDelegate):
+        async def accept(self) -> bool:
+            return accept
+
+        async def confirm(self, auto: bool = False) -> bool:
+            return accept
+
+    return pairing.PairingConfig(sc=True, mitm=False, bonding=True, delegate=_Delegate(
+        io_capability=pairing.PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT))
+
+
+def _secure(dev: Device, accept: bool = True) -> None:
+    from bumble.keys import MemoryKeyStore
+
+    dev.keystore = MemoryKeyStore()
+    dev.pairing_config_factory = lambda _conn: _pairing_config(accept)
+
+    def on_connection(conn) -> None:
+        def on_pairing(keys) -> None:
+            # bumble files the bond under the peer's identity address; the next connection
+            # comes from the address it connected with: keep the bond under that one too
+            addr = conn.peer_resolvable_address or conn.peer_address
+            asyncio.ensure_future(dev.keystore.update(str(addr), keys))
+
+        conn.on(conn.EVENT_PAIRING, on_pairing)
+
+    dev.on(dev.EVENT_CONNECTION, on_connection)
+
+
+def secure_peripheral(dev: Device, accept: bool = True) -> None:
+    """Give a virtual sensor's device SMP with LE Secure Connections and an in-memory bond
+    store (``accept=False``: a sensor that refuses to pair)."""
+    _secure(dev, accept)
 
 
 _RADIOS: dict[asyncio.AbstractEventLoop, VirtualRadio] = {}
@@ -261,8 +301,34 @@ class BumbleClientBackend(BaseBleakClient):
         except Exception:  # already gone
             pass
 
-    async def pair(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError("virtual sensors do not pair")
+    async def pair(self, *args: Any, **kwargs: Any) -> bool:
+        """Encrypt the link: with the bond kept for this sensor if there is one, else by LE
+        Secure Connections pairing (Just Works, bonding). BleakError if the link stays plain."""
+        self._require()
+        conn = self._conn
+        if not conn.is_encrypted:
+            central = await self._radio.get_central()
+            keys = None
+            if central.keystore is not None:
+                keys = await central.keystore.get(str(conn.peer_address))
+            try:
+                if keys is not None and (keys.ltk or keys.ltk_central):
+                    try:
+                        await conn.encrypt()
+                    except Exception:  # the sensor forgot the bond: pair again
+                        await conn.pair()
+                else:
+                    await conn.pair()
+            except Exception as exc:
+                raise BleakError(f"{self.address}: pairing failed: {exc or type(exc).__name__}"
+                                 ) from None
+        if not conn.is_encrypted:
+            raise BleakError(f"{self.address}: the link is not encrypted after pairing")
+        return True
+
+    @property
+    def is_encrypted(self) -> bool:
+        return self._conn is not None and bool(self._conn.is_encrypted)
 
     async def unpair(self) -> None:
         raise NotImplementedError("virtual sensors do not pair")

@@ -257,11 +257,26 @@ class SensorLink:
                 raise
             await self.command(P.OP_START)
 
+    async def _secure(self, client: BleakClient) -> None:
+        """Our sensors stream only over an encrypted link (LE Secure Connections, bonded: the
+        OS, or the virtual radio, keeps the bond per sensor). A device that offers our service
+        but cannot be paired is refused: its stream would be readable by anyone nearby."""
+        try:
+            ok = await client.pair()
+        except Exception as exc:  # BleakError, NotImplementedError, a refused pairing
+            ok, why = False, str(exc) or type(exc).__name__
+        else:
+            why = "pairing was refused"
+        if ok is False:
+            raise SensorError(f"sensor {self.role} ({self.address}) offers the imu service but "
+                              f"the link cannot be encrypted ({why}); refused")
+
     async def _configure(self, client: BleakClient) -> None:
         self.client = client
         if client.services.get_service(P.SERVICE_UUID) is None:
             await self._configure_vendor(client)
             return
+        await self._secure(client)
         await client.start_notify(P.CONTROL_UUID, self._on_control)
         await self.command(P.OP_STOP)
         await self.command(P.OP_SET_RATE, int(self.rate_hz).to_bytes(2, "little"))

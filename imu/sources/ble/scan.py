@@ -56,6 +56,7 @@ async def _details(dev, client_backend, timeout_s: float) -> tuple[int | None, d
                 except Exception:
                     pass
                 try:
+                    await client.pair()  # our info characteristic needs an encrypted link
                     i = decode_info(await client.read_gatt_char(P.INFO_UUID))
                     info = {"model": i.model, "sensor_id": i.sensor_id, "firmware": i.firmware}
                 except (MalformedPacket, Exception):

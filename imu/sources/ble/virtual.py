@@ -24,7 +24,7 @@ from bumble.core import AdvertisingData, UUID
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
 from imu.sources.ble import protocol as P
-from imu.sources.ble.bumble_backend import VirtualRadio, get_radio
+from imu.sources.ble.bumble_backend import VirtualRadio, get_radio, secure_peripheral
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,9 @@ class VirtualSensor:
         self._resumable = False
         #: while True no samples are produced (the simulated wearer has not begun the program)
         self.paused = False
+        #: our firmware's security (tests switch it off to play an impostor, or refuse pairing)
+        self.require_encryption = True
+        self.accept_pairing = True
 
     # -- clock -------------------------------------------------------------------------------
     def now_s(self) -> float:
@@ -182,15 +185,20 @@ class VirtualSensor:
         self.radio = radio
         dev = radio.new_device(self.address, self.name)
         self._device = dev
+        # as the firmware: commands and info need an encrypted link (LE Secure Connections,
+        # Just Works, bonded), so no sample flows to a central that did not pair
+        enc_w = Characteristic.WRITE_REQUIRES_ENCRYPTION if self.require_encryption else 0
+        enc_r = Characteristic.READ_REQUIRES_ENCRYPTION if self.require_encryption else 0
+        secure_peripheral(dev, accept=self.accept_pairing)
         self._data = Characteristic(P.DATA_UUID, Characteristic.Properties.NOTIFY,
                                     Characteristic.READABLE, b"")
         self._control = Characteristic(
             P.CONTROL_UUID,
             Characteristic.Properties.WRITE | Characteristic.Properties.NOTIFY,
-            Characteristic.WRITEABLE | Characteristic.READABLE,
+            Characteristic.WRITEABLE | Characteristic.READABLE | enc_w,
             CharacteristicValue(read=lambda _c: b"", write=self._on_control_write))
         self._info = Characteristic(P.INFO_UUID, Characteristic.Properties.READ,
-                                    Characteristic.READABLE,
+                                    Characteristic.READABLE | enc_r,
                                     CharacteristicValue(read=self._read_info))
         self._battery = Characteristic(
             P.BATTERY_LEVEL_UUID, Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
