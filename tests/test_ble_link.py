@@ -78,6 +78,10 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
             await asyncio.sleep(max(0.0, t_start + t_drop - time.monotonic()))
             await sensors[role].force_disconnect(down_wall_s)
         await asyncio.sleep(max(0.0, t_start + session_s / speed - time.monotonic()))
+        t_wait = time.monotonic()  # a loaded machine may still be reconnecting: poll, no sleep
+        while time.monotonic() - t_wait < 15.0 and not all(
+                st.reconnects == 2 and st.state == "streaming" for st in src.status().values()):
+            await asyncio.sleep(0.05)
         status = {r: (s.state, s.dropped, s.duplicates, s.malformed, s.reconnects)
                   for r, s in src.status().items()}
         await src.stop()
