@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from imu.analysis import Settings, analyze_angles
-from imu.analysis.walking import walking_bouts
 from imu.types import AngleTable
 
 
@@ -63,7 +62,8 @@ def test_squats_are_not_walking():
     flex = 45 * (1 - np.cos(2 * np.pi * t / 2.0))  # both hips together, 2 s a rep
     cols = {"pelvis_tilt": 0.5 * flex, "pelvis_obliquity": 0 * t, "pelvis_rotation": 0 * t,
             "right_hip_flexion": flex, "left_hip_flexion": flex}
-    assert walking_bouts(t, cols) == []
+    res = analyze_angles(AngleTable(time_s=t, columns=cols), [], Settings())
+    assert not [s for s in res["sets"] if s["exercise"] == "walking"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -20,8 +20,8 @@ time), ``strides_per_side``, ``sides`` (per side the medians of the stride metri
 ``symmetry``: for stride time, hip flexion range and pelvic drop the right-minus-left difference
 and the symmetry index ``100·(R − L)/((R + L)/2)`` (%).
 
-:func:`walking_bouts` finds walking in a whole session (alternating strides of the two legs,
-or regular strides of the only thigh) for sessions without set events.
+Walking in a session without set events is found by :mod:`imu.analysis.recognition` (the
+``walking`` label); its bouts are then analysed by :class:`WalkingDetector`.
 """
 
 from __future__ import annotations
@@ -213,53 +213,3 @@ def bout_summary(strides: list[dict]) -> dict:
         out["symmetry"] = sym
     return out
 
-
-def walking_bouts(time_s: np.ndarray, columns: dict[str, np.ndarray],
-                  settings: Settings | None = None) -> list[tuple[float, float]]:
-    """Walking bouts ``[(start_s, end_s), ...]`` in a whole angle table.
-
-    Strides of each leg are found as the detector finds them; a bout is a run of strides with
-    no pause longer than ``walking.max_pause_s`` holding at least ``walking.min_strides``
-    strides in all, where — with two thighs — the legs alternate (each stride of one leg holds
-    one flexion peak of the other, as in gait and unlike squats or hinges, where both hips flex
-    together).
-    """
-    s = settings or Settings()
-    t = np.asarray(time_s, dtype=float)
-    cols = [c for c in columns if c.endswith("_hip_flexion")]
-    if not cols or len(t) < 3:
-        return []
-    det = WalkingDetector(s, None, list(columns), float(t[0]))
-    names = [c for c in ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation") if c in columns]
-    arrs = {c: np.asarray(columns[c], dtype=float) for c in names + cols}
-    strides = []
-    for i in range(len(t)):
-        strides.extend(det.update(float(t[i]), {c: float(a[i]) for c, a in arrs.items()}))
-    sides = det.sides
-    if len(sides) == 2:
-        peaks = {sd: [r["end_s"] for r in strides if r["side"] == sd] for sd in sides}
-        peaks = {sd: np.asarray(sorted(set(p + [r["start_s"] for r in strides
-                                                if r["side"] == sd]))) for sd, p in peaks.items()}
-        keep = []
-        for r in strides:
-            other = peaks["left" if r["side"] == "right" else "right"]
-            n_in = int(np.sum((other > r["start_s"]) & (other < r["end_s"])))
-            if n_in == 1:
-                keep.append(r)
-        strides = keep
-    strides.sort(key=lambda r: r["start_s"])
-    bouts, cur, n = [], None, 0
-    pause = float(s["walking.max_pause_s"])
-    for r in strides:
-        if cur is not None and r["start_s"] <= cur[1] + pause:
-            cur[1] = max(cur[1], r["end_s"])
-            n += 1
-        else:
-            if cur is not None and n >= s["walking.min_strides"]:
-                bouts.append(tuple(cur))
-            cur, n = [r["start_s"], r["end_s"]], 1
-    if cur is not None and n >= s["walking.min_strides"]:
-        bouts.append(tuple(cur))
-    # a bout starts a little before its first stride's peak so that peak is seen by a detector
-    # that starts with the set
-    return [(max(float(t[0]), a - 0.6), min(float(t[-1]), b + 0.3)) for a, b in bouts]
