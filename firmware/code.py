@@ -84,59 +84,18 @@ class Led:
             p.value = not (on and c in colour)
 
 
-class Imu:
-    def __init__(self):
-        pwr = digitalio.DigitalInOut(board.IMU_PWR)
-        pwr.direction = digitalio.Direction.OUTPUT
-        pwr.value = True
-        self._pwr = pwr
-        time.sleep(0.05)
-        self.i2c = busio.I2C(board.IMU_SCL, board.IMU_SDA, frequency=400000)
-        while not self.i2c.try_lock():
-            pass
-        self.buf = bytearray(2)
-        if self.read(L.WHO_AM_I, 1)[0] != L.WHO_AM_I_VALUE:
-            raise RuntimeError("LSM6DS3TR-C not found")
-        for reg, value in L.INIT_SEQUENCE:
-            self.write(reg, value)
-        self.chunk = bytearray(L.PATTERN_WORDS * 2 * 16)
-        self.unwrap = L.TimestampUnwrapper()  # one sensor clock for the whole power-on
-        self.running = None  # (rate, acc range, gyr range) while the FIFO runs
-
-    def write(self, reg, value):
-        self.i2c.writeto(L.ADDRESS, bytes((reg, value)))
-
-    def read(self, reg, n):
-        out = bytearray(n)
-        self.i2c.writeto_then_readfrom(L.ADDRESS, bytes((reg,)), out)
-        return out
-
-    def start(self, cfg):
-        for reg, value in L.setup_sequence(cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps):
-            self.write(reg, value)
-        st = self.read(L.FIFO_STATUS1, 4)
-        self.parser = L.FifoParser((st[2] | (st[3] << 8)) % L.PATTERN_WORDS)
-        self.running = (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps)
-
-    def stop(self):
-        self.write(L.FIFO_CTRL5, 0x00)
-        self.write(L.CTRL1_XL, 0x00)
-        self.write(L.CTRL2_G, 0x00)
-        self.running = None
-
-    def samples(self):
-        """Read what the FIFO holds; returns [(ticks, sample6), ...] and the overrun flag."""
-        st = self.read(L.FIFO_STATUS1, 2)
-        words, overrun = L.fifo_level(st[0], st[1])
-        out = []
-        while words > 0:
-            n = min(words, len(self.chunk) // 2)
-            view = memoryview(self.chunk)[: 2 * n]
-            self.i2c.writeto_then_readfrom(L.ADDRESS, bytes((L.FIFO_DATA_OUT_L,)), view)
-            for ts, s in self.parser.feed(view):
-                out.append((self.unwrap(ts), s))
-            words -= n
-        return out, overrun
+def open_imu():
+    """Power the IMU, lock its I2C bus and return the driver (lsm6ds3.Lsm6ds3)."""
+    pwr = digitalio.DigitalInOut(board.IMU_PWR)
+    pwr.direction = digitalio.Direction.OUTPUT
+    pwr.value = True
+    time.sleep(0.05)
+    i2c = busio.I2C(board.IMU_SCL, board.IMU_SDA, frequency=400000)
+    while not i2c.try_lock():
+        pass
+    imu = L.Lsm6ds3(i2c)
+    imu.power_pin = pwr  # keep the pin object alive: the IMU stays powered
+    return imu
 
 
 def battery_level():
@@ -157,7 +116,7 @@ def battery_level():
 def main():
     led = Led()
     try:
-        imu = Imu()
+        imu = open_imu()
     except (RuntimeError, OSError):
         while True:
             led.show("R")
@@ -174,7 +133,7 @@ def main():
         # After a dropped link the FIFO kept sampling (continuous mode keeps the newest
         # FIFO_SAMPLES): resume from it, so a short drop loses nothing. Otherwise start afresh.
         if imu.running != (cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps):
-            imu.start(cfg)
+            imu.start(cfg.rate_hz, cfg.acc_range_g, cfg.gyr_range_dps)
             counter.set_rate(cfg.rate_hz)
             batcher.rate_hz = cfg.rate_hz
             batcher.reset()

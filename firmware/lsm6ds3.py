@@ -1,7 +1,9 @@
-"""LSM6DS3TR-C register values and FIFO parsing, in plain Python (CircuitPython and host).
+"""LSM6DS3TR-C driver: register values, FIFO reading and parsing, in plain Python.
 
-Only arithmetic lives here; the I2C transfers are in ``code.py``. Register map and bit fields
-from the LSM6DS3TR-C datasheet (DocID 030071) and application note AN5130:
+Runs on CircuitPython (``code.py`` hands it a locked ``busio.I2C``) and on the host, where the
+tests hand it an I2C object backed by a register-level model of the chip
+(``firmware/sim/lsm6ds3tr_c.py``). Register map and bit fields from the LSM6DS3TR-C datasheet
+(DocID 030071) and application note AN5130:
 
 - ``CTRL1_XL`` (10h): ``ODR_XL[7:4]``, ``FS_XL[3:2]`` (00 ±2 g, 10 ±4 g, 11 ±8 g, 01 ±16 g).
 - ``CTRL2_G`` (11h): ``ODR_G[7:4]``, ``FS_G[3:2]`` (00 250, 01 500, 10 1000, 11 2000 dps),
@@ -10,13 +12,14 @@ from the LSM6DS3TR-C datasheet (DocID 030071) and application note AN5130:
 - ``CTRL3_C`` (12h): ``BDU`` bit 6, ``IF_INC`` bit 2.
 - ``CTRL10_C`` (19h): ``TIMER_EN`` bit 5; ``WAKE_UP_DUR`` (5Ch): ``TIMER_HR`` bit 4 → 25 µs
   timestamp resolution. Writing AAh to ``TIMESTAMP2_REG`` (42h) resets the 24-bit counter.
-- FIFO: ``FIFO_CTRL2`` (07h) ``TIMER_PEDO_FIFO_EN`` bit 7 puts the timestamp in the FIFO as the
-  4th data set; ``FIFO_CTRL3`` (08h) gyro/accel decimation 001 = none; ``FIFO_CTRL4`` (09h)
+- FIFO: ``FIFO_CTRL2`` (07h) ``TIMER_PEDO_FIFO_EN`` bit 7 puts step counter and timestamp in
+  the FIFO as the 4th data set (the 3rd is the sensor hub's, unused here); ``FIFO_CTRL3`` (08h) gyro/accel decimation 001 = none; ``FIFO_CTRL4`` (09h)
   ``DEC_DS4_FIFO[5:3]`` 001 = none; ``FIFO_CTRL5`` (0Ah) ``ODR_FIFO[6:3]``,
   ``FIFO_MODE[2:0]`` 110 = continuous.
 - ``FIFO_STATUS1/2`` (3Ah/3Bh): unread 16-bit words ``DIFF_FIFO[10:0]``, ``OVER_RUN`` bit 6 of
   3Bh; ``FIFO_STATUS3/4`` (3Ch/3Dh): ``FIFO_PATTERN[9:0]``, the index of the next word in the
-  pattern; ``FIFO_DATA_OUT_L/H`` (3Eh/3Fh).
+  pattern; ``FIFO_DATA_OUT_L/H`` (3Eh/3Fh), read as one burst from 3Eh (with ``IF_INC`` the
+  address rolls from 3Fh back to 3Eh, so each 2 bytes are the next word, low byte first).
 - FIFO pattern with gyro, accel and the timestamp set: 9 words = gyro x y z, accel x y z, then
   the timestamp set as bytes ``TS[15:8], TS[23:16], --, TS[7:0], STEP[7:0], STEP[15:8]``.
 """
@@ -36,6 +39,9 @@ CTRL2_G = 0x11
 CTRL3_C = 0x12
 CTRL10_C = 0x19
 FIFO_STATUS1 = 0x3A
+FIFO_STATUS2 = 0x3B
+FIFO_STATUS3 = 0x3C
+FIFO_STATUS4 = 0x3D
 FIFO_DATA_OUT_L = 0x3E
 TIMESTAMP2_REG = 0x42
 WAKE_UP_DUR = 0x5C
@@ -91,6 +97,11 @@ def fifo_level(status1, status2):
     return status1 | ((status2 & 0x07) << 8), bool(status2 & 0x40)
 
 
+def fifo_pattern(status3, status4):
+    """FIFO_PATTERN[9:0] from FIFO_STATUS3/4: pattern index of the next word to be read."""
+    return status3 | ((status4 & 0x03) << 8)
+
+
 class FifoParser:
     """Turns FIFO words into samples ``(ts24, (ax, ay, az, gx, gy, gz))``.
 
@@ -126,6 +137,89 @@ class FifoParser:
         b = raw[12:18]
         ts = (b[1] << 16) | (b[0] << 8) | b[3]
         return ts, (a[0], a[1], a[2], g[0], g[1], g[2])
+
+
+class Lsm6ds3:
+    """The LSM6DS3TR-C on an I2C bus (CircuitPython ``busio.I2C`` API, already locked).
+
+    Parameters
+    ----------
+    i2c : object
+        Has ``writeto(address, buffer)`` and ``writeto_then_readfrom(address, out, in_)``.
+    address : int
+        7-bit I2C address (6Ah with SA0 low, as on the XIAO nRF52840 Sense).
+
+    Raises
+    ------
+    RuntimeError
+        WHO_AM_I is not 6Ah (no LSM6DS3TR-C at that address).
+    """
+
+    def __init__(self, i2c, address=ADDRESS):
+        self.i2c = i2c
+        self.address = address
+        if self.read(WHO_AM_I, 1)[0] != WHO_AM_I_VALUE:
+            raise RuntimeError("LSM6DS3TR-C not found")
+        for reg, value in INIT_SEQUENCE:
+            self.write(reg, value)
+        self.chunk = bytearray(PATTERN_WORDS * 2 * 16)
+        self.unwrap = TimestampUnwrapper()  # one sensor clock for the whole power-on
+        self.parser = FifoParser(0)
+        self.running = None  # (rate, acc range, gyr range) while the FIFO runs
+        self.overruns = 0    # FIFO overruns seen since power-on
+
+    def write(self, reg, value):
+        self.i2c.writeto(self.address, bytes((reg, value)))
+
+    def read(self, reg, n):
+        out = bytearray(n)
+        self.i2c.writeto_then_readfrom(self.address, bytes((reg,)), out)
+        return out
+
+    def start(self, rate_hz, range_g, range_dps):
+        """Clear the FIFO and stream accelerometer, gyroscope and timestamp at ``rate_hz``."""
+        for reg, value in setup_sequence(rate_hz, range_g, range_dps):
+            self.write(reg, value)
+        st = self.read(FIFO_STATUS1, 4)
+        self.parser = FifoParser(fifo_pattern(st[2], st[3]))
+        self.running = (rate_hz, range_g, range_dps)
+
+    def stop(self):
+        """FIFO to bypass (clears it), accelerometer and gyroscope off."""
+        self.write(FIFO_CTRL5, 0x00)
+        self.write(CTRL1_XL, 0x00)
+        self.write(CTRL2_G, 0x00)
+        self.running = None
+
+    def samples(self):
+        """Read what the FIFO holds.
+
+        Returns
+        -------
+        samples : list of (ticks, (ax, ay, az, gx, gy, gz))
+            Unwrapped sensor timestamps (25 µs ticks) and raw int16 values, oldest first.
+        overrun : bool
+            The FIFO overflowed since the last read: its oldest words were overwritten. The
+            parser is then realigned on FIFO_PATTERN (the partial pattern at the head is
+            dropped), so no sample is ever assembled from words of different patterns; the
+            lost samples show as a jump of the timestamps.
+        """
+        st = self.read(FIFO_STATUS1, 4)
+        words, overrun = fifo_level(st[0], st[1])
+        pattern = fifo_pattern(st[2], st[3]) % PATTERN_WORDS
+        if overrun:
+            self.overruns += 1
+        if overrun or pattern != self.parser.pos:
+            self.parser = FifoParser(pattern)
+        out = []
+        while words > 0:
+            n = min(words, len(self.chunk) // 2)
+            view = memoryview(self.chunk)[: 2 * n]
+            self.i2c.writeto_then_readfrom(self.address, bytes((FIFO_DATA_OUT_L,)), view)
+            for ts, s in self.parser.feed(view):
+                out.append((self.unwrap(ts), s))
+            words -= n
+        return out, overrun
 
 
 class TimestampUnwrapper:
