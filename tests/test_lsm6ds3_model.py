@@ -230,3 +230,40 @@ def test_a_new_driver_on_a_running_chip_starts_clean():
     truth = chip.written[n0:]
     assert [s for _, s in got] == [w["raw"] for w in truth[:len(got)]]
     assert got[0][0] < 2 * 1 / (208 * 25e-6)  # the timestamp was reset at power-on
+
+
+def test_model_fifo_pattern_follows_decimation_and_fifo_pattern_register():
+    """The model itself: gyro every slot, accel every 2nd, timestamp every 4th → a 4-slot
+    recursive pattern of 3+3+3 + 3 + 3+3 + 3 = 21 words; FIFO_PATTERN tracks the head."""
+    chip = Lsm6ds3trc(motion=motion)
+    for reg, value in ((0x10, 0x40), (0x11, 0x40), (0x19, 0x20), (0x5C, 0x10), (0x07, 0x80),
+                       (0x08, (1 << 3) | 2), (0x09, 4 << 3), (0x0A, (4 << 3) | 0b110)):
+        chip.write_register(reg, value)
+    period, pat = chip.pattern()
+    assert period == 4
+    assert pat == [(0, 0), (1, 0), (3, 0), (0, 1), (0, 2), (1, 2), (0, 3)]
+    chip.advance(4.5 / 104)
+    assert len(chip.fifo) == 21
+    bus = I2CBus(chip)
+    st = bytearray(4)
+    for k in range(21):
+        bus.writeto_then_readfrom(0x6A, bytes((0x3A,)), st)
+        assert L.fifo_level(st[0], st[1])[0] == 21 - k
+        assert L.fifo_pattern(st[2], st[3]) == k
+        bus.writeto_then_readfrom(0x6A, bytes((0x3E,)), bytearray(2))
+    bus.writeto_then_readfrom(0x6A, bytes((0x3A,)), st)
+    assert st[1] & 0x10  # FIFO_EMPTY
+
+
+def test_model_fifo_mode_stops_when_full_and_continuous_overwrites():
+    chip = Lsm6ds3trc()
+    for reg, value in ((0x10, 0x40), (0x11, 0x40), (0x08, 0x09), (0x0A, (4 << 3) | 0b001)):
+        chip.write_register(reg, value)
+    chip.advance(10.0)
+    assert len(chip.fifo) == 2046 and not chip.overrun  # 341 whole 6-word slots, then stop
+    chip.write_register(0x0A, 0)  # bypass empties it
+    assert len(chip.fifo) == 0
+    chip.write_register(0x0A, (4 << 3) | 0b110)
+    chip.advance(10.0)
+    assert len(chip.fifo) == 2048 and chip.overrun
+    assert chip.read_register(0x3A) | (chip.read_register(0x3B) & 7) << 8 == 2047

@@ -237,6 +237,9 @@ class Lsm6ds3trc:
         if not pat:
             return
         slot_in_period = self._slot % period
+        n_words = 3 * sum(1 for _, slot in pat if slot == slot_in_period)
+        if self.fifo_mode == 0b001 and len(self.fifo) + n_words > FIFO_CAPACITY_WORDS:
+            return  # FIFO mode: collection stops when the next slot no longer fits
         acc, gyr = self.motion(self.t_s)
         ts = self.timestamp()
         raw_xl = tuple(_quantize(a / G0 * 1000.0, XL_MG_PER_LSB[self.xl_fs_g]) for a in acc)
@@ -261,8 +264,6 @@ class Lsm6ds3trc:
 
     def _push(self, word, pattern_index, pattern_words):
         if len(self.fifo) >= FIFO_CAPACITY_WORDS:
-            if self.fifo_mode == 0b001:   # FIFO mode: stop collecting when full
-                return
             self.fifo.popleft()           # continuous: newest overwrites oldest
             self.overrun = True
         self.fifo.append((word, pattern_index))
