@@ -2,7 +2,7 @@
 
 Each input goes through the commands that read it (``imu info``, ``export``, ``import``,
 ``angles`` for sample-level damage, ``analyze --settings`` for settings files), each as its own
-process; the row is the largest peak resident memory (``ru_maxrss`` of the child, start-up
+process; the row is the largest peak resident memory (``VmHWM`` of the process, start-up
 included) of that input's commands, next to the same commands on the good seed recording (the
 baseline). A row also says whether every command ended with exit status 0 or 2 and no
 traceback. ``--quick`` runs one command per input. Acceptance: every input under 500 MB.
@@ -29,14 +29,27 @@ def _corpus():
     return make_corpus
 
 
+# The child reports its own peak: VmHWM of its memory map (``ru_maxrss`` of a child would
+# include the parent's resident memory at fork time).
+_CHILD = """
+import atexit, sys
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("\\n__peak_kb__ " + line.split()[1] + "\\n")
+atexit.register(peak)
+from imu.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def _peak_mb(argv: list[str], cwd: Path, env: dict) -> tuple[float, int, bool]:
-    """(peak RSS MB, exit status, traceback seen) of one ``imu`` process."""
-    p = subprocess.Popen([sys.executable, "-m", "imu", *argv], cwd=cwd, env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024.0, p.returncode, b"Traceback" in err
+    """(peak resident memory MB, exit status, traceback seen) of one ``imu`` process."""
+    p = subprocess.run([sys.executable, "-c", _CHILD, *argv], cwd=cwd, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.decode("utf-8", "replace")
+    kb = [int(ln.split()[1]) for ln in err.splitlines() if ln.startswith("__peak_kb__ ")]
+    return (kb[-1] / 1024.0 if kb else float("nan")), p.returncode, "Traceback" in err
 
 
 def run(quick: bool = False) -> list[dict]:

@@ -42,7 +42,7 @@ def test_the_corpus_is_large_and_covers_every_reader(corpus):
     _, cases = corpus
     assert len(cases) >= 100
     prefixes = {c.name.split("_", 1)[0] for c in cases}
-    assert prefixes >= {"rec", "csv", "dot", "settings"}
+    assert prefixes >= {"rec", "csv", "dot", "settings", "xsens", "sto"}
 
 
 def test_no_input_of_the_corpus_crashes_or_writes_outside_the_target(corpus, tmp_path,

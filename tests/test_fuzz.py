@@ -1,6 +1,6 @@
 """Property-based fuzzing (hypothesis, bounded: a few seconds per reader) of every reader of
-untrusted bytes: recordings, CSV folders, ``session.json``, Movella DOT exports, TOML settings
-and every BLE frame kind. The only outcomes allowed are a value or the reader's own one-line
+untrusted bytes: recordings, CSV folders, ``session.json``, Movella DOT exports, Xsens MT
+Manager exports, OpenSense ``.sto``, TOML settings and every BLE frame kind. The only outcomes allowed are a value or the reader's own one-line
 error (BadInputError / MalformedPacket): never another exception, never a crash."""
 
 from __future__ import annotations
@@ -255,3 +255,39 @@ def test_stream_tracker_survives_any_well_formed_sequence(packets):
             if last is not None:
                 assert blk.seq[0] > last
             last = int(blk.seq[-1])
+
+
+@pytest.fixture(scope="module")
+def foreign_seeds(tmp_path_factory):
+    """A small OpenSense .sto (written here) and Xsens MT Manager .txt exports (simulated)."""
+    from imu.sim import simulate
+    from imu.sim.vendor_export import write_xsens_exports
+
+    d = tmp_path_factory.mktemp("foreign")
+    rng = np.random.default_rng(2)
+    q = rng.normal(size=(200, 3, 4))
+    q /= np.linalg.norm(q, axis=2, keepdims=True)
+    rows = [f"{k / 50:.6f}\t" + "\t".join(",".join(f"{v:.6f}" for v in q[k, j]) for j in range(3))
+            for k in range(200)]
+    sto = d / "s.sto"
+    sto.write_text("DataRate=50.000000\nDataType=Quaternion\nversion=3\nOpenSimVersion=4.6\n"
+                   "endheader\ntime\tpelvis_imu\tfemur_r_imu\tfemur_l_imu\n" + "\n".join(rows)
+                   + "\n")
+    res = simulate("calibration", rate_hz=25, seed=4, errors=False, calibration=False)
+    txt = sorted(write_xsens_exports(res, d / "xsens", orientation="quat", gyro=True))[0]
+    return sto, txt
+
+
+@FUZZ
+@given(which=st.sampled_from([0, 1]), edits=st.lists(
+    st.tuples(st.integers(0, 10**5), st.text(max_size=40)), min_size=1, max_size=6))
+def test_sto_and_xsens_exports_with_damaged_lines(foreign_seeds, tmp_path, which, edits):
+    from imu.session.load import load_session
+
+    src = foreign_seeds[which]
+    lines = src.read_text(encoding="utf-8").splitlines()
+    for k, text in edits:
+        lines[k % len(lines)] = text
+    p = tmp_path / src.name
+    p.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _reads_or_refuses(load_session, p, {p.name: "sacrum"})

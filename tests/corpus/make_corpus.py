@@ -55,7 +55,17 @@ def make_seeds(folder: Path) -> dict[str, Path]:
         assert main(["export", str(rec), "-o", str(csv)]) == 0
     toml = folder / "seed.toml"
     toml.write_text("[hinge]\nrep_threshold_deg = 12\n\n[single_leg]\ngreen_deg = 3.5\n")
-    return {"recording": rec, "csv": csv, "toml": toml}
+    sto = folder / "seed.sto"
+    if not sto.exists():  # OpenSense orientations, read back as orientation-only sensors
+        assert main(["export", str(rec), "-o", str(sto)]) == 0
+    xsens = folder / "xsens"
+    if not xsens.exists():  # MT Manager .txt exports of a short simulated session
+        from imu.sim import simulate
+        from imu.sim.vendor_export import write_xsens_exports
+
+        res = simulate("calibration", rate_hz=40, seed=4, errors=False, calibration=False)
+        write_xsens_exports(res, xsens, orientation="quat", gyro=True, fine=True)
+    return {"recording": rec, "csv": csv, "toml": toml, "sto": sto, "xsens": xsens}
 
 
 # -- recordings ---------------------------------------------------------------------------------
@@ -326,6 +336,43 @@ def dot_cases(out: Path) -> list[Case]:
     return cases
 
 
+# -- Xsens MT Manager .txt and OpenSense .sto ----------------------------------------------------
+
+def _line_cases(src: Path, out: Path, prefix: str, suffix: str) -> list[Case]:
+    raw = src.read_bytes()
+    lines = raw.splitlines(keepends=True)
+    mid = len(lines) // 2
+    damage = {
+        "not_utf8": raw.replace(b"\n", b"\n\xff", 3),
+        "truncated": raw[:len(raw) // 3],
+        "header_only": b"".join(lines[:min(len(lines), 8)]),
+        "nan_inf": b"".join(lines[:mid] + [ln.replace(b"0.", b"nan", 1).replace(b"1.", b"inf", 1)
+                                           for ln in lines[mid:]]),
+        "huge_time": b"".join(lines[:mid] + [b"1e300" + ln[ln.find(b"\t") if b"\t" in ln
+                                                           else 0:] for ln in lines[mid:mid + 3]]
+                              + lines[mid + 3:]),
+        "short_rows": b"".join(lines[:mid] + [ln[:7] + b"\n" for ln in lines[mid:]]),
+        "nul": raw.replace(b"\t", b"\t\0", 20),
+        "long_line": raw + b"\t1" * 200000 + b"\n",
+        "empty": b"",
+    }
+    cases = []
+    for name, data in damage.items():
+        p = out / f"{prefix}_{name}{suffix}"
+        p.write_bytes(data)
+        cases.append(Case(f"{prefix}_{name}", p))
+    return cases
+
+
+def xsens_cases(folder: Path, out: Path) -> list[Case]:
+    src = sorted(folder.glob("*.txt"))[0]
+    return _line_cases(src, out, "xsens", src.suffix)
+
+
+def sto_cases(sto: Path, out: Path) -> list[Case]:
+    return _line_cases(sto, out, "sto", ".sto")
+
+
 # -- settings -----------------------------------------------------------------------------------
 
 def settings_cases(out: Path) -> list[Case]:
@@ -360,7 +407,9 @@ def build(folder: Path, seeds: dict[str, Path] | None = None) -> list[Case]:
     cases = []
     for sub, fn in (("rec", lambda o: recording_cases(seeds["recording"], o)),
                     ("csv", lambda o: csv_cases(seeds["csv"], o)),
-                    ("dot", dot_cases), ("settings", settings_cases)):
+                    ("dot", dot_cases), ("settings", settings_cases),
+                    ("xsens", lambda o: xsens_cases(seeds["xsens"], o)),
+                    ("sto", lambda o: sto_cases(seeds["sto"], o))):
         o = folder / sub
         o.mkdir(parents=True, exist_ok=True)
         cases += fn(o)
