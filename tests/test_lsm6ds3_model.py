@@ -267,3 +267,20 @@ def test_model_fifo_mode_stops_when_full_and_continuous_overwrites():
     chip.advance(10.0)
     assert len(chip.fifo) == 2048 and chip.overrun
     assert chip.read_register(0x3A) | (chip.read_register(0x3B) & 7) << 8 == 2047
+
+
+def test_model_timestamp_registers_and_fifo_threshold_flag():
+    chip, bus, imu = rig(clock_error=-0.01)
+    chip.advance(2.0)
+    out = bytearray(3)
+    bus.writeto_then_readfrom(0x6A, bytes((0x40,)), out)  # TIMESTAMP0..2, LSB first
+    assert out[0] | out[1] << 8 | out[2] << 16 == int(2.0 * 0.99 / 25e-6)
+    bus.writeto(0x6A, bytes((0x42, 0xAA)))
+    bus.writeto_then_readfrom(0x6A, bytes((0x40,)), out)
+    assert bytes(out) == b"\0\0\0"
+    bus.writeto(0x6A, bytes((0x06, 90)))  # FTH = 90 words (FIFO_CTRL2's FTH[10:8] stay 0)
+    imu.start(104, 8, 1000)  # leaves FIFO_CTRL1 alone
+    chip.advance(9.5 / (104 * 0.99))  # 9 slots = 81 words: below the watermark
+    assert not chip.read_register(0x3B) & 0x80
+    chip.advance(1 / (104 * 0.99))    # 90 words
+    assert chip.read_register(0x3B) & 0x80
