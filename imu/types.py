@@ -16,7 +16,8 @@ import numpy as np
 
 ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 SIDES = ("right", "left")
-EXERCISES = ("hinge", "single_leg_stance", "hip_airplane", "squat", "posture", "walking")
+EXERCISES = ("hinge", "single_leg_hinge", "ir_hinge", "single_leg_stance", "hip_airplane", "squat",
+             "posture", "walking")
 
 #: Event kinds stored in recordings (SPEC §6). ``set_start`` / ``set_end`` carry ``exercise``
 #: and ``side``; ``calibration_start`` / ``calibration_end`` bracket the SPEC §4 protocol.

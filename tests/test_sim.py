@@ -195,7 +195,8 @@ def test_feet_planted_pelvis_turn_rotates_hips_oppositely(demo):
 def test_truth_sets_match_events_and_designs(demo):
     ev = [e for e in demo.session.events if e.kind in ("set_start", "set_end")]
     assert [s["exercise"] for s in demo.truth_sets] == [
-        "hinge", "single_leg_stance", "single_leg_stance", "hip_airplane"]
+        "hinge", "single_leg_stance", "single_leg_stance", "hip_airplane", "single_leg_hinge",
+        "ir_hinge"]
     for st, (e0, e1) in zip(demo.truth_sets, zip(ev[::2], ev[1::2])):
         assert (st["start_s"], st["end_s"]) == (e0.t_s, e1.t_s)
         assert e0.exercise == st["exercise"] and e0.side == st["side"]
@@ -220,6 +221,11 @@ def test_truth_sets_match_events_and_designs(demo):
     for rep in air["reps"]:
         assert rep["hip_external_rotation_peak_deg"] > 15.0
         assert rep["hip_internal_rotation_peak_deg"] > 8.0
+    for st in demo.truth_sets[4:]:  # the article's other two drills, 4 reps each
+        assert len(st["reps"]) == 4 and st["side"] == "right"
+        for rep in st["reps"]:
+            want = [] if rep["design"] == "good" else [rep["design"]]
+            assert rep["faults"] == want, rep
 
 
 def test_most_rep_values_are_clearly_away_from_fault_thresholds():

@@ -242,6 +242,7 @@ class AirplaneDetector(Detector):
             "hip_internal_rotation_peak_deg": num(nanmax(r)),
             "hip_external_rotation_peak_deg": num(nanmax(-r)),
             "standing_hip_rotation_deg": num(seg.standing),
+            "standing_source": seg.standing_source,
             "obliquity_leak_deg": num(nanmax(np.abs(obl - first_finite(obl)))),
             "pelvis_rotation_range_deg": num(nanmax(self.buf.col("pelvis_rotation", a, b))
                                              - nanmin(self.buf.col("pelvis_rotation", a, b))),

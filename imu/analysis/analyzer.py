@@ -9,6 +9,7 @@ the live and the batch reps are the same.
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Mapping
 
 import numpy as np
@@ -17,10 +18,11 @@ from imu.analysis.airplane import AirplaneDetector
 from imu.analysis.base import Detector, num
 from imu.analysis.hinge import HingeDetector
 from imu.analysis.posture import PostureDetector
-from imu.analysis.sets import (SIDED, SetWindow, calibration_windows, find_sets,
+from imu.analysis.sets import (SIDED, STANCE_HIP, SetWindow, calibration_windows, find_sets,
                                infer_stance_side, normalize_exercise, normalize_side)
 from imu.analysis.settings import Settings
 from imu.analysis.single_leg import SingleLegDetector
+from imu.analysis.single_leg_hinge import IrHingeDetector, SingleLegHingeDetector
 from imu.analysis.squat import SquatDetector
 from imu.analysis.walking import WalkingDetector
 from imu.errors import BadInputError
@@ -30,6 +32,8 @@ SCHEMA = "imu.analysis/1"
 
 DETECTORS: dict[str, type[Detector]] = {
     "hinge": HingeDetector,
+    "single_leg_hinge": SingleLegHingeDetector,
+    "ir_hinge": IrHingeDetector,
     "single_leg_stance": SingleLegDetector,
     "hip_airplane": AirplaneDetector,
     "squat": SquatDetector,
@@ -45,10 +49,11 @@ def make_detector(exercise: str, settings: Settings, side: str | None, columns,
     Parameters
     ----------
     exercise : str
-        One of ``hinge``, ``single_leg_stance``, ``hip_airplane``, ``squat``, ``posture``.
+        One of ``hinge``, ``single_leg_hinge``, ``ir_hinge``, ``single_leg_stance``,
+        ``hip_airplane``, ``squat``, ``posture``.
     settings : Settings
     side : str or None
-        Stance leg for single-leg stance and hip airplane (required there).
+        Stance leg for the single-leg exercises (required there).
     columns : iterable of str
         Angle columns the data has.
     set_start_s : float
@@ -58,7 +63,7 @@ def make_detector(exercise: str, settings: Settings, side: str | None, columns,
     columns = list(columns)
     if "pelvis_tilt" not in columns:
         raise BadInputError("the angle table has no pelvis_tilt column (a sacrum sensor is required)")
-    if exercise in ("hinge", "squat", "single_leg_stance", "hip_airplane") and not any(
+    if exercise in ("hinge", "squat", "single_leg_stance") + STANCE_HIP and not any(
             c.endswith("_hip_flexion") for c in columns):
         raise BadInputError(f"{exercise} needs at least one thigh sensor (no hip angle columns)")
     try:
@@ -208,6 +213,10 @@ def _analyze_set(k: int, n: int, w: SetWindow, t: np.ndarray, angles: AngleTable
         progress(f"set {k + 1}/{n}: {w.exercise}"
                  f"{' (' + w.side + ')' if w.side else ''} {w.start_s:.1f}-{w.end_s:.1f} s")
     det = make_detector(w.exercise, settings, w.side, angles.names(), w.start_s)
+    if det.preroll_s > 0:  # the seconds before the set: only for the reps' standing baseline
+        a = int(np.searchsorted(t, w.start_s - det.preroll_s, side="left"))
+        cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
+        conf = {c: np.asarray(v, dtype=float)[a:b] for c, v in (angles.confidence or {}).items()}
     items = run_detector(det, t[a:b], cols, conf)
     return set_result(w, det, items, side_inferred=inferred)
 
@@ -245,6 +254,10 @@ class LiveAnalyzer:
         from imu.analysis.recognition import ExerciseRecognizer
         #: what the person is recognised doing (the same recogniser the batch analysis runs)
         self.recognizer = ExerciseRecognizer(self.columns)
+        # recent rows (also outside sets and during calibration): a new set's detector sees the
+        # seconds before its start, exactly as the batch path gives them
+        self._recent: deque = deque()
+        self._recent_s = self.settings["common.baseline_lookback_s"] + 1.0
 
     @property
     def active(self) -> bool:
@@ -275,6 +288,9 @@ class LiveAnalyzer:
         """Feed one angle row; returns newly completed reps/holds of the set under way."""
         self._t_last = float(t_s)
         self.recognizer.update(t_s, row)
+        self._recent.append((float(t_s), row, confidence))
+        while self._recent and self._recent[0][0] < t_s - self._recent_s:
+            self._recent.popleft()
         if self._in_calibration:
             return []
         if self.detector is None and not self._seen_set_event and self.default_exercise:
@@ -316,13 +332,18 @@ class LiveAnalyzer:
     def _open(self, w: SetWindow) -> None:
         if w.exercise in SIDED and w.side is None:
             sides = [c.split("_")[0] for c in self.columns if c.endswith("_hip_flexion")]
-            if len(sides) == 1 and w.exercise == "hip_airplane":
+            if len(sides) == 1 and w.exercise in STANCE_HIP:
                 w.side = sides[0]
             else:
                 raise BadInputError(f"{w.exercise} at {w.start_s:.1f} s needs the stance side")
         self.window = w
         self.detector = make_detector(w.exercise, self.settings, w.side, self.columns, w.start_s)
         self._items = []
+        pre = self.detector.preroll_s
+        if pre > 0:
+            for t_s, row, conf in self._recent:
+                if w.start_s - pre - 1e-9 <= t_s < w.start_s:
+                    self.detector.update(t_s, row, conf)
 
     def _close(self, t_s: float) -> dict | None:
         if self.detector is None:

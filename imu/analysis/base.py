@@ -149,6 +149,13 @@ class Detector:
         """Set-level fields added to the set's JSON (summary, posture metrics)."""
         return {}
 
+    @property
+    def preroll_s(self) -> float:
+        """Seconds before the set's start the detector wants to see (the rep baseline search);
+        rows before ``set_start_s`` are stored, never segmented. 0 for holds and posture."""
+        lookback = getattr(self.seg, "baseline_lookback_s", None)  # segmenters that search it
+        return float(lookback) + 0.5 if self.kind == "reps" and lookback is not None else 0.0
+
     def live_state(self) -> dict:
         """What the dashboard may show right now (signal values, whether a rep is under way)."""
         return {"in_rep": bool(getattr(self.seg, "active", False)), "count": len(self.results)}

@@ -22,6 +22,17 @@ FAULT_VALUES = {
     },
     "squat": {"knee_collapse": (("collapse_index_right", "collapse_index_left"),
                                 "squat.collapse_threshold_deg")},
+    "single_leg_hinge": {
+        "pelvis_opening": ("pelvis_opening_peak_deg", "single_leg_hinge.opening_deg"),
+        "pelvic_drop": ("pelvic_drop_max_deg", "single_leg_hinge.drop_deg"),
+        "squat_pattern": ("stance_thigh_inclination_peak_deg", "single_leg_hinge.squat_inclination_deg"),
+        "lumbar_flexion": ("lumbar_flexion_peak_deg", "single_leg_hinge.lumbar_flexion_deg"),
+    },
+    "ir_hinge": {
+        "no_internal_rotation": ("hip_internal_rotation_peak_deg", "ir_hinge.min_internal_rotation_deg"),
+        "lateral_shift": ("pelvis_obliquity_range_deg", "ir_hinge.shift_range_deg"),
+        "lumbar_twist": ("lumbar_twist_peak_deg", "ir_hinge.lumbar_twist_deg"),
+    },
 }
 
 

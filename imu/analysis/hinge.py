@@ -40,19 +40,21 @@ FAULTS = {
 }
 
 
-def hinge_score(rep: dict, settings) -> int:
-    """Score 0-100 of one hinge rep (see the module docstring).
+def rep_score(rep: dict, s: dict, penalties: dict) -> int:
+    """Score 0-100 of one hinge-like rep: 100 minus ``penalties[fault]`` per fault, minus the
+    pelvis-share and tempo penalties of the section ``s`` (see the module docstring).
 
     Parameters
     ----------
     rep : dict
         Needs ``faults``, ``pelvis_share`` (may be None) and ``tempo_down_s``.
-    settings : Settings
+    s : dict
+        A settings section with ``score_share_target``, ``score_share_penalty``,
+        ``score_min_tempo_s`` and ``score_tempo_penalty``.
+    penalties : dict
+        Fault -> points lost.
     """
-    s = settings.section("hinge")
     score = 100.0
-    penalties = {"squat_pattern": s["score_squat_penalty"], "pelvic_twist": s["score_twist_penalty"],
-                 "lateral_shift": s["score_shift_penalty"], "lumbar_flexion": s["score_lumbar_penalty"]}
     for fault in rep.get("faults", []):
         score -= penalties.get(fault, 0.0)
     share = rep.get("pelvis_share")
@@ -63,6 +65,21 @@ def hinge_score(rep: dict, settings) -> int:
     if tempo is not None and tempo < s["score_min_tempo_s"]:
         score -= s["score_tempo_penalty"]
     return int(round(min(100.0, max(0.0, score))))
+
+
+def hinge_score(rep: dict, settings) -> int:
+    """Score 0-100 of one hinge rep (see the module docstring).
+
+    Parameters
+    ----------
+    rep : dict
+        Needs ``faults``, ``pelvis_share`` (may be None) and ``tempo_down_s``.
+    settings : Settings
+    """
+    s = settings.section("hinge")
+    penalties = {"squat_pattern": s["score_squat_penalty"], "pelvic_twist": s["score_twist_penalty"],
+                 "lateral_shift": s["score_shift_penalty"], "lumbar_flexion": s["score_lumbar_penalty"]}
+    return rep_score(rep, s, penalties)
 
 
 class HingeDetector(Detector):
@@ -79,7 +96,9 @@ class HingeDetector(Detector):
         self.s = s
         self.has_trunk = "lumbar_flexion" in self.columns
         self.seg = ExcursionSegmenter(self.buf, "h", s["rep_threshold_deg"], s["return_band_deg"],
-                                      baseline_window_s=s["baseline_window_s"], two_sided=False,
+                                      baseline_window_s=s["baseline_window_s"],
+                                      quiet_range_deg=s["quiet_range_deg"],
+                                      baseline_lookback_s=s["baseline_lookback_s"], two_sided=False,
                                       min_rep_s=s["min_rep_s"], set_start_s=set_start_s)
 
     def _derive(self, row, confidence):
@@ -105,6 +124,7 @@ class HingeDetector(Detector):
             "peak_s": num(t[k]),
             "hip_flexion_peak_deg": num(nanmax(h)),
             "standing_hip_flexion_deg": num(seg.standing),
+            "standing_source": seg.standing_source,
         }
         return rep, t, k
 

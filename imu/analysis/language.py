@@ -7,10 +7,13 @@ Every function takes the plain dicts of the Analysis JSON and returns one short 
 from __future__ import annotations
 
 from imu.analysis.hinge import FAULTS as HINGE_FAULTS
+from imu.analysis.single_leg_hinge import IRH_FAULTS, SLH_FAULTS
 from imu.analysis.squat import FAULTS as SQUAT_FAULTS
 
 EXERCISE_NAMES = {
     "hinge": "Hip hinge",
+    "single_leg_hinge": "Single-leg hinge",
+    "ir_hinge": "Internal-rotation hinge",
     "single_leg_stance": "Single-leg stance",
     "hip_airplane": "Hip airplane",
     "squat": "Squat",
@@ -31,10 +34,7 @@ FAULT_LABELS = {
     "no_internal_rotation": "no internal rotation",
     "lumbar_twist": "lower back twisted",
 }
-FAULT_WORDS = {"pelvis_opening": "the pelvis opened toward the free leg",
-               "pelvic_drop": "the pelvis dropped on the free-leg side",
-               "no_internal_rotation": "the hip hardly rotated inward",
-               "lumbar_twist": "the lower back twisted",
+FAULT_WORDS = {**{k: v for k, v in {**SLH_FAULTS, **IRH_FAULTS}.items() if k not in HINGE_FAULTS},
                **HINGE_FAULTS, **SQUAT_FAULTS}
 
 #: How bad each fault is: ``"red"`` (the movement was a different one, or loaded the back or
@@ -100,6 +100,20 @@ GRADE_PHRASES = {
 }
 
 
+def _standing_note(fn):
+    """Rep sentences say when the rep had no quiet standing before it (SPEC §5 baseline)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapped(rep: dict) -> str:
+        text = fn(rep)
+        if rep.get("standing_source") == "calibration":
+            text = text[:-1] + " (no quiet standing before this rep: measured from the calibration pose)."
+        return text
+
+    return wrapped
+
+
 def _deg(v, signed: bool = False) -> str:
     if v is None:
         return "?°"
@@ -111,7 +125,8 @@ def exercise_title(s: dict) -> str:
     name = EXERCISE_NAMES.get(s["exercise"], s["exercise"])
     if s["exercise"] == "squat" and s.get("side"):
         return f"Split squat, {s['side']} leg in front"
-    if s.get("side") and s["exercise"] in ("single_leg_stance", "hip_airplane"):
+    if s.get("side") and s["exercise"] in ("single_leg_stance", "hip_airplane", "single_leg_hinge",
+                                           "ir_hinge"):
         name += f", standing on the {s['side']} leg"
     elif s.get("side"):
         name += f" ({s['side']})"
@@ -138,6 +153,7 @@ def _join(parts: list[str]) -> str:
     return ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+@_standing_note
 def hinge_rep_sentence(rep: dict) -> str:
     n = rep.get("index", "?")
     if rep.get("faults"):
@@ -148,6 +164,54 @@ def hinge_rep_sentence(rep: dict) -> str:
             f"{share_txt}.")
 
 
+def slh_fault_phrase(fault: str, rep: dict) -> str:
+    """One fault of a single-leg hinge rep with its number."""
+    base = SLH_FAULTS.get(fault, fault.replace("_", " "))
+    if fault == "pelvis_opening":
+        return f"{base} ({_deg(rep.get('pelvis_opening_peak_deg'))})"
+    if fault == "pelvic_drop":
+        return f"{base} ({_deg(rep.get('pelvic_drop_max_deg'))})"
+    if fault == "squat_pattern":
+        return f"{base} (thigh {_deg(rep.get('stance_thigh_inclination_peak_deg'))} forward)"
+    if fault == "lumbar_flexion":
+        return f"{base} ({_deg(rep.get('lumbar_flexion_peak_deg'))} of lumbar flexion)"
+    return base
+
+
+@_standing_note
+def slh_rep_sentence(rep: dict) -> str:
+    n = rep.get("index", "?")
+    if rep.get("faults"):
+        return f"Rep {n}: " + _join([slh_fault_phrase(f, rep) for f in rep["faults"]]) + "."
+    free = rep.get("free_thigh_inclination_min_deg")
+    leg = (f", free leg {_deg(-free)} behind the hip" if free is not None and free < 0 else "")
+    return (f"Rep {n}: square pelvis, {_deg(rep.get('hip_flexion_peak_deg'))} of hip flexion on the "
+            f"{rep.get('side')} leg{leg}.")
+
+
+def irh_fault_phrase(fault: str, rep: dict) -> str:
+    """One fault of an internal-rotation hinge rep with its number."""
+    base = IRH_FAULTS.get(fault, fault.replace("_", " "))
+    if fault == "no_internal_rotation":
+        return f"{base} ({_deg(rep.get('hip_internal_rotation_peak_deg'))} of internal rotation)"
+    if fault == "lateral_shift":
+        return f"{base} ({_deg(rep.get('pelvis_obliquity_range_deg'))} of side tilt)"
+    if fault == "lumbar_twist":
+        return f"{base} ({_deg(rep.get('lumbar_twist_peak_deg'))} of twist)"
+    return base
+
+
+@_standing_note
+def irh_rep_sentence(rep: dict) -> str:
+    n = rep.get("index", "?")
+    if rep.get("faults"):
+        return f"Rep {n}: " + _join([irh_fault_phrase(f, rep) for f in rep["faults"]]) + "."
+    return (f"Rep {n}: the {rep.get('side')} hip turned in "
+            f"{_deg(rep.get('hip_internal_rotation_peak_deg'))} at "
+            f"{_deg(rep.get('hip_flexion_peak_deg'))} of hip flexion, pelvis level.")
+
+
+@_standing_note
 def squat_rep_sentence(rep: dict) -> str:
     n = rep.get("index", "?")
     sides = rep.get("collapse_sides") or []
@@ -173,6 +237,7 @@ def hold_sentence(hold: dict) -> str:
             f"{_deg(hold.get('pelvic_drop_final_deg'))} at the end{band_txt}.")
 
 
+@_standing_note
 def airplane_rep_sentence(rep: dict) -> str:
     n = rep.get("index", "?")
     leak = rep.get("obliquity_leak_deg")
@@ -216,6 +281,10 @@ def item_sentence(exercise: str, item: dict) -> str:
         return hinge_rep_sentence(item)
     if exercise == "squat":
         return squat_rep_sentence(item)
+    if exercise == "single_leg_hinge":
+        return slh_rep_sentence(item)
+    if exercise == "ir_hinge":
+        return irh_rep_sentence(item)
     if exercise == "hip_airplane":
         return airplane_rep_sentence(item)
     if exercise == "single_leg_stance":
@@ -247,6 +316,17 @@ def set_sentence(s: dict) -> str:
         cad = s.get("cadence_steps_per_min")
         return (f"{n} stride{'s' if n != 1 else ''}"
                 + (f", cadence {cad:.0f} steps/min" if cad else "") + (f"; {per}." if per else "."))
+    if ex in ("single_leg_hinge", "ir_hinge"):
+        n = len(s.get("reps", []))
+        if not n:
+            return "No reps found (the stance hip never flexed 15° above standing)."
+        bad = summ.get("reps_with_faults", 0)
+        extra = (f"pelvis opened up to {_deg(summ.get('max_pelvis_opening_deg'))} and dropped up to "
+                 f"{_deg(summ.get('max_pelvic_drop_deg'))}" if ex == "single_leg_hinge" else
+                 f"internal rotation up to {_deg(summ.get('max_internal_rotation_deg'))}")
+        return (f"{n} rep{'s' if n != 1 else ''}, mean score {summ.get('mean_score', 0):.0f}/100, "
+                f"mean peak hip flexion {_deg(summ.get('mean_hip_flexion_peak_deg'))}, {extra}; "
+                + ("all clean." if not bad else f"{bad} with faults."))
     if ex == "squat":
         n = len(s.get("reps", []))
         if not n:

@@ -144,6 +144,34 @@ def _set_chart(s: dict, angles: AngleTable, settings: dict) -> str:
                     label += " " + "+".join(x[0].upper() for x in it["collapse_sides"])
                 ch.marker(it.get("peak_s", it["start_s"]), (it.get("hip_flexion_peak_deg") or 0) + 4 + 9 * k,
                           "red", label)
+    elif ex in ("single_leg_hinge", "ir_hinge"):
+        side = s.get("side") or "right"
+        free = "left" if side == "right" else "right"
+        if f"{side}_hip_flexion" in cols:
+            ch.line(t, cols[f"{side}_hip_flexion"], "blue", f"stance ({side}) hip flexion")
+        ch.line(t, cols["pelvis_tilt"], "orange", "pelvis tilt")
+        if ex == "single_leg_hinge":
+            sgn = 1.0 if side == "right" else -1.0
+            ch.line(t, sgn * cols["pelvis_rotation"], "red", "pelvis opening (toward the free leg)",
+                    width=1.2)
+            ch.line(t, -sgn * cols["pelvis_obliquity"], "green", "pelvic drop (free-leg side)",
+                    width=1.2)
+            if f"{free}_thigh_inclination" in cols:
+                ch.line(t, cols[f"{free}_thigh_inclination"], "purple",
+                        f"free ({free}) thigh inclination", dash="5 3")
+        else:
+            if f"{side}_hip_rotation" in cols:
+                ch.line(t, cols[f"{side}_hip_rotation"], "red", f"{side} hip rotation (+internal)",
+                        width=1.4)
+            ch.line(t, cols["pelvis_obliquity"], "green", "pelvis obliquity", width=1.2)
+            if "lumbar_rotation" in cols:
+                ch.line(t, cols["lumbar_rotation"], "teal", "lumbar rotation", width=1.2)
+        ch.hline(0, "grey", "2 2")
+        _rep_spans(ch, items)
+        for it in items:
+            for k, fault in enumerate(it.get("faults", [])):
+                ch.marker(it.get("peak_s", it["start_s"]), (it.get("hip_flexion_peak_deg") or 0) + 4 + 9 * k,
+                          "red", L.fault_label(fault))
     elif ex == "hip_airplane":
         side = s.get("side") or "right"
         if f"{side}_hip_rotation" in cols:
@@ -247,6 +275,8 @@ def _items_table(s: dict) -> str:
             rows.append(row)
         num = set(range(2, 8 + has_lumbar + 1))
         return _table(hdr, rows, num)
+    if ex in ("single_leg_hinge", "ir_hinge"):
+        return _drill_table(s)
     if ex == "squat":
         reps = s.get("reps", [])
         sides = [x for x in ("right", "left") if any(f"collapse_index_{x}" in r for r in reps)]
@@ -300,6 +330,35 @@ def _items_table(s: dict) -> str:
                 ["time within ±5°", _n(p.get("time_in_zone_pct"), 0, "%")]]
         return _table(["measure", "value"], rows, {1}, say=False).replace("<table>", '<table class="narrow">')
     return ""
+
+
+def _drill_table(s: dict) -> str:
+    """Per-rep table of a single-leg hinge or internal-rotation hinge set."""
+    ex = s["exercise"]
+    reps = s.get("reps", [])
+    if ex == "single_leg_hinge":
+        cols = [("hip flex", "hip_flexion_peak_deg", 0), ("tilt", "pelvis_tilt_peak_deg", 0),
+                ("pelvis opening", "pelvis_opening_peak_deg", 1), ("pelvic drop", "pelvic_drop_max_deg", 1),
+                ("free thigh", "free_thigh_inclination_min_deg", 0),
+                ("stance thigh", "stance_thigh_inclination_peak_deg", 0)]
+        if any("lumbar_flexion_peak_deg" in r for r in reps):
+            cols.append(("lumbar", "lumbar_flexion_peak_deg", 0))
+        say = L.slh_rep_sentence
+    else:
+        cols = [("hip flex", "hip_flexion_peak_deg", 0), ("internal rotation", "hip_internal_rotation_peak_deg", 1),
+                ("obliquity", "pelvis_obliquity_range_deg", 1)]
+        if any("lumbar_twist_peak_deg" in r for r in reps):
+            cols.append(("lumbar twist", "lumbar_twist_peak_deg", 1))
+        say = L.irh_rep_sentence
+    hdr = ["#", "time (s)"] + [c[0] for c in cols] + ["score", "faults", "what happened"]
+    rows = []
+    for r in reps:
+        sc = r.get("score")
+        color = "green" if sc is not None and sc >= 80 else ("amber" if sc is not None and sc >= 60 else "red")
+        rows.append([str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}"]
+                    + [_n(r.get(key), d, "°") for _, key, d in cols]
+                    + [_pill(str(sc), color), _faults_cell(r), _esc(say(r))])
+    return _table(hdr, rows, set(range(2, 2 + len(cols))))
 
 
 def _kv_table(d: dict) -> str:
@@ -427,12 +486,13 @@ def _overview(result: dict) -> str:
     sets = result.get("sets", [])
     reps = sum(len(s.get("reps", [])) for s in sets if s["exercise"] != "posture")
     holds = sum(len(s.get("holds", [])) for s in sets)
-    scores = [r["score"] for s in sets if s["exercise"] == "hinge" for r in s.get("reps", [])]
+    scores = [r["score"] for s in sets if s["exercise"] in ("hinge", "single_leg_hinge", "ir_hinge")
+              for r in s.get("reps", [])]
     drops = [h["pelvic_drop_max_deg"] for s in sets for h in s.get("holds", [])
              if h.get("pelvic_drop_max_deg") is not None]
     stats = [(str(len(sets)), "sets"), (str(reps), "reps"), (str(holds), "single-leg holds")]
     if scores:
-        stats.append((f"{np.mean(scores):.0f}/100", "mean hinge score"))
+        stats.append((f"{np.mean(scores):.0f}/100", "mean hinge score (all hinge drills)"))
     if drops:
         stats.append((f"{max(drops):.1f}°", "largest pelvic drop"))
     return '<div class="cards">' + "".join(f'<div class="stat"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>'
@@ -511,7 +571,12 @@ def render_report(result: dict, angles: AngleTable, session_meta: dict | None = 
                  "red above). Pelvis share near 1 means the hinge came from the hips with steady thighs. "
                  "Hinge score: 100 minus 30 for a squat pattern, 25 for lumbar flexion, 15 each for a pelvic "
                  "twist or lateral shift, up to 20 for a pelvis share below 0.8 and 10 for a descent "
-                 "faster than 0.6 s.</p>"
+                 "faster than 0.6 s. The single-leg and internal-rotation hinges score the same way with "
+                 "their own faults: 15 each for the pelvis opening toward the free leg or dropping on its "
+                 "side, 30 for a squat pattern, 25 for lumbar flexion; 30 for no internal rotation, 15 for "
+                 "a lateral shift, 25 for a lumbar twist. A rep's standing is the quiet stretch before it; "
+                 "a rep marked 'standing from the calibration' had none and is measured from the "
+                 "calibration pose.</p>"
                  + (f"<p>Settings changed from the defaults: {_esc(', '.join(f'{k}={v:g}' for k, v in changed.items()))}"
                     "</p>" if changed else "<p>All thresholds at their defaults.</p>") + "</div>")
     parts.append(f"<footer>Generated by imu on {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M UTC} · "

@@ -4,10 +4,14 @@ Two streaming segmenters work on one scalar signal each:
 
 - :class:`ExcursionSegmenter` finds reps: excursions of the signal more than ``threshold_deg``
   away from standing, bounded where it returns within ``band_deg`` of standing. "Standing" of a
-  rep is the median of the signal over the ``baseline_window_s`` before the rep's start (or the
-  set's first window when the rep starts earlier), and the start is the last sample before the
-  peak within the band; the two definitions refer to each other, so the segmenter iterates them
-  to a fixed point when an excursion is first seen.
+  rep is the median of the signal over the latest *quiet* window (``baseline_window_s`` long,
+  range at most ``quiet_range_deg``, its median within the band of the rep's start value) that
+  ends at or before the rep's start, searched up to ``baseline_lookback_s`` back, before the
+  set's start too when the detector was given the seconds before it; the rep's own movement is
+  never quiet, so it never feeds its own baseline. With no quiet window the rep's standing is the
+  calibration's neutral (0°) and the segment says so (``standing_source = "calibration"``). The
+  start is the last sample before the peak within the band; the two definitions refer to each
+  other, so the segmenter iterates them to a fixed point when an excursion is first seen.
 - :class:`ThresholdSegmenter` finds holds: stretches where the signal is above a fixed level.
 
 Both keep their own :class:`SampleBuffer` of every column the exercise needs, so an exercise
@@ -101,7 +105,9 @@ class Segment:
     """One completed rep or hold, in absolute sample indices of the detector's buffer.
 
     ``start`` and ``end`` are inclusive; ``peak`` is the index of the extreme sample (reps);
-    ``standing`` is the rep's standing value of the segmented signal (reps), else NaN.
+    ``standing`` is the rep's standing value of the segmented signal (reps), else NaN;
+    ``standing_source`` says where it came from: ``"quiet"`` (a quiet stretch before the rep) or
+    ``"calibration"`` (none found: the calibration's neutral, 0°).
     """
 
     start: int
@@ -110,6 +116,7 @@ class Segment:
     standing: float
     start_s: float
     end_s: float
+    standing_source: str = "quiet"
 
 
 def _nanmedian(x: np.ndarray) -> float:
@@ -130,13 +137,18 @@ class ExcursionSegmenter:
         A rep exceeds standing by more than ``threshold_deg`` and is bounded by the last / first
         samples within ``band_deg`` of standing.
     baseline_window_s : float
-        Standing = median over this window before the start.
+        Standing = median over a quiet window of this length before the start.
+    quiet_range_deg : float
+        A window is quiet when the signal's range in it is at most this.
+    baseline_lookback_s : float
+        How far before a rep's start the quiet window is searched.
     two_sided : bool
         Count excursions in both directions (hip airplane) instead of upwards only (hinge).
     min_rep_s : float
         Shorter excursions are discarded as glitches.
     set_start_s : float
-        Time the set starts (for the "set's first window" rule).
+        Time the set starts: samples before it (given for the baseline search) never start or
+        bound a rep.
     lookback_s : float
         How far back an excursion's start is searched.
     min_neutral_s : float
@@ -147,7 +159,8 @@ class ExcursionSegmenter:
     def __init__(self, buffer: SampleBuffer, column: str, threshold_deg: float, band_deg: float,
                  baseline_window_s: float = 1.0, two_sided: bool = False, min_rep_s: float = 0.0,
                  set_start_s: float | None = None, lookback_s: float = 10.0,
-                 min_neutral_s: float = 0.0):
+                 min_neutral_s: float = 0.0, quiet_range_deg: float = 2.5,
+                 baseline_lookback_s: float = 8.0):
         self.buf = buffer
         self.column = column
         self.threshold = float(threshold_deg)
@@ -167,6 +180,11 @@ class ExcursionSegmenter:
         self._prev_end = -1       # end index of the last rep: the next one cannot start earlier
         self._last_valid = -1
         self.min_neutral_s = float(min_neutral_s)
+        self.quiet_range = float(quiet_range_deg)
+        self.baseline_lookback_s = float(baseline_lookback_s)
+        self.standing_source = "quiet"
+        self._base_cache: dict[int, tuple[int, int] | None] = {}
+        self._next_try_t = -np.inf
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -174,33 +192,66 @@ class ExcursionSegmenter:
         """Oldest absolute index this segmenter may still need."""
         t_now = self.buf.time_at(self.buf.n_total - 1) if len(self.buf) else 0.0
         if self.active:
-            t_keep = self.buf.time_at(self._start) - self.window_s - 0.1
+            t_keep = self.buf.time_at(self._start) - self.baseline_lookback_s - 0.1
         else:
-            t_keep = t_now - self.lookback_s - self.window_s - 0.1
-        if self.set_start_s is not None and t_keep < self.set_start_s + self.window_s + 0.1:
-            return self.buf.offset  # still need the set's first window
+            t_keep = t_now - self.lookback_s - self.baseline_lookback_s - 0.1
         return self.buf.index_at_or_after(t_keep)
 
     def _dev(self, v: np.ndarray | float, s: float):
         return np.abs(v - s) if self.two_sided else (v - s)
 
-    def baseline_range(self, start: int) -> tuple[int, int]:
-        """Absolute indices ``[a, b)`` of the standing window of a rep starting at ``start``:
-        the ``baseline_window_s`` before it, or the set's first window if it starts earlier."""
+    def baseline_range(self, start: int) -> tuple[int, int] | None:
+        """Absolute indices ``[a, b)`` of the standing window of a rep starting at ``start``: the
+        latest quiet window (range of the signal at most ``quiet_range_deg``, median within
+        ``band_deg`` of the signal at ``start``) ending at or before ``start`` and no more than
+        ``baseline_lookback_s`` before it; ``None`` when there is none."""
+        if start in self._base_cache:
+            return self._base_cache[start]
+        out = self._quiet_window(start)
+        if len(self._base_cache) > 64:
+            self._base_cache.clear()
+        self._base_cache[start] = out
+        return out
+
+    def _quiet_window(self, start: int, near_start: bool = True) -> tuple[int, int] | None:
+        """The latest quiet window ending at or before ``start`` (with ``near_start``: whose
+        median is within the band of the signal at ``start``)."""
         t0 = self.buf.time_at(start)
-        t_first = self.set_start_s if self.set_start_s is not None else self.buf.time_at(self.buf.offset)
-        if t0 - self.window_s < t_first - 1e-9:
-            a = self.buf.index_at_or_after(t_first)
-            b = self.buf.index_at_or_after(t_first + self.window_s + 1e-9)
-        else:
-            a = self.buf.index_at_or_after(t0 - self.window_s - 1e-9)
-            b = start + 1
-        return a, max(b, a + 1)
+        a0 = max(self.buf.index_at_or_after(t0 - self.baseline_lookback_s - 1e-9), self.buf.offset)
+        x = self.buf.col(self.column, a0, start + 1)
+        tt = self.buf.t(a0, start + 1)
+        if len(x) < 2:
+            return None
+        dt = np.median(np.diff(tt))
+        if not np.isfinite(dt) or dt <= 0:
+            return None
+        half = max(1, int(round(self.window_s / dt / 2.0)))
+        n_w = 2 * half + 1
+        if len(x) < n_w or (near_start and not np.isfinite(x[-1])):
+            return None
+        from scipy.ndimage import maximum_filter1d, minimum_filter1d
+
+        ok = np.isfinite(x)
+        m = len(x) - n_w + 1  # windows [k, k + n_w), k < m; the filters are centred on k + half
+        hi = maximum_filter1d(np.where(ok, x, -np.inf), n_w, mode="nearest")[half:half + m]
+        lo = minimum_filter1d(np.where(ok, x, np.inf), n_w, mode="nearest")[half:half + m]
+        c = np.concatenate([[0], np.cumsum(ok)])
+        n_ok = c[n_w:] - c[:m]
+        cand = np.flatnonzero((n_ok >= max(2, n_w // 2)) & (hi - lo <= self.quiet_range))
+        ref = x[-1]
+        for k in cand[::-1]:
+            med = _nanmedian(x[k:k + n_w])
+            if not near_start or abs(med - ref) <= self.band:
+                return a0 + int(k), a0 + int(k) + n_w
+        return None
 
     def standing_of(self, column: str, start: int) -> float:
-        """Median of ``column`` over the standing window of a rep starting at ``start``."""
-        a, b = self.baseline_range(start)
-        return _nanmedian(self.buf.col(column, a, b))
+        """Standing value of ``column`` for a rep starting at ``start``: its median over the
+        rep's quiet window, or 0 (the calibration's neutral) when there is none."""
+        r = self.baseline_range(start)
+        if r is None:
+            return 0.0
+        return _nanmedian(self.buf.col(column, r[0], r[1]))
 
     def _standing_before(self, start: int) -> float:
         return self.standing_of(self.column, start)
@@ -216,12 +267,16 @@ class ExcursionSegmenter:
     def step(self, i: int, v: float | None = None, t: float | None = None) -> Segment | None:
         """Process the sample at absolute index ``i`` (just appended; its signal value ``v`` and
         time ``t`` may be passed to save a lookup). Returns a completed rep."""
+        if t is None:
+            t = self.buf.time_at(i)
+        if self.set_start_s is not None and t < self.set_start_s - 1e-9:
+            return None  # before the set: only the baseline search looks at it
+        if self._prev_end < 0:
+            self._prev_end = i  # no rep starts before the set's first sample
         if v is None:
             v = float(self.buf.value(self.column, i))
         if v != v:  # NaN
             return None
-        if t is None:
-            t = self.buf.time_at(i)
         self._last_valid = i
         while self._min and self._min[-1][1] >= v:
             self._min.pop()
@@ -237,8 +292,10 @@ class ExcursionSegmenter:
         if not self.active:
             rise = v - self._min[0][1]
             fall = self._max[0][1] - v if self.two_sided else -np.inf
-            if max(rise, fall) > self.threshold:
+            if max(rise, fall) > self.threshold and t >= self._next_try_t:
                 self._try_start(i, v)
+                if not self.active:  # not a rep from its standing: look again in a moment
+                    self._next_try_t = t + 0.1
             return None
 
         # active rep: it ends at the first sample back within band of standing after its last
@@ -255,7 +312,14 @@ class ExcursionSegmenter:
         return None
 
     def _try_start(self, i: int, v: float) -> None:
-        s = float(self._min[0][1]) if v - self._min[0][1] > self.threshold else float(self._max[0][1])
+        # first guess of standing: the latest quiet stretch before now (else the lowest / highest
+        # value of the lookback), so a held excursion the other way (a free leg held back in
+        # extension) is not taken for standing
+        w = self._quiet_window(i, near_start=False)
+        if w is not None:
+            s = _nanmedian(self.buf.col(self.column, w[0], w[1]))
+        else:
+            s = float(self._min[0][1]) if v - self._min[0][1] > self.threshold else float(self._max[0][1])
         start = None
         for _ in range(4):  # fixed point of (start, standing)
             st = self._last_in_band_before(i, s)
@@ -272,6 +336,7 @@ class ExcursionSegmenter:
             self.active = True
             self.standing = s
             self._start = start
+            self.standing_source = "quiet" if self.baseline_range(start) is not None else "calibration"
 
     def _close(self, end: int) -> Segment | None:
         self.active = False
@@ -280,7 +345,8 @@ class ExcursionSegmenter:
         h = self.buf.col(self.column, start, end + 1)
         dev = self._dev(h, s)
         peak = start + int(np.nanargmax(dev))
-        seg = Segment(start, end, peak, s, self.buf.time_at(start), self.buf.time_at(end))
+        seg = Segment(start, end, peak, s, self.buf.time_at(start), self.buf.time_at(end),
+                      self.standing_source)
         # restart the excursion memory from the rep's end, at its standing level, so the rep's
         # own top (or its tail inside the band) is not taken for the next rep's baseline
         self._min.clear()

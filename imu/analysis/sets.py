@@ -25,10 +25,17 @@ EXERCISE_ALIASES = {
     "squat": "squat", "split_squat": "squat", "split-squat": "squat",
     "walking": "walking", "walk": "walking", "gait": "walking",
     "posture": "posture", "pelvic_tilt_reset": "posture", "tilt_reset": "posture",
+    "single_leg_hinge": "single_leg_hinge", "single-leg-hinge": "single_leg_hinge",
+    "single_leg_hip_hinge": "single_leg_hinge", "slh": "single_leg_hinge",
+    "ir_hinge": "ir_hinge", "ir-hinge": "ir_hinge", "internal_rotation_hinge": "ir_hinge",
+    "internal-rotation-hinge": "ir_hinge",
 }
 
 #: Exercises whose ``side`` is the stance leg and matters.
-SIDED = ("single_leg_stance", "hip_airplane")
+SIDED = ("single_leg_stance", "hip_airplane", "single_leg_hinge", "ir_hinge")
+
+#: Sided exercises measured on the stance hip: the stance thigh must be instrumented.
+STANCE_HIP = ("hip_airplane", "single_leg_hinge", "ir_hinge")
 
 
 def normalize_exercise(name: str | None, where: str = "") -> str | None:
@@ -192,7 +199,8 @@ def infer_stance_side(exercise: str, columns: dict[str, np.ndarray], lift_thresh
     """Guess the stance leg of a single-leg set from its angles (``None`` if it cannot).
 
     The lifted leg's thigh leaves the vertical (single-leg stance: hip flexion past the lift
-    threshold; airplane: the leg reaches back) while the stance thigh stays near vertical.
+    threshold; airplane and the single-leg / internal-rotation hinges: the leg reaches back)
+    while the stance thigh stays near vertical.
 
     Parameters
     ----------
@@ -214,6 +222,6 @@ def infer_stance_side(exercise: str, columns: dict[str, np.ndarray], lift_thresh
     other = "left" if s == "right" else "right"
     flex = columns[f"{s}_hip_flexion"]
     lifted = np.nanmax(flex) > lift_threshold_deg if np.isfinite(flex).any() else False
-    if exercise == "hip_airplane":
-        return s  # the airplane needs the stance thigh; the only thigh must be it
+    if exercise in STANCE_HIP:
+        return s  # these need the stance thigh; the only thigh must be it
     return other if lifted else s

@@ -26,7 +26,10 @@ from imu.errors import BadInputError
 #: key -> (default, one-line description). Units are in the key names.
 DEFAULTS: dict[str, tuple[float, str]] = {
     # common
-    "common.baseline_window_s": (1.0, "standing baseline = median over this window before a rep/hold"),
+    "common.baseline_window_s": (1.0, "standing baseline = median over a quiet window this long before a rep"),
+    "common.quiet_range_deg": (2.5, "a baseline window is quiet when the rep signal moves at most this in it"),
+    "common.baseline_lookback_s": (8.0, "the quiet window is searched this far before a rep (before the set's "
+                                        "start too); none found: the calibration's neutral"),
     # hinge
     "hinge.rep_threshold_deg": (15.0, "a rep is a hip-flexion excursion above standing larger than this"),
     "hinge.return_band_deg": (5.0, "a rep is bounded where flexion is back within this of standing"),
@@ -43,6 +46,36 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "hinge.score_share_penalty": (20.0, "points lost at pelvis_share 0 (linear from the target)"),
     "hinge.score_min_tempo_s": (0.6, "descents faster than this lose points"),
     "hinge.score_tempo_penalty": (10.0, "points lost for a descent faster than score_min_tempo_s"),
+    # single-leg hinge (stance leg)
+    "single_leg_hinge.rep_threshold_deg": (15.0, "a rep is a stance-hip flexion excursion above standing larger than this"),
+    "single_leg_hinge.return_band_deg": (5.0, "a rep is bounded where stance-hip flexion is back within this of standing"),
+    "single_leg_hinge.min_rep_s": (0.4, "excursions shorter than this are not reps"),
+    "single_leg_hinge.opening_deg": (8.0, "fault pelvis_opening: pelvis rotation toward the free leg above this"),
+    "single_leg_hinge.drop_deg": (5.0, "fault pelvic_drop: pelvic drop on the free-leg side above this"),
+    "single_leg_hinge.squat_inclination_deg": (25.0, "fault squat_pattern: stance thigh inclination above this"),
+    "single_leg_hinge.lumbar_flexion_deg": (20.0, "fault lumbar_flexion: lumbar flexion above standing beyond this"),
+    "single_leg_hinge.score_opening_penalty": (15.0, "score points lost for pelvis_opening"),
+    "single_leg_hinge.score_drop_penalty": (15.0, "score points lost for pelvic_drop"),
+    "single_leg_hinge.score_squat_penalty": (30.0, "score points lost for squat_pattern"),
+    "single_leg_hinge.score_lumbar_penalty": (25.0, "score points lost for lumbar_flexion"),
+    "single_leg_hinge.score_share_target": (0.8, "pelvis_share at or above this costs nothing"),
+    "single_leg_hinge.score_share_penalty": (20.0, "points lost at pelvis_share 0 (linear from the target)"),
+    "single_leg_hinge.score_min_tempo_s": (0.6, "descents faster than this lose points"),
+    "single_leg_hinge.score_tempo_penalty": (10.0, "points lost for a descent faster than score_min_tempo_s"),
+    # internal-rotation hinge (stance leg)
+    "ir_hinge.rep_threshold_deg": (15.0, "a rep is a stance-hip flexion excursion above standing larger than this"),
+    "ir_hinge.return_band_deg": (5.0, "a rep is bounded where stance-hip flexion is back within this of standing"),
+    "ir_hinge.min_rep_s": (0.4, "excursions shorter than this are not reps"),
+    "ir_hinge.min_internal_rotation_deg": (5.0, "fault no_internal_rotation: stance-hip IR peak below this"),
+    "ir_hinge.shift_range_deg": (4.0, "fault lateral_shift: pelvis obliquity range above this"),
+    "ir_hinge.lumbar_twist_deg": (10.0, "fault lumbar_twist: trunk rotation relative to the pelvis above this"),
+    "ir_hinge.score_no_rotation_penalty": (30.0, "score points lost for no_internal_rotation"),
+    "ir_hinge.score_shift_penalty": (15.0, "score points lost for lateral_shift"),
+    "ir_hinge.score_twist_penalty": (25.0, "score points lost for lumbar_twist"),
+    "ir_hinge.score_share_target": (0.8, "pelvis_share at or above this costs nothing"),
+    "ir_hinge.score_share_penalty": (20.0, "points lost at pelvis_share 0 (linear from the target)"),
+    "ir_hinge.score_min_tempo_s": (0.6, "descents faster than this lose points"),
+    "ir_hinge.score_tempo_penalty": (10.0, "points lost for a descent faster than score_min_tempo_s"),
     # single-leg stance
     "single_leg.lift_threshold_deg": (20.0, "a hold starts when the lifted hip flexes past this"),
     "single_leg.min_hold_s": (0.5, "holds shorter than this are ignored"),
@@ -81,7 +114,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
 
 #: TOML section -> key prefix (both spellings accepted).
 _SECTION_ALIASES = {"single_leg_stance": "single_leg", "hip_airplane": "airplane",
-                    "split_squat": "squat"}
+                    "split_squat": "squat", "internal_rotation_hinge": "ir_hinge"}
 
 
 @dataclass(frozen=True)

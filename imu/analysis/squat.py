@@ -36,7 +36,9 @@ class SquatDetector(Detector):
         s = settings.section("squat")
         self.s = s
         self.seg = ExcursionSegmenter(self.buf, "h", s["rep_threshold_deg"], s["return_band_deg"],
-                                      baseline_window_s=s["baseline_window_s"], two_sided=False,
+                                      baseline_window_s=s["baseline_window_s"],
+                                      quiet_range_deg=s["quiet_range_deg"],
+                                      baseline_lookback_s=s["baseline_lookback_s"], two_sided=False,
                                       min_rep_s=s["min_rep_s"], set_start_s=set_start_s)
 
     def _derive(self, row, confidence):
@@ -61,7 +63,8 @@ class SquatDetector(Detector):
         w = self.s["rotation_weight"]
         rep = {"start_s": num(seg.start_s), "end_s": num(seg.end_s), "peak_s": num(t[seg.peak - a]),
                "hip_flexion_peak_deg": num(nanmax(h)),
-               "standing_hip_flexion_deg": num(seg.standing)}
+               "standing_hip_flexion_deg": num(seg.standing),
+               "standing_source": seg.standing_source}
         faults, collapse_sides = [], []
         for side in self.sides:
             add = self._near(f"{side}_hip_adduction", seg.peak)

@@ -22,10 +22,12 @@ def add_exercise_arguments(parser) -> None:
     """``--exercise`` and ``--side``, the same for every command that analyses a session."""
     parser.add_argument("--exercise", metavar="NAME",
                         help="with set events: analyse only this exercise's sets; without: the "
-                             "whole session is one set of NAME (hinge, single_leg_stance, "
-                             "hip_airplane, squat, posture) instead of the recognised sets")
+                             "whole session is one set of NAME (hinge, single_leg_hinge, ir_hinge, "
+                             "single_leg_stance, hip_airplane, squat, posture) instead of the "
+                             "recognised sets")
     parser.add_argument("--side", choices=("left", "right"),
-                        help="stance leg for single-leg stance / hip airplane sets that name none")
+                        help="stance leg for single-leg work (single-leg stance and hinge, "
+                             "internal-rotation hinge, hip airplane) in sets that name none")
 
 
 def add_arguments(parser) -> None:

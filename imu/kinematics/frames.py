@@ -21,6 +21,9 @@ Angles (degrees)
 - Thigh inclination: forward tilt of the femur long axis (+Y) from vertical in the sagittal plane
   of the pelvis heading, + when the knee is in front of the hip.
 - Lumbar flexion: trunk tilt (same decomposition as the pelvis) minus pelvis tilt.
+- Lumbar rotation: axial rotation of the trunk relative to the pelvis (trunk relative to pelvis
+  decomposed Z → X → Y like a joint, the Y angle), + when the trunk turns to the left of the
+  pelvis (upright: trunk rotation minus pelvis rotation).
 """
 
 from __future__ import annotations
@@ -138,7 +141,7 @@ def angle_columns(sides: list[str], trunk: bool) -> list[str]:
         cols += [f"{side}_hip_flexion", f"{side}_hip_adduction", f"{side}_hip_rotation",
                  f"{side}_thigh_inclination"]
     if trunk:
-        cols.append("lumbar_flexion")
+        cols += ["lumbar_flexion", "lumbar_rotation"]
     return cols
 
 
@@ -172,6 +175,9 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out[f"{side}_hip_rotation"] = r
         out[f"{side}_thigh_inclination"] = thigh_inclination(R_WP, R_WF)
     if "trunk" in segments:
-        t_tilt, _, _ = pelvis_angles(_as_stack(segments["trunk"]))
+        R_WT = _as_stack(segments["trunk"])
+        t_tilt, _, _ = pelvis_angles(R_WT)
         out["lumbar_flexion"] = t_tilt - tilt
+        H = np.matmul(np.swapaxes(R_WP, 1, 2), R_WT)
+        out["lumbar_rotation"] = _atan2d(-H[:, 2, 0], H[:, 2, 2])
     return out

@@ -320,6 +320,10 @@ def fast_segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray
     if "trunk" in segments:
         T = np.asarray(segments["trunk"], dtype=float)
         out["lumbar_flexion"] = -_atan2d(T[:, 1, 0], T[:, 1, 1]) - tilt
+
+        def pt(i, j):  # element (i, j) of R_PT = P^T T
+            return np.einsum("nk,nk->n", P[:, :, i], T[:, :, j])
+        out["lumbar_rotation"] = _atan2d(-pt(2, 0), pt(2, 2))
     return out
 
 

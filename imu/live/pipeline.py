@@ -381,7 +381,8 @@ class LivePipeline:
             for k in range(n):
                 t = float(table.time_s[k])
                 row = {c: float(vals[k, j]) for j, c in enumerate(cols[:-1])}
-                if det is not None and t >= self._current_set["start_s"]:
+                # rep detectors also see the seconds before the set (their standing baseline)
+                if det is not None and (t >= self._current_set["start_s"] or det.preroll_s > 0):
                     conf = {c: float(v[k]) for c, v in table.confidence.items()}
                     for res in det.update(t, row, conf):
                         self._collect(res)
@@ -408,6 +409,13 @@ class LivePipeline:
             self._message = f"{cs['exercise']}: {getattr(exc, 'message', exc)}"
             self._detector = None
             cs["detector_error"] = str(exc)
+            return None
+        pre = self._detector.preroll_s
+        if pre > 0 and len(self._ring):  # the seconds before the set, as the batch path gives them
+            t, cols = self._ring.window()
+            names = self._columns[:-1]
+            for k in np.flatnonzero((t >= cs["start_s"] - pre - 1e-9) & (t < cs["start_s"])):
+                self._detector.update(float(t[k]), {c: float(cols[c][k]) for c in names})
         return self._detector
 
     def _analysis_settings(self):
@@ -420,9 +428,10 @@ class LivePipeline:
         cs = self._current_set or {}
         res = {**res, "exercise": cs.get("exercise"), "set_index": len(self._sets) + 1}
         res.setdefault("side", cs.get("side"))
+        # holds carry a grade (single-leg hinge reps have a pelvic drop too, but are reps)
         if self._detector is not None and self._detector.kind == "strides":
             self._strides.append(res)
-        elif "pelvic_drop_max_deg" in res or (self._detector is not None and self._detector.kind == "holds"):
+        elif "grade" in res or (self._detector is not None and self._detector.kind == "holds"):
             self._holds.append(res)
         else:
             self._reps.append(res)

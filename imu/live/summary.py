@@ -7,7 +7,8 @@ from imu.sources.base import SensorStatus
 from imu.types import SensorInfo
 
 EXERCISE_NAMES = {"hinge": "hip hinge", "single_leg_stance": "single-leg stance",
-                  "hip_airplane": "hip airplane", "squat": "squat", "posture": "posture"}
+                  "hip_airplane": "hip airplane", "squat": "squat", "posture": "posture",
+                  "single_leg_hinge": "single-leg hinge", "ir_hinge": "internal-rotation hinge"}
 
 
 def _f(v, fmt="{:.1f}", unit="°") -> str:
@@ -59,11 +60,12 @@ def session_summary(title: str, sensors: dict[str, SensorInfo], duration_s: floa
         lines.append(f"set {k}: {name}{side}, {s['start_s']:.1f}–{s['end_s']:.1f} s, {count}")
         for r in set_reps:
             line = f"  {item_sentence(s.get('exercise') or 'hinge', r)}"
-            if s.get("exercise") == "hinge":
+            if s.get("exercise") in ("hinge", "single_leg_hinge", "ir_hinge"):
+                thigh = r.get("thigh_inclination_peak_deg", r.get("stance_thigh_inclination_peak_deg"))
                 line += (f"  [score {r.get('score', '—')}, hip "
                          f"{_f(r.get('hip_flexion_peak_deg'), '{:.0f}')}, tilt "
-                         f"{_f(r.get('pelvis_tilt_peak_deg'), '{:.0f}')}, thigh "
-                         f"{_f(r.get('thigh_inclination_peak_deg'), '{:.0f}')}]")
+                         f"{_f(r.get('pelvis_tilt_peak_deg'), '{:.0f}')}"
+                         + (f", thigh {_f(thigh, '{:.0f}')}]" if thigh is not None else "]"))
             lines.append(line)
         for h in set_holds:
             lines.append(f"  {item_sentence('single_leg_stance', h)}")

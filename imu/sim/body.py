@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.sim.rot import pelvis_matrix
+from imu.sim.rot import pelvis_matrix, ry
 from imu.sim.motion import (HIP_HEIGHT_M, L5S1_P, SACRUM_SITE_P, TRUNK_SITE_T, Block, Channels,
                             hip_centre_p, thigh_site_f)
 
@@ -73,7 +73,7 @@ def assemble(placed: list[Placed], t: np.ndarray) -> Channels:
     n = len(t)
     ch = Channels.standing(n)
     femur = {s: np.array(ch.femur[s]) for s in ("right", "left")}
-    ch = Channels(ch.pelvis_deg, ch.disp_m, femur, ch.lumbar_deg)
+    ch = Channels(ch.pelvis_deg, ch.disp_m, femur, ch.lumbar_deg, np.zeros(n))
     offset = np.zeros(3)
     for p in sorted(placed, key=lambda q: q.start_s):
         i0, i1 = np.searchsorted(t, [p.start_s, p.end_s])
@@ -82,6 +82,8 @@ def assemble(placed: list[Placed], t: np.ndarray) -> Channels:
             ch.pelvis_deg[i0:i1] = c.pelvis_deg
             ch.disp_m[i0:i1] = c.disp_m + offset
             ch.lumbar_deg[i0:i1] = c.lumbar_deg
+            if c.lumbar_rot_deg is not None:
+                ch.lumbar_rot_deg[i0:i1] = c.lumbar_rot_deg
             for s in ("right", "left"):
                 ch.femur[s][i0:i1] = c.femur[s]
         # displacement carried past the block (walking ends further forward)
@@ -105,7 +107,10 @@ def body_motion(placed: list[Placed], t: np.ndarray, rng, with_sway: bool = True
     segments = {"sacrum": R_WP}
     sites = {"sacrum": p + R_WP @ SACRUM_SITE_P}
     if "trunk" in roles:
+        # trunk relative to the pelvis: flexion about Z, then axial rotation about the trunk's Y
         R_WT = R_WP @ pelvis_matrix(ch.lumbar_deg, 0.0, 0.0)
+        if np.any(ch.lumbar_rot_deg):
+            R_WT = R_WT @ ry(ch.lumbar_rot_deg)
         segments["trunk"] = R_WT
         sites["trunk"] = p + R_WP @ L5S1_P + R_WT @ TRUNK_SITE_T
     for s in ("right", "left"):

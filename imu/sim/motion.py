@@ -75,12 +75,16 @@ class Channels:
         ``"right"``/``"left"`` → ``R_WF`` (n, 3, 3), femur orientation in the world frame.
     lumbar_deg : ndarray, shape (n,)
         Trunk flexion relative to the pelvis (about the pelvis Z axis), degrees.
+    lumbar_rot_deg : ndarray, shape (n,), optional
+        Trunk axial rotation relative to the pelvis (about the trunk's long axis, + to the left,
+        after the flexion), degrees; ``None`` means none.
     """
 
     pelvis_deg: np.ndarray
     disp_m: np.ndarray
     femur: dict
     lumbar_deg: np.ndarray
+    lumbar_rot_deg: np.ndarray | None = None
 
     @classmethod
     def standing(cls, n: int) -> "Channels":

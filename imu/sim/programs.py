@@ -18,8 +18,8 @@ from imu.sim.rot import hip_matrix, pelvis_matrix
 from imu.sim.motion import (FEMUR_M, SHANK_M, Block, Channels, bump, hip_centre_p, quintic)
 
 #: Program names accepted by :func:`imu.sim.simulate`.
-PROGRAMS = ("calibration", "hinge", "single_leg_stance", "hip_airplane", "squat", "split_squat",
-            "posture", "walking", "demo")
+PROGRAMS = ("calibration", "hinge", "single_leg_stance", "hip_airplane", "single_leg_hinge",
+            "ir_hinge", "squat", "split_squat", "posture", "walking", "demo")
 
 LEAD_S = 1.5   # standing inside a set before the first rep (the set's baseline second)
 TAIL_S = 1.5   # standing inside a set after the last rep
@@ -369,6 +369,142 @@ def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
 
 
 # ---------------------------------------------------------------------------------------------
+# Single-leg hinge and internal-rotation hinge (stance leg ``side``)
+
+
+def _one_leg_eval(reps: list[dict], side: str, set_s: tuple[float, float]):
+    """Channels of single-leg hinge work on the ``side`` leg: the weight shifts onto it for the
+    set; per rep the pelvis tilts forward over the planted stance femur (which may incline forward:
+    a squat pattern), the free femur follows the pelvis (relative flexion ``free_flex``), the pelvis
+    may rotate (``rot``, SPEC sign), drop (``obl``, SPEC sign) and shift sideways, and the trunk
+    may flex and twist relative to the pelvis. Rotation and the lumbar twist follow their own bump
+    (``rot_lag``: the turn starts after the hinge has begun)."""
+    free = _other(side)
+
+    def ev(t: np.ndarray) -> Channels:
+        n = len(t)
+        tilt = np.zeros(n); obl = np.zeros(n); rot = np.zeros(n); inc = np.zeros(n)
+        shank = np.zeros(n); lumbar = np.zeros(n); lrot = np.zeros(n); shift = np.zeros(n)
+        fflex = np.zeros(n); fadd = np.zeros(n); fir = np.zeros(n)
+        for r in reps:
+            b = bump(t, r["t0"], r["down"], r["hold"], r["up"])
+            lag = r.get("rot_lag", 0.0)
+            br = bump(t, r["t0"] + lag * r["down"], (1.0 - lag) * r["down"], r["hold"],
+                      (1.0 - lag) * r["up"]) if lag else b
+            tilt += r["tilt"] * b
+            inc += r["inc"] * b
+            shank += r["shank"] * b
+            obl += r["obl"] * b
+            shift += r["shift_m"] * b
+            lumbar += r["lumbar"] * b
+            rot += r["rot"] * br
+            lrot += r["lumbar_rot"] * br
+            fflex += r["free_flex"] * b
+            fadd += r["free_add"] * b
+            fir += r["free_ir"] * b
+        R_WP = pelvis_matrix(tilt, obl, rot)
+        disp = _stance_disp(R_WP, side) + _chain_disp(inc, shank)
+        weight = bump(t, 0.2, 0.8, set_s[1] - set_s[0] - 2.0, 0.8)
+        disp[:, 2] += _sgn(side) * 0.05 * weight + shift
+        femur = {side: hip_matrix(inc, 0.0, 0.0, side),
+                 free: _free_femur(R_WP, fflex, fadd, fir, free)}
+        return Channels(np.stack([tilt, obl, rot], -1), disp, femur, lumbar, lrot)
+
+    return ev
+
+
+def _one_leg_designs(rng, n: int, pool: list[str]) -> list[str]:
+    """``n`` designs from ``pool`` (each as often as it fits; a short set draws which ones)."""
+    designs = [str(d) for d in rng.permutation(pool)] * (n // len(pool) + 1)
+    designs = designs[:n]
+    rng.shuffle(designs)
+    return designs
+
+
+SLH_DESIGNS = ("good", "pelvis_opening", "pelvic_drop", "squat_pattern", "lumbar_flexion")
+
+
+def single_leg_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Block:
+    """Single-leg hinge on the ``side`` leg: the pelvis tilts forward over a nearly vertical
+    stance femur while the free leg reaches back in line with the trunk (free thigh inclination
+    ≈ −tilt). Faulty reps: the pelvis opens toward the free leg (``pelvis_opening``), drops on the
+    free-leg side (``pelvic_drop``), the stance knee travels forward (``squat_pattern``) or, with
+    a trunk sensor, the lower back rounds (``lumbar_flexion``)."""
+    n = int(reps or 6)
+    free = _other(side)
+    pool = ["good", "good", "pelvis_opening", "pelvic_drop", "squat_pattern"]
+    if trunk:
+        pool.append("lumbar_flexion")
+    designs = _one_leg_designs(rng, n, pool)
+    sched, t_end = _schedule(rng, n, LEAD_S, down=(1.4, 2.2), hold=(0.3, 0.8), up=(1.4, 2.2),
+                             pause=(1.6, 2.6))
+    for r, d in zip(sched, designs):
+        r.update(tilt=rng.uniform(40, 65), inc=rng.uniform(2, 10), shank=rng.uniform(2, 6),
+                 opening=rng.uniform(-3, 4), drop=rng.uniform(-1.5, 2.5), shift_m=0.0,
+                 lumbar=rng.uniform(2, 10) if trunk else 0.0, lumbar_rot=0.0,
+                 free_flex=rng.uniform(-8, 4), free_add=rng.uniform(-3, 3),
+                 free_ir=rng.uniform(-5, 5))
+        if d == "pelvis_opening":
+            r["opening"] = rng.uniform(11, 18)
+        elif d == "pelvic_drop":
+            r["drop"] = rng.uniform(7, 10)
+        elif d == "squat_pattern":
+            r.update(tilt=rng.uniform(25, 40), inc=rng.uniform(32, 45), shank=rng.uniform(10, 18))
+        elif d == "lumbar_flexion":
+            r.update(tilt=rng.uniform(25, 40), lumbar=rng.uniform(28, 42))
+        # opening: the pelvis turns toward the free leg (stance right: to the left, + rotation);
+        # drop: the free-leg side goes down (free right: right side lower, + obliquity)
+        r["rot"] = _sgn(side) * r["opening"]
+        r["obl"] = _sgn(free) * r["drop"]
+        r["design"] = d
+    dur = t_end - 1.6 + TAIL_S
+    return Block("single_leg_hinge", dur, _one_leg_eval(sched, side, (0.0, dur)),
+                 exercise="single_leg_hinge", side=side, set_window=(0.0, dur), reps=sched)
+
+
+IRH_DESIGNS = ("good", "no_internal_rotation", "lateral_shift", "lumbar_twist")
+
+
+def ir_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Block:
+    """Internal-rotation hinge on the ``side`` leg: a partial hinge, then the pelvis turns over
+    the planted stance femur toward the stance side (stance hip internal rotation), the free leg
+    back like a kickstand. Faulty reps: hardly any rotation (``no_internal_rotation``), the
+    pelvis tipping and shifting sideways (``lateral_shift``) or, with a trunk sensor, the turn
+    made in the lower back instead of the hip (``lumbar_twist``, little hip rotation)."""
+    n = int(reps or 6)
+    pool = ["good", "good", "no_internal_rotation", "lateral_shift"]
+    if trunk:
+        pool.append("lumbar_twist")
+    designs = _one_leg_designs(rng, n, pool)
+    sched, t_end = _schedule(rng, n, LEAD_S, down=(1.4, 2.0), hold=(0.4, 1.0), up=(1.4, 2.0),
+                             pause=(1.6, 2.6))
+    for r, d in zip(sched, designs):
+        r.update(tilt=rng.uniform(22, 38), inc=rng.uniform(2, 8), shank=rng.uniform(3, 8),
+                 ir=rng.uniform(12, 22), obl=rng.choice([-1, 1]) * rng.uniform(0.3, 1.5),
+                 shift_m=0.0, lumbar=rng.uniform(2, 8) if trunk else 0.0,
+                 twist=rng.uniform(-3, 3) if trunk else 0.0, rot_lag=rng.uniform(0.25, 0.45),
+                 free_flex=rng.uniform(-6, 6), free_add=rng.uniform(-3, 3),
+                 free_ir=rng.uniform(-4, 4))
+        if d == "no_internal_rotation":
+            r["ir"] = rng.uniform(-1.5, 2.5)
+        elif d == "lateral_shift":
+            sgn = rng.choice([-1, 1])
+            r["obl"] = sgn * rng.uniform(6.5, 10)
+            r["shift_m"] = sgn * rng.uniform(0.03, 0.06)
+        elif d == "lumbar_twist":
+            r["ir"] = rng.uniform(0.0, 8.0)
+            r["twist"] = rng.uniform(14, 22)
+        # internal rotation of the planted stance hip: the pelvis turns toward the stance side
+        # (stance right: to the right, − rotation); the lumbar twist turns the trunk the same way
+        r["rot"] = -_sgn(side) * r["ir"]
+        r["lumbar_rot"] = -_sgn(side) * r["twist"]
+        r["design"] = d
+    dur = t_end - 1.6 + TAIL_S
+    return Block("ir_hinge", dur, _one_leg_eval(sched, side, (0.0, dur)), exercise="ir_hinge",
+                 side=side, set_window=(0.0, dur), reps=sched)
+
+
+# ---------------------------------------------------------------------------------------------
 # Posture / pelvic tilt reset
 
 
@@ -531,7 +667,8 @@ def calibration(rng, sides: list[str], **_) -> Block:
 
 BUILDERS = {"hinge": hinge, "squat": squat, "split_squat": split_squat,
             "single_leg_stance": single_leg_stance,
-            "hip_airplane": hip_airplane, "posture": posture, "walking": walking}
+            "hip_airplane": hip_airplane, "single_leg_hinge": single_leg_hinge,
+            "ir_hinge": ir_hinge, "posture": posture, "walking": walking}
 
 
 def program_blocks(name: str, rng, *, sides: list[str], trunk: bool, reps: int | None,
@@ -545,9 +682,14 @@ def program_blocks(name: str, rng, *, sides: list[str], trunk: bool, reps: int |
         for s in ("right", "left"):
             out.append(single_leg_stance(rng, side=s, **kw))
         out.append(hip_airplane(rng, side=sides[0], **kw))
+        # the article's other two drills, shorter sets to keep the bundled recording small
+        kw4 = dict(kw, reps=reps or 4)
+        out.append(single_leg_hinge(rng, side=sides[0], **kw4))
+        out.append(ir_hinge(rng, side=sides[0], **kw4))
         return out
-    if name in ("single_leg_stance", "hip_airplane", "split_squat"):
-        stance_sides = list(sides) if name == "hip_airplane" else ["right", "left"]
+    if name in ("single_leg_stance", "hip_airplane", "split_squat", "single_leg_hinge", "ir_hinge"):
+        stance_sides = (list(sides) if name in ("hip_airplane", "single_leg_hinge", "ir_hinge")
+                        else ["right", "left"])
         return [BUILDERS[name](rng, side=s, **kw) for s in stance_sides]
     if name in BUILDERS:
         return [BUILDERS[name](rng, **kw)]

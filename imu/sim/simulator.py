@@ -150,10 +150,12 @@ def _validate(program, rate_hz, roles, reps, duration_s) -> list[str]:
     return names
 
 
-def build_timeline(names, rng, *, sides, trunk, reps, calibration, duration_s) -> tuple:
+def build_timeline(names, rng, *, sides, trunk, reps, calibration, duration_s,
+                   gap_s: tuple = GAP_S) -> tuple:
     """Place program blocks on the session clock; returns ``(placed, end_s)``.
 
-    Quiet standing fills the gaps (3–5 s between blocks). With ``duration_s`` the exercise sets
+    Quiet standing fills the gaps (``gap_s``: 3–5 s between blocks by default). With
+    ``duration_s`` the exercise sets
     repeat (new random draws) while they fit, walking stretches to the remaining time, and the
     session lasts exactly ``duration_s``.
     """
@@ -163,7 +165,7 @@ def build_timeline(names, rng, *, sides, trunk, reps, calibration, duration_s) -
 
     def place(block) -> bool:
         nonlocal t
-        start = t + (float(rng.uniform(*GAP_S)) if placed else 0.0)
+        start = t + (float(rng.uniform(*gap_s)) if placed else 0.0)
         if duration_s is not None and start + block.duration_s + TAIL_S > duration_s + 1e-9:
             return False
         placed.append(Placed(block, start))
@@ -181,7 +183,7 @@ def build_timeline(names, rng, *, sides, trunk, reps, calibration, duration_s) -
         if n == "walking":
             wd = None
             if duration_s is not None:
-                wd = duration_s - t - TAIL_S - (GAP_S[1] if placed else 0.0)
+                wd = duration_s - t - TAIL_S - (gap_s[1] if placed else 0.0)
                 if wd < 8.0:
                     ok = False
                     break
@@ -245,7 +247,8 @@ def _progress(msg: str, enabled: bool) -> None:
 def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=True,
              roles=("sacrum", "right_thigh", "left_thigh"), reps: int | None = None,
              calibration: bool = True, duration_s: float | None = None,
-             sway: bool = True, restrap: bool = False, progress: bool = False) -> SimResult:
+             sway: bool = True, restrap: bool = False, progress: bool = False,
+             gap_s: tuple = GAP_S) -> SimResult:
     """Simulate a person wearing IMUs through a program.
 
     Parameters
@@ -275,6 +278,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
         each set is then right only through the calibration done before it.
     progress : bool
         Progress lines on stderr.
+    gap_s : (float, float)
+        Range of the quiet standing between blocks (after the calibration too), seconds.
     """
     names = _validate(program, rate_hz, roles, reps, duration_s)
     em = as_error_model(errors)
@@ -286,7 +291,8 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     heading_deg = float(np.random.default_rng(s_head).uniform(0.0, 360.0))
     rng = np.random.default_rng(s_motion)
     placed, end_s = build_timeline(names, rng, sides=sides, trunk=trunk, reps=reps,
-                                   calibration=calibration, duration_s=duration_s)
+                                   calibration=calibration, duration_s=duration_s,
+                                   gap_s=tuple(float(g) for g in gap_s))
     m = max(1, math.ceil(FINE_RATE_HZ / rate_hz))
     fs = rate_hz * m
     h = 1.0 / fs

@@ -19,6 +19,10 @@ LATERAL_SHIFT_DEG = 4.0
 LUMBAR_FLEXION_DEG = 20.0
 KNEE_COLLAPSE = 8.0
 HOLD_FLEX_DEG = 20.0
+PELVIS_OPENING_DEG = 8.0
+PELVIC_DROP_DEG = 5.0
+NO_IR_DEG = 5.0
+LUMBAR_TWIST_DEG = 10.0
 
 
 def _idx(t: np.ndarray, t_s: float) -> int:
@@ -108,6 +112,76 @@ def squat_rep(t, angles, sides, r, t_set, lo, hi) -> dict:
     out["faults"] = faults
     out["design"] = r.get("design")
     return out
+
+
+def _one_leg_core(t, angles, side, r, t_set, lo, hi):
+    """Rep bounds by the hinge rule on the stance hip, and the fields every one-leg drill has."""
+    h = angles[f"{side}_hip_flexion"]
+    t0 = t_set + r["t0"]
+    base = _baseline(t, h, t0)
+    i0, i1 = _idx(t, t0), _idx(t, t_set + r["t1"])
+    ip = i0 + int(np.argmax(h[i0:i1 + 1]))
+    a, b = _bounds(h, base, ip, ip, 5.0, lo, hi)
+    sl = slice(a, b + 1)
+    tilt = angles["pelvis_tilt"]
+    hp = float(h[ip])
+    rep = {"start_s": float(t[a]), "end_s": float(t[b]), "side": side,
+           "hip_flexion_peak_deg": hp,
+           "pelvis_tilt_peak_deg": float(tilt[sl].max()),
+           "pelvis_share": float((tilt[sl].max() - tilt[a]) / (hp - h[a])),
+           "tempo_down_s": float(t[ip] - t[a]), "tempo_up_s": float(t[b] - t[ip])}
+    return rep, sl, t0, a
+
+
+def single_leg_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
+    """Per-rep values of a single-leg hinge rep (SPEC §5, docs/metrics.md): changes from the
+    rep's standing (median over the second before the motion)."""
+    rep, sl, t0, a = _one_leg_core(t, angles, side, r, t_set, lo, hi)
+    free = "left" if side == "right" else "right"
+    sgn_open = 1.0 if side == "right" else -1.0
+    sgn_drop = 1.0 if free == "right" else -1.0
+    rot, obl = angles["pelvis_rotation"], angles["pelvis_obliquity"]
+    rep["pelvis_opening_peak_deg"] = float((sgn_open * (rot[sl] - _baseline(t, rot, t0))).max())
+    rep["pelvic_drop_max_deg"] = float((sgn_drop * (obl[sl] - _baseline(t, obl, t0))).max())
+    key = f"{free}_thigh_inclination"
+    rep["free_thigh_inclination_min_deg"] = float(angles[key][sl].min()) if key in angles else None
+    rep["stance_thigh_inclination_peak_deg"] = float(angles[f"{side}_thigh_inclination"][sl].max())
+    faults = []
+    if rep["pelvis_opening_peak_deg"] > PELVIS_OPENING_DEG:
+        faults.append("pelvis_opening")
+    if rep["pelvic_drop_max_deg"] > PELVIC_DROP_DEG:
+        faults.append("pelvic_drop")
+    if rep["stance_thigh_inclination_peak_deg"] > SQUAT_PATTERN_DEG:
+        faults.append("squat_pattern")
+    if trunk:
+        lf = angles["lumbar_flexion"]
+        rep["lumbar_flexion_peak_deg"] = float(lf[sl].max() - lf[a])
+        if rep["lumbar_flexion_peak_deg"] > LUMBAR_FLEXION_DEG:
+            faults.append("lumbar_flexion")
+    rep["faults"] = faults
+    rep["design"] = r.get("design")
+    return rep
+
+
+def ir_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
+    """Per-rep values of an internal-rotation hinge rep (SPEC §5, docs/metrics.md)."""
+    rep, sl, t0, a = _one_leg_core(t, angles, side, r, t_set, lo, hi)
+    ir = angles[f"{side}_hip_rotation"]
+    rep["hip_internal_rotation_peak_deg"] = float((ir[sl] - _baseline(t, ir, t0)).max())
+    rep["pelvis_obliquity_range_deg"] = float(np.ptp(angles["pelvis_obliquity"][sl]))
+    faults = []
+    if rep["hip_internal_rotation_peak_deg"] < NO_IR_DEG:
+        faults.append("no_internal_rotation")
+    if rep["pelvis_obliquity_range_deg"] > LATERAL_SHIFT_DEG:
+        faults.append("lateral_shift")
+    if trunk:
+        lr = angles["lumbar_rotation"]
+        rep["lumbar_twist_peak_deg"] = float(np.abs(lr[sl] - _baseline(t, lr, t0)).max())
+        if rep["lumbar_twist_peak_deg"] > LUMBAR_TWIST_DEG:
+            faults.append("lumbar_twist")
+    rep["faults"] = faults
+    rep["design"] = r.get("design")
+    return rep
 
 
 def _grade(x: float) -> str:
@@ -244,6 +318,11 @@ def truth_sets(placed: list[Placed], t: np.ndarray, angles: dict, sides: list[st
             st["holds"] = sls_holds(t, angles, p, lo, hi)
         elif bl.exercise == "hip_airplane":
             st["reps"] = airplane_reps(t, angles, p, lo, hi)
+        elif bl.exercise in ("single_leg_hinge", "ir_hinge"):
+            if f"{bl.side}_hip_flexion" not in angles:
+                continue
+            fn = single_leg_hinge_rep if bl.exercise == "single_leg_hinge" else ir_hinge_rep
+            st["reps"] = [fn(t, angles, trunk, bl.side, r, p.start_s, lo, hi) for r in bl.reps]
         elif bl.exercise == "posture":
             st.update(posture_values(t, angles, lo, hi))
             st["reps"] = []
