@@ -682,10 +682,13 @@ def program_blocks(name: str, rng, *, sides: list[str], trunk: bool, reps: int |
         for s in ("right", "left"):
             out.append(single_leg_stance(rng, side=s, **kw))
         out.append(hip_airplane(rng, side=sides[0], **kw))
-        # the article's other two drills, shorter sets to keep the bundled recording small
+        # the article's other two drills, shorter sets to keep the bundled recording small; drawn
+        # from a child generator so the blocks above (and the gaps) stay as they were
         kw4 = dict(kw, reps=reps or 4)
-        out.append(single_leg_hinge(rng, side=sides[0], **kw4))
-        out.append(ir_hinge(rng, side=sides[0], **kw4))
+        seq = getattr(rng.bit_generator, "seed_seq", None)
+        sub = np.random.default_rng(seq.spawn(1)[0]) if seq is not None else rng
+        out.append(single_leg_hinge(sub, side=sides[0], **kw4))
+        out.append(ir_hinge(sub, side=sides[0], **kw4))
         return out
     if name in ("single_leg_stance", "hip_airplane", "split_squat", "single_leg_hinge", "ir_hinge"):
         stance_sides = (list(sides) if name in ("hip_airplane", "single_leg_hinge", "ir_hinge")
