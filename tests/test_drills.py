@@ -148,7 +148,7 @@ def test_stance_side_is_inferred_for_drills(sim, table):
 
 
 def test_settings_change_the_drill_faults(table, sim):
-    strict = Settings({"single_leg_hinge.opening_deg": 0.0, "ir_hinge.min_internal_rotation_deg": 90})
+    strict = Settings({"single_leg_hinge.opening_deg": 0.5, "ir_hinge.min_internal_rotation_deg": 90})
     out = analyze_angles(table, sim.session.events, strict)
     for side, r in _reps(out["sets"], "ir_hinge"):
         assert "no_internal_rotation" in r["faults"]
