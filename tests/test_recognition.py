@@ -157,7 +157,7 @@ def test_analyze_without_json_prints_a_readable_summary(tmp_path, capsys, monkey
     assert out[0].startswith("Set 1: Hip hinge")
     assert any(ln.strip().startswith("Rep 1:") for ln in out)
     assert any(ln.strip().startswith("Hold 1 (") for ln in out)
-    assert out[-1].startswith("In all: 4 sets")
+    assert out[-1].startswith("In all: 6 sets")  # the demo: the four drills of the article
     assert list(tmp_path.iterdir()) == []
 
 

@@ -26,7 +26,8 @@ import numpy as np
 from imu.types import AngleTable
 
 #: Labels that are exercise sets (the analysis has a detector for them, or will).
-EXERCISE_LABELS = ("hinge", "squat", "single_leg_stance", "hip_airplane", "posture", "walking")
+EXERCISE_LABELS = ("hinge", "squat", "single_leg_stance", "hip_airplane", "single_leg_hinge",
+                   "ir_hinge", "posture", "walking")
 #: Labels that are not exercise: never counted as sets.
 OTHER_LABELS = ("calibration", "standing", "sitting")
 
@@ -44,7 +45,14 @@ EXERCISE_FEATURES: dict[str, dict[str, tuple[float | None, float | None]]] = {
     "single_leg_stance": {"tilt_p95": (None, 12), "asym_p90": (25, None),
                           "lift_frac": (0.35, None), "ext_frac": (None, 0.03)},
     "hip_airplane": {"tilt_p95": (25, None), "asym_p90": (18, None), "rot_range": (15, None),
-                     "ext_frac": (None, 0.03)},
+                     "ext_frac": (None, 0.03), "flex_iqr": (None, 12)},
+    # one-leg hinges: back to upright between reps (flexion IQR large, unlike the airplane's held
+    # tilt), the free hip near neutral while the stance hip flexes (legs uncorrelated); the
+    # internal-rotation hinge turns a hip inward, the single-leg hinge does not
+    "single_leg_hinge": {"tilt_p95": (30, None), "asym_p90": (25, None), "flex_iqr": (15, None),
+                         "lr_corr": (None, 0.5), "inc_ratio": (None, 0.45), "ir_p95": (None, 7)},
+    "ir_hinge": {"tilt_p95": (15, None), "asym_p90": (15, None), "flex_iqr": (10, None),
+                 "lr_corr": (None, 0.5), "inc_ratio": (None, 0.45), "ir_p95": (9, None)},
     "posture": {"tilt_range": (8, None), "flex_p95": (None, 22), "inc_p95": (None, 8),
                 "asym_p90": (None, 6), "swing_frac": (None, 0.03)},
     "walking": {"lr_corr": (None, -0.2), "ext_frac": (0.1, None), "tilt_p95": (None, 15),
@@ -68,7 +76,7 @@ FEATURE_SCALE = {"inc_p25": 10.0, "flex_iqr": 6.0,
                  "tilt_p95": 8.0, "tilt_range": 4.0, "inc_ratio": 0.12, "both_flex_p95": 10.0,
                  "asym_p90": 6.0, "ext_frac": 0.05, "lr_corr": 0.25, "lift_frac": 0.15,
                  "rot_range": 6.0, "flex_p95": 6.0, "inc_p95": 4.0, "cycles": 2.0,
-                 "swing_frac": 0.04}
+                 "swing_frac": 0.04, "ir_p95": 3.0}
 
 
 @dataclass
@@ -126,6 +134,9 @@ def bout_features(cols: dict[str, np.ndarray], duration_s: float) -> dict:
     f["inc_ratio"] = (float(np.median(I.max(axis=0)[moving] / F.max(axis=0)[moving]))
                       if moving.sum() > 3 else 0.0)
     f["ext_frac"] = float(np.mean(F.min(axis=0) < -6.0))
+    rots = [np.nan_to_num(cols[f"{s}_hip_rotation"]) for s in sides if f"{s}_hip_rotation" in cols]
+    if rots:  # hip internal rotation (the internal-rotation hinge turns the stance hip inward)
+        f["ir_p95"] = _p(np.max(rots, axis=0), 95)
     if len(sides) == 2:
         d = flex["right"] - flex["left"]
         f["asym_p90"] = _p(np.abs(d), 90)
@@ -188,7 +199,7 @@ def classify(features: dict, table: dict | None = None) -> tuple[str, float, str
     lift = features.get("lift_side")
     if best == "single_leg_stance" and lift:
         side = "left" if lift == "right" else "right"   # stance leg: the one not lifted
-    elif best == "hip_airplane" and lift:
+    elif best in ("hip_airplane", "single_leg_hinge", "ir_hinge") and lift:
         side = lift                                      # stance hip flexes with the tilt
     return best, conf, side
 
@@ -465,6 +476,7 @@ def inferred_sets(segments: list[Segment], analysable) -> tuple[list, list[dict]
 #: Label → words for messages.
 WORDS = {"hinge": "a hip hinge", "squat": "a squat", "single_leg_stance": "single-leg stance",
          "hip_airplane": "a hip airplane", "posture": "pelvic tilt resets",
+         "single_leg_hinge": "a single-leg hinge", "ir_hinge": "an internal-rotation hinge",
          "walking": "walking", "calibration": "the calibration protocol",
          "standing": "standing still", "sitting": "sitting"}
 
@@ -491,6 +503,9 @@ def check_label(exercise: str, side: str | None, start_s: float, end_s: float,
     if rec["confidence"] < min_confidence:
         return out
     what = WORDS.get(exercise, exercise)
+    one_thigh = best is not None and "lr_corr" not in best.features
+    if exercise in ("single_leg_hinge", "ir_hinge") and rec["exercise"] == "hinge" and one_thigh:
+        return out  # with the stance thigh only, a one-leg hinge looks like a hinge: no evidence
     if rec["exercise"] != exercise:
         out["label_mismatch"] = True
         out["warning"] = (f"recorded as {what}, but the movement looks like "
