@@ -167,6 +167,7 @@ class Lsm6ds3:
         self.parser = FifoParser(0)
         self.running = None  # (rate, acc range, gyr range) while the FIFO runs
         self.overruns = 0    # FIFO overruns seen since power-on
+        self._deferred = False
 
     def write(self, reg, value):
         self.i2c.writeto(self.address, bytes((reg, value)))
@@ -202,11 +203,20 @@ class Lsm6ds3:
             The FIFO overflowed since the last read: its oldest words were overwritten. The
             parser is then realigned on FIFO_PATTERN (the partial pattern at the head is
             dropped), so no sample is ever assembled from words of different patterns; the
-            lost samples show as a jump of the timestamps.
+            lost samples show as a jump of the timestamps. When ``FIFO_FULL_SMART`` says the
+            next slot overflows, one read is skipped (returns no samples) so the overflow
+            happens before the read, not during it.
         """
         st = self.read(FIFO_STATUS1, 4)
         words, overrun = fifo_level(st[0], st[1])
         pattern = fifo_pattern(st[2], st[3]) % PATTERN_WORDS
+        if st[1] & 0x20 and not overrun and not self._deferred:
+            # FIFO_FULL_SMART: the next slot overflows the FIFO. Reading now would race it
+            # (the overflow moves the head mid-burst and the words read would be misaligned,
+            # with OVER_RUN cleared by the read itself): let it overflow, read next time.
+            self._deferred = True
+            return [], False
+        self._deferred = False
         if overrun:
             self.overruns += 1
         if overrun or pattern != self.parser.pos:

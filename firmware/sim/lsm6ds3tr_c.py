@@ -34,7 +34,9 @@ What is modelled
 Model choices where the datasheet is silent (each chosen to be the harder case for a driver):
 an overflow in continuous mode drops the oldest *word* (not a whole pattern), so the head of
 the FIFO can be mid-pattern; ``OVER_RUN`` stays set until a FIFO word is read or the FIFO is
-put in bypass; the unused byte of the timestamp set reads as 5Ah (never 0); ``DIFF_FIFO``
+put in bypass; ``FIFO_FULL_SMART`` is set when the next slot fills or overflows the FIFO;
+transfers on :class:`I2CBus` take bus time (9 clocks a byte) during which the chip runs on;
+the unused byte of the timestamp set reads as 5Ah (never 0); ``DIFF_FIFO``
 saturates at 2047 when all 2048 words are full. The internal oscillator's error
 (``clock_error``) scales the ODRs and the timestamp counter alike, as they share it.
 
@@ -275,8 +277,8 @@ class Lsm6ds3trc:
             n = min(len(self.fifo), FIFO_CAPACITY_WORDS - 1)
             if reg == 0x3A:
                 return n & 0xFF
-            _, pat = self.pattern()
-            nxt = 3 * sum(1 for _, slot in pat if slot == 0)
+            period, pat = self.pattern()
+            nxt = 3 * sum(1 for _, slot in pat if slot == self._slot % period)
             return ((0x80 if n >= self.fifo_threshold_words else 0)
                     | (0x40 if self.overrun else 0)
                     | (0x20 if len(self.fifo) + nxt >= FIFO_CAPACITY_WORDS else 0)
@@ -343,7 +345,11 @@ class I2CBus:
     Parameters
     ----------
     *devices : objects with ``address``, ``read_register``, ``write_register``,
-        ``next_address``.
+        ``next_address`` (and ``advance(dt_s)`` to let time pass during transfers).
+    bus_hz : float or None
+        I2C clock: every byte on the bus (address byte included) takes 9 clocks, during which
+        the devices keep running (a FIFO slot can land in the middle of a burst read). None:
+        transfers take no time.
 
     Attributes
     ----------
@@ -351,8 +357,9 @@ class I2CBus:
         Every transfer, for tests that check what the driver did.
     """
 
-    def __init__(self, *devices):
+    def __init__(self, *devices, bus_hz=None):
         self.devices = {d.address: d for d in devices}
+        self.byte_s = 9.0 / bus_hz if bus_hz else 0.0
         self.pointer = {}
         self.transfers = []
 
@@ -365,7 +372,13 @@ class I2CBus:
     def scan(self):
         return sorted(self.devices)
 
+    def _tick(self):
+        if self.byte_s:
+            for dev in self.devices.values():
+                dev.advance(self.byte_s)
+
     def _device(self, address):
+        self._tick()  # the address byte
         if address not in self.devices:
             raise OSError(19, "No such device")  # no ACK, as busio reports it
         return self.devices[address]
@@ -377,7 +390,9 @@ class I2CBus:
             return
         reg = data[0]
         self.transfers.append(("write", address, reg, len(data) - 1))
+        self._tick()
         for value in data[1:]:
+            self._tick()
             dev.write_register(reg, value)
             reg = dev.next_address(reg)
         self.pointer[address] = reg
@@ -388,6 +403,7 @@ class I2CBus:
         end = len(buffer) if end is None else end
         self.transfers.append(("read", address, reg, end - start))
         for i in range(start, end):
+            self._tick()
             buffer[i] = dev.read_register(reg)
             reg = dev.next_address(reg)
         self.pointer[address] = reg
