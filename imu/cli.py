@@ -22,7 +22,7 @@ from imu.errors import ImuError
 
 #: Subcommand modules, in the order ``imu --help`` lists them.
 COMMAND_MODULES = [
-    "demo", "scan", "live", "record", "replay", "calibrate", "fuse", "angles", "analyze",
+    "demo", "scan", "live", "record", "replay", "calibrate", "fuse", "angles", "analyze", "batch",
     "simulate", "import_", "export", "info",
 ]
 
