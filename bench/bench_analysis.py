@@ -1,4 +1,4 @@
-"""Exercise analytics on estimated angles vs simulator truth (issue 4 acceptance) and speed.
+"""Exercise analytics on estimated angles vs simulator truth and speed.
 
 Accuracy: simulated sessions (``imu.sim.simulate``, every sensor error on, calibration protocol,
 sacrum + both thighs + trunk, 100 Hz) of every exercise (hinge, squat, single-leg stance on each
@@ -288,7 +288,7 @@ def drill_rows(p: dict, label: str) -> list[dict]:
 def measure_squat_first_rep(seeds, rate_hz: float = 104.0, progress=True) -> dict:
     """Squats starting 1–3 s after the calibration or a set start: collapse index vs truth."""
     from imu.analysis import analyze_angles
-    from imu.commands.analyze import calibration_end_from_phases
+    from imu.chain import calibration_end_from_phases
     from imu.sim import simulate
     from imu.types import Event
 

@@ -1,7 +1,7 @@
 """Angle accuracy against the simulator's truth, and batch speed from recording to angles CSV.
 
 Accuracy (issue 3 acceptance): simulated 10-minute sessions (``imu.sim.simulate("demo",
-duration_s=600)``: the SPEC §4 calibration, then hinge, single-leg stance and hip-airplane sets
+duration_s=600)``: the docs/calibration.md calibration, then hinge, single-leg stance and hip-airplane sets
 repeating, quiet standing between them) with every sensor error on, at 60, 104 and 200 Hz, with
 **fresh seeds** every run (drawn from the OS; printed so a run can be repeated with ``--seeds``).
 Each session is calibrated from its own protocol (``calibration.calibrate_session``) and its

@@ -1,4 +1,4 @@
-"""Calibration without the protocol (``imu.calibration.auto``) against the SPEC §4 protocol.
+"""Calibration without the protocol (``imu.calibration.auto``) against the docs/calibration.md protocol.
 
 For fresh seeds and each program (standing + walking, standing + hinges, standing + squats) two
 simulated sessions of the same person and motion seed go through the product path: one with the

@@ -45,7 +45,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     from PySide6 import QtCore
 
     import imu.gui.dashboard as dash
-    from imu.commands.demo import skipped_calibration
+    from imu.chain import simulator_profile as skipped_calibration
     from imu.gui.app import dispose, ensure_app
     from imu.gui.views.traces import TracePanel
     from imu.live.pipeline import LivePipeline
@@ -136,7 +136,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
 def _replay_child(minutes: float, speed: float) -> dict:
     from PySide6 import QtCore
 
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.gui.app import dispose, ensure_app
     from imu.gui.dashboard import Dashboard
     from imu.sim import simulate

@@ -4,7 +4,7 @@ Simulated sessions (``imu.sim.simulate``, every sensor error on, sacrum + both t
 the calibration protocol, then every exercise (hinge, squat, single-leg stance on each leg, hip
 airplane on each leg, posture, walking, split squat with each leg in front), a second
 calibration in the middle. Each goes through the product path (the session's calibrations,
-batch angles: :func:`imu.commands.angles.session_angles`) and then
+batch angles: :func:`imu.chain.session_angles`) and then
 :func:`imu.analysis.recognition.recognize`, which sees the angles only (no events). Every true
 set (``SimResult.truth_sets``), walking bout and calibration (``SimResult.timeline``) is paired
 with the recognised segment that overlaps it most: labelled right when the label (and, for
@@ -77,7 +77,7 @@ def session_rows(seed: int, rate_hz: float = 60.0):
     import tempfile
 
     from imu.analysis.recognition import recognize
-    from imu.commands.angles import session_angles
+    from imu.chain import session_angles
     from imu.sim import simulate
 
     # the chain stores each calibration's intrinsics: keep them out of the user's config

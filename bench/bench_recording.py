@@ -13,7 +13,7 @@ Rows
 - read 1 h into numpy: :func:`read_recording`; baseline ``np.load`` of the same arrays.
 - size per hour: the file after close; baseline the raw float64 arrays (``.npy``).
 - size per hour for unquantised float noise (the codec's worst case), from 6 minutes × 10.
-- the SPEC §6 CSV folder, read and written, per hour of data (from 3 minutes), against the
+- the docs/formats.md CSV folder, read and written, per hour of data (from 3 minutes), against the
   recording.
 
 Run alone: ``python -m bench recording [--quick]``.

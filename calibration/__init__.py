@@ -1,4 +1,4 @@
-"""Sensor-to-segment calibration from the SPEC §4 protocol (builds on :mod:`imu`).
+"""Sensor-to-segment calibration from the docs/calibration.md protocol (builds on :mod:`imu`).
 
 Public API
 ----------
@@ -35,7 +35,7 @@ def _select(t: np.ndarray, window) -> np.ndarray:
 def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None = None,
                       limits: QualityLimits | None = None, refuse: bool = True,
                       intrinsics: dict | None = None) -> Profile:
-    """Sensor-to-segment calibration from a session that contains the SPEC §4 protocol.
+    """Sensor-to-segment calibration from a session that contains the docs/calibration.md protocol.
 
     Parameters
     ----------
@@ -139,13 +139,13 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
                    source=session.source)
 
 
-#: calibration methods: the SPEC §4 protocol, or standing + any sagittal motion
+#: calibration methods: the docs/calibration.md protocol, or standing + any sagittal motion
 METHODS = ("protocol", "auto")
 
 
 def calibrate(session: Session, *, method: str | None = None, intrinsics: dict | None = None
               ) -> Profile:
-    """The session's calibration by ``method``: ``protocol`` (SPEC §4), ``auto``
+    """The session's calibration by ``method``: ``protocol`` (docs/calibration.md), ``auto``
     (:func:`calibrate_auto`), or ``None``: the protocol when the session has it, else auto.
 
     A session without the protocol's quiet standing and hinges falls back to ``auto``; a

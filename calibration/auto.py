@@ -1,4 +1,4 @@
-"""Calibration without the SPEC §4 protocol: from whatever the session has.
+"""Calibration without the docs/calibration.md protocol: from whatever the session has.
 
 Needs a quiet standing stretch (every sensor still for ``min_standing_s``): it gives each
 segment's vertical in its sensor frame and the gyro biases, and defines neutral. The

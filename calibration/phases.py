@@ -1,4 +1,4 @@
-"""Automatic detection of the SPEC §4 calibration protocol phases in a session.
+"""Automatic detection of the docs/calibration.md calibration protocol phases in a session.
 
 The protocol: (1) 5 s quiet standing; (2) 3 slow hip hinges; (3) 2 s still, then 3 forward/back
 leg swings with each instrumented leg; (4) 2 s still.
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu.kinematics.heading import runs
+from imu.kinematics.still import STILL_RAD_S, is_still
 from imu.types import Session, role_side
 
 GRID_HZ = 50.0
@@ -26,7 +27,7 @@ GRID_HZ = 50.0
 class PhaseSettings:
     """Thresholds of the phase detector (rad/s, seconds)."""
 
-    still_rad_s: float = 0.10       # every sensor below: still
+    still_rad_s: float = STILL_RAD_S  # every sensor below: still (imu.kinematics.still)
     active_rad_s: float = 0.25      # the dominant sensor above: moving on purpose
     dominance: float = 1.5          # dominant sensor's activity / the next one's
     min_standing_s: float = 3.0     # shortest usable quiet standing (5 s asked for)
@@ -135,7 +136,7 @@ def detect_phases(session: Session, settings: PhaseSettings = PhaseSettings(),
     grid, act = activity(session, roles, w0, w1, times)
     A = np.stack([act[r] for r in roles])  # (R, M)
     with np.errstate(invalid="ignore"):
-        still = np.all(A < s.still_rad_s, axis=0)
+        still = np.all(is_still(A, s.still_rad_s), axis=0)
     dt = 1.0 / GRID_HZ
     still_runs = [(a, b) for a, b in runs(still) if (b - a) * dt >= s.min_still_s]
     # 1. quiet standing: the first still stretch long enough

@@ -73,7 +73,7 @@ class Profile:
     source : str
         The session the profile came from.
     method : str
-        ``protocol`` (SPEC §4 phases) or ``auto`` (standing + whatever sagittal motion the
+        ``protocol`` (docs/calibration.md phases) or ``auto`` (standing + whatever sagittal motion the
         session had, :mod:`imu.calibration.auto`).
     """
 

@@ -1,4 +1,4 @@
-"""Guided sensor-to-segment calibration (SPEC §4): step-by-step instructions with a countdown,
+"""Guided sensor-to-segment calibration (docs/calibration.md): step-by-step instructions with a countdown,
 then the per-phase quality of the solved profile, or the phase to repeat when it is refused.
 
 The wizard only marks the protocol's start and end in the recording (through the pipeline's
@@ -28,7 +28,7 @@ class Step:
     A step not completed within ``timeout_s`` stops the protocol with a message.
     """
 
-    phase: str          # quality key the step feeds (SPEC §4 phase)
+    phase: str          # quality key the step feeds (docs/calibration.md phase)
     title: str
     instruction: str
     duration_s: float   # the protocol's nominal length of the step
@@ -39,7 +39,7 @@ class Step:
 
 
 def protocol_steps(thighs: list[str]) -> list[Step]:
-    """The SPEC §4 protocol as movement-checked steps, for the instrumented thighs."""
+    """The docs/calibration.md protocol as movement-checked steps, for the instrumented thighs."""
     steps = [
         Step("standing", "Stand still", "Stand quietly, feet hip-width apart, looking ahead. "
              "Don't move.", 6.0, "still", need_s=5.0, timeout_s=30.0),

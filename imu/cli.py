@@ -83,9 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.command:
         parser.print_help()
         return 2
+    from imu import console
+
+    console.install()  # library log records and progress → stderr lines / a bar on a terminal
     try:
         return int(handlers[args.command](args) or 0)
     except ImuError as exc:
+        console.end_line()
         print(f"imu {args.command}: error: {exc.message}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:

@@ -3,7 +3,7 @@
 Units are in the field names: seconds (``_s``), m/s² for ``acc``, rad/s for ``gyr``, degrees for
 angle tables. Quaternions are ``w, x, y, z``.
 
-Roles (SPEC §2): ``sacrum`` (required), ``right_thigh`` / ``left_thigh`` (at least one),
+Roles (docs/sensors.md): ``sacrum`` (required), ``right_thigh`` / ``left_thigh`` (at least one),
 ``trunk`` (optional).
 """
 
@@ -19,8 +19,8 @@ SIDES = ("right", "left")
 EXERCISES = ("hinge", "single_leg_hinge", "ir_hinge", "single_leg_stance", "hip_airplane", "squat",
              "posture", "walking")
 
-#: Event kinds stored in recordings (SPEC §6). ``set_start`` / ``set_end`` carry ``exercise``
-#: and ``side``; ``calibration_start`` / ``calibration_end`` bracket the SPEC §4 protocol.
+#: Event kinds stored in recordings (docs/formats.md). ``set_start`` / ``set_end`` carry ``exercise``
+#: and ``side``; ``calibration_start`` / ``calibration_end`` bracket the docs/calibration.md protocol.
 EVENT_KINDS = ("set_start", "set_end", "calibration_start", "calibration_end", "note",
                "disconnect", "reconnect")
 
@@ -185,7 +185,7 @@ class OrientationSeries:
 
 @dataclass
 class AngleTable:
-    """Time series of named angles in degrees (SPEC §6 angles CSV column names).
+    """Time series of named angles in degrees (docs/formats.md angles CSV column names).
 
     ``columns`` keeps the SPEC column order; NaN marks gaps. ``confidence`` optionally maps a
     column name to an (N,) array in [0, 1] (used for rotation angles about the vertical).
@@ -200,3 +200,31 @@ class AngleTable:
 
     def names(self) -> list[str]:
         return list(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    def to_numpy(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """``(time_s (N,), values (N, C), names)``: seconds, degrees, column names."""
+        names = self.names()
+        vals = (np.column_stack([np.asarray(self.columns[c], float) for c in names])
+                if names else np.zeros((len(self.time_s), 0)))
+        return np.asarray(self.time_s, float), vals, names
+
+    def to_pandas(self):
+        """A ``pandas.DataFrame`` indexed by ``time_s`` (seconds), one column per angle in
+        degrees (needs pandas: ``pip install imu[pandas]``)."""
+        pd = require_pandas()
+        t, vals, names = self.to_numpy()
+        return pd.DataFrame(vals, index=pd.Index(t, name="time_s"), columns=names)
+
+
+def require_pandas():
+    """The pandas module, or an :class:`~imu.errors.ImuError` saying how to install it."""
+    try:
+        import pandas
+    except ImportError:
+        from imu.errors import ImuError
+        raise ImuError("this needs pandas: pip install 'imu[pandas]' (numpy arrays work "
+                       "without it: .to_numpy())") from None
+    return pandas

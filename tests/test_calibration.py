@@ -1,4 +1,4 @@
-"""Sensor-to-segment calibration (SPEC §4) on simulated sessions with every sensor error on."""
+"""Sensor-to-segment calibration (docs/calibration.md) on simulated sessions with every sensor error on."""
 
 import json
 

@@ -60,7 +60,7 @@ def test_single_leg_hinge_truth_follows_the_spec_signs(sim):
         if s["exercise"] != "single_leg_hinge":
             continue
         for r in s["reps"]:
-            if r["design"] == "pelvis_opening":  # SPEC §3: pelvis turning left is + rotation
+            if r["design"] == "pelvis_opening":  # docs/angles.md: pelvis turning left is + rotation
                 i = (t >= r["start_s"]) & (t <= r["end_s"])
                 assert (sgn[s["side"]] * sim.truth_angles["pelvis_rotation"][i]).max() > 10
 

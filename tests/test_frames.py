@@ -1,4 +1,4 @@
-"""SPEC §3 sign table, checked on the one module that defines the conventions."""
+"""docs/angles.md sign table, checked on the one module that defines the conventions."""
 
 import numpy as np
 import pytest

@@ -19,7 +19,7 @@ def app():
 
 @functools.lru_cache(maxsize=None)
 def player():
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     return build_player(sim().session, None, window_s=20.0, progress=False)
 
 
@@ -105,7 +105,7 @@ def test_single_leg_readout_shows_pelvic_drop_with_its_grade_band(app):
 
 def test_live_dashboard_shows_pipeline_results_and_set_controls_write_events(app):
     from imu.gui.app import dispose
-    pipe, _ = live_run()
+    pipe, _ = live_run(13)                          # its own run: the clicks add a set
     win = _window(app, pipe, "live")
     assert "calibrated" in win.calib_badge.text()
     assert win.replist.tables["hinge"].rowCount() == 2
@@ -119,14 +119,13 @@ def test_live_dashboard_shows_pipeline_results_and_set_controls_write_events(app
     assert win.controls.toggle.text() == "End set"
     win.controls.toggle.click()
     assert pipe.snapshot().current_set is None and len(pipe.sets) == n_sets + 1
-    pipe._sets.pop()                               # leave the shared run as it was
     dispose(win)
 
 
 def test_replay_without_a_usable_calibration_still_plays_status_and_sets():
     from dataclasses import replace
 
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.types import Session
 
     s = sim().session

@@ -10,7 +10,7 @@ pytest.importorskip("PySide6.QtWidgets")
 
 
 def test_replay_of_a_ten_minute_session_at_20x_lists_every_rep_as_it_ends():
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.gui.app import dispose, ensure_app
     from imu.gui.dashboard import Dashboard
     from imu.sim import simulate

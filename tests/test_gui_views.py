@@ -23,7 +23,7 @@ def app(qtbot):
 @functools.lru_cache(maxsize=None)
 def player():
     """Calibration, hinge, single-leg (both legs) and hip airplane sets, 3 reps/holds each (one squat-pattern hinge rep)."""
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.sim import simulate
     s = simulate(["calibration", "hinge", "single_leg_stance", "hip_airplane"], reps=3, seed=11,
                  rate_hz=104)
@@ -186,7 +186,7 @@ def test_a_set_whose_movement_disagrees_with_its_label_is_flagged(app):
 def test_replay_flags_a_hinge_set_recorded_as_single_leg_stance(app):
     from dataclasses import replace
 
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.gui import theme
     from imu.gui.app import dispose
     from imu.sim import simulate
@@ -372,7 +372,7 @@ def test_replay_jumps_to_a_clicked_rep_and_seeks_with_keys_and_the_track(app, qt
 
 
 def test_walking_lists_strides_with_hip_range_pelvic_drop_and_cadence(app):
-    from imu.commands.replay import build_player
+    from imu.live.player import build_player
     from imu.gui.app import dispose
     from imu.sim import simulate
     s = simulate(["calibration", "walking"], seed=4, rate_hz=52, duration_s=90)

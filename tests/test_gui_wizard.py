@@ -13,13 +13,13 @@ pytest.importorskip("PySide6.QtWidgets")
 def _pipeline():
     """A live pipeline over the simulated session's raw blocks, fed by hand (no source events:
     the wizard marks the protocol)."""
-    from imu.commands.demo import calibrator
+    from imu.chain import live_calibrator as calibrator
     from imu.live.pipeline import LivePipeline
     from imu.sources.replay import ReplaySource
 
     src = ReplaySource(sim().session, speed=math.inf)
     pipe = LivePipeline(src, calibrator=calibrator)
-    pipe._register_sensors(src.sensors)
+    pipe.register_sensors(src.sensors)
     blocks = list(src._chunks())
     return pipe, src, blocks
 
@@ -85,7 +85,7 @@ def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration(
     assert "hinging" in seen["hinges"] and "swinging right" in seen["swings_right"]
     wiz.tick(now=t + 2.0)
     assert wiz.countdown.text() == "2 s"                 # the solve's elapsed time shows
-    pipe._wait_solver()
+    pipe.wait_calibration()
     snap = pipe.snapshot()
     assert snap.calibration.state == "ok"
     wiz.update_snapshot(snap)
@@ -94,7 +94,7 @@ def test_wizard_follows_the_movement_it_sees_and_shows_the_accepted_calibration(
         assert title in text
     assert "✗" not in text and wiz.countdown.text() == "✓" and wiz.start_btn.isEnabled()
     _feed_until(pipe, src, blocks, t + 5.0)
-    assert len(pipe._ring) > 0                     # angles flow once calibrated
+    assert len(pipe.history()[0]) > 0              # angles flow once calibrated
     dispose(wiz)
     app.processEvents()
 
@@ -196,13 +196,13 @@ def test_wizard_says_which_phase_to_repeat_when_calibration_is_refused():
     wiz.start(now=0.0)
     _feed_until(pipe, src, blocks, 8.0)          # quiet standing only: no hinges, no swings
     wiz.finish_protocol()
-    pipe._wait_solver()
+    pipe.wait_calibration()
     snap = pipe.snapshot()
     assert snap.calibration.state == "refused"
     assert "repeat" in snap.calibration.message and "hinge" in snap.calibration.message
     wiz.update_snapshot(snap)
     assert "refused" in wiz.instruction.text() and wiz.countdown.text() == "✗"
     assert "✗" in wiz.result.text()               # the failed phase is marked
-    assert pipe._ring is None                    # no angles from a refused calibration
+    assert len(pipe.history()[0]) == 0           # no angles from a refused calibration
     dispose(wiz)
     app.processEvents()

@@ -26,7 +26,7 @@ def test_live_pipeline_finds_every_hinge_rep_and_hold_of_the_simulated_session()
 def test_live_angles_follow_the_true_angles_after_calibration():
     pipe, _ = live_run()
     res = sim()
-    t, cols = pipe._ring.window()
+    t, cols = pipe.history()
     after = t > 45.0                                 # after the calibration protocol
     truth_t = res.truth_time_s
     for name, tol in (("pelvis_tilt", 1.5), ("right_hip_flexion", 2.0),
@@ -80,15 +80,19 @@ def test_a_failing_analysis_stage_never_stops_the_recording(tmp_path):
     from imu.session.store import RecordingWriter, read_recording
     from imu.sources.replay import ReplaySource
 
-    def broken_calibrator(session):
-        raise RuntimeError("solver bug")
+    from imu.calibration import calibrate_session
+
+    class BrokenCorrection:                      # an intrinsic correction that fails
+        def apply(self, acc, gyr):
+            raise ValueError("boom")
 
     session = sim().session
+    profile = calibrate_session(session)
     src = ReplaySource(session, speed=math.inf, end_s=5.0)
     path = tmp_path / "rec.imu"
     with RecordingWriter(path) as w:
-        pipe = LivePipeline(src, writer=w, calibrator=broken_calibrator)
-        pipe._process = lambda role, blk: (_ for _ in ()).throw(ValueError("boom"))
+        pipe = LivePipeline(src, writer=w, profile=profile,
+                            intrinsics={"sacrum": BrokenCorrection()})
         pipe.run_blocking()
     assert isinstance(pipe.processing_error, ValueError)
     assert "still recording" in pipe.snapshot().message

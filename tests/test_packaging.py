@@ -75,3 +75,31 @@ def test_importing_imu_and_every_command_never_imports_qt(tmp_path):
 def test_the_firmware_protocol_is_the_installed_protocol_module():
     fw = ROOT / "firmware" / "protocol.py"
     assert fw.resolve() == (ROOT / "imu" / "sources" / "ble" / "protocol.py").resolve()
+
+
+def _imports(path: Path) -> set[str]:
+    import ast
+
+    mods = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            mods |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            mods.add(node.module)
+            mods |= {f"{node.module}.{a.name}" for a in node.names}
+    return mods
+
+
+def test_no_command_module_imports_another():
+    cmds = sorted((ROOT / "imu" / "commands").glob("*.py"))
+    assert len(cmds) > 10
+    offenders = {p.name: sorted(m for m in _imports(p) if m.startswith("imu.commands"))
+                 for p in cmds}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_library_modules_never_import_the_commands():
+    offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "imu").rglob("*.py")
+                 if "commands" not in p.parts and p.name != "cli.py"
+                 and any(m.startswith("imu.commands") for m in _imports(p))]
+    assert offenders == []

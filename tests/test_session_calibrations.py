@@ -12,7 +12,7 @@ from imu.analysis import analyze_angles
 from imu.analysis.calibrations import CalibrationUse, in_force, in_force_index
 from imu.analysis.compare import compare_sets
 from imu.cli import main
-from imu.commands.angles import session_angles
+from imu.chain import session_angles
 from imu.sim import simulate
 from imu.types import AngleTable, Event
 

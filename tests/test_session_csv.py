@@ -1,4 +1,4 @@
-"""SPEC §6 CSV folders: reading, exact round trip through a recording, bad-input messages."""
+"""docs/formats.md CSV folders: reading, exact round trip through a recording, bad-input messages."""
 
 from __future__ import annotations
 

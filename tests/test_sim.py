@@ -95,7 +95,7 @@ def test_fast_rotations_match_the_frames_conventions():
 
 def test_accelerometer_reads_gravity_in_sensor_frame_at_rest():
     res = simulate("calibration", rate_hz=104.0, seed=2, errors=False, sway=False)
-    still = res.truth_time_s < 4.5          # SPEC §4 phase 1: 5 s of quiet standing
+    still = res.truth_time_s < 4.5          # docs/calibration.md phase 1: 5 s of quiet standing
     for role, d in res.session.sensors.items():
         R_WS = res.truth_segments[role] @ res.mounts[role]
         g_S = np.einsum("nji,j->ni", R_WS, np.array([0.0, G_MS2, 0.0]))
@@ -113,7 +113,7 @@ def test_walking_accelerometer_sees_body_acceleration(clean):
     assert dev.std() > 0.5 and np.abs(dev).max() < 3 * G_MS2
 
 
-# --- SPEC §3 sign table on the simulated poses -------------------------------------------------
+# --- docs/angles.md sign table on the simulated poses -------------------------------------------------
 
 def _at(res, t_s):
     return int(np.searchsorted(res.truth_time_s, t_s))

@@ -40,7 +40,7 @@ def test_strides_cadence_and_drop_on_ideal_gait():
         assert all(r["hip_flexion_range_deg"] == pytest.approx(40.0, abs=0.2) for r in inner)
         assert all(r["hip_flexion_peak_deg"] == pytest.approx(30.0, abs=0.1) for r in inner)
         assert all(r["hip_extension_peak_deg"] == pytest.approx(10.0, abs=0.1) for r in inner)
-        # the swinging side drops during this leg's stance: positive, as in SPEC §3
+        # the swinging side drops during this leg's stance: positive, as in docs/angles.md
         assert all(3.5 < r["pelvic_drop_deg"] <= 4.01 for r in inner)
         assert all(r["pelvis_rotation_range_deg"] == pytest.approx(10.0, abs=0.2) for r in inner)
     sym = s["symmetry"]

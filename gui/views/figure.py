@@ -1,5 +1,5 @@
 """A stick figure of the pelvis and thighs, seen from the side and from the front, posed by the
-newest angles (SPEC §6 signs), so the hinge and the pelvic drop read as a shape.
+newest angles (docs/formats.md signs), so the hinge and the pelvic drop read as a shape.
 
 Side view (facing right): the pelvis line turns with ``pelvis_tilt`` (+ anterior: the front goes
 down), the trunk stub leans with it (plus ``lumbar_flexion`` when a trunk sensor is worn), each

@@ -56,7 +56,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
         for col, name in HIP_COLUMNS:
             self.curves[col] = self._curve(self.hip, col, name)
         self._regions: dict[int, list[pg.LinearRegionItem]] = {}
-        # single-leg grade limits (SPEC §5: green < 4°, amber < 8°), shown with the drop trace
+        # single-leg grade limits (docs/metrics.md: green < 4°, amber < 8°), shown with the drop trace
         self._bands = []
         for y, colour in ((DROP_GREEN_DEG, theme.AMBER), (DROP_AMBER_DEG, theme.RED)):
             ln = pg.InfiniteLine(pos=y, angle=0, movable=False,

@@ -1,4 +1,4 @@
-"""Hip airplane: stance-hip rotation reps, rotation peaks, obliquity leak, confidence (SPEC §5).
+"""Hip airplane: stance-hip rotation reps, rotation peaks, obliquity leak, confidence (docs/metrics.md).
 
 ``side`` is the stance leg and ``r(t)`` its hip rotation (+ internal). One rep is one opening
 and one closing of the pelvis over the stance femur: an external and an internal rotation
@@ -42,7 +42,7 @@ class _Excursion:
 
 
 class AirplaneSegmenter:
-    """Streaming SPEC §5 hip-airplane rep finder on one column of a :class:`SampleBuffer`.
+    """Streaming docs/metrics.md hip-airplane rep finder on one column of a :class:`SampleBuffer`.
 
     Parameters
     ----------

@@ -73,7 +73,7 @@ def make_detector(exercise: str, settings: Settings, side: str | None, columns,
 
 
 def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferred: bool = False) -> dict:
-    """The SPEC §6 JSON object of one analysed set."""
+    """The docs/formats.md JSON object of one analysed set."""
     out = {"exercise": window.exercise}
     if window.exercise in SIDED or window.side is not None:
         out["side"] = window.side
@@ -116,7 +116,7 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
                    exercise: str | None = None, side: str | None = None,
                    calibration_end_s: float | None = None, progress=None,
                    calibrations: list | None = None) -> dict:
-    """Analyse a whole session's angles: the SPEC §6 Analysis JSON as a dict.
+    """Analyse a whole session's angles: the docs/formats.md Analysis JSON as a dict.
 
     Parameters
     ----------

@@ -6,7 +6,7 @@ accepted one. A calibration given on the command line (``--calibration PROFILE``
 the recording without a calibration phase in the data applies to the whole session.
 
 This module is plain bookkeeping over times; solving the calibrations is the ``calibration``
-package's job (:func:`imu.commands.angles.session_calibrations` wires the two).
+package's job (:class:`imu.chain.Calibrate` wires the two).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ the live path against the batch path).
 
 Reps/holds are paired by the largest time overlap; unpaired items are *missed* (in the reference
 only) or *extra* (in the candidate only). Fault labels are checked only where the reference's
-underlying value lies more than ``margin_deg`` from the fault's threshold (issue 4 acceptance).
+underlying value lies more than ``margin_deg`` from the fault's threshold.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _fault_value(item: dict, field):
 
 def compare_sets(ref_sets: list[dict], cand_sets: list[dict], settings: Settings | None = None,
                  margin_deg: float = 1.5) -> dict:
-    """Errors of ``cand_sets`` against ``ref_sets`` (both SPEC §6 ``sets`` lists).
+    """Errors of ``cand_sets`` against ``ref_sets`` (both docs/formats.md ``sets`` lists).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""Hip hinge: reps, peaks, pelvis share, tempo, faults and a 0-100 score (SPEC §5).
+"""Hip hinge: reps, peaks, pelvis share, tempo, faults and a 0-100 score (docs/metrics.md).
 
 The segmented signal is ``h(t)``, the mean of the instrumented sides' hip flexion. Per rep
 (``docs/metrics.md``): ``hip_flexion_peak_deg`` (max h), ``pelvis_tilt_peak_deg`` (max tilt),

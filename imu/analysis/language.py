@@ -101,7 +101,7 @@ GRADE_PHRASES = {
 
 
 def _standing_note(fn):
-    """Rep sentences say when the rep had no quiet standing before it (SPEC §5 baseline)."""
+    """Rep sentences say when the rep had no quiet standing before it (docs/metrics.md baseline)."""
     import functools
 
     @functools.wraps(fn)

@@ -1,4 +1,4 @@
-"""Posture / pelvic tilt reset: set-level static pelvis measures (SPEC §5).
+"""Posture / pelvic tilt reset: set-level static pelvis measures (docs/metrics.md).
 
 Over the whole set (angles are zero in the calibration pose, so these are "against
 calibration"): ``static_tilt_deg`` (median pelvis tilt), ``static_obliquity_deg`` (median

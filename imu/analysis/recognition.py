@@ -8,7 +8,7 @@ in; the best-matching row is the label, and how well it matched (against the run
 confidence. Adding an exercise is adding a row (and, if it needs one, a feature).
 
 Quiet stretches are labelled ``standing`` (or ``sitting``, thighs near horizontal). A bout that
-holds both the protocol's slow hinges and single-leg swings is ``calibration`` (SPEC §4), never
+holds both the protocol's slow hinges and single-leg swings is ``calibration`` (docs/calibration.md), never
 an exercise set.
 
 The same :class:`ExerciseRecognizer` object runs live (fed blocks of rows as they arrive; its
@@ -220,7 +220,7 @@ class ExerciseRecognizer:
         Quiet time kept before and after a bout's movement in its segment (the baseline second
         the detectors use, plus the time the movement needs to pass ``active_deg``).
     calibration_lead_s : float
-        Quiet standing before the protocol's hinges that belongs to the calibration (SPEC §4).
+        Quiet standing before the protocol's hinges that belongs to the calibration (docs/calibration.md).
     min_bout_s : float
         Shorter bouts are noise (a shuffle of the feet) and count as standing.
     table : dict, optional

@@ -1,4 +1,4 @@
-"""The self-contained HTML session report (issue 4 item 4).
+"""The self-contained HTML session report.
 
 One HTML file with inline CSS and inline SVG charts (:mod:`imu.analysis.plotting`); no scripts,
 no fonts or images from the network, so it opens anywhere offline. Contents: session summary,
@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from imu.analysis.pelvic_drop import lifted_side, pelvic_drop_deg
 from imu.analysis import language as L
 from imu.analysis.plotting import CHART_CSS, Chart
 from imu.analysis.settings import DEFAULTS
@@ -186,11 +187,10 @@ def _set_chart(s: dict, angles: AngleTable, settings: dict) -> str:
                           "amber", "low conf.")
     elif ex == "single_leg_stance":
         side = s.get("side") or "right"
-        lifted = "left" if side == "right" else "right"
-        sign = 1.0 if lifted == "right" else -1.0
+        lifted = lifted_side(side)
         if f"{lifted}_hip_flexion" in cols:
             ch.line(t, cols[f"{lifted}_hip_flexion"], "blue", f"lifted ({lifted}) hip flexion")
-        ch.line(t, sign * cols["pelvis_obliquity"], "orange", "pelvic drop")
+        ch.line(t, pelvic_drop_deg(cols["pelvis_obliquity"], side), "orange", "pelvic drop")
         ch.hline(settings["single_leg.lift_threshold_deg"], "blue", "2 3", "lift threshold")
         for it in items:
             ch.span(it["start_s"], it["end_s"], {"green": "green", "amber": "amber", "red": "red"}.get(
@@ -206,10 +206,8 @@ def _set_chart(s: dict, angles: AngleTable, settings: dict) -> str:
 
 def _hold_chart(s: dict, hold: dict, angles: AngleTable, settings: dict) -> str:
     side = s.get("side") or "right"
-    lifted = "left" if side == "right" else "right"
-    sign = 1.0 if lifted == "right" else -1.0
     t, cols = _slice(angles, hold["start_s"], hold["end_s"])
-    drop = sign * cols["pelvis_obliquity"]
+    drop = pelvic_drop_deg(cols["pelvis_obliquity"], side)
     g, a = settings["single_leg.green_deg"], settings["single_leg.amber_deg"]
     finite = drop[np.isfinite(drop)]
     lo = min(-2.0, float(finite.min()) - 1) if len(finite) else -2.0

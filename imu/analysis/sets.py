@@ -1,4 +1,4 @@
-"""Exercise sets of a session, from its events (SPEC §6/§7).
+"""Exercise sets of a session, from its events (docs/formats.md/§7).
 
 A set runs from a ``set_start`` event to the next ``set_end`` (or the next ``set_start``, or the
 end of the data). A session may hold several calibration phases (each ``calibration_start`` ..
@@ -39,7 +39,7 @@ STANCE_HIP = ("hip_airplane", "single_leg_hinge", "ir_hinge")
 
 
 def normalize_exercise(name: str | None, where: str = "") -> str | None:
-    """Canonical exercise name (SPEC §6) or ``None``; refuses unknown names."""
+    """Canonical exercise name (docs/formats.md) or ``None``; refuses unknown names."""
     if name is None:
         return None
     key = str(name).strip().lower().replace(" ", "_")

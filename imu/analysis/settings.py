@@ -1,4 +1,4 @@
-"""Analysis settings: every threshold of SPEC §5 with its default, overridable.
+"""Analysis settings: every threshold of docs/metrics.md with its default, overridable.
 
 Settings are flat dotted keys (``"hinge.squat_inclination_deg"``) grouped by exercise. They come
 from the defaults below, optionally a TOML file::
@@ -119,7 +119,7 @@ _SECTION_ALIASES = {"single_leg_stance": "single_leg", "hip_airplane": "airplane
 
 @dataclass(frozen=True)
 class Settings:
-    """Analysis thresholds (SPEC §5 defaults unless overridden).
+    """Analysis thresholds (docs/metrics.md defaults unless overridden).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Single-leg stance: holds and pelvic drop (SPEC §5, ``docs/metrics.md``).
+"""Single-leg stance: holds and pelvic drop (docs/metrics.md, ``docs/metrics.md``).
 
 ``side`` is the stance leg; the other leg is lifted. ``pelvic_drop(t)`` is ``+pelvis_obliquity``
 when the right leg is lifted (the right side of the pelvis is lower) and ``-pelvis_obliquity``
@@ -25,20 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from imu.analysis.base import Detector, nanmax, nanmean, num
+from imu.analysis.pelvic_drop import drop_grade, drop_sign, lifted_side
 from imu.analysis.segmentation import Segment, ThresholdSegmenter
 
 GRADE_WORDS = {"green": "level pelvis", "amber": "some pelvic drop", "red": "marked pelvic drop"}
-
-
-def other_side(side: str) -> str:
-    return "left" if side == "right" else "right"
-
-
-def drop_grade(max_drop_deg: float | None, green_deg: float, amber_deg: float) -> str | None:
-    """``green`` / ``amber`` / ``red`` from the maximum pelvic drop (degrees)."""
-    if max_drop_deg is None or not np.isfinite(max_drop_deg):
-        return None
-    return "green" if max_drop_deg < green_deg else ("amber" if max_drop_deg < amber_deg else "red")
 
 
 class SingleLegDetector(Detector):
@@ -54,8 +44,8 @@ class SingleLegDetector(Detector):
         super().__init__(settings, side, columns, set_start_s)
         s = settings.section("single_leg")
         self.s = s
-        self.lifted = other_side(side)
-        self.sign = 1.0 if self.lifted == "right" else -1.0
+        self.lifted = lifted_side(side)
+        self.sign = drop_sign(side)
         lift_col = f"{self.lifted}_hip_flexion"
         self.hold_source = "lifted_thigh" if lift_col in self.columns else "set"
         self.seg = ThresholdSegmenter(self.buf, "lift" if self.hold_source == "lifted_thigh" else None,

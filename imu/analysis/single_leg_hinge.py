@@ -1,4 +1,4 @@
-"""Single-leg hinge and internal-rotation hinge: reps on the stance hip (SPEC §5).
+"""Single-leg hinge and internal-rotation hinge: reps on the stance hip (docs/metrics.md).
 
 ``side`` is the stance leg; the other leg is free. Both drills find reps by the hinge rule on
 ``h(t)``, the **stance** hip's flexion (an excursion more than ``rep_threshold_deg`` above the

@@ -1,4 +1,4 @@
-"""Squat and split squat: reps on hip flexion, knee-collapse proxy per side (SPEC §5).
+"""Squat and split squat: reps on hip flexion, knee-collapse proxy per side (docs/metrics.md).
 
 A rep is found exactly as a hinge rep, on ``h(t)`` = the mean of the instrumented sides' hip
 flexion. At the time of the rep's peak flexion, per instrumented side::

@@ -1,4 +1,4 @@
-"""Walking: strides from hip-flexion peaks, per-stride and per-side metrics (SPEC §5 "Walking").
+"""Walking: strides from hip-flexion peaks, per-stride and per-side metrics (docs/metrics.md "Walking").
 
 A stride of one leg runs from one hip-flexion peak of that leg (late swing, just before its
 heel strike) to the next. Peaks are found causally with a hysteresis (a peak is confirmed once
@@ -12,7 +12,7 @@ Per stride (``side`` = the leg): ``start_s``, ``end_s``, ``stride_time_s``,
 behind neutral: ``-min(flexion)``), ``hip_flexion_range_deg``, ``pelvic_obliquity_range_deg``
 and ``pelvic_drop_deg`` over that leg's stance (the first ``walking.stance_fraction`` of the
 stride after its heel strike; the drop is positive when the pelvis drops on the other, swinging
-side, the sign of SPEC §3 and single-leg stance, measured from the stride's mean obliquity),
+side, the sign of docs/angles.md and single-leg stance, measured from the stride's mean obliquity),
 ``pelvis_tilt_range_deg``, ``pelvis_rotation_range_deg`` over the stride.
 
 Per bout (set fields): ``cadence_steps_per_min`` (two steps a stride, from the median stride
@@ -41,7 +41,7 @@ STRIDE_FIELDS = ("stride_time_s", "hip_flexion_peak_deg", "hip_extension_peak_de
 
 def drop_sign(stance_side: str) -> float:
     """Pelvic drop = sign · pelvis_obliquity, positive when the side opposite the stance leg
-    drops (SPEC §3: on the left leg, the right side drops ⇒ obliquity > 0, drop > 0)."""
+    drops (docs/angles.md: on the left leg, the right side drops ⇒ obliquity > 0, drop > 0)."""
     return 1.0 if stance_side == "left" else -1.0
 
 

@@ -1,10 +1,10 @@
 """``imu analyze SESSION [--calibration PROFILE] [--exercise NAME] [--side left|right]
 [--json OUT] [--report OUT.html] [--settings FILE.toml] [--set key=value ...]``.
 
-Loads the session, computes its SPEC §3 angles with the calibration in force for each stretch
+Loads the session, computes its docs/angles.md angles with the calibration in force for each stretch
 (every calibration phase of the session, or the profile given), finds the exercise sets from its
 events (without any: the sets recognised from the angles, marked inferred; ``--exercise``
-makes the whole session one set of that exercise), writes the SPEC §6 Analysis JSON and the
+makes the whole session one set of that exercise), writes the docs/formats.md Analysis JSON and the
 HTML report when asked, and prints a readable summary (one line per set with ``--json``).
 """
 
@@ -18,20 +18,9 @@ NAME = "analyze"
 HELP = "reps, holds, faults and scores of a session (Analysis JSON, optional HTML report)"
 
 
-def add_exercise_arguments(parser) -> None:
-    """``--exercise`` and ``--side``, the same for every command that analyses a session."""
-    parser.add_argument("--exercise", metavar="NAME",
-                        help="with set events: analyse only this exercise's sets; without: the "
-                             "whole session is one set of NAME (hinge, single_leg_hinge, ir_hinge, "
-                             "single_leg_stance, hip_airplane, squat, posture) instead of the "
-                             "recognised sets")
-    parser.add_argument("--side", choices=("left", "right"),
-                        help="stance leg for single-leg work (single-leg stance and hinge, "
-                             "internal-rotation hinge, hip airplane) in sets that name none")
-
-
 def add_arguments(parser) -> None:
-    from imu.commands.angles import add_filter_argument, add_save_intrinsics_argument
+    from imu.cliargs import (add_exercise_arguments, add_filter_argument, add_method_argument,
+                             add_save_intrinsics_argument)
     from imu.output import add_force_argument
 
     parser.add_argument("session", metavar="SESSION", help="recording file or CSV folder")
@@ -40,7 +29,6 @@ def add_arguments(parser) -> None:
     add_session_arguments(parser)
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration phase)")
-    from imu.commands.angles import add_method_argument
 
     add_method_argument(parser)
     add_exercise_arguments(parser)
@@ -72,56 +60,6 @@ def load_settings(settings_path: str | None, overrides: list[str]):
     return s
 
 
-def calibration_quality(profile) -> dict | None:
-    """Quality figures of a calibration profile for the report."""
-    q = getattr(profile, "quality", None)
-    if not q:
-        return None
-    if getattr(profile, "method", "protocol") == "auto":
-        return {"verdict": q.get("auto_verdict", "fair"), "method": "auto",
-                "message": "calibrated without the protocol: vertical and neutral from quiet "
-                           "standing, mediolateral axes from the session's own motion", **q}
-    out = {"verdict": "ok", "message": f"calibration {getattr(profile, 'created', '')} "
-                                        f"from {getattr(profile, 'source', '') or 'this session'}"}
-    try:
-        from imu.calibration import check_quality
-        problems = check_quality(q)
-        out["problems"] = [list(p) for p in problems]
-        if problems:
-            out["verdict"] = "poor"
-            out["message"] = "; ".join(f"{p}: {m}" for p, m in problems)
-    except Exception:  # quality checks are advisory in the report
-        pass
-    out.update(q)
-    return out
-
-
-def calibration_end_from_phases(phases: dict) -> float | None:
-    """End of the last calibration protocol phase found in the data (the profile's ``phases``:
-    name -> ``[t0, t1]`` or a dict of those; ``window`` is the search window, not a phase)."""
-    ends = []
-
-    def walk(d):
-        for name, w in d.items():
-            if name == "window":
-                continue
-            if isinstance(w, dict):
-                walk(w)
-            elif isinstance(w, (list, tuple)) and len(w) == 2:
-                ends.append(float(w[1]))
-
-    walk(phases)
-    return max(ends) if ends else None
-
-
-def calibrations_used(result: dict, cals) -> str:
-    """The calibrations the sets were analysed with, in words (e.g. for the report)."""
-    names = list(dict.fromkeys(s["calibration"] for s in result["sets"] if s.get("calibration")))
-    if not names:
-        names = [c.name for c in cals if c.accepted][-1:]
-    return "; ".join(names)
-
-
 def json_text(result: dict) -> str:
     """The Analysis JSON text of ``result``."""
     return json.dumps(result, indent=2, allow_nan=False) + "\n"
@@ -135,34 +73,30 @@ def write_json(path: str, result: dict, force: bool = False) -> None:
 
 
 def run(args) -> int:
-    from imu.analysis import analyze_angles
     from imu.analysis.language import quick_look_lines, session_summary_lines
-    from imu.commands.angles import method_text, session_angles
-    from imu.session.load import load_from_args
-
     from imu.analysis.sets import normalize_exercise
-
+    from imu.chain import Chain, method_text
     from imu.output import Outputs
+    from imu.session.load import load_from_args
 
     settings = load_settings(args.settings, args.overrides)  # bad settings fail before any work
     normalize_exercise(args.exercise, "--exercise")
+    chain = Chain(args.calibration, filter=args.filter, settings=settings, exercise=args.exercise,
+                  side=args.side, remember_intrinsics=True, progress=True, causal=args.causal,
+                  save_intrinsics=args.save_intrinsics, method=args.method)
     with Outputs(force=args.force) as outputs:  # every output checked before any work
         js = outputs.file(args.json, what="analysis JSON") if args.json else None
         rep = outputs.file(args.report, what="report") if args.report else None
         session = load_from_args(args)
         print("computing angles…", file=sys.stderr)
-        angles, cals, _ = session_angles(session, args.calibration, filter=args.filter,
-                                         save_intrinsics=args.save_intrinsics,
-                                         causal=args.causal, method=args.method)
-        result = analyze_angles(angles, session.events, settings, exercise=args.exercise,
-                                side=args.side, calibrations=cals,
-                                progress=lambda m: print(m, file=sys.stderr))
-        used = calibrations_used(result, cals)
-        last = next((c.profile for c in reversed(cals) if c.accepted), None)
+        cal = chain.calibrate(session)
+        result = chain.run(session).result_
+        used = cal.names_used(result)
+        last = cal.profile_
         result["session"] = {"source": session.source or str(args.session),
                              "calibration": used,
                              "calibration_method": getattr(last, "method", "protocol"),
-                             "calibration_quality": calibration_quality(last),
+                             "calibration_quality": cal.quality_for_report(),
                              "roles": session.roles}
         if js is not None:
             with js.open() as fh:
@@ -177,8 +111,7 @@ def run(args) -> int:
             meta.update({"duration": f"{session.duration_s:.1f} s",
                          "sensors": ", ".join(session.roles),
                          "calibration": used, "calibration method": method_text(last)})
-            profile = next(c.profile for c in reversed(cals) if c.accepted)
-            html = render_report(result, angles, meta, calibration_quality(profile))
+            html = render_report(result, chain.angles_, meta, cal.quality_for_report())
             with rep.open() as fh:
                 fh.write(html)
     for line in (session_summary_lines(result) if args.json else quick_look_lines(result)):

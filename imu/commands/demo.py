@@ -48,39 +48,13 @@ def add_arguments(parser) -> None:
                              "or the pelvis leaves the green band on one leg)")
 
 
-def calibrator(session):
-    """``calibration.calibrate_session`` whose refusals carry the per-phase quality figures
-    (``exc.quality``), so the dashboard can show every phase's result."""
-    from imu.calibration import calibrate_session
-    from imu.errors import CalibrationError
-
-    try:
-        return calibrate_session(session)
-    except CalibrationError as exc:
-        try:
-            exc.quality = calibrate_session(session, refuse=False).quality
-        except Exception:  # noqa: BLE001 - the axes could not even be solved
-            exc.quality = {}
-        raise
-
-
-def skipped_calibration(src):
-    """The profile a skipped calibration uses in the demo: the simulator's own sensor mounting
-    (known exactly, since it made the data), embedded in the recording like any calibration."""
-    from imu.calibration import Profile
-
-    res = src.simulate()
-    return Profile(mounts={r: m for r, m in res.mounts.items()},
-                   sensor_ids={r: d.info.sensor_id for r, d in res.session.sensors.items()},
-                   source="calibration skipped (imu demo): the simulator's sensor mounting")
-
-
 def _status_summary_line(st) -> str:
     return f"{st.samples} samples, {st.dropped} dropped"
 
 
 def headless(args, reason: str | None) -> int:
     """Replay a recording through the live pipeline as fast as possible and print a summary."""
+    from imu.chain import live_calibrator
     from imu.live.pipeline import LivePipeline
     from imu.live.summary import session_summary
     from imu.session.load import load_session
@@ -99,7 +73,7 @@ def headless(args, reason: str | None) -> int:
         session, title = simulate("demo", rate_hz=args.rate, seed=args.seed).session, \
             "simulated demo session"
     src = ReplaySource(session, speed=math.inf)
-    pipe = LivePipeline(src, calibrator=calibrator, auto_calibrate=not any(
+    pipe = LivePipeline(src, calibrator=live_calibrator, auto_calibrate=not any(
         e.kind == "calibration_end" for e in session.events),
         log=lambda m: print(m, file=sys.stderr))
     print(f"replaying {title} ({session.duration_s:.0f} s) through the live pipeline…",
@@ -131,6 +105,7 @@ def run(args) -> int:
         return headless(args, "imu demo: no display (DISPLAY/WAYLAND_DISPLAY unset): replaying "
                               "the bundled session headless instead of opening the dashboard")
 
+    from imu.chain import live_calibrator, simulator_profile
     from imu.live.pipeline import LivePipeline
     from imu.session.store import RecordingWriter
     from imu.sources.simulated import SimulatedSource
@@ -141,8 +116,8 @@ def run(args) -> int:
     print(f"recording to {path}", file=sys.stderr, flush=True)
     src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
                           progress=True, calibration=args.calibrate)
-    profile = None if args.calibrate else skipped_calibration(src)
-    pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=calibrator,
+    profile = None if args.calibrate else simulator_profile(src)
+    pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=live_calibrator,
                         auto_calibrate=args.calibrate, profile=profile,
                         log=lambda m: print(m, file=sys.stderr))
     try:
@@ -153,7 +128,7 @@ def run(args) -> int:
     finally:
         pipe.stop()
         writer.close()
-    from imu.commands.live import raise_pipeline_error
+    from imu.live.pipeline import raise_pipeline_error
     raise_pipeline_error(pipe, path)
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets, "
           f"{len(pipe.reps)} reps, {len(pipe.holds)} holds)", file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 NAME = "export"
-HELP = ("write a session as a CSV folder (SPEC §6), an OpenSim .sto quaternion table or its "
+HELP = ("write a session as a CSV folder (docs/formats.md), an OpenSim .sto quaternion table or its "
         "angles as an OpenSim .mot motion file")
 
 FORMATS = ("csv", "sto", "mot")
@@ -25,7 +25,7 @@ def add_arguments(parser) -> None:
 
     add_session_arguments(parser)
     sto = parser.add_argument_group("sto and mot options")
-    from imu.commands.angles import add_filter_argument
+    from imu.cliargs import add_filter_argument
     from imu.output import add_force_argument
     add_force_argument(parser)
     sto.add_argument("--calibration", metavar="PROFILE",
@@ -54,8 +54,8 @@ def export_csv(session, args) -> int:
 
 
 def export_sto(session, args) -> int:
-    from imu.commands.angles import session_intrinsics, session_profile
-    from imu.session import sto  # lazily: pulls in fusion and kinematics
+    from imu.chain import Calibrate, ComputeOrientations
+    from imu.session.sto import write_sto_table  # lazily: pulls in fusion and kinematics
 
     vendor = all(d.kind == "orientation" for d in session.sensors.values())
     if args.uncalibrated or (vendor and not args.calibration and not session.calibration):
@@ -64,14 +64,13 @@ def export_sto(session, args) -> int:
         if not args.uncalibrated:
             print("imu export: the sensors' own orientations (vendor heading), no calibration",
                   file=sys.stderr)
-        alignment = intrinsics = None
+        cal = None
     else:  # the calibration `imu angles` would use, so every sensor is on the pelvis's heading
-        profile = session_profile(session, args.calibration)
-        alignment, intrinsics = profile.alignment(), session_intrinsics(session, profile)
+        cal = Calibrate(args.calibration, remember=True).run(session)
+    o = ComputeOrientations(args.filter, args.rate, causal=args.causal).run(session, cal)
     stats: dict = {}
-    rows = sto.write_sto(session, args.output, alignment, filter=args.filter,
-                         intrinsics=intrinsics, rate_hz=args.rate, force=args.force,
-                         causal=args.causal, max_gap_s=args.max_gap_s, stats=stats)
+    rows = write_sto_table(args.output, o.time_s_, o.quats_, o.rate_hz_, force=args.force,
+                           max_gap_s=args.max_gap_s, stats=stats)
     filled = sum(stats.get("filled_rows", {}).values())
     print(f"imu export: wrote {args.output}: {rows} rows ({filled} gap samples filled by slerp, "
           f"{stats.get('nan_rows', 0)} rows with a gap longer than {args.max_gap_s:g} s left "
@@ -80,12 +79,13 @@ def export_sto(session, args) -> int:
 
 
 def export_mot(session, args) -> int:
-    from imu.commands.angles import session_angles
+    from imu.chain import Calibrate, ComputeAngles
     from imu.session.mot import write_mot
 
     # exactly the angles `imu angles` writes (each stretch through the calibration in force)
-    table, _, _ = session_angles(session, args.calibration, filter=args.filter,
-                                 rate_hz=args.rate, causal=args.causal)
+    cal = Calibrate(args.calibration, remember=True).run(session)
+    table = ComputeAngles(args.filter, args.rate, progress=True,
+                          causal=args.causal).run(session, cal).angles_
     rows = write_mot(table, args.output, force=args.force)
     print(f"imu export: wrote {args.output}: {rows} rows", file=sys.stderr)
     return 0

@@ -1,4 +1,4 @@
-"""``imu fuse CSV -o ORIENTATION.csv``: one sensor's orientation (SPEC §6 orientation CSV)."""
+"""``imu fuse CSV -o ORIENTATION.csv``: one sensor's orientation (docs/formats.md orientation CSV)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def add_arguments(p) -> None:
                    help="output file (written exactly there): time_s,qw,qx,qy,qz")
     p.add_argument("--filter", default=DEFAULT_FILTER, choices=list(FILTERS), metavar="NAME",
                    help=f"fusion filter: {', '.join(FILTERS)} (default {DEFAULT_FILTER})")
-    from imu.commands.angles import add_causal_argument
+    from imu.cliargs import add_causal_argument
     add_causal_argument(p)
     p.add_argument("--rate", type=float, default=None, metavar="HZ",
                    help="nominal sample rate (default: measured from time_s)")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 NAME = "import"
-HELP = ("turn a CSV folder (SPEC §6), Movella DOT CSV, Xsens MT Manager .txt or OpenSense .sto "
+HELP = ("turn a CSV folder (docs/formats.md), Movella DOT CSV, Xsens MT Manager .txt or OpenSense .sto "
         "files into a recording file")
 
 

@@ -39,7 +39,7 @@ def add_arguments(parser) -> None:
                         help="publish each sensor's raw stream and the live angles as Lab "
                              "Streaming Layer outlets: a network service (by default only this "
                              "computer can discover it; see --lsl-scope)")
-    from imu.commands.record import add_lsl_scope_argument
+    from imu.cliargs import add_lsl_scope_argument
     add_lsl_scope_argument(parser)
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
@@ -50,7 +50,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from imu.commands.demo import calibrator
+    from imu.chain import live_calibrator as calibrator
     from imu.errors import BadInputError
     from imu.live.paths import display_available, new_session_path
 
@@ -76,7 +76,7 @@ def run(args) -> int:
         from imu.calibration import load_profile
         profile = load_profile(args.calibration)
 
-    from imu.live.pipeline import LivePipeline
+    from imu.live.pipeline import LivePipeline, raise_pipeline_error
     from imu.session.store import RecordingWriter
 
     simulate = not addresses
@@ -106,24 +106,11 @@ def run(args) -> int:
         pipe.stop()
         writer.close()
     raise_pipeline_error(pipe, path)
-    from imu.commands.record import _no_samples, _remove_empty
+    from imu.live.paths import no_samples_error, remove_empty
 
     if not pipe.samples_in:
-        _remove_empty(path)
+        remove_empty(path)
         print(f"nothing was recorded; {path} not kept", file=sys.stderr)
-        return _no_samples(src, pipe.samples_by_role, path, kept=False) or 1
+        return no_samples_error(src, pipe.samples_by_role, path, kept=False) or 1
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets)", file=sys.stderr)
-    return _no_samples(src, pipe.samples_by_role, path, kept=True)
-
-
-def raise_pipeline_error(pipe, path) -> None:
-    """Turn the error that stopped a live pipeline (if any) into a one-line ImuError that says
-    the recording at ``path`` keeps everything received."""
-    err = pipe.error
-    if err is None or isinstance(err, KeyboardInterrupt):
-        return
-    from imu.errors import ImuError
-    if isinstance(err, ImuError):
-        raise err
-    raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
-                   f"the recording {path} keeps everything received")
+    return no_samples_error(src, pipe.samples_by_role, path, kept=True)

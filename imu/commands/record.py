@@ -1,7 +1,7 @@
 """``imu record [--simulate] [--seconds N] -o FILE``: headless recording with live status lines.
 
 Sensors are named with ``--sensor ROLE=ADDRESS`` (see ``imu scan``); with none named the
-built-in simulated sensor set is used (SPEC §2). Samples go straight into the crash-safe
+built-in simulated sensor set is used (docs/sensors.md). Samples go straight into the crash-safe
 recording; Ctrl-C stops cleanly and closes the file.
 """
 
@@ -49,17 +49,8 @@ def add_source_arguments(parser) -> None:
                         help="also publish every sensor's raw stream as a Lab Streaming Layer "
                              "outlet: a network service (by default only this computer can "
                              "discover it; see --lsl-scope)")
+    from imu.cliargs import add_lsl_scope_argument
     add_lsl_scope_argument(parser)
-
-
-def add_lsl_scope_argument(parser) -> None:
-    """``--lsl-scope``: who may discover the LSL streams (health data on the network)."""
-    from imu.sources.lsl import DEFAULT_SCOPE, SCOPES
-
-    parser.add_argument("--lsl-scope", choices=SCOPES, default=DEFAULT_SCOPE,
-                        help="with --lsl: 'machine' (default) lets only this computer discover "
-                             "the streams; 'link' publishes them to the local network (anyone "
-                             "on it can record them)")
 
 
 def build_source(args, progress: bool = True):
@@ -162,6 +153,7 @@ class StatusPrinter:
 
 
 def run(args) -> int:
+    from imu.live.paths import no_samples_error, remove_empty
     import asyncio
     import dataclasses
     import signal
@@ -232,47 +224,22 @@ def run(args) -> int:
         except ImuError:
             pass
         if not writer.samples_written:
-            _remove_empty(out)
+            remove_empty(out)
         raise
     finally:
         if lsl is not None:
             lsl.close()
     writer.close()  # disk full on the last commit: one line, the file keeps the rest
     if not writer.samples_written:
-        _remove_empty(out)
+        remove_empty(out)
         if interrupted:
             print("imu record: interrupted while connecting; nothing recorded", file=sys.stderr)
             return 130
-        return _no_samples(source, per_role, out, kept=False)
+        return no_samples_error(source, per_role, out, kept=False)
     # the final status counts what was written (blocks still in flight at the stop are not)
     status = {r: dataclasses.replace(st, samples=per_role.get(r, 0))
               for r, st in source.status().items()}
     printer(status, final=True)
     print(f"imu record: {samples} samples from {len(source.sensors)} sensors written to {out}",
           file=sys.stderr)
-    return _no_samples(source, per_role, out, kept=True)
-
-
-def _remove_empty(out) -> None:
-    """Remove a recording that holds no sample (nothing recorded: leave no empty file)."""
-    import os
-
-    try:
-        os.unlink(out)
-    except OSError:
-        pass
-
-
-def _no_samples(source, per_role: dict, out, kept: bool) -> int:
-    """0, or a SensorError naming every assigned sensor that delivered no sample."""
-    silent = [r for r in source.sensors if not per_role.get(r)]
-    if not silent:
-        return 0
-    if not source.sensors:
-        from imu.errors import SensorError
-        raise SensorError("no sensor delivered a sample; nothing recorded")
-    from imu.errors import SensorError
-
-    names = ", ".join(f"{r} ({source.sensors[r].sensor_id})" for r in silent)
-    raise SensorError(f"no samples from {names}" + (f"; {out} holds the other sensors"
-                                                    if kept else ""))
+    return no_samples_error(source, per_role, out, kept=True)

@@ -18,7 +18,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calibration", metavar="PROFILE",
                         help="calibration profile (default: the session's own calibration)")
     parser.add_argument("--speed", type=float, default=1.0, help="playback speed (default 1)")
-    from imu.commands.angles import add_causal_argument
+    from imu.cliargs import add_causal_argument
     add_causal_argument(parser)
     parser.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
                         help="start playing at this time")
@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
                         help="moment of the screenshot, seconds from the start (default: the end)")
     parser.add_argument("--size", default="1280x800", metavar="WxH",
                         help="screenshot size in pixels (default 1280x800)")
-    from imu.commands.analyze import add_exercise_arguments
+    from imu.cliargs import add_exercise_arguments
     from imu.output import add_force_argument
     add_exercise_arguments(parser)
     add_force_argument(parser)
@@ -48,38 +48,6 @@ def _size(text: str) -> tuple[int, int]:
     if not (200 <= w <= 8000 and 200 <= h <= 8000):
         raise BadInputError(f"--size {text!r}: width and height must be 200..8000 pixels")
     return w, h
-
-
-def build_player(session, calibration_path: str | None = None, window_s: float = 20.0,
-                 speed: float = 1.0, progress: bool = True, causal: bool = False,
-                 exercise: str | None = None, side: str | None = None):
-    """Analyse ``session`` (angles through its calibration, then the SPEC §5 analysis) into a
-    :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
-    the status strip and the refusal message are shown, without angles."""
-    from imu.analysis import analyze_angles
-    from imu.commands.angles import session_angles
-    from imu.errors import ImuError
-    from imu.live.player import ReplayPlayer
-    from imu.live.snapshot import CalibrationState
-
-    try:
-        angles, cals, _ = session_angles(session, calibration_path, progress=progress,
-                                         causal=causal)
-    except ImuError as exc:
-        if calibration_path:
-            raise
-        cal = CalibrationState(state="refused", message=exc.message)
-        return ReplayPlayer(session, None, None, cal, window_s=window_s, speed=speed,
-                            message=f"no angles: {exc.message}")
-    accepted = [c for c in cals if c.accepted]
-    profile = accepted[-1].profile
-    cal = CalibrationState(state="ok", message="calibrated from " + "; ".join(
-                               c.name for c in accepted),
-                           quality=dict(getattr(profile, "quality", {}) or {}),
-                           profile=profile.to_dict())
-    analysis = analyze_angles(angles, session.events, calibrations=cals, exercise=exercise,
-                              side=side)
-    return ReplayPlayer(session, angles, analysis, cal, window_s=window_s, speed=speed)
 
 
 def run(args) -> int:
@@ -109,8 +77,11 @@ def run(args) -> int:
         raise BadInputError(f"--at {args.at}: outside the recording (0 to "
                             f"{session.duration_s:.1f} s)")
     print(f"analysing {args.session} ({session.duration_s:.1f} s)…", file=sys.stderr)
+    from imu.live.player import build_player
+
     player = build_player(session, args.calibration, window_s=args.window, speed=args.speed,
-                          causal=args.causal, exercise=args.exercise, side=args.side)
+                          causal=args.causal, exercise=args.exercise, side=args.side,
+                          remember_intrinsics=True)
     if args.screenshot:
         from imu.gui.app import render
 

@@ -1,6 +1,6 @@
 """``imu simulate``: a simulated person doing the calibration and exercises, as sensor files.
 
-``-o DIR`` writes the SPEC §6 CSV folder plus ``truth.csv`` / ``truth.json``; ``-o FILE.<ext>``
+``-o DIR`` writes the docs/formats.md CSV folder plus ``truth.csv`` / ``truth.json``; ``-o FILE.<ext>``
 (any extension) writes a recording file (truth sets in its metadata; ``--truth DIR`` writes the
 truth files too).
 """
@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--outages", action="store_true",
                         help="also simulate BLE link outages (0.5–3 s, about one per 2 minutes)")
     parser.add_argument("--no-calibration", action="store_true",
-                        help="do not start with the SPEC §4 calibration protocol")
+                        help="do not start with the docs/calibration.md calibration protocol")
     parser.add_argument("--restrap", action="store_true",
                         help="take the sensors off and strap them on again (new mountings) "
                              "before every calibration protocol after the first (e.g. "

@@ -1,1 +1,1 @@
-"""Segment frames and ISB angle extraction (SPEC §3)."""
+"""Segment frames and ISB angle extraction (docs/angles.md)."""

@@ -1,4 +1,4 @@
-"""Frames and angle conventions of SPEC §3: the one place that defines them.
+"""Frames and angle conventions of docs/angles.md: the one place that defines them.
 
 Frames
 ------
@@ -106,10 +106,29 @@ def hip_angles(R_PF: np.ndarray, side: str) -> tuple[np.ndarray, np.ndarray, np.
             s * _atan2d(-H[:, 2, 0], H[:, 2, 2]))
 
 
-def heading_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Heading (rotation about world Y, the first Cardan angle of the pelvis order), degrees."""
+def _elements(R_WB: np.ndarray):
+    """``(R[0, 2], R[1, 1], R[2, 2])``, each (N,), of (N, 3, 3) / (3, 3) matrices or of (N, 4)
+    unit quaternions ``w, x, y, z``."""
+    R_WB = np.asarray(R_WB, dtype=float)
+    if R_WB.ndim == 2 and R_WB.shape[1] == 4:
+        w, x, y, z = R_WB.T
+        return 2 * (x * z + w * y), 1 - 2 * (x * x + z * z), 1 - 2 * (x * x + y * y)
     R = _as_stack(R_WB)
-    return _atan2d(R[:, 0, 2], R[:, 2, 2])
+    return R[:, 0, 2], R[:, 1, 1], R[:, 2, 2]
+
+
+def heading_deg(R_WB: np.ndarray) -> np.ndarray:
+    """Heading (degrees, (N,)): rotation about world Y, the first Cardan angle of the pelvis
+    order Y → X → Z, ``atan2(R02, R22)``. ``R_WB``: (N, 3, 3) or (3, 3) matrices, or (N, 4)
+    unit quaternions; NaN in, NaN out (gaps)."""
+    r02, _, r22 = _elements(R_WB)
+    return _atan2d(r02, r22)
+
+
+def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
+    """Angle (degrees, (N,)) between the segment's +Y axis and world up; heading-free.
+    ``R_WB``: matrices or unit quaternions as for :func:`heading_deg`."""
+    return np.degrees(np.arccos(np.clip(_elements(R_WB)[1], -1.0, 1.0)))
 
 
 def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:
@@ -135,7 +154,7 @@ def _side_sign(side: str) -> float:
 
 
 def angle_columns(sides: list[str], trunk: bool) -> list[str]:
-    """SPEC §6 angles CSV column names (without ``time_s``) in order."""
+    """docs/formats.md angles CSV column names (without ``time_s``) in order."""
     cols = ["pelvis_tilt", "pelvis_obliquity", "pelvis_rotation"]
     for side in sides:
         cols += [f"{side}_hip_flexion", f"{side}_hip_adduction", f"{side}_hip_rotation",
@@ -146,7 +165,13 @@ def angle_columns(sides: list[str], trunk: bool) -> list[str]:
 
 
 def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """All SPEC §3 angles from world orientations of segments.
+    """All docs/angles.md angles from world orientations of segments, in closed form.
+
+    Pelvis ``R = Ry(rot) Rx(obl) Rz(-tilt)`` (:func:`pelvis_angles`). Hip
+    ``R_PF = P^T F = Rz(flex) Rx(s·add) Ry(s·ir)``: ``s·add = asin(R21)``,
+    ``flex = atan2(-R01, R11)``, ``s·ir = atan2(-R20, R22)`` with only the needed elements of
+    ``P^T F`` computed. Thigh inclination as :func:`thigh_inclination`; lumbar flexion = trunk
+    tilt - pelvis tilt.
 
     Parameters
     ----------
@@ -157,27 +182,38 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        Column name (SPEC §6 order) → (N,) degrees. A NaN matrix (a gap) gives NaN in the
+        Column name (docs/formats.md order) → (N,) degrees. A NaN matrix (a gap) gives NaN in the
         columns that need that segment only.
     """
-    R_WP = _as_stack(segments["sacrum"])
-    tilt, obl, rot = pelvis_angles(R_WP)
+    from imu.workers import pool_map
+
+    P = _as_stack(segments["sacrum"])
+    tilt, obl, rot = pelvis_angles(P)
     out = {"pelvis_tilt": tilt, "pelvis_obliquity": obl, "pelvis_rotation": rot}
-    for side in ("right", "left"):
-        role = f"{side}_thigh"
-        if role not in segments:
-            continue
-        R_WF = _as_stack(segments[role])
-        R_PF = np.matmul(np.swapaxes(R_WP, 1, 2), R_WF)
-        f, a, r = hip_angles(R_PF, side)
-        out[f"{side}_hip_flexion"] = f
-        out[f"{side}_hip_adduction"] = a
-        out[f"{side}_hip_rotation"] = r
-        out[f"{side}_thigh_inclination"] = thigh_inclination(R_WP, R_WF)
+    yaw = np.radians(rot)
+
+    def hip(side, sgn):
+        F = _as_stack(segments[f"{side}_thigh"])
+
+        def h(i, j):  # element (i, j) of R_PF = P^T F
+            return np.einsum("nk,nk->n", P[:, :, i], F[:, :, j])
+        y_f = F[:, :, 1]
+        vx = np.cos(yaw) * y_f[:, 0] - np.sin(yaw) * y_f[:, 2]
+        return {f"{side}_hip_flexion": _atan2d(-h(0, 1), h(1, 1)),
+                f"{side}_hip_adduction": sgn * _asind(h(2, 1)),
+                f"{side}_hip_rotation": sgn * _atan2d(-h(2, 0), h(2, 2)),
+                f"{side}_thigh_inclination": _atan2d(-vx, y_f[:, 1])}
+
+    sides = [(side, _side_sign(side)) for side in ("right", "left")
+             if f"{side}_thigh" in segments]
+    # one thread per thigh on long tables (numpy releases the GIL); inline on a live batch
+    for cols in pool_map(lambda a: hip(*a), sides, min_items=2 if len(P) > 5000 else 99):
+        out.update(cols)
     if "trunk" in segments:
-        R_WT = _as_stack(segments["trunk"])
-        t_tilt, _, _ = pelvis_angles(R_WT)
-        out["lumbar_flexion"] = t_tilt - tilt
-        H = np.matmul(np.swapaxes(R_WP, 1, 2), R_WT)
-        out["lumbar_rotation"] = _atan2d(-H[:, 2, 0], H[:, 2, 2])
+        T = _as_stack(segments["trunk"])
+        out["lumbar_flexion"] = -_atan2d(T[:, 1, 0], T[:, 1, 1]) - tilt
+
+        def pt(i, j):  # element (i, j) of R_PT = P^T T
+            return np.einsum("nk,nk->n", P[:, :, i], T[:, :, j])
+        out["lumbar_rotation"] = _atan2d(-pt(2, 0), pt(2, 2))
     return out

@@ -1,4 +1,4 @@
-"""Relative-heading hold for 6D sensors (issue 3 item 5).
+"""Relative-heading hold for 6D sensors.
 
 Accelerometer + gyroscope fusion observes inclination but not heading: each sensor's earth frame
 turns slowly about the vertical (residual gyro bias about gravity), so pelvis rotation and hip
@@ -30,6 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.kinematics.frames import heading_deg, upright_angle_deg  # noqa: F401 (one definition)
+from imu.kinematics.still import STILL_HEADING_RAD_S
+
 
 
 @dataclass
@@ -39,7 +42,8 @@ class HeadingHoldSettings:
     Attributes
     ----------
     still_gyr_rad_s : float
-        A sensor is still while its (0.25 s smoothed) angular rate norm is below this, rad/s.
+        A sensor is still while its (0.25 s smoothed) angular rate norm is below this, rad/s
+        (:mod:`imu.kinematics.still`).
     min_anchor_s : float
         Shortest quiet-standing stretch used as an anchor, seconds.
     upright_deg : float
@@ -73,7 +77,7 @@ class HeadingHoldSettings:
         anchors, which never steps).
     """
 
-    still_gyr_rad_s: float = 0.12
+    still_gyr_rad_s: float = STILL_HEADING_RAD_S
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
     pelvis_gate_deg: float = 20.0
@@ -112,22 +116,6 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) 
     return out
 
 
-def _elements(R_WB: np.ndarray):
-    """``(R[0, 2], R[1, 1], R[2, 2])`` of (N, 3, 3) matrices or of (N, 4) quaternions
-    ``w, x, y, z`` (unit), each (N,)."""
-    R_WB = np.asarray(R_WB, dtype=float)
-    if R_WB.ndim == 2 and R_WB.shape[1] == 4:
-        w, x, y, z = R_WB.T
-        return 2 * (x * z + w * y), 1 - 2 * (x * x + z * z), 1 - 2 * (x * x + y * y)
-    return R_WB[:, 0, 2], R_WB[:, 1, 1], R_WB[:, 2, 2]
-
-
-def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Angle (degrees, (N,)) between the segment's +Y axis and world up; heading-free.
-    ``R_WB``: (N, 3, 3) matrices or (N, 4) unit quaternions."""
-    return np.degrees(np.arccos(np.clip(_elements(R_WB)[1], -1.0, 1.0)))
-
-
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` index ranges (stop exclusive) where ``mask`` is True."""
     m = np.concatenate([[False], np.asarray(mask, bool), [False]])
@@ -157,14 +145,6 @@ def _upright_still(R: np.ndarray, still: np.ndarray, settings: HeadingHoldSettin
     """One role's part of :func:`standing_mask`: upright and still, (N,) bool."""
     with np.errstate(invalid="ignore"):
         return (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still, bool)
-
-
-def heading_deg(R_WB: np.ndarray) -> np.ndarray:
-    """Heading (degrees, (N,)) of ``R_WB`` ((N, 3, 3) matrices or (N, 4) unit quaternions);
-    NaN where it has NaN (gaps)."""
-    # first Cardan angle of Y→X→Z in closed form (= frames.heading_deg away from gimbal lock)
-    r02, _, r22 = _elements(R_WB)
-    return np.degrees(np.arctan2(r02, r22))
 
 
 def _circ_mean_deg(a: np.ndarray) -> float:
@@ -228,13 +208,12 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     n = len(t)
     roles = list(R_WB)
     rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
-    from concurrent.futures import ThreadPoolExecutor
+    from imu.workers import pool_map
 
     def per_role(r):  # heading and standing mask of one role (numpy releases the GIL)
         return heading_deg(R_WB[r]), _upright_still(R_WB[r], still[r], settings)
 
-    with ThreadPoolExecutor(max_workers=max(1, len(roles))) as pool:
-        parts = dict(zip(roles, pool.map(per_role, roles)))
+    parts = dict(zip(roles, pool_map(per_role, roles)))
     heading = {r: parts[r][0] for r in roles}
     mask = None  # = standing_mask(R_WB, still, settings), from the parts above
     for r in roles:
@@ -436,9 +415,7 @@ class HeadingHoldStream:
         for r, tr in self._restart_at.items():
             if tr is not None and t_s >= tr:
                 self._restarted[r], self._restart_at[r] = True, None
-        # first Cardan angle of Y→X→Z: atan2(R[0, 2], R[2, 2]) (frames.heading_deg, unrolled)
-        h = {r: float(np.degrees(np.arctan2(R_WB[r][0, 2], R_WB[r][2, 2])))
-             for r in self.roles}
+        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
         ref = self.reference
         if self.offset_deg[ref] is None and np.isfinite(h[ref]):
             self.offset_deg[ref] = self._target[ref] = -h[ref]
@@ -462,7 +439,7 @@ class HeadingHoldStream:
                 self._rate[r] = g if self._rate[r] is None else \
                     self._rate[r] + self._alpha * (g - self._rate[r])
             R = R_WB[r]
-            up = np.degrees(np.arccos(np.clip(R[1, 1], -1, 1))) if np.isfinite(R[1, 1]) else np.inf
+            up = float(upright_angle_deg(R)[0]) if np.isfinite(R[1, 1]) else np.inf
             if not (self._rate[r] is not None and self._rate[r] < s.still_gyr_rad_s
                     and up < s.upright_deg):
                 standing = False

@@ -1,4 +1,4 @@
-"""Session (raw 6D samples) + sensor-to-segment alignment → SPEC §3 angles.
+"""Session (raw 6D samples) + sensor-to-segment alignment → docs/angles.md angles.
 
 Batch: :func:`compute_angles` (replay, analysis, ``imu angles``). Streaming: :class:`AnglePipeline`
 (live dashboard), the same steps sample by sample, causal.
@@ -10,21 +10,25 @@ heading hold (:mod:`imu.kinematics.heading`) → angles (:func:`imu.kinematics.f
 
 from __future__ import annotations
 
-import sys
 from collections import deque
 
 import numpy as np
 
 from imu import quat as Q
 from imu.errors import BadInputError
+from imu.log import get_logger
 from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
-from imu.kinematics.frames import angle_columns
+from imu.kinematics.frames import angle_columns, segment_angles
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
                                     smoothed_rate_norm)
+from imu.kinematics.still import is_still
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
 from imu.types import AngleTable, Session, role_side
+from imu.workers import pool_map
+
+log = get_logger(__name__)
 
 try:  # the fusion package is a sibling layer; DEFAULT_FILTER is its chosen default
     from imu.fusion import DEFAULT_FILTER
@@ -79,14 +83,6 @@ def _apply_intrinsics(intrinsics, role: str, data):
 #: the bias at quiet standing itself (a filter's rest detector takes slow motion for bias)
 NO_FILTER_BIAS = {"vqf": {"rest_bias_est": False, "motion_bias_est": False},
                   "imufusion": {"bias": False}}
-
-
-def _pool(n: int, per_cpu: bool = True):
-    """A thread pool of at most ``n`` workers (and, with ``per_cpu``, no more than the CPUs)."""
-    import os
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=max(1, min(n, os.cpu_count() or 1) if per_cpu else n))
 
 
 def heading_axes(alignment: SegmentAlignment | None, role: str) -> np.ndarray | None:
@@ -173,8 +169,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
 
     # per-sensor work runs in threads: numpy and the compiled filters release the GIL
-    with _pool(len(roles), per_cpu=False) as pool:
-        raw = dict(zip(roles, pool.map(prepare, roles)))
+    raw = dict(zip(roles, pool_map(prepare, roles)))
     settings = dict(filter_settings or {})
     win = []
     st = standing or StandingSettings()
@@ -185,7 +180,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                                {r: np.zeros(3) for r in roles}, st)
         if win:
             if progress:
-                print(f"gyro bias from {len(win)} quiet-standing stretches", file=sys.stderr)
+                log.info("gyro bias from %d quiet-standing stretches", len(win))
             settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
 
     # the common time base depends only on the sample times, so each sensor's task resamples
@@ -209,7 +204,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if win:
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
-            print(f"fusing {role}: {len(t)} samples at {r_hz:g} Hz", file=sys.stderr)
+            log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
                  causal=causal, **settings)
         if restarts_s is not None:
@@ -218,11 +213,45 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
                 resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
 
-    with _pool(len(roles), per_cpu=False) as pool:
-        res = dict(zip(roles, pool.map(fuse_one, roles)))
+    res = dict(zip(roles, pool_map(fuse_one, roles)))
     quats = {r: v[0] for r, v in res.items()}
     gnorm = {r: v[1] for r, v in res.items()}
     return time_s, quats, gnorm, base_hz
+
+
+def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: SegmentAlignment,
+                  heading: HeadingHoldSettings | None = None, restarts_s: dict | None = None):
+    """Segment orientations without heading offset and the heading hold over them (the one
+    place the batch paths run it: angles and the ``.sto`` export).
+
+    Parameters
+    ----------
+    time_s : ndarray, shape (N,)
+    quats : dict
+        Role → (N, 4) sensor ``q_ES`` (``w, x, y, z``); NaN rows are gaps.
+    gyr_norm : dict
+        Role → (N,) smoothed angular-rate norm, rad/s: a sensor is still below
+        ``heading.still_gyr_rad_s``.
+    alignment : SegmentAlignment
+    heading : HeadingHoldSettings, optional
+    restarts_s : dict, optional
+
+    Returns
+    -------
+    q_raw : dict
+        Role → (N, 4) segment quaternions ``R_WB`` with zero heading offset.
+    hold : HeadingHoldResult
+        ``offset_deg`` (role → (N,) degrees about world +Y) and ``confidence``.
+    """
+    hs = heading or HeadingHoldSettings()
+    roles = list(quats)
+    # per-role numpy work in threads (GIL released): same operations, same numbers
+    q_raw = dict(zip(roles, pool_map(
+        lambda r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)), roles)))
+    still = {r: is_still(gyr_norm[r], hs.still_gyr_rad_s) for r in roles}
+    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
+                        restarts_s=restarts_s)
+    return q_raw, hold
 
 
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
@@ -247,26 +276,17 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     Returns
     -------
     AngleTable
-        SPEC §6 columns; ``confidence`` for ``pelvis_rotation`` and each ``<side>_hip_rotation``.
+        docs/formats.md columns; ``confidence`` for ``pelvis_rotation`` and each ``<side>_hip_rotation``.
     """
     hs = heading or HeadingHoldSettings()
     roles = [r for r in _ANGLE_ROLES if r in quats and r in alignment.R_BS]
     if "sacrum" not in roles:
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
-    # per-role numpy work in threads (GIL released): same operations, same numbers
-    with _pool(len(roles)) as pool:
-        q_raw = dict(zip(roles, pool.map(
-            lambda r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)), roles)))
-    still = {}
-    for r in roles:
-        with np.errstate(invalid="ignore"):
-            still[r] = gyr_norm[r] < hs.still_gyr_rad_s
-    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
-                        restarts_s=restarts_s)
-    with _pool(len(roles)) as pool:
-        segs = dict(zip(roles, pool.map(
-            lambda r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])), roles)))
-    cols = segment_angles_gapped(segs)
+    q_raw, hold = held_headings(time_s, {r: quats[r] for r in roles}, gyr_norm, alignment, hs,
+                                restarts_s)
+    segs = dict(zip(roles, pool_map(
+        lambda r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])), roles)))
+    cols = segment_angles(segs)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
     columns = {c: cols[c] for c in order}
@@ -278,67 +298,12 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     return AngleTable(time_s=time_s, columns=columns, confidence=conf)
 
 
-def _atan2d(y, x):
-    return np.degrees(np.arctan2(y, x))
-
-
-def _asind(x):
-    return np.degrees(np.arcsin(np.clip(x, -1.0, 1.0)))
-
-
-def fast_segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """:func:`imu.kinematics.frames.segment_angles` in closed form (same conventions, same
-    numbers away from gimbal lock; ``tests/test_angles.py`` checks them against each other),
-    NaN-transparent and several times faster on long sessions.
-
-    Pelvis ``R = Ry(rot) Rx(obl) Rz(-tilt)``: ``obl = asin(-R12)``, ``rot = atan2(R02, R22)``,
-    ``-tilt = atan2(R10, R11)``. Hip ``R = Rz(flex) Rx(s·add) Ry(s·ir)``:
-    ``s·add = asin(R21)``, ``flex = atan2(-R01, R11)``, ``s·ir = atan2(-R20, R22)``.
-    """
-    P = np.asarray(segments["sacrum"], dtype=float)
-    tilt = -_atan2d(P[:, 1, 0], P[:, 1, 1])
-    out = {"pelvis_tilt": tilt, "pelvis_obliquity": _asind(-P[:, 1, 2]),
-           "pelvis_rotation": _atan2d(P[:, 0, 2], P[:, 2, 2])}
-    yaw = np.radians(out["pelvis_rotation"])
-
-    def hip(side, sgn):
-        F = np.asarray(segments[f"{side}_thigh"], dtype=float)
-        def h(i, j):  # element (i, j) of R_PF = P^T F
-            return np.einsum("nk,nk->n", P[:, :, i], F[:, :, j])
-        y_f = F[:, :, 1]
-        vx = np.cos(yaw) * y_f[:, 0] - np.sin(yaw) * y_f[:, 2]
-        return {f"{side}_hip_flexion": _atan2d(-h(0, 1), h(1, 1)),
-                f"{side}_hip_adduction": sgn * _asind(h(2, 1)),
-                f"{side}_hip_rotation": sgn * _atan2d(-h(2, 0), h(2, 2)),
-                f"{side}_thigh_inclination": _atan2d(-vx, y_f[:, 1])}
-
-    sides = [(side, sgn) for side, sgn in (("right", 1.0), ("left", -1.0))
-             if f"{side}_thigh" in segments]
-    with _pool(len(sides)) as pool:  # one thread per thigh (numpy releases the GIL)
-        for cols in pool.map(lambda a: hip(*a), sides):
-            out.update(cols)
-    if "trunk" in segments:
-        T = np.asarray(segments["trunk"], dtype=float)
-        out["lumbar_flexion"] = -_atan2d(T[:, 1, 0], T[:, 1, 1]) - tilt
-
-        def pt(i, j):  # element (i, j) of R_PT = P^T T
-            return np.einsum("nk,nk->n", P[:, :, i], T[:, :, j])
-        out["lumbar_rotation"] = _atan2d(-pt(2, 0), pt(2, 2))
-    return out
-
-
-def segment_angles_gapped(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """SPEC §3 angles where NaN matrices (gaps) give NaN angles in the columns that need that
-    segment, and the others stay valid."""
-    return fast_segment_angles(segments)
-
-
 def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str = DEFAULT_FILTER,
                    intrinsics=None, rate_hz: float | None = None,
                    heading: HeadingHoldSettings | None = None,
                    filter_settings: dict | None = None,
                    progress: bool = False, causal: bool = False) -> AngleTable:
-    """SPEC §3 angles of a whole session (batch).
+    """docs/angles.md angles of a whole session (batch).
 
     Parameters
     ----------
@@ -596,7 +561,7 @@ class AnglePipeline:
                 if s:
                     conf[f"{s}_hip_rotation"][k] = cf[r]
         segs = {r: np.matmul(rot_y(offs[r]), raw[r]) for r in self.roles}
-        for c, v in segment_angles_gapped(segs).items():
+        for c, v in segment_angles(segs).items():
             if c in cols:
                 cols[c] = v
         return AngleTable(time_s=time_s, columns=cols, confidence=conf)

@@ -1,6 +1,6 @@
 """Quiet neutral standing found in raw signals, and the gyro bias measured there.
 
-The calibration pose (quiet standing, SPEC §4) recurs between exercise sets and between reps.
+The calibration pose (quiet standing, docs/calibration.md) recurs between exercise sets and between reps.
 There every sensor is still and every segment upright, so the mean angular rate of each sensor
 is its gyro bias (plus the small mean rate of postural sway). Measuring the bias at every such
 stretch and smoothing it over time tracks slow bias drift without mistaking slow real motion —
@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from imu.kinematics.still import STILL_BIAS_RAD_S, is_still
+
 from imu.kinematics.heading import runs, smoothed_rate_norm
 
 GRID_HZ = 50.0
@@ -29,7 +31,7 @@ class StandingSettings:
     Attributes
     ----------
     still_rad_s : float
-        Smoothed (0.5 s) rate norm, calibration bias removed, below which a sensor is still.
+        Smoothed (0.5 s) rate norm below which a sensor is still (:mod:`imu.kinematics.still`).
     upright_deg : float
         Largest angle between specific force and the sensor's standing vertical.
     min_s : float
@@ -44,7 +46,7 @@ class StandingSettings:
         used.
     """
 
-    still_rad_s: float = 0.06
+    still_rad_s: float = STILL_BIAS_RAD_S
     upright_deg: float = 10.0
     min_s: float = 1.5
     sway_deg: float = 0.3
@@ -85,18 +87,17 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         a = np.asarray(acc[r], float)
         with np.errstate(invalid="ignore", divide="ignore"):
             c = (a @ np.asarray(up_S[r], float)) / np.linalg.norm(a, axis=1)
-        m = np.isfinite(g) & (g < s.still_rad_s) & (c > cos_up)
+        m = is_still(g, s.still_rad_s) & (c > cos_up)
         # a grid point counts if the nearest sample says so
         j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
         j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
         near = np.abs(t[j] - grid) < 0.1
         return m[j] & near
 
-    from concurrent.futures import ThreadPoolExecutor
+    from imu.workers import pool_map
 
-    with ThreadPoolExecutor(max_workers=max(1, len(roles))) as pool:
-        for r_ok in pool.map(role_ok, roles):
-            ok &= r_ok
+    for r_ok in pool_map(role_ok, roles):
+        ok &= r_ok
     out = []
     for a, b in runs(ok):
         ta, tb = grid[a] + 0.25, grid[b - 1] - 0.25

@@ -34,3 +34,57 @@ class LiveAngles(AnglePipeline):
 
     def _ready_rows(self):
         return [] if self._quiet else super()._ready_rows()
+
+
+class LiveAngleStage:
+    """The live path's streaming angle stage: raw blocks in, angle rows out in batches.
+
+    Each role's sensor timestamps go through its own streaming clock model
+    (:class:`imu.live.clock.StreamingClock`) onto the session clock, the block is fused at once
+    (:meth:`LiveAngles.push`), and every ``flush_s`` seconds of data the rows completed so far
+    are handed out (:meth:`push` returns them; :meth:`flush` forces it).
+
+    Parameters
+    ----------
+    alignment : SegmentAlignment
+    rates_hz : dict
+        Role → sample rate, Hz.
+    intrinsics : dict, optional
+        Role → correction with ``apply(acc, gyr)``.
+    filter : str, optional
+        Fusion filter (default: the default).
+    flush_s : float
+        Seconds of data between batches of rows (the dashboard's latency).
+    """
+
+    def __init__(self, alignment, rates_hz: dict, *, intrinsics=None, filter: str | None = None,
+                 flush_s: float = 0.1):
+        kwargs = {"filter": filter} if filter else {}
+        self.angles = LiveAngles(alignment, rates_hz, intrinsics=intrinsics, **kwargs)
+        self.columns = list(self.angles.columns)
+        self.flush_s = float(flush_s)
+        self._clocks: dict = {}
+        self._next_flush_s = -np.inf
+
+    def times(self, role: str, blk) -> np.ndarray:
+        """Sample times (s, session clock) of a raw block of ``role``."""
+        from imu.live.clock import StreamingClock
+
+        clock = self._clocks.get(role)
+        if clock is None:
+            clock = self._clocks[role] = StreamingClock()
+        return clock.update(blk.t_sensor_s, blk.t_host_s)
+
+    def push(self, role: str, blk) -> AngleTable | None:
+        """Fuse a raw block (:class:`~imu.types.SampleBlock`); returns the completed rows when
+        ``flush_s`` of data passed since the last batch, else None."""
+        self.angles.push(role, self.times(role, blk), blk.acc, blk.gyr)
+        t = float(blk.t_host_s[-1])
+        if t < self._next_flush_s:
+            return None
+        self._next_flush_s = t + self.flush_s
+        return self.flush()
+
+    def flush(self) -> AngleTable:
+        """The rows completed by the blocks pushed so far (possibly none)."""
+        return self.angles.flush()

@@ -1,6 +1,6 @@
 """What the person is doing right now, from the raw gyroscopes (no calibration needed).
 
-The calibration wizard (SPEC §4 protocol) advances on the movement it sees rather than on a
+The calibration wizard (docs/calibration.md protocol) advances on the movement it sees rather than on a
 timer: quiet standing, hip hinges (the pelvis turns a lot, the thighs little) and leg swings
 (one thigh turns a lot, the pelvis and the other thigh little). Angular rate magnitudes are
 independent of how a sensor is mounted, so this works before any calibration.

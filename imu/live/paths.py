@@ -39,3 +39,28 @@ def display_available() -> bool:
     if plat.startswith("offscreen") or plat.startswith("minimal") or plat.startswith("vnc"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def remove_empty(out) -> None:
+    """Remove a recording that holds no sample (nothing recorded: leave no empty file)."""
+    import os
+
+    try:
+        os.unlink(out)
+    except OSError:
+        pass
+
+
+def no_samples_error(source, per_role: dict, out, kept: bool) -> int:
+    """0, or a SensorError naming every assigned sensor that delivered no sample."""
+    silent = [r for r in source.sensors if not per_role.get(r)]
+    if not silent:
+        return 0
+    if not source.sensors:
+        from imu.errors import SensorError
+        raise SensorError("no sensor delivered a sample; nothing recorded")
+    from imu.errors import SensorError
+
+    names = ", ".join(f"{r} ({source.sensors[r].sensor_id})" for r in silent)
+    raise SensorError(f"no samples from {names}" + (f"; {out} holds the other sensors"
+                                                    if kept else ""))

@@ -11,7 +11,7 @@ caller's thread (:meth:`LivePipeline.run_blocking`, used by the headless demo an
 dashboard only calls :meth:`LivePipeline.snapshot` and the set/calibration methods; those take a
 lock for a few microseconds and never compute fusion.
 
-Calibration (SPEC §4) is injected: ``calibrator(session) -> profile`` (the ``calibration``
+Calibration (docs/calibration.md) is injected: ``calibrator(session) -> profile`` (the ``calibration``
 package's ``calibrate_session``; ``imu`` never imports ``calibration`` itself). The profile must
 offer ``alignment()``; ``to_dict()`` and ``quality`` are used when present. The pipeline
 calibrates
@@ -37,9 +37,9 @@ from typing import Any, Callable
 import numpy as np
 
 from imu.errors import ImuError
-from imu.live.clock import StreamingClock
 from imu.live.motion import recent_motion
 from imu.live.ringbuffer import RingBuffer
+from imu.analysis.pelvic_drop import drop_limits_deg
 from imu.live.snapshot import CalibrationState, Snapshot
 from imu.sources.base import SensorStatus, Source
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
@@ -164,9 +164,7 @@ class LivePipeline:
         self._raw = _RawHistory(raw_keep_s)
         self._infos: dict[str, SensorInfo] = {}
         self._role_of: dict[str, str] = {}
-        self._angles = None           # AnglePipeline
-        self._clocks: dict[str, StreamingClock] = {}
-        self._next_flush_s = -math.inf
+        self._angles = None           # LiveAngleStage (imu.live.angles)
         self._ring: RingBuffer | None = None
         self._columns: list[str] = []
         self._alignment = None
@@ -175,13 +173,9 @@ class LivePipeline:
         self._solver: threading.Thread | None = None
         self._solved: tuple | None = None
         self._next_auto_try_s = 20.0
-        self._detector = None
-        self._current_set: dict | None = None
-        self._sets: list[dict] = []
-        self._reps: list[dict] = []
-        self._holds: list[dict] = []
-        self._strides: list[dict] = []
-        self._live_state: dict = {}
+        self._analysis = None         # LiveAnalysis, made with the angle columns
+        self._events: list[Event] = []  # set and calibration events, for the analysis stage
+        self._open_set: dict | None = None  # the set the user / the source has under way
         self._latest_row: dict[str, float] = {}
         self._t_first_s: float | None = None
         self._t_now_s = 0.0
@@ -189,6 +183,7 @@ class LivePipeline:
         self._motion = None             # imu.live.motion.Motion, refreshed as data arrives
         self._next_motion_s = -math.inf
         self._stop = threading.Event()
+        self._finished = False
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.rows_out = 0
@@ -239,7 +234,7 @@ class LivePipeline:
         """The pipeline loop (asyncio)."""
         src = self.source
         await src.start()
-        self._register_sensors(getattr(src, "sensors", {}) or {})
+        self.register_sensors(getattr(src, "sensors", {}) or {})
         it = src.blocks().__aiter__()
         pending = None
         try:
@@ -269,13 +264,16 @@ class LivePipeline:
             try:
                 await src.stop()
             finally:
-                self._wait_solver()
+                self.wait_calibration()
                 self.close_set()
+                self._finished = True
                 if self.publisher is not None:
                     self.publisher.close()
 
     # ======================================================================= processing =====
-    def _register_sensors(self, sensors: dict[str, SensorInfo]) -> None:
+    def register_sensors(self, sensors: dict[str, SensorInfo]) -> None:
+        """Make the sensors known (role → info) before their first block: the recording gets
+        them, and LSL outlets are opened."""
         for role, info in sensors.items():
             if role not in self._infos:
                 self._infos[role] = info
@@ -296,7 +294,7 @@ class LivePipeline:
         """Process one raw block (record it, fuse it, compute angles, run the detectors)."""
         role = self._role_of.get(blk.sensor_id)
         if role is None:
-            self._register_sensors(getattr(self.source, "sensors", {}) or {})
+            self.register_sensors(getattr(self.source, "sensors", {}) or {})
             role = self._role_of.get(blk.sensor_id)
             if role is None:
                 return
@@ -350,133 +348,94 @@ class LivePipeline:
             self._next_auto_try_s = self._t_now_s + 5.0
             self._solve(self._raw.session(self._infos), auto=True)
 
-    def _times(self, role: str, blk: SampleBlock) -> np.ndarray:
-        """Sample times of a block on the session clock."""
-        clock = self._clocks.get(role)
-        if clock is None:
-            clock = self._clocks[role] = StreamingClock()
-        return clock.update(blk.t_sensor_s, blk.t_host_s)
-
-    def _push_angles(self, role: str, blk: SampleBlock, flush: bool | None = None) -> None:
-        """Fuse a block; every ``flush_s`` of data, compute the completed angle rows."""
-        self._angles.push(role, self._times(role, blk), blk.acc, blk.gyr)
-        t = float(blk.t_host_s[-1])
-        if flush is None:
-            flush = t >= self._next_flush_s
-        if flush:
-            self._next_flush_s = t + self.flush_s
-            self._flush_angles()
+    def _push_angles(self, role: str, blk: SampleBlock) -> None:
+        """Hand a block to the angle stage; route the rows it completes."""
+        table = self._angles.push(role, blk)
+        if table is not None:
+            self._route_rows(table)
 
     def _flush_angles(self) -> None:
-        table = self._angles.flush()
+        self._route_rows(self._angles.flush())
+
+    def _route_rows(self, table) -> None:
+        """Angle rows → LSL, the analysis stage, the ring buffer the dashboard draws."""
         n = len(table.time_s)
         if n == 0:
             return
         if self.publisher is not None:
             self.publisher.push_angles(table.time_s, table.columns)
         cols = self._columns
-        vals = np.column_stack([table.columns[c] for c in cols[:-1]] + [np.full(n, np.nan)])
         with self._lock:
-            det = self._ensure_detector()
-            for k in range(n):
-                t = float(table.time_s[k])
-                row = {c: float(vals[k, j]) for j, c in enumerate(cols[:-1])}
-                # rep detectors also see the seconds before the set (their standing baseline)
-                if det is not None and (t >= self._current_set["start_s"] or det.preroll_s > 0):
-                    conf = {c: float(v[k]) for c, v in table.confidence.items()}
-                    for res in det.update(t, row, conf):
-                        self._collect(res)
-                    st = det.live_state()
-                    if "pelvic_drop_deg" in st:
-                        vals[k, -1] = st["pelvic_drop_deg"]
-                    self._live_state = st
+            drop = self._analysis.rows(table)   # the same detectors as `imu analyze`
+            vals = np.column_stack([table.columns[c] for c in cols[:-1]] + [drop])
             self._ring.append(table.time_s, vals)
             self._latest_row = {c: float(vals[-1, j]) for j, c in enumerate(cols)}
+            if self._analysis.message:
+                self._message, self._analysis.message = self._analysis.message, ""
             self.rows_out += n
 
     # =========================================================================== sets =====
-    def _ensure_detector(self):
-        if self._current_set is None or self._detector is not None or self._ring is None:
-            return self._detector
-        from imu.analysis import make_detector
-
-        cs = self._current_set
-        try:
-            self._detector = make_detector(cs["exercise"], self._analysis_settings(),
-                                           side=cs.get("side"), columns=self._columns[:-1],
-                                           set_start_s=cs["start_s"])
-        except (ValueError, ImuError) as exc:
-            self._message = f"{cs['exercise']}: {getattr(exc, 'message', exc)}"
-            self._detector = None
-            cs["detector_error"] = str(exc)
-            return None
-        pre = self._detector.preroll_s
-        if pre > 0 and len(self._ring):  # the seconds before the set, as the batch path gives them
-            t, cols = self._ring.window()
-            names = self._columns[:-1]
-            for k in np.flatnonzero((t >= cs["start_s"] - pre - 1e-9) & (t < cs["start_s"])):
-                self._detector.update(float(t[k]), {c: float(cols[c][k]) for c in names})
-        return self._detector
-
     def _analysis_settings(self):
         if self.settings is None:
             from imu.analysis import Settings
             self.settings = Settings()
         return self.settings
 
-    def _collect(self, res: dict) -> None:
-        cs = self._current_set or {}
-        res = {**res, "exercise": cs.get("exercise"), "set_index": len(self._sets) + 1}
-        res.setdefault("side", cs.get("side"))
-        # holds carry a grade (single-leg hinge reps have a pelvic drop too, but are reps)
-        if self._detector is not None and self._detector.kind == "strides":
-            self._strides.append(res)
-        elif "grade" in res or (self._detector is not None and self._detector.kind == "holds"):
-            self._holds.append(res)
-        else:
-            self._reps.append(res)
+    def _make_analysis(self, columns) -> None:
+        """The analysis stage for these angle columns, fed every set event so far."""
+        from imu.live.analysis import LiveAnalysis
+
+        self._analysis = LiveAnalysis(columns, self._analysis_settings())
+        for ev in self._events:
+            self._analysis.event(ev)
+
+    def _route_event(self, ev: Event) -> None:
+        self._events.append(ev)
+        if self._analysis is not None:
+            self._analysis.event(ev)
+            if self._finished:            # no more rows will come: it takes effect now
+                self._analysis.apply_events()
 
     def start_set(self, exercise: str, side: str | None = None, t_s: float | None = None,
                   record: bool = True) -> None:
         """Start a set now (ends a running one first); writes ``set_start`` to the recording."""
         with self._lock:
-            if self._current_set is not None:
-                self.end_set(t_s)
+            if self._open_set is not None:
+                self.end_set(t_s, record=record)
             t = self._t_now_s if t_s is None else float(t_s)
-            self._current_set = {"exercise": exercise, "side": side, "start_s": t}
-            self._detector = None
-            self._live_state = {}
+            ev = Event(t, "set_start", exercise=exercise, side=side)
+            self._open_set = {"exercise": exercise, "side": side, "start_s": t}
+            self._route_event(ev)
             self._message = f"set started: {exercise}" + (f" ({side})" if side else "")
         if record and self.writer is not None:
-            self.writer.add_event(Event(t, "set_start", exercise=exercise, side=side))
+            self.writer.add_event(ev)
 
     def end_set(self, t_s: float | None = None, record: bool = True) -> None:
-        """End the running set; its last rep/hold completes; writes ``set_end``."""
+        """End the running set (its last rep/hold completes once the rows reach ``t_s``);
+        writes ``set_end``."""
         with self._lock:
-            cs = self._current_set
+            cs = self._open_set
             if cs is None:
                 return
             t = self._t_now_s if t_s is None else float(t_s)
-            det = self._detector
-            if det is not None:
-                for res in det.finish():
-                    self._collect(res)
-            done = {k: v for k, v in cs.items() if k != "detector_error"}
-            done["end_s"] = t
-            if det is not None:
-                done.update(det.set_fields())
-            self._sets.append(done)
-            self._current_set = None
-            self._detector = None
-            self._live_state = {}
+            ev = Event(t, "set_end", exercise=cs["exercise"], side=cs.get("side"))
+            self._open_set = None
+            self._route_event(ev)
             self._message = f"set ended: {cs['exercise']}"
         if record and self.writer is not None:
-            self.writer.add_event(Event(t, "set_end", exercise=cs["exercise"], side=cs.get("side")))
+            self.writer.add_event(ev)
 
     def close_set(self) -> None:
-        """End a set still running when the source stops."""
-        if self._current_set is not None:
+        """The source stopped: a set still running ends, and every pending event and the
+        last rep/hold complete."""
+        if self._open_set is not None:
             self.end_set()
+        with self._lock:
+            if self._analysis is None:   # never calibrated: the sets still end (no reps)
+                from imu.kinematics.frames import angle_columns
+                sides = [s for s in ("right", "left") if f"{s}_thigh" in self._infos]
+                self._make_analysis(angle_columns(sides, "trunk" in self._infos))
+            self._analysis.finish(self._t_now_s)
 
     def add_note(self, text: str) -> None:
         if self.writer is not None:
@@ -505,11 +464,12 @@ class LivePipeline:
 
     # ==================================================================== calibration =====
     def begin_calibration(self, t_s: float | None = None, record: bool = True) -> None:
-        """Mark the start of the SPEC §4 protocol (guided by the wizard or seen in a replay)."""
+        """Mark the start of the docs/calibration.md protocol (guided by the wizard or seen in a replay)."""
         with self._lock:
             t = self._t_now_s if t_s is None else float(t_s)
             ev = Event(t, "calibration_start")
             self._cal_events = [ev]
+            self._route_event(ev)
             self._calib = replace(self._calib, state="recording", started_s=t,
                                   message="calibration: follow the instructions")
         if record and self.writer is not None:
@@ -522,6 +482,8 @@ class LivePipeline:
             if self._calib.state != "recording":
                 return
             self._cal_events = []
+            # the analysis stage stops ignoring rows as inside a calibration phase
+            self._route_event(Event(self._t_now_s, "calibration_end"))
             self._calib = replace(self._calib, state="ok" if self._alignment is not None else "none",
                                   message=reason)
             self._message = reason
@@ -532,6 +494,7 @@ class LivePipeline:
         with self._lock:
             t = self._t_now_s if t_s is None else float(t_s)
             ev = Event(t, "calibration_end")
+            self._route_event(ev)
             if not self._cal_events:
                 self._cal_events = [Event(self._calib.started_s or (self._t_first_s or 0.0),
                                           "calibration_start")]
@@ -604,13 +567,14 @@ class LivePipeline:
             self._push_angles(role, blk)
         self.log(self._calib.message)
 
-    def _wait_solver(self, timeout_s: float = 60.0) -> None:
+    def wait_calibration(self, timeout_s: float = 60.0) -> None:
+        """Wait for a calibration being solved (if any) and apply its result."""
         if self._solver is not None:
             self._solver.join(timeout_s)
             self._poll_solver()
 
     def _set_profile(self, profile, alignment) -> None:
-        from imu.live.angles import LiveAngles
+        from imu.live.angles import LiveAngleStage
 
         if alignment is None:
             alignment = profile.alignment()
@@ -619,11 +583,9 @@ class LivePipeline:
         for r in alignment.R_BS:
             if not rates.get(r):
                 rates[r] = self._measured_rate(r)
-        kwargs = {}
-        if self.filter_name:
-            kwargs["filter"] = self.filter_name
-        pipe = LiveAngles(alignment, {r: v for r, v in rates.items() if v},
-                          intrinsics=self._intrinsics_for(profile), **kwargs)
+        pipe = LiveAngleStage(alignment, {r: v for r, v in rates.items() if v},
+                              intrinsics=self._intrinsics_for(profile), filter=self.filter_name,
+                              flush_s=self.flush_s)
         columns = list(pipe.columns) + ["pelvic_drop_deg"]
         rate = max(rates.get("sacrum", 0.0), 50.0)
         msg = "calibrated" + (" (from profile)" if profile is None else "")
@@ -632,41 +594,27 @@ class LivePipeline:
         with self._lock:
             self._alignment = alignment
             self._angles = pipe
-            self._clocks = {}
             self._columns = columns
             self._ring = RingBuffer(columns, int(self.history_s * rate) + 1)
+            self._make_analysis(columns[:-1])
             quality = _profile_quality(profile) if profile is not None else {}
             self._calib = CalibrationState(state="ok", quality=quality,
                                            message=msg,
                                            started_s=self._calib.started_s,
                                            profile=_profile_dict(profile))
-            self._detector = None
         if self.writer is not None and profile is not None:
             d = _profile_dict(profile)
             if d is not None:
                 self.writer.set_calibration(d)
 
     def _intrinsics_for(self, profile) -> dict:
-        """Role → intrinsic correction: the ones given, else the profile's (same sensor in
-        that role), else each sensor id's stored correction (:mod:`imu.intrinsics`)."""
+        """Role → intrinsic correction: the ones given, else as the batch chain picks them
+        (:func:`imu.chain.intrinsics_for`: the profile's, else the stored ones)."""
         if self.intrinsics is not None:
             return self.intrinsics
-        from imu.intrinsics import session_corrections
+        from imu.chain import intrinsics_for
 
-        ids = {r: i.sensor_id for r, i in self._infos.items()}
-        prof = {}
-        if profile is not None:
-            try:
-                prof = profile.intrinsic_corrections()
-            except ValueError:  # a damaged entry: fall back to the store
-                prof = {}
-            pid = getattr(profile, "sensor_ids", {}) or {}
-            prof = {r: c for r, c in prof.items()
-                    if not pid.get(r) or not ids.get(r) or pid[r] == ids[r]}
-        try:
-            return session_corrections(ids, prof)
-        except OSError:
-            return prof
+        return intrinsics_for({r: i.sensor_id for r, i in self._infos.items()}, profile)
 
     def _rates_known(self) -> bool:
         return bool(self._infos) and all(
@@ -692,18 +640,20 @@ class LivePipeline:
             else:
                 t, angles = np.zeros(0), {}
             current = {c: v for c, v in self._latest_row.items() if np.isfinite(v)}
-            for k, v in self._live_state.items():
+            live_state = self._analysis.live_state if self._analysis is not None else {}
+            for k, v in live_state.items():
                 if isinstance(v, (int, float)) and not isinstance(v, bool) and k.endswith("_deg"):
                     current.setdefault(k, float(v))
             status = {r: copy.copy(s) for r, s in self._source_status().items()}
             return Snapshot(
                 mode="live", t_now_s=self._rel(self._t_now_s), window_s=self.window_s,
                 angles_t=self._rel(t), angles=angles, current=current, status=status,
-                reps=[self._rel_item(r) for r in self._reps],
-                holds=[self._rel_item(h) for h in self._holds],
-                strides=[self._rel_item(x) for x in self._strides],
+                reps=[self._rel_item(r) for r in self._results("reps")],
+                holds=[self._rel_item(h) for h in self._results("holds")],
+                strides=[self._rel_item(x) for x in self._results("strides")],
                 current_set=self._current_set_view(),
-                sets=[self._rel_item(s) for s in self._sets],
+                sets=[self._rel_item(s) for s in self._results("sets")],
+                drop_limits_deg=drop_limits_deg(self._analysis_settings()),
                 calibration=copy.copy(self._calib), recording_path=self.recording_path,
                 playing=True, speed=1.0, message=self._message,
                 **({"motion": self._motion} if self._motion is not None else {}),
@@ -712,12 +662,13 @@ class LivePipeline:
     def _current_set_view(self) -> dict | None:
         """The set under way, with what the detectors say about it (a recorded label the
         movement disagrees with: ``label_mismatch``, ``warning``, ``recognised``)."""
-        if not self._current_set:
+        if not self._open_set:
             return None
-        out = self._rel_item(self._current_set)
+        out = self._rel_item(self._open_set)
+        live_state = self._analysis.live_state if self._analysis is not None else {}
         for k in ("label_mismatch", "warning", "recognised"):
-            if k in self._live_state:
-                out[k] = self._live_state[k]
+            if k in live_state:
+                out[k] = live_state[k]
         return out
 
     def _activity(self) -> str:
@@ -746,20 +697,40 @@ class LivePipeline:
             return {}
 
     # ---- results for the headless summary / tests ----
+    def history(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Every angle row kept (up to ``history_s``): times (s, session clock) and columns
+        (degrees; ``pelvic_drop_deg`` inside single-leg sets). Empty before calibration."""
+        with self._lock:
+            if self._ring is None or not len(self._ring):
+                return np.zeros(0), {}
+            return self._ring.window()
+
+    def _results(self, kind: str) -> list[dict]:
+        return list(getattr(self._analysis, kind)) if self._analysis is not None else []
+
     @property
     def reps(self) -> list[dict]:
+        """Completed reps (each with ``exercise``, ``side``, ``set_index``)."""
         with self._lock:
-            return list(self._reps)
+            return self._results("reps")
 
     @property
     def holds(self) -> list[dict]:
+        """Completed holds (each with ``exercise``, ``side``, ``set_index``)."""
         with self._lock:
-            return list(self._holds)
+            return self._results("holds")
+
+    @property
+    def strides(self) -> list[dict]:
+        """Completed walking strides (each with ``exercise``, ``set_index``)."""
+        with self._lock:
+            return self._results("strides")
 
     @property
     def sets(self) -> list[dict]:
+        """Completed sets: ``exercise``, ``side``, ``start_s``, ``end_s``, ``summary``."""
         with self._lock:
-            return list(self._sets)
+            return self._results("sets")
 
     @property
     def calibration(self) -> CalibrationState:
@@ -777,3 +748,16 @@ class LivePipeline:
     @property
     def t_now_s(self) -> float:
         return self._t_now_s
+
+
+def raise_pipeline_error(pipe, path) -> None:
+    """Turn the error that stopped a live pipeline (if any) into a one-line ImuError that says
+    the recording at ``path`` keeps everything received."""
+    err = pipe.error
+    if err is None or isinstance(err, KeyboardInterrupt):
+        return
+    from imu.errors import ImuError
+    if isinstance(err, ImuError):
+        raise err
+    raise ImuError(f"live pipeline stopped ({type(err).__name__}: {err}); "
+                   f"the recording {path} keeps everything received")

@@ -15,13 +15,14 @@ import time
 
 import numpy as np
 
+from imu.analysis.pelvic_drop import pelvic_drop_deg
 from imu.live.snapshot import CalibrationState, Snapshot
 from imu.sources.base import SensorStatus
 from imu.types import AngleTable, Session
 
 
 def _pelvic_drop(angles: AngleTable, sets: list[dict]) -> np.ndarray:
-    """SPEC §5 pelvic drop (degrees) inside single-leg sets, NaN elsewhere: ``+obliquity`` with
+    """docs/metrics.md pelvic drop (degrees) inside single-leg sets, NaN elsewhere: ``+obliquity`` with
     the right leg lifted (left stance), ``-obliquity`` with the left leg lifted."""
     t = angles.time_s
     out = np.full(len(t), np.nan)
@@ -31,9 +32,8 @@ def _pelvic_drop(angles: AngleTable, sets: list[dict]) -> np.ndarray:
     for s in sets:
         if s.get("exercise") != "single_leg_stance" or s.get("side") not in ("left", "right"):
             continue
-        sign = 1.0 if s["side"] == "left" else -1.0
         m = (t >= s["start_s"]) & (t <= s["end_s"])
-        out[m] = sign * obl[m]
+        out[m] = pelvic_drop_deg(obl[m], s["side"])
     return out
 
 
@@ -65,6 +65,10 @@ class ReplayPlayer:
         self.window_s = float(window_s)
         self.calibration = calibration or CalibrationState()
         self.message = message
+        from imu.analysis import Settings
+        from imu.analysis.pelvic_drop import drop_limits_deg
+        #: the analysis's single-leg grade bands (its settings: the changed ones over defaults)
+        self.drop_limits_deg = drop_limits_deg(Settings((analysis or {}).get("settings") or {}))
         self._lock = threading.Lock()
         self._pos_s = 0.0
         self._wall_s = time.monotonic()
@@ -242,9 +246,38 @@ class ReplayPlayer:
             current_set=cur_set, sets=done_sets,
             calibration=self.calibration, recording_path=self.session.source or None,
             duration_s=self.duration_s, playing=self._playing, speed=self.speed,
-            message=self.message)
+            message=self.message, drop_limits_deg=self.drop_limits_deg)
 
     def snapshot(self) -> Snapshot:
         with self._lock:
             t = self._position()
         return self.snapshot_at(t)
+
+
+def build_player(session, calibration_path: str | None = None, window_s: float = 20.0,
+                 speed: float = 1.0, progress: bool = True, remember_intrinsics: bool = False,
+                 causal: bool = False, exercise: str | None = None, side: str | None = None):
+    """Analyse ``session`` through the chain (:class:`imu.chain.Chain`: the same calibration,
+    intrinsics, angles and analysis as ``imu analyze``) into a
+    :class:`~imu.live.player.ReplayPlayer`. A session that cannot be calibrated still plays:
+    the status strip and the refusal message are shown, without angles."""
+    from imu.chain import Chain
+    from imu.errors import ImuError
+
+    chain = Chain(calibration_path, remember_intrinsics=remember_intrinsics, progress=progress,
+                  causal=causal, exercise=exercise, side=side)
+    try:
+        cal = chain.calibrate(session)
+    except ImuError as exc:
+        if calibration_path:
+            raise
+        state = CalibrationState(state="refused", message=exc.message)
+        return ReplayPlayer(session, None, None, state, window_s=window_s, speed=speed,
+                            message=f"no angles: {exc.message}")
+    state = CalibrationState(state="ok", message="calibrated from " + "; ".join(
+                                 c.name for c in cal.calibrations_ if c.accepted),
+                             quality=dict(getattr(cal.profile_, "quality", {}) or {}),
+                             profile=cal.profile_.to_dict())
+    chain.run(session)
+    return ReplayPlayer(session, chain.angles_, chain.result_, state, window_s=window_s,
+                        speed=speed)

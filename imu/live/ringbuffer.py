@@ -18,7 +18,7 @@ class RingBuffer:
     Parameters
     ----------
     columns : list of str
-        Column names (e.g. SPEC §6 angle names).
+        Column names (e.g. docs/formats.md angle names).
     capacity : int
         Rows kept; older rows are overwritten.
     """

@@ -14,19 +14,20 @@ import numpy as np
 from imu.live.motion import Motion
 from imu.sources.base import SensorStatus
 
-#: SPEC §5 single-leg grade bands (pelvic drop, degrees): green below the first, amber below
-#: the second, red above.
-DROP_GREEN_DEG = 4.0
-DROP_AMBER_DEG = 8.0
+from imu.analysis.pelvic_drop import drop_grade as _grade
+from imu.analysis.settings import DEFAULTS
+
+#: default single-leg grade bands (pelvic drop, degrees; ``single_leg.green_deg/amber_deg``):
+#: a snapshot carries the session's own in ``drop_limits_deg``
+DROP_GREEN_DEG = DEFAULTS["single_leg.green_deg"][0]
+DROP_AMBER_DEG = DEFAULTS["single_leg.amber_deg"][0]
 
 
 def drop_grade(drop_deg: float, green_deg: float = DROP_GREEN_DEG,
                amber_deg: float = DROP_AMBER_DEG) -> str:
-    """``"green"``, ``"amber"`` or ``"red"`` for a pelvic drop in degrees (``"none"`` if NaN)."""
-    if drop_deg is None or not np.isfinite(drop_deg):
-        return "none"
-    a = abs(drop_deg)
-    return "green" if a < green_deg else ("amber" if a < amber_deg else "red")
+    """``"green"``, ``"amber"`` or ``"red"`` of a signed pelvic drop in degrees (``"none"`` if
+    NaN): :func:`imu.analysis.pelvic_drop.drop_grade`, the analysis's rule."""
+    return _grade(drop_deg, green_deg, amber_deg) or "none"
 
 
 @dataclass
@@ -60,18 +61,18 @@ class Snapshot:
     angles_t : ndarray, shape (M,)
         Times of the angle rows in the window, seconds.
     angles : dict of str → ndarray, shape (M,)
-        SPEC §6 angle columns over the window, degrees (empty before calibration).
+        docs/formats.md angle columns over the window, degrees (empty before calibration).
     current : dict of str → float
         Newest value of each angle column plus ``pelvic_drop_deg`` during single-leg work.
     status : dict of str → SensorStatus
         Role → sensor status.
     reps : list of dict
-        Completed hinge (or squat/airplane) reps so far, SPEC §5 fields plus ``set_index``,
+        Completed hinge (or squat/airplane) reps so far, docs/metrics.md fields plus ``set_index``,
         ``exercise``, ``side``.
     holds : list of dict
-        Completed single-leg holds so far (SPEC §5 fields plus ``set_index``).
+        Completed single-leg holds so far (docs/metrics.md fields plus ``set_index``).
     strides : list of dict
-        Completed walking strides so far (SPEC §5 fields plus ``set_index``, ``exercise``).
+        Completed walking strides so far (docs/metrics.md fields plus ``set_index``, ``exercise``).
     current_set : dict or None
         The set in progress: ``exercise``, ``side``, ``start_s``.
     sets : list of dict
@@ -89,6 +90,9 @@ class Snapshot:
         What the raw gyroscopes show the person doing over the last second (live only).
     activity : str
         What a simulated person is doing by its script (demo), else empty.
+    drop_limits_deg : (float, float)
+        The session's single-leg grade bands ``(green_deg, amber_deg)`` (its analysis
+        settings): grade a live pelvic drop with ``drop_grade(drop, *snap.drop_limits_deg)``.
     """
 
     mode: str = "live"
@@ -111,6 +115,7 @@ class Snapshot:
     message: str = ""
     motion: Motion = field(default_factory=Motion)
     activity: str = ""
+    drop_limits_deg: tuple[float, float] = (DROP_GREEN_DEG, DROP_AMBER_DEG)
 
 
 class DashboardModel(Protocol):

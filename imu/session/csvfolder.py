@@ -1,4 +1,4 @@
-"""SPEC §6 plain CSV folders: one CSV per sensor, named by role.
+"""docs/formats.md plain CSV folders: one CSV per sensor, named by role.
 
 A folder holds ``sacrum.csv``, ``right_thigh.csv``, ``left_thigh.csv`` and/or ``trunk.csv`` with
 the header ``time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z`` (seconds on one clock shared by all
@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import sys
 import warnings
 from pathlib import Path
 
@@ -29,6 +28,9 @@ from imu.errors import BadInputError
 from imu.session.validate import (MAX_RATE_HZ, check_event, check_json_object, check_role,
                                   check_sensor_info, check_session)
 from imu.types import ROLES, Event, SensorData, SensorInfo, Session
+from imu.log import get_logger, progress as _log_progress
+
+log = get_logger(__name__)
 
 COLUMNS = ("time_s", "acc_x", "acc_y", "acc_z", "gyr_x", "gyr_y", "gyr_z")
 SESSION_JSON = "session.json"
@@ -67,7 +69,7 @@ def _locate_bad_cell(path: Path, header_row: int, names: list[str], want: list[i
 
 
 def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
-    """Read one SPEC §6 sensor CSV.
+    """Read one docs/formats.md sensor CSV.
 
     Returns
     -------
@@ -153,7 +155,7 @@ def _read_session_json(folder: Path) -> dict:
 
 
 def read_csv_folder(folder: str | os.PathLike) -> Session:
-    """Load a SPEC §6 CSV folder as a :class:`~imu.types.Session`.
+    """Load a docs/formats.md CSV folder as a :class:`~imu.types.Session`.
 
     ``t_sensor_s = t_host_s = time_s`` and ``seq = 0, 1, 2, ...`` for every sensor; metadata,
     sensor details, events and calibration come from ``session.json`` when it is there.
@@ -234,7 +236,7 @@ def _format_rows(block: np.ndarray) -> str:
 
 def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False,
                      force: bool = False) -> list[Path]:
-    """Write ``session`` as a SPEC §6 CSV folder (plus ``session.json``) under the output rule
+    """Write ``session`` as a docs/formats.md CSV folder (plus ``session.json``) under the output rule
     (:mod:`imu.output`): role CSVs already in the folder are replaced only with ``force``;
     everything is written into a private staging folder first and moved in at the end, so a
     failure leaves nothing partial. Numbers are printed exactly (shortest round-trip form).
@@ -278,11 +280,8 @@ def write_csv_files(session: Session, folder: str | os.PathLike, *, progress: bo
                 fh.write(_format_rows(table[k:k + step]))
                 done += min(step, len(table) - k)
                 if progress and total > 200_000:
-                    print(f"\rexport: {100 * done / total:5.1f}% of {total} samples",
-                          end="", file=sys.stderr, flush=True)
+                    _log_progress(log, f"export: {total} samples", done, total)
         written.append(p)
-    if progress and total > 200_000:
-        print(file=sys.stderr)
     doc = {
         "schema": SESSION_JSON_SCHEMA,
         "meta": session.meta,

@@ -1,4 +1,4 @@
-"""Open any session source: a recording file, a SPEC §6 CSV folder, or foreign sensor files
+"""Open any session source: a recording file, a docs/formats.md CSV folder, or foreign sensor files
 (Movella DOT CSV, Xsens MT Manager ``.txt``, OpenSense ``.sto``; :mod:`imu.session.foreign`).
 
 Every command that takes a session calls :func:`load_session`.
@@ -48,7 +48,7 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
     Parameters
     ----------
     path : path-like or list of path-likes
-        A recording file (:mod:`imu.session.store`), a folder of role-named CSVs (SPEC §6), a
+        A recording file (:mod:`imu.session.store`), a folder of role-named CSVs (docs/formats.md), a
         single role-named CSV (``sacrum.csv``), or Movella DOT / Xsens MT / ``.sto`` files and
         folders of them (several may be given).
     roles : dict, optional

@@ -1,4 +1,4 @@
-"""OpenSim ``.sto`` orientation table for OpenSense (SPEC §6).
+"""OpenSim ``.sto`` orientation table for OpenSense (docs/formats.md).
 
 The file OpenSense's IMU placer and inverse kinematics read::
 
@@ -13,7 +13,7 @@ The file OpenSense's IMU placer and inverse kinematics read::
 Each cell is the orientation of the **sensor** (not the segment) in an earth frame whose z axis
 points up, as OpenSense expects from IMU software (its default ``sensor_to_opensim_rotations``
 turns z-up into OpenSim's y-up). The IMU placer finds each sensor's mounting from the first
-frame, so a session should start in the calibration pose (SPEC §4 starts with quiet standing).
+frame, so a session should start in the calibration pose (docs/calibration.md starts with quiet standing).
 
 6D fusion leaves each sensor with its own arbitrary heading; OpenSense needs one common
 heading. With a :class:`~imu.kinematics.alignment.SegmentAlignment` the headings of all sensors
@@ -30,8 +30,6 @@ import os
 import numpy as np
 
 from imu import quat as Q
-from imu.kinematics.heading import HeadingHoldSettings, hold_heading
-from imu.kinematics.alignment import segment_matrix
 from imu.session.textfmt import format_rows
 
 #: role → OpenSense body IMU column name
@@ -72,13 +70,10 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
                                                  alignment=alignment, restarts_s=restarts,
                                                  causal=causal)
     if alignment is not None and "sacrum" in roles:
-        hs = HeadingHoldSettings()
-        raw = {r: segment_matrix(quats[r], alignment.R_BS[r], 0.0) for r in roles}
-        with np.errstate(invalid="ignore"):
-            still = {r: gnorm[r] < hs.still_gyr_rad_s for r in roles}
-        hold = hold_heading(time_s, raw, still, hs,
-                            initial_offset_deg=alignment.heading_deg or None,
-                            restarts_s=restarts)
+        from imu.kinematics.pipeline import held_headings
+
+        _, hold = held_headings(time_s, {r: quats[r] for r in roles}, gnorm, alignment,
+                                restarts_s=restarts)
         # a heading offset about world +Y is a rotation about earth +z by the same angle
         quats = {r: Q.multiply(_z_rotation_quat(hold.offset_deg[r]), quats[r]) for r in roles}
     return time_s, quats, base_hz
@@ -122,11 +117,45 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
         Number of time rows written: every row of the uniform time base from the first to the
         last row where a sensor has data.
     """
+    from imu.output import check_output
+
+    check_output(path, what=".sto table", force=force)  # before any work
+    time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
+                                                 intrinsics=intrinsics, rate_hz=rate_hz,
+                                                 causal=causal)
+    return write_sto_table(path, time_s, quats, base_hz, decimals=decimals, force=force,
+                           max_gap_s=max_gap_s, stats=stats)
+
+
+def write_sto_table(path, time_s: np.ndarray, quats: dict, rate_hz: float, *,
+                    decimals: int = 6, force: bool = False, max_gap_s: float = MAX_GAP_S,
+                    stats: dict | None = None) -> int:
+    """Write fused sensor orientations (:func:`sensor_orientations`, or
+    :class:`imu.chain.ComputeOrientations`) as an OpenSense table to exactly ``path``, under
+    the output rule (:mod:`imu.output`).
+
+    Parameters
+    ----------
+    path : str or path-like
+    time_s : ndarray, shape (N,)
+        Uniform time base, seconds.
+    quats : dict
+        Role → (N, 4) sensor → earth ``w, x, y, z`` (NaN in gaps).
+    rate_hz : float
+        ``DataRate`` of the header, Hz.
+    decimals, force, max_gap_s, stats
+        As for :func:`write_sto`.
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
     from imu.output import Output
 
-    out = Output(path, what=".sto table", force=force)  # checked before any work
+    out = Output(path, what=".sto table", force=force)
     try:
-        n = _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal,
+        n = _write(out, np.asarray(time_s, dtype=float), dict(quats), float(rate_hz), decimals,
                    max_gap_s, stats if stats is not None else {})
         out.commit()
     except BaseException:
@@ -135,11 +164,7 @@ def write_sto(session, path, alignment=None, *, filter: str | None = None, intri
     return n
 
 
-def _write(out, session, alignment, filter, intrinsics, rate_hz, decimals, causal, max_gap_s,
-           stats) -> int:
-    time_s, quats, base_hz = sensor_orientations(session, alignment, filter=filter,
-                                                 intrinsics=intrinsics, rate_hz=rate_hz,
-                                                 causal=causal)
+def _write(out, time_s, quats, base_hz, decimals, max_gap_s, stats) -> int:
     roles = [r for r in STO_COLUMNS if r in quats]
     filled = {}
     for r in roles:

@@ -1,4 +1,4 @@
-"""Crash-safe session recordings: one SQLite file per session (SPEC §6 "Recordings").
+"""Crash-safe session recordings: one SQLite file per session (docs/formats.md "Recordings").
 
 Container
 ---------
@@ -9,7 +9,7 @@ A recording is a SQLite database in WAL mode (``application_id`` ``IMU1``):
 - ``chunks``: raw samples in compressed, bit-exact blocks (see :mod:`imu.session.codec`), one row
   per sensor per commit, with the first/last sequence number and the host-time range of the
   block (indexed, for reading a time window);
-- ``events``: set start/end, exercise, side, notes (SPEC §6);
+- ``events``: set start/end, exercise, side, notes (docs/formats.md);
 - ``orientations``: the sensor's own orientation (vendor sensor fusion) where the source had
   one: ``n`` quaternions ``w, x, y, z`` (float64, deflated) from sample index ``first`` on.
   Recordings written before this table existed open as before (no orientations).
@@ -34,7 +34,6 @@ import sqlite3
 import threading
 import time
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -45,9 +44,13 @@ from imu.errors import BadInputError
 from imu.output import _APPLICATION_ID as APPLICATION_ID  # "IMU1"
 from imu.output import _SQLITE_MAGIC, FILE_MODE, check_output
 from imu.output import is_recording  # noqa: F401  (public here too)
+from imu.log import get_logger, progress as _log_progress
 from imu.session import codec
 from imu.session.validate import check_role, check_sensor_info, check_session
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
+from imu.workers import pool_map
+
+log = get_logger(__name__)
 
 FORMAT = "imu.recording/1"
 
@@ -671,8 +674,7 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
                                 f"({exc})") from None
 
     if len(jobs) > 8 and (os.cpu_count() or 1) > 1:
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-            list(pool.map(work, jobs))
+        pool_map(work, jobs)
     else:
         for job in jobs:
             work(job)
@@ -730,8 +732,6 @@ def write_session(session: Session, path: str | os.PathLike, *, overwrite: bool 
 
 
 def _write_session_to(session, tmp, meta, infos, total, path, progress) -> None:
-    import sys
-
     done = 0
     with RecordingWriter(tmp, meta, infos, overwrite=True, commit_interval_s=3600.0,
                          durable=False) as w:
@@ -744,13 +744,10 @@ def _write_session_to(session, tmp, meta, infos, total, path, progress) -> None:
                 w.flush()
                 done += len(d.seq[sl])
                 if progress and total > 200_000:
-                    print(f"\rwriting {path}: {100 * done / total:5.1f}%", end="",
-                          file=sys.stderr, flush=True)
+                    _log_progress(log, f"writing {path}", done, total)
             if d.quat is not None:
                 w.add_orientation(role, 0, d.quat)
         for e in session.events:
             w.add_event(e)
         if session.calibration is not None:
             w.set_calibration(session.calibration)
-    if progress and total > 200_000:
-        print(file=sys.stderr)

@@ -1,11 +1,11 @@
-"""Body and sensor simulator: a seeded person performing the SPEC §4 calibration and the
+"""Body and sensor simulator: a seeded person performing the docs/calibration.md calibration and the
 exercises while wearing IMUs, with the exact ground truth.
 
 >>> from imu.sim import simulate, ErrorModel
 >>> res = simulate("demo", rate_hz=104.0, seed=0, errors=True)
 >>> res.session            # raw samples per role, sensor infos, events (imu.types.Session)
->>> res.truth_angles       # SPEC §3 angle columns on res.truth_time_s (degrees)
->>> res.truth_sets         # SPEC §6 analysis-JSON sets with the true per-rep / per-hold values
+>>> res.truth_angles       # docs/angles.md angle columns on res.truth_time_s (degrees)
+>>> res.truth_sets         # docs/formats.md analysis-JSON sets with the true per-rep / per-hold values
 
 Modules: :mod:`~imu.sim.programs` (exercise programs), :mod:`~imu.sim.motion` (smooth
 primitives, body dimensions), :mod:`~imu.sim.body` (segment orientations, sensor sites),

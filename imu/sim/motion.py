@@ -67,7 +67,7 @@ class Channels:
     Attributes
     ----------
     pelvis_deg : ndarray, shape (n, 3)
-        Pelvis ``tilt, obliquity, rotation`` (SPEC §3), degrees.
+        Pelvis ``tilt, obliquity, rotation`` (docs/angles.md), degrees.
     disp_m : ndarray, shape (n, 3)
         Displacement of the mid-hip point from its quiet-standing position at the block's start,
         world frame (X forward, Y up, Z right), m.
@@ -107,11 +107,11 @@ class Block:
         identity) with zero derivatives at ``0`` and at ``duration_s``, except ``disp_m`` which may
         end at a constant offset (walking forward).
     exercise, side : str or None
-        Set exercise (SPEC §6 names) and side (stance leg for single-leg work).
+        Set exercise (docs/formats.md names) and side (stance leg for single-leg work).
     set_window : tuple or None
         ``(start_s, end_s)`` local times of the set events inside the block.
     calibration : bool
-        The block is the SPEC §4 calibration protocol.
+        The block is the docs/calibration.md calibration protocol.
     reps : list of dict
         Programmed reps/holds: local ``t0`` (motion onset), ``t1`` (motion end), ``design``
         (what the rep was built to show) and program parameters.

@@ -1,4 +1,4 @@
-"""Writing simulated sessions: a SPEC §6 CSV folder (plus truth) or a recording file.
+"""Writing simulated sessions: a docs/formats.md CSV folder (plus truth) or a recording file.
 
 The CSV folder's ``time_s`` is each sample's true time (the sensor timestamps converted with the
 sensor's true clock), so all files share the session clock exactly; dropped samples are simply
@@ -30,7 +30,7 @@ def true_time_session(res: SimResult) -> Session:
 
 def write_sim_csv_folder(res: SimResult, folder: str | os.PathLike, *, progress: bool = False,
                          force: bool = False) -> list[Path]:
-    """Write the SPEC §6 CSV folder (``<role>.csv`` + ``session.json``) and ``truth.csv`` /
+    """Write the docs/formats.md CSV folder (``<role>.csv`` + ``session.json``) and ``truth.csv`` /
     ``truth.json`` into ``folder``. Returns the files written."""
     from imu.output import FolderOutput
     from imu.session.csvfolder import SESSION_JSON, write_csv_files

@@ -4,7 +4,7 @@ Each builder draws its random parameters (amplitudes, tempos, which reps show wh
 the given generator once and returns a :class:`~imu.sim.motion.Block` whose ``evaluate`` maps
 local time to body channels. Blocks start and end in quiet standing so they chain smoothly.
 
-Conventions (SPEC §3, :mod:`imu.kinematics.frames`): pelvis ``R_WP = pelvis_matrix(tilt, obl,
+Conventions (docs/angles.md, :mod:`imu.kinematics.frames`): pelvis ``R_WP = pelvis_matrix(tilt, obl,
 rot)``; a femur "planted" (foot on the ground) is given in the world frame as
 ``hip_matrix(inclination, adduction, rotation, side)`` relative to W; a free (swinging or lifted)
 femur is given relative to the pelvis (without sway) as ``R_WP @ hip_matrix(...)``.
@@ -290,7 +290,7 @@ def single_leg_stance(rng, reps: int | None, side: str, **_) -> Block:
 
 #: hip-airplane rep designs: the order of the two excursions, and what happens at neutral
 #: between them (a crossing at speed, a short pause, or a pause over 1 s that ends the rep
-#: early, SPEC §5: it then counts as two one-excursion reps)
+#: early, docs/metrics.md: it then counts as two one-excursion reps)
 AIRPLANE_ORDERS = ("open_close", "close_open")
 AIRPLANE_MIDDLES = ("cross", "pause", "split")
 
@@ -306,7 +306,7 @@ def hip_airplane(rng, reps: int | None, side: str, **_) -> Block:
     (pelvis turns toward the lifted side: stance hip external rotation) and a closing (internal
     rotation) in either order, passing through neutral between them: at speed, after a short
     pause, or (one rep in six or so) after a pause at neutral over 1 s, which ends the rep
-    early (SPEC §5). Between reps the person either pauses at neutral (1.6–2.4 s) or goes
+    early (docs/metrics.md). Between reps the person either pauses at neutral (1.6–2.4 s) or goes
     straight on (back to back; not after a rep ended early). Each rep's ``design`` is ``"<order>/<middle>/<next>"``.
     """
     n = int(reps or 4)
@@ -596,11 +596,11 @@ def walking(rng, duration_s: float | None = None, **_) -> Block:
 
 
 # ---------------------------------------------------------------------------------------------
-# Calibration (SPEC §4)
+# Calibration (docs/calibration.md)
 
 
 def calibration(rng, sides: list[str], **_) -> Block:
-    """SPEC §4: 5 s quiet standing, 3 slow hip hinges, 2 s still, 3 forward/back swings per
+    """docs/calibration.md: 5 s quiet standing, 3 slow hip hinges, 2 s still, 3 forward/back swings per
     instrumented leg standing on the other, 2 s still."""
     hinges, t = _schedule(rng, 3, 5.0, down=(1.8, 2.4), hold=(0.4, 0.8), up=(1.8, 2.4),
                           pause=(1.0, 1.4))

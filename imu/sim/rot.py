@@ -1,69 +1,15 @@
-"""Fast batched rotation matrices for the simulator's fine grid.
+"""Fast batched rotation helpers for the simulator's fine grid.
 
-Same conventions as :mod:`imu.kinematics.frames` (a test checks they agree), computed with plain
-numpy because the simulator builds millions of matrices.
+The angle conventions (``pelvis_matrix``, ``hip_matrix``) are :mod:`imu.kinematics.frames`'s,
+the one definition; this module adds the elementary rotations, Rodrigues and batched products
+the simulator needs for millions of matrices.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def _cs(a_deg, n=None):
-    a = np.radians(np.atleast_1d(np.asarray(a_deg, dtype=float)))
-    if n is not None and a.shape[0] != n:
-        a = np.broadcast_to(a, (n,))
-    return np.cos(a), np.sin(a)
-
-
-def rx(a_deg, n=None) -> np.ndarray:
-    """Rotation about X by ``a_deg`` (n, 3, 3)."""
-    c, s = _cs(a_deg, n)
-    R = np.zeros((len(c), 3, 3))
-    R[:, 0, 0] = 1.0
-    R[:, 1, 1] = c; R[:, 1, 2] = -s
-    R[:, 2, 1] = s; R[:, 2, 2] = c
-    return R
-
-
-def ry(a_deg, n=None) -> np.ndarray:
-    """Rotation about Y by ``a_deg`` (n, 3, 3)."""
-    c, s = _cs(a_deg, n)
-    R = np.zeros((len(c), 3, 3))
-    R[:, 0, 0] = c; R[:, 0, 2] = s
-    R[:, 1, 1] = 1.0
-    R[:, 2, 0] = -s; R[:, 2, 2] = c
-    return R
-
-
-def rz(a_deg, n=None) -> np.ndarray:
-    """Rotation about Z by ``a_deg`` (n, 3, 3)."""
-    c, s = _cs(a_deg, n)
-    R = np.zeros((len(c), 3, 3))
-    R[:, 0, 0] = c; R[:, 0, 1] = -s
-    R[:, 1, 0] = s; R[:, 1, 1] = c
-    R[:, 2, 2] = 1.0
-    return R
-
-
-def _n(*a) -> int:
-    return max(np.size(x) for x in a)
-
-
-def pelvis_matrix(tilt_deg, obliquity_deg, rotation_deg) -> np.ndarray:
-    """``R_WP = Ry(rotation) Rx(obliquity) Rz(−tilt)`` (n, 3, 3), as
-    :func:`imu.kinematics.frames.pelvis_matrix`."""
-    n = _n(tilt_deg, obliquity_deg, rotation_deg)
-    return ry(rotation_deg, n) @ rx(obliquity_deg, n) @ rz(-np.asarray(tilt_deg, float), n)
-
-
-def hip_matrix(flexion_deg, adduction_deg, rotation_deg, side: str) -> np.ndarray:
-    """``R_PF = Rz(flex) Rx(±add) Ry(±ir)`` (n, 3, 3), as
-    :func:`imu.kinematics.frames.hip_matrix` (left side mirrored)."""
-    s = 1.0 if side == "right" else -1.0
-    n = _n(flexion_deg, adduction_deg, rotation_deg)
-    return (rz(flexion_deg, n) @ rx(s * np.asarray(adduction_deg, float), n)
-            @ ry(s * np.asarray(rotation_deg, float), n))
+from imu.kinematics.frames import hip_matrix, pelvis_matrix  # noqa: F401 (one definition)
 
 
 def rotvec_matrix(v: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """The body and sensor simulator: :func:`simulate` → :class:`SimResult`.
 
-A seeded person performs a program (SPEC §4 calibration, exercise sets, walking) while wearing
+A seeded person performs a program (docs/calibration.md calibration, exercise sets, walking) while wearing
 sensors at arbitrary mounting rotations; the result holds the raw session exactly as a recording
 would (sensor timestamps, host receive times, sequence numbers, events) and the exact truth
-(segment orientations, SPEC §3 angles, SPEC §5 per-rep values).
+(segment orientations, docs/angles.md angles, docs/metrics.md per-rep values).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import numbers
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from imu.errors import BadInputError
+from imu.log import get_logger
 from imu.kinematics.frames import angle_columns, segment_angles
 from imu.sim import programs as P
 from imu.sim.body import Placed, body_motion
@@ -27,6 +27,8 @@ from imu.sim.sensors import (corrupt, draw_errors, host_times, ideal_imu, interp
                              sample_times, wobble)
 from imu.sim.truth import truth_sets as _truth_sets
 from imu.types import ROLES, Event, SensorData, SensorInfo, Session
+
+log = get_logger(__name__)
 
 #: Fine-grid rate target (Hz); the grid is an integer multiple of the output rate.
 FINE_RATE_HZ = 400.0
@@ -51,7 +53,7 @@ class SimResult:
     truth_segments : dict
         Role → ``R_WB`` (M, 3, 3), segment → ISB world.
     truth_sets : list of dict
-        SPEC §6 analysis-JSON sets with true per-rep / per-hold values.
+        docs/formats.md analysis-JSON sets with true per-rep / per-hold values.
     mounts : dict
         Role → ``R_BS`` (3, 3): sensor frame → segment frame.
     clock : dict
@@ -84,7 +86,7 @@ class SimResult:
     def sensor_orientation(self, role: str) -> np.ndarray:
         """True sensor orientation (M, 4), ``w, x, y, z``: rotates sensor-frame vectors into an
         earth frame with z up in which the person faces ``heading_deg`` (counter-clockwise from
-        earth x, seen from above) — the frame of a SPEC §6 orientation CSV. Soft-tissue wobble
+        earth x, seen from above) — the frame of a docs/formats.md orientation CSV. Soft-tissue wobble
         is not included (it is a sensor error)."""
         from imu.kinematics.frames import R_WE
         from imu.quat import from_matrix
@@ -241,7 +243,7 @@ def _restraps(placed, roles, first, t_f, ss) -> tuple[dict, list]:
 
 def _progress(msg: str, enabled: bool) -> None:
     if enabled:
-        print(f"simulate: {msg}", file=sys.stderr, flush=True)
+        log.info("simulate: %s", msg)
 
 
 def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=True,
@@ -266,7 +268,7 @@ def simulate(program="demo", *, rate_hz: float = 104.0, seed: int = 0, errors=Tr
     reps : int, optional
         Reps (holds for single-leg stance) per set.
     calibration : bool
-        Prepend the SPEC §4 calibration protocol.
+        Prepend the docs/calibration.md calibration protocol.
     duration_s : float, optional
         Total length: exercise sets repeat (walking stretches) to fill it.
     sway : bool

@@ -1,4 +1,4 @@
-"""Exact per-rep / per-hold values (SPEC §5 as made precise in docs/metrics.md) from the truth
+"""Exact per-rep / per-hold values (docs/metrics.md as made precise in docs/metrics.md) from the truth
 angle series and the program's known rep windows.
 
 The program knows when each rep's motion starts and ends (``t0``/``t1``); the values follow the
@@ -134,7 +134,7 @@ def _one_leg_core(t, angles, side, r, t_set, lo, hi):
 
 
 def single_leg_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
-    """Per-rep values of a single-leg hinge rep (SPEC §5, docs/metrics.md): changes from the
+    """Per-rep values of a single-leg hinge rep (docs/metrics.md, docs/metrics.md): changes from the
     rep's standing (median over the second before the motion)."""
     rep, sl, t0, a = _one_leg_core(t, angles, side, r, t_set, lo, hi)
     free = "left" if side == "right" else "right"
@@ -164,7 +164,7 @@ def single_leg_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
 
 
 def ir_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
-    """Per-rep values of an internal-rotation hinge rep (SPEC §5, docs/metrics.md)."""
+    """Per-rep values of an internal-rotation hinge rep (docs/metrics.md, docs/metrics.md)."""
     rep, sl, t0, a = _one_leg_core(t, angles, side, r, t_set, lo, hi)
     ir = angles[f"{side}_hip_rotation"]
     rep["hip_internal_rotation_peak_deg"] = float((ir[sl] - _baseline(t, ir, t0)).max())
@@ -226,7 +226,7 @@ def sls_holds(t, angles, p: Placed, lo, hi) -> list[dict]:
     return holds
 
 
-#: SPEC §5 hip airplane: return band (°), the larger excursion's threshold (°), and the
+#: docs/metrics.md hip airplane: return band (°), the larger excursion's threshold (°), and the
 #: neutral pause that ends a rep early (s)
 AIRPLANE_BAND_DEG = 3.0
 AIRPLANE_THRESHOLD_DEG = 10.0
@@ -234,7 +234,7 @@ AIRPLANE_PAUSE_S = 1.0
 
 
 def airplane_reps(t, angles, p: Placed, lo, hi) -> list[dict]:
-    """True hip-airplane reps of one set (SPEC §5): one opening and one closing excursion of the
+    """True hip-airplane reps of one set (docs/metrics.md): one opening and one closing excursion of the
     stance hip's rotation, from leaving neutral (the last sample within the band of standing
     before the first excursion) to the return after the second (the first sample back within
     it). Where the two programmed excursions are separated by more than 1 s at neutral (the
@@ -297,7 +297,7 @@ def posture_values(t, angles, lo, hi) -> dict:
 
 def truth_sets(placed: list[Placed], t: np.ndarray, angles: dict, sides: list[str],
                trunk: bool) -> list[dict]:
-    """SPEC §6 analysis-JSON sets with the true per-rep / per-hold values."""
+    """docs/formats.md analysis-JSON sets with the true per-rep / per-hold values."""
     out = []
     angles = dict(angles)
     for name in ("hip_flexion", "thigh_inclination"):

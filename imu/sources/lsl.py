@@ -2,7 +2,7 @@
 
 LabRecorder and other LSL tools then record alongside the app. One raw outlet per sensor
 (type ``IMU``, 6 float32 channels ``acc_x..gyr_z`` in m/s² and rad/s, ``source_id`` =
-``imu-<sensor id>``), and one angles outlet (type ``Angles``, one channel per SPEC §6 angle
+``imu-<sensor id>``), and one angles outlet (type ``Angles``, one channel per docs/formats.md angle
 column, degrees) that the live pipeline feeds with :meth:`LslPublisher.push_angles`.
 
 Timestamps: LSL's clock (``pylsl.local_clock``) at the push, minus each sample's age on the
@@ -96,7 +96,7 @@ class LslPublisher:
     sensors : dict[str, SensorInfo]
         Role → info; one raw outlet per entry.
     angle_columns : list of str, optional
-        SPEC §6 angle column names for the angles outlet (``None``: no angles outlet).
+        docs/formats.md angle column names for the angles outlet (``None``: no angles outlet).
     angles_rate_hz : float
         Nominal rate of the angles stream.
     name_prefix : str

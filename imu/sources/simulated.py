@@ -14,7 +14,6 @@ The simulated program's events (calibration protocol, set start/end) are handed 
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -25,6 +24,9 @@ from imu.sources.ble.bumble_backend import (BumbleClientBackend, BumbleScannerBa
 from imu.sources.ble.reader import BleSource
 from imu.sources.ble.virtual import SampleFeed, VirtualSensor, sim_address
 from imu.types import Event, SampleBlock, SensorInfo
+from imu.log import get_logger
+
+log = get_logger(__name__)
 
 DEFAULT_ROLES = ("sacrum", "right_thigh", "left_thigh")
 
@@ -89,7 +91,7 @@ class SimulatedSource(Source):
 
     def _say(self, msg: str) -> None:
         if self.progress:
-            print(msg, file=sys.stderr, flush=True)
+            log.info("%s", msg)
 
     def simulate(self):
         """Run the simulator once (cached); returns its ``SimResult``."""

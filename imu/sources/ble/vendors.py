@@ -1,4 +1,4 @@
-"""Decoders for third-party BLE IMUs (SPEC §2), from their documented packet layouts.
+"""Decoders for third-party BLE IMUs (docs/sensors.md), from their documented packet layouts.
 
 Each function turns one notification into numpy arrays in our units (s, m/s², rad/s) and raises
 :class:`~imu.sources.ble.decoder.MalformedPacket` on bytes that do not fit the layout.
