@@ -60,7 +60,8 @@ def _settings(settings):
 
 
 def angles(session, *, calibration=None, filter: str | None = None,
-           rate_hz: float | None = None, causal: bool = False) -> AngleTable:
+           rate_hz: float | None = None, causal: bool = False,
+           method: str | None = None) -> AngleTable:
     """Pelvis, hip, thigh (and lumbar) angles of a session, calibrated as ``imu angles`` does.
 
     Parameters
@@ -76,6 +77,9 @@ def angles(session, *, calibration=None, filter: str | None = None,
         Rate of the output time base, Hz (default: the sacrum sensor's).
     causal : bool
         The causal filter the live view runs instead of a recording's non-causal estimate.
+    method : {"protocol", "auto"}, optional
+        How a session without a profile calibrates itself (default: the protocol when found,
+        else auto), as ``--method``.
 
     Returns
     -------
@@ -88,8 +92,8 @@ def angles(session, *, calibration=None, filter: str | None = None,
     from imu.chain import check_filter
 
     check_filter(filter)
-    return Chain(calibration, filter=filter, rate_hz=rate_hz,
-                 causal=causal).angles(_session(session))
+    return Chain(calibration, filter=filter, rate_hz=rate_hz, causal=causal,
+                 method=method).angles(_session(session))
 
 
 @dataclass
@@ -168,8 +172,8 @@ def _frame(records: list[dict]):
 
 
 def analyze(session, *, calibration=None, settings=None, exercise: str | None = None,
-            side: str | None = None, filter: str | None = None, causal: bool = False
-            ) -> Analysis:
+            side: str | None = None, filter: str | None = None, causal: bool = False,
+            method: str | None = None) -> Analysis:
     """Reps, holds, faults and scores of a session, as ``imu analyze`` computes them.
 
     Parameters
@@ -184,7 +188,7 @@ def analyze(session, *, calibration=None, settings=None, exercise: str | None = 
         For a session without set events (``hinge``, ``single_leg_stance`` …; side = the
         stance leg).
     filter : str, optional
-    causal : bool
+    causal, method
         As for :func:`angles`.
 
     Returns
@@ -200,5 +204,5 @@ def analyze(session, *, calibration=None, settings=None, exercise: str | None = 
 
     check_filter(filter)
     chain = Chain(calibration, filter=filter, settings=_settings(settings), exercise=exercise,
-                  side=side, causal=causal).run(s)
+                  side=side, causal=causal, method=method).run(s)
     return Analysis(chain.result_, chain.angles_)

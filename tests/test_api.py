@@ -74,7 +74,7 @@ def test_api_errors_are_the_projects_exception_types(tmp_path):
         imu.analyze(tmp_path / "missing.imu")
     s = simulate("hinge", reps=2, seed=3, rate_hz=60, calibration=False).session
     with pytest.raises(imu.CalibrationError):
-        imu.angles(s)                         # no calibration protocol, no profile
+        imu.angles(s, method="protocol")      # no calibration protocol in the session
 
 
 def test_settings_given_as_a_mapping_change_the_analysis(rec):

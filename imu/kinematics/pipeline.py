@@ -194,8 +194,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if uses_vendor_orientation(session, role):  # the sensor's own orientation, no fusion
             q = np.asarray(session.sensors[role].quat, dtype=float)
             if progress:
-                print(f"{role}: the sensor's own orientation ({len(t)} samples at {r_hz:g} Hz)",
-                      file=sys.stderr)
+                log.info("%s: the sensor's own orientation (%d samples at %s Hz)", role, len(t),
+                         f"{r_hz:g}")
             if restarts_s is not None:
                 restarts_s[role] = []
             g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)

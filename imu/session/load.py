@@ -156,13 +156,14 @@ def load_from_args(args, source=None) -> Session:
     ``args`` (see :func:`add_session_arguments`)."""
     from imu.session.roles import parse_role_args
 
-    import sys
+    import logging
 
     src = args.session if source is None else source
     cmd = getattr(args, "command", None) or "imu"
+    log = logging.getLogger(__name__)
 
     def note(text):
-        print(f"imu {cmd}: note: {text}", file=sys.stderr)
+        log.info("imu %s: note: %s", cmd, text)
 
     return load_session(src, parse_role_args(getattr(args, "role", None) or []),
                         align=getattr(args, "align", None),
