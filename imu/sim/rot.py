@@ -12,6 +12,47 @@ import numpy as np
 from imu.kinematics.frames import hip_matrix, pelvis_matrix  # noqa: F401 (one definition)
 
 
+def _cs(a_deg, n=None):
+    a = np.radians(np.atleast_1d(np.asarray(a_deg, dtype=float)))
+    if n is not None and a.shape[0] != n:
+        a = np.broadcast_to(a, (n,))
+    return np.cos(a), np.sin(a)
+
+
+def rx(a_deg, n=None) -> np.ndarray:
+    """Rotation about X by ``a_deg`` (n, 3, 3)."""
+    c, s = _cs(a_deg, n)
+    R = np.zeros((len(c), 3, 3))
+    R[:, 0, 0] = 1.0
+    R[:, 1, 1] = c; R[:, 1, 2] = -s
+    R[:, 2, 1] = s; R[:, 2, 2] = c
+    return R
+
+
+def ry(a_deg, n=None) -> np.ndarray:
+    """Rotation about Y by ``a_deg`` (n, 3, 3)."""
+    c, s = _cs(a_deg, n)
+    R = np.zeros((len(c), 3, 3))
+    R[:, 0, 0] = c; R[:, 0, 2] = s
+    R[:, 1, 1] = 1.0
+    R[:, 2, 0] = -s; R[:, 2, 2] = c
+    return R
+
+
+def rz(a_deg, n=None) -> np.ndarray:
+    """Rotation about Z by ``a_deg`` (n, 3, 3)."""
+    c, s = _cs(a_deg, n)
+    R = np.zeros((len(c), 3, 3))
+    R[:, 0, 0] = c; R[:, 0, 1] = -s
+    R[:, 1, 0] = s; R[:, 1, 1] = c
+    R[:, 2, 2] = 1.0
+    return R
+
+
+def _n(*a) -> int:
+    return max(np.size(x) for x in a)
+
+
 def rotvec_matrix(v: np.ndarray) -> np.ndarray:
     """Rotation vectors (n, 3) in rad → matrices (n, 3, 3) (Rodrigues:
     ``R = cos θ I + sin θ/θ [v]× + (1 − cos θ)/θ² v vᵀ``)."""
