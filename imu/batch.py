@@ -9,8 +9,7 @@
     b.rows               # every rep / hold / stride of every session, one dict each
     b.write("out/")      # <name>.analysis.json per session, items.csv, items.parquet, failures.csv
 
-Each session goes through the same chain as ``imu analyze`` (the public API's ``imu.analyze``
-where it exists, else the ``imu analyze`` command run in the worker) in a
+Each session goes through the same chain as ``imu analyze`` (:func:`imu.analyze`) in a
 ``dask.distributed`` worker: by default a local cluster of one single-threaded worker process
 per core, bound to 127.0.0.1 with no dashboard (nothing listens on the network); or a running
 scheduler at ``scheduler="tcp://host:8786"`` (its workers need ``imu`` installed and must see the
@@ -30,7 +29,6 @@ import io
 import json
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -135,62 +133,11 @@ def analyze_one(path: str, settings=None, calibration=None, filter: str | None =
         return {"session": path, "error": f"{type(exc).__name__}: {exc}"}
 
 
-_COMMAND_LOCK = threading.Lock()
-
-
 def _analysis(path: str, settings, calibration, filter) -> dict:
-    """The Analysis JSON of one session: the public API's, else the ``imu analyze`` command's."""
-    try:
-        from imu.api import analyze
-    except ImportError:
-        return _analysis_by_command(path, settings, calibration, filter)
+    """The Analysis JSON of one session through the public API (the chain ``imu analyze`` uses)."""
+    from imu.api import analyze
+
     return analyze(path, calibration=calibration, settings=settings, filter=filter).result
-
-
-def _analysis_by_command(path: str, settings, calibration, filter) -> dict:
-    """Run ``imu analyze PATH --json TMP`` in this process (its output captured; one at a
-    time per process) and read the JSON it wrote; its one-line error as a BadInputError.
-
-    The command reads the user's stored intrinsics as ``imu analyze`` does, from a private
-    copy of the store: a batch never writes the user's store (and so every session of a batch
-    sees the same store, in any order, on any worker)."""
-    import contextlib
-    import shutil
-    import tempfile
-
-    from imu.cli import main
-    from imu.intrinsics import config_dir
-
-    with tempfile.TemporaryDirectory(prefix="imu-batch-") as d:
-        store = config_dir() / "intrinsics"
-        if store.is_dir():
-            shutil.copytree(store, os.path.join(d, "config", "intrinsics"))
-        out = os.path.join(d, "analysis.json")
-        argv = ["analyze", path, "--json", out]
-        if calibration is not None:
-            argv += ["--calibration", os.fspath(calibration)]
-        if filter:
-            argv += ["--filter", filter]
-        for k, v in (settings.changed() if settings is not None else {}).items():
-            argv += ["--set", f"{k}={v!r}"]
-        err = io.StringIO()
-        with _COMMAND_LOCK, contextlib.redirect_stderr(err), \
-                contextlib.redirect_stdout(io.StringIO()):
-            saved = os.environ.get("IMU_CONFIG_DIR")
-            os.environ["IMU_CONFIG_DIR"] = os.path.join(d, "config")
-            try:
-                status = main(argv)
-            finally:
-                if saved is None:
-                    os.environ.pop("IMU_CONFIG_DIR", None)
-                else:
-                    os.environ["IMU_CONFIG_DIR"] = saved
-        if status != 0:
-            lines = [ln for ln in err.getvalue().splitlines() if "error:" in ln]
-            msg = lines[-1].split("error:", 1)[1].strip() if lines else f"exit status {status}"
-            raise BadInputError(msg)
-        with open(out, encoding="utf-8") as fh:
-            return json.load(fh)
 
 
 # -------------------------------------------------------------------------------- table --
