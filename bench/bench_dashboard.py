@@ -71,17 +71,14 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     src = SimulatedSource("demo", rate_hz=rate_hz, seed=3, calibration=False)
     pipe = LivePipeline(src, profile=skipped_calibration(src))
     appended: dict[float, float] = {}           # newest angle row time → when it was stored
-    flush = pipe._flush_angles
+    route = pipe._route_rows
 
-    def timed_flush():
-        flush()
-        ring = pipe._ring
-        if ring is not None and len(ring):
-            t, _ = ring.window(0.5)
-            if len(t):
-                appended[round(float(t[-1]), 4)] = time.monotonic()
+    def timed_route(table):
+        route(table)
+        if len(table.time_s):
+            appended[round(float(table.time_s[-1]), 4)] = time.monotonic()
 
-    pipe._flush_angles = timed_flush
+    pipe._route_rows = timed_route
     win = dash.Dashboard(pipe, mode="live", refresh_hz=30.0, title="bench")
     state.update(win=win, src=src, pipe=pipe)
     win.resize(1600, 1000)
