@@ -393,3 +393,64 @@ def test_walking_lists_strides_with_hip_range_pelvic_drop_and_cadence(app):
     last = win.readouts.last.text()
     assert "LAST STRIDE" in last and f"Stride {st['index']} ({st['side']} leg)" in last
     dispose(win)
+
+
+@functools.lru_cache(maxsize=None)
+def drill_player():
+    """Calibration, then a single-leg hinge and an internal-rotation hinge set (3 reps each)."""
+    from imu.live.player import build_player
+    from imu.sim import simulate
+    s = simulate(["calibration", "single_leg_hinge", "ir_hinge"], reps=3, seed=4, rate_hz=104)
+    return build_player(s.session, None, window_s=20.0, progress=False)
+
+
+def test_both_drills_have_their_views_set_controls_and_stance_leg(app):
+    from imu.gui.app import dispose
+    p = drill_player()
+    p.pause()
+    p.seek(p.duration_s)
+    win = _window(app, p, "replay")
+    tabs = win.replist.tables
+    assert {"single_leg_hinge", "ir_hinge"} <= set(tabs)
+    heads = {ex: [tabs[ex].horizontalHeaderItem(k).text() for k in range(tabs[ex].columnCount())]
+             for ex in ("single_leg_hinge", "ir_hinge")}
+    assert heads["single_leg_hinge"] == ["#", "hip", "tilt", "opening", "drop", "score", "faults"]
+    assert heads["ir_hinge"] == ["#", "hip", "IR peak", "obliquity", "score", "faults"]
+    for ex in ("single_leg_hinge", "ir_hinge"):
+        reps = [r for r in p.reps if r["exercise"] == ex]
+        assert tabs[ex].rowCount() == len(reps) >= 2
+        r = reps[-1]
+        row = _cells(tabs[ex], 0)
+        assert row[0] == f"{r['set_index']}·{r['index']}"
+        assert row[1] == f"{round(r['hip_flexion_peak_deg']):.0f}°"
+        assert row[-2] == f"{r['score']:.0f}"
+        if ex == "ir_hinge":
+            assert row[2] == f"{round(r['hip_internal_rotation_peak_deg']):.0f}°"
+        else:
+            assert row[3] == f"{round(r['pelvis_opening_peak_deg']):.0f}°"
+    dispose(win)
+    # mid-set: readouts, the hip-rotation trace, the stance leg in the subtitle and the figure
+    ir = next(s for s in p.sets if s["exercise"] == "ir_hinge")
+    rep = next(r for r in p.reps if r["exercise"] == "ir_hinge")
+    p.seek(rep["peak_s"])
+    win = _window(app, p, "replay")
+    side = ir["side"]
+    assert win.readouts.title.text() == "Internal-rotation hinge"
+    assert win.readouts.numbers[0].caption.text() == f"{side.upper()} HIP ROTATION"
+    assert f"standing on the {side} leg" in win.readouts.subtitle.text()
+    assert win.traces.curves[f"{side}_hip_rotation"].isVisible()
+    assert win.figure.stance == side
+    dispose(win)
+    # live set controls offer both drills with the stance-leg caption
+    from imu.live.snapshot import Snapshot
+    win = _window(app, Fixed(Snapshot()), "live")
+    c = win.controls
+    for ex in ("single_leg_hinge", "ir_hinge"):
+        i = c.exercise.findData(ex)
+        assert i >= 0
+        c.exercise.setCurrentIndex(i)
+        assert c.side_label.text() == "Stance leg"
+    c.side.setCurrentIndex(c.side.findData("left"))
+    c.toggle.click()
+    assert win.model.started == [("ir_hinge", "left")]
+    dispose(win)
