@@ -165,6 +165,13 @@ def _madgwick_seconds(session, frac_s: float = 20.0) -> tuple[float, float]:
     return meas * total_n / meas_n, meas
 
 
+def _remove_outputs(csv: Path) -> None:
+    """Remove an angles CSV and its provenance sidecar (``CSV.json``) before a repeat run."""
+    for p in (csv, csv.with_name(csv.name + ".json")):
+        if p.exists():
+            p.unlink()
+
+
 def speed_rows(hours: float, repeats: int = 2) -> list:
     from imu.cli import main as imu_main
     from imu.session.store import write_session
@@ -185,8 +192,7 @@ def speed_rows(hours: float, repeats: int = 2) -> list:
         os.environ["IMU_CONFIG_DIR"] = str(tmp / "config")  # the intrinsics store: not the user's
         runs = []
         for k in range(repeats):
-            if out.exists():
-                out.unlink()
+            _remove_outputs(out)
             t0 = time.perf_counter()
             c0 = time.process_time()
             rc = imu_main(["angles", str(rec), "-o", str(out)])
@@ -196,7 +202,7 @@ def speed_rows(hours: float, repeats: int = 2) -> list:
         el, cpu = min(runs)
         rows_out = sum(1 for _ in open(out)) - 1
         # the whole process, start-up included
-        out.unlink()
+        _remove_outputs(out)
         import subprocess
 
         t0 = time.perf_counter()
