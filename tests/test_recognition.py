@@ -174,7 +174,7 @@ def test_info_prints_the_calibration_as_a_short_summary(tmp_path, capsys):
     assert main(["info", str(out)]) == 0
     text = capsys.readouterr().out
     cal = text[text.index("calibration:"):text.index("events:")].splitlines()
-    assert cal[0].startswith("calibration: docs/calibration.md protocol, ") and "quality ok" in cal[0]
+    assert cal[0].startswith("calibration: calibration protocol, ") and "quality ok" in cal[0]
     assert any("hinges" in ln and "3 reps" in ln for ln in cal)
     assert max(len(ln) for ln in cal) < 120
     assert not __import__("re").search(r"\d\.\d{6}", "\n".join(cal))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 NAME = "calibrate"
-HELP = ("sensor-to-segment calibration from a session: its docs/calibration.md protocol, or auto (quiet "
+HELP = ("sensor-to-segment calibration from a session: its calibration protocol (docs/calibration.md), or auto (quiet "
         "standing + walking, hinges, squats or leg swings)")
 
 

@@ -112,9 +112,9 @@ def calibration_lines(profile: dict | None) -> list[str]:
     except BadInputError as exc:
         return [f"calibration: stored but unreadable ({exc.message})"]
     phases = [p for p in prof.quality if isinstance(prof.quality[p], dict)]
-    method = {"protocol": "docs/calibration.md protocol",
+    method = {"protocol": "calibration protocol",
               "auto": "auto (quiet standing + the session's own motion)"}.get(
-        profile.get("method"), profile.get("method")) or ("docs/calibration.md protocol" if any(
+        profile.get("method"), profile.get("method")) or ("calibration protocol" if any(
             p.startswith(("hinges", "swings")) for p in phases) else "quiet standing only")
     problems = check_quality(prof.quality) if prof.quality else []
     verdict = "ok" if not problems else "poor: " + "; ".join(f"{p}: {m}" for p, m in problems)
