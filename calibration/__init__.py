@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from imu.calibration.auto import AutoSettings, calibrate_auto
+from imu.calibration.auto import AutoSettings, calibrate_auto, calibration_roles
 from imu.calibration.phases import PhaseSettings, Phases, detect_phases
 from imu.calibration.profile import SCHEMA, Profile, load_profile
 from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
@@ -25,7 +25,6 @@ from imu.types import Session, role_side
 __all__ = ["calibrate_session", "calibrate", "calibrate_auto", "AutoSettings", "METHODS", "Profile", "load_profile", "SCHEMA", "Phases", "detect_phases",
            "PhaseSettings", "QualityLimits", "check_quality", "CalibrationError"]
 
-_CAL_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 
 
 def _select(t: np.ndarray, window) -> np.ndarray:
@@ -62,13 +61,7 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     from imu.session.validate import usable_session
 
     session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
-    where = session.source or "session"
-    roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
-    if "sacrum" not in roles:
-        raise BadInputError(f"{where}: calibration needs a sacrum sensor")
-    thighs = [r for r in roles if role_side(r)]
-    if not thighs:
-        raise BadInputError(f"{where}: calibration needs at least one thigh sensor")
+    where, roles, thighs = calibration_roles(session)
     limits = limits or QualityLimits()
     times = {r: sensor_times_s(session.sensors[r]) for r in roles}
     ph = detect_phases(session, phase_settings or PhaseSettings(), times=times)

@@ -34,6 +34,19 @@ from imu.types import Session, role_side
 _CAL_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 
 
+def calibration_roles(session: Session) -> tuple[str, list[str], list[str]]:
+    """The roles a calibration solves: ``(where, roles, thighs)``, where names the session in
+    messages. Raises :class:`BadInputError` (one line) without a sacrum or without a thigh."""
+    where = session.source or "session"
+    roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
+    if "sacrum" not in roles:
+        raise BadInputError(f"{where}: calibration needs a sacrum sensor")
+    thighs = [r for r in roles if role_side(r)]
+    if not thighs:
+        raise BadInputError(f"{where}: calibration needs at least one thigh sensor")
+    return where, roles, thighs
+
+
 @dataclass
 class AutoSettings:
     """Thresholds of the automatic calibration (rad/s, seconds, degrees)."""
@@ -186,13 +199,7 @@ def calibrate_auto(session: Session, *, intrinsics: dict | None = None,
     from imu.kinematics.pipeline import sensor_times_s
 
     s = settings or AutoSettings()
-    where = session.source or "session"
-    roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
-    if "sacrum" not in roles:
-        raise BadInputError(f"{where}: calibration needs a sacrum sensor")
-    thighs = [r for r in roles if role_side(r)]
-    if not thighs:
-        raise BadInputError(f"{where}: calibration needs at least one thigh sensor")
+    where, roles, thighs = calibration_roles(session)
     times = {r: sensor_times_s(session.sensors[r]) for r in roles}
     t0 = max(float(times[r][0]) for r in roles)
     t1 = min(float(times[r][-1]) for r in roles)
