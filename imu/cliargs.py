@@ -46,8 +46,8 @@ def add_lsl_scope_argument(parser) -> None:
 
     parser.add_argument("--lsl-scope", choices=SCOPES, default=DEFAULT_SCOPE,
                         help="with --lsl: 'machine' (default) lets only this computer discover "
-                             "the streams; 'link' publishes them to the local network (anyone "
-                             "on it can record them)")
+                             "and connect to the streams (sockets tied to loopback); 'link' "
+                             "publishes them to the local network (anyone on it can record them)")
 
 
 def add_method_argument(parser) -> None:

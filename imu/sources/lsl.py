@@ -11,9 +11,12 @@ sensor clock relative to the newest sample of the block.
 Network scope (health data): LSL publishes on the network. By default (``scope="machine"``)
 liblsl is configured so that only this computer can discover the streams: resolve scope
 ``machine`` (no LAN multicast groups, TTL 0), the discovery responder bound to 127.0.0.1 and
-IPv6 off. liblsl has no setting for the address of its data (TCP) and time (UDP) servers: they
-still listen on all interfaces, undiscoverable from the LAN but reachable by a port scan; a
-firewall keeps them off the LAN. ``scope="link"`` (``--lsl-scope link``) publishes to the local
+IPv6 off. liblsl has no setting for the address of its data (TCP) and time (UDP) servers, so
+right after liblsl opens an outlet's sockets each of them is tied to the loopback interface
+(``SO_BINDTODEVICE lo``, allowed to unprivileged processes since Linux 5.7) and made
+non-inheritable: connections and packets from any other interface are refused. Where the system
+does not allow that, the outlet is closed again and publishing stops with a one-line error
+rather than listening on the network. ``scope="link"`` (``--lsl-scope link``) publishes to the local
 network (liblsl's link scope, IPv4 and IPv6). The configuration is handed to liblsl in memory
 (``lsl_set_config_content``); older liblsl gets a file in a private temporary folder
 (``mkdtemp``, created with ``O_EXCL | O_NOFOLLOW``), never a predictable path.
@@ -21,7 +24,9 @@ network (liblsl's link scope, IPv4 and IPv6). The configuration is handed to lib
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import tempfile
 
 import numpy as np
@@ -44,6 +49,9 @@ _CONFIG = {
     "link": "[log]\nlevel = -2\n[multicast]\nResolveScope = link\n",
 }
 _configured: str | None = None
+#: liblsl's default discovery (multicast responder) port.
+MULTICAST_PORT = 16571
+log = logging.getLogger(__name__)
 
 
 def lsl_config(scope: str) -> str:
@@ -88,6 +96,63 @@ def _import_pylsl(scope: str = DEFAULT_SCOPE):
     return pylsl
 
 
+def _socket_fds() -> set[int]:
+    """File descriptors of this process that are sockets (Linux ``/proc``; empty elsewhere)."""
+    fds = set()
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        return fds
+    for name in names:
+        try:
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:"):
+                fds.add(int(name))
+        except (OSError, ValueError):
+            continue
+    return fds
+
+
+def confine_to_loopback(fds: set[int], ports: set[int]) -> int:
+    """Tie the internet sockets among ``fds`` bound to one of ``ports`` to the loopback
+    interface and stop children from inheriting them.
+
+    Returns the number of sockets confined. Raises :class:`OSError` when the system refuses.
+    """
+    done = 0
+    for fd in sorted(fds):
+        try:
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        try:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6):
+                continue
+            if sock.getsockname()[1] not in ports:
+                continue
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo\0")
+            os.set_inheritable(fd, False)
+            done += 1
+        finally:
+            sock.close()
+    return done
+
+
+def _outlet_ports(pylsl, outlet) -> set[int]:
+    """The ports an outlet's servers listen on (data, service, discovery)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(outlet.get_info().as_xml())
+    except ET.ParseError:  # pragma: no cover - liblsl writes well-formed XML
+        return set()
+    ports = set()
+    for tag in ("v4data_port", "v4service_port", "v6data_port", "v6service_port"):
+        text = root.findtext(tag)
+        if text and text.strip().isdigit() and int(text) > 0:
+            ports.add(int(text))
+    return ports
+
+
 class LslPublisher:
     """LSL outlets for a set of sensors (and optionally the angles).
 
@@ -109,6 +174,7 @@ class LslPublisher:
                  angles_rate_hz: float = 0.0, name_prefix: str = "imu",
                  scope: str = DEFAULT_SCOPE):
         self.pylsl = pylsl = _import_pylsl(scope)
+        self.scope = scope
         self.outlets = {}
         self.source_ids = {}
         for role, info in sensors.items():
@@ -125,7 +191,7 @@ class LslPublisher:
                 ch.append_child_value("unit", unit)
                 ch.append_child_value("type", "Acceleration" if label.startswith("acc")
                                       else "AngularVelocity")
-            self.outlets[role] = pylsl.StreamOutlet(si, chunk_size=0, max_buffered=60)
+            self.outlets[role] = self._outlet(si, chunk_size=0, max_buffered=60)
             self.source_ids[role] = sid
         self.angle_columns = list(angle_columns) if angle_columns else []
         self.angles_outlet = None
@@ -137,8 +203,26 @@ class LslPublisher:
                 ch = chans.append_child("channel")
                 ch.append_child_value("label", c)
                 ch.append_child_value("unit", "degrees")
-            self.angles_outlet = pylsl.StreamOutlet(si)
+            self.angles_outlet = self._outlet(si)
             self.source_ids["angles"] = "imu-angles"
+
+    def _outlet(self, info, **kwargs):
+        """A new outlet; with scope ``machine`` its sockets are confined to loopback."""
+        before = _socket_fds()
+        outlet = self.pylsl.StreamOutlet(info, **kwargs)
+        if self.scope != "machine":
+            return outlet
+        new = _socket_fds() - before
+        ports = _outlet_ports(self.pylsl, outlet) | {MULTICAST_PORT}
+        try:
+            n = confine_to_loopback(new, ports)
+        except OSError as exc:
+            del outlet
+            self.close()
+            raise ImuError(f"LSL: cannot keep the streams on this computer ({exc.strerror or exc}); "
+                           "use --lsl-scope link to publish on the local network") from None
+        log.debug("LSL outlet %s: %d sockets confined to loopback", info.name(), n)
+        return outlet
 
     def push_block(self, role: str, block: SampleBlock) -> None:
         """Publish one raw block of ``role``."""
