@@ -24,6 +24,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no status lines")
 
 
+DEFAULT_ROLES_ARG = "sacrum,right_thigh,left_thigh"
+
+
 def add_source_arguments(parser) -> None:
     """The sensor-source options shared by ``imu record`` and ``imu live``."""
     parser.add_argument("--simulate", action="store_true",
@@ -35,14 +38,20 @@ def add_source_arguments(parser) -> None:
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="sensor output data rate (default 104; the XIAO firmware offers 104 "
                              "and 208)")
+    parser.add_argument("--simulate-vendors", action="store_true",
+                        help="like --simulate, with third-party virtual sensors worn too: our "
+                             "sensor on the sacrum, a Movella DOT (rate quantities) on the right "
+                             "thigh, a Polar Verity Sense on the left thigh, a DOT in an "
+                             "orientation mode on the trunk (docs/hardware.md)")
     parser.add_argument("--program", default="demo",
                         help="--simulate: simulator program (default demo)")
     parser.add_argument("--seed", type=int, default=0, help="--simulate: simulator seed")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--simulate: session seconds per wall-clock second (default 1)")
-    parser.add_argument("--roles", default="sacrum,right_thigh,left_thigh",
+    parser.add_argument("--roles", default=DEFAULT_ROLES_ARG,
                         help="--simulate: comma-separated roles "
-                             "(default sacrum,right_thigh,left_thigh)")
+                             "(default sacrum,right_thigh,left_thigh; with --simulate-vendors "
+                             "all four)")
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--lsl", action="store_true",
@@ -68,17 +77,27 @@ def build_source(args, progress: bool = True):
         raise BadInputError(f"--speed {args.speed:g}: must be positive")
     if not (1 <= args.rate <= 1000):
         raise BadInputError(f"--rate {args.rate}: give 1..1000 Hz")
-    if args.simulate and role_to_addr:
-        raise BadInputError("--simulate and --sensor exclude each other")
-    if args.simulate or not role_to_addr:
+    vendors = getattr(args, "simulate_vendors", False)
+    if (args.simulate or vendors) and role_to_addr:
+        raise BadInputError(f"{'--simulate-vendors' if vendors else '--simulate'} and --sensor "
+                            "exclude each other")
+    if args.simulate or vendors or not role_to_addr:
         roles = tuple(r.strip() for r in args.roles.split(",") if r.strip())
-        if not args.simulate:
+        layout = None
+        if vendors:
+            from imu.sources.ble.vendor_sim import SESSION_LAYOUT, session_layout
+            if args.roles == DEFAULT_ROLES_ARG:  # every vendor of the layout gets a role
+                roles = tuple(SESSION_LAYOUT)
+            layout = session_layout(roles)
+        if not (args.simulate or vendors):
             print(f"imu {getattr(args, 'command', None) or 'record'}: no --sensor given: "
                   "using the simulated sensor set", file=sys.stderr)
         source = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, roles=roles,
-                                 speed=args.speed, progress=progress)
+                                 speed=args.speed, progress=progress, vendors=layout)
         meta = {"source": "simulated", "program": args.program, "seed": args.seed,
                 "rate_hz": args.rate, "speed": args.speed}
+        if layout is not None:
+            meta["vendors"] = layout
         return source, meta
     from imu.sources.ble.reader import BleSource
     source = BleSource(role_to_addr, rate_hz=args.rate, identify=args.identify,

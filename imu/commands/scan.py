@@ -13,7 +13,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
                         help="how long to listen for advertisements (default 5)")
     parser.add_argument("--simulate", action="store_true",
-                        help="scan the built-in virtual sensors instead of the Bluetooth adapter")
+                        help="scan the built-in virtual sensors (ours and the virtual "
+                             "third-party ones) instead of the Bluetooth adapter")
     parser.add_argument("--no-battery", action="store_true",
                         help="do not connect to read battery levels")
     parser.add_argument("--json", action="store_true", help="print the list as JSON")
@@ -25,10 +26,15 @@ async def _scan_simulated(timeout_s: float, read_details: bool):
     from imu.sources.ble.virtual import VirtualSensor, sim_address, still_feed
     from imu.sources.simulated import DEFAULT_ROLES, virtual_name
 
+    from imu.sources.ble.vendor_sim import scan_set
+
     sensors = []
     for i, role in enumerate(DEFAULT_ROLES):
         vs = VirtualSensor(sim_address(i), virtual_name(role), still_feed(104), f"sim-{role}",
                            battery_pct=95 - 7 * i)
+        await vs.power_on()
+        sensors.append(vs)
+    for vs in scan_set():  # the registered third-party virtual sensors (Polar, DOT, ...)
         await vs.power_on()
         sensors.append(vs)
     try:

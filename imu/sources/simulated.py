@@ -59,12 +59,17 @@ class SimulatedSource(Source):
         Passed to :func:`imu.sim.simulate`.
     progress : bool
         Progress lines on stderr while simulating and connecting.
+    vendors : dict, optional
+        Role → kind of a registered virtual vendor sensor
+        (:mod:`imu.sources.ble.vendor_sim`, e.g. ``"polar-verity-sense"``) worn on that role
+        instead of our own sensor; ``"imu"`` or a missing role: our own sensor.
     """
 
     def __init__(self, program="demo", rate_hz: float = 104, seed: int = 0,
                  roles=DEFAULT_ROLES, speed: float = 1.0, *, errors: bool = True,
                  loop: bool = True, reps: int | None = None, duration_s: float | None = None,
-                 calibration: bool = True, progress: bool = False):
+                 calibration: bool = True, progress: bool = False,
+                 vendors: dict[str, str] | None = None):
         self.program = program
         self.rate_hz = int(round(rate_hz))
         self.seed = int(seed)
@@ -74,6 +79,7 @@ class SimulatedSource(Source):
         self.loop = loop
         self.sim_kwargs = {"reps": reps, "duration_s": duration_s, "calibration": calibration}
         self.progress = progress
+        self.vendors = {r: k for r, k in (vendors or {}).items() if k != "imu"}
         self.sensors: dict[str, SensorInfo] = {}
         self.virtual: dict[str, VirtualSensor] = {}
         self.reader: BleSource | None = None
@@ -110,13 +116,20 @@ class SimulatedSource(Source):
         radio = get_radio()
         self._t0 = time.monotonic()
         spans = []
+        groups: dict[str, list] = {}
         for i, role in enumerate(self.roles):
             d = session.sensors[role]
             feed = SampleFeed(d.t_sensor_s, d.acc, d.gyr, d.seq, loop=self.loop)
             spans.append(feed.span_s)
-            vs = VirtualSensor(sim_address(i), virtual_name(role), feed, d.info.sensor_id,
-                               speed=self.speed, radio=radio, rate_hz=self.rate_hz,
-                               battery_pct=95 - 7 * i)
+            kind = self.vendors.get(role)
+            if kind is not None:  # a third-party sensor worn on this role, same motion
+                from imu.sources.ble import vendor_sim
+                vs = vendor_sim.make(kind, i, feed, role=role, sim=res, speed=self.speed,
+                                     radio=radio, sync_group=groups.setdefault(kind, []))
+            else:
+                vs = VirtualSensor(sim_address(i), virtual_name(role), feed, d.info.sensor_id,
+                                   speed=self.speed, radio=radio, rate_hz=self.rate_hz,
+                                   battery_pct=95 - 7 * i)
             vs.paused = True      # the program starts once every sensor streams (below)
             await vs.power_on()
             vs._t_wall0 = self._t0  # one power-on instant: sensor clocks start together
