@@ -221,6 +221,60 @@ def _analyze_set(k: int, n: int, w: SetWindow, t: np.ndarray, angles: AngleTable
     return set_result(w, det, items, side_inferred=inferred)
 
 
+class _RowBuffer:
+    """Angle rows kept for the inferred sets of :class:`LiveAnalyzer` (appended one by one,
+    stored as numpy blocks; handed out as an :class:`~imu.types.AngleTable`)."""
+
+    def __init__(self, columns):
+        self.columns = list(columns)
+        self.conf_names: list[str] | None = None
+        self._t: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._c: list[np.ndarray] = []
+        self._pend_t: list[float] = []
+        self._pend_v: list[list[float]] = []
+        self._pend_c: list[list[float]] = []
+
+    def append(self, t_s: float, row: Mapping[str, float],
+               confidence: Mapping[str, float] | None) -> None:
+        if self.conf_names is None:
+            self.conf_names = list(confidence or {})
+        self._pend_t.append(t_s)
+        self._pend_v.append([row.get(c, math.nan) for c in self.columns])
+        if self.conf_names:
+            conf = confidence or {}
+            self._pend_c.append([conf.get(c, math.nan) for c in self.conf_names])
+        if len(self._pend_t) >= 256:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pend_t:
+            return
+        self._t.append(np.asarray(self._pend_t, dtype=float))
+        self._v.append(np.asarray(self._pend_v, dtype=float).reshape(-1, len(self.columns)))
+        n, nc = len(self._pend_t), len(self.conf_names or [])
+        self._c.append(np.asarray(self._pend_c, dtype=float).reshape(n, nc) if nc
+                       else np.zeros((n, 0)))
+        self._pend_t, self._pend_v, self._pend_c = [], [], []
+
+    def drop_before(self, t_s: float) -> None:
+        """Forget whole blocks that end before ``t_s``."""
+        while self._t and self._t[0][-1] < t_s:
+            self._t.pop(0), self._v.pop(0), self._c.pop(0)
+
+    def table(self) -> AngleTable:
+        self._flush()
+        if len(self._t) > 1:
+            self._t = [np.concatenate(self._t)]
+            self._v = [np.concatenate(self._v)]
+            self._c = [np.concatenate(self._c)]
+        t = self._t[0] if self._t else np.zeros(0)
+        v = self._v[0] if self._v else np.zeros((0, len(self.columns)))
+        c = self._c[0] if self._c else np.zeros((0, len(self.conf_names or [])))
+        return AngleTable(t, {n: v[:, k] for k, n in enumerate(self.columns)},
+                          {n: c[:, k] for k, n in enumerate(self.conf_names or [])})
+
+
 class LiveAnalyzer:
     """Sample-by-sample analysis of a session as it happens (the dashboard's path).
 
@@ -228,6 +282,13 @@ class LiveAnalyzer:
     outside a set (or inside the calibration phase) are ignored. A session with no set events can
     still be analysed live by naming ``exercise`` (and ``side``): the set then starts with the
     first row after the calibration phase.
+
+    Without set events and without ``exercise``, the sets are inferred as :func:`analyze_angles`
+    infers them: each bout the (same, streaming) recogniser closes becomes a set with the same
+    boundaries, analysed by the same function over the same rows (:attr:`completed` gets it
+    when the bout closes, a few seconds after the movement stops: the recogniser waits
+    ``gap_s`` of quiet standing). A ``set_start`` event ends the inference (a session with set
+    events has no inferred sets); the sets inferred before it stay.
 
     Parameters
     ----------
@@ -258,6 +319,11 @@ class LiveAnalyzer:
         # seconds before its start, exactly as the batch path gives them
         self._recent: deque = deque()
         self._recent_s = self.settings["common.baseline_lookback_s"] + 1.0
+        #: inferred sets completed since the caller last emptied this list (JSON dicts, in
+        #: time order; see the class docstring)
+        self.completed: list[dict] = []
+        self._calibration_events: list[Event] = []
+        self._buffer = _RowBuffer(self.columns) if self.default_exercise is None else None
 
     @property
     def active(self) -> bool:
@@ -266,6 +332,8 @@ class LiveAnalyzer:
     def event(self, ev: Event) -> dict | None:
         """Handle an event; returns the completed set's JSON dict when a set ends."""
         done = None
+        if ev.kind in ("calibration_start", "calibration_end"):
+            self._calibration_events.append(ev)
         if ev.kind == "calibration_start":
             done = self._close(ev.t_s)
             self._in_calibration = True
@@ -273,6 +341,7 @@ class LiveAnalyzer:
             self._in_calibration = False
         elif ev.kind == "set_start":
             self._seen_set_event = True
+            self._buffer = None           # a session with set events has no inferred sets
             done = self._close(ev.t_s)
             ex = normalize_exercise(ev.exercise) or self.default_exercise
             if ex is None:
@@ -287,7 +356,13 @@ class LiveAnalyzer:
                confidence: Mapping[str, float] | None = None) -> list[dict]:
         """Feed one angle row; returns newly completed reps/holds of the set under way."""
         self._t_last = float(t_s)
-        self.recognizer.update(t_s, row)
+        closed = self.recognizer.update(t_s, row)
+        if self._buffer is not None:
+            self._buffer.append(float(t_s), row, confidence)
+            if closed:
+                self._infer(closed)
+            elif not self._buffer._pend_t:     # a block was just stored
+                self._trim_buffer()
         self._recent.append((float(t_s), row, confidence))
         while self._recent and self._recent[0][0] < t_s - self._recent_s:
             self._recent.popleft()
@@ -304,8 +379,39 @@ class LiveAnalyzer:
         return new
 
     def finish(self) -> dict | None:
-        """End of the session: closes the set under way (returns its JSON dict)."""
-        return self._close(self._t_last)
+        """End of the session: closes the set under way (returns its JSON dict) and the
+        recogniser's last bout (its inferred set goes to :attr:`completed`)."""
+        done = self._close(self._t_last)
+        if self._buffer is not None:
+            self._infer(self.recognizer.finish())
+        return done
+
+    def _infer(self, closed: list) -> None:
+        """The inferred sets of newly closed recognised segments, analysed exactly as
+        :func:`analyze_angles` analyses them (same windows, same rows, same function)."""
+        from imu.analysis.recognition import inferred_sets
+        from imu.analysis.sets import outside_calibration
+
+        windows, _ = inferred_sets(closed, DETECTORS)
+        windows = outside_calibration(windows, calibration_windows(self._calibration_events))
+        if windows:
+            table = self._buffer.table()
+            for w in windows:
+                try:
+                    res = _analyze_set(len(self.sets), len(self.sets) + 1, w, table.time_s,
+                                       table, self.settings, None)
+                except BadInputError:
+                    continue          # the batch lists it under sets_not_analysed
+                res["confidence"] = round(w.confidence, 2)
+                self.sets.append(res)
+                self.completed.append(res)
+        self._trim_buffer()
+
+    def _trim_buffer(self) -> None:
+        """Keep the rows the next inferred set can need (its detector's preroll included)."""
+        keep = self.recognizer.earliest_next_start()
+        if math.isfinite(keep):
+            self._buffer.drop_before(keep - self._recent_s)
 
     def result(self) -> dict:
         """The Analysis JSON of the sets completed so far."""

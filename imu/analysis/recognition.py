@@ -428,6 +428,13 @@ class ExerciseRecognizer:
         self.segments += out
         return out
 
+    def earliest_next_start(self) -> float:
+        """The earliest time (s) a segment closed from now on can start: rows before it are
+        no longer needed by anyone who analyses the next segment's rows."""
+        lead = max(self.calibration_lead_s, self.pad_before_s, *PAD_BEFORE_S.values())
+        t = self._bout_start if self._bout_start is not None else self._t_last
+        return max(self._prev_end, t - lead)
+
     def _first_t(self) -> float:
         return self._t0 if self._t0 is not None else 0.0
 

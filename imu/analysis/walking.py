@@ -149,14 +149,18 @@ class WalkingDetector(Detector):
         dur = float(t[-1] - t[0])
         flex = self._slice(f"{side}_hip_flexion", a, b)
         ok = np.isfinite(flex)
-        if not (self.min_s <= dur <= self.max_s) or ok.sum() < 0.8 * len(flex):
+        # rows the stride should have: a gap is NaN rows in a recording's table but no rows
+        # at all live (rows come at the sacrum's samples), so count by time, not by rows
+        dt = float(np.median(np.diff(t)))
+        k = np.rint((t - t[0]) / dt)                   # each row's place on a uniform grid
+        if not (self.min_s <= dur <= self.max_s) or ok.sum() < 0.8 * max(len(flex), k[-1] + 1):
             return None
         hi, lo = float(np.nanmax(flex)), float(np.nanmin(flex))
         if hi - lo < self.min_range:
             return None
         obl = self._slice("pelvis_obliquity", a, b)
-        n_st = max(2, int(round(self.stance_frac * len(t))))
-        st = obl[:n_st]
+        n_st = max(2, int(round(self.stance_frac * (k[-1] + 1))))
+        st = obl[k < n_st]                             # the stance: by time, not by rows
         ref = float(np.nanmean(obl)) if np.isfinite(obl).any() else NAN
         drop = drop_sign(side) * (st - ref)
         with np.errstate(invalid="ignore"):

@@ -84,6 +84,7 @@ class LiveAnalysis:
             # before its set) and recognises the movement; only a set's rows reach a detector
             for item in self.analyzer.update(t, row, conf):
                 self._collect(item)
+            self._take_completed()
             if self.analyzer.detector is None:
                 continue
             self._taken = len(self.analyzer._items)
@@ -101,11 +102,11 @@ class LiveAnalysis:
         """End of the session: pending events take effect, the set under way closes (at
         ``t_s`` if given, else at the last row)."""
         self._apply_events(math.inf)
-        if self.analyzer.detector is not None:
-            if t_s is not None:
-                self.analyzer._t_last = max(self.analyzer._t_last, float(t_s)) \
-                    if math.isfinite(self.analyzer._t_last) else float(t_s)
-            self._done(self.analyzer.finish())
+        if self.analyzer.detector is not None and t_s is not None:
+            self.analyzer._t_last = max(self.analyzer._t_last, float(t_s)) \
+                if math.isfinite(self.analyzer._t_last) else float(t_s)
+        self._done(self.analyzer.finish())
+        self._take_completed()
 
     # ---------------------------------------------------------------------------- output --
     @property
@@ -139,6 +140,12 @@ class LiveAnalysis:
             if ev.kind in ("set_start", "set_end"):
                 self.live_state = {}
                 self._taken = 0
+
+    def _take_completed(self) -> None:
+        """The sets the analyzer inferred from the recognised movement (no set events)."""
+        while self.analyzer.completed:
+            self._taken = 0
+            self._done(self.analyzer.completed.pop(0))
 
     def _done(self, res: dict | None) -> None:
         if res is None:
