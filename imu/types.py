@@ -50,6 +50,9 @@ class SampleBlock:
         Specific force in the sensor frame, m/s².
     gyr : ndarray, shape (N, 3), float64
         Angular rate in the sensor frame, rad/s.
+    quat : ndarray, shape (N, 4), float64, or None
+        The sensor's own orientation ``q_ES`` (``w, x, y, z``) when it streams one (vendor
+        sensor fusion, e.g. a Movella DOT in a quaternion payload mode); recordings keep it.
     """
 
     sensor_id: str
@@ -58,6 +61,7 @@ class SampleBlock:
     t_host_s: np.ndarray
     acc: np.ndarray
     gyr: np.ndarray
+    quat: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(len(self.seq))

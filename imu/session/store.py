@@ -217,6 +217,8 @@ class RecordingWriter:
         self._db_lock = threading.Lock()
         self._buf_lock = threading.Lock()
         self._pending: dict[str, list[np.ndarray]] = {}
+        self._pending_q: list[tuple[str, int, np.ndarray]] = []  # (role, first, quats)
+        self._n_added: dict[str, int] = {}  # role -> samples added (orientation indices)
         self._pending_since: float | None = None
         self._unsealed: dict[str, list[tuple[int, np.ndarray]]] = {}  # role -> small chunks
         self._hints: dict[str, dict] = {}  # role -> codec scale hints
@@ -314,7 +316,8 @@ class RecordingWriter:
         """Buffer one block of raw samples of the sensor in ``role`` (cheap; no disk I/O).
 
         A role not announced yet is registered from the block's ``sensor_id`` (model
-        ``unknown``) so no sample is ever dropped.
+        ``unknown``) so no sample is ever dropped. A block carrying the sensor's own
+        orientation (``block.quat``) has it stored with its samples, in the same commit.
         """
         self._check_open()
         n = len(block.seq)
@@ -326,8 +329,16 @@ class RecordingWriter:
         m = codec.pack_columns(block.seq, block.t_sensor_s, block.t_host_s, block.acc, block.gyr)
         if role not in self._sensors:
             self.add_sensor(SensorInfo(block.sensor_id, role, model="unknown"))
+        quat = getattr(block, "quat", None)
+        if quat is not None and np.shape(quat) != (n, 4):
+            raise ValueError(f"sample block of {role} has {np.shape(quat)} orientations for "
+                             f"{n} samples")
         with self._buf_lock:
             self._pending.setdefault(role, []).append(m)
+            first = self._n_added.get(role, 0)
+            self._n_added[role] = first + n
+            if quat is not None:
+                self._pending_q.append((role, first, np.array(quat, dtype="<f8")))
             if self._pending_since is None:
                 self._pending_since = time.monotonic()
 
@@ -385,13 +396,15 @@ class RecordingWriter:
     def _commit(self, seal_all: bool) -> None:
         with self._buf_lock:
             pending, self._pending = self._pending, {}
+            pending_q, self._pending_q = self._pending_q, []
             self._pending_since = None
         if not pending and not seal_all:
             return
         try:
-            self._write_chunks(pending, seal_all)
+            self._write_chunks(pending, seal_all, pending_q)
         except BaseException:
             with self._buf_lock:  # keep the samples for the next attempt: nothing is dropped
+                self._pending_q = pending_q + self._pending_q
                 for role, mats in pending.items():
                     self._pending[role] = mats + self._pending.get(role, [])
                 if self._pending and self._pending_since is None:
@@ -399,7 +412,8 @@ class RecordingWriter:
             raise
         self.samples_written += sum(len(x) for xs in pending.values() for x in xs)
 
-    def _write_chunks(self, pending: dict[str, list[np.ndarray]], seal_all: bool) -> None:
+    def _write_chunks(self, pending: dict[str, list[np.ndarray]], seal_all: bool,
+                      pending_q: list | None = None) -> None:
         inserts: list[tuple[str, np.ndarray, bool]] = []  # (role, matrix, stays unsealed)
         deletes: list[int] = []
         sealed_roles: list[str] = []
@@ -422,7 +436,7 @@ class RecordingWriter:
             for k in range(0, len(data), seal):  # sealed chunks of SEAL_SAMPLES, rest unsealed
                 piece = data[k:k + seal]
                 inserts.append((role, piece, len(piece) < seal and not seal_all))
-        if not inserts and not deletes:
+        if not inserts and not deletes and not pending_q:
             return
         rows = []
         for role, m, _ in inserts:
@@ -442,6 +456,12 @@ class RecordingWriter:
                     "INSERT INTO chunks (sensor, n, codec, seq_first, seq_last, t_host_min_s, "
                     "t_host_max_s, data) VALUES (?,?,?,?,?,?,?,?)", row)
                 ids.append(int(cur.lastrowid))
+            for role, first, q in _merge_runs(pending_q or []):  # with their samples, never
+                # one without
+                self._db.execute(
+                    "INSERT INTO orientations (sensor, first, n, data) VALUES (?,?,?,?)",
+                    (self._sensors[role][0], int(first), int(len(q)),
+                     zlib.compress(q.tobytes(), 6)))
             self._db.execute("COMMIT")
         except BaseException:
             if self._db.in_transaction:
@@ -701,6 +721,18 @@ def _attach_orientations(p: Path, sensors: dict[int, SensorInfo], out: dict[str,
                                     f"{len(d)} samples")
             q[first:first + n] = np.frombuffer(raw, dtype="<f8").reshape(n, 4)
         d.quat = q
+
+
+def _merge_runs(parts: list[tuple[str, int, np.ndarray]]) -> list[tuple[str, int, np.ndarray]]:
+    """Orientation pieces ``(role, first, quats)`` with consecutive samples joined."""
+    runs: dict[str, list] = {}
+    for role, first, q in parts:
+        r = runs.setdefault(role, [])
+        if r and r[-1][0] + sum(len(x) for x in r[-1][1]) == first:
+            r[-1][1].append(q)
+        else:
+            r.append((first, [q]))
+    return [(role, first, np.concatenate(qs)) for role, r in runs.items() for first, qs in r]
 
 
 def sensor_info_to_dict(info: SensorInfo) -> dict:

@@ -63,8 +63,10 @@ class SensorLink:
                  clock: Callable[[], float], on_block, on_event, connect_lock: asyncio.Lock,
                  client_backend=None, scanner_backend=None, connect_timeout_s: float = 5.0,
                  acc_range_g: int | None = None, gyr_range_dps: int | None = None,
-                 first_connect_timeout_s: float = FIRST_CONNECT_TIMEOUT_S):
+                 first_connect_timeout_s: float = FIRST_CONNECT_TIMEOUT_S,
+                 vendor_options: dict | None = None):
         self.role = role
+        self.vendor_options = dict(vendor_options or {})
         self.first_connect_timeout_s = first_connect_timeout_s
         self.device = address if isinstance(address, BLEDevice) else None
         self.address = address.address if isinstance(address, BLEDevice) else str(address)
@@ -207,7 +209,10 @@ class SensorLink:
         from imu.sources.ble.vendor_link import driver_for
 
         if self.driver is None:
-            self.driver = driver_for(client.services, self.address, self.rate_hz)
+            self.driver = driver_for(client.services, self.address, self.rate_hz,
+                                     self.vendor_options)
+            if hasattr(self.driver, "attach"):
+                self.driver.attach(self)
         if self.driver is None:
             raise SensorError(f"sensor {self.role} ({self.address}) offers none of the supported "
                               "services (imu protocol v1, Movella DOT, WitMotion)")
@@ -215,8 +220,9 @@ class SensorLink:
         await self.driver.configure(client, self._on_vendor_data)
         drv = self.driver
         self.info = SensorInfo(sensor_id=self.address, role=self.role, model=drv.model,
-                               rate_hz=float(drv.rate_hz), firmware="",
-                               extra={"address": self.address})
+                               rate_hz=float(drv.rate_hz), firmware=getattr(drv, "firmware", ""),
+                               extra={"address": self.address,
+                                      **(getattr(drv, "info_extra", None) or {})})
 
     def _on_vendor_data(self, _char, data: bytearray) -> None:
         drv = self.driver
@@ -427,6 +433,12 @@ class BleSource(Source):
         Session clock (default: seconds since :meth:`start`).
     identify : bool
         Blink each sensor's LED (3 s) as it connects, naming its role on stderr.
+    vendor_options : dict, optional
+        Role → settings of that sensor's vendor driver (Movella DOT: ``rate_hz``,
+        ``payload``, ``heading_reset``; :mod:`imu.sources.ble.dot`).
+    sync_dots : bool
+        Synchronise the clocks of two or more Movella DOTs before they start (documented
+        procedure; a sensor that fails is reported and stays on its own clock).
     """
 
     def __init__(self, role_to_address: dict, *, rate_hz: int = 104, client_backend=None,
@@ -434,7 +446,8 @@ class BleSource(Source):
                  connect_timeout_s: float = 5.0, identify: bool = False,
                  first_connect_timeout_s: float = FIRST_CONNECT_TIMEOUT_S,
                  acc_range_g: int | None = None, gyr_range_dps: int | None = None,
-                 announce: Callable[[str], None] | None = None):
+                 announce: Callable[[str], None] | None = None,
+                 vendor_options: dict | None = None, sync_dots: bool = True):
         if not role_to_address:
             raise SensorError("no sensors given: map at least one role to an address")
         self.role_to_address = dict(role_to_address)
@@ -449,6 +462,8 @@ class BleSource(Source):
         self.acc_range_g = acc_range_g
         self.gyr_range_dps = gyr_range_dps
         self.announce = announce
+        self.vendor_options = dict(vendor_options or {})
+        self.sync_dots = bool(sync_dots)
         self.sensors: dict[str, SensorInfo] = {}
         self.links: dict[str, SensorLink] = {}
         self._queue: asyncio.Queue | None = None
@@ -480,7 +495,8 @@ class BleSource(Source):
                 on_event=self._on_event, connect_lock=lock, client_backend=self.client_backend,
                 scanner_backend=self.scanner_backend, connect_timeout_s=self.connect_timeout_s,
                 acc_range_g=self.acc_range_g, gyr_range_dps=self.gyr_range_dps,
-                first_connect_timeout_s=self.first_connect_timeout_s)
+                first_connect_timeout_s=self.first_connect_timeout_s,
+                vendor_options=self.vendor_options.get(role))
         # Connect one after the other (and blink each one if asked), then start them together.
         for role, link in self.links.items():
             self._tasks.append(asyncio.create_task(link.run(), name=f"ble-{role}"))
@@ -501,6 +517,7 @@ class BleSource(Source):
                 except (SensorError, BleakError, asyncio.TimeoutError) as exc:
                     if self.announce:
                         self.announce(f"{role}: cannot blink ({exc})")
+        await self._sync_dots()
         for link in self.links.values():
             link.go.set()
         for role, link in self.links.items():
@@ -511,6 +528,19 @@ class BleSource(Source):
             if link.failed is not None:
                 await self.stop()
                 raise link.failed
+
+    async def _sync_dots(self) -> None:
+        """Two or more Movella DOTs: synchronise their clocks before they start."""
+        if not self.sync_dots:
+            return
+        from imu.sources.ble.dot import DotDriver, sync_dots
+        dots = [link for link in self.links.values() if isinstance(link.driver, DotDriver)]
+        if len(dots) < 2:
+            return
+        if self.announce:
+            self.announce(f"synchronising {len(dots)} Movella DOTs "
+                          f"({', '.join(link.role for link in dots)})")
+        await sync_dots(dots, announce=self.announce)
 
     async def identify(self, role: str, seconds: int = 3) -> None:
         await self.links[role].identify(seconds)

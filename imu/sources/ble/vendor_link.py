@@ -5,8 +5,8 @@ A driver knows one vendor's GATT layout and start/stop writes, and turns notific
 sequence numbers from the sensor's own timestamps (vendors send none), so gaps and duplicates
 are counted as for our protocol.
 
-- Movella DOT (payload mode 21 "Rate quantities"): µs timestamps; the output rate (60 Hz by
-  default, set in the Movella app) is measured from the timestamps.
+- Movella DOT: :class:`imu.sources.ble.dot.DotDriver` (payload modes, output rate, heading
+  reset, time synchronisation of several DOTs); µs timestamps.
 - WitMotion WT901BLE family: no timestamps, so samples carry the host receive time and a running
   counter; lost packets cannot be seen. The rate is set with the documented unlock/rate/save
   writes to ``0xFFE9``.
@@ -20,10 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from imu.sources.ble.decoder import MalformedPacket, TrackerCounts
-from imu.sources.ble.vendors import (MOVELLA_CONTROL_UUID, MOVELLA_MEDIUM_PAYLOAD_UUID,
-                                     MOVELLA_MODE_RATE_QUANTITIES, MOVELLA_SERVICE_UUID,
-                                     WIT_NOTIFY_UUID, WIT_SERVICE_UUID, VendorSamples,
-                                     decode_movella_rate_quantities, decode_witmotion)
+from imu.sources.ble.vendors import (MOVELLA_SERVICE_UUID, WIT_NOTIFY_UUID, WIT_SERVICE_UUID,
+                                     VendorSamples, decode_witmotion)
 from imu.types import SampleBlock
 
 WIT_WRITE_UUID = "0000ffe9-0000-1000-8000-00805f9a34fb"
@@ -56,6 +54,21 @@ class TimestampTracker:
         self.next_seq: int | None = None
         self._probe: list[float] = []
         self._held: list[tuple] = []
+        self._seq_base = 0
+        self._t_host_last: float | None = None
+
+    def restart_clock(self, t_host_s: float) -> None:
+        """The sensor restarted its clock (a reset): number the samples that follow on from
+        the last ones, with the samples the host-time gap should have held counted as dropped."""
+        if self.next_seq is not None and self.period_s:
+            gap = 0.0 if self._t_host_last is None else max(0.0, t_host_s - self._t_host_last)
+            missing = max(0, int(round(gap / self.period_s)) - 1)
+            self._seq_base = self.next_seq + missing
+            self.counts.dropped += missing
+            self.next_seq = None
+        self._t0 = None
+        self._last_t = None
+        self._offset = 0.0
 
     @property
     def rate_hz(self) -> float:
@@ -74,8 +87,9 @@ class TimestampTracker:
         t = self._unwrap(np.asarray(s.t_sensor_s, dtype=np.float64))
         acc = s.acc if s.acc is not None else np.full((len(t), 3), np.nan)
         gyr = s.gyr if s.gyr is not None else np.full((len(t), 3), np.nan)
+        quat = getattr(s, "quat", None)
         if self.period_s is None:  # measure the rate from the first few samples
-            self._held.append((t, acc, gyr, t_host_s))
+            self._held.append((t, acc, gyr, t_host_s, quat))
             self._probe.extend(t.tolist())
             if len(self._probe) < 9:
                 return None
@@ -90,17 +104,20 @@ class TimestampTracker:
             blocks = [b for b in blocks if b is not None]
             if not blocks:
                 return None
+            quats = [b.quat for b in blocks]
             return SampleBlock(self.sensor_id, np.concatenate([b.seq for b in blocks]),
                                np.concatenate([b.t_sensor_s for b in blocks]),
                                np.concatenate([b.t_host_s for b in blocks]),
                                np.concatenate([b.acc for b in blocks]),
-                               np.concatenate([b.gyr for b in blocks]))
-        return self._emit(t, acc, gyr, t_host_s)
+                               np.concatenate([b.gyr for b in blocks]),
+                               None if quats[0] is None else np.concatenate(quats))
+        return self._emit(t, acc, gyr, t_host_s, quat)
 
-    def _emit(self, t, acc, gyr, t_host_s) -> SampleBlock | None:
+    def _emit(self, t, acc, gyr, t_host_s, quat=None) -> SampleBlock | None:
+        self._t_host_last = float(t_host_s)
         if self._t0 is None:
             self._t0 = float(t[0])
-        seq = np.rint((t - self._t0) / self.period_s).astype(np.int64)
+        seq = self._seq_base + np.rint((t - self._t0) / self.period_s).astype(np.int64)
         keep = np.ones(len(seq), dtype=bool)
         nxt = self.next_seq
         for i, q in enumerate(seq):
@@ -117,7 +134,8 @@ class TimestampTracker:
         n = int(keep.sum())
         self.counts.samples += n
         return SampleBlock(self.sensor_id, seq[keep], t[keep], np.full(n, float(t_host_s)),
-                           np.asarray(acc, float)[keep], np.asarray(gyr, float)[keep])
+                           np.asarray(acc, float)[keep], np.asarray(gyr, float)[keep],
+                           None if quat is None else np.asarray(quat, float)[keep])
 
 
 class VendorDriver:
@@ -160,26 +178,6 @@ class VendorDriver:
         return self.tracker.feed(s, t_host_s)
 
 
-class MovellaDotDriver(VendorDriver):
-    model = "movella-dot"
-    notify_uuid = MOVELLA_MEDIUM_PAYLOAD_UUID
-
-    def __init__(self, sensor_id: str, rate_hz: float):
-        super().__init__(sensor_id, rate_hz)
-        self.tracker = TimestampTracker(sensor_id, rate_hz=None, wrap_s=2.0**32 * 1e-6)
-
-    async def start(self, client) -> None:
-        await client.write_gatt_char(MOVELLA_CONTROL_UUID,
-                                     bytes((1, 1, MOVELLA_MODE_RATE_QUANTITIES)), response=True)
-
-    async def stop(self, client) -> None:
-        await client.write_gatt_char(MOVELLA_CONTROL_UUID,
-                                     bytes((1, 0, MOVELLA_MODE_RATE_QUANTITIES)), response=True)
-
-    def decode(self, data, t_host_s):
-        return decode_movella_rate_quantities(data)
-
-
 class WitMotionDriver(VendorDriver):
     model = "witmotion-wt901ble"
     notify_uuid = WIT_NOTIFY_UUID
@@ -204,10 +202,15 @@ class WitMotionDriver(VendorDriver):
         return s
 
 
-def driver_for(services, sensor_id: str, rate_hz: float) -> VendorDriver | None:
-    """The driver for a connected device's GATT services, or ``None`` if none fits."""
+def driver_for(services, sensor_id: str, rate_hz: float,
+               options: dict | None = None) -> VendorDriver | None:
+    """The driver for a connected device's GATT services, or ``None`` if none fits.
+
+    ``options`` are per-sensor settings of the vendor driver (Movella DOT: ``rate_hz``,
+    ``payload``, ``heading_reset``; see :mod:`imu.sources.ble.dot`)."""
     if services.get_service(MOVELLA_SERVICE_UUID) is not None:
-        return MovellaDotDriver(sensor_id, rate_hz)
+        from imu.sources.ble.dot import DotDriver, dot_options
+        return DotDriver(sensor_id, **dot_options(options))
     if services.get_service(WIT_SERVICE_UUID) is not None:
         return WitMotionDriver(sensor_id, rate_hz)
     return None

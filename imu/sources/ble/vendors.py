@@ -54,13 +54,15 @@ class VendorSamples:
     """Decoded samples of one notification.
 
     ``t_sensor_s`` (N,) sensor clock, s; ``acc`` (N, 3) m/s² or ``None``; ``gyr`` (N, 3) rad/s
-    or ``None``; ``angles_deg`` (N, 3) when the sensor reports its own orientation.
+    or ``None``; ``angles_deg`` (N, 3) when the sensor reports its own orientation; ``quat``
+    (N, 4) ``w, x, y, z`` when it reports it as a quaternion (orientation-only streams).
     """
 
     t_sensor_s: np.ndarray
     acc: np.ndarray | None = None
     gyr: np.ndarray | None = None
     angles_deg: np.ndarray | None = None
+    quat: np.ndarray | None = None
 
 
 def decode_movella_rate_quantities(data: bytes | bytearray) -> VendorSamples:
