@@ -30,5 +30,6 @@ def test_registered_maker_gets_its_context_and_session_layout_uses_it(monkeypatc
 
 def test_unregistered_kinds_fall_back_to_our_sensor(monkeypatch):
     monkeypatch.setattr(VS, "_KINDS", {})
+    monkeypatch.setattr(VS, "_loaded", True)  # no provider module registers anything
     layout = VS.session_layout(("sacrum", "right_thigh", "left_thigh", "trunk"))
     assert set(layout.values()) == {"imu"}

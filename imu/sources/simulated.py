@@ -140,7 +140,10 @@ class SimulatedSource(Source):
         self.reader = BleSource({r: vs.address for r, vs in self.virtual.items()},
                                 rate_hz=self.rate_hz, client_backend=BumbleClientBackend,
                                 scanner_backend=BumbleScannerBackend, clock=self.clock,
-                                connect_timeout_s=3.0)
+                                connect_timeout_s=3.0,
+                                vendor_options={r: vs.host_options
+                                                for r, vs in self.virtual.items()
+                                                if getattr(vs, "host_options", None)})
         try:
             await self.reader.start()
         except BaseException:

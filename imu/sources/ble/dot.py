@@ -462,7 +462,21 @@ class DotDriver(VendorDriver):
                 self._event(f"{self._role()} lost Movella DOT time sync (the sensor restarted): "
                             "its samples from here on are on its own clock, aligned by "
                             "arrival time only", sync="lost")
+        await self._battery(client)
         await client.start_notify(self.notify_uuid, on_data)
+
+    async def _battery(self, client) -> None:
+        """Battery level (%) into the link's status, read now and on every notification."""
+        link = self.link
+        if link is None or client.services.get_service(BATTERY_SERVICE_UUID) is None:
+            return
+
+        def on_battery(_ch, data) -> None:
+            if len(data) >= 1:
+                link.status.battery_pct = float(data[0])
+
+        on_battery(None, await self._read(client, BATTERY_UUID))
+        await client.start_notify(BATTERY_UUID, on_battery)
 
     def _role(self) -> str:
         return self.link.role if self.link is not None else self.sensor_id
@@ -509,6 +523,19 @@ class DotDriver(VendorDriver):
             self._prev = None
             self.tracker.restart_clock(t_host_s)
         return super().feed(data, t_host_s)
+
+
+async def scan_details(client) -> tuple[int | None, dict]:
+    """Battery level and firmware of a connected DOT, for ``imu scan``."""
+    battery, info = None, {}
+    try:
+        battery = int((await client.read_gatt_char(BATTERY_UUID))[0])
+        dev = DeviceInfo.from_bytes(await client.read_gatt_char(DEVICE_INFO_UUID))
+        tag = DeviceControl.from_bytes(await client.read_gatt_char(DEVICE_CONTROL_UUID)).tag
+        info = {"firmware": dev.firmware, "sensor_id": tag or dev.address}
+    except Exception as exc:  # an unreadable field leaves it blank in the table
+        log.debug("DOT scan details: %s", exc)
+    return battery, info
 
 
 # ------------------------------------------------------------------------ synchronisation

@@ -194,6 +194,8 @@ class VirtualDot(VirtualSensor):
         self.restarts = 0
         self.sample_true_s: list[float] = []  # true time of every sample sent (tests)
         self.writes: list[bytes] = []  # device control writes (tests)
+        #: (samples sent before, new heading reference rad) of every heading reset / revert
+        self.heading_log: list[tuple[int, float]] = []
         self._next_k = 0
         self._sync_task: asyncio.Task | None = None
 
@@ -375,6 +377,7 @@ class VirtualDot(VirtualSensor):
             self.heading_ref_rad = self.default_heading_rad
         self.reset_type = kind if kind == D.RESET_HEADING else 8
         self.reset_status = D.RESET_DONE
+        self.heading_log.append((self.samples_sent, self.heading_ref_rad))
 
     def _on_message(self, _conn, value) -> None:
         try:
@@ -406,10 +409,13 @@ class VirtualDot(VirtualSensor):
     async def _stream_loop(self) -> None:
         while not self._closed:
             await asyncio.sleep(self.tick_interval_s)
-            if self.paused or not (self.measuring and self._conn is not None and self.mode):
+            if not (self.measuring and self._conn is not None and self.mode):
                 continue
             rate = self.rate_hz
             k_end = int(np.floor(self.clock_s(self.true_s()) * rate))
+            if self.paused:  # the wearer has not begun: measuring, nothing to send
+                self._next_k = k_end + 1
+                continue
             if k_end < self._next_k:
                 continue
             k = np.arange(self._next_k, k_end + 1)
@@ -427,9 +433,42 @@ class VirtualDot(VirtualSensor):
                 self._data = char
                 await self._notify(pkt)
                 self.sample_true_s.append(float(tau[i]))
-            self.samples_sent += len(k)
+                self.samples_sent += 1
 
 
 def make_dot(address: str, motion: DotMotion, *, index: int = 0, **kw) -> VirtualDot:
     """A virtual DOT named as the real ones (``Movella DOT``), tag ``DOT-<index>``."""
     return VirtualDot(address, "Movella DOT", motion, tag=f"DOT-{index}", **kw)
+
+
+# ------------------------------------------------------------------- simulated sessions
+#: What the simulated sessions ask of their DOTs (imu record --simulate-vendors): one in
+#: rate quantities at 60 Hz, one in Extended (Quaternion) at 30 Hz with a heading reset.
+SIM_KINDS = {
+    "movella-dot-rate": {"rate_hz": 60, "payload": 21},
+    "movella-dot-orientation": {"rate_hz": 30, "payload": "extended-quaternion",
+                                "heading_reset": True},
+}
+
+
+def _maker(kind: str):
+    def make(ctx) -> VirtualDot:
+        if ctx.sim is not None and ctx.role is not None:
+            motion = DotMotion.from_sim(ctx.sim, ctx.role)
+        else:
+            motion = DotMotion.still()
+        return VirtualDot(ctx.address, "Movella DOT", motion, feed=ctx.feed, speed=ctx.speed,
+                          radio=ctx.radio, tag=f"DOT-{ctx.role or ctx.index}",
+                          host_options=SIM_KINDS[kind])
+    return make
+
+
+def _register() -> None:
+    from imu.sources.ble import vendor_sim
+
+    for kind in SIM_KINDS:
+        vendor_sim.register(kind, _maker(kind), model="movella-dot",
+                            name=lambda _i: "Movella DOT")
+
+
+_register()

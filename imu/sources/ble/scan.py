@@ -51,6 +51,9 @@ async def _details(dev, client_backend, timeout_s: float) -> tuple[int | None, d
     try:
         async with asyncio.timeout(timeout_s):
             async with BleakClient(dev, timeout=timeout_s, **kw) as client:
+                from imu.sources.ble.dot import CONFIG_SERVICE_UUID, scan_details
+                if client.services.get_service(CONFIG_SERVICE_UUID) is not None:  # a DOT
+                    return await scan_details(client)
                 try:
                     battery = int((await client.read_gatt_char(P.BATTERY_LEVEL_UUID))[0])
                 except Exception:
@@ -84,7 +87,7 @@ async def scan(timeout_s: float = 3.0, *, scanner_backend=None, client_backend=N
             continue
         out.append(ScanResult(name=name, address=dev.address, model=model, rssi_dbm=adv.rssi,
                               device=dev))
-    if read_details:  # a short connection each: battery level (0x2A19) and our info
+    if read_details:  # a short connection each: battery level (0x2A19; a DOT's own) and info
         for r in out:
             r.battery_pct, info = await _details(r.device, client_backend, 5.0)
             r.model = info.get("model", r.model)
