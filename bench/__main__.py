@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -12,6 +16,11 @@ from bench import discover, format_table, load
 
 
 def main(argv: list[str] | None = None) -> int:
+    # benches run the CLI in this process: what they store (sensor intrinsics) goes to a
+    # throw-away config folder, never into the user's own
+    if "IMU_CONFIG_DIR" not in os.environ:
+        os.environ["IMU_CONFIG_DIR"] = tmp_config = tempfile.mkdtemp(prefix="imu-bench-config-")
+        atexit.register(shutil.rmtree, tmp_config, True)
     names = discover()
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     p.add_argument("names", nargs="*", metavar="NAME",

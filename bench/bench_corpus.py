@@ -59,7 +59,16 @@ def run(quick: bool = False) -> list[dict]:
         tmp = Path(tmp)
         env = dict(os.environ, IMU_CONFIG_DIR=str(tmp / "config"), QT_QPA_PLATFORM="offscreen")
         print("  building the corpus", file=sys.stderr, flush=True)
-        seeds = mc.make_seeds(tmp / "seeds")
+        # the seeds are made in this process: keep their intrinsics out of the user's config
+        saved = os.environ.get("IMU_CONFIG_DIR")
+        os.environ["IMU_CONFIG_DIR"] = env["IMU_CONFIG_DIR"]
+        try:
+            seeds = mc.make_seeds(tmp / "seeds")
+        finally:
+            if saved is None:
+                os.environ.pop("IMU_CONFIG_DIR", None)
+            else:
+                os.environ["IMU_CONFIG_DIR"] = saved
         cases = mc.build(tmp / "corpus", seeds)
         (tmp / "seed-out").mkdir()
         seed_case = mc.Case("seed", seeds["recording"], "angles")
