@@ -36,7 +36,9 @@ import protocol as P
 FIRMWARE = "1.0.0"
 MODEL = "imu-xiao-sense"
 SENSOR_ID = "".join("%02x" % b for b in microcontroller.cpu.uid)[-12:]
-FIFO_READ_INTERVAL_S = 0.02
+# FIFO read interval: a sample waits at most P.MAX_BATCH_AGE_S plus one read interval for its
+# notification (plus the wait for the next connection event, set by the host).
+FIFO_READ_INTERVAL_S = 0.01
 
 
 # Security: health data. Every characteristic of our service needs an encrypted link
@@ -123,7 +125,7 @@ def main():
             time.sleep(1)
     cfg = P.SensorConfig(SENSOR_ID, MODEL, FIRMWARE, rates_hz=(104, 208), rate_hz=104,
                          acc_range_g=8, gyr_range_dps=1000)
-    state = {"identify_until": 0.0, "mtu": 23}
+    state = {"identify_until": 0.0, "mtu": 23, "ticks": 0}
     counter = P.SampleCounter(cfg.rate_hz)
 
     resend = P.Resender()
@@ -161,7 +163,7 @@ def main():
 
     handler = P.CommandHandler(cfg, on_start=on_start, on_stop=on_stop, on_identify=on_identify,
                                on_config=on_config, battery=lambda: battery.level)
-    batcher = P.Batcher(rate_hz=cfg.rate_hz, mtu=23)
+    batcher = P.Batcher(rate_hz=cfg.rate_hz, mtu=23, max_age_s=P.MAX_BATCH_AGE_S)
     radio = BLERadio()
     radio.name = "IMU-" + SENSOR_ID[-4:].upper()
     svc = ImuService()
@@ -200,6 +202,13 @@ def main():
                     resend.add(seq, ticks, s)
                     for pkt in batcher.add(seq, ticks, s):
                         svc.data.write(pkt)
+                # the newest sample's time is the sensor's "now" (within one read interval):
+                # a partial batch goes out once its oldest sample reached the maximum age
+                if samples:
+                    state["ticks"] = samples[-1][0]
+                pkt = batcher.poll(state["ticks"])
+                if pkt is not None:
+                    svc.data.write(pkt)
             now = time.monotonic()
             if now < state["identify_until"]:
                 led.show("RGB", 8.0)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from firmware import lsm6ds3 as L
 from firmware import protocol as P
-from imu.sources.ble.decoder import StreamTracker
+from imu.sources.ble.decoder import StreamTracker, decode_notification
 
 FW = Path(__file__).resolve().parents[1] / "firmware"
 
@@ -90,6 +90,38 @@ def test_sensor_side_chain_decodes_on_the_host():
     assert np.allclose(np.diff(t), dts * P.TICK_S, atol=1e-9)  # across the 24-bit wrap
     assert tr.counts.dropped == 0 and tr.counts.malformed == 0
     assert cfg.info_bytes(185)  # info fits the config used
+
+
+def test_sensor_side_chain_with_batch_age_bounds_the_wait():
+    """The firmware's loop (FIFO read every 2 samples at 208 Hz, then poll with the newest
+    sample's time): every sample reaches the host, none waited longer than the maximum age
+    plus one read, and no sequence number is counted as lost."""
+    rng = np.random.default_rng(1)
+    n = 400
+    raw = rng.integers(-32768, 32767, size=(n, 6))
+    dts = 192
+    data = fifo_bytes([tuple(int(v) for v in r) for r in raw], ts0=1000, dts=dts)
+    parser, unwrap = L.FifoParser(0), L.TimestampUnwrapper()
+    counter = P.SampleCounter(208)
+    batcher = P.Batcher(rate_hz=208, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
+    sent, newest = [], 0
+    for i in range(0, len(data), 2 * 9 * 2):
+        for ts, s in parser.feed(data[i:i + 2 * 9 * 2]):
+            ticks = unwrap(ts)
+            sent += [(p, ticks) for p in batcher.add(counter.next(ticks), ticks, s)]
+            newest = ticks
+        pkt = batcher.poll(newest)
+        if pkt is not None:
+            sent.append((pkt, newest))
+    tr = StreamTracker("x", P.acc_scale(8), P.gyr_scale(1000), 208)
+    blocks = [tr.feed(p, 0.01 * i) for i, (p, _) in enumerate(sent)]
+    acc = np.concatenate([b.acc for b in blocks])
+    got = len(acc)
+    assert got >= n - 2 and np.allclose(acc / P.acc_scale(8), raw[:got, :3])
+    assert tr.counts.dropped == 0 and tr.counts.malformed == 0
+    waits_s = [(t_sent - decode_notification(p).t0_ticks) * P.TICK_S for p, t_sent in sent]
+    assert max(waits_s) <= P.MAX_BATCH_AGE_S + 2 * dts * P.TICK_S
+    assert max(len(decode_notification(p)) for p, _ in sent) <= 4   # not 19-sample ones
 
 
 def test_sample_counter_shows_fifo_overflow_as_a_gap():

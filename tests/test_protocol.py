@@ -60,6 +60,51 @@ def test_batcher_closes_batch_at_a_sequence_gap():
     assert [(g.seq, len(g)) for g in got] == [(0, 3), (10, 2)]
 
 
+def test_batcher_sends_a_partial_batch_when_its_oldest_sample_is_due():
+    """200 Hz, polled at every sample: no sample waits longer than the maximum age, and the
+    notifications decode to the same consecutive samples."""
+    rate = 200
+    period = 1 / (rate * P.TICK_S)  # 200 ticks
+    b = P.Batcher(rate_hz=rate, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
+    sent = []  # (notification, sensor time it was sent, ticks)
+    for i in range(200):
+        t = int(round(i * period))
+        for pkt in b.add(i, t, (i, 0, 0, 0, 0, 0)):
+            sent.append((pkt, t))
+        pkt = b.poll(t)
+        if pkt is not None:
+            sent.append((pkt, t))
+    got = [(decode_notification(p), t) for p, t in sent]
+    assert [s for g, _ in got for s in g.raw[:, 0].tolist()] == list(range(len(
+        [s for g, _ in got for s in g.raw[:, 0]])))
+    assert sum(len(g) for g, _ in got) >= 200 - 3
+    waits = [t_sent - g.t0_ticks for g, t_sent in got]
+    assert max(waits) * P.TICK_S <= P.MAX_BATCH_AGE_S + 1e-9
+    assert max(len(g) for g, _ in got) == 3          # 0, 5, 10 ms: 3 samples at 200 Hz
+    assert all(abs(g.dt_q4 / 16 - period) < 0.1 for g, _ in got if len(g) > 1)
+
+
+def test_batcher_sends_a_backlog_in_full_notifications():
+    """A FIFO read after a pause (or a re-send): full notifications, then the old remainder."""
+    period = 1 / (200 * P.TICK_S)
+    b = P.Batcher(rate_hz=200, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
+    pkts = []
+    for i in range(50):
+        pkts += b.add(i, int(round(i * period)), (0,) * 6)
+    now = int(round(50 * period))
+    assert b.due_ticks() == int(round(38 * period)) + b.max_age_ticks
+    pkts.append(b.poll(now))
+    assert [len(decode_notification(p)) for p in pkts] == [19, 19, 12]
+    assert b.poll(now) is None and b.due_ticks() is None
+
+
+def test_batcher_without_maximum_age_only_sends_full_batches():
+    b = P.Batcher(rate_hz=200, mtu=247)
+    for i in range(5):
+        assert b.add(i, i * 200, (0,) * 6) == []
+    assert b.poll(10**9) is None and b.pending == 5
+
+
 def test_info_characteristic_decodes_with_datasheet_scales():
     cfg = P.SensorConfig("abc123", "imu-xiao-s", "1.0.0", acc_range_g=8, gyr_range_dps=1000)
     info = decode_info(cfg.info_bytes(247))

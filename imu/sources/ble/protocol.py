@@ -47,6 +47,11 @@ TICK_S = 25e-6
 TICK_WRAP = 1 << 32
 SEQ_WRAP = 1 << 32
 ATT_OVERHEAD = 3
+#: A notification goes out when it is full or when its oldest sample is this old (s of sensor
+#: time): at 200 Hz a full notification (19 samples at MTU 247) would hold its first sample for
+#: 95 ms; with this bound a sample waits at most ~10 ms for its notification (3 samples each at
+#: 200 Hz, 67 notifications/s per sensor).
+MAX_BATCH_AGE_S = 0.010
 
 # Control opcodes.
 OP_START = 0x01
@@ -136,11 +141,14 @@ def clamp_i16(x):
 
 
 class Batcher:
-    """Collects samples and emits full notifications.
+    """Collects samples and emits notifications: full ones, and those whose oldest sample
+    reached the maximum age.
 
     The batch size follows the negotiated MTU (``set_mtu``). ``add`` returns the encoded
-    notifications it completed (a full batch, or a batch closed by a sequence gap); ``flush``
-    emits what is pending (or ``None``).
+    notifications it completed (a full batch, or a batch closed by a sequence gap); ``poll``
+    emits the pending batch once its oldest sample is ``max_age_s`` old (a backlog, e.g. a
+    FIFO read after a pause or a re-send, still goes out in full notifications: add it all,
+    then poll); ``flush`` emits what is pending (or ``None``).
 
     Parameters
     ----------
@@ -148,11 +156,16 @@ class Batcher:
         Nominal output data rate, used for ``dt_q4`` when a batch has one sample.
     mtu : int
         ATT MTU of the connection (23 until negotiated).
+    max_age_s : float or None
+        Longest a sample waits for its notification, s of sensor time (``MAX_BATCH_AGE_S`` in
+        the firmware); ``None``: only full batches (and ``flush``).
     """
 
-    def __init__(self, rate_hz=104, mtu=247):
+    def __init__(self, rate_hz=104, mtu=247, max_age_s=None):
         self.rate_hz = rate_hz
         self.batch = max_samples(mtu)
+        self.max_age_ticks = None
+        self.set_max_age(max_age_s)
         self._samples = []
         self._seq0 = 0
         self._t0 = 0
@@ -162,6 +175,10 @@ class Batcher:
     def set_mtu(self, mtu):
         self.batch = max_samples(mtu)
 
+    def set_max_age(self, max_age_s):
+        """Longest wait of a sample for its notification, s (``None``: full batches only)."""
+        self.max_age_ticks = None if max_age_s is None else int(round(max_age_s / TICK_S))
+
     def reset(self):
         self._samples = []
 
@@ -169,6 +186,13 @@ class Batcher:
     def pending(self):
         """Samples waiting for the next notification."""
         return len(self._samples)
+
+    def due_ticks(self):
+        """Sensor time (ticks) at which ``poll`` sends the pending batch; ``None`` when nothing
+        is pending or there is no maximum age."""
+        if not self._samples or self.max_age_ticks is None:
+            return None
+        return self._t0 + self.max_age_ticks
 
     def add(self, seq, t_ticks, sample):
         """Add one sample (``seq`` int, ``t_ticks`` unwrapped int ticks, 6 int16).
@@ -189,6 +213,14 @@ class Batcher:
         if len(self._samples) >= self.batch:
             out.append(self.flush())
         return out
+
+    def poll(self, now_ticks):
+        """The pending batch if its oldest sample is at least ``max_age_s`` old at sensor time
+        ``now_ticks`` (unwrapped ticks), else ``None``."""
+        due = self.due_ticks()
+        if due is None or now_ticks < due:
+            return None
+        return self.flush()
 
     def flush(self):
         if not self._samples:

@@ -119,7 +119,8 @@ class VirtualSensor:
     radio : VirtualRadio, optional
         Defaults to the running loop's radio.
     tick_interval_s : float
-        Wall-clock period of the streaming loop (the FIFO read interval of the firmware).
+        Longest wall-clock wait of the streaming loop; it wakes earlier when a notification is
+        due (its oldest sample reaches :data:`~imu.sources.ble.protocol.MAX_BATCH_AGE_S`).
     """
 
     def __init__(self, address: str, name: str, feed: SampleFeed, sensor_id: str,
@@ -138,7 +139,9 @@ class VirtualSensor:
         self.handler = P.CommandHandler(self.config, on_start=self._on_start,
                                         on_stop=self._on_stop, on_identify=self._on_identify,
                                         battery=lambda: self.battery_pct)
-        self.batcher = P.Batcher(rate_hz=rate_hz, mtu=23)
+        # the age bound is a wall-clock latency: at ``speed`` x the sensor clock ages faster
+        self.batcher = P.Batcher(rate_hz=rate_hz, mtu=23,
+                                 max_age_s=P.MAX_BATCH_AGE_S * self.speed)
         self.resend = P.Resender()  # as the firmware: re-sent after a drop from the host's seq
         self._replay: list = []
         self.identify_until = 0.0
@@ -156,7 +159,6 @@ class VirtualSensor:
         self._adv_task: asyncio.Task | None = None
         self._down_until = 0.0
         self._closed = False
-        self._held_partial = False
         self._resumable = False
         #: while True no samples are produced (the simulated wearer has not begun the program)
         self.paused = False
@@ -176,7 +178,6 @@ class VirtualSensor:
         self._t_wall0 = t_wall0
         self._sent_to_s = 0.0
         self.batcher.reset()
-        self._held_partial = False
         self.paused = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -333,7 +334,6 @@ class VirtualSensor:
                 self._sent_to_s = oldest
             elif resume_seq is not None:  # re-send what was in flight (as the firmware)
                 self.batcher.reset()
-                self._held_partial = False
                 self._replay = self.resend.since(resume_seq)
         else:
             # A fresh start: older samples were never put in the FIFO.
@@ -359,10 +359,21 @@ class VirtualSensor:
         return time.monotonic() < self.identify_until
 
     # -- streaming ---------------------------------------------------------------------------
+    def _wait_s(self) -> float:
+        """Wall time until the streaming loop must run next: when the pending batch (or the
+        next sample's batch) reaches the maximum age, at most ``tick_interval_s``."""
+        if self.paused or not (self.handler.streaming and self._conn is not None):
+            return self.tick_interval_s
+        due = self.batcher.due_ticks()
+        due_s = (due * P.TICK_S if due is not None
+                 else self._sent_to_s + self.batcher.max_age_ticks * P.TICK_S)
+        wait = (due_s - self.now_s()) / self.speed
+        return min(self.tick_interval_s, max(0.001, wait))
+
     async def _stream_loop(self) -> None:
         t_last = time.monotonic()
         while not self._closed:
-            await asyncio.sleep(self.tick_interval_s)
+            await asyncio.sleep(self._wait_s())
             t_wall = time.monotonic()
             self.max_tick_gap_s = max(self.max_tick_gap_s, t_wall - t_last)
             t_last = t_wall
@@ -387,12 +398,10 @@ class VirtualSensor:
                 sample = raw[i].tolist()
                 self.resend.add(int(seq[i]), int(ticks[i]), sample)
                 pkts.extend(self.batcher.add(int(seq[i]), int(ticks[i]), sample))
-            # Batches fill the MTU; a partial batch goes out on the next FIFO read at the latest.
-            if self.batcher.pending and (len(t) == 0 or self._held_partial):
-                pkts.append(self.batcher.flush())
-                self._held_partial = False
-            else:
-                self._held_partial = self.batcher.pending > 0
+            # as the firmware: full batches at once, the rest when its oldest sample is due
+            pkt = self.batcher.poll(int(now / P.TICK_S))
+            if pkt is not None:
+                pkts.append(pkt)
             for pkt in pkts:
                 await self._notify(pkt)
             self.samples_sent += len(t)
