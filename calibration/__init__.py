@@ -91,8 +91,8 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
         acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                        acc_scale=stored.acc_scale) if stored else None
-        acc = d.acc if acc_corr is None else acc_corr.apply(d.acc, d.gyr)[0]
-        y, bias, fig = vertical_axis(acc[m], d.gyr[m])
+        acc_m = d.acc[m] if acc_corr is None else acc_corr.apply(d.acc[m], d.gyr[m])[0]
+        y, bias, fig = vertical_axis(acc_m, d.gyr[m])
         quality["standing"]["sensors"][role] = fig
         meta = {"gyr_bias": "estimated", "source": "calibration quiet standing",
                 "still_s": float(ph.standing[1] - ph.standing[0])}

@@ -72,13 +72,64 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def to_matrix(q: np.ndarray) -> np.ndarray:
-    """Quaternion(s) → rotation matrix/matrices (…, 3, 3)."""
-    return to_scipy(q).as_matrix()
+    """Quaternion(s) → rotation matrix/matrices (…, 3, 3) (normalised first, as scipy's
+    ``Rotation.from_quat(q).as_matrix()``; numpy only, so no scipy import)."""
+    q = np.asarray(q, dtype=float)
+    q = q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    m = np.empty(q.shape[:-1] + (3, 3))
+    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
+    m[..., 0, 1] = 2 * (x * y - w * z)
+    m[..., 0, 2] = 2 * (x * z + w * y)
+    m[..., 1, 0] = 2 * (x * y + w * z)
+    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
+    m[..., 1, 2] = 2 * (y * z - w * x)
+    m[..., 2, 0] = 2 * (x * z - w * y)
+    m[..., 2, 1] = 2 * (y * z + w * x)
+    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    return m
 
 
 def from_matrix(m: np.ndarray) -> np.ndarray:
-    """Rotation matrix/matrices (…, 3, 3) → quaternion(s) ``w, x, y, z``."""
-    return from_scipy(_rotation().from_matrix(m))
+    """Rotation matrix/matrices (…, 3, 3) → quaternion(s) ``w, x, y, z``, w ≥ 0.
+
+    scipy's ``Rotation.from_matrix`` in numpy alone (no scipy import on the angles path): a
+    matrix that is not orthogonal (Gram matrix off the identity by more than 1e-12) is first
+    replaced by the nearest rotation (SVD), then the quaternion comes from the largest of the
+    diagonal and the trace (Shepperd's method) and is normalised. A matrix with a determinant
+    ≤ 0 is a ValueError.
+    """
+    m = np.array(m, dtype=float, copy=True)
+    if m.shape[-2:] != (3, 3):
+        raise ValueError(f"expected (..., 3, 3) rotation matrices, got shape {m.shape}")
+    det = np.linalg.det(m)
+    if np.any(det <= 0):
+        raise ValueError("non-positive determinant (left-handed or null coordinate frame) in "
+                         "a rotation matrix")
+    gram = m @ np.swapaxes(m, -1, -2)
+    ortho = np.all(np.isclose(gram, np.eye(3), rtol=1e-5, atol=1e-12), axis=(-2, -1))
+    if not np.all(ortho):
+        bad = ~ortho
+        u, _, vt = np.linalg.svd(m[bad], full_matrices=False)
+        m[bad] = u @ vt
+    tr = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    choice = np.argmax(np.stack([m[..., 0, 0], m[..., 1, 1], m[..., 2, 2], tr], -1), -1)
+    cases = [  # x, y, z, w for each choice (scipy's order)
+        (1 - tr + 2 * m[..., 0, 0], m[..., 1, 0] + m[..., 0, 1], m[..., 2, 0] + m[..., 0, 2],
+         m[..., 2, 1] - m[..., 1, 2]),
+        (m[..., 1, 0] + m[..., 0, 1], 1 - tr + 2 * m[..., 1, 1], m[..., 2, 1] + m[..., 1, 2],
+         m[..., 0, 2] - m[..., 2, 0]),
+        (m[..., 2, 0] + m[..., 0, 2], m[..., 2, 1] + m[..., 1, 2], 1 - tr + 2 * m[..., 2, 2],
+         m[..., 1, 0] - m[..., 0, 1]),
+        (m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1],
+         1 + tr),
+    ]
+    xyzw = np.zeros(m.shape[:-2] + (4,))
+    for k, c in enumerate(cases):
+        xyzw = np.where((choice == k)[..., None], np.stack(c, -1), xyzw)
+    q = xyzw[..., [3, 0, 1, 2]]
+    q = q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
+    return canonical(q)
 
 
 def from_rotvec(rv: np.ndarray) -> np.ndarray:

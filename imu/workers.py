@@ -1,15 +1,19 @@
-"""The process's one thread pool for per-sensor numpy work.
+"""The process's one thread pool for per-sensor numpy work, and forked workers for work that
+holds the GIL.
 
 Algorithms never create a pool per call: they hand independent per-role work to
 :func:`pool_map`, which runs it on one shared :class:`~concurrent.futures.ThreadPoolExecutor`
-made on first use (numpy and the compiled fusion filters release the GIL, so per-sensor work
+made on first use (numpy releases the GIL in its larger operations, so per-sensor work
 overlaps). Work submitted from inside a pool thread runs inline in that thread, so nested use
-cannot deadlock. Results are the same as a plain loop's, in the same order.
+cannot deadlock. Work that holds the GIL (the compiled fusion filters: ``vqf`` does) goes to
+:func:`fork_map`, one forked child process per item. Results are the same as a plain loop's,
+in the same order.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
@@ -57,3 +61,112 @@ def pool_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
     if len(items) < max(min_items, 2) or getattr(_local, "in_pool", False):
         return [fn(x) for x in items]
     return list(_executor().map(fn, items))
+
+
+# ------------------------------------------------------------------ forked worker processes --
+#: set in a forked child: nested :func:`fork_map` calls run inline there
+_in_child = False
+
+
+def _reset_in_child() -> None:
+    """After a fork the child has none of the parent's pool threads: start a fresh pool on
+    first use, and never fork again from it."""
+    global _pool, _lock, _in_child
+    _pool = None
+    _lock = threading.Lock()
+    _in_child = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
+
+
+def can_fork() -> bool:
+    """Whether :func:`fork_map` runs items in child processes here: Linux with more than one
+    CPU, not inside a forked child, and not switched off (``IMU_FORK=0``)."""
+    return (sys.platform.startswith("linux") and hasattr(os, "fork") and not _in_child
+            and (os.cpu_count() or 1) > 1 and os.environ.get("IMU_FORK", "1") != "0")
+
+
+def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> list[R]:
+    """``[fn(x) for x in items]``, each item in a forked child process.
+
+    For work that holds the GIL (the compiled fusion filters): each child inherits the
+    parent's memory (copy-on-write, so large inputs are not copied or pickled), runs
+    ``fn(item)`` and sends its result back pickled through a pipe. All children run at once;
+    the operating system shares the CPUs between them. Where processes cannot be forked
+    (:func:`can_fork` is False) the items run on the thread pool (:func:`pool_map`) instead;
+    the results are the same either way, in the order of ``items``.
+
+    An exception in a child is raised again in the parent (the same exception when it can be
+    pickled, else a RuntimeError naming it). Call from the main thread: a child of a thread
+    that another thread holds a lock against could wait for ever.
+
+    Parameters
+    ----------
+    fn : callable
+        Returns a picklable result.
+    items : iterable
+    min_items : int
+        Fewer items than this run on the thread pool.
+    """
+    items = list(items)
+    if (len(items) < max(min_items, 2) or not can_fork()
+            or threading.current_thread() is not threading.main_thread()):
+        return pool_map(fn, items, min_items)
+    import pickle
+
+    children = []  # (pid, read fd)
+    try:
+        for item in items:
+            r, w = os.pipe()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:  # the child: compute, send, leave without running the parent's exit
+                code = 0
+                try:
+                    os.close(r)
+                    try:
+                        payload = (True, fn(item))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the parent
+                        code = 1
+                        try:
+                            pickle.dumps(exc)
+                            payload = (False, exc)
+                        except Exception:  # noqa: BLE001
+                            payload = (False, RuntimeError(f"{type(exc).__name__}: {exc}"))
+                    with os.fdopen(w, "wb") as f:
+                        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+                    sys.stderr.flush()
+                except BaseException:  # noqa: BLE001
+                    code = 2
+                finally:
+                    os._exit(code)
+            os.close(w)
+            children.append((pid, r))
+        results = []
+        for pid, r in children:
+            with os.fdopen(r, "rb", buffering=1 << 20) as f:
+                try:
+                    ok, value = pickle.load(f)
+                except EOFError:
+                    ok, value = False, RuntimeError("a worker process ended without a result")
+            results.append((ok, value))
+        children_left = children
+        children = []
+        for pid, _ in children_left:
+            os.waitpid(pid, 0)
+    finally:
+        import signal
+
+        for pid, r in children:  # interrupted: stop and reap every child still running
+            for act in (lambda: os.close(r), lambda: os.kill(pid, signal.SIGTERM),
+                        lambda: os.waitpid(pid, 0)):
+                try:
+                    act()
+                except OSError:
+                    pass
+    for ok, value in results:
+        if not ok:
+            raise value
+    return [v for _, v in results]

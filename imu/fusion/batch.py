@@ -50,10 +50,16 @@ def initial_quat(acc: np.ndarray, rate_hz: float = 0.0, window_s: float = 0.0) -
     Returns ``q_ES`` (4,): inclination from the accelerometer, heading zero (shortest arc).
     """
     acc = np.asarray(acc, dtype=float).reshape(-1, 3)
-    acc = acc[np.all(np.isfinite(acc), axis=1)]
+    m = max(1, int(round(window_s * rate_hz)))
+    k = m  # look only as far as the first m finite rows (a run is long)
+    while True:
+        head = acc[:k][np.all(np.isfinite(acc[:k]), axis=1)]
+        if len(head) >= m or k >= len(acc):
+            break
+        k = 4 * k + 64
+    acc = head
     if len(acc) == 0:
         return np.array([1.0, 0.0, 0.0, 0.0])
-    m = max(1, int(round(window_s * rate_hz)))
     a = np.mean(acc[:m], axis=0)
     if not np.all(np.isfinite(a)) or np.linalg.norm(a) == 0:
         return np.array([1.0, 0.0, 0.0, 0.0])
@@ -159,8 +165,18 @@ def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRI
 def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
     """Samples (n, 3) at grid positions ``pos`` → (pos[-1] + 1, 3), dropouts filled by linear
     interpolation between the samples either side."""
-    grid = np.arange(pos[-1] + 1)
-    return np.column_stack([np.interp(grid, pos, x[:, j]) for j in range(x.shape[1])])
+    # the samples go to their positions as they are; only the missing positions are
+    # interpolated, with np.interp's arithmetic (so the numbers are np.interp's)
+    out = np.empty((int(pos[-1]) + 1, x.shape[1]))
+    out[pos] = x
+    have = np.zeros(len(out), bool)
+    have[pos] = True
+    g = np.flatnonzero(~have)
+    if len(g):
+        j = np.searchsorted(pos, g, side="right") - 1
+        slope = (x[j + 1] - x[j]) / (pos[j + 1] - pos[j])[:, None]
+        out[g] = slope * (g - pos[j])[:, None] + x[j]
+    return out
 
 
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,

@@ -26,7 +26,7 @@ from imu.kinematics.still import is_still
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
 from imu.types import AngleTable, Session, role_side
-from imu.workers import pool_map
+from imu.workers import fork_map, pool_map
 
 log = get_logger(__name__)
 
@@ -50,13 +50,40 @@ def nominal_rate_hz(times_s: np.ndarray, stated_hz: float = 0.0) -> float:
     return float(1.0 / np.median(d))
 
 
+#: id(sensor data) → (weak reference to it, fingerprint of its time arrays, session times): the
+#: calibration and the fusion of one run ask for the same sensor's times (a clock-model fit
+#: over every sample); a copy of the first answer is handed out while nothing has changed
+_TIMES_CACHE: dict = {}
+
+
+def _times_fingerprint(data) -> tuple:
+    ts, th = data.t_sensor_s, data.t_host_s
+    return (id(ts), id(th), len(ts), len(th), float(np.add.reduce(ts, axis=None)),
+            float(np.add.reduce(th, axis=None)), id(data.info))
+
+
 def sensor_times_s(data) -> np.ndarray:
     """Sample times of one sensor on the session clock (clock model when available)."""
+    import weakref
+
     try:
         from imu.timing import session_times
     except ImportError:  # pragma: no cover
         return np.asarray(data.t_host_s, dtype=float)
-    return np.asarray(session_times(data), dtype=float)
+    try:
+        ref = weakref.ref(data)
+        fp = _times_fingerprint(data)
+    except (TypeError, AttributeError):  # not a SensorData: no caching
+        return np.asarray(session_times(data), dtype=float)
+    hit = _TIMES_CACHE.get(id(data))
+    if hit is not None and hit[0]() is data and hit[1] == fp:
+        return hit[2].copy()
+    t = np.asarray(session_times(data), dtype=float)
+    for k in [k for k, v in _TIMES_CACHE.items() if v[0]() is None]:
+        _TIMES_CACHE.pop(k, None)
+    if len(_TIMES_CACHE) < 32:
+        _TIMES_CACHE[id(data)] = (ref, fp, t.copy())
+    return t
 
 
 def uses_vendor_orientation(session: Session, role: str) -> bool:
@@ -184,8 +211,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
 
     # the common time base depends only on the sample times, so each sensor's task resamples
-    # its own result right away: that numpy work (GIL released) overlaps the fusion of the
-    # next sensor (the compiled filters hold the GIL)
+    # its own result right away. The compiled filters hold the GIL, so each sensor's task runs
+    # in a forked child process (imu.workers.fork_map; threads where processes cannot fork)
     base_hz = float(rate_hz) if rate_hz else raw[roles[0]][3]
     time_s = common_time_base({r: raw[r][0] for r in roles}, base_hz, span="union")
 
@@ -196,26 +223,25 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             if progress:
                 log.info("%s: the sensor's own orientation (%d samples at %s Hz)", role, len(t),
                          f"{r_hz:g}")
-            if restarts_s is not None:
-                restarts_s[role] = []
             g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)
             return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
-                    resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
+                    resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz), [])
         if win:
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
                  causal=causal, **settings)
-        if restarts_s is not None:
-            restarts_s[role] = gap_restarts_s(t, acc, gyr, r_hz)
         g = smoothed_rate_norm(gyr, r_hz)
         return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
-                resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz))
+                resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz),
+                gap_restarts_s(t, acc, gyr, r_hz) if restarts_s is not None else None)
 
-    res = dict(zip(roles, pool_map(fuse_one, roles)))
+    res = dict(zip(roles, fork_map(fuse_one, roles)))
     quats = {r: v[0] for r, v in res.items()}
     gnorm = {r: v[1] for r, v in res.items()}
+    if restarts_s is not None:
+        restarts_s.update({r: v[2] for r, v in res.items()})
     return time_s, quats, gnorm, base_hz
 
 

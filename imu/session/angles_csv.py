@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from imu.session.textfmt import format_rows
-from imu.workers import pool_map
+from imu.workers import fork_map
 
 #: schema of the provenance file written next to an angles CSV
 PROVENANCE_SCHEMA = "imu.angles-provenance/1"
@@ -32,7 +32,7 @@ def write_angles_csv(table, path, confidence: bool = False, decimals: int = 3,
     decimals : int
         Digits after the point of the angles (time has 4).
     chunk_rows : int
-        Rows formatted per task (tasks run on the shared pool, written in order).
+        Rows formatted per task (tasks run in parallel, written in order).
     provenance : dict, optional
         What produced the angles (:func:`imu.chain.provenance`); written as JSON next to the
         CSV with the CSV's columns.
@@ -88,5 +88,7 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows) -> None:
         f.write((",".join(header) + "\n").encode())
         starts = list(range(0, n, chunk_rows))
         for k in range(0, len(starts), 4):  # at most 4 formatted chunks in memory at once
-            for text in pool_map(chunk, starts[k:k + 4]):
+            # formatting holds the GIL between its numpy steps: forked children format in
+            # parallel (threads where processes cannot fork); same text either way
+            for text in fork_map(chunk, starts[k:k + 4]):
                 f.write(text)

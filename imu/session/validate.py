@@ -212,8 +212,15 @@ def sample_health(d: SensorData) -> dict[str, int]:
 
 def usable_samples(d: SensorData) -> np.ndarray:
     """Boolean mask (N,) of samples fusion may use: finite values, first of repeated times."""
-    ok = (np.isfinite(d.t_host_s) & np.isfinite(d.t_sensor_s)
-          & np.isfinite(d.acc).all(axis=1) & np.isfinite(d.gyr).all(axis=1))
+    acc, gyr = np.asarray(d.acc, float), np.asarray(d.gyr, float)
+    # a sum of finite numbers is finite unless it overflows: rows whose sum is finite are
+    # finite throughout, only the others are looked at element by element
+    ok = np.isfinite(d.t_host_s + d.t_sensor_s + acc[:, 0] + acc[:, 1] + acc[:, 2]
+                     + gyr[:, 0] + gyr[:, 1] + gyr[:, 2]) if len(d) else np.ones(0, bool)
+    if not ok.all():
+        i = np.flatnonzero(~ok)
+        ok[i] = (np.isfinite(d.t_host_s[i]) & np.isfinite(d.t_sensor_s[i])
+                 & np.isfinite(acc[i]).all(axis=1) & np.isfinite(gyr[i]).all(axis=1))
     if len(d) > 1:
         ok[1:] &= np.diff(d.t_sensor_s) != 0
     return ok

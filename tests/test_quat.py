@@ -1,0 +1,29 @@
+"""imu.quat matrix conversions in numpy equal scipy's Rotation (which the angles path no
+longer imports)."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from imu import quat as Q
+
+
+def test_from_matrix_equals_scipy_for_rotations_and_near_rotations():
+    m = Rotation.random(500, random_state=3).as_matrix()
+    noisy = m + np.random.default_rng(4).normal(0.0, 1e-3, m.shape)  # projected to a rotation
+    for mm in (m, noisy):
+        want = Q.from_scipy(Rotation.from_matrix(mm))
+        assert np.abs(Q.from_matrix(mm) - want).max() < 1e-12
+    assert np.allclose(Q.from_matrix(np.eye(3)), [1, 0, 0, 0])
+    assert Q.from_matrix(m[0]).shape == (4,)
+
+
+def test_from_matrix_refuses_a_reflection():
+    with pytest.raises(ValueError, match="determinant"):
+        Q.from_matrix(np.diag([1.0, 1.0, -1.0]))
+
+
+def test_to_matrix_equals_scipy_and_normalises():
+    q = np.random.default_rng(5).normal(size=(300, 4)) * 3.0
+    assert np.abs(Q.to_matrix(q) - Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()).max() < 1e-12
+    assert Q.to_matrix(q[0]).shape == (3, 3)

@@ -1,0 +1,48 @@
+"""imu.workers: the shared thread pool and forked workers give a plain loop's results."""
+
+import os
+
+import numpy as np
+import pytest
+
+from imu import workers
+
+
+def _square_sum(k):
+    return float(np.sum(np.arange(k, dtype=float) ** 2))
+
+
+def test_fork_map_results_in_order_as_a_loop():
+    items = [10, 3, 1000, 7]
+    assert workers.fork_map(_square_sum, items) == [_square_sum(k) for k in items]
+
+
+def test_fork_map_children_see_the_parents_memory():
+    big = np.random.default_rng(1).normal(size=(200_000, 3))  # inherited, never pickled
+
+    def col_sum(j):
+        return big[:, j].sum()
+
+    assert workers.fork_map(col_sum, [0, 1, 2]) == [col_sum(j) for j in range(3)]
+
+
+def test_fork_map_raises_the_childs_exception():
+    def boom(k):
+        if k == 2:
+            raise KeyError(f"item {k}")
+        return k
+
+    with pytest.raises(KeyError, match="item 2"):
+        workers.fork_map(boom, [1, 2, 3])
+
+
+@pytest.mark.skipif(not workers.can_fork(), reason="processes cannot fork here")
+def test_fork_map_runs_items_in_other_processes():
+    pids = workers.fork_map(lambda _: os.getpid(), [0, 1])
+    assert os.getpid() not in pids and len(set(pids)) == 2
+
+
+def test_fork_map_without_fork_uses_threads(monkeypatch):
+    monkeypatch.setenv("IMU_FORK", "0")
+    assert not workers.can_fork()
+    assert workers.fork_map(lambda _: os.getpid(), [0, 1]) == [os.getpid()] * 2
