@@ -50,13 +50,13 @@ def nominal_rate_hz(times_s: np.ndarray, stated_hz: float = 0.0) -> float:
     return float(1.0 / np.median(d))
 
 
-#: id(sensor data) → (weak reference to it, fingerprint of its time arrays, session times): the
+#: id(sensor data) → (weak reference to it, identity and sums of its time arrays, session times): the
 #: calibration and the fusion of one run ask for the same sensor's times (a clock-model fit
 #: over every sample); a copy of the first answer is handed out while nothing has changed
 _TIMES_CACHE: dict = {}
 
 
-def _times_fingerprint(data) -> tuple:
+def _times_key(data) -> tuple:
     ts, th = data.t_sensor_s, data.t_host_s
     return (id(ts), id(th), len(ts), len(th), float(np.add.reduce(ts, axis=None)),
             float(np.add.reduce(th, axis=None)), id(data.info))
@@ -72,7 +72,7 @@ def sensor_times_s(data) -> np.ndarray:
         return np.asarray(data.t_host_s, dtype=float)
     try:
         ref = weakref.ref(data)
-        fp = _times_fingerprint(data)
+        fp = _times_key(data)
     except (TypeError, AttributeError):  # not a SensorData: no caching
         return np.asarray(session_times(data), dtype=float)
     hit = _TIMES_CACHE.get(id(data))
