@@ -170,7 +170,7 @@ def test_polar_pmd_compressed_delta_gyro():
     ref = (100, -200, 300)
     deltas = [(1, -2, 3), (-4, 5, -6), (7, -8, 0)]
     body = _pack_bits(ref, 16) + bytes([4, 3]) + _pack_bits([d for row in deltas for d in row], 4)
-    pkt = bytes([POLAR_GYRO]) + struct.pack("<Q", 10**9) + bytes([0x81]) + body
+    pkt = bytes([POLAR_GYRO]) + struct.pack("<Q", 10**9) + bytes([0x80]) + body
     mtype, s = decode_polar_pmd(pkt, rate_hz=52, factor=0.5)
     expect = np.cumsum(np.array([ref] + deltas, float), axis=0) * 0.5
     assert mtype == POLAR_GYRO and s.gyr.shape == (4, 3)

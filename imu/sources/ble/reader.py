@@ -215,7 +215,12 @@ class SensorLink:
                 self.driver.attach(self)
         if self.driver is None:
             raise SensorError(f"sensor {self.role} ({self.address}) offers none of the supported "
-                              "services (imu protocol v1, Movella DOT, WitMotion)")
+                              "services (imu protocol v1, Movella DOT, Polar PMD, WitMotion)")
+        if hasattr(self.driver, "label"):  # how the driver's errors name the sensor
+            self.driver.label = f"sensor {self.role} ({self.address})"
+        for k in ("acc_range_g", "gyr_range_dps"):  # ranges asked for, if the vendor has them
+            if getattr(self, k) is not None and hasattr(self.driver, k):
+                setattr(self.driver, k, getattr(self, k))
         await self._read_battery(client)
         await self.driver.configure(client, self._on_vendor_data)
         drv = self.driver

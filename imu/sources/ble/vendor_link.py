@@ -11,8 +11,8 @@ are counted as for our protocol.
   counter; lost packets cannot be seen. The rate is set with the documented unlock/rate/save
   writes to ``0xFFE9``.
 
-Polar Verity Sense needs a PMD settings negotiation per stream and pairs separate ACC and GYRO
-frames; only its frame decoder exists (:func:`~imu.sources.ble.vendors.decode_polar_pmd`).
+Polar Verity Sense: :class:`~imu.sources.ble.polar.PolarDriver` (PMD settings negotiation per
+stream, ACC and GYRO frames paired on the sensor's clock).
 """
 
 from __future__ import annotations
@@ -208,6 +208,10 @@ def driver_for(services, sensor_id: str, rate_hz: float,
 
     ``options`` are per-sensor settings of the vendor driver (Movella DOT: ``rate_hz``,
     ``payload``, ``heading_reset``; see :mod:`imu.sources.ble.dot`)."""
+    from imu.sources.ble.polar import PolarDriver, is_polar
+
+    if is_polar(services):
+        return PolarDriver(sensor_id, rate_hz)
     if services.get_service(MOVELLA_SERVICE_UUID) is not None:
         from imu.sources.ble.dot import DotDriver, dot_options
         return DotDriver(sensor_id, **dot_options(options))

@@ -19,6 +19,7 @@ from typing import Any, Callable
 #: Modules that register virtual vendor sensors (imported lazily, in this order).
 #: Add one line per vendor module (each registers its kinds when imported).
 PROVIDERS: list[str] = [
+    "imu.sources.ble.polar_virtual",
     "imu.sources.ble.dot_virtual",
 ]
 

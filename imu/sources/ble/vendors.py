@@ -12,10 +12,12 @@ Each function turns one notification into numpy arrays in our units (s, m/s², r
 - **Polar Verity Sense**, PMD service ``fb005c80-02e7-f387-1cad-8acd2d8df0c8`` (Polar
   Measurement Data specification): data frames on ``fb005c82-…``: ``u8 measurement type``
   (2 = ACC, 5 = GYRO), ``u64 timestamp`` (ns, of the *last* sample), ``u8 frame type`` (bit 7 =
-  compressed delta frame; low bits 0/1/2 = 8/16/24-bit raw samples), then samples. A delta
-  frame holds one reference sample (``channels × resolution`` bits) followed by blocks of
-  ``u8 bit width, u8 count, count × channels deltas`` packed LSB first, two's complement.
-  ACC is in mG, GYRO in deg/s times the stream's ``factor`` (from the settings response).
+  compressed delta frame; raw ACC types 0/1/2 = 8/16/24-bit mG; compressed type 0 = 16-bit,
+  ACC in G and GYRO in deg/s times ``factor``; compressed type 1 = ACC 16-bit mG times
+  ``factor``, GYRO float32 deg/s), then samples. A delta frame holds one reference sample
+  (``channels × resolution`` bits) followed by blocks of ``u8 bit width, u8 count, count ×
+  channels deltas`` packed LSB first, two's complement (as polar-ble-sdk ``AccData`` /
+  ``GyrData``). ``factor`` comes from the start response (:mod:`imu.sources.ble.polar`).
 - **WitMotion BWT901BLECL / WT901BLE**, service ``0000ffe5-…``, notify characteristic
   ``0000ffe4-…``: 20-byte packets ``0x55 0x61`` then 9 int16: acceleration (×16 g/32768),
   angular rate (×2000 deg/s/32768), angles roll/pitch/yaw (×180°/32768).
@@ -113,9 +115,21 @@ def decode_polar_pmd(data: bytes | bytearray, *, rate_hz: float, factor: float =
     body = data[10:]
     compressed = bool(ftype & 0x80)
     kind = ftype & 0x7F
-    if kind not in (0, 1, 2):
+    scale = 1.0  # raw value → mG (ACC) or deg/s (GYRO), before the factor
+    as_float = False
+    if not compressed:
+        if mtype != POLAR_ACC or kind not in (0, 1, 2):
+            raise MalformedPacket(f"Polar PMD raw {'ACC' if mtype == POLAR_ACC else 'GYRO'} "
+                                  f"frame type {ftype:#x}")
+        res_bits = (kind + 1) * 8  # raw ACC types 0/1/2: 8/16/24-bit mG
+    elif kind == 0:  # compressed type 0: 16-bit; ACC in G × factor, GYRO in deg/s × factor
+        res_bits = 16
+        scale = 1000.0 if mtype == POLAR_ACC else 1.0
+    elif kind == 1:  # compressed type 1: ACC 16-bit mG × factor; GYRO IEEE 754 float32
+        res_bits = 16 if mtype == POLAR_ACC else 32
+        as_float = mtype == POLAR_GYRO
+    else:
         raise MalformedPacket(f"Polar PMD frame type {ftype:#x}")
-    res_bits = (kind + 1) * 8
     step = res_bits // 8
     if not compressed:
         size = step * channels
@@ -147,10 +161,14 @@ def decode_polar_pmd(data: bytes | bytearray, *, rate_hz: float, factor: float =
                 cur = cur + d
                 rows.append(cur)
         samples = np.array(rows)
+    if as_float:
+        samples = (samples & 0xFFFFFFFF).astype(np.uint32).view(np.float32)
+        if not np.all(np.isfinite(samples)):
+            raise MalformedPacket("Polar PMD GYRO float frame: non-finite value")
     n = len(samples)
     t_last = ts_ns * 1e-9
     t = t_last - (n - 1 - np.arange(n)) / float(rate_hz)
-    values = samples.astype(np.float64) * factor
+    values = samples.astype(np.float64) * (factor * scale)
     if mtype == POLAR_ACC:
         return mtype, VendorSamples(t, acc=values * 1e-3 * G)
     return mtype, VendorSamples(t, gyr=values * DEG)

@@ -225,6 +225,18 @@ class VirtualSensor:
         self._stream_task = asyncio.create_task(self._stream_loop(), name=f"vsensor-{self.name}")
         await self._advertise()
 
+    async def go_live(self, dev, adv_fields: list, task_name: str) -> None:
+        """Advertise ``adv_fields`` (after the flags), power ``dev`` on, join the radio, start
+        the streaming loop (for subclasses that build their own GATT services)."""
+        dev.advertising_data = bytes(AdvertisingData([(AdvertisingData.FLAGS, bytes((0x06,)))]
+                                                     + list(adv_fields)))
+        dev.on(dev.EVENT_CONNECTION, self._on_connection)
+        await dev.power_on()
+        self.radio.peripherals[self.address] = self
+        self._t_wall0 = time.monotonic()
+        self._stream_task = asyncio.create_task(self._stream_loop(), name=task_name)
+        await self._advertise()
+
     async def _advertise(self) -> None:
         if self._closed or self._device is None:
             return

@@ -1,0 +1,243 @@
+"""Polar Verity Sense: the PMD control-point exchange and streaming against the virtual sensor.
+
+The virtual Verity Sense streams the body simulator's motion; decoded samples are checked
+against that motion within the frames' quantisation (1 mG, ``factor`` deg/s).
+"""
+
+import asyncio
+
+import numpy as np
+import pytest
+from bleak import BleakClient, BleakScanner
+
+from imu.errors import SensorError
+from imu.sources.ble import polar as PM
+from imu.sources.ble.bumble_backend import BumbleClientBackend, BumbleScannerBackend
+from imu.sources.ble.polar_virtual import BOOT_NS, VERITY_OFFERED, VirtualVeritySense
+from imu.sources.ble.reader import BleSource
+from imu.sources.ble.vendors import decode_polar_pmd
+from imu.sources.ble.virtual import SampleFeed
+
+ADDR = "D0:7E:5E:00:00:09"
+
+
+@pytest.fixture(scope="module")
+def motion():
+    """The simulator's left-thigh motion (hinge reps), sensor clock from 0."""
+    from imu.sim import simulate
+
+    r = simulate("hinge", rate_hz=104, seed=3, reps=2, calibration=False,
+                 roles=("sacrum", "left_thigh"))
+    d = r.session.sensors["left_thigh"]
+    return SampleFeed(d.t_sensor_s, d.acc, d.gyr, loop=True)
+
+
+async def _connected(vs):
+    await vs.power_on()
+    dev = await BleakScanner.find_device_by_address(vs.address, timeout=3.0,
+                                                    backend=BumbleScannerBackend)
+    client = BleakClient(dev, backend=BumbleClientBackend)
+    await client.connect()
+    return client
+
+
+def test_compressed_delta_frames_round_trip():
+    rng = np.random.default_rng(1)
+    for n, spread in ((1, 10), (7, 3), (40, 2000), (300, 30000)):
+        s = np.cumsum(rng.integers(-spread, spread + 1, size=(n, 3)), axis=0)
+        s = np.clip(s, -32768, 32767)
+        frame = PM.encode_delta_frame(PM.GYRO, 123_456_789_000, s, PM.GYRO_FRAME_TYPE)
+        assert len(frame) == PM.delta_frame_size(s)
+        mtype, vs = decode_polar_pmd(frame, rate_hz=52, factor=0.5)
+        assert mtype == PM.GYRO
+        assert np.allclose(np.degrees(vs.gyr), s * 0.5)
+        assert vs.t_sensor_s[-1] == pytest.approx(123.456789)
+        assert np.allclose(np.diff(vs.t_sensor_s), 1 / 52)
+    acc = np.array([[1000, -2, 980], [1001, -3, 979]])
+    _, va = decode_polar_pmd(PM.encode_delta_frame(PM.ACC, 10**9, acc, PM.ACC_FRAME_TYPE),
+                             rate_hz=52)
+    assert np.allclose(va.acc / 9.80665 * 1000, acc)
+
+
+def test_settings_and_responses_encode_as_the_sdk_reads_them():
+    b = PM.encode_settings({PM.SAMPLE_RATE: [26, 52], PM.RANGE: [8], PM.FACTOR: [0.5]})
+    assert b == bytes([0, 2, 26, 0, 52, 0, 2, 1, 8, 0, 5, 1]) + bytes.fromhex("0000003f")
+    assert PM.decode_settings(b) == {PM.SAMPLE_RATE: [26, 52], PM.RANGE: [8], PM.FACTOR: [0.5]}
+    r = PM.decode_response(bytes([0xF0, 0x02, 0x05, 0x08, 0x00]))
+    assert (r.op, r.mtype, r.ok, r.status_name) == (2, 5, False, "invalid sample rate")
+    assert PM.decode_features(PM.encode_features([2, 5])) == {2, 5}
+
+
+def test_control_point_settings_start_stop_and_refusals(motion):
+    """Every answer of the control point, straight over the link."""
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion)
+        client = await _connected(vs)
+        drv = PM.PolarDriver(ADDR, label="sensor left_thigh (x)")
+        await client.start_notify(PM.POLAR_PMD_CONTROL_UUID, drv._on_control)
+        out = {"features": PM.decode_features(await client.read_gatt_char(
+            PM.POLAR_PMD_CONTROL_UUID))}
+        for m in (PM.ACC, PM.GYRO):
+            out[m] = await drv.get_settings(client, m)
+        req = {PM.SAMPLE_RATE: [52], PM.RESOLUTION: [16], PM.RANGE: [2000], PM.CHANNELS: [3]}
+        cases = [("ecg", PM.OP_GET_SETTINGS, PM.ECG, None),
+                 ("bad op", 0x07, PM.ACC, None),
+                 ("rate", PM.OP_START, PM.GYRO, {**req, PM.SAMPLE_RATE: [104]}),
+                 ("range", PM.OP_START, PM.GYRO, {**req, PM.RANGE: [250]}),
+                 ("resolution", PM.OP_START, PM.GYRO, {**req, PM.RESOLUTION: [24]}),
+                 ("no rate", PM.OP_START, PM.GYRO, {PM.RESOLUTION: [16]}),
+                 ("stop idle", PM.OP_STOP, PM.GYRO, None),
+                 ("start", PM.OP_START, PM.GYRO, req),
+                 ("start again", PM.OP_START, PM.GYRO, req),
+                 ("stop", PM.OP_STOP, PM.GYRO, None)]
+        for name, op, m, st in cases:
+            out[name] = await drv.request(client, op, m, st)
+        await client.disconnect()
+        await vs.close()
+        return out
+
+    out = asyncio.run(main())
+    assert {PM.ACC, PM.GYRO} <= out["features"]
+    assert out[PM.ACC] == VERITY_OFFERED[PM.ACC] and out[PM.GYRO] == VERITY_OFFERED[PM.GYRO]
+    status = {k: v.status_name for k, v in out.items() if isinstance(v, PM.PmdResponse)}
+    assert status == {"ecg": "not supported", "bad op": "invalid op code",
+                      "rate": "invalid sample rate", "range": "invalid range",
+                      "resolution": "invalid resolution", "no rate": "invalid parameter",
+                      "stop idle": "already in state", "start": "success",
+                      "start again": "already in state", "stop": "success"}
+    factor = PM.decode_settings(out["start"].params)[PM.FACTOR][0]
+    assert factor == pytest.approx(2000 / 32768, rel=1e-6)
+
+
+def test_driver_negotiates_starts_pairs_and_stops(motion):
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion, speed=2.0)
+        client = await _connected(vs)
+        vs._t_wall0 -= 3.0  # the sensor clock 6 s into the program: mid-rep
+        drv = PM.PolarDriver(ADDR, 104)  # 104 Hz is not offered: the nearest common rate
+        blocks = []
+        await drv.configure(client, lambda _c, d: blocks.append(drv.feed(d, 0.0)))
+        await drv.start(client)
+        await asyncio.sleep(1.5)
+        await drv.stop(client)
+        streams_after_stop = dict(vs.streams)
+        await asyncio.sleep(0.3)
+        n_after = len(blocks)
+        await asyncio.sleep(0.3)
+        requests = list(vs.requests)
+        frames = dict(vs.frames_sent)
+        await client.disconnect()
+        await vs.close()
+        return drv, [b for b in blocks if b is not None], n_after, len(blocks), \
+            streams_after_stop, requests, frames, vs
+
+    drv, blocks, n_after, n_end, streams, requests, frames, vs = asyncio.run(main())
+    assert drv.rate_hz == 52
+    assert [r[:2] for r in requests] == [bytes([1, 2]), bytes([1, 5]), bytes([2, 2]),
+                                         bytes([2, 5]), bytes([3, 2]), bytes([3, 5])]
+    assert PM.decode_settings(requests[2][2:]) == {PM.SAMPLE_RATE: [52], PM.RESOLUTION: [16],
+                                                   PM.RANGE: [8], PM.CHANNELS: [3]}
+    assert streams == {} and n_after == n_end  # stopped: nothing more arrives
+    assert drv.settings[PM.GYRO].factor == pytest.approx(2000 / 32768, rel=1e-6)
+    seq = np.concatenate([b.seq for b in blocks])
+    t = np.concatenate([b.t_sensor_s for b in blocks])
+    acc = np.concatenate([b.acc for b in blocks])
+    gyr = np.concatenate([b.gyr for b in blocks])
+    assert len(seq) > 52 * 2  # 1.5 wall s at speed 2
+    assert np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq)))  # paired, no gap
+    assert drv.counts.dropped == 0 and drv.counts.malformed == 0
+    assert np.allclose(np.diff(t), 1 / 52, atol=1e-6)
+    # the numbers are the simulated motion at the sensor's sample instants
+    f = vs.resampled(52)
+    k = np.rint((t - BOOT_NS * 1e-9) * 52).astype(int) % len(f.t)
+    assert np.abs(acc - f.acc[k]).max() <= 0.5e-3 * 9.80665 + 1e-6  # 1 mG steps
+    gyr_step = np.radians(2000 / 32768)
+    assert np.abs(gyr - f.gyr[k]).max() <= gyr_step / 2 + 1e-6
+    assert np.ptp(gyr[:, 0]) + np.ptp(gyr[:, 1]) + np.ptp(gyr[:, 2]) > 0.05  # it moves
+
+
+def test_dropped_frames_are_counted_as_gaps(motion):
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion, speed=2.0)
+        vs.drop = lambda m, k: (m == PM.ACC and k in (4, 5)) or (m == PM.GYRO and k == 9)
+        client = await _connected(vs)
+        drv = PM.PolarDriver(ADDR)
+        blocks = []
+
+        await drv.configure(client, lambda _c, d: blocks.append(drv.feed(d, 0.0)))
+        await drv.start(client)
+        await asyncio.sleep(2.0)
+        await drv.stop(client)
+        await client.disconnect()
+        await vs.close()
+        return drv, [b for b in blocks if b is not None], vs
+
+    drv, blocks, vs = asyncio.run(main())
+    assert vs.frames_dropped == {PM.ACC: 2, PM.GYRO: 1}
+    seq = np.concatenate([b.seq for b in blocks])
+    missing = int(seq[-1] - seq[0] + 1 - len(seq))
+    assert missing == drv.counts.dropped == vs.samples_dropped_total > 0
+    assert np.all(np.diff(seq) > 0)
+
+
+def test_refused_range_is_one_line_error_naming_sensor_stream_and_setting(motion):
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion)
+        await vs.power_on()
+        src = BleSource({"left_thigh": ADDR}, rate_hz=52, acc_range_g=16, gyr_range_dps=2000,
+                        client_backend=BumbleClientBackend, scanner_backend=BumbleScannerBackend,
+                        connect_timeout_s=3.0, first_connect_timeout_s=5.0)
+        try:
+            with pytest.raises(SensorError) as err:
+                await src.start()
+        finally:
+            await src.stop()
+            streams = dict(vs.streams)
+            await vs.close()
+        return str(err.value), streams
+
+    msg, streams = asyncio.run(main())
+    assert "\n" not in msg
+    assert msg == (f"sensor left_thigh ({ADDR}): the Polar sensor refused start ACC: invalid "
+                   "range (range 16 g; offered: 8)")
+    assert streams == {}
+
+
+def test_a_verity_sense_without_gyro_is_refused(motion):
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion,
+                                features=(PM.PPG, PM.ACC, PM.PPI))
+        await vs.power_on()
+        src = BleSource({"left_thigh": ADDR}, rate_hz=52, client_backend=BumbleClientBackend,
+                        scanner_backend=BumbleScannerBackend, connect_timeout_s=3.0,
+                        first_connect_timeout_s=5.0)
+        try:
+            with pytest.raises(SensorError) as err:
+                await src.start()
+        finally:
+            await src.stop()
+            await vs.close()
+        return str(err.value)
+
+    msg = asyncio.run(main())
+    assert msg == (f"sensor left_thigh ({ADDR}): the Polar sensor offers no GYRO stream "
+                   "(it offers PPG, ACC, PPI); both ACC and GYRO are needed")
+
+
+def test_exact_rate_the_sensor_refuses_names_the_rate(motion):
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion)
+        client = await _connected(vs)
+        drv = PM.PolarDriver(ADDR, 104, exact=True, label="sensor left_thigh (x)")
+        await drv.configure(client, lambda *_: None)
+        with pytest.raises(SensorError) as err:
+            await drv.start(client)
+        streams = dict(vs.streams)
+        await client.disconnect()
+        await vs.close()
+        return str(err.value), streams
+
+    msg, streams = asyncio.run(main())
+    assert msg == ("sensor left_thigh (x): the Polar sensor refused start ACC: invalid sample "
+                   "rate (sample rate 104 Hz; offered: 52)")
+    assert streams == {}
