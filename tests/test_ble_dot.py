@@ -216,6 +216,7 @@ def test_sync_puts_the_dots_on_one_clock():
     got, infos, _, events = asyncio.run(session([a, b], {"right_thigh": RATE, "trunk": RATE}))
     assert {e.data.get("sync") for e in events if e.kind == "note"} == {"synced"}
     assert infos["trunk"].extra["sync"] == {"state": "synced", "root": A1}
+    assert a.disconnects_forced == b.disconnects_forced == 1  # off the link while syncing
     r, t = got["right_thigh"], got["trunk"]
     common, ir, it = np.intersect1d(np.rint(r.t_sensor_s * 1e6), np.rint(t.t_sensor_s * 1e6),
                                     return_indices=True)
@@ -322,3 +323,23 @@ def test_record_simulate_vendors_keeps_both_dots_at_their_set_rates(tmp_path):
     assert np.degrees(np.arccos(np.clip((g_dir * f).sum(1), -1, 1))).mean() < 10.0
     notes = [e.note for e in s.events if e.kind == "note"]
     assert any("time synchronised" in n for n in notes) and "trunk heading reset" in notes
+
+
+def test_record_options_ask_every_dot_for_the_mode_rate_and_heading_reset():
+    import argparse
+
+    from imu.commands.record import add_source_arguments, build_source
+
+    p = argparse.ArgumentParser()
+    add_source_arguments(p)
+    args = p.parse_args(["--sensor", "sacrum=C0:1D:5E:00:00:01", "--sensor",
+                         f"trunk={A2}", "--sensor", f"right_thigh={A1}", "--dot-payload",
+                         "extended-quaternion", "--dot-rate", "30", "--dot-heading-reset"])
+    src, meta = build_source(args, progress=False)
+    want = {"payload": "extended-quaternion", "rate_hz": 30, "heading_reset": True}
+    assert src.vendor_options == {r: want for r in ("sacrum", "trunk", "right_thigh")}
+    src, _ = build_source(p.parse_args(["--sensor", "sacrum=C0:1D:5E:00:00:01", "--sensor",
+                                        f"right_thigh={A1}"]), progress=False)
+    assert src.vendor_options == {}  # nothing asked: a DOT keeps its own rate, mode 21
+    with pytest.raises(SystemExit):
+        p.parse_args(["--dot-payload", "high-fidelity"])

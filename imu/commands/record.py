@@ -38,6 +38,19 @@ def add_source_arguments(parser) -> None:
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="sensor output data rate (default 104; the XIAO firmware offers 104 "
                              "and 208)")
+    parser.add_argument("--dot-payload", default=None, metavar="MODE",
+                        choices=("rate", "complete-quaternion", "extended-quaternion",
+                                 "orientation-quaternion"),
+                        help="Movella DOT payload mode: rate (21, raw acc/gyr; default), "
+                             "complete-quaternion (3), extended-quaternion (2), "
+                             "orientation-quaternion (5); quaternion modes record "
+                             "orientation-only sensors")
+    parser.add_argument("--dot-rate", type=int, default=None, metavar="HZ",
+                        help="Movella DOT output rate to set (1, 4, 10, 12, 15, 20, 30, 60 or "
+                             "120; default: the sensor's own, 60 unless changed)")
+    parser.add_argument("--dot-heading-reset", action="store_true",
+                        help="reset each Movella DOT's heading once it streams (quaternion "
+                             "modes; face every sensor's x axis the same way first)")
     parser.add_argument("--simulate-vendors", action="store_true",
                         help="like --simulate, with third-party virtual sensors worn too: our "
                              "sensor on the sacrum, a Movella DOT (rate quantities) on the right "
@@ -100,8 +113,13 @@ def build_source(args, progress: bool = True):
             meta["vendors"] = layout
         return source, meta
     from imu.sources.ble.reader import BleSource
+    dot = {k: v for k, v in (("payload", getattr(args, "dot_payload", None)),
+                             ("rate_hz", getattr(args, "dot_rate", None)),
+                             ("heading_reset", getattr(args, "dot_heading_reset", False) or None))
+           if v is not None}
     source = BleSource(role_to_addr, rate_hz=args.rate, identify=args.identify,
-                       announce=lambda m: print(m, file=sys.stderr))
+                       announce=lambda m: print(m, file=sys.stderr),
+                       vendor_options={r: dot for r in role_to_addr} if dot else None)
     return source, {"source": "ble", "rate_hz": args.rate, "addresses": dict(role_to_addr)}
 
 

@@ -543,8 +543,10 @@ async def sync_dots(links, timeout_s: float = SYNC_TIMEOUT_S, poll_s: float = 0.
                     announce=None) -> dict[str, str]:
     """Synchronise the clocks of several connected DOTs (the documented procedure).
 
-    The first link's sensor is the root; *start syncing* goes to every sensor, then each
-    one's acknowledge characteristic is polled for its syncing result. Returns role →
+    The first link's sensor is the root; *start syncing* goes to every sensor. The DOTs then
+    leave the host's link to sync among themselves; each is reconnected (and configured again)
+    when it advertises again and its acknowledge characteristic read for its syncing result
+    (polled while it is still connected). Returns role →
     ``"synced"`` / ``"failed"``; a failure is reported (event, ``info.extra["sync"]``,
     ``announce``) and that sensor's samples stay on its own clock.
     """
@@ -563,8 +565,10 @@ async def sync_dots(links, timeout_s: float = SYNC_TIMEOUT_S, poll_s: float = 0.
         await asyncio.sleep(poll_s)
         for role, link in list(pending.items()):
             try:
+                if link.client is None or not link.client.is_connected or link._lost.is_set():
+                    await _reconnect(link)
                 st = await link.driver.sync_status(link.client)
-            except Exception as exc:  # link lost while syncing: keep polling until timeout
+            except Exception as exc:  # still syncing off-line: try again until the timeout
                 log.debug("%s sync status: %s", role, exc)
                 continue
             if st is None:
@@ -585,6 +589,20 @@ async def sync_dots(links, timeout_s: float = SYNC_TIMEOUT_S, poll_s: float = 0.
             if announce:
                 announce(msg)
     return out
+
+
+async def _reconnect(link) -> None:
+    """Connect a DOT again after it left the link to sync, and configure it as before."""
+    client, link.client = link.client, None
+    if client is not None:
+        try:
+            await client.disconnect()
+        except Exception:
+            pass
+    async with link.connect_lock:
+        new = await link._connect_once()
+        link._lost.clear()
+        await link._configure(new)
 
 
 def dot_options(options: dict | None) -> dict:

@@ -12,9 +12,11 @@ crosses multiples of the output period:
 - **Clock**: ``c(τ) = offset + (1 + drift)·τ`` (τ true time, s); a fresh DOT's offset is its
   time since power-on (tens to hundreds of seconds) and its drift a crystal's (±40 ppm), both
   fixed by its address. Timestamps are ``c`` in µs, wrapping at 2³².
-- **Synchronisation**: after *start syncing* the DOT looks for the root on the radio; after
-  ``sync_duration_s`` it takes the root's clock (offset and drift) up to a residual of at most
-  :data:`SYNC_RESIDUAL_MAX_S` and reports the result in its acknowledge characteristic. Synced
+- **Synchronisation**: after *start syncing* the DOT drops the host's link (as the real ones,
+  which sync among themselves off-line), looks for the root on the radio and after
+  ``sync_duration_s`` takes the root's clock (offset and drift) up to a residual of at most
+  :data:`SYNC_RESIDUAL_MAX_S`, advertises again and reports the result in its acknowledge
+  characteristic. Synced
   DOTs sample at the same instants and stamp them alike. ``fail_sync`` makes one fail;
   :meth:`VirtualDot.restart` models a DOT that resets (brown-out): its clock restarts at 0,
   it forgets the sync and its heading, drops the link and advertises again.
@@ -150,6 +152,9 @@ class VirtualDot(VirtualSensor):
         The sensor clock and default heading reference (default: fixed by the address).
     sync_duration_s : float
         Wall seconds a synchronisation takes (the real DOTs take 10-14 s).
+    sync_drops_link : bool
+        Drop the host's link on *start syncing* and advertise again when the sync is done (what
+        the real DOTs do; the host reconnects to read the result).
     host_options : dict, optional
         What the reader should ask of this sensor (``rate_hz``, ``payload``,
         ``heading_reset``: :func:`imu.sources.ble.dot.dot_options`); for simulated sessions.
@@ -160,7 +165,8 @@ class VirtualDot(VirtualSensor):
                  radio: VirtualRadio | None = None, battery_pct: int = 88,
                  tag: str = "Movella DOT", clock_offset_s: float | None = None,
                  drift_ppm: float | None = None, heading_deg: float | None = None,
-                 sync_duration_s: float = 0.5, tick_interval_s: float = 0.02,
+                 sync_duration_s: float = 0.5, sync_drops_link: bool = True,
+                 tick_interval_s: float = 0.02,
                  host_options: dict | None = None):
         super().__init__(address, name, feed or still_feed(60, 1.0), sensor_id=address,
                          speed=speed, battery_pct=battery_pct, radio=radio, rate_hz=60,
@@ -182,6 +188,7 @@ class VirtualDot(VirtualSensor):
         self.device_info = D.DeviceInfo(address.upper(), "2.6.0", "2023-05-10T10:00:00",
                                         7005000, serial >> 16, "XS-T01")
         self.sync_duration_s = float(sync_duration_s)
+        self.sync_drops_link = bool(sync_drops_link)
         self.fail_sync = False
         self.synced = False
         self.sync_root = ""
@@ -394,6 +401,10 @@ class VirtualDot(VirtualSensor):
             self._sync_task = asyncio.get_running_loop().create_task(self._sync(root))
 
     async def _sync(self, root: str) -> None:
+        if self.sync_drops_link:  # as the real DOTs: off the host's link while syncing
+            await asyncio.sleep(0.05)  # the write's response goes out first
+            self.measuring = False
+            await self.force_disconnect(self.sync_duration_s)
         await asyncio.sleep(self.sync_duration_s)
         peer = self.radio.peripherals.get(root) if self.radio is not None else None
         ok = (not self.fail_sync and isinstance(peer, VirtualDot) and peer.sync_root == root

@@ -546,6 +546,8 @@ class BleSource(Source):
             self.announce(f"synchronising {len(dots)} Movella DOTs "
                           f"({', '.join(link.role for link in dots)})")
         await sync_dots(dots, announce=self.announce)
+        for link in dots:  # reconnected while syncing: the info of the new connection
+            self.sensors[link.role] = link.info
 
     async def identify(self, role: str, seconds: int = 3) -> None:
         await self.links[role].identify(seconds)
