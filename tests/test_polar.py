@@ -241,3 +241,73 @@ def test_exact_rate_the_sensor_refuses_names_the_rate(motion):
     assert msg == ("sensor left_thigh (x): the Polar sensor refused start ACC: invalid sample "
                    "rate (sample rate 104 Hz; offered: 52)")
     assert streams == {}
+
+
+def test_a_dropped_link_restarts_both_streams_and_counts_the_gap(motion):
+    """The Verity Sense stops streaming when the link drops; the reader reconnects, starts ACC
+    and GYRO again, and the samples in between are one gap on the sensor clock."""
+    async def main():
+        vs = VirtualVeritySense(ADDR, "Polar Sense B5A00009", motion, speed=2.0)
+        await vs.power_on()
+        src = BleSource({"left_thigh": ADDR}, rate_hz=52, client_backend=BumbleClientBackend,
+                        scanner_backend=BumbleScannerBackend, connect_timeout_s=3.0)
+        await src.start()
+        got = []
+
+        async def collect():
+            async for _, blk in src.role_blocks():
+                got.append(blk)
+
+        task = asyncio.create_task(collect())
+        await asyncio.sleep(1.0)
+        await vs.force_disconnect(0.5)
+        await asyncio.sleep(2.5)
+        st = src.status()["left_thigh"]
+        status = (st.state, st.reconnects, st.dropped)
+        starts = [r for r in vs.requests if r[0] == PM.OP_START]
+        await src.stop()
+        await task
+        await vs.close()
+        return got, status, starts
+
+    got, (state, reconnects, dropped), starts = asyncio.run(main())
+    assert state == "streaming" and reconnects == 1
+    assert [s[1] for s in starts] == [PM.ACC, PM.GYRO, PM.ACC, PM.GYRO]
+    seq = np.concatenate([b.seq for b in got])
+    t = np.concatenate([b.t_sensor_s for b in got])
+    assert np.all(np.diff(seq) > 0)
+    jumps = np.diff(seq)[np.diff(seq) > 1]
+    assert len(jumps) == 1 and dropped == int(jumps[0] - 1) > 0.5 * 2 * 52 * 0.5
+    # the sensor clock runs on through the drop: index and time agree after it too
+    assert np.allclose(np.diff(t), np.diff(seq) / 52, atol=1e-6)
+
+
+def test_record_simulate_vendors_records_the_verity_sense_at_52_hz_with_the_simulated_motion(
+        tmp_path):
+    from imu.cli import main
+    from imu.commands.info import sensor_summary
+    from imu.session.store import read_recording
+    from imu.sim import simulate
+
+    out = tmp_path / "v.imu"
+    rc = main(["record", "--simulate-vendors", "--seconds", "4", "--speed", "2", "--program",
+               "hinge", "-o", str(out), "--quiet"])
+    assert rc == 0
+    s = read_recording(out)
+    models = {r: d.info.model for r, d in s.sensors.items()}
+    assert models == {"sacrum": "imu-sim", "right_thigh": "movella-dot",
+                      "left_thigh": "polar-verity-sense", "trunk": "movella-dot"}
+    d = s.sensors["left_thigh"]
+    summ = sensor_summary(d)
+    assert summ["rate_set_hz"] == 52 and summ["rate_measured_hz"] == pytest.approx(52, rel=0.01)
+    assert summ["gaps"] == 0 and summ["duration_s"] > 3.0
+    # the same simulation the source ran: the Verity Sense's samples are its left-thigh motion
+    sim = simulate("hinge", rate_hz=104, seed=0,
+                   roles=("sacrum", "right_thigh", "left_thigh", "trunk"))
+    ref = sim.session.sensors["left_thigh"]
+    vs = VirtualVeritySense(ADDR, "x", SampleFeed(ref.t_sensor_s, ref.acc, ref.gyr))
+    f = vs.resampled(52)
+    k = np.rint((d.t_sensor_s - BOOT_NS * 1e-9) * 52).astype(int)
+    assert k[0] >= 0 and np.allclose(f.t[k], d.t_sensor_s - BOOT_NS * 1e-9, atol=1e-6)
+    assert np.abs(d.acc - f.acc[k]).max() <= 0.5e-3 * 9.80665 + 1e-6
+    assert np.abs(d.gyr - f.gyr[k]).max() <= np.radians(2000 / 32768) / 2 + 1e-6
