@@ -255,9 +255,14 @@ def test_a_dot_that_restarts_loses_sync_is_reported_and_not_misaligned():
         await b.restart(down_s=0.4)
         await asyncio.sleep(3.0)
 
+    said = []
     got, infos, status, events = asyncio.run(session([a, b], {"right_thigh": RATE,
                                                               "trunk": RATE},
-                                                     seconds=1.5, during=drop))
+                                                     seconds=1.5, during=drop,
+                                                     announce=said.append))
+    # the console is told what the recording's event says
+    assert [s for s in said if "lost" in s] == [e.note for e in events
+                                                 if e.data.get("sync") == "lost"]
     lost = [e for e in events if e.data.get("sync") == "lost"]
     assert [e.data["role"] for e in lost] == ["trunk"] and "own clock" in lost[0].note
     assert infos["trunk"].extra["sync"]["state"] == "lost"

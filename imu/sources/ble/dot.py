@@ -459,9 +459,11 @@ class DotDriver(VendorDriver):
             if st != SYNC_OK:
                 self.sync_state = "lost"
                 self._restart_clock = True
-                self._event(f"{self._role()} lost Movella DOT time sync (the sensor restarted): "
-                            "its samples from here on are on its own clock, aligned by "
-                            "arrival time only", sync="lost")
+                msg = (f"{self._role()} lost Movella DOT time sync (the sensor restarted): its "
+                       "samples from here on are on its own clock, aligned by arrival time only")
+                self._event(msg, sync="lost")
+                if self.link is not None and getattr(self.link, "announce", None):
+                    self.link.announce(msg)
         await self._battery(client)
         await client.start_notify(self.notify_uuid, on_data)
 

@@ -199,7 +199,6 @@ class VirtualDot(VirtualSensor):
         self.reset_status = 0
         self.charging = False
         self.restarts = 0
-        self.sample_true_s: list[float] = []  # true time of every sample sent (tests)
         self.writes: list[bytes] = []  # device control writes (tests)
         #: (samples sent before, new heading reference rad) of every heading reset / revert
         self.heading_log: list[tuple[int, float]] = []
@@ -443,7 +442,6 @@ class VirtualDot(VirtualSensor):
                                        quat=q[i], free_acc=free[i])
                 self._data = char
                 await self._notify(pkt)
-                self.sample_true_s.append(float(tau[i]))
                 self.samples_sent += 1
 
 

@@ -98,6 +98,7 @@ class SensorLink:
         self._t_drop_s: float | None = None
         self.reconnect_wall_s: list[float] = []
         self.driver = None  # a vendor driver when the sensor is not ours
+        self.announce: Callable[[str], None] | None = None  # console lines (BleSource's)
         self.stall_s = 5.0  # connected but silent this long (wall s): reconnect
         self._t_data_wall = time.monotonic()
 
@@ -502,6 +503,7 @@ class BleSource(Source):
                 acc_range_g=self.acc_range_g, gyr_range_dps=self.gyr_range_dps,
                 first_connect_timeout_s=self.first_connect_timeout_s,
                 vendor_options=self.vendor_options.get(role))
+            self.links[role].announce = self.announce
         # Connect one after the other (and blink each one if asked), then start them together.
         for role, link in self.links.items():
             self._tasks.append(asyncio.create_task(link.run(), name=f"ble-{role}"))
