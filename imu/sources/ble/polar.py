@@ -268,6 +268,22 @@ class StreamSettings:
                 RANGE: [self.range_], CHANNELS: [self.channels]}
 
 
+#: how far a sensor's real sample rate may be from the nominal one (fraction) before frames
+#: that arrive "late" count as lost samples
+RATE_TOLERANCE = 0.05
+
+
+@dataclass
+class _StreamClock:
+    """One stream's sample counting on the sensor clock (see :meth:`PolarDriver._place`)."""
+
+    period_s: float
+    last_t: float | None = None
+    next_k: int = 0
+    span_s: float = 0.0
+    n: int = 0
+
+
 @dataclass
 class _Pairing:
     """ACC and GYRO samples waiting for their partner, by sample index on the sensor clock."""
@@ -316,6 +332,7 @@ class PolarDriver:
         self.frames = {ACC: 0, GYRO: 0}
         self._waiting: dict[int, asyncio.Future] = {}
         self._pair = _Pairing()
+        self._clocks: dict[int, _StreamClock] = {}
         self._t0: float | None = None
         self.next_seq: int | None = None
         self._chosen: tuple[StreamSettings, StreamSettings] | None = None
@@ -493,11 +510,11 @@ class PolarDriver:
             self.counts.malformed += 1
             return None
         self.frames[mtype] = self.frames.get(mtype, 0) + 1
-        period = 1.0 / s.rate_hz
-        t = np.asarray(vs.t_sensor_s, dtype=np.float64)
-        if self._t0 is None:
-            self._t0 = float(t[0])
-        k = np.rint((t - self._t0) / period).astype(np.int64)
+        placed = self._place(mtype, float(vs.t_sensor_s[-1]), len(vs.t_sensor_s), s.rate_hz)
+        if placed is None:
+            self.counts.duplicates += len(vs.t_sensor_s)
+            return None
+        k, t = placed
         p = self._pair
         if mtype == ACC:
             for i, q in enumerate(k):
@@ -508,6 +525,45 @@ class PolarDriver:
                 p.gyr[int(q)] = vs.gyr[i]
             p.max_gyr = int(k[-1]) if p.max_gyr is None else max(p.max_gyr, int(k[-1]))
         return self._emit(t_host_s)
+
+    def _place(self, mtype: int, t_last: float, n: int, rate_hz: float):
+        """Sample indices and sensor times of a frame's ``n`` samples (last at ``t_last``).
+
+        A stream's samples are counted, not placed by nominal period: the sensor's real
+        sample rate differs from the nominal one by up to a few per cent, so over a session
+        ``t / period`` would drift by many samples. Between two frames of one stream the
+        samples are spread evenly (as the Polar SDK does); a frame that comes later than its
+        samples can fill, by more than :data:`RATE_TOLERANCE` plus half a sample, follows
+        lost samples: their number is the gap. The first frame of each stream is placed on
+        the common index by time, so ACC sample *k* and GYRO sample *k* are the same instant.
+        Returns ``None`` for a frame not newer than the stream's last one.
+        """
+        c = self._clocks.get(mtype)
+        if c is None:
+            c = self._clocks[mtype] = _StreamClock(1.0 / rate_hz)
+        i = np.arange(n)
+        if c.last_t is None:
+            t = t_last - (n - 1 - i) * c.period_s
+            if self._t0 is None:
+                self._t0 = float(t[0])
+            k0 = int(np.rint((t[0] - self._t0) / c.period_s))
+        else:
+            span = t_last - c.last_t
+            if span <= 0:
+                return None
+            if span > n * c.period_s * (1 + RATE_TOLERANCE) + 0.5 * c.period_s:  # lost samples
+                missing = max(1, int(np.rint(span / c.period_s)) - n)
+                t = t_last - (n - 1 - i) * c.period_s
+            else:
+                missing = 0
+                t = c.last_t + (i + 1) * (span / n)
+                c.span_s += span
+                c.n += n
+                c.period_s = c.span_s / c.n  # the sensor's own sample period, measured
+            k0 = c.next_k + missing
+        c.last_t = t_last
+        c.next_k = k0 + n
+        return k0 + i, t
 
     def _emit(self, t_host_s: float) -> SampleBlock | None:
         p = self._pair

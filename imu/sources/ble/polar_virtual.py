@@ -7,7 +7,8 @@ codes of Polar's SDK) and a data characteristic streaming compressed delta frame
 (frame type 0x81) in mG, GYRO (0x80) in ``factor`` deg/s — stamped in ns since 2000-01-01 on
 the sensor's clock with the time of each frame's last sample.
 
-As the Verity Sense outside SDK mode, it offers ACC at 52 Hz, 16 bit, ±8 g and GYRO at 52 Hz,
+Its sample rate is off the nominal one by ``odr_error`` (a real oscillator's error). As the
+Verity Sense outside SDK mode, it offers ACC at 52 Hz, 16 bit, ±8 g and GYRO at 52 Hz,
 16 bit, ±2000 deg/s (``offered`` changes that). It refuses what it does not offer
 (invalid sample rate / range / resolution / channels), a start of a stream already running or a
 stop of one that is not (already in state), measurement types it lacks (not supported), unknown
@@ -73,16 +74,22 @@ class VirtualVeritySense(VirtualSensor):
         Measurement type → setting type → offered values (default :data:`VERITY_OFFERED`).
     features : sequence of int, optional
         Measurement types listed when the control point is read.
+    odr_error : float
+        How far the real sample rate is from the nominal one (fraction; a real sensor's
+        oscillator is off by up to a few per cent): samples are ``1 / (rate·(1 + odr_error))``
+        apart on the sensor clock.
     """
 
     def __init__(self, address: str, name: str, feed: SampleFeed, *, speed: float = 1.0,
                  radio=None, battery_pct: int = 77, offered: dict | None = None,
-                 features=VERITY_FEATURES, tick_interval_s: float = 0.1):
+                 features=VERITY_FEATURES, tick_interval_s: float = 0.1,
+                 odr_error: float = 0.0):
         super().__init__(address, name, feed, sensor_id=address, speed=speed, radio=radio,
                          battery_pct=battery_pct, tick_interval_s=tick_interval_s)
         self.offered = {m: {k: list(v) for k, v in s.items()}
                         for m, s in (offered or VERITY_OFFERED).items()}
         self.features = tuple(features)
+        self.odr_error = float(odr_error)
         self.streams: dict[int, _Stream] = {}
         self.requests: list[bytes] = []
         self.frames_sent = {PM.ACC: 0, PM.GYRO: 0}
@@ -104,12 +111,13 @@ class VirtualVeritySense(VirtualSensor):
             s.sent_to_s = 0.0
 
     def resampled(self, rate_hz: int) -> SampleFeed:
-        """The feed resampled to ``rate_hz`` on the sensor clock (linear interpolation)."""
+        """The feed resampled to the real sample rate of a ``rate_hz`` stream on the sensor
+        clock (linear interpolation): what the sensor measures."""
         f = self._resampled.get(rate_hz)
         if f is None:
             src = self.feed
             rel = src.t - src.t[0]
-            t = np.arange(0.0, rel[-1] + 1e-9, 1.0 / rate_hz)
+            t = np.arange(0.0, rel[-1] + 1e-9, 1.0 / (rate_hz * (1.0 + self.odr_error)))
             acc = np.column_stack([np.interp(t, rel, src.acc[:, i]) for i in range(3)])
             gyr = np.column_stack([np.interp(t, rel, src.gyr[:, i]) for i in range(3)])
             f = SampleFeed(t, acc, gyr, loop=src.loop)
@@ -279,8 +287,9 @@ class VirtualVeritySense(VirtualSensor):
 def _make(ctx):
     from imu.sources.ble.vendor_sim import kind_info
 
+    # its oscillator 0.4 % fast: 52.2 Hz on its own clock, as real sensors are a little off
     return VirtualVeritySense(ctx.address, kind_info("polar-verity-sense").name(ctx.index),
-                              ctx.feed, speed=ctx.speed, radio=ctx.radio)
+                              ctx.feed, speed=ctx.speed, radio=ctx.radio, odr_error=0.004)
 
 
 def _register() -> None:
