@@ -215,9 +215,13 @@ def test_toml_settings_with_random_values(tmp_path, table, junk):
 @FUZZ
 @given(data=st.binary(max_size=300))
 def test_every_ble_frame_kind_decodes_or_is_malformed(data):
+    from imu.sources.ble import dot as D
+
+    dot = [lambda b, m=m: D.decode_payload(m, b) for m in D.PAYLOAD_MODES.values()]
     for decode in (decode_notification, decode_control_response, decode_info,
                    decode_movella_rate_quantities, decode_witmotion,
-                   lambda b: decode_polar_pmd(b, rate_hz=52.0)):
+                   lambda b: decode_polar_pmd(b, rate_hz=52.0), *dot, D.parse_message,
+                   D.DeviceControl.from_bytes, D.DeviceInfo.from_bytes):
         try:
             decode(data)
         except MalformedPacket:
