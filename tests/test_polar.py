@@ -148,11 +148,15 @@ def test_driver_negotiates_starts_pairs_and_stops(motion):
     assert np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq)))  # paired, no gap
     assert drv.counts.dropped == 0 and drv.counts.malformed == 0
     # after its first frame (spaced at the nominal 52 Hz) the sensor's real rate, measured
-    assert np.allclose(np.diff(t)[len(t) // 4:], 1 / 53.04, atol=1e-6)
-    # the numbers are the simulated motion at the sensor's sample instants
+    later = t - t[0] > 1.0
+    assert np.allclose(np.diff(t)[later[1:]], 1 / 53.04, atol=1e-6)
+    # the numbers are the simulated motion at the sensor's sample instants: sample index =
+    # sequence number + one offset (from the last sample's exact time)
     f = vs.resampled(52)
-    k = np.rint((t - BOOT_NS * 1e-9) * 53.04).astype(int) % len(f.t)
-    assert np.allclose(f.t[k], (t - BOOT_NS * 1e-9) % f.span_s, atol=0.1 / 52)
+    k = seq - seq[-1] + int(np.rint((t[-1] - BOOT_NS * 1e-9) * 53.04))
+    assert np.allclose(f.t[k[later] % len(f.t)], (t[later] - BOOT_NS * 1e-9) % f.span_s,
+                       atol=1e-6)
+    k = k % len(f.t)
     assert np.abs(acc - f.acc[k]).max() <= 0.5e-3 * 9.80665 + 1e-6  # 1 mG steps
     gyr_step = np.radians(2000 / 32768)
     assert np.abs(gyr - f.gyr[k]).max() <= gyr_step / 2 + 1e-6
@@ -304,7 +308,7 @@ def test_record_simulate_vendors_records_the_verity_sense_at_52_hz_with_the_simu
     d = s.sensors["left_thigh"]
     summ = sensor_summary(d)
     assert summ["rate_set_hz"] == 52
-    assert summ["rate_measured_hz"] == pytest.approx(52 * 1.004, rel=1e-4)
+    assert summ["rate_measured_hz"] == pytest.approx(52 * 1.004, rel=1e-3)  # not 52.0
     assert summ["gaps"] == 0 and summ["duration_s"] > 3.0
     # the same simulation the source ran: the Verity Sense's samples are its left-thigh motion
     sim = simulate("hinge", rate_hz=104, seed=0,
@@ -313,7 +317,9 @@ def test_record_simulate_vendors_records_the_verity_sense_at_52_hz_with_the_simu
     vs = VirtualVeritySense(ADDR, "x", SampleFeed(ref.t_sensor_s, ref.acc, ref.gyr))
     vs.odr_error = 0.004  # as the registered one
     f = vs.resampled(52)
-    k = np.rint((d.t_sensor_s - BOOT_NS * 1e-9) * 52 * 1.004).astype(int)
-    assert k[0] >= 0 and np.allclose(f.t[k], d.t_sensor_s - BOOT_NS * 1e-9, atol=0.1 / 52)
+    rel = d.t_sensor_s - BOOT_NS * 1e-9
+    k = d.seq - d.seq[-1] + int(np.rint(rel[-1] * 52 * 1.004))  # one offset for all samples
+    later = rel - rel[0] > 1.0
+    assert k[0] >= 0 and np.allclose(f.t[k[later]], rel[later], atol=1e-6)
     assert np.abs(d.acc - f.acc[k]).max() <= 0.5e-3 * 9.80665 + 1e-6
     assert np.abs(d.gyr - f.gyr[k]).max() <= np.radians(2000 / 32768) / 2 + 1e-6
