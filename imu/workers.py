@@ -149,8 +149,8 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
             with os.fdopen(r, "rb", buffering=1 << 20) as f:
                 try:
                     ok, value = pickle.load(f)
-                except EOFError:
-                    ok, value = False, RuntimeError("a worker process ended without a result")
+                except Exception as exc:  # noqa: BLE001 - died, or a result that cannot load
+                    ok, value = False, RuntimeError(f"a worker process gave no result ({exc!r})")
             results.append((ok, value))
         children_left = children
         children = []
@@ -170,3 +170,20 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
         if not ok:
             raise value
     return [v for _, v in results]
+
+
+def shared_empty(shape, dtype=float):
+    """An uninitialised array in memory shared with forked children (anonymous shared
+    mapping): what a :func:`fork_map` child writes into it, the parent sees, with nothing
+    pickled. Freed with the array."""
+    import mmap
+
+    import numpy as np
+
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    dt = np.dtype(dtype)
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return np.empty(shape, dt)
+    buf = mmap.mmap(-1, n * dt.itemsize)
+    return np.frombuffer(buf, dtype=dt, count=n).reshape(shape)

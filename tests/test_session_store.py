@@ -205,3 +205,31 @@ def test_nan_host_times_are_stored(tmp_path):
         w.add_block("sacrum", SampleBlock("a", seq, ts, th, acc, gyr))
     assert np.isnan(read_recording(p).sensors["sacrum"].t_host_s).all()
     assert len(read_recording(p, start_s=0.0, end_s=1.0).sensors["sacrum"]) == 0
+
+
+def test_forked_decoding_reads_the_same_samples(tmp_path, monkeypatch):
+    from imu.session import store
+
+    data = synthetic(9000)
+    p = write(tmp_path / "s.imu", data)
+    plain = read_recording(p)
+    monkeypatch.setattr(store, "FORK_MIN_CHUNKS", 0)  # children decode into shared memory
+    forked = read_recording(p)
+    for r in data:
+        a, b = plain.sensors[r], forked.sensors[r]
+        for x, y in ((a.seq, b.seq), (a.t_sensor_s, b.t_sensor_s), (a.t_host_s, b.t_host_s),
+                     (a.acc, b.acc), (a.gyr, b.gyr)):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+
+
+def test_forked_decoding_reports_a_corrupt_chunk(tmp_path, monkeypatch):
+    from imu.session import store
+
+    p = write(tmp_path / "s.imu", synthetic(9000))
+    db = sqlite3.connect(p)
+    db.execute("UPDATE chunks SET data=x'00112233' WHERE id=(SELECT max(id) FROM chunks)")
+    db.commit()
+    db.close()
+    monkeypatch.setattr(store, "FORK_MIN_CHUNKS", 0)
+    with pytest.raises(BadInputError, match="chunk .* is corrupt"):
+        read_recording(p)

@@ -46,3 +46,13 @@ def test_fork_map_without_fork_uses_threads(monkeypatch):
     monkeypatch.setenv("IMU_FORK", "0")
     assert not workers.can_fork()
     assert workers.fork_map(lambda _: os.getpid(), [0, 1]) == [os.getpid()] * 2
+
+
+def test_shared_arrays_carry_what_children_write():
+    out = workers.shared_empty((4, 3))
+
+    def fill(k):
+        out[k] = k + 0.5
+
+    workers.fork_map(fill, range(4))
+    assert np.array_equal(out, np.repeat(np.arange(4) + 0.5, 3).reshape(4, 3))

@@ -48,7 +48,7 @@ from imu.log import get_logger, progress as _log_progress
 from imu.session import codec
 from imu.session.validate import check_role, check_sensor_info, check_session
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
-from imu.workers import pool_map
+from imu.workers import can_fork, fork_map, pool_map, shared_empty
 
 log = get_logger(__name__)
 
@@ -662,6 +662,10 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                                  calibration=info.get("calibration"), source=str(p)))
 
 
+#: recordings of more chunks than this are decoded by forked children (:func:`_decode_chunks`)
+FORK_MIN_CHUNKS = 64
+
+
 def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
                    ) -> dict[str, SensorData]:
     """Decode chunk rows ``(id, sensor row id, n, codec, blob)`` into SensorData per role."""
@@ -680,8 +684,12 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
                                 f"(claims {n!r} samples in {len(data)} bytes)")
         jobs.append((cid, rid, totals[rid], int(n), data))
         totals[rid] += int(n)
-    arrays = {rid: (np.empty(k, np.int64), np.empty(k), np.empty(k), np.empty((k, 3)),
-                    np.empty((k, 3))) for rid, k in totals.items()}
+    # a long recording is decoded by forked children straight into shared memory (zlib
+    # releases the GIL, the numpy steps between hold it); else on the thread pool
+    forked = len(jobs) > FORK_MIN_CHUNKS and can_fork()
+    alloc = shared_empty if forked else np.empty
+    arrays = {rid: (alloc(k, np.int64), alloc(k), alloc(k), alloc((k, 3)), alloc((k, 3)))
+              for rid, k in totals.items()}
 
     def work(job):
         cid, rid, start, n, data = job
@@ -693,7 +701,14 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
             raise BadInputError(f"{p}: sample chunk {cid} of {sensors[rid].role} is corrupt "
                                 f"({exc})") from None
 
-    if len(jobs) > 8 and (os.cpu_count() or 1) > 1:
+    if forked:
+        n_proc = min(os.cpu_count() or 2, 4)
+        def work_part(part):  # in a child: results go to the shared arrays, nothing back
+            for job in part:
+                work(job)
+
+        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)])
+    elif len(jobs) > 8 and (os.cpu_count() or 1) > 1:
         pool_map(work, jobs)
     else:
         for job in jobs:
