@@ -323,3 +323,37 @@ def test_record_simulate_vendors_records_the_verity_sense_at_52_hz_with_the_simu
     assert k[0] >= 0 and np.allclose(f.t[k[later]], rel[later], atol=1e-6)
     assert np.abs(d.acc - f.acc[k]).max() <= 0.5e-3 * 9.80665 + 1e-6
     assert np.abs(d.gyr - f.gyr[k]).max() <= np.radians(2000 / 32768) / 2 + 1e-6
+
+
+def test_samples_of_one_stream_wait_for_their_partner_with_bounded_memory():
+    """Frames fed straight to the driver: ACC alone is held (bounded), then paired with GYRO
+    by sample index; a GYRO frame lost in between is a gap of exactly its samples."""
+    drv = PM.PolarDriver("x")
+    for m, f in ((PM.ACC, 1.0), (PM.GYRO, 2000 / 32768)):
+        drv.settings[m] = PM.StreamSettings(52, 16, 8, factor=f)
+    rng = np.random.default_rng(4)
+    period_ns = 10**9 / 52 / 1.01  # the sensor 1 % fast
+    acc = rng.integers(-900, 900, size=(52 * 30, 3))
+    gyr = rng.integers(-3000, 3000, size=(52 * 30, 3))
+
+    def frame(m, i0, i1):
+        vals, ft = (acc, PM.ACC_FRAME_TYPE) if m == PM.ACC else (gyr, PM.GYRO_FRAME_TYPE)
+        return PM.encode_delta_frame(m, BOOT_NS + int(round((i1 - 1) * period_ns)), vals[i0:i1],
+                                     ft)
+
+    blocks = [drv.feed(frame(PM.ACC, i, i + 13), 0.0) for i in range(0, 52 * 15, 13)]
+    assert all(b is None for b in blocks)
+    assert len(drv._pair.acc) == 52 * 10  # only the newest 10 s are kept
+    out = []
+    for i in range(0, 52 * 30, 13):
+        if i >= 52 * 15:
+            out.append(drv.feed(frame(PM.ACC, i, i + 13), 0.0))
+        if i != 52 * 20:  # this GYRO frame is lost
+            out.append(drv.feed(frame(PM.GYRO, i, i + 13), 0.0))
+    out = [b for b in out if b is not None]
+    seq = np.concatenate([b.seq for b in out])
+    assert seq[0] == 52 * 5 and seq[-1] == 52 * 30 - 1  # the first 5 s were let go
+    assert drv.counts.dropped == 13 and len(seq) == 52 * 25 - 13
+    a = np.concatenate([b.acc for b in out]) / 9.80665 * 1000
+    g = np.degrees(np.concatenate([b.gyr for b in out])) / (2000 / 32768)
+    assert np.allclose(a, acc[seq]) and np.allclose(g, gyr[seq])

@@ -271,6 +271,8 @@ class StreamSettings:
 #: how far a sensor's real sample rate may be from the nominal one (fraction) before frames
 #: that arrive "late" count as lost samples
 RATE_TOLERANCE = 0.05
+#: samples of one stream kept while the other stream has not reached them (s); older ones go
+MAX_UNPAIRED_S = 10.0
 
 
 @dataclass
@@ -524,6 +526,10 @@ class PolarDriver:
             for i, q in enumerate(k):
                 p.gyr[int(q)] = vs.gyr[i]
             p.max_gyr = int(k[-1]) if p.max_gyr is None else max(p.max_gyr, int(k[-1]))
+        for buf in (p.acc, p.gyr):  # the other stream silent: keep memory bounded
+            if len(buf) > MAX_UNPAIRED_S * s.rate_hz:
+                for q in sorted(buf)[:len(buf) - int(MAX_UNPAIRED_S * s.rate_hz)]:
+                    del buf[q]
         return self._emit(t_host_s)
 
     def _place(self, mtype: int, t_last: float, n: int, rate_hz: float):
