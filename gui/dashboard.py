@@ -1,10 +1,18 @@
 """The main window: status strip, live traces, big readouts, rep list and controls.
 
 The window pulls a :class:`~imu.live.snapshot.Snapshot` from its model (the live pipeline or
-the replay player) on a timer and draws it; the model does all the computing in its own thread.
+the replay player) and draws it; the model does all the computing in its own thread. Live, a
+cheap poll (every :data:`POLL_MS`) watches the model's row counter and paints as soon as new
+angle rows are in, at most ``refresh_hz`` times a second (so a sample reaches the screen within
+a frame of arriving); the traces are drawn every frame, the rest of the window (readouts, stick
+figure, rep list, status, sound cue, wizard) at most :data:`SIDE_PANEL_S` apart. Replay redraws
+on a plain ``refresh_hz`` timer.
 """
 
 from __future__ import annotations
+
+import math
+import time
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -25,6 +33,13 @@ CALIB_BADGES = {
     "ok": (theme.GREEN, "calibrated"),
     "refused": (theme.RED, "calibration refused"),
 }
+
+#: live: how often the window checks the model for new angle rows, ms
+POLL_MS = 4
+#: the window's other panels are redrawn at most this often, s (the traces every frame)
+SIDE_PANEL_S = 0.1
+#: without new rows the window still redraws this often (status, messages), s
+IDLE_FRAME_S = 0.25
 
 
 def calibration_badge(snap: Snapshot) -> tuple[str, str]:
@@ -49,7 +64,8 @@ class Dashboard(QtWidgets.QMainWindow):
     mode : str
         ``"live"`` (set controls, calibration) or ``"replay"`` (transport controls).
     refresh_hz : float
-        Redraw rate; 0 disables the timer (tests call :meth:`refresh`).
+        Highest redraw rate (live: frames follow the data up to this rate; replay: the timer's
+        rate); 0 disables the timer (tests call :meth:`refresh`).
     title : str
         Window title.
     sound : bool
@@ -59,7 +75,7 @@ class Dashboard(QtWidgets.QMainWindow):
         counter.
     """
 
-    def __init__(self, model, mode: str = "live", refresh_hz: float = 30.0, title: str = "",
+    def __init__(self, model, mode: str = "live", refresh_hz: float = 40.0, title: str = "",
                  sound: bool = False, sink=None):
         super().__init__()
         self.model = model
@@ -159,16 +175,49 @@ class Dashboard(QtWidgets.QMainWindow):
         self.cue_log: list[str] = []
         self.wizard = None
         self.last_snapshot: Snapshot | None = None
+        self._frame_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
+        self._last_frame = -math.inf
+        self._last_side = -math.inf
+        self._last_rows = None
         self._timer = QtCore.QTimer(self)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        # live models count their angle rows: paint when new ones are in
+        self._data_driven = isinstance(getattr(model, "rows_out", None), int)
         if refresh_hz > 0:
-            self._timer.start(int(1000 / refresh_hz))
+            if self._data_driven:
+                self._timer.timeout.connect(self._tick)
+                self._timer.start(POLL_MS)
+            else:
+                self._timer.timeout.connect(self.refresh)
+                self._timer.start(int(1000 / refresh_hz))
 
     # -- drawing ---------------------------------------------------------------------------
-    def refresh(self) -> Snapshot:
-        """Pull a snapshot from the model and draw it."""
+    def _tick(self) -> None:
+        """The live poll: a frame when new angle rows are in (at most ``refresh_hz``), or when
+        the window has not been redrawn for :data:`IDLE_FRAME_S`."""
+        now = time.monotonic()
+        since = now - self._last_frame
+        if since < self._frame_s:
+            return
+        rows = self.model.rows_out
+        if rows == self._last_rows and since < IDLE_FRAME_S:
+            return
+        self._last_rows = rows
+        self.refresh(panels=now - self._last_side >= SIDE_PANEL_S)
+
+    def refresh(self, panels: bool = True) -> Snapshot:
+        """Pull a snapshot from the model and draw it (the traces; with ``panels`` the rest
+        of the window too)."""
+        self._last_frame = time.monotonic()
         snap = self.model.snapshot()
         self.last_snapshot = snap
+        self.traces.update_snapshot(snap)
+        if panels:
+            self._last_side = self._last_frame
+            self._draw_panels(snap)
+        return snap
+
+    def _draw_panels(self, snap: Snapshot) -> None:
         if snap.mode == "replay":
             self.mode_badge.setText(f"<span style='color:{theme.ACCENT}'>▶ REPLAY</span>")
         else:
@@ -185,7 +234,6 @@ class Dashboard(QtWidgets.QMainWindow):
         else:
             self.recording.setText("")
         self.status_strip.update_status(snap.status)
-        self.traces.update_snapshot(snap)
         self.readouts.update_snapshot(snap)
         cs = snap.current_set
         view = view_for(cs.get("exercise") if cs else None)
@@ -202,7 +250,6 @@ class Dashboard(QtWidgets.QMainWindow):
                 self.sink.play(kind)
         if self.wizard is not None:
             self.wizard.update_snapshot(snap)
-        return snap
 
     @property
     def sink(self):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from imu.gui import theme
 from imu.gui.views.exercises import view_for
@@ -37,6 +39,10 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
 #: the main trace of each view is drawn 2 px wide; the others 1 px (thin lines without
 #: antialiasing or dashes keep a frame at a few milliseconds with 4000 points per curve)
 BOLD = {"right_hip_flexion", "left_hip_flexion", "pelvic_drop_deg", "pelvis_tilt"}
+#: the y axes move in steps of this many degrees (fewer axis redraws)
+Y_STEP_DEG = 5.0
+#: samples per pixel kept by the automatic peak decimation (pyqtgraph's default: 5)
+DOWNSAMPLE_FACTOR = 0.5
 
 
 class TracePanel(pg.GraphicsLayoutWidget):
@@ -48,7 +54,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
         self.pelvis = self._plot("Pelvis (°)", row=1)
         self.hip = self._plot("Hip & thigh (°)", row=3)
         self.hip.setXLink(self.pelvis)
-        self.pelvis.getAxis("bottom").setStyle(showValues=False)
+        self.pelvis.hideAxis("bottom")      # the hip plot below shows the (shared) time axis
         self.hip.setLabel("bottom", "time", units="s", color=theme.MUTED)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for col, name in PELVIS_COLUMNS:
@@ -71,6 +77,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
         self._empty.setFont(font)
         self.pelvis.addItem(self._empty, ignoreBounds=True)
         self.window_s = 20.0
+        self._yrange: dict[int, tuple[float, float]] = {}
 
     def _plot(self, title: str, row: int) -> pg.PlotItem:
         p = self.addPlot(row=row, col=0)
@@ -82,6 +89,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
         for ax in ("left", "bottom"):
             p.getAxis(ax).setPen(pg.mkPen(theme.GREY))
             p.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
+            # drawn once into a pixmap, redrawn only when its range changes (replaying the
+            # axis picture, labels and grid, costs several ms a frame)
+            p.getAxis(ax).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         # the legend sits in its own row above the plot: it never hides a trace or a shading
         legend = pg.LegendItem(labelTextColor=theme.TEXT, colCount=6, horSpacing=14,
                                verSpacing=-6)
@@ -94,6 +104,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2 if col in BOLD else 1)
         c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
+        # peak decimation to about one min/max pair per pixel (the default factor keeps all
+        # 4000 points of 20 s at 200 Hz on a 1100 px plot: wide lines cost per segment)
+        c.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
         c.setDownsampling(auto=True, method="peak")
         c.setClipToView(True)
         c.setVisible(False)
@@ -152,13 +165,16 @@ class TracePanel(pg.GraphicsLayoutWidget):
             self._empty.setPos((t0 + t1) / 2, 0)
             self.pelvis.setYRange(-10, 10)
             self.hip.setYRange(-10, 30)
+            self._yrange.clear()
         else:
             self._autorange(self.pelvis, [snap.angles.get(c) for c, _ in PELVIS_COLUMNS], 10)
             self._autorange(self.hip, [snap.angles.get(c) for c, _ in HIP_COLUMNS], 30)
         self._draw_shading(snap, t0, t1)
 
-    @staticmethod
-    def _autorange(plot: pg.PlotItem, ys, minimum: float) -> None:
+    def _autorange(self, plot: pg.PlotItem, ys, minimum: float) -> None:
+        """Fit the y range to the data, in steps and with hysteresis: the range (and so the
+        axis, which is costly to redraw) changes only when the data leave it or fill less than
+        half of it."""
         vals = [np.asarray(y) for y in ys if y is not None and len(y)]
         if not vals:
             return
@@ -168,7 +184,15 @@ class TracePanel(pg.GraphicsLayoutWidget):
             return
         lo, hi = min(float(v.min()), -minimum / 3), max(float(v.max()), minimum)
         span = hi - lo
-        plot.setYRange(lo - 0.06 * span, hi + 0.08 * span, padding=0)
+        lo, hi = lo - 0.06 * span, hi + 0.08 * span
+        cur = self._yrange.get(id(plot))
+        if cur is not None and cur[0] <= lo and cur[1] >= hi \
+                and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
+            return
+        step = Y_STEP_DEG if hi - lo <= 60 else 2 * Y_STEP_DEG
+        lo, hi = step * math.floor(lo / step), step * math.ceil(hi / step)
+        self._yrange[id(plot)] = (lo, hi)
+        plot.setYRange(lo, hi, padding=0)
 
     def _sync_legend(self) -> None:
         """Legend entries only for the curves that have data (SPEC column order kept)."""

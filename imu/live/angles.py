@@ -54,13 +54,17 @@ class LiveAngleStage:
     filter : str, optional
         Fusion filter (default: the default).
     flush_s : float
-        Seconds of data between batches of rows (the dashboard's latency).
+        Seconds of data between batches of rows (0: a row goes out as soon as every sensor's
+        data reach its time; the dashboard's latency).
     """
 
     def __init__(self, alignment, rates_hz: dict, *, intrinsics=None, filter: str | None = None,
-                 flush_s: float = 0.1):
+                 flush_s: float = 0.0):
         kwargs = {"filter": filter} if filter else {}
-        self.angles = LiveAngles(alignment, rates_hz, intrinsics=intrinsics, **kwargs)
+        # rows as soon as they are complete (no minimum batch span): the BLE notifications
+        # already come in batches of a few samples, and flush_s sets the batching here
+        self.angles = LiveAngles(alignment, rates_hz, intrinsics=intrinsics, min_emit_s=0.0,
+                                 **kwargs)
         self.columns = list(self.angles.columns)
         self.flush_s = float(flush_s)
         self._clocks: dict = {}
