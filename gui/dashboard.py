@@ -175,6 +175,7 @@ class Dashboard(QtWidgets.QMainWindow):
         self.cue_log: list[str] = []
         self.wizard = None
         self.last_snapshot: Snapshot | None = None
+        self._clock = time.monotonic
         self._frame_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
         self._last_frame = -math.inf
         self._last_side = -math.inf
@@ -195,7 +196,7 @@ class Dashboard(QtWidgets.QMainWindow):
     def _tick(self) -> None:
         """The live poll: a frame when new angle rows are in (at most ``refresh_hz``), or when
         the window has not been redrawn for :data:`IDLE_FRAME_S`."""
-        now = time.monotonic()
+        now = self._clock()
         since = now - self._last_frame
         if since < self._frame_s:
             return
@@ -208,7 +209,7 @@ class Dashboard(QtWidgets.QMainWindow):
     def refresh(self, panels: bool = True) -> Snapshot:
         """Pull a snapshot from the model and draw it (the traces; with ``panels`` the rest
         of the window too)."""
-        self._last_frame = time.monotonic()
+        self._last_frame = self._clock()
         snap = self.model.snapshot()
         self.last_snapshot = snap
         self.traces.update_snapshot(snap)

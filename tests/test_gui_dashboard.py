@@ -143,3 +143,50 @@ def test_replay_without_a_usable_calibration_still_plays_status_and_sets():
     assert snap.calibration.state == "refused" and "calibration" in snap.calibration.message
     assert snap.angles == {} and snap.current_set["exercise"] == "hinge"
     assert all(95 < st.rate_hz < 110 for st in snap.status.values())
+
+
+def test_live_window_paints_when_new_rows_are_in_and_the_panels_at_most_every_100_ms(app):
+    """The live poll: a frame when the model's row counter moved (at most refresh_hz), the
+    traces every frame, the other panels at most every SIDE_PANEL_S, an idle redraw."""
+    from imu.gui import dashboard as D
+    from imu.gui.app import dispose
+
+    class Live:                                   # the player, counting rows like a pipeline
+        def __init__(self, p):
+            self.p, self.rows_out, self.snaps = p, 0, 0
+
+        def snapshot(self):
+            self.snaps += 1
+            return self.p.snapshot()
+
+        def __getattr__(self, name):
+            return getattr(self.p, name)
+
+    model = Live(player())
+    win = D.Dashboard(model, mode="live", refresh_hz=40.0)
+    win._timer.stop()
+    now = [100.0]
+    win._clock = lambda: now[0]
+    panels = []
+    draw = win._draw_panels
+    win._draw_panels = lambda snap: (panels.append(now[0]), draw(snap))
+    win._tick()
+    assert (model.snaps, len(panels)) == (1, 1)          # first frame: everything
+    now[0] += 0.010
+    model.rows_out += 3
+    win._tick()
+    assert model.snaps == 1                              # 10 ms after a frame: too soon (40/s)
+    now[0] += 0.020
+    win._tick()
+    assert (model.snaps, len(panels)) == (2, 1)          # new rows: traces only
+    now[0] += 0.030
+    win._tick()
+    assert model.snaps == 2                              # no new rows: no frame
+    model.rows_out += 3
+    now[0] += 0.050
+    win._tick()
+    assert (model.snaps, len(panels)) == (3, 2)          # 110 ms since the panels: them too
+    now[0] += D.IDLE_FRAME_S
+    win._tick()
+    assert model.snaps == 4                              # idle: still redrawn now and then
+    dispose(win)
