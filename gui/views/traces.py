@@ -42,7 +42,7 @@ BOLD = {"right_hip_flexion", "left_hip_flexion", "pelvic_drop_deg", "pelvis_tilt
 #: the y axes move in steps of this many degrees (fewer axis redraws)
 Y_STEP_DEG = 5.0
 #: samples per pixel kept by the automatic peak decimation (pyqtgraph's default: 5)
-DOWNSAMPLE_FACTOR = 0.5
+DOWNSAMPLE_FACTOR = 1.0
 
 
 class TracePanel(pg.GraphicsLayoutWidget):
@@ -104,7 +104,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2 if col in BOLD else 1)
         c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
-        # peak decimation to about one min/max pair per pixel (the default factor keeps all
+        # peak decimation to about one sample per pixel (the default factor keeps all
         # 4000 points of 20 s at 200 Hz on a 1100 px plot: wide lines cost per segment)
         c.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
         c.setDownsampling(auto=True, method="peak")
