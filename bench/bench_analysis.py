@@ -17,15 +17,16 @@ confidence range. Speed: the per-sample detectors over 1 h of angles at 100 Hz, 
 cost of handing every row to Python as a dict (the baseline in the same run).
 
 Drills (issue 15): the single-leg hinge and the internal-rotation hinge on each leg, at 60, 104
-and 200 Hz, on seeds never used while developing them (``DRILL_SEEDS``): reps found / missed /
-extra, worst peak errors (limits 2°, internal rotation 3°, pelvic drop 1.5°), fault labels.
+and 200 Hz, on fresh seeds drawn each run (``DRILL_SEEDS_N``, printed; ``--seeds`` repeats a
+run): reps found / missed / extra, worst peak errors (limits 2°, internal rotation 3°, pelvic
+drop 1.5°), fault labels.
 
 Squat first rep (issue 15): squats whose first rep starts 1–3 s after the calibration protocol
 (no set events: the set starts where the calibration ends, as found from the events or from the
 data) or after a set start (the set event moved to 1–3 s, 0.2–1 s and 0–0.2 s before the first
 rep's motion): the
 collapse index against truth on every rep including the first (limit 2°) and ``knee_collapse``
-with its sides right (target ≥ 95%).
+with its sides right (target ≥ 95%); fresh seeds each run (``SQUAT_SEEDS_N``, printed).
 
 Run alone: ``python -m bench.bench_analysis [--quick] [--seeds 201,202] [--tune]``.
 """
@@ -45,12 +46,12 @@ ACCEPT_SEEDS = (401, 402, 403, 404, 405, 406, 407, 408)
 TUNE_SEEDS = (101, 102, 103, 104, 201, 202, 203, 204, 205, 206, 301, 302, 303, 304, 305, 306)
 PROGRAM = ["hinge", "squat", "single_leg_stance", "hip_airplane", "posture", "split_squat"]
 ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
-#: Drill seeds never looked at while developing the single-leg / internal-rotation hinges
-#: (5, 11 and 21-23 were the tuning seeds).
-DRILL_SEEDS = (501, 502, 503)
+#: Drill sessions per rate, each on a fresh seed drawn from the OS every run (5, 11, 21-23 and
+#: 501-503 were looked at while developing the single-leg / internal-rotation hinges)
+DRILL_SEEDS_N = 3
 DRILL_RATES_HZ = (60.0, 104.0, 200.0)
-#: Squat first-rep seeds (1001 was looked at while developing).
-SQUAT_SEEDS = (601, 602, 603, 604, 605, 606)
+#: Squat first-rep sessions, fresh seeds every run (601-606 and 1001 were looked at)
+SQUAT_SEEDS_N = 6
 
 
 def estimated_session(seed: int, rate_hz: float = 100.0):
@@ -409,11 +410,13 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
     seeds = seeds or (ACCEPT_SEEDS[:2] if quick else ACCEPT_SEEDS)
     rows = accuracy_rows(measure(seeds), _label(seeds))
     rows += airplane_rows(airplane_measure(fresh_seeds(2 if quick else AIRPLANE_SEEDS_N)))
-    dseeds = DRILL_SEEDS[:1] if quick else DRILL_SEEDS
+    dseeds = fresh_seeds(1 if quick else DRILL_SEEDS_N)
+    print(f"drill seeds: {','.join(map(str, dseeds))}", file=sys.stderr)
     rows += drill_rows(measure_drills(dseeds, (104.0,) if quick else DRILL_RATES_HZ),
-                       f"drills {_label(dseeds)}")
-    sseeds = SQUAT_SEEDS[:2] if quick else SQUAT_SEEDS
-    rows += squat_rows(measure_squat_first_rep(sseeds), f"squat {_label(sseeds)}")
+                       f"drills, {len(dseeds)} fresh seeds")
+    sseeds = fresh_seeds(2 if quick else SQUAT_SEEDS_N)
+    print(f"squat seeds: {','.join(map(str, sseeds))}", file=sys.stderr)
+    rows += squat_rows(measure_squat_first_rep(sseeds), f"squat, {len(sseeds)} fresh seeds")
     rows += speed_rows(0.1 if quick else 1.0)
     return rows
 
@@ -443,11 +446,13 @@ def main(argv=None) -> int:
     if a.only in ("drills", "squat"):
         sd = tuple(int(x) for x in a.seeds.split(",")) if a.seeds else None
         if a.only == "drills":
-            sd = sd or (DRILL_SEEDS[:1] if a.quick else DRILL_SEEDS)
+            sd = sd or fresh_seeds(1 if a.quick else DRILL_SEEDS_N)
+            print(f"drill seeds: {','.join(map(str, sd))}", file=sys.stderr)
             p = measure_drills(sd, (104.0,) if a.quick else DRILL_RATES_HZ)
             rows = drill_rows(p, f"drills {_label(sd)}")
         else:
-            sd = sd or (SQUAT_SEEDS[:2] if a.quick else SQUAT_SEEDS)
+            sd = sd or fresh_seeds(2 if a.quick else SQUAT_SEEDS_N)
+            print(f"squat seeds: {','.join(map(str, sd))}", file=sys.stderr)
             p = measure_squat_first_rep(sd)
             rows = squat_rows(p, f"squat {_label(sd)}")
         print(format_table([{"module": "analysis", **r} for r in rows]))

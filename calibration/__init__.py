@@ -17,7 +17,7 @@ from imu.calibration.auto import AutoSettings, calibrate_auto, calibration_roles
 from imu.calibration.phases import PhaseSettings, Phases, detect_phases
 from imu.calibration.profile import SCHEMA, Profile, load_profile
 from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
-                                refuse_if_poor, vertical_axis)
+                                recording_accs, refuse_if_poor, vertical_axis)
 from imu.errors import BadInputError, CalibrationError
 from imu.intrinsics import IntrinsicCorrection, has_acc_correction
 from imu.types import Session, role_side
@@ -80,7 +80,8 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     if ph.standing is None or ph.hinges is None:
         refuse_if_poor(quality, limits, where)  # always raises: a phase we need is missing
 
-    mounts, intr = {}, {}
+    mounts, intr, acc_rec = {}, {}, {}
+    accs = recording_accs(session, roles, times, intrinsics)
     for role in roles:
         d = session.sensors[role]
         t = times[role]
@@ -91,8 +92,8 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
         acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                        acc_scale=stored.acc_scale) if stored else None
-        acc_m = d.acc[m] if acc_corr is None else acc_corr.apply(d.acc[m], d.gyr[m])[0]
-        y, bias, fig = vertical_axis(acc_m, d.gyr[m])
+        acc, acc_rec[role] = accs[role]  # stored correction, then the recording's
+        y, bias, fig = vertical_axis(acc[m], d.gyr[m])
         quality["standing"]["sensors"][role] = fig
         meta = {"gyr_bias": "estimated", "source": "calibration quiet standing",
                 "still_s": float(ph.standing[1] - ph.standing[0])}
@@ -129,7 +130,7 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
                    sensor_ids={r: session.sensors[r].info.sensor_id for r in roles},
                    models={r: session.sensors[r].info.model for r in roles},
                    intrinsics=intr, quality=quality, phases=ph.to_dict(),
-                   source=session.source)
+                   source=session.source, acc_recording={r: v for r, v in acc_rec.items() if v})
 
 
 #: calibration methods: the docs/calibration.md protocol, or standing + any sagittal motion

@@ -25,7 +25,8 @@ import numpy as np
 
 from imu.calibration.phases import GRID_HZ, activity
 from imu.calibration.profile import Profile
-from imu.calibration.solver import flexion_axis, mounting_rotation, unit, vertical_axis
+from imu.calibration.solver import (flexion_axis, mounting_rotation, recording_accs, unit,
+                                   vertical_axis)
 from imu.errors import BadInputError, CalibrationError
 from imu.intrinsics import IntrinsicCorrection
 from imu.kinematics.heading import runs
@@ -237,7 +238,8 @@ def calibrate_auto(session: Session, *, intrinsics: dict | None = None,
     quality: dict = {"standing": {"duration_s": stand[1] - stand[0], "sensors": {},
                                   "window_s": [stand[0], stand[1]]},
                      "auto": {}}
-    mounts, intr = {}, {}
+    mounts, intr, acc_rec = {}, {}, {}
+    accs = recording_accs(session, roles, times, intrinsics)
     ys, biases = {}, {}
     qcache: dict = {}
     for r in roles:
@@ -246,7 +248,7 @@ def calibrate_auto(session: Session, *, intrinsics: dict | None = None,
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(r)
         acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                        acc_scale=stored.acc_scale) if stored else None
-        acc = d.acc if acc_corr is None else acc_corr.apply(d.acc, d.gyr)[0]
+        acc, acc_rec[r] = accs[r]  # stored correction, then the recording's
         y, bias, fig = vertical_axis(acc[m], d.gyr[m])
         if not d.has_raw:
             bias = np.zeros(3)  # the rate is derived from the vendor's orientation
@@ -314,4 +316,5 @@ def calibrate_auto(session: Session, *, intrinsics: dict | None = None,
                    models={r: session.sensors[r].info.model for r in roles},
                    intrinsics=intr, quality=quality,
                    phases={"standing": [stand[0], stand[1]]},
-                   source=session.source, method="auto")
+                   source=session.source, method="auto",
+                   acc_recording={r: v for r, v in acc_rec.items() if v})

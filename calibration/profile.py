@@ -9,7 +9,9 @@ JSON, ``"schema": "imu.calibration/1"``::
       "sensors": {
         "sacrum": {"sensor_id": "...", "model": "...",
                    "mounting_wxyz": [w, x, y, z],          # R_BS: sensor → segment
-                   "intrinsics": {"gyr_bias_rad_s": [...], ...}},
+                   "intrinsics": {"gyr_bias_rad_s": [...], ...},
+                   "acc_recording": {"acc_offset_m_s2": [...], "acc_scale": [...], ...}},
+                                                            # optional: imu.kinematics.acc_offset
         ...
       },
       "phases": {"standing": [t0, t1], ...},                # session clock, seconds
@@ -50,6 +52,23 @@ def _jsonable(x):
     return x
 
 
+def _acc_recording(d, where: str, role: str) -> dict:
+    """A profile's ``acc_recording`` entry checked (untrusted file): BadInputError if bad."""
+    try:
+        off = np.asarray(d["acc_offset_m_s2"], dtype=float)
+        scale = np.asarray(d["acc_scale"], dtype=float)
+        if off.shape != (3,) or scale.shape != (3,) or not np.all(np.isfinite(off)) \
+                or not np.all(np.isfinite(scale)) or np.any(np.abs(off) > 20.0) \
+                or np.any(np.abs(scale - 1.0) > 0.5):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise BadInputError(f"{where}: sensor {role!r} has a bad acc_recording (acc_offset_m_s2 "
+                            "and acc_scale: 3 finite numbers each, offset ≤ 20 m/s², scale "
+                            "0.5–1.5)") from None
+    return dict(d, acc_offset_m_s2=off.tolist(), acc_scale=scale.tolist(),
+                applied=bool(d.get("applied", True)))
+
+
 @dataclass
 class Profile:
     """A sensor-to-segment calibration.
@@ -75,6 +94,11 @@ class Profile:
     method : str
         ``protocol`` (docs/calibration.md phases) or ``auto`` (standing + whatever sagittal motion the
         session had, :mod:`imu.calibration.auto`).
+    acc_recording : dict
+        Role → the accelerometer offset and scale estimated from the calibration's recording
+        (:meth:`imu.kinematics.acc_offset.AccOffsetEstimator.to_dict`): the mounting was solved
+        on the corrected specific force, and every fusion with this profile applies the same
+        correction. Missing roles (profiles made before it): no correction.
     """
 
     mounts: dict[str, np.ndarray]
@@ -86,6 +110,7 @@ class Profile:
     created: str = ""
     source: str = ""
     method: str = "protocol"
+    acc_recording: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.created:
@@ -98,7 +123,17 @@ class Profile:
     def alignment(self) -> SegmentAlignment:
         """The :class:`~imu.kinematics.alignment.SegmentAlignment` this profile defines."""
         return SegmentAlignment(R_BS={r: np.asarray(m, float) for r, m in self.mounts.items()},
-                                sensor_ids=dict(self.sensor_ids))
+                                sensor_ids=dict(self.sensor_ids),
+                                acc_corrections=self.acc_corrections())
+
+    def acc_corrections(self) -> dict:
+        """Role → ``(offset_m_s2, scale)`` of :attr:`acc_recording` (applied ones only)."""
+        out = {}
+        for role, d in self.acc_recording.items():
+            if isinstance(d, dict) and d.get("applied"):
+                out[role] = (np.asarray(d["acc_offset_m_s2"], float),
+                             np.asarray(d["acc_scale"], float))
+        return out
 
     def intrinsic_corrections(self) -> dict:
         """Role → correction object with ``apply(acc, gyr)`` (see :mod:`imu.intrinsics`)."""
@@ -118,6 +153,8 @@ class Profile:
                 "mounting_wxyz": Q.from_matrix(np.asarray(R, float)).tolist(),
                 "intrinsics": self.intrinsics.get(role, {}),
             }
+            if self.acc_recording.get(role):
+                sensors[role]["acc_recording"] = self.acc_recording[role]
         return _jsonable({"schema": SCHEMA, "created": self.created, "source": self.source,
                           "method": self.method,
                           "sensors": sensors, "phases": self.phases, "quality": self.quality})
@@ -132,7 +169,7 @@ class Profile:
         sensors = d.get("sensors")
         if not isinstance(sensors, dict) or not sensors:
             raise BadInputError(f"{where}: no sensors in the profile")
-        mounts, ids, models, intr = {}, {}, {}, {}
+        mounts, ids, models, intr, accr = {}, {}, {}, {}, {}
         for role, s in sensors.items():
             try:
                 q = np.asarray(s["mounting_wxyz"], dtype=float)
@@ -145,10 +182,12 @@ class Profile:
             ids[role] = str(s.get("sensor_id", ""))
             models[role] = str(s.get("model", ""))
             intr[role] = dict(s.get("intrinsics") or {})
+            if s.get("acc_recording"):
+                accr[role] = _acc_recording(s["acc_recording"], where, role)
         return cls(mounts=mounts, sensor_ids=ids, models=models, intrinsics=intr,
                    quality=dict(d.get("quality") or {}), phases=dict(d.get("phases") or {}),
                    created=str(d.get("created", "")), source=str(d.get("source", "")),
-                   method=str(d.get("method", "protocol")))
+                   method=str(d.get("method", "protocol")), acc_recording=accr)
 
     def save(self, path, force: bool = False) -> None:
         """Write the profile as JSON to exactly ``path`` under the output rule
@@ -184,6 +223,13 @@ class Profile:
                     lines.append(f"  {role + ' axis':<20}{how}{extra}: {g.get('verdict', '?')}")
         if self.method == "auto":
             lines.append(f"  quality: {self.quality.get('auto_verdict', '?')}")
+        for role, d in self.acc_recording.items():
+            if isinstance(d, dict) and d.get("applied"):
+                mg = np.asarray(d["acc_offset_m_s2"], float) / 9.80665 * 1000
+                sd = np.asarray(d.get("offset_sd_m_s2", [np.nan] * 3), float) / 9.80665 * 1000
+                lines.append(f"  {role + ' accel':<20}offset {' '.join(f'{v:+.0f}' for v in mg)} mg "
+                             f"(±{np.nanmax(sd):.0f}) from {d.get('intervals', 0)} intervals "
+                             "between rests")
         return "\n".join(lines)
 
 

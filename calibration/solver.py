@@ -164,6 +164,39 @@ def flexion_axis(t_s: np.ndarray, gyr: np.ndarray, y_S: np.ndarray, gyr_bias: np
     return AxisResult(z, figures)
 
 
+def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: bool = False):
+    """``(acc corrected, profile entry)``: the sensor's accelerometer offset and scale estimated
+    from the whole recording (:mod:`imu.kinematics.acc_offset`), applied to ``acc``; the entry
+    is None for a sensor without raw samples. ``stored``: ``acc`` already has a stored
+    accelerometer correction (a multi-pose fit), so only a small remainder is expected (the
+    prior is :data:`~imu.kinematics.acc_offset.STORED_PRIOR`)."""
+    from imu.kinematics.acc_offset import STORED_PRIOR, AccOffsetSettings, correct, estimate_sensor
+
+    est = estimate_sensor(data, t_s, acc, STORED_PRIOR if stored else AccOffsetSettings())
+    if est is None:
+        return acc, None
+    if est.applied_:
+        acc = correct(acc, (est.offset_m_s2_, est.scale_))
+    return acc, est.to_dict()
+
+
+def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict:
+    """Role → :func:`recording_acc` of each sensor (after its stored accelerometer correction,
+    if any), the sensors in parallel."""
+    from imu.intrinsics import IntrinsicCorrection, has_acc_correction
+    from imu.workers import pool_map
+
+    def one(role):
+        d = session.sensors[role]
+        stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
+        corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
+                                   acc_scale=stored.acc_scale) if stored else None
+        acc = d.acc if corr is None else corr.apply(d.acc, d.gyr)[0]
+        return recording_acc(d, times[role], acc, has_acc_correction(corr))
+
+    return dict(zip(roles, pool_map(one, list(roles))))
+
+
 def mounting_rotation(y_S: np.ndarray, z_S: np.ndarray) -> np.ndarray:
     """``R_BS`` (3, 3) whose rows are the segment axes X, Y, Z in the sensor frame.
 

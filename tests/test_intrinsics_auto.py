@@ -66,7 +66,9 @@ def test_next_session_of_the_same_sensors_gets_the_stored_correction(tmp_path):
         np.testing.assert_allclose(corr.acc_scale, want.acc_scale, atol=1e-9)
         bias_err = np.degrees(np.abs(corr.gyr_bias_rad_s - res.sensor_errors[role]["gyro_bias_rad_s"]))
         assert bias_err.max() < 0.1, (role, bias_err)
-    # and the angles are computed on corrected data: no worse anywhere, better overall
+    # and the angles are computed on corrected data. Without a stored correction the offset is
+    # estimated from the recording itself (imu.kinematics.acc_offset), so both are close to
+    # the truth: the stored one is no worse anywhere, and every angle within 0.3° RMSE
     before, after = _rmse(res, plain), _rmse(res, corrected)
     assert all(after[c] <= before[c] + 0.05 for c in before), (before, after)
-    assert sum(after.values()) < sum(before.values())
+    assert max(after.values()) < 0.3, after

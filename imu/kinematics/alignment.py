@@ -36,15 +36,24 @@ class SegmentAlignment:
         these only when it finds no standing at all. Missing roles mean 0.
     sensor_ids : dict
         Role → sensor id the alignment belongs to (informational; may be empty).
+    acc_corrections : dict
+        Role → ``(offset_m_s2 (3,), scale (3,))``: the accelerometer correction the mounting
+        was solved with (:mod:`imu.kinematics.acc_offset`, estimated from the calibration's
+        recording); every fusion with this alignment applies it, ``(acc − offset)·scale``.
+        Missing roles: none.
     """
 
     R_BS: dict[str, np.ndarray]
     heading_deg: dict[str, float] = field(default_factory=dict)
     sensor_ids: dict[str, str] = field(default_factory=dict)
+    acc_corrections: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.R_BS = {r: _check_rotation(np.asarray(m, dtype=float), r) for r, m in self.R_BS.items()}
         self.heading_deg = {r: float(v) for r, v in self.heading_deg.items()}
+        self.acc_corrections = {r: (np.asarray(o, dtype=float).reshape(3),
+                                    np.asarray(k, dtype=float).reshape(3))
+                                for r, (o, k) in self.acc_corrections.items()}
 
     @property
     def roles(self) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 from imu import quat as Q
 from imu.errors import BadInputError
 from imu.log import get_logger
+from imu.kinematics.acc_offset import correct as correct_acc
 from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns, segment_angles
@@ -193,6 +194,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         t = sensor_times_s(data)
         r_hz = nominal_rate_hz(t, data.info.rate_hz)
         acc, gyr = _apply_intrinsics(intrinsics, role, data)
+        if alignment is not None:  # the accelerometer correction the mounting was solved with
+            acc = correct_acc(acc, alignment.acc_corrections.get(role))
         return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
 
     # per-sensor work runs in threads: numpy and the compiled filters release the GIL
@@ -483,6 +486,7 @@ class AnglePipeline:
         corr = self.intrinsics.get(role)
         if corr is not None:
             acc, gyr = corr.apply(acc, gyr)
+        acc = correct_acc(acc, self.alignment.acc_corrections.get(role))
         ok = np.isfinite(t_s) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
         if not ok.all():  # a damaged sample counts as dropped (as in the batch path)
             t_s, acc, gyr = t_s[ok], acc[ok], gyr[ok]

@@ -1,0 +1,293 @@
+"""Accelerometer offset and scale of a strapped-on sensor, estimated from the recording itself.
+
+Why: a consumer accelerometer's offset (±20–40 mg per axis, :mod:`imu.sim.error_model`) tilts
+the vertical each fused orientation is built on. The calibration takes the tilt in the quiet
+standing as part of the mounting rotation, so angles are right at standing, but the tilt is an
+earth-frame error and the mounting a segment-frame one: once the segment turns (a hinge at 40–65°
+of pelvic tilt, a squat at 90–110° of hip flexion) the offset's component along the segment's
+mediolateral axis reappears as pelvis rotation / obliquity and hip adduction / rotation (about
+``offset/g · sin(flexion)``). The calibration protocol cannot tell that component from a
+standing obliquity (its hinges and swings turn about that very axis), so it has to come from the
+rest of the recording.
+
+How: between two moments of rest (zero velocity) the gyroscope gives the sensor's turn, and the
+specific force integrated in the rest's frame must add up to gravity over the interval (the
+velocity change is zero) and agree with the next rest's gravity. With the offset ``b`` and scale
+error ``s`` (``acc = (1 + s)·f + b``) both conditions are linear in ``b, s``:
+
+    ∫ R(t)·(a − b − diag(a)·s) dt = T·(a_A − b − diag(a_A)·s)          (velocity)
+    R_B·(a_B − b − diag(a_B)·s) = a_A − b − diag(a_A)·s                  (next rest)
+
+``R(t)`` is the turn since rest A from the bias-corrected gyro; each interval also has its own
+small gyro-bias error as a nuisance unknown (marginalised). Any motion that turns the sensor about
+more than one axis makes ``b`` observable; what a recording cannot show (a sensor only ever
+turned about one axis) stays at the prior, zero: the estimate is the maximum a posteriori one
+with the datasheet spread as prior, so it never does worse than no correction by more than its
+own uncertainty. Measured against the simulator's truth (every sensor error on): see
+``tests/test_acc_offset.py`` and ``python -m bench analysis``.
+
+Applied: the calibration solves each mounting on the corrected specific force and keeps the
+correction in the profile (:class:`~imu.calibration.Profile` ``acc_recording``); every path that
+fuses with that profile's alignment (batch, replay, live) applies the same correction
+(:attr:`imu.kinematics.alignment.SegmentAlignment.acc_corrections`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imu import quat as Q
+from imu.kinematics.heading import runs, smoothed_rate_norm
+from imu.log import get_logger
+
+log = get_logger(__name__)
+
+G_M_S2 = 9.80665
+
+
+@dataclass(frozen=True)
+class AccOffsetSettings:
+    """Settings of :class:`AccOffsetEstimator` (units in the names).
+
+    ``still_rad_s`` / ``rest_rad_s``: a rest is where the 0.5 s smoothed rate norm is below
+    ``still_rad_s`` and, with the gyro bias removed, below ``rest_rad_s``, and the specific
+    force's 0.5 s spread below ``acc_spread_m_s2`` (a sensor that does not turn may still move:
+    the trunk going down in a squat), for at least ``min_rest_s``. Intervals between rests longer
+    than ``max_interval_s`` or with a gap longer than ``max_gap_s`` are not used.
+    ``prior_offset_m_s2`` / ``prior_scale``: 1σ of the prior (the datasheet spread).
+    ``velocity_sigma_m_s`` / ``rest_sigma_m_s2``: noise of the two conditions;
+    ``shared_bias_sigma_rad_s``: 1σ of the error of the gyro bias the rests give, common to every
+    interval; ``gyro_bias_sigma_rad_s``: 1σ of an interval's own gyro-bias error besides.
+    ``max_offset_m_s2``: an estimate larger than this is not believed (not applied).
+    ``work_rate_hz``: samples are averaged in blocks down to about this rate first.
+    """
+
+    still_rad_s: float = 0.06
+    rest_rad_s: float = 0.02
+    acc_spread_m_s2: float = 0.05
+    min_rest_s: float = 0.5
+    max_interval_s: float = 30.0
+    max_gap_s: float = 0.25
+    bias_smooth_s: float = 60.0
+    prior_offset_m_s2: float = 0.2
+    prior_scale: float = 0.01
+    velocity_sigma_m_s: float = 0.003
+    rest_sigma_m_s2: float = 0.005
+    gyro_bias_sigma_rad_s: float = 0.001
+    shared_bias_sigma_rad_s: float = 0.01
+    max_offset_m_s2: float = 0.8
+    work_rate_hz: float = 50.0
+
+
+#: prior for the remainder after a stored multi-pose accelerometer fit (:mod:`imu.intrinsics`):
+#: its offset drifts by a few mg with temperature, its scale hardly
+STORED_PRIOR = AccOffsetSettings(prior_offset_m_s2=0.05, prior_scale=0.002)
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    z = np.zeros(v.shape[:-1])
+    x, y, w = v[..., 0], v[..., 1], v[..., 2]
+    return np.stack([np.stack([z, -w, y], -1), np.stack([w, z, -x], -1),
+                     np.stack([-y, x, z], -1)], -2)
+
+
+def _prefix_product(dq: np.ndarray) -> np.ndarray:
+    """``q_k = dq_0 ⊗ … ⊗ dq_k`` for (N, 4) quaternions (log2(N) vectorised passes)."""
+    q = dq.copy()
+    k = 1
+    while k < len(q):
+        q[k:] = Q.multiply(q[:-k], q[k:])
+        k *= 2
+    return Q.normalize(q)
+
+
+def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
+    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
+    i = np.arange(len(x))
+    lo = np.clip(i - m // 2, 0, len(x))
+    hi = np.clip(lo + m, 0, len(x))
+    return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+
+
+class AccOffsetEstimator:
+    """Accelerometer offset and scale of one sensor from a recording (see the module docstring).
+
+    Parameters
+    ----------
+    settings : AccOffsetSettings, optional
+
+    Attributes (after :meth:`estimate`)
+    ----------
+    offset_m_s2_ : ndarray, shape (3,)
+        Offset ``b`` in the sensor frame, m/s² (zero when not believed).
+    scale_ : ndarray, shape (3,)
+        Factor per axis that undoes the scale error: ``f = (acc − b)·scale_``.
+    sd_m_s2_ : ndarray, shape (3,)
+        Posterior 1σ of the offset, m/s².
+    intervals_ : int
+        Intervals between rests used.
+    applied_ : bool
+        Whether the estimate is believed (else offset zero, scale one).
+    chi2_per_dof_ : float
+        Residuals against the assumed noise (1 when they match); ``sd_m_s2_`` is scaled by its
+        root when above 1.
+    """
+
+    def __init__(self, settings: AccOffsetSettings | None = None):
+        self.settings = settings or AccOffsetSettings()
+
+    def estimate(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                 rate_hz: float) -> "AccOffsetEstimator":
+        """Estimate from one sensor's samples.
+
+        Parameters
+        ----------
+        t_s : ndarray, shape (N,)
+            Sample times, seconds (the sensor's samples on one clock).
+        acc : ndarray, shape (N, 3)
+            Specific force, m/s², sensor frame.
+        gyr : ndarray, shape (N, 3)
+            Angular rate, rad/s, sensor frame.
+        rate_hz : float
+            Nominal sample rate, Hz.
+        """
+        st = self.settings
+        self.offset_m_s2_ = np.zeros(3)
+        self.scale_ = np.ones(3)
+        self.sd_m_s2_ = np.full(3, st.prior_offset_m_s2)
+        self.intervals_ = 0
+        self.applied_ = False
+        self.chi2_per_dof_ = float("nan")
+        t = np.asarray(t_s, dtype=float)
+        acc = np.asarray(acc, dtype=float)
+        gyr = np.asarray(gyr, dtype=float)
+        ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
+        t, acc, gyr = t[ok], acc[ok], gyr[ok]
+        # body motion needs no more than ~50 Hz here: block means of k samples (a fifth of the
+        # work at 200 Hz; the same figures, measured on the drills at 104 and 200 Hz)
+        k = max(1, int(rate_hz // st.work_rate_hz))
+        if k > 1:
+            n = len(t) // k * k
+            t, acc, gyr = (x[:n].reshape((n // k, k) + x.shape[1:]).mean(axis=1)
+                           for x in (t, acc, gyr))
+            rate_hz = rate_hz / k
+        m = max(1, int(round(0.5 * rate_hz)))
+        if len(t) < 4 * m:
+            return self
+        mu = _moving_mean(acc, m)
+        spread = np.sqrt(_moving_mean(np.sum((acc - mu) ** 2, axis=1), m))
+        still = (smoothed_rate_norm(gyr, rate_hz, 0.5) < st.still_rad_s) & (spread < st.acc_spread_m_s2)
+        if still.sum() < m:
+            return self
+        bias0 = np.median(gyr[still], axis=0)
+        still &= smoothed_rate_norm(gyr - bias0, rate_hz, 0.5) < st.rest_rad_s
+        rests = [(a, b) for a, b in runs(still) if t[b - 1] - t[a] >= st.min_rest_s]
+        if len(rests) < 2:
+            return self
+        # the gyro bias changes slowly: per rest, a duration- and time-weighted mean of the rests'
+        # mean rates (a single short rest's sway would otherwise be taken for bias)
+        cen = np.array([0.5 * (t[a] + t[b - 1]) for a, b in rests])
+        dur = np.array([t[b - 1] - t[a] for a, b in rests])
+        raw = np.array([gyr[a:b].mean(axis=0) for a, b in rests])
+        wk = dur[None, :] * np.exp(-0.5 * ((cen[:, None] - cen[None, :]) / st.bias_smooth_s) ** 2)
+        bias = wk @ raw / wk.sum(axis=1, keepdims=True)
+        w = gyr - np.stack([np.interp(t, cen, bias[:, i]) for i in range(3)], axis=1)
+        dt = np.diff(t, prepend=t[0])
+        wm = np.concatenate([w[:1], 0.5 * (w[1:] + w[:-1])])
+        R = Q.to_matrix(_prefix_product(Q.from_rotvec(wm * dt[:, None])))  # frame k -> frame 0
+
+        # unknowns: offset (3), scale error (3), an error of the rests' gyro bias shared by every
+        # interval (3); each interval has its own bias error besides (marginalised)
+        H = np.diag([1 / st.prior_offset_m_s2 ** 2] * 3 + [1 / st.prior_scale ** 2] * 3
+                    + [1 / st.shared_bias_sigma_rad_s ** 2] * 3)
+        h = np.zeros(9)
+        Pe = np.eye(3) / st.gyro_bias_sigma_rad_s ** 2
+        blocks = []
+        for (a0, a1), (b0, b1) in zip(rests[:-1], rests[1:]):
+            T = t[b0] - t[a1 - 1]
+            if T > st.max_interval_s or T <= 0 or np.max(dt[a1:b0 + 1]) > st.max_gap_s:
+                continue
+            R0T = R[a1 - 1].T
+            Rk = R0T @ R[a1 - 1:b0 + 1]  # frame k -> frame of the rest's last sample
+            d = np.diff(t[a1 - 1:b0 + 1])
+            aA = np.einsum("kij,kj->i", R0T @ R[a0:a1], acc[a0:a1]) / (a1 - a0)
+            aA_s = acc[a0:a1].mean(axis=0)
+            RB = R0T @ R[b0:b1]
+            aB = np.einsum("kij,kj->i", RB, acc[b0:b1]) / (b1 - b0)
+            aB_s = acc[b0:b1].mean(axis=0)
+            RBm = RB.mean(axis=0)
+            Rm = 0.5 * (Rk[1:] + Rk[:-1])
+            Ra = 0.5 * (np.einsum("kij,kj->ki", Rk[1:], acc[a1:b0 + 1])
+                        + np.einsum("kij,kj->ki", Rk[:-1], acc[a1 - 1:b0]))
+            RA = 0.5 * (Rk[1:] * acc[a1:b0 + 1][:, None, :] + Rk[:-1] * acc[a1 - 1:b0][:, None, :])
+            SR = np.einsum("kij,k->ij", Rm, d)
+            Jv = np.hstack([T * np.eye(3) - SR, T * np.diag(aA_s) - np.einsum("kij,k->ij", RA, d)])
+            rv = T * aA - Ra.T @ d
+            Js = np.hstack([RBm - np.eye(3), RBm * aB_s[None, :] - np.diag(aA_s)])
+            rs = aB - aA
+            # an error e of the gyro bias over the interval: R_true·a ≈ R·a + [R·a]× C(t)·e
+            C = np.cumsum(Rm * d[:, None, None], axis=0)
+            # Σ d·[Ra]×·C, column by column as cross products
+            Ev = np.einsum("kli,k->il", np.cross(Ra[:, None, :], np.swapaxes(C, 1, 2)), d)
+            Es = _skew(aB[None])[0] @ C[-1]
+            sv = st.velocity_sigma_m_s
+            ss = st.rest_sigma_m_s2
+            Ae = np.vstack([Ev / sv, -Es / ss])
+            A = np.hstack([np.vstack([Jv / sv, Js / ss]), Ae])
+            r = np.concatenate([rv / sv, rs / ss])
+            P = np.linalg.inv(Ae.T @ Ae + Pe)
+            H += A.T @ A - A.T @ Ae @ P @ Ae.T @ A
+            h += A.T @ r - A.T @ Ae @ P @ Ae.T @ r
+            blocks.append((A, Ae, r, P))
+            self.intervals_ += 1
+        if not self.intervals_:
+            return self
+        x = np.linalg.solve(H, h)
+        # the stated uncertainty follows the residuals when they are larger than the noise
+        # assumed (chi-square per degree of freedom; the estimate itself does not change)
+        chi2 = 0.0
+        for A, Ae, r, P in blocks:
+            e = P @ Ae.T @ (r - A @ x)
+            chi2 += float(np.sum((r - A @ x - Ae @ e) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
+        dof = max(1, 3 * len(blocks) - 9)
+        self.chi2_per_dof_ = chi2 / dof
+        sd = np.sqrt(np.diag(np.linalg.inv(H))[:3] * max(1.0, self.chi2_per_dof_))
+        if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
+            log.info("accelerometer offset from the recording not believed (%s m/s²)",
+                     np.round(x[:3], 3).tolist())
+            return self
+        self.offset_m_s2_ = x[:3]
+        self.scale_ = 1.0 / (1.0 + x[3:6])
+        self.sd_m_s2_ = sd
+        self.applied_ = True
+        return self
+
+    def to_dict(self) -> dict:
+        """The estimate as stored in a calibration profile (``acc_recording`` per sensor)."""
+        return {"acc_offset_m_s2": self.offset_m_s2_.tolist(), "acc_scale": self.scale_.tolist(),
+                "offset_sd_m_s2": self.sd_m_s2_.tolist(), "intervals": int(self.intervals_),
+                "chi2_per_dof": float(self.chi2_per_dof_),
+                "applied": bool(self.applied_)}
+
+
+def correct(acc: np.ndarray, correction) -> np.ndarray:
+    """``acc`` (…, 3) with a stored correction (``(offset_m_s2, scale)`` or None) removed."""
+    if correction is None:
+        return acc
+    off, scale = correction
+    return (np.asarray(acc, dtype=float) - off) * scale
+
+
+def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,
+                    settings: AccOffsetSettings | None = None) -> AccOffsetEstimator | None:
+    """The estimate for one sensor of a session (``data``: its :class:`~imu.types.SensorData`,
+    ``t_s`` its sample times on the session clock, ``acc`` its specific force after any stored
+    correction); None for a sensor without raw samples (orientation only)."""
+    if not getattr(data, "has_raw", True):
+        return None
+    from imu.kinematics.pipeline import nominal_rate_hz
+
+    rate = nominal_rate_hz(t_s, data.info.rate_hz)
+    return AccOffsetEstimator(settings).estimate(t_s, acc, data.gyr, rate)
