@@ -93,6 +93,13 @@ def _skew(v: np.ndarray) -> np.ndarray:
                      np.stack([-y, x, z], -1)], -2)
 
 
+def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
+    """Rotation vectors (N, 3) → quaternions (N, 4) ``w, x, y, z`` (numpy only)."""
+    a = np.linalg.norm(rv, axis=1)
+    k = np.where(a > 1e-12, np.sin(0.5 * a) / np.maximum(a, 1e-12), 0.5)
+    return np.column_stack([np.cos(0.5 * a), rv * k[:, None]])
+
+
 def _prefix_product(dq: np.ndarray) -> np.ndarray:
     """``q_k = dq_0 ⊗ … ⊗ dq_k`` for (N, 4) quaternions (log2(N) vectorised passes)."""
     q = dq.copy()
@@ -196,7 +203,7 @@ class AccOffsetEstimator:
         w = gyr - np.stack([np.interp(t, cen, bias[:, i]) for i in range(3)], axis=1)
         dt = np.diff(t, prepend=t[0])
         wm = np.concatenate([w[:1], 0.5 * (w[1:] + w[:-1])])
-        R = Q.to_matrix(_prefix_product(Q.from_rotvec(wm * dt[:, None])))  # frame k -> frame 0
+        R = Q.to_matrix(_prefix_product(_rotvec_quat(wm * dt[:, None])))  # frame k -> frame 0
 
         # unknowns: offset (3), scale error (3), an error of the rests' gyro bias shared by every
         # interval (3); each interval has its own bias error besides (marginalised)
