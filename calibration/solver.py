@@ -182,9 +182,12 @@ def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: bool = False):
 
 def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict:
     """Role → :func:`recording_acc` of each sensor (after its stored accelerometer correction,
-    if any), the sensors in parallel."""
+    if any), the sensors in parallel; none for a sensor whose angles come from its own
+    orientation (``uses_vendor_orientation``: no fusion applies a correction there)."""
     from imu.intrinsics import IntrinsicCorrection, has_acc_correction
     from imu.workers import pool_map
+
+    from imu.kinematics.pipeline import uses_vendor_orientation
 
     def one(role):
         d = session.sensors[role]
@@ -192,6 +195,8 @@ def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict
         corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                    acc_scale=stored.acc_scale) if stored else None
         acc = d.acc if corr is None else corr.apply(d.acc, d.gyr)[0]
+        if uses_vendor_orientation(session, role):
+            return acc, None  # the angles use the sensor's own orientation, its own vertical
         return recording_acc(d, times[role], acc, has_acc_correction(corr))
 
     return dict(zip(roles, pool_map(one, list(roles))))
