@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from imu.kinematics.heading import runs
-from imu.kinematics.still import STILL_RAD_S, is_still
+from imu.kinematics.still import STILL_RAD_S, is_still, smoothed_rate_norm
 from imu.types import Session, role_side
 
 GRID_HZ = 50.0
@@ -58,13 +58,6 @@ class Phases:
         return d
 
 
-def _moving_mean(x: np.ndarray, w: int) -> np.ndarray:
-    if w <= 1 or len(x) < w:
-        return x
-    k = np.ones(w) / w
-    return np.convolve(np.nan_to_num(x, nan=0.0), k, mode="same")
-
-
 def activity(session: Session, roles, t0: float, t1: float, times: dict | None = None):
     """Per-role activity (bias-free angular-rate norm, rad/s) on a 50 Hz grid over [t0, t1].
 
@@ -86,9 +79,8 @@ def activity(session: Session, roles, t0: float, t1: float, times: dict | None =
         norm = np.linalg.norm(g, axis=1)
         quiet = norm <= np.nanpercentile(norm, 20)
         bias = np.median(g[quiet], axis=0) if quiet.sum() > 10 else np.zeros(3)
-        n = np.linalg.norm(g - bias, axis=1)
         rate = len(t) / max(t[-1] - t[0], 1e-9)
-        n = _moving_mean(n, int(round(0.5 * rate)))
+        n = smoothed_rate_norm(g - bias, rate, 0.5)
         a = np.interp(grid, t, n)
         # samples far from any measurement are unknown
         j = np.searchsorted(t, grid)

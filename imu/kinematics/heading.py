@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu.kinematics.frames import heading_deg, upright_angle_deg  # noqa: F401 (one definition)
-from imu.kinematics.still import STILL_HEADING_RAD_S
+from imu.kinematics.still import STILL_RAD_S, StillStream
 
 
 
@@ -77,7 +77,7 @@ class HeadingHoldSettings:
         anchors, which never steps).
     """
 
-    still_gyr_rad_s: float = STILL_HEADING_RAD_S
+    still_gyr_rad_s: float = STILL_RAD_S
     min_anchor_s: float = 1.0
     upright_deg: float = 10.0
     pelvis_gate_deg: float = 20.0
@@ -95,25 +95,6 @@ class HeadingHoldSettings:
 def wrap_deg(a):
     """Wrap angle(s) to [-180, 180) degrees."""
     return (np.asarray(a, dtype=float) + 180.0) % 360.0 - 180.0
-
-
-def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) -> np.ndarray:
-    """Moving-average norm of the angular rate (N,) rad/s; NaN rows stay NaN."""
-    n = np.linalg.norm(np.asarray(gyr, dtype=float), axis=1)
-    w = max(1, int(round(window_s * rate_hz)))
-    if w == 1 or len(n) < w:
-        return n
-    bad = ~np.isfinite(n)
-    x = np.where(bad, 0.0, n)
-    c = np.concatenate([[0.0], np.cumsum(x)])
-    cb = np.concatenate([[0], np.cumsum(bad)])
-    lo = np.clip(np.arange(len(n)) - w // 2, 0, len(n))
-    hi = np.clip(lo + w, 0, len(n))
-    cnt = hi - lo - (cb[hi] - cb[lo])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = (c[hi] - c[lo]) / cnt
-    out[bad | (cnt == 0)] = np.nan
-    return out
 
 
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -385,8 +366,8 @@ class HeadingHoldStream:
         self.offset_deg = {r: None for r in self.roles}   # applied (slewing) offsets
         self._target = {r: None for r in self.roles}      # the latest anchor's corrections
         self._t_prev = None
-        self._rate = {r: None for r in self.roles}
-        self._alpha = 1.0 / max(1.0, 0.25 * self.rate_hz)
+        self._still = {r: StillStream(self.rate_hz, 0.25, settings.still_gyr_rad_s)
+                       for r in self.roles}
         self._run_start_t = None
         self._last_anchor_t = None
         self._acc = {r: [0.0, 0.0] for r in self.roles}  # running sin/cos sums of heading
@@ -434,14 +415,10 @@ class HeadingHoldStream:
                 self.offset_deg[r] = tg if abs(d) <= step else o + np.copysign(step, d)
         standing = True
         for r in self.roles:
-            g = gyr_norm.get(r, np.nan)
-            if np.isfinite(g):
-                self._rate[r] = g if self._rate[r] is None else \
-                    self._rate[r] + self._alpha * (g - self._rate[r])
+            self._still[r].update(gyr_norm.get(r, np.nan))
             R = R_WB[r]
             up = float(upright_angle_deg(R)[0]) if np.isfinite(R[1, 1]) else np.inf
-            if not (self._rate[r] is not None and self._rate[r] < s.still_gyr_rad_s
-                    and up < s.upright_deg):
+            if not (self._still[r].still and up < s.upright_deg):
                 standing = False
         if not standing:
             self._run_start_t = None

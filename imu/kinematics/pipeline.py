@@ -21,9 +21,8 @@ from imu.kinematics.acc_offset import correct as correct_acc
 from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns, segment_angles
-from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
-                                    smoothed_rate_norm)
-from imu.kinematics.still import is_still
+from imu.kinematics.heading import HeadingHoldSettings, HeadingHoldStream, hold_heading
+from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
 from imu.types import AngleTable, Session, role_side

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.kinematics.still import STILL_BIAS_RAD_S, is_still
-
-from imu.kinematics.heading import runs, smoothed_rate_norm
+from imu.kinematics.heading import runs
+from imu.kinematics.still import STILL_RAD_S, StillStream, is_still, smoothed_rate_norm
 
 GRID_HZ = 50.0
+#: trimmed at each end of a quiet stretch before its mean rate measures the bias, seconds
+TRIM_S = 0.25
 
 
 @dataclass
@@ -31,7 +32,11 @@ class StandingSettings:
     Attributes
     ----------
     still_rad_s : float
-        Smoothed (0.5 s) rate norm below which a sensor is still (:mod:`imu.kinematics.still`).
+        Smoothed (0.5 s) rate norm below which a sensor is still (the one threshold of
+        :mod:`imu.kinematics.still`).
+    smoothing_s : float
+        Over how long the rate norm is smoothed (batch: centred mean, live: exponential),
+        seconds.
     upright_deg : float
         Largest angle between specific force and the sensor's standing vertical.
     min_s : float
@@ -46,7 +51,8 @@ class StandingSettings:
         used.
     """
 
-    still_rad_s: float = STILL_BIAS_RAD_S
+    still_rad_s: float = STILL_RAD_S
+    smoothing_s: float = 0.5
     upright_deg: float = 10.0
     min_s: float = 1.5
     sway_deg: float = 0.3
@@ -83,7 +89,7 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
     def role_ok(r):  # per sensor (numpy releases the GIL: one thread each)
         t = np.asarray(times[r], float)
         rate = len(t) / max(t[-1] - t[0], 1e-9)
-        g = smoothed_rate_norm(np.asarray(gyr[r], float) - bias0[r], rate, 0.5)
+        g = smoothed_rate_norm(np.asarray(gyr[r], float) - bias0[r], rate, s.smoothing_s)
         a = np.asarray(acc[r], float)
         with np.errstate(invalid="ignore", divide="ignore"):
             c = (a @ np.asarray(up_S[r], float)) / np.linalg.norm(a, axis=1)
@@ -100,7 +106,7 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         ok &= r_ok
     out = []
     for a, b in runs(ok):
-        ta, tb = grid[a] + 0.25, grid[b - 1] - 0.25
+        ta, tb = grid[a] + TRIM_S, grid[b - 1] - TRIM_S
         if tb - ta >= s.min_s - 0.5:
             out.append((float(ta), float(tb)))
     return out
@@ -173,8 +179,9 @@ class StandingBiasStream:
         self.up = {r: np.asarray(up_S[r], float) / np.linalg.norm(up_S[r]) for r in self.roles}
         self.bias = {r: np.zeros(3) for r in self.roles}
         self.var = {r: np.radians(prior_sigma_deg_s) ** 2 for r in self.roles}
-        self._alpha = {r: 1.0 / max(1.0, 0.5 * float(rates_hz[r])) for r in self.roles}
-        self._gn = {r: None for r in self.roles}
+        self._still = {r: StillStream(float(rates_hz[r]), settings.smoothing_s,
+                                     settings.still_rad_s)
+                       for r in self.roles}
         self._since = {r: None for r in self.roles}
         self._samples = {r: [] for r in self.roles}
         self._latest = {r: -np.inf for r in self.roles}
@@ -185,19 +192,16 @@ class StandingBiasStream:
         """Angular rate (n, 3) of one sensor's block with the bias removed (and learnt from)."""
         s = self.s
         out = np.empty_like(np.asarray(gyr, float))
-        a = self._alpha[role]
+        still = self._still[role]
         up = self.up[role]
         for i in range(len(t_s)):
             t = float(t_s[i])
             g = gyr[i]
             gc = g - self.bias[role]
             out[i] = gc
-            n = float(np.sqrt(gc @ gc))
-            prev = self._gn[role]
-            gn = self._gn[role] = n if prev is None else prev + a * (n - prev)
+            still.update(float(np.sqrt(gc @ gc)))
             an = float(np.sqrt(acc[i] @ acc[i]))
-            quiet = bool(np.isfinite(gn) and gn < s.still_rad_s and an > 0
-                         and (acc[i] @ up) / an > self._cos_up)
+            quiet = bool(still.still and an > 0 and (acc[i] @ up) / an > self._cos_up)
             if quiet:
                 if self._since[role] is None:
                     self._since[role] = t
@@ -215,15 +219,19 @@ class StandingBiasStream:
         if any(self._since[r] is None for r in self.roles):
             return
         T = max(self._since.values())
-        if min(self._latest.values()) - T < s.min_s:
+        # as the batch, 0.25 s trimmed at each end; the end also waits out the smoothing's lag
+        # (a causal smoothed rate crosses the threshold up to ~0.5 s after a movement began)
+        lag = TRIM_S + s.smoothing_s
+        t1 = min(self._latest.values()) - lag
+        if t1 - T < s.min_s - TRIM_S:
             return
-        t0 = T + 0.25
+        t0 = T + TRIM_S
         for r in self.roles:
-            g = np.array([x for tk, x in self._samples[r] if tk >= t0])
+            g = np.array([x for tk, x in self._samples[r] if t0 <= tk <= t1])
             if len(g) < 10:
                 continue
             m = g.mean(axis=0)
-            d = max(self._latest[r] - t0, 1e-3)
+            d = max(t1 - t0, 1e-3)
             if self._t_meas is not None:
                 self.var[r] += np.radians(s.bias_walk_deg_s_per_sqrt_s) ** 2 * (t_now - self._t_meas)
             converged = np.degrees(np.sqrt(self.var[r])) < 0.1
@@ -234,6 +242,6 @@ class StandingBiasStream:
             self.bias[r] = self.bias[r] + k * (m - self.bias[r])
             self.var[r] = (1.0 - k) * self.var[r]
         self._t_meas = t_now
-        for r in self.roles:  # the next measurement needs another full stretch
-            self._since[r] = t_now
-            self._samples[r] = []
+        for r in self.roles:  # the next measurement: the samples after this one's end
+            self._since[r] = t1 - TRIM_S
+            self._samples[r] = [x for x in self._samples[r] if x[0] > t1]

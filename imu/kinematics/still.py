@@ -1,32 +1,63 @@
 """What "still" means: the one definition every stillness test of the project uses.
 
-A sensor is **still** while the norm of its angular rate (rad/s), smoothed over a fraction of a
-second (each caller says over how long), stays below a threshold: :func:`is_still`. The
-thresholds live here, named by what they guard:
+A sensor is **still** while the norm of its angular rate (bias removed where the caller knows
+the bias), smoothed over a fraction of a second, stays below :data:`STILL_RAD_S`
+(0.10 rad/s, 5.7 °/s): :func:`is_still`. Postural sway in quiet standing stays well below it;
+the slowest deliberate movement of the protocol and the exercises (a slow hip hinge) exceeds
+it within a few tenths of a second.
 
-- :data:`STILL_RAD_S` (0.10): the calibration protocol's still phases
-  (``imu.calibration.phases``);
-- :data:`STILL_HEADING_RAD_S` (0.12): the heading hold's re-zeroing anchors at quiet standing
-  (:mod:`imu.kinematics.heading`; its rate norm is 0.25 s smoothed);
-- :data:`STILL_BIAS_RAD_S` (0.06): the quiet standing whose mean angular rate *is* the gyro
-  bias measurement (:mod:`imu.kinematics.standing`, batch and live): it must be stricter, since
-  any slow sway it admits goes straight into the bias.
+What differs between callers is *over how long* the rate is smoothed and *for how long* it must
+stay still, never the threshold:
 
-One threshold for all three was tried: the batch angles moved by at most 0.006° on the bundled
-recordings, but the live path's bias tracker (0.06 → 0.10) moved the demo's hinge peaks by up to
-2°, so the three stay distinct until a benchmark shows which value serves the bias best.
+- the calibration protocol's still phases (``imu.calibration.phases``): 0.5 s moving mean,
+  each still pause at least ``min_still_s``;
+- the heading hold's anchors at quiet standing (:mod:`imu.kinematics.heading`): 0.25 s
+  smoothing, at least ``min_anchor_s``;
+- the quiet standing whose mean angular rate measures the gyro bias
+  (:mod:`imu.kinematics.standing`): 0.5 s smoothing, at least ``min_s``, 0.25 s trimmed at
+  each end of a stretch, batch and live alike (live: a stretch's measurement waits until the
+  rate has stayed still for the trim after it, so the onset of the next movement, which the
+  smoothed rate reveals a little late, never enters the bias);
+- the calibration wizard's "standing still" (:mod:`imu.live.motion`): the RMS over the last
+  second.
+
+Batch code smooths with :func:`smoothed_rate_norm` (centred); streaming code with
+:class:`StillStream` (causal, exponential). Two stillness tests elsewhere are not this one, on
+purpose: the intrinsic calibration's rest detection (``imu.intrinsics.detect_still``) runs on a
+raw sensor before any bias is known (a bias of up to 0.2 rad/s is allowed), so it tests the
+*variation* of the rate, not its size; and a rep's standing baseline (``imu.analysis``) is
+found in the angle it measures (a window whose range stays within ``quiet_range_deg``), since
+the analysis sees angles, not angular rates.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-#: still (rad/s, smoothed rate norm): the calibration protocol's still phases
+#: still: smoothed angular-rate norm below this, rad/s (the one threshold)
 STILL_RAD_S = 0.10
-#: still enough for a heading-hold anchor (0.25 s smoothed rate norm, rad/s)
-STILL_HEADING_RAD_S = 0.12
-#: still enough for the quiet standing that measures the gyro bias (0.5 s smoothed, rad/s)
-STILL_BIAS_RAD_S = 0.06
+
+
+def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) -> np.ndarray:
+    """Centred moving-average norm of the angular rate (N,) rad/s over ``window_s``; NaN rows
+    stay NaN (and are left out of their neighbours' means)."""
+    n = np.linalg.norm(np.asarray(gyr, dtype=float), axis=1)
+    w = max(1, int(round(window_s * rate_hz)))
+    if w == 1 or len(n) < w:
+        return n
+    bad = ~np.isfinite(n)
+    x = np.where(bad, 0.0, n)
+    c = np.concatenate([[0.0], np.cumsum(x)])
+    cb = np.concatenate([[0], np.cumsum(bad)])
+    lo = np.clip(np.arange(len(n)) - w // 2, 0, len(n))
+    hi = np.clip(lo + w, 0, len(n))
+    cnt = hi - lo - (cb[hi] - cb[lo])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = (c[hi] - c[lo]) / cnt
+    out[bad | (cnt == 0)] = np.nan
+    return out
 
 
 def is_still(rate_norm_rad_s, threshold_rad_s: float = STILL_RAD_S) -> np.ndarray:
@@ -34,3 +65,42 @@ def is_still(rate_norm_rad_s, threshold_rad_s: float = STILL_RAD_S) -> np.ndarra
     g = np.asarray(rate_norm_rad_s, dtype=float)
     with np.errstate(invalid="ignore"):
         return np.isfinite(g) & (g < threshold_rad_s)
+
+
+class StillStream:
+    """Causal stillness of one sensor: the rate norm smoothed exponentially over
+    ``smoothing_s``, compared with the threshold.
+
+    Parameters
+    ----------
+    rate_hz : float
+        Rate of the values fed, Hz.
+    smoothing_s : float
+        Time constant of the smoothing, seconds.
+    threshold_rad_s : float
+        :data:`STILL_RAD_S` unless a caller's settings say otherwise.
+
+    Attributes
+    ----------
+    rate_rad_s : float or None
+        The smoothed rate norm (None before the first finite value).
+    """
+
+    def __init__(self, rate_hz: float, smoothing_s: float,
+                 threshold_rad_s: float = STILL_RAD_S):
+        self.alpha = 1.0 / max(1.0, float(smoothing_s) * float(rate_hz))
+        self.threshold_rad_s = float(threshold_rad_s)
+        self.rate_rad_s: float | None = None
+
+    def update(self, norm_rad_s: float) -> float:
+        """Feed one rate norm (rad/s; NaN is skipped); returns the smoothed norm (NaN before
+        any finite value)."""
+        g = float(norm_rad_s)
+        if math.isfinite(g):
+            r = self.rate_rad_s
+            self.rate_rad_s = g if r is None else r + self.alpha * (g - r)
+        return math.nan if self.rate_rad_s is None else self.rate_rad_s
+
+    @property
+    def still(self) -> bool:
+        return self.rate_rad_s is not None and self.rate_rad_s < self.threshold_rad_s

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: below this gyroscope RMS (deg/s, every sensor) the person stands still
-STILL_DEG_S = 6.0
+from imu.kinematics.still import STILL_RAD_S, is_still
+
+#: below this gyroscope RMS (deg/s, every sensor) the person stands still: the one threshold
+#: of :mod:`imu.kinematics.still`, over the last second
+STILL_DEG_S = float(np.degrees(STILL_RAD_S))
 #: a swinging thigh turns faster than this RMS (deg/s)
 MOVING_DEG_S = 15.0
 #: a hinging pelvis turns faster than this RMS (deg/s; slow hinges are slow)
@@ -50,7 +53,7 @@ def classify_rates(rates_deg_s: dict[str, float]) -> str:
         return "no data"
     pelvis = rates_deg_s["sacrum"]
     thighs = {s: rates_deg_s[f"{s}_thigh"] for s in ("right", "left") if f"{s}_thigh" in rates_deg_s}
-    if max([pelvis, *thighs.values()]) < STILL_DEG_S:
+    if is_still(np.radians(max([pelvis, *thighs.values()]))):
         return "still"
     for side, w in thighs.items():
         others = [v for s, v in thighs.items() if s != side]
