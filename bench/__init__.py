@@ -26,6 +26,24 @@ def load(name: str):
     return importlib.import_module(f"bench.bench_{name}")
 
 
+def seeds_parser(doc: str, details_help: str):
+    """The command line of a bench run alone on simulator seeds: ``--quick``, ``--tune``,
+    ``--seeds``, ``--details`` (a bench adds its own options to the parser returned)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--tune", action="store_true", help="use the tuning seeds")
+    ap.add_argument("--seeds", help="comma-separated seeds")
+    ap.add_argument("--details", action="store_true", help=details_help)
+    return ap
+
+
+def parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    """``"1,2,3"`` → ``(1, 2, 3)``; None stays None."""
+    return tuple(int(s) for s in text.split(",")) if text else None
+
+
 def fmt_number(v) -> str:
     """A compact human form of a number (4 significant digits, thousands grouped)."""
     if v is None or v == "":

@@ -429,22 +429,16 @@ def fresh_seeds(n: int) -> list[int]:
 
 
 def main(argv=None) -> int:
-    import argparse
+    from bench import format_table, parse_seeds, seeds_parser
 
-    from bench import format_table
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--tune", action="store_true", help="use the tuning seeds")
-    ap.add_argument("--seeds", help="comma-separated seeds")
-    ap.add_argument("--details", action="store_true", help="print each wrong fault label")
+    ap = seeds_parser(__doc__, "print each wrong fault label")
     ap.add_argument("--airplane-only", action="store_true",
                     help="only the hip-airplane acceptance part (fresh seeds, or --seeds)")
     ap.add_argument("--only", choices=("exercises", "drills", "squat"),
                     help="run one part only")
     a = ap.parse_args(argv)
     if a.only in ("drills", "squat"):
-        sd = tuple(int(x) for x in a.seeds.split(",")) if a.seeds else None
+        sd = parse_seeds(a.seeds)
         if a.only == "drills":
             sd = sd or fresh_seeds(1 if a.quick else DRILL_SEEDS_N)
             print(f"drill seeds: {','.join(map(str, sd))}", file=sys.stderr)
@@ -460,7 +454,7 @@ def main(argv=None) -> int:
             for e in p["fault_errors"]:
                 print(e)
         return 0
-    seeds = tuple(int(s) for s in a.seeds.split(",")) if a.seeds else (TUNE_SEEDS if a.tune else None)
+    seeds = parse_seeds(a.seeds) or (TUNE_SEEDS if a.tune else None)
     if a.airplane_only:
         ap_seeds = seeds or fresh_seeds(2 if a.quick else AIRPLANE_SEEDS_N)
         print(f"airplane seeds: {','.join(map(str, ap_seeds))}", file=sys.stderr)

@@ -131,17 +131,10 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    import argparse
+    from bench import format_table, parse_seeds, seeds_parser
 
-    from bench import format_table
-
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--tune", action="store_true", help="use the tuning seeds")
-    ap.add_argument("--seeds", help="comma-separated seeds")
-    ap.add_argument("--details", action="store_true", help="print every pairing")
-    a = ap.parse_args(argv)
-    seeds = tuple(int(s) for s in a.seeds.split(",")) if a.seeds else (
+    a = seeds_parser(__doc__, "print every pairing").parse_args(argv)
+    seeds = parse_seeds(a.seeds) or (
         TUNE_SEEDS if a.tune else (ACCEPT_SEEDS[:2] if a.quick else ACCEPT_SEEDS))
     rows, extra = measure(seeds)
     print(format_table([{"module": "recognition", **r}

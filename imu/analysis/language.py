@@ -133,18 +133,36 @@ def exercise_title(s: dict) -> str:
     return name
 
 
+def _fault_phrase(words: dict, details: dict, fault: str, rep: dict) -> str:
+    """A fault in words (``words``) with its number: ``details`` maps a fault to the rep field
+    that measures it and the phrase the degrees go in (``"{} of side tilt"``)."""
+    base = words.get(fault, fault.replace("_", " "))
+    if fault not in details:
+        return base
+    key, phrase = details[fault]
+    return f"{base} ({phrase.format(_deg(rep.get(key)))})"
+
+
+#: fault → (rep field, phrase) of each rep kind's fault numbers
+HINGE_FAULT_NUMBERS = {
+    "squat_pattern": ("thigh_inclination_peak_deg", "thigh {} forward"),
+    "pelvic_twist": ("pelvis_rotation_range_deg", "{} of rotation"),
+    "lateral_shift": ("pelvis_obliquity_range_deg", "{} of side tilt"),
+    "lumbar_flexion": ("lumbar_flexion_peak_deg", "{} of lumbar flexion")}
+SLH_FAULT_NUMBERS = {
+    "pelvis_opening": ("pelvis_opening_peak_deg", "{}"),
+    "pelvic_drop": ("pelvic_drop_max_deg", "{}"),
+    "squat_pattern": ("stance_thigh_inclination_peak_deg", "thigh {} forward"),
+    "lumbar_flexion": ("lumbar_flexion_peak_deg", "{} of lumbar flexion")}
+IRH_FAULT_NUMBERS = {
+    "no_internal_rotation": ("hip_internal_rotation_peak_deg", "{} of internal rotation"),
+    "lateral_shift": ("pelvis_obliquity_range_deg", "{} of side tilt"),
+    "lumbar_twist": ("lumbar_twist_peak_deg", "{} of twist")}
+
+
 def hinge_fault_phrase(fault: str, rep: dict) -> str:
     """One fault of a hinge rep with its number."""
-    base = HINGE_FAULTS.get(fault, fault.replace("_", " "))
-    if fault == "squat_pattern":
-        return f"{base} (thigh {_deg(rep.get('thigh_inclination_peak_deg'))} forward)"
-    if fault == "pelvic_twist":
-        return f"{base} ({_deg(rep.get('pelvis_rotation_range_deg'))} of rotation)"
-    if fault == "lateral_shift":
-        return f"{base} ({_deg(rep.get('pelvis_obliquity_range_deg'))} of side tilt)"
-    if fault == "lumbar_flexion":
-        return f"{base} ({_deg(rep.get('lumbar_flexion_peak_deg'))} of lumbar flexion)"
-    return base
+    return _fault_phrase(HINGE_FAULTS, HINGE_FAULT_NUMBERS, fault, rep)
 
 
 def _join(parts: list[str]) -> str:
@@ -166,16 +184,7 @@ def hinge_rep_sentence(rep: dict) -> str:
 
 def slh_fault_phrase(fault: str, rep: dict) -> str:
     """One fault of a single-leg hinge rep with its number."""
-    base = SLH_FAULTS.get(fault, fault.replace("_", " "))
-    if fault == "pelvis_opening":
-        return f"{base} ({_deg(rep.get('pelvis_opening_peak_deg'))})"
-    if fault == "pelvic_drop":
-        return f"{base} ({_deg(rep.get('pelvic_drop_max_deg'))})"
-    if fault == "squat_pattern":
-        return f"{base} (thigh {_deg(rep.get('stance_thigh_inclination_peak_deg'))} forward)"
-    if fault == "lumbar_flexion":
-        return f"{base} ({_deg(rep.get('lumbar_flexion_peak_deg'))} of lumbar flexion)"
-    return base
+    return _fault_phrase(SLH_FAULTS, SLH_FAULT_NUMBERS, fault, rep)
 
 
 @_standing_note
@@ -191,14 +200,7 @@ def slh_rep_sentence(rep: dict) -> str:
 
 def irh_fault_phrase(fault: str, rep: dict) -> str:
     """One fault of an internal-rotation hinge rep with its number."""
-    base = IRH_FAULTS.get(fault, fault.replace("_", " "))
-    if fault == "no_internal_rotation":
-        return f"{base} ({_deg(rep.get('hip_internal_rotation_peak_deg'))} of internal rotation)"
-    if fault == "lateral_shift":
-        return f"{base} ({_deg(rep.get('pelvis_obliquity_range_deg'))} of side tilt)"
-    if fault == "lumbar_twist":
-        return f"{base} ({_deg(rep.get('lumbar_twist_peak_deg'))} of twist)"
-    return base
+    return _fault_phrase(IRH_FAULTS, IRH_FAULT_NUMBERS, fault, rep)
 
 
 @_standing_note

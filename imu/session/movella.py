@@ -32,7 +32,7 @@ import numpy as np
 
 from imu import quat as Q
 from imu.errors import BadInputError
-from imu.session.vendor import quat_from_euler_zyx_deg
+from imu.session.vendor import float_cells, quat_from_euler_zyx_deg
 from imu.types import Session
 
 HEADER_KEY = "PacketCounter"
@@ -212,18 +212,7 @@ def _parse_rows(p: Path, hline: int, names: list[str], idx: list[int]) -> np.nda
         for lineno, row in enumerate(csv.reader(fh), start=1):
             if lineno <= hline or not row or all(not c.strip() for c in row):
                 continue
-            try:
-                rows.append([float(row[j]) for j in idx])
-            except IndexError:
-                raise BadInputError(f"{p}: row {lineno}: only {len(row)} columns, column "
-                                    f"{names[max(idx)]} is missing (truncated file?)") from None
-            except ValueError:
-                for j in idx:
-                    try:
-                        float(row[j])
-                    except ValueError:
-                        raise BadInputError(f"{p}: row {lineno}, column {names[j]}: "
-                                            f"{row[j].strip()!r} is not a number") from None
+            rows.append(float_cells(row, idx, names, p, lineno))
     if not rows:
         raise BadInputError(f"{p}: no samples below the {HEADER_KEY} header")
     a = np.asarray(rows, dtype=np.float64)

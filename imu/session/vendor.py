@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu import quat as Q
+from imu.errors import BadInputError
 
 #: standard gravity, m/s² (the vendors' free acceleration removes this)
 GRAVITY_M_S2 = 9.80665
@@ -86,3 +87,23 @@ def quat_from_matrix_checked(m: np.ndarray, acc_S: np.ndarray | None = None) -> 
             if col > row + 0.05:
                 m = np.transpose(m, (0, 2, 1))
     return Q.canonical(Q.from_matrix(m))
+
+
+def float_cells(cells: list[str], idx: list[int], names: list[str], where, lineno: int
+                ) -> list[float]:
+    """The numbers in ``cells`` at ``idx`` (one row of a vendor's text table); a missing or
+    non-numeric cell is a one-line :class:`~imu.errors.BadInputError` naming the file
+    (``where``), the row and the column (``names[j]``)."""
+    try:
+        return [float(cells[j]) for j in idx]
+    except IndexError:
+        raise BadInputError(f"{where}: row {lineno}: only {len(cells)} columns, column "
+                            f"{names[max(idx)]} is missing (truncated file?)") from None
+    except ValueError:
+        for j in idx:
+            try:
+                float(cells[j])
+            except ValueError:
+                raise BadInputError(f"{where}: row {lineno}, column {names[j]}: "
+                                    f"{cells[j].strip()!r} is not a number") from None
+        raise

@@ -24,7 +24,7 @@ import numpy as np
 
 from imu import quat as Q
 from imu.errors import BadInputError
-from imu.session.vendor import quat_from_euler_zyx_deg, quat_from_matrix_checked
+from imu.session.vendor import float_cells, quat_from_euler_zyx_deg, quat_from_matrix_checked
 
 MAX_HEAD_LINES = 64
 ACC = ("Acc_X", "Acc_Y", "Acc_Z")
@@ -133,18 +133,7 @@ def read_xsens_txt(path: str | os.PathLike) -> dict:
             if lineno <= hline + 1 or not ln.strip() or ln.lstrip().startswith("//"):
                 continue
             cells = ln.rstrip("\r\n").split("\t")
-            try:
-                rows.append([float(cells[j]) for j in idx])
-            except IndexError:
-                raise BadInputError(f"{p}: row {lineno}: only {len(cells)} columns, column "
-                                    f"{names[max(idx)]} is missing (truncated file?)") from None
-            except ValueError:
-                for j in idx:
-                    try:
-                        float(cells[j])
-                    except ValueError:
-                        raise BadInputError(f"{p}: row {lineno}, column {names[j]}: "
-                                            f"{cells[j].strip()!r} is not a number") from None
+            rows.append(float_cells(cells, idx, names, p, lineno))
             if fine_i is not None and fine_i < len(cells) and cells[fine_i].strip():
                 try:
                     fine.append(float(cells[fine_i]))

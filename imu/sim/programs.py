@@ -430,14 +430,10 @@ def single_leg_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Bloc
     ≈ −tilt). Faulty reps: the pelvis opens toward the free leg (``pelvis_opening``), drops on the
     free-leg side (``pelvic_drop``), the stance knee travels forward (``squat_pattern``) or, with
     a trunk sensor, the lower back rounds (``lumbar_flexion``)."""
-    n = int(reps or 6)
     free = _other(side)
-    pool = ["good", "good", "pelvis_opening", "pelvic_drop", "squat_pattern"]
-    if trunk:
-        pool.append("lumbar_flexion")
-    designs = _one_leg_designs(rng, n, pool)
-    sched, t_end = _schedule(rng, n, LEAD_S, down=(1.4, 2.2), hold=(0.3, 0.8), up=(1.4, 2.2),
-                             pause=(1.6, 2.6))
+    designs, sched, t_end = _one_leg_reps(
+        rng, reps, ["good", "good", "pelvis_opening", "pelvic_drop", "squat_pattern"],
+        "lumbar_flexion" if trunk else None, down=(1.4, 2.2), hold=(0.3, 0.8), up=(1.4, 2.2))
     for r, d in zip(sched, designs):
         r.update(tilt=rng.uniform(40, 65), inc=rng.uniform(2, 10), shank=rng.uniform(2, 6),
                  opening=rng.uniform(-3, 4), drop=rng.uniform(-1.5, 2.5), shift_m=0.0,
@@ -457,9 +453,26 @@ def single_leg_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Bloc
         r["rot"] = _sgn(side) * r["opening"]
         r["obl"] = _sgn(free) * r["drop"]
         r["design"] = d
+    return _one_leg_block("single_leg_hinge", sched, side, t_end)
+
+
+def _one_leg_reps(rng, reps: int | None, pool: list[str], trunk_fault: str | None, *, down,
+                  hold, up):
+    """A one-leg drill's rep designs (drawn from ``pool``, plus ``trunk_fault`` with a trunk
+    sensor) and schedule: ``(designs, schedule, t_end)``."""
+    n = int(reps or 6)
+    if trunk_fault:
+        pool = [*pool, trunk_fault]
+    designs = _one_leg_designs(rng, n, pool)
+    sched, t_end = _schedule(rng, n, LEAD_S, down=down, hold=hold, up=up, pause=(1.6, 2.6))
+    return designs, sched, t_end
+
+
+def _one_leg_block(name: str, sched: list[dict], side: str, t_end: float) -> Block:
+    """The block of a one-leg drill's set (the whole block is the set)."""
     dur = t_end - 1.6 + TAIL_S
-    return Block("single_leg_hinge", dur, _one_leg_eval(sched, side, (0.0, dur)),
-                 exercise="single_leg_hinge", side=side, set_window=(0.0, dur), reps=sched)
+    return Block(name, dur, _one_leg_eval(sched, side, (0.0, dur)), exercise=name, side=side,
+                 set_window=(0.0, dur), reps=sched)
 
 
 IRH_DESIGNS = ("good", "no_internal_rotation", "lateral_shift", "lumbar_twist")
@@ -471,13 +484,9 @@ def ir_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Block:
     back like a kickstand. Faulty reps: hardly any rotation (``no_internal_rotation``), the
     pelvis tipping and shifting sideways (``lateral_shift``) or, with a trunk sensor, the turn
     made in the lower back instead of the hip (``lumbar_twist``, little hip rotation)."""
-    n = int(reps or 6)
-    pool = ["good", "good", "no_internal_rotation", "lateral_shift"]
-    if trunk:
-        pool.append("lumbar_twist")
-    designs = _one_leg_designs(rng, n, pool)
-    sched, t_end = _schedule(rng, n, LEAD_S, down=(1.4, 2.0), hold=(0.4, 1.0), up=(1.4, 2.0),
-                             pause=(1.6, 2.6))
+    designs, sched, t_end = _one_leg_reps(
+        rng, reps, ["good", "good", "no_internal_rotation", "lateral_shift"],
+        "lumbar_twist" if trunk else None, down=(1.4, 2.0), hold=(0.4, 1.0), up=(1.4, 2.0))
     for r, d in zip(sched, designs):
         r.update(tilt=rng.uniform(22, 38), inc=rng.uniform(2, 8), shank=rng.uniform(3, 8),
                  ir=rng.uniform(12, 22), obl=rng.choice([-1, 1]) * rng.uniform(0.3, 1.5),
@@ -499,9 +508,7 @@ def ir_hinge(rng, reps: int | None, side: str, trunk: bool, **_) -> Block:
         r["rot"] = -_sgn(side) * r["ir"]
         r["lumbar_rot"] = -_sgn(side) * r["twist"]
         r["design"] = d
-    dur = t_end - 1.6 + TAIL_S
-    return Block("ir_hinge", dur, _one_leg_eval(sched, side, (0.0, dur)), exercise="ir_hinge",
-                 side=side, set_window=(0.0, dur), reps=sched)
+    return _one_leg_block("ir_hinge", sched, side, t_end)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -80,13 +80,17 @@ def hinge_rep(t, angles, sides, trunk, r, t_set, lo, hi) -> dict:
         "pelvis_obliquity_range_deg": float(np.ptp(obl[sl])),
         "tempo_down_s": float(t[ip] - t[a]), "tempo_up_s": float(t[b] - t[ip]),
     }
-    faults = []
-    if rep["thigh_inclination_peak_deg"] > SQUAT_PATTERN_DEG:
-        faults.append("squat_pattern")
-    if rep["pelvis_rotation_range_deg"] > PELVIC_TWIST_DEG:
-        faults.append("pelvic_twist")
-    if rep["pelvis_obliquity_range_deg"] > LATERAL_SHIFT_DEG:
-        faults.append("lateral_shift")
+    _faults(rep, r, angles, sl, a, trunk, (
+        ("thigh_inclination_peak_deg", SQUAT_PATTERN_DEG, "squat_pattern"),
+        ("pelvis_rotation_range_deg", PELVIC_TWIST_DEG, "pelvic_twist"),
+        ("pelvis_obliquity_range_deg", LATERAL_SHIFT_DEG, "lateral_shift")))
+    return rep, ip, base
+
+
+def _faults(rep: dict, r: dict, angles, sl, a: int, trunk: bool, limits) -> None:
+    """A hinge-like rep's true ``faults`` (each ``(field, limit, fault)`` of ``limits`` whose
+    field exceeds its limit, then the lumbar flexion with a trunk sensor) and ``design``."""
+    faults = [name for key, limit, name in limits if rep[key] > limit]
     if trunk:
         lf = angles["lumbar_flexion"]
         rep["lumbar_flexion_peak_deg"] = float(lf[sl].max() - lf[a])
@@ -94,7 +98,6 @@ def hinge_rep(t, angles, sides, trunk, r, t_set, lo, hi) -> dict:
             faults.append("lumbar_flexion")
     rep["faults"] = faults
     rep["design"] = r.get("design")
-    return rep, ip, base
 
 
 def squat_rep(t, angles, sides, r, t_set, lo, hi) -> dict:
@@ -146,20 +149,10 @@ def single_leg_hinge_rep(t, angles, trunk, side, r, t_set, lo, hi) -> dict:
     key = f"{free}_thigh_inclination"
     rep["free_thigh_inclination_min_deg"] = float(angles[key][sl].min()) if key in angles else None
     rep["stance_thigh_inclination_peak_deg"] = float(angles[f"{side}_thigh_inclination"][sl].max())
-    faults = []
-    if rep["pelvis_opening_peak_deg"] > PELVIS_OPENING_DEG:
-        faults.append("pelvis_opening")
-    if rep["pelvic_drop_max_deg"] > PELVIC_DROP_DEG:
-        faults.append("pelvic_drop")
-    if rep["stance_thigh_inclination_peak_deg"] > SQUAT_PATTERN_DEG:
-        faults.append("squat_pattern")
-    if trunk:
-        lf = angles["lumbar_flexion"]
-        rep["lumbar_flexion_peak_deg"] = float(lf[sl].max() - lf[a])
-        if rep["lumbar_flexion_peak_deg"] > LUMBAR_FLEXION_DEG:
-            faults.append("lumbar_flexion")
-    rep["faults"] = faults
-    rep["design"] = r.get("design")
+    _faults(rep, r, angles, sl, a, trunk, (
+        ("pelvis_opening_peak_deg", PELVIS_OPENING_DEG, "pelvis_opening"),
+        ("pelvic_drop_max_deg", PELVIC_DROP_DEG, "pelvic_drop"),
+        ("stance_thigh_inclination_peak_deg", SQUAT_PATTERN_DEG, "squat_pattern")))
     return rep
 
 
