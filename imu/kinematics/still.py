@@ -14,10 +14,7 @@ stay still, never the threshold:
 - the heading hold's anchors at quiet standing (:mod:`imu.kinematics.heading`): 0.25 s
   smoothing, at least ``min_anchor_s``;
 - the quiet standing whose mean angular rate measures the gyro bias
-  (:mod:`imu.kinematics.standing`): 0.5 s smoothing, at least ``min_s``, 0.25 s trimmed at
-  each end of a stretch, batch and live alike (live: a stretch's measurement waits until the
-  rate has stayed still for the trim after it, so the onset of the next movement, which the
-  smoothed rate reveals a little late, never enters the bias);
+  (:mod:`imu.kinematics.standing`): 0.5 s smoothing, at least ``min_s``;
 - the calibration wizard's "standing still" (:mod:`imu.live.motion`): the RMS over the last
   second.
 
