@@ -80,7 +80,7 @@ def test_batcher_sends_a_partial_batch_when_its_oldest_sample_is_due():
     assert sum(len(g) for g, _ in got) >= 200 - 3
     waits = [t_sent - g.t0_ticks for g, t_sent in got]
     assert max(waits) * P.TICK_S <= P.MAX_BATCH_AGE_S + 1e-9
-    assert max(len(g) for g, _ in got) == 3          # 0, 5, 10 ms: 3 samples at 200 Hz
+    assert max(len(g) for g, _ in got) == 5          # 0, 5, .. 20 ms: 5 samples at 200 Hz
     assert all(abs(g.dt_q4 / 16 - period) < 0.1 for g, _ in got if len(g) > 1)
 
 

@@ -36,9 +36,8 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
                ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
                ("right_hip_rotation", "R hip rotation"), ("left_hip_rotation", "L hip rotation"),
                ("lumbar_flexion", "lumbar")]
-#: the main trace of each view is drawn 2 px wide; the others 1 px (thin lines without
-#: antialiasing or dashes keep a frame at a few milliseconds with 4000 points per curve)
-BOLD = {"right_hip_flexion", "left_hip_flexion", "pelvic_drop_deg", "pelvis_tilt"}
+#: every trace is drawn 1 px wide, without antialiasing or dashes: a 2 px line goes through
+#: Qt's stroker segment by segment and cost about 3 ms per curve and frame (4000 points)
 #: the y axes move in steps of this many degrees (fewer axis redraws)
 Y_STEP_DEG = 5.0
 #: samples per pixel kept by the automatic peak decimation (pyqtgraph's default: 5)
@@ -102,7 +101,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
         return p
 
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
-        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=2 if col in BOLD else 1)
+        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=1)
         c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
         # peak decimation to about one sample per pixel (the default factor keeps all
         # 4000 points of 20 s at 200 Hz on a 1100 px plot: wide lines cost per segment)

@@ -49,9 +49,9 @@ SEQ_WRAP = 1 << 32
 ATT_OVERHEAD = 3
 #: A notification goes out when it is full or when its oldest sample is this old (s of sensor
 #: time): at 200 Hz a full notification (19 samples at MTU 247) would hold its first sample for
-#: 95 ms; with this bound a sample waits at most ~10 ms for its notification (3 samples each at
-#: 200 Hz, 67 notifications/s per sensor).
-MAX_BATCH_AGE_S = 0.010
+#: 95 ms; with this bound a sample waits at most ~20 ms for its notification (5 samples each at
+#: 200 Hz, 40 notifications/s per sensor: one per frame of a 40 Hz display).
+MAX_BATCH_AGE_S = 0.020
 
 # Control opcodes.
 OP_START = 0x01
