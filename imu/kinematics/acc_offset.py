@@ -39,7 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu import quat as Q
-from imu.kinematics.heading import runs, smoothed_rate_norm
+from imu.kinematics.heading import runs
+from imu.kinematics.still import smoothed_rate_norm
 from imu.log import get_logger
 
 log = get_logger(__name__)
