@@ -2,8 +2,8 @@
 
 :class:`LiveAngles` is :class:`imu.kinematics.pipeline.AnglePipeline` (same fusion, same
 interpolation rules, same heading hold, same numbers) fed in two steps: :meth:`push` fuses and
-buffers a block (every BLE notification), :meth:`flush` computes the rows completed so far (a
-few times a second). The rotation algebra of a row batch costs about the same for 1 row as for
+buffers a block (every BLE notification), :meth:`flush` computes the rows completed so far (once
+every sensor delivered a block since the last batch). The rotation algebra of a row batch costs about the same for 1 row as for
 20, so batching keeps the live path far below real time for 3 sensors at 100-200 Hz.
 """
 
@@ -41,8 +41,10 @@ class LiveAngleStage:
 
     Each role's sensor timestamps go through its own streaming clock model
     (:class:`imu.live.clock.StreamingClock`) onto the session clock, the block is fused at once
-    (:meth:`LiveAngles.push`), and every ``flush_s`` seconds of data the rows completed so far
-    are handed out (:meth:`push` returns them; :meth:`flush` forces it).
+    (:meth:`LiveAngles.push`), and the rows completed so far are handed out (:meth:`push` returns
+    them; :meth:`flush` forces it) as soon as every role has delivered a block since the last
+    batch (a BLE notification from each sensor: that is when rows can be complete), or at the
+    latest every ``flush_s`` seconds of data (a silent sensor does not hold the rows back).
 
     Parameters
     ----------
@@ -54,21 +56,22 @@ class LiveAngleStage:
     filter : str, optional
         Fusion filter (default: the default).
     flush_s : float
-        Seconds of data between batches of rows (0: a row goes out as soon as every sensor's
-        data reach its time; the dashboard's latency).
+        Longest time between batches of rows, seconds of data (0: after every block).
     """
 
     def __init__(self, alignment, rates_hz: dict, *, intrinsics=None, filter: str | None = None,
-                 flush_s: float = 0.0):
+                 flush_s: float = 0.1):
         kwargs = {"filter": filter} if filter else {}
         # rows as soon as they are complete (no minimum batch span): the BLE notifications
-        # already come in batches of a few samples, and flush_s sets the batching here
+        # already come in batches of a few samples
         self.angles = LiveAngles(alignment, rates_hz, intrinsics=intrinsics, min_emit_s=0.0,
                                  **kwargs)
         self.columns = list(self.angles.columns)
         self.flush_s = float(flush_s)
         self._clocks: dict = {}
         self._next_flush_s = -np.inf
+        self._roles = set(self.angles.roles)
+        self._since: set = set()                  # roles that delivered since the last batch
 
     def times(self, role: str, blk) -> np.ndarray:
         """Sample times (s, session clock) of a raw block of ``role``."""
@@ -83,10 +86,12 @@ class LiveAngleStage:
         """Fuse a raw block (:class:`~imu.types.SampleBlock`); returns the completed rows when
         ``flush_s`` of data passed since the last batch, else None."""
         self.angles.push(role, self.times(role, blk), blk.acc, blk.gyr)
+        self._since.add(role)
         t = float(blk.t_host_s[-1])
-        if t < self._next_flush_s:
+        if t < self._next_flush_s and not self._since >= self._roles:
             return None
         self._next_flush_s = t + self.flush_s
+        self._since.clear()
         return self.flush()
 
     def flush(self) -> AngleTable:

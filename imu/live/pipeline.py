@@ -132,15 +132,15 @@ class LivePipeline:
     raw_keep_s : float
         Raw samples kept in memory for calibration, seconds.
     flush_s : float
-        Angle rows are computed in batches this often (seconds of data; 0: as soon as every
-        sensor's data reach a row's time): part of the dashboard's latency.
+        Angle rows are computed as soon as every sensor delivered a block since the last batch,
+        and at the latest this often (seconds of data; 0: after every block).
     """
 
     def __init__(self, source: Source, *, writer=None, recording_path: str | None = None,
                  alignment=None, profile=None, calibrator: Callable | None = None,
                  auto_calibrate: bool = False, intrinsics=None, filter_name: str | None = None,
                  settings=None, window_s: float = 20.0, history_s: float = 600.0,
-                 raw_keep_s: float = 240.0, flush_s: float = 0.0,
+                 raw_keep_s: float = 240.0, flush_s: float = 0.1,
                  log: Callable[[str], None] | None = None, lsl: bool | str = False):
         self.source = source
         #: publish raw streams and live angles as Lab Streaming Layer outlets
