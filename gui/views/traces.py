@@ -125,8 +125,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
             if curve._plot is self.hip and col != "lumbar_flexion" and col not in wanted:
                 y = None
             if y is None or len(y) == 0:
-                curve.setVisible(False)
-                curve.setData([], [])
+                if curve.isVisible():            # emptied once, not every frame
+                    curve.setVisible(False)
+                    curve.setData([], [])
                 continue
             have_any = True
             curve.setVisible(True)
