@@ -83,9 +83,20 @@ if hasattr(os, "register_at_fork"):
 
 def can_fork() -> bool:
     """Whether :func:`fork_map` runs items in child processes here: Linux with more than one
-    CPU, not inside a forked child, and not switched off (``IMU_FORK=0``)."""
-    return (sys.platform.startswith("linux") and hasattr(os, "fork") and not _in_child
-            and (os.cpu_count() or 1) > 1 and os.environ.get("IMU_FORK", "1") != "0")
+    CPU, a CPU to spare (the load average of the last minute below the CPU count: forking a
+    large process costs CPU time that only idle CPUs pay back), not inside a forked child,
+    and not switched off (``IMU_FORK=0``; ``IMU_FORK=always`` ignores the load)."""
+    mode = os.environ.get("IMU_FORK", "1")
+    ncpu = os.cpu_count() or 1
+    if not (sys.platform.startswith("linux") and hasattr(os, "fork") and not _in_child
+            and ncpu > 1 and mode != "0"):
+        return False
+    if mode == "always":
+        return True
+    try:
+        return os.getloadavg()[0] < ncpu
+    except OSError:
+        return True
 
 
 def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> list[R]:

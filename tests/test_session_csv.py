@@ -115,3 +115,23 @@ def test_single_role_named_csv_loads(tmp_path):
     d = make_folder(tmp_path / "s", roles=("sacrum",))
     s = load_session(d / "sacrum.csv")
     assert s.roles == ["sacrum"] and len(s.sensors["sacrum"]) == 50
+
+
+def test_angles_csv_is_the_same_text_formatted_in_forked_children(tmp_path, monkeypatch):
+    import numpy as np
+
+    from imu.session.angles_csv import write_angles_csv
+    from imu.types import AngleTable
+
+    rng = np.random.default_rng(7)
+    n = 2500
+    cols = {"pelvis_tilt": rng.normal(0, 30, n), "pelvis_obliquity": rng.normal(0, 5, n)}
+    cols["pelvis_tilt"][::97] = np.nan
+    table = AngleTable(time_s=np.arange(n) / 100.0, columns=cols, confidence={})
+    texts = []
+    for mode in ("0", "always"):
+        monkeypatch.setenv("IMU_FORK", mode)
+        p = tmp_path / f"a{mode}.csv"
+        write_angles_csv(table, p, chunk_rows=300)  # 9 chunks: several per child, in order
+        texts.append(p.read_text())
+    assert texts[0] == texts[1] and texts[0].count("\n") == n + 1

@@ -214,6 +214,7 @@ def test_forked_decoding_reads_the_same_samples(tmp_path, monkeypatch):
     p = write(tmp_path / "s.imu", data)
     plain = read_recording(p)
     monkeypatch.setattr(store, "FORK_MIN_CHUNKS", 0)  # children decode into shared memory
+    monkeypatch.setenv("IMU_FORK", "always")
     forked = read_recording(p)
     for r in data:
         a, b = plain.sensors[r], forked.sensors[r]
@@ -231,5 +232,6 @@ def test_forked_decoding_reports_a_corrupt_chunk(tmp_path, monkeypatch):
     db.commit()
     db.close()
     monkeypatch.setattr(store, "FORK_MIN_CHUNKS", 0)
+    monkeypatch.setenv("IMU_FORK", "always")
     with pytest.raises(BadInputError, match="chunk .* is corrupt"):
         read_recording(p)

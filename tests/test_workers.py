@@ -8,6 +8,11 @@ import pytest
 from imu import workers
 
 
+@pytest.fixture(autouse=True)
+def _fork_whatever_the_load(monkeypatch):
+    monkeypatch.setenv("IMU_FORK", "always")  # a busy machine would otherwise use threads
+
+
 def _square_sum(k):
     return float(np.sum(np.arange(k, dtype=float) ** 2))
 
@@ -36,8 +41,9 @@ def test_fork_map_raises_the_childs_exception():
         workers.fork_map(boom, [1, 2, 3])
 
 
-@pytest.mark.skipif(not workers.can_fork(), reason="processes cannot fork here")
 def test_fork_map_runs_items_in_other_processes():
+    if not workers.can_fork():
+        pytest.skip("processes cannot fork here")
     pids = workers.fork_map(lambda _: os.getpid(), [0, 1])
     assert os.getpid() not in pids and len(set(pids)) == 2
 
@@ -56,3 +62,10 @@ def test_shared_arrays_carry_what_children_write():
 
     workers.fork_map(fill, range(4))
     assert np.array_equal(out, np.repeat(np.arange(4) + 0.5, 3).reshape(4, 3))
+
+
+def test_fork_map_uses_threads_when_no_cpu_is_spare(monkeypatch):
+    monkeypatch.setenv("IMU_FORK", "1")
+    monkeypatch.setattr(workers.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
+    assert not workers.can_fork()
+    assert workers.fork_map(lambda _: os.getpid(), [0, 1]) == [os.getpid()] * 2

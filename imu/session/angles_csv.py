@@ -87,8 +87,12 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows) -> None:
     with open(tmp, "wb") as f:
         f.write((",".join(header) + "\n").encode())
         starts = list(range(0, n, chunk_rows))
-        for k in range(0, len(starts), 4):  # at most 4 formatted chunks in memory at once
-            # formatting holds the GIL between its numpy steps: forked children format in
-            # parallel (threads where processes cannot fork); same text either way
-            for text in fork_map(chunk, starts[k:k + 4]):
-                f.write(text)
+        # formatting holds the GIL between its numpy steps: one forked child per CPU formats
+        # its share of the chunks (threads where processes cannot fork); same text either way
+        groups = max(1, min(len(starts), os.cpu_count() or 1))
+        for k in range(0, len(starts), 4 * groups):  # at most 4 chunks per group at once
+            batch = starts[k:k + 4 * groups]
+            parts = [batch[g::groups] for g in range(groups)]
+            texts = fork_map(lambda part: [chunk(i0) for i0 in part], parts)
+            for j in range(len(batch)):  # back in row order
+                f.write(texts[j % groups][j // groups])
