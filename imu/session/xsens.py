@@ -152,7 +152,13 @@ def read_xsens_txt(path: str | os.PathLike) -> dict:
         k += len(cols)
     from imu.session.movella import _unwrap
 
-    seq = _unwrap(a[:, 0], 2 ** 16).astype(np.int64)
+    counter = a[:, 0]
+    off = (counter < 0) | (counter >= 2 ** 16) | (counter != np.round(counter))
+    if np.any(off):
+        bad = int(np.flatnonzero(off)[0])
+        raise BadInputError(f"{p}: data row {bad + 1}: PacketCounter {counter[bad]:g} is not a "
+                            "16-bit packet counter (0–65535)")
+    seq = _unwrap(counter, 2 ** 16).astype(np.int64)
     r_hz = rate_hz(pre)
     if len(fine) == len(a):
         t = _unwrap(np.asarray(fine), 2 ** 32) / FINE_HZ
