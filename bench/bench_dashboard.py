@@ -2,7 +2,7 @@
 
 Live: 3 simulated sensors at 200 Hz stream over the virtual BLE link into the live pipeline
 (``imu demo``'s set-up, calibration skipped), and the dashboard (1600×1000, painting when new
-rows are in, at most 40 frames/s) draws them. Each run is a separate process per Qt platform:
+rows are in, at most 50 frames/s) draws them. Each run is a separate process per Qt platform:
 ``offscreen`` and ``xcb`` under Xvfb (``xvfb-run``; the row says so when Xvfb is missing).
 Reported per platform:
 
@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 #: the dashboard's highest frame rate (live: it paints when new rows are in)
-REFRESH_HZ = 40.0
+REFRESH_HZ = 50.0
 
 
 def _load() -> str:

@@ -75,7 +75,7 @@ class Dashboard(QtWidgets.QMainWindow):
         counter.
     """
 
-    def __init__(self, model, mode: str = "live", refresh_hz: float = 40.0, title: str = "",
+    def __init__(self, model, mode: str = "live", refresh_hz: float = 50.0, title: str = "",
                  sound: bool = False, sink=None):
         super().__init__()
         self.model = model
