@@ -185,9 +185,8 @@ def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict
     if any), the sensors in parallel; none for a sensor whose angles come from its own
     orientation (``uses_vendor_orientation``: no fusion applies a correction there)."""
     from imu.intrinsics import IntrinsicCorrection, has_acc_correction
-    from imu.workers import pool_map
-
     from imu.kinematics.pipeline import uses_vendor_orientation
+    from imu.workers import fork_map
 
     def one(role):
         d = session.sensors[role]
@@ -199,7 +198,7 @@ def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict
             return acc, None  # the angles use the sensor's own orientation, its own vertical
         return recording_acc(d, times[role], acc, has_acc_correction(corr))
 
-    return dict(zip(roles, pool_map(one, list(roles))))
+    return dict(zip(roles, fork_map(one, list(roles))))
 
 
 def mounting_rotation(y_S: np.ndarray, z_S: np.ndarray) -> np.ndarray:
