@@ -38,6 +38,11 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 _APPLICATION_ID = 0x494D5531  # "IMU1", as in imu.session.store
 
 
+def _a(what: str) -> str:
+    """``what`` with its indefinite article ("an angles CSV", "a report")."""
+    return ("an " if what[:1].lower() in "aeio" else "a ") + what
+
+
 def add_force_argument(parser) -> None:
     """The one flag that allows replacing an existing output: ``--force`` (alias ``--overwrite``)."""
     parser.add_argument("--force", "--overwrite", dest="force", action="store_true",
@@ -140,7 +145,7 @@ def check_output(path: str | os.PathLike, *, what: str = "output", force: bool =
     if folder:
         if p.exists() and not p.is_dir():
             if is_recording(p):
-                raise BadInputError(f"{p}: is a recording; it is never replaced by a {what}")
+                raise BadInputError(f"{p}: is a recording; it is never replaced by {_a(what)}")
             raise BadInputError(f"{p}: exists and is not a folder (the {what} is a folder)")
         if p.is_dir():
             if not os.access(p, os.W_OK | os.X_OK):
@@ -152,7 +157,7 @@ def check_output(path: str | os.PathLike, *, what: str = "output", force: bool =
         raise BadInputError(f"{p}: is a folder; the {what} is a file (give a file name)")
     if p.exists() or p.is_symlink():
         if is_recording(p) and not recording:
-            raise BadInputError(f"{p}: is a recording; it is never replaced by a {what}, "
+            raise BadInputError(f"{p}: is a recording; it is never replaced by {_a(what)}, "
                                 f"not even with {flag}")
         if not force:
             raise BadInputError(f"{p}: already exists; refusing to overwrite it (use {flag})")
@@ -252,7 +257,7 @@ def recording_in_progress(path: str | os.PathLike) -> bool:
 def _place(tmp: Path, path: Path, *, what: str, force: bool, recording: bool) -> None:
     if path.exists() or path.is_symlink():
         if is_recording(path) and not recording:
-            raise BadInputError(f"{path}: is a recording; it is never replaced by a {what}")
+            raise BadInputError(f"{path}: is a recording; it is never replaced by {_a(what)}")
         if not force:
             raise BadInputError(f"{path}: already exists; refusing to overwrite it (use --force)")
         if is_recording(path) and recording_in_progress(path):
