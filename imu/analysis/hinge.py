@@ -82,6 +82,15 @@ def hinge_score(rep: dict, settings) -> int:
     return rep_score(rep, s, penalties)
 
 
+def with_hip_flexion(det: Detector, state: dict) -> dict:
+    """A hinge-type detector's live state with its latest hip flexion and the current rep's
+    standing baseline (degrees; the baseline None outside a rep)."""
+    if len(det.buf):
+        state["hip_flexion_deg"] = float(det.buf.value("h", det.buf.n_total - 1))
+        state["standing_deg"] = det.seg.standing if det.seg.active else None
+    return state
+
+
 class HingeDetector(Detector):
     """Streaming hip-hinge rep detector (see :class:`imu.analysis.base.Detector`)."""
 
@@ -107,11 +116,7 @@ class HingeDetector(Detector):
                 self._get(row, "pelvis_rotation"), self._get(row, "lumbar_flexion")]
 
     def live_state(self) -> dict:
-        st = super().live_state()
-        if len(self.buf):
-            st["hip_flexion_deg"] = float(self.buf.value("h", self.buf.n_total - 1))
-            st["standing_deg"] = self.seg.standing if self.seg.active else None
-        return st
+        return with_hip_flexion(self, super().live_state())
 
     def _rep_core(self, seg: Segment) -> tuple[dict, np.ndarray, int]:
         a, b = seg.start, seg.end + 1

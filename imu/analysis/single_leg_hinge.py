@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.analysis.base import Detector, first_finite, nanmax, nanmean, nanmin, nanrange, num
-from imu.analysis.hinge import rep_score
+from imu.analysis.hinge import rep_score, with_hip_flexion
 from imu.analysis.segmentation import ExcursionSegmenter, Segment
 
 #: fault -> plain-language phrase (report, summary, dashboard).
@@ -82,11 +82,7 @@ class _OneLegHinge(Detector):
                                       set_start_s=set_start_s)
 
     def live_state(self) -> dict:
-        st = super().live_state()
-        if len(self.buf):
-            st["hip_flexion_deg"] = float(self.buf.value("h", self.buf.n_total - 1))
-            st["standing_deg"] = self.seg.standing if self.seg.active else None
-        return st
+        return with_hip_flexion(self, super().live_state())
 
     def _core(self, seg: Segment) -> dict:
         a, b = seg.start, seg.end + 1
