@@ -104,14 +104,41 @@ def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
     return np.column_stack([np.cos(0.5 * a), rv * k[:, None]])
 
 
-def _prefix_product(dq: np.ndarray) -> np.ndarray:
-    """``q_k = dq_0 ⊗ … ⊗ dq_k`` for (N, 4) quaternions (log2(N) vectorised passes)."""
-    q = dq.copy()
+def _mul_parts(a, b):
+    """Hamilton product of quaternions given as component arrays ``(w, x, y, z)`` (any shapes
+    that broadcast), as a tuple of the four components."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw)
+
+
+def _prefix_product(dq: np.ndarray, block: int = 64) -> np.ndarray:
+    """``q_k = dq_0 ⊗ … ⊗ dq_k`` for (N, 4) quaternions, normalised.
+
+    A blocked scan: the running product within blocks of ``block`` samples, every block at once
+    (one vectorised step per position in the block), then the running product of the block
+    totals, then one pass that puts each block behind the product of the blocks before it (about
+    three passes over the samples instead of log2(N))."""
+    n = len(dq)
+    if n == 0:
+        return Q.normalize(dq)
+    nb = -(-n // block)
+    x = np.zeros((nb * block, 4))
+    x[:, 0] = 1.0
+    x[:n] = dq
+    c = np.ascontiguousarray(x.reshape(nb, block, 4).transpose(2, 1, 0))  # (4, block, nb)
+    for i in range(1, block):
+        c[:, i] = _mul_parts(c[:, i - 1], c[:, i])
+    tot = c[:, -1].copy()  # (4, nb): each block's product
     k = 1
-    while k < len(q):
-        q[k:] = Q.multiply(q[:-k], q[k:])
+    while k < nb:
+        tot[:, k:] = _mul_parts(tot[:, :-k], tot[:, k:])
         k *= 2
-    return Q.normalize(q)
+    c[:, :, 1:] = _mul_parts(tot[:, None, :-1], c[:, :, 1:])
+    return Q.normalize(c.transpose(2, 1, 0).reshape(-1, 4)[:n])
 
 
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
