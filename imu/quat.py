@@ -57,8 +57,15 @@ def conj(q: np.ndarray) -> np.ndarray:
 
 def normalize(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=float)
-    # = np.linalg.norm(q, axis=-1, keepdims=True) for real q, without its extra conj() pass
-    return q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
+    if q.shape[-1:] != (4,):
+        # = np.linalg.norm(q, axis=-1, keepdims=True) for real q, without its extra conj() pass
+        return q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    n = w * w
+    n += x * x
+    n += y * y
+    n += z * z  # = np.add.reduce(q * q, axis=-1): the same additions in the same order
+    return q / np.sqrt(n)[..., None]
 
 
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -76,18 +83,60 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
     ``Rotation.from_quat(q).as_matrix()``; numpy only, so no scipy import)."""
     q = np.asarray(q, dtype=float)
     q = q / np.sqrt(np.add.reduce(q * q, axis=-1, keepdims=True))
-    w, x, y, z = np.moveaxis(q, -1, 0)
     m = np.empty(q.shape[:-1] + (3, 3))
-    m[..., 0, 0] = 1 - 2 * (y * y + z * z)
-    m[..., 0, 1] = 2 * (x * y - w * z)
-    m[..., 0, 2] = 2 * (x * z + w * y)
-    m[..., 1, 0] = 2 * (x * y + w * z)
-    m[..., 1, 1] = 1 - 2 * (x * x + z * z)
-    m[..., 1, 2] = 2 * (y * z - w * x)
-    m[..., 2, 0] = 2 * (x * z - w * y)
-    m[..., 2, 1] = 2 * (y * z + w * x)
-    m[..., 2, 2] = 1 - 2 * (x * x + y * y)
+    _fill_matrix(*np.moveaxis(q, -1, 0), np.moveaxis(m, (-2, -1), (0, 1)))
     return m
+
+
+def matrix_elements(q) -> np.ndarray:
+    """The elements of :func:`to_matrix` first: (3, 3, …), element ``[i, j]`` of every matrix
+    one contiguous array (fast to compute and to read column by column; ``to_matrix(q)[..., i,
+    j]`` is ``matrix_elements(q)[i, j]``, the same numbers).
+
+    Parameters
+    ----------
+    q : ndarray, shape (…, 4), or a sequence of 4 arrays
+        Quaternions ``w, x, y, z`` (normalised here), or their four components.
+    """
+    if isinstance(q, (tuple, list)):
+        w, x, y, z = (np.asarray(c, dtype=float) for c in q)
+    else:
+        w, x, y, z = np.moveaxis(np.asarray(q, dtype=float), -1, 0)
+    n = w * w
+    n += x * x
+    n += y * y
+    n += z * z  # = np.add.reduce(q * q, axis=-1): the same order of additions
+    np.sqrt(n, out=n)
+    e = np.empty((3, 3) + n.shape)
+    _fill_matrix(w / n, x / n, y / n, z / n, e)
+    return e
+
+
+def _fill_matrix(w, x, y, z, e) -> None:
+    """Rotation-matrix elements of unit quaternion components into ``e[i, j]`` (``e``: (3, 3, …),
+    any strides); every product is computed once."""
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz = x * y, x * z, y * z
+    wx, wy, wz = w * x, w * y, w * z
+
+    def diag(a, b, out):  # 1 - 2 (a + b)
+        t = a + b
+        t *= 2
+        np.subtract(1, t, out=out)
+
+    def off(a, b, sign, out):  # 2 (a ± b)
+        t = a + b if sign > 0 else a - b
+        np.multiply(t, 2, out=out)
+
+    diag(yy, zz, e[0, 0, ...])
+    off(xy, wz, -1, e[0, 1, ...])
+    off(xz, wy, +1, e[0, 2, ...])
+    off(xy, wz, +1, e[1, 0, ...])
+    diag(xx, zz, e[1, 1, ...])
+    off(yz, wx, -1, e[1, 2, ...])
+    off(xz, wy, -1, e[2, 0, ...])
+    off(yz, wx, +1, e[2, 1, ...])
+    diag(xx, yy, e[2, 2, ...])
 
 
 def from_matrix(m: np.ndarray) -> np.ndarray:

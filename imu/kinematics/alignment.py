@@ -91,6 +91,9 @@ def rot_y(angle_deg) -> np.ndarray:
     return m
 
 
+#: rows per block of the long per-row computations here (their temporaries stay in the cache)
+_BLOCK_ROWS = 16384
+
 #: ``R_WE`` as a quaternion
 Q_WE = Q.from_matrix(R_WE)
 
@@ -98,20 +101,7 @@ Q_WE = Q.from_matrix(R_WE)
 def matrix_from_quat(q: np.ndarray) -> np.ndarray:
     """Rotation matrices (N, 3, 3) of quaternions (N, 4) ``w, x, y, z`` (normalised here);
     NaN rows give NaN matrices."""
-    q = np.atleast_2d(np.asarray(q, dtype=float))
-    q = q / np.sqrt(np.add.reduce(q * q, axis=1, keepdims=True))  # = np.linalg.norm, one pass less
-    w, x, y, z = q.T
-    R = np.empty((len(q), 3, 3))
-    R[:, 0, 0] = 1 - 2 * (y * y + z * z)
-    R[:, 0, 1] = 2 * (x * y - w * z)
-    R[:, 0, 2] = 2 * (x * z + w * y)
-    R[:, 1, 0] = 2 * (x * y + w * z)
-    R[:, 1, 1] = 1 - 2 * (x * x + z * z)
-    R[:, 1, 2] = 2 * (y * z - w * x)
-    R[:, 2, 0] = 2 * (x * z - w * y)
-    R[:, 2, 1] = 2 * (y * z + w * x)
-    R[:, 2, 2] = 1 - 2 * (x * x + y * y)
-    return R
+    return Q.to_matrix(np.atleast_2d(np.asarray(q, dtype=float)))
 
 
 def quat_y(angle_deg) -> np.ndarray:
@@ -138,15 +128,24 @@ def _right_matrix(b: np.ndarray) -> np.ndarray:
     return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
 
 
-def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:
-    """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions."""
+def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
+                 normalize: bool = False) -> np.ndarray:
+    """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions
+    (``normalize``: each row divided by its norm, as :func:`imu.quat.normalize`)."""
     q_BS = Q.from_matrix(np.asarray(R_BS, dtype=float))
     M = _left_matrix(Q_WE) @ _right_matrix(Q.conj(q_BS))  # both constant: one linear map
-    # einsum, not ``@``: BLAS's matrix product is several times slower on rows with NaN (gaps)
-    q = np.einsum("nj,ij->ni", np.atleast_2d(np.asarray(q_ES, float)), M)
-    if np.ndim(heading_deg) == 0 and float(heading_deg) == 0.0:
-        return q
-    return rotate_heading(q, heading_deg)
+    q_ES = np.atleast_2d(np.asarray(q_ES, float))
+    h = np.asarray(heading_deg, dtype=float)
+    turn = not (h.ndim == 0 and float(h) == 0.0)
+    out = np.empty((len(q_ES), 4))
+    for i0 in range(0, max(len(q_ES), 1), _BLOCK_ROWS):  # temporaries stay in the CPU cache
+        i1 = i0 + _BLOCK_ROWS
+        # einsum, not ``@``: BLAS's matrix product is several times slower on rows with NaN
+        q = np.einsum("nj,ij->ni", q_ES[i0:i1], M)
+        if turn:
+            q = rotate_heading(q, h if h.ndim == 0 else h[i0:i1])
+        out[i0:i1] = Q.normalize(q) if normalize else q
+    return out
 
 
 def rotate_heading(q: np.ndarray, heading_deg) -> np.ndarray:

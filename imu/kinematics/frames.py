@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from imu import quat as Q
+
 #: Earth (z up) → world (ISB, Y up).
 R_WE = np.array([[1.0, 0.0, 0.0],
                  [0.0, 0.0, 1.0],
@@ -131,6 +133,12 @@ def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(_elements(R_WB)[1], -1.0, 1.0)))
 
 
+def heading_upright_deg(R_WB: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`heading_deg` and :func:`upright_angle_deg` of the same orientations at once."""
+    r02, r11, r22 = _elements(R_WB)
+    return _atan2d(r02, r22), np.degrees(np.arccos(np.clip(r11, -1.0, 1.0)))
+
+
 def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:
     """Thigh inclination (degrees, (N,)): femur long axis from vertical in the pelvis's sagittal
     plane, + with the knee in front of the hip."""
@@ -164,6 +172,15 @@ def angle_columns(sides: list[str], trunk: bool) -> list[str]:
     return cols
 
 
+def _element_arrays(m: np.ndarray) -> np.ndarray:
+    """Elements first, (3, 3, N): a view of (N, 3, 3) / (3, 3) matrices, or the matrices of
+    (N, 4) quaternions ``w, x, y, z`` (normalised, :func:`imu.quat.matrix_elements`)."""
+    m = np.asarray(m, dtype=float)
+    if m.ndim == 2 and m.shape[1] == 4:
+        return Q.matrix_elements(m)
+    return np.moveaxis(_as_stack(m), 0, -1)
+
+
 def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """All docs/angles.md angles from world orientations of segments, in closed form.
 
@@ -176,8 +193,9 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     Parameters
     ----------
     segments : dict
-        Role → ``R_WB`` (N, 3, 3): ``sacrum`` required; ``right_thigh``, ``left_thigh``,
-        ``trunk`` optional.
+        Role → ``R_WB`` (N, 3, 3), or the same orientation as (N, 4) quaternions ``w, x, y, z``
+        (normalised here; the same numbers as their :func:`imu.quat.to_matrix`): ``sacrum``
+        required; ``right_thigh``, ``left_thigh``, ``trunk`` optional.
 
     Returns
     -------
@@ -185,35 +203,28 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         Column name (docs/formats.md order) → (N,) degrees. A NaN matrix (a gap) gives NaN in the
         columns that need that segment only.
     """
-    from imu.workers import pool_map
-
-    P = _as_stack(segments["sacrum"])
-    tilt, obl, rot = pelvis_angles(P)
-    out = {"pelvis_tilt": tilt, "pelvis_obliquity": obl, "pelvis_rotation": rot}
+    P = _element_arrays(segments["sacrum"])
+    tilt = -_atan2d(P[1, 0], P[1, 1])
+    rot = _atan2d(P[0, 2], P[2, 2])
+    out = {"pelvis_tilt": tilt, "pelvis_obliquity": _asind(-P[1, 2]), "pelvis_rotation": rot}
     yaw = np.radians(rot)
+    cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)
 
-    def hip(side, sgn):
-        F = _as_stack(segments[f"{side}_thigh"])
+    def rel(B, i, j):  # element (i, j) of P^T B
+        return P[0, i] * B[0, j] + P[1, i] * B[1, j] + P[2, i] * B[2, j]
 
-        def h(i, j):  # element (i, j) of R_PF = P^T F
-            return np.einsum("nk,nk->n", P[:, :, i], F[:, :, j])
-        y_f = F[:, :, 1]
-        vx = np.cos(yaw) * y_f[:, 0] - np.sin(yaw) * y_f[:, 2]
-        return {f"{side}_hip_flexion": _atan2d(-h(0, 1), h(1, 1)),
-                f"{side}_hip_adduction": sgn * _asind(h(2, 1)),
-                f"{side}_hip_rotation": sgn * _atan2d(-h(2, 0), h(2, 2)),
-                f"{side}_thigh_inclination": _atan2d(-vx, y_f[:, 1])}
-
-    sides = [(side, _side_sign(side)) for side in ("right", "left")
-             if f"{side}_thigh" in segments]
-    # one thread per thigh on long tables (numpy releases the GIL); inline on a live batch
-    for cols in pool_map(lambda a: hip(*a), sides, min_items=2 if len(P) > 5000 else 99):
-        out.update(cols)
+    for side in ("right", "left"):
+        if f"{side}_thigh" not in segments:
+            continue
+        sgn = _side_sign(side)
+        F = _element_arrays(segments[f"{side}_thigh"])
+        vx = cos_yaw * F[0, 1] - sin_yaw * F[2, 1]  # femur axis in the pelvis heading frame
+        out.update({f"{side}_hip_flexion": _atan2d(-rel(F, 0, 1), rel(F, 1, 1)),
+                    f"{side}_hip_adduction": sgn * _asind(rel(F, 2, 1)),
+                    f"{side}_hip_rotation": sgn * _atan2d(-rel(F, 2, 0), rel(F, 2, 2)),
+                    f"{side}_thigh_inclination": _atan2d(-vx, F[1, 1])})
     if "trunk" in segments:
-        T = _as_stack(segments["trunk"])
-        out["lumbar_flexion"] = -_atan2d(T[:, 1, 0], T[:, 1, 1]) - tilt
-
-        def pt(i, j):  # element (i, j) of R_PT = P^T T
-            return np.einsum("nk,nk->n", P[:, :, i], T[:, :, j])
-        out["lumbar_rotation"] = _atan2d(-pt(2, 0), pt(2, 2))
+        T = _element_arrays(segments["trunk"])
+        out["lumbar_flexion"] = -_atan2d(T[1, 0], T[1, 1]) - tilt
+        out["lumbar_rotation"] = _atan2d(-rel(T, 2, 0), rel(T, 2, 2))
     return out

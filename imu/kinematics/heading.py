@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.kinematics.frames import heading_deg, upright_angle_deg  # noqa: F401 (one definition)
+from imu.kinematics.frames import (heading_deg, heading_upright_deg,  # noqa: F401 (one definition)
+                                   upright_angle_deg)
 from imu.kinematics.still import STILL_RAD_S, StillStream
 
 
@@ -92,6 +93,10 @@ class HeadingHoldSettings:
     slew_deg_per_s: float = 2.0
 
 
+#: rows per block of the per-sample arithmetic (its temporaries stay in the CPU cache)
+_BLOCK_ROWS = 16384
+
+
 def wrap_deg(a):
     """Wrap angle(s) to [-180, 180) degrees."""
     return (np.asarray(a, dtype=float) + 180.0) % 360.0 - 180.0
@@ -128,9 +133,26 @@ def _upright_still(R: np.ndarray, still: np.ndarray, settings: HeadingHoldSettin
         return (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still, bool)
 
 
-def _circ_mean_deg(a: np.ndarray) -> float:
-    r = np.radians(a[np.isfinite(a)])
-    return float(np.degrees(np.arctan2(np.sin(r).mean(), np.cos(r).mean()))) if len(r) else np.nan
+def _circ_means_deg(a: np.ndarray, spans) -> list[float]:
+    """Circular mean (degrees) of the finite values of ``a[i0:i1]`` (NaN if none) for every
+    ``(i0, i1)`` of ``spans``: the sines and cosines of all spans in one pass, then one sum of
+    each per span."""
+    if not len(spans):
+        return []
+    idx = np.concatenate([np.arange(i0, i1) for i0, i1 in spans])
+    r = np.radians(a[idx])
+    fin = np.isfinite(r)
+    sin, cos = np.sin(r), np.cos(r)
+    out, k = [], 0
+    for i0, i1 in spans:
+        k0, k = k, k + (i1 - i0)
+        s, c = sin[k0:k], cos[k0:k]
+        if not fin[k0:k].all():
+            s, c = s[fin[k0:k]], c[fin[k0:k]]
+        m = len(s)  # sum / count = ndarray.mean
+        out.append(float(np.degrees(np.arctan2(np.add.reduce(s) / m, np.add.reduce(c) / m)))
+                   if m else np.nan)
+    return out
 
 
 @dataclass
@@ -192,7 +214,14 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     from imu.workers import pool_map
 
     def per_role(r):  # heading and standing mask of one role (numpy releases the GIL)
-        return heading_deg(R_WB[r]), _upright_still(R_WB[r], still[r], settings)
+        R, st = R_WB[r], np.asarray(still[r], bool)
+        h, up = np.empty(n), np.empty(n, bool)
+        for i0 in range(0, n, _BLOCK_ROWS):  # = heading_deg, _upright_still; cache-sized blocks
+            i1 = min(n, i0 + _BLOCK_ROWS)
+            h[i0:i1], up_deg = heading_upright_deg(R[i0:i1])
+            with np.errstate(invalid="ignore"):
+                np.less(up_deg, settings.upright_deg, out=up[i0:i1])
+        return h, up & st
 
     parts = dict(zip(roles, pool_map(per_role, roles)))
     heading = {r: parts[r][0] for r in roles}
@@ -217,14 +246,15 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     ref_pts: list[tuple[float, float]] = []  # (time, correction)
     ref_meas = []
     rel_prev = None  # each other role's heading relative to the pelvis at the previous standing
-    for i0, i1 in anchors:
+    # circular mean heading of every role over every anchor
+    means = {r: _circ_means_deg(heading[r], anchors) for r in roles}
+    for k, (i0, i1) in enumerate(anchors):
         tc = 0.5 * (t[i0] + t[i1 - 1])
-        h = _circ_mean_deg(ref_h[i0:i1])
+        h = means[reference][k]
         if not np.isfinite(h):
             continue
-        ref_meas.append((i0, i1, tc, h))
-        rel = {r: float(wrap_deg(_circ_mean_deg(heading[r][i0:i1]) - h))
-               for r in roles if r != reference}
+        ref_meas.append((i0, i1, tc, h, k))
+        rel = {r: float(wrap_deg(means[r][k] - h)) for r in roles if r != reference}
         rel_before, rel_prev = rel_prev, rel
         if ref_pts:
             turn = float(wrap_deg(h + ref_pts[-1][1]))  # pelvis heading change vs the held one
@@ -244,17 +274,26 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
             first = np.flatnonzero(np.isfinite(ref_h))
             c0 = -ref_h[first[0]] if len(first) else 0.0
         offsets[reference] = np.full(n, float(c0))
-    conf[reference] = _confidence(t, [p[0] for p in ref_pts], settings, rst[reference])
+    confidences = {}  # anchor times and restarts → confidence: roles often share all anchors
+
+    def confidence(role, anchor_t):
+        key = (tuple(anchor_t), tuple(rst[role]))
+        if key not in confidences:
+            confidences[key] = _confidence(t, anchor_t, settings, rst[role])
+        return confidences[key]
+
+    conf[reference] = confidence(reference, [p[0] for p in ref_pts])
+    # target of each standing: the corrected pelvis heading there
+    targets = _circ_means_deg(ref_h + offsets[reference], [m[:2] for m in ref_meas])
 
     for role in roles:
         if role == reference:
             continue
         h = heading[role]
         pts: list[tuple[float, float]] = []
-        for i0, i1, tc, _ in ref_meas:
+        for (i0, i1, tc, _, k), target in zip(ref_meas, targets):
             # target: this segment's heading equals the corrected pelvis heading at standing
-            target = _circ_mean_deg(ref_h[i0:i1] + offsets[reference][i0:i1])
-            hm = _circ_mean_deg(h[i0:i1])
+            hm = means[role][k]
             if not (np.isfinite(target) and np.isfinite(hm)):
                 continue
             c = float(wrap_deg(target - hm))
@@ -274,8 +313,7 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
                 c0 = (float(wrap_deg(ref_h[both[0]] + offsets[reference][both[0]] - h[both[0]]))
                       if len(both) else 0.0)
             offsets[role] = np.full(n, float(c0))
-        conf[role] = np.minimum(_confidence(t, [p[0] for p in pts], settings, rst[role]),
-                                conf[reference])
+        conf[role] = np.minimum(confidence(role, [p[0] for p in pts]), conf[reference])
     return HeadingHoldResult(offsets, conf, [(float(t[a]), float(t[b - 1])) for a, b in anchors])
 
 

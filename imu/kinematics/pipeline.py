@@ -18,7 +18,7 @@ from imu import quat as Q
 from imu.errors import BadInputError
 from imu.log import get_logger
 from imu.kinematics.acc_offset import correct as correct_acc
-from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y, rotate_heading,
+from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns, segment_angles
 from imu.kinematics.heading import HeadingHoldSettings, HeadingHoldStream, hold_heading
@@ -277,11 +277,33 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
     roles = list(quats)
     # per-role numpy work in threads (GIL released): same operations, same numbers
     q_raw = dict(zip(roles, pool_map(
-        lambda r: Q.normalize(segment_quat(quats[r], alignment.R_BS[r], 0.0)), roles)))
+        lambda r: segment_quat(quats[r], alignment.R_BS[r], 0.0, normalize=True), roles)))
     still = {r: is_still(gyr_norm[r], hs.still_gyr_rad_s) for r in roles}
     hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
                         restarts_s=restarts_s)
     return q_raw, hold
+
+
+#: rows per block of the angle arithmetic (its temporaries stay in the CPU cache)
+_BLOCK_ROWS = 16384
+
+
+def _held_angles(q_raw: dict, offset_deg: dict) -> dict:
+    """:func:`segment_angles` of the segment quaternions ``q_raw`` (role → (N, 4)) turned by
+    their heading offsets (role → (N,) degrees), a block of rows at a time."""
+    n = len(next(iter(q_raw.values())))
+    cols: dict = {}
+    for i0 in range(0, n, _BLOCK_ROWS):
+        i1 = min(n, i0 + _BLOCK_ROWS)
+        part = segment_angles({r: rotate_heading(q[i0:i1], offset_deg[r][i0:i1])
+                               for r, q in q_raw.items()})
+        for c, v in part.items():
+            if c not in cols:
+                cols[c] = np.empty(n)
+            cols[c][i0:i1] = v
+    if not n:
+        cols = segment_angles({r: np.zeros((0, 4)) for r in q_raw})
+    return cols
 
 
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
@@ -314,9 +336,7 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
     q_raw, hold = held_headings(time_s, {r: quats[r] for r in roles}, gyr_norm, alignment, hs,
                                 restarts_s)
-    segs = dict(zip(roles, pool_map(
-        lambda r: matrix_from_quat(rotate_heading(q_raw[r], hold.offset_deg[r])), roles)))
-    cols = segment_angles(segs)
+    cols = _held_angles(q_raw, hold.offset_deg)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
     columns = {c: cols[c] for c in order}
