@@ -141,6 +141,52 @@ def _prefix_product(dq: np.ndarray, block: int = 64) -> np.ndarray:
     return Q.normalize(c.transpose(2, 1, 0).reshape(-1, 4)[:n])
 
 
+def _rot(M: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``M[i] @ v[i]`` for stacks of matrices (n, p, q) and vectors (n, q)."""
+    return (M @ v[..., None])[..., 0]
+
+
+def _segment_reduce(ufunc, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``ufunc`` over ``x[lo[i]:hi[i]]`` along axis 0 for each i (ranges ascending, not
+    overlapping, none empty)."""
+    idx = np.column_stack([lo, hi]).ravel()
+    if idx[-1] >= len(x):
+        idx = idx[:-1]  # the last range runs to the end
+    return ufunc.reduceat(x, idx, axis=0)[::2]
+
+
+def _segment_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sum of ``x[lo[i]:hi[i]]`` for each i (each on its own: no running total over the
+    recording, whose rounding would swamp a 10 s interval's figures)."""
+    return _segment_reduce(np.add, x, lo, hi)
+
+
+def _cross_running_sums(a: np.ndarray, m: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                        rows: int = 1 << 17) -> np.ndarray:
+    """``Σ_k [a_k]× C_k`` over each range ``lo[i] … hi[i] - 1`` (n, 3, 3), ``C_k`` the range's
+    running sum of the matrices ``m`` (rows of 9) up to k.
+
+    The ranges are laid side by side, padded with zeros to the longest of a batch (ranges of
+    about the same length batched together, at most ``rows`` samples a batch), so each running
+    sum starts at its range."""
+    n = len(lo)
+    length = hi - lo
+    order = np.argsort(length, kind="stable")
+    out = np.empty((n, 3, 9))
+    per = max(1, rows // max(1, int(length.max())))
+    for s in range(0, n, per):
+        sel = order[s:s + per]
+        L = length[sel]
+        pos = np.arange(L.max())
+        valid = pos[None, :] < L[:, None]
+        idx = np.where(valid, lo[sel, None] + pos[None, :], 0)
+        C = np.cumsum(m[idx] * valid[..., None], axis=1)
+        out[sel] = np.swapaxes(a[idx] * valid[..., None], 1, 2) @ C  # Σ_k a_k ⊗ C_k
+    M = out.reshape(n, 3, 3, 3)  # [i, j, k, l] = Σ a_j C_kl
+    return np.stack([M[:, 1, 2] - M[:, 2, 1], M[:, 2, 0] - M[:, 0, 2],
+                     M[:, 0, 1] - M[:, 1, 0]], axis=1)
+
+
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
     c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
     i = np.arange(len(x))
@@ -221,14 +267,17 @@ class AccOffsetEstimator:
             return self
         bias0 = np.median(gyr[still], axis=0)
         still &= smoothed_rate_norm(gyr - bias0, rate_hz, 0.5) < st.rest_rad_s
-        rests = [(a, b) for a, b in runs(still) if t[b - 1] - t[a] >= st.min_rest_s]
-        if len(rests) < 2:
+        spans = np.array(runs(still), dtype=int).reshape(-1, 2)
+        spans = spans[t[spans[:, 1] - 1] - t[spans[:, 0]] >= st.min_rest_s]
+        if len(spans) < 2:
             return self
+        r0, r1 = spans[:, 0], spans[:, 1]  # the rests: samples r0 … r1 - 1
+        nr = (r1 - r0)[:, None]
         # the gyro bias changes slowly: per rest, a duration- and time-weighted mean of the rests'
         # mean rates (a single short rest's sway would otherwise be taken for bias)
-        cen = np.array([0.5 * (t[a] + t[b - 1]) for a, b in rests])
-        dur = np.array([t[b - 1] - t[a] for a, b in rests])
-        raw = np.array([gyr[a:b].mean(axis=0) for a, b in rests])
+        cen = 0.5 * (t[r0] + t[r1 - 1])
+        dur = t[r1 - 1] - t[r0]
+        raw = _segment_sums(gyr, r0, r1) / nr
         wk = dur[None, :] * np.exp(-0.5 * ((cen[:, None] - cen[None, :]) / st.bias_smooth_s) ** 2)
         bias = wk @ raw / wk.sum(axis=1, keepdims=True)
         w = gyr - np.stack([np.interp(t, cen, bias[:, i]) for i in range(3)], axis=1)
@@ -236,60 +285,69 @@ class AccOffsetEstimator:
         wm = np.concatenate([w[:1], 0.5 * (w[1:] + w[:-1])])
         R = Q.to_matrix(_prefix_product(_rotvec_quat(wm * dt[:, None])))  # frame k -> frame 0
 
+        # an interval runs from the last sample of a rest (A) to the first of the next rest (B);
+        # every sum over its samples is taken in frame 0 and turned into the frame of A's last
+        # sample once (R0ᵀ·Σ R[k]·… = Σ R0ᵀR[k]·…): the intervals all at once
+        a1, b0 = r1[:-1], r0[1:]
+        T = t[b0] - t[a1 - 1]
+        gap = _segment_reduce(np.maximum, dt, a1, b0 + 1)
+        use = ~((T > st.max_interval_s) | (T <= 0) | (gap > st.max_gap_s))
+        iA = np.flatnonzero(use)
+        if not len(iA):
+            return self
+        iB, a1, b0, T = iA + 1, a1[iA], b0[iA], T[iA]
+        Ra = np.einsum("kij,kj->ki", R, acc)  # specific force in frame 0
+        rest_Ra = _segment_sums(Ra, r0, r1) / nr
+        rest_acc = _segment_sums(acc, r0, r1) / nr
+        rest_R = _segment_sums(R.reshape(-1, 9), r0, r1).reshape(-1, 3, 3) / nr[:, :, None]
+        # trapezoid terms of the step from sample k - 1 to k, times its duration (row k - 1)
+        d = dt[1:, None]
+        Rm = (0.5 * (R[1:] + R[:-1])).reshape(-1, 9) * d
+        Ram = 0.5 * (Ra[1:] + Ra[:-1]) * d
+        RAm = (0.5 * (R[1:] * acc[1:, None, :] + R[:-1] * acc[:-1, None, :])).reshape(-1, 9) * d
+        lo, hi = a1 - 1, b0  # rows of the steps a1 … b0
+        R0T = np.swapaxes(R[a1 - 1], 1, 2)
+        SR = R0T @ _segment_sums(Rm, lo, hi).reshape(-1, 3, 3)
+        Sa = _rot(R0T, _segment_sums(Ram, lo, hi))
+        SA = R0T @ _segment_sums(RAm, lo, hi).reshape(-1, 3, 3)
+        # an error e of the gyro bias over the interval: R_true·a ≈ R·a + [R·a]× C(t)·e with
+        # C(t) the interval's running sum of Rm (cross products turn with the frame)
+        Ev = R0T @ _cross_running_sums(Ram, Rm, lo, hi)
+        aA = _rot(R0T, rest_Ra[iA])
+        aB = _rot(R0T, rest_Ra[iB])
+        aA_s, aB_s = rest_acc[iA], rest_acc[iB]
+        RBm = R0T @ rest_R[iB]
+        eye = np.eye(3)
+        TI = T[:, None, None] * eye
+        diag_aA = aA_s[:, None, :] * eye
+        Jv = np.concatenate([TI - SR, T[:, None, None] * diag_aA - SA], axis=2)
+        rv = T[:, None] * aA - Sa
+        Js = np.concatenate([RBm - eye, RBm * aB_s[:, None, :] - diag_aA], axis=2)
+        rs = aB - aA
+        Es = _skew(aB) @ SR
+        sv = st.velocity_sigma_m_s
+        ss = st.rest_sigma_m_s2
+        Ae = np.concatenate([Ev / sv, -Es / ss], axis=1)  # (n, 6, 3)
+        A = np.concatenate([np.concatenate([Jv / sv, Js / ss], axis=1), Ae], axis=2)  # (n, 6, 9)
+        r = np.concatenate([rv / sv, rs / ss], axis=1)  # (n, 6)
+        AT = np.swapaxes(A, 1, 2)
+        AeT = np.swapaxes(Ae, 1, 2)
         # unknowns: offset (3), scale error (3), an error of the rests' gyro bias shared by every
         # interval (3); each interval has its own bias error besides (marginalised)
+        P = np.linalg.inv(AeT @ Ae + np.eye(3) / st.gyro_bias_sigma_rad_s ** 2)
+        AtAe = AT @ Ae
         H = np.diag([1 / st.prior_offset_m_s2 ** 2] * 3 + [1 / st.prior_scale ** 2] * 3
                     + [1 / st.shared_bias_sigma_rad_s ** 2] * 3)
-        h = np.zeros(9)
-        Pe = np.eye(3) / st.gyro_bias_sigma_rad_s ** 2
-        blocks = []
-        for (a0, a1), (b0, b1) in zip(rests[:-1], rests[1:]):
-            T = t[b0] - t[a1 - 1]
-            if T > st.max_interval_s or T <= 0 or np.max(dt[a1:b0 + 1]) > st.max_gap_s:
-                continue
-            R0T = R[a1 - 1].T
-            Rk = R0T @ R[a1 - 1:b0 + 1]  # frame k -> frame of the rest's last sample
-            d = np.diff(t[a1 - 1:b0 + 1])
-            aA = np.einsum("kij,kj->i", R0T @ R[a0:a1], acc[a0:a1]) / (a1 - a0)
-            aA_s = acc[a0:a1].mean(axis=0)
-            RB = R0T @ R[b0:b1]
-            aB = np.einsum("kij,kj->i", RB, acc[b0:b1]) / (b1 - b0)
-            aB_s = acc[b0:b1].mean(axis=0)
-            RBm = RB.mean(axis=0)
-            Rm = 0.5 * (Rk[1:] + Rk[:-1])
-            Ra = 0.5 * (np.einsum("kij,kj->ki", Rk[1:], acc[a1:b0 + 1])
-                        + np.einsum("kij,kj->ki", Rk[:-1], acc[a1 - 1:b0]))
-            RA = 0.5 * (Rk[1:] * acc[a1:b0 + 1][:, None, :] + Rk[:-1] * acc[a1 - 1:b0][:, None, :])
-            SR = np.einsum("kij,k->ij", Rm, d)
-            Jv = np.hstack([T * np.eye(3) - SR, T * np.diag(aA_s) - np.einsum("kij,k->ij", RA, d)])
-            rv = T * aA - Ra.T @ d
-            Js = np.hstack([RBm - np.eye(3), RBm * aB_s[None, :] - np.diag(aA_s)])
-            rs = aB - aA
-            # an error e of the gyro bias over the interval: R_true·a ≈ R·a + [R·a]× C(t)·e
-            C = np.cumsum(Rm * d[:, None, None], axis=0)
-            # Σ d·[Ra]×·C, column by column as cross products
-            Ev = np.einsum("kli,k->il", np.cross(Ra[:, None, :], np.swapaxes(C, 1, 2)), d)
-            Es = _skew(aB[None])[0] @ C[-1]
-            sv = st.velocity_sigma_m_s
-            ss = st.rest_sigma_m_s2
-            Ae = np.vstack([Ev / sv, -Es / ss])
-            A = np.hstack([np.vstack([Jv / sv, Js / ss]), Ae])
-            r = np.concatenate([rv / sv, rs / ss])
-            P = np.linalg.inv(Ae.T @ Ae + Pe)
-            H += A.T @ A - A.T @ Ae @ P @ Ae.T @ A
-            h += A.T @ r - A.T @ Ae @ P @ Ae.T @ r
-            blocks.append((A, Ae, r, P))
-            self.intervals_ += 1
-        if not self.intervals_:
-            return self
+        H = H + np.sum(AT @ A - AtAe @ P @ np.swapaxes(AtAe, 1, 2), axis=0)
+        h = np.sum(_rot(AT, r) - _rot(AtAe @ P, _rot(AeT, r)), axis=0)
+        self.intervals_ = len(iA)
         x = np.linalg.solve(H, h)
         # the stated uncertainty follows the residuals when they are larger than the noise
         # assumed (chi-square per degree of freedom; the estimate itself does not change)
-        chi2 = 0.0
-        for A, Ae, r, P in blocks:
-            e = P @ Ae.T @ (r - A @ x)
-            chi2 += float(np.sum((r - A @ x - Ae @ e) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
-        dof = max(1, 3 * len(blocks) - 9)
+        res = r - A @ x
+        e = _rot(P, _rot(AeT, res))
+        chi2 = float(np.sum((res - _rot(Ae, e)) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
+        dof = max(1, 3 * len(iA) - 9)
         self.chi2_per_dof_ = chi2 / dof
         sd = np.sqrt(np.diag(np.linalg.inv(H))[:3] * max(1.0, self.chi2_per_dof_))
         if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
