@@ -13,9 +13,13 @@ from imu.sources.simulated import SimulatedSource, record_source
 from imu.types import SensorInfo
 
 
-def test_simulated_source_delivers_the_simulator_samples(tmp_path):
-    """What arrives over the virtual link is the simulator's signal, int16-quantised."""
-    src = SimulatedSource("hinge", rate_hz=200, seed=3, speed=4.0, reps=2, calibration=False)
+@pytest.mark.parametrize("process", [False, True], ids=["in-process", "sensor-process"])
+def test_simulated_source_delivers_the_simulator_samples(tmp_path, process):
+    """What arrives over the virtual link is the simulator's signal, int16-quantised, with the
+    virtual sensors in our process or in their own (the host stack then talks HCI to their
+    controller over a socket)."""
+    src = SimulatedSource("hinge", rate_hz=200, seed=3, speed=4.0, reps=2, calibration=False,
+                          process=process)
     path = tmp_path / "s.imu"
     w = RecordingWriter(path, {"test": True}, [])
     n = asyncio.run(record_source(src, w, seconds=6.0))
@@ -37,6 +41,44 @@ def test_simulated_source_delivers_the_simulator_samples(tmp_path):
         assert np.allclose(np.diff(d.t_sensor_s), dt_ref, atol=2e-4)
     kinds = [e.kind for e in sess.events]
     assert "set_start" in kinds  # the program's events come through
+
+
+def test_sensor_process_drops_and_resumes_a_link_and_logs_notifications():
+    """With the sensors in their own process a forced drop is reconnected and resumed from the
+    sensor's FIFO (no sample lost), and the child reports when each notification left."""
+    src = SimulatedSource("hinge", rate_hz=100, seed=4, reps=2, calibration=False, process=True)
+    src.log_notifications = True
+    seqs: dict[str, list] = {}
+
+    async def main():
+        await src.start()
+        it = src.blocks().__aiter__()
+        t_end = time.monotonic() + 2.5
+        dropped = False
+        while time.monotonic() < t_end:
+            b = await asyncio.wait_for(it.__anext__(), 5.0)
+            seqs.setdefault(b.sensor_id, []).append(b.seq)
+            if not dropped and time.monotonic() > t_end - 2.0:
+                dropped = True
+                await src.force_disconnect("sacrum", down_s=0.3)
+        events = src.events()
+        await src.stop()
+        return events
+
+    events = asyncio.run(main())
+    kinds = [e.kind for e in events]
+    assert "disconnect" in kinds and "reconnect" in kinds
+    sacrum = src.sensors["sacrum"].sensor_id
+    seq = np.concatenate(seqs[sacrum])
+    assert np.array_equal(seq, np.arange(seq[0], seq[0] + len(seq)))   # resumed, nothing lost
+    sent = src.sensor_process.stats["notifications"]
+    assert {s[0] for s in sent} == set(seqs)
+    age_s = np.array([t_sent - t_oldest for _, _, t_sent, t_oldest in sent])
+    assert age_s.min() >= 0.0
+    # a batch leaves when its oldest sample is MAX_BATCH_AGE_S old (the backlog after the drop
+    # is older)
+    assert np.median(age_s) < 0.02 + 0.01
+    assert src.sensor_process.proc is None         # the child is gone
 
 
 def test_record_source_survives_pauses_between_blocks(tmp_path):

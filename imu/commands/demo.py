@@ -114,8 +114,10 @@ def run(args) -> int:
     writer = RecordingWriter(path, meta={"source": "imu demo (simulated sensors)",
                                          "seed": args.seed}, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
+    # the virtual sensors in their own process, as real ones are outside ours: their timing
+    # does not depend on how busy the dashboard is
     src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
-                          progress=True, calibration=args.calibrate)
+                          progress=True, calibration=args.calibrate, process=True)
     profile = None if args.calibrate else simulator_profile(src)
     pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=live_calibrator,
                         auto_calibrate=args.calibrate, profile=profile,

@@ -82,8 +82,9 @@ def run(args) -> int:
     simulate = not addresses
     if simulate:
         from imu.sources.simulated import SimulatedSource
+        # the virtual sensors in their own process, as real ones are outside ours
         src = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, speed=args.speed,
-                              progress=True)
+                              progress=True, process=True)
     else:
         from imu.sources.ble.reader import BleSource
         src = BleSource(addresses, rate_hz=args.rate, identify=args.identify,

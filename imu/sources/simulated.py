@@ -63,13 +63,18 @@ class SimulatedSource(Source):
         Role → kind of a registered virtual vendor sensor
         (:mod:`imu.sources.ble.vendor_sim`, e.g. ``"polar-verity-sense"``) worn on that role
         instead of our own sensor; ``"imu"`` or a missing role: our own sensor.
+    process : bool
+        Run the virtual sensors, their controllers and the radio link in a child process (as
+        real sensors are outside ours: :mod:`imu.sources.ble.sensor_process`); our process
+        keeps the host stack, the reader and the decoder. Not with ``vendors``. The live
+        dashboard uses it, so the sensors' timing does not depend on how busy it is.
     """
 
     def __init__(self, program="demo", rate_hz: float = 104, seed: int = 0,
                  roles=DEFAULT_ROLES, speed: float = 1.0, *, errors: bool = True,
                  loop: bool = True, reps: int | None = None, duration_s: float | None = None,
                  calibration: bool = True, progress: bool = False,
-                 vendors: dict[str, str] | None = None):
+                 vendors: dict[str, str] | None = None, process: bool = False):
         self.program = program
         self.rate_hz = int(round(rate_hz))
         self.seed = int(seed)
@@ -82,6 +87,11 @@ class SimulatedSource(Source):
         self.vendors = {r: k for r, k in (vendors or {}).items() if k != "imu"}
         self.sensors: dict[str, SensorInfo] = {}
         self.virtual: dict[str, VirtualSensor] = {}
+        self.process = bool(process) and not self.vendors
+        #: the child process running the virtual sensors (``process=True``)
+        self.sensor_process = None
+        #: the child logs each notification's send time (benchmarks; ``process=True``)
+        self.log_notifications = False
         self.reader: BleSource | None = None
         self.sim_result = None
         self._t0 = 0.0
@@ -113,6 +123,9 @@ class SimulatedSource(Source):
                   f"at {self.rate_hz} Hz ...")
         res = await asyncio.to_thread(self.simulate)
         session = res.session
+        if self.process:
+            await self._start_process(session)
+            return
         radio = get_radio()
         self._t0 = time.monotonic()
         spans = []
@@ -154,6 +167,41 @@ class SimulatedSource(Source):
         self._t0 = time.monotonic()
         for vs in self.virtual.values():
             vs.restart_clock(self._t0)
+        self._started_reader()
+
+    async def _start_process(self, session) -> None:
+        """:meth:`start` with the virtual sensors in a child process."""
+        from imu.sources.ble.bumble_backend import backends_for
+        from imu.sources.ble.sensor_process import SensorProcess
+
+        specs = []
+        for i, role in enumerate(self.roles):
+            d = session.sensors[role]
+            specs.append({"address": sim_address(i), "name": virtual_name(role),
+                          "sensor_id": d.info.sensor_id, "t": d.t_sensor_s, "acc": d.acc,
+                          "gyr": d.gyr, "seq": d.seq, "loop": self.loop,
+                          "rate_hz": self.rate_hz, "battery_pct": 95 - 7 * i})
+        self._span_s = max(SampleFeed(s["t"], s["acc"], s["gyr"], s["seq"]).span_s for s in specs)
+        self._sim_events = sorted(session.events, key=lambda e: e.t_s)
+        self._say(f"connecting {len(self.roles)} virtual sensors (in their own process) ...")
+        self.sensor_process = SensorProcess(specs, speed=self.speed,
+                                            log_notifications=self.log_notifications)
+        radio = await self.sensor_process.start()
+        client, scanner = backends_for(radio)
+        self._addresses = {role: s["address"] for role, s in zip(self.roles, specs)}
+        self.reader = BleSource(dict(self._addresses), rate_hz=self.rate_hz,
+                                client_backend=client, scanner_backend=scanner,
+                                clock=self.clock, connect_timeout_s=3.0)
+        try:
+            await self.reader.start()
+        except BaseException:
+            await self.sensor_process.close()
+            raise
+        self._t0 = time.monotonic()
+        self.sensor_process.restart_clocks(self._t0)
+        self._started_reader()
+
+    def _started_reader(self) -> None:
         if not self.loop:  # the program ends: a silent sensor then is not a stalled link
             for link in self.reader.links.values():
                 link.stall_s = float("inf")
@@ -168,6 +216,8 @@ class SimulatedSource(Source):
     async def _close_virtual(self) -> None:
         for vs in self.virtual.values():
             await vs.close()
+        if self.sensor_process is not None:
+            await self.sensor_process.close()
 
     async def stop(self) -> None:
         if self.reader is not None:
@@ -216,6 +266,9 @@ class SimulatedSource(Source):
 
     async def force_disconnect(self, role: str, down_s: float = 1.0) -> None:
         """Drop ``role``'s link from the sensor side for ``down_s`` wall seconds (tests, demo)."""
+        if self.sensor_process is not None:
+            await self.sensor_process.force_disconnect(self._addresses[role], down_s)
+            return
         await self.virtual[role].force_disconnect(down_s)
 
 

@@ -81,6 +81,13 @@ class _QuietHost(Host):
         if self.hci_sink:
             self.hci_sink.on_packet(bytes(packet))
 
+    def on_command_processed(self, event) -> None:
+        # a command whose caller was cancelled (a reader stopping during a reconnect) may be
+        # answered after that when the controller is in another process: nothing waits for it
+        if self.pending_response is not None and self.pending_response.done():
+            return
+        super().on_command_processed(event)
+
     def on_hci_packet(self, packet) -> None:
         if self.snooper:
             super().on_hci_packet(packet)
@@ -122,14 +129,22 @@ class _CentralController(_QuietController):
 
 
 class VirtualRadio:
-    """The in-process BLE world of one event loop: a link, the host's central, peripherals."""
+    """The in-process BLE world of one event loop: a link, the host's central, peripherals.
 
-    def __init__(self) -> None:
+    With ``central_transport`` (a connected stream socket) the central's controller is not
+    here: it is at the other end of the socket (with the link and the peripherals, in the
+    process of :mod:`imu.sources.ble.sensor_process`), and the central's host talks to it in
+    HCI packets (H4), as a host talks to a real Bluetooth adapter.
+    """
+
+    def __init__(self, central_transport=None) -> None:
         self.link = LocalLink()
         self.central: Device | None = None
         self._central_lock = asyncio.Lock()
         self.connect_lock = asyncio.Lock()
         self.peripherals: dict[str, Any] = {}
+        self.central_transport = central_transport
+        self._hci_transport = None
 
     def new_device(self, address: str, name: str = "", controller_cls=_QuietController) -> Device:
         """A bumble device with its own controller on this radio's link (not powered yet)."""
@@ -141,12 +156,34 @@ class VirtualRadio:
 
     async def get_central(self) -> Device:
         async with self._central_lock:
-            if self.central is None:
+            if self.central is None and self.central_transport is not None:
+                from bumble.transport.common import StreamPacketSink, StreamPacketSource
+
+                transport, source = await asyncio.get_running_loop().create_unix_connection(
+                    StreamPacketSource, sock=self.central_transport)
+                self._hci_transport = transport
+                host_cls = Host if logging.getLogger("bumble").isEnabledFor(logging.DEBUG) \
+                    else _QuietHost
+                dev = Device(name="imu-host", address=hci.Address(CENTRAL_ADDRESS),
+                             host=host_cls(source, StreamPacketSink(transport)))
+                _secure(dev)
+                await dev.power_on()
+                self.central = dev
+            elif self.central is None:
                 dev = self.new_device(CENTRAL_ADDRESS, "imu-host", _CentralController)
                 _secure(dev)  # bonds are kept per sensor in memory, never in a file
                 await dev.power_on()
                 self.central = dev
             return self.central
+
+    async def close_central(self) -> None:
+        """Close the HCI transport of a central whose controller is in another process."""
+        if self._hci_transport is not None:
+            self._hci_transport.close()
+            self._hci_transport = None
+        elif self.central_transport is not None:
+            self.central_transport.close()
+        self.central = None
 
 
 def _pairing_config(accept: bool = True) -> "pairing.PairingConfig":
@@ -201,23 +238,33 @@ def get_radio() -> VirtualRadio:
     return _RADIOS[loop]
 
 
-def _radio_of(dev: BLEDevice | str) -> VirtualRadio:
+def _radio_of(dev: BLEDevice | str, default: VirtualRadio | None = None) -> VirtualRadio:
     if isinstance(dev, BLEDevice) and isinstance(dev.details, dict):
         r = dev.details.get("radio")
         if isinstance(r, VirtualRadio):
             return r
-    return get_radio()
+    return default or get_radio()
+
+
+def backends_for(radio: VirtualRadio) -> tuple[type, type]:
+    """bleak client and scanner backends bound to ``radio`` (instead of the running event
+    loop's own radio)."""
+    return (type("BoundBumbleClientBackend", (BumbleClientBackend,), {"radio": radio}),
+            type("BoundBumbleScannerBackend", (BumbleScannerBackend,), {"radio": radio}))
 
 
 class BumbleClientBackend(BaseBleakClient):
     """``bleak`` client backend that connects through the :class:`VirtualRadio`."""
+
+    #: the radio to use when the device does not name one (default: the event loop's)
+    radio: VirtualRadio | None = None
 
     def __init__(self, address_or_ble_device: BLEDevice | str, *,
                  disconnected_callback: Callable[[], None] | None = None, timeout: float = 10.0,
                  **kwargs: Any) -> None:
         super().__init__(address_or_ble_device, disconnected_callback=disconnected_callback,
                          timeout=timeout)
-        self._radio = _radio_of(address_or_ble_device)
+        self._radio = _radio_of(address_or_ble_device, self.radio)
         self._name = (address_or_ble_device.name if isinstance(address_or_ble_device, BLEDevice)
                       else None) or self.address
         self._conn = None
@@ -382,10 +429,13 @@ def _uuid_str(u) -> str:
 class BumbleScannerBackend(BaseBleakScanner):
     """``bleak`` scanner backend listening to advertisements on the :class:`VirtualRadio`."""
 
+    #: the radio to use when none is passed (default: the event loop's)
+    radio: VirtualRadio | None = None
+
     def __init__(self, detection_callback=None, service_uuids=None, scanning_mode="active",
                  **kwargs: Any) -> None:
         super().__init__(detection_callback, service_uuids)
-        self._radio: VirtualRadio | None = kwargs.get("radio")
+        self._radio: VirtualRadio | None = kwargs.get("radio") or type(self).radio
         self._central: Device | None = None
 
     async def start(self) -> None:
