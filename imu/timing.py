@@ -144,7 +144,7 @@ class ClockModel:
 
     @classmethod
     def fit(cls, t_sensor_s: np.ndarray, t_host_s: np.ndarray, n_bins: int = 400,
-            fit_drift: bool = True) -> "ClockModel":
+            fit_drift: bool = True, latency: bool = True) -> "ClockModel":
         """Fit the clock model to the lower envelope of arrival times.
 
         Parameters
@@ -159,6 +159,9 @@ class ClockModel:
             sample of a bin that arrived with little delay fixes the line).
         fit_drift : bool
             With False, only the offset is fitted (short recordings).
+        latency : bool
+            With False, ``latency_median_s`` and ``latency_p99_s`` are left 0 (they take two
+            partial sorts of every sample; the offset and drift are the same).
 
         Returns
         -------
@@ -175,17 +178,21 @@ class ClockModel:
         s = np.asarray(t_sensor_s, dtype=float).reshape(-1)
         h = np.asarray(t_host_s, dtype=float).reshape(-1)
         ok = np.isfinite(s) & np.isfinite(h)
-        s, h = s[ok], h[ok]
+        if not ok.all():
+            s, h = s[ok], h[ok]
         n = len(s)
         if n == 0:
             return cls()
-        order = np.argsort(s, kind="stable")
-        s, h = s[order], h[order]
+        if n > 1 and not np.all(s[1:] >= s[:-1]):  # in order already: the stable sort is a no-op
+            order = np.argsort(s, kind="stable")
+            s, h = s[order], h[order]
         s0 = float(s[0])
         x = s - s0
         y = h - s
         if n == 1 or x[-1] <= 0 or not fit_drift:
             off = float(np.min(y))
+            if not latency:
+                return cls(off + 0.0, 0.0, 0.0, 0.0, n)
             lat = y - off
             return cls(off + 0.0, 0.0, float(np.median(lat)), float(np.quantile(lat, 0.99)), n)
         nb = int(max(2, min(n_bins, n // 2)))
@@ -219,6 +226,8 @@ class ClockModel:
             off = hy[k] - b * hx[k]
         # y = off + b (s - s0)  →  h = (off - b s0) + (1 + b) s
         model = cls(float(off - b * s0), float(b), 0.0, 0.0, n)
+        if not latency:
+            return model
         lat = h - model.to_session(s)
         model.latency_median_s = float(np.median(lat))
         model.latency_p99_s = float(np.quantile(lat, 0.99))
@@ -270,7 +279,8 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
         # a sensor that restarted its clock: each segment gets its own offset (and drift when
         # it is long enough to measure one)
         long_enough = ts[b - 1] - ts[a] > 60.0
-        out[a:b] = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough).to_session(ts[a:b])
+        out[a:b] = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough,
+                                  latency=False).to_session(ts[a:b])
     return out - float(latency_s)
 
 
