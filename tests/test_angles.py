@@ -241,6 +241,34 @@ def test_csv_formatting_matches_printf():
     assert tabbed[2] == "0.0000\t0.000,0.000,-5.000"
 
 
+def test_csv_word_formatting_matches_printf_for_every_precision():
+    """Values below 10**7 take the word-at-a-time path: the same text as the character-position
+    path (checked against printf above) for 0..7 decimals, every integer-part length, values
+    on rounding boundaries, NaN/inf and negative zero; printf itself where the scaled value is
+    exact enough."""
+    from imu.session.textfmt import _format_rows_bytewise, format_rows
+
+    rng = np.random.default_rng(5)
+    base = np.concatenate([rng.normal(0, 40, 3000), rng.uniform(-4e6, 4e6, 3000),
+                           rng.integers(-9999, 9999, 500) + 0.5,
+                           10.0 ** rng.integers(0, 7, 500) * rng.choice([-1, 1], 500),
+                           [np.nan, np.inf, -np.inf, 0.0, -0.0, -1e-12, 999.9999, -999.9999]])
+    decs = [0, 1, 2, 3, 4, 5, 6, 7]
+    d = np.column_stack([np.roll(base, 7 * j) for j in range(len(decs))])
+    seps = "\t,;:| ,"
+    got = format_rows([d[:, j] for j in range(len(decs))], decs, seps)
+    assert got == _format_rows_bytewise(d, decs, seps)
+    lines = got.decode().splitlines()
+    assert len(lines) == len(d)
+    for row, line in zip(d[:3000], lines):  # |v| ~ 40: printf's rounding
+        cells = []
+        for v, k in zip(row, decs):
+            c = "nan" if not np.isfinite(v) else f"{v:.{k}f}"
+            cells.append(c[1:] if c.startswith("-") and float(c) == 0 else c)
+        if all(abs(v) < 1000 for v in row if np.isfinite(v)):
+            assert line == cells[0] + "".join(sep + c for sep, c in zip(seps, cells[1:]))
+
+
 @functools.lru_cache(maxsize=None)
 def outage_session():
     """Single-leg stance (60 Hz, every error on) with link outages cut out: the right thigh for

@@ -81,8 +81,7 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows) -> None:
     n = len(table.time_s)
 
     def chunk(i0):
-        block = np.column_stack([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols])
-        return format_rows(block, decs)
+        return format_rows([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols], decs)
 
     with open(tmp, "wb") as f:
         f.write((",".join(header) + "\n").encode())

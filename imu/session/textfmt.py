@@ -110,12 +110,159 @@ def _fill_column(v: np.ndarray, decimals: int, width: int, buf: np.ndarray) -> n
     return start
 
 
-def format_rows(data: np.ndarray, decimals, separators=None) -> bytes:
+def format_rows(data, decimals, separators=None) -> bytes:
     """CSV lines (bytes) of a (n, k) float array, ``decimals`` per column, ``nan`` for gaps.
 
     Same text as ``"%.{d}f"`` per value (without negative zero). ``separators`` (k - 1 single
     characters) go between the columns (default all ``,``); each line ends with ``\\n``.
+    ``data`` may also be a sequence of k columns (n,) (no stacked copy is made).
+
+    Values below 10**7 with at most 7 decimals are written a word at a time
+    (:func:`_format_rows_words`); anything else one character position at a time.
     """
+    if isinstance(data, (list, tuple)):
+        cols = [np.asarray(c, dtype=float).reshape(-1) for c in data]
+    else:
+        data = np.asarray(data, dtype=float)
+        cols = [data[:, j] for j in range(data.shape[1])]
+    k = len(cols)
+    dec = [int(d) for d in np.broadcast_to(np.asarray(decimals, dtype=np.int64), (k,))]
+    seps = list(separators) if separators is not None else [","] * (k - 1)
+    if len(seps) != k - 1:
+        raise ValueError(f"need {k - 1} separators, got {len(seps)}")
+    ends = [ord(c) for c in seps] + [10]
+    n = len(cols[0]) if cols else 0
+    if not n:
+        return b""
+    if all(0 <= d <= 7 for d in dec) and all(0 < e < 128 for e in ends):
+        tops = []
+        for v, d in zip(cols, dec):
+            a = np.abs(v)
+            tops.append(float(np.max(a, where=np.isfinite(a), initial=0.0)) * 10.0 ** d)
+        if all(t < 0.5e7 * 10.0 ** d for t, d in zip(tops, dec)):
+            return _format_rows_words(cols, dec, ends, tops)
+    return _format_rows_bytewise(np.column_stack(cols), dec, seps)
+
+
+#: rows per block of :func:`_format_rows_words` (its temporaries stay in the CPU cache)
+_WORD_ROWS = 16384
+
+
+def _digit_bytes(v: np.ndarray, neg: np.ndarray, size: int, end: int, width: int = 0
+                 ) -> np.ndarray:
+    """(len(v), size) uint8: the decimal digits of the non-negative integers ``v`` ending at
+    byte ``end`` (at least ``width`` of them, zero-padded), a ``-`` before them where ``neg``,
+    NUL elsewhere."""
+    out = np.zeros((len(v), size), dtype=np.uint8)
+    nd = np.ones(len(v), dtype=np.int64)
+    for k in range(end + 1):
+        m = (v >= 10 ** k) | (k < max(width, 1))
+        if not m.any():
+            break
+        out[m, end - k] = 48 + (v[m] // 10 ** k) % 10
+        nd[m] = k + 1
+    idx = np.flatnonzero(neg)
+    out[idx, end - nd[idx]] = 45
+    return out
+
+
+def _word_table(b: np.ndarray) -> np.ndarray:
+    """(N, 4 or 8) uint8 → N little-endian words of those bytes (byte 0 first in memory)."""
+    return np.ascontiguousarray(b).view("<u4" if b.shape[1] == 4 else "<u8").ravel()
+
+
+@functools.lru_cache(maxsize=None)
+def _int_tables(size: int):
+    """Words of integer parts, right-aligned in ``size`` bytes: ``small[i + 1000 * neg]`` for
+    ``i < 1000``; for size 8 also ``high[h + 10000 * neg]`` (the digits of ``h`` ending at
+    byte 4) and ``low[i]`` (3 zero-padded digits in bytes 5..7), ``high | low`` = ``1000 h + i``."""
+    i = np.arange(1000)
+    small = _word_table(np.concatenate([_digit_bytes(i, i < 0, size, size - 1),
+                                        _digit_bytes(i, i >= 0, size, size - 1)]))
+    if size == 4:
+        return small, None, None
+    h = np.arange(10000)
+    high = _word_table(np.concatenate([_digit_bytes(h, h < 0, 8, 4),
+                                       _digit_bytes(h, h >= 0, 8, 4)]))
+    low = _word_table(_digit_bytes(i, i < 0, 8, 7, width=3))
+    return small, high, low
+
+
+@functools.lru_cache(maxsize=None)
+def _fraction_words(decimals: int):
+    """Words ``.ddd`` of fractions (``decimals`` 1..7): ``(high, low)`` with the word of ``f`` =
+    ``high[f // 1000] | low[f % 1000]`` (``decimals`` > 3, 8 bytes) or ``high[f]`` (4 bytes)."""
+    size = 4 if decimals <= 3 else 8
+    if decimals <= 3:
+        f = np.arange(10 ** decimals)
+        b = _digit_bytes(f, f < 0, size, decimals, width=decimals)
+        b[:, 0] = 46
+        return _word_table(b), None
+    f = np.arange(10 ** (decimals - 3))
+    b = _digit_bytes(f, f < 0, size, decimals - 3, width=decimals - 3)
+    b[:, 0] = 46
+    lo = np.arange(1000)
+    return _word_table(b), _word_table(_digit_bytes(lo, lo < 0, size, decimals, width=3))
+
+
+def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> bytes:
+    """:func:`format_rows` for values below 10**7 (``tops``: each column's largest
+    ``|value| * 10**decimals``): each value becomes an integer-part word (sign and digits,
+    4 or 8 bytes), a fraction word (``.`` and digits) and its separator byte in one packed
+    record per row; the NUL padding is then squeezed out."""
+    n, k = len(cols[0]), len(cols)
+    isize = [4 if t < 999.5 * 10.0 ** d else 8 for t, d in zip(tops, dec)]
+    fsize = [0 if d == 0 else 4 if d <= 3 else 8 for d in dec]
+    fields = []
+    for j in range(k):
+        fields += [(f"i{j}", f"<u{isize[j]}")] + ([(f"f{j}", f"<u{fsize[j]}")] if dec[j] else [])
+        fields.append((f"s{j}", "u1"))
+    rec = np.zeros(min(n, _WORD_ROWS), dtype=np.dtype(fields))  # packed, no alignment gaps
+    for j in range(k):
+        rec[f"s{j}"] = ends[j]
+    nan_word = {4: int.from_bytes(b"\0nan", "little"), 8: int.from_bytes(b"\0" * 5 + b"nan", "little")}
+    out = np.empty(n * rec.dtype.itemsize, dtype=np.uint8)
+    o = 0
+    for i0 in range(0, n, _WORD_ROWS):
+        m = min(n, i0 + _WORD_ROWS) - i0
+        r = rec[:m]
+        for j in range(k):
+            v = cols[j][i0:i0 + m]
+            d = dec[j]
+            fin = np.isfinite(v)
+            x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** d).astype(np.int64)
+            neg = fin & (v < 0) & (x > 0)
+            p = 10 ** d
+            ip = x // p if d else x
+            small, high, low = _int_tables(isize[j])
+            sidx = neg * 1000
+            if high is None or tops[j] < 999.5 * p:
+                iw = small.take(ip + sidx if high is None else ip % 1000 + sidx)
+            else:
+                hi = ip // 1000
+                lo = ip - hi * 1000
+                iw = np.where(hi > 0, high.take(hi + neg * 10000) | low.take(lo),
+                              small.take(lo + sidx))
+            if not fin.all():
+                iw[~fin] = nan_word[isize[j]]
+            r[f"i{j}"] = iw
+            if d:
+                f = x - ip * p
+                fh, fl = _fraction_words(d)
+                fw = fh.take(f) if fl is None else fh.take(f // 1000) | fl.take(f % 1000)
+                if not fin.all():
+                    fw[~fin] = 0
+                r[f"f{j}"] = fw
+        u = r.view(np.uint8).reshape(-1)
+        keep = u != 0
+        c = int(np.count_nonzero(keep))
+        np.compress(keep, u, out=out[o:o + c])
+        o += c
+    return out[:o].tobytes()
+
+
+def _format_rows_bytewise(data: np.ndarray, decimals, separators=None) -> bytes:
+    """:func:`format_rows` one character position at a time (any magnitude and precision)."""
     data = np.asarray(data, dtype=float)
     n, k = data.shape
     dec = np.broadcast_to(np.asarray(decimals, dtype=np.int64), (k,))
