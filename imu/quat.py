@@ -55,6 +55,22 @@ def conj(q: np.ndarray) -> np.ndarray:
     return q * np.array([1.0, -1.0, -1.0, -1.0])
 
 
+def row_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products over the last axis, shape ``a.shape[:-1]`` (for (N, 3) or (N, 4) rows:
+    one einsum pass, where ``np.sum(a * b, axis=-1)`` makes a temporary and reduces over a
+    short axis, several times slower)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return np.einsum("...i,...i->...", a, b)
+
+
+def row_norm(v: np.ndarray) -> np.ndarray:
+    """Euclidean norms over the last axis (``np.linalg.norm(v, axis=-1)``, faster for short
+    rows)."""
+    v = np.asarray(v, dtype=float)
+    return np.sqrt(np.einsum("...i,...i->...", v, v))
+
+
 def normalize(q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, dtype=float)
     if q.shape[-1:] != (4,):

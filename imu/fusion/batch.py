@@ -124,6 +124,19 @@ def restart_quat(acc: np.ndarray, prev_q: np.ndarray | None,
     return multiply(heading_part(prev_q), q0)
 
 
+def finite_rows(*arrays) -> np.ndarray | None:
+    """None when every value of ``arrays`` (each (N,) or (N, k), None skipped) is finite (one
+    flat pass each, the usual case), else the (N,) mask of rows finite in all of them."""
+    arrays = [np.asarray(x) for x in arrays if x is not None]
+    if all(bool(np.isfinite(x).all()) for x in arrays):
+        return None
+    good = np.ones(len(arrays[0]), bool)
+    for x in arrays:
+        f = np.isfinite(x)
+        good &= f.all(axis=1) if f.ndim > 1 else f
+    return good
+
+
 def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRIDGE_S):
     """Split samples into runs at gaps, and place each sample on its run's sample grid.
 
@@ -242,13 +255,12 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if acc.shape != gyr.shape:
         raise ValueError(f"acc {acc.shape} and gyr {gyr.shape} differ in shape")
     n = len(acc)
-    good = np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
     if t_s is not None:
         t_s = np.asarray(t_s, dtype=float).reshape(-1)
         if len(t_s) != n:
             raise ValueError(f"t_s has {len(t_s)} samples, acc/gyr {n}")
-        good &= np.isfinite(t_s)
-    if not good.all():  # a damaged sample is a dropped one: NaN out, bridged or a gap inside
+    good = finite_rows(acc, gyr, t_s)
+    if good is not None:  # a damaged sample is a dropped one: NaN out, bridged or a gap inside
         t = np.arange(n) / float(rate_hz) if t_s is None else t_s
         out = np.full((n, 4), np.nan)
         out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],

@@ -127,11 +127,12 @@ def gap_restarts_s(t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray, rate_hz: f
     """Times (s) of the first sample after each gap long enough to restart the fusion of one
     sensor (:func:`imu.fusion.fuse` with ``t_s``); non-finite samples count as dropped."""
     from imu.fusion import split_at_gaps
-    from imu.fusion.batch import MAX_BRIDGE_S
+    from imu.fusion.batch import MAX_BRIDGE_S, finite_rows
 
     t = np.asarray(t_s, dtype=float)
-    ok = np.isfinite(t) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
-    t = t[ok]
+    ok = finite_rows(t, acc, gyr)
+    if ok is not None:
+        t = t[ok]
     if len(t) < 2:
         return []
     runs, _ = split_at_gaps(t, rate_hz, MAX_BRIDGE_S if max_bridge_s is None else max_bridge_s)
@@ -180,7 +181,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     """
     from imu.fusion import fuse, make_filter
     from imu.session.validate import usable_session
-    from imu.timing import common_time_base, resample_quat, resample_vec
+    from imu.timing import bracket_times, common_time_base, resample_quat, resample_vec
 
     session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
     for role in roles:
@@ -235,8 +236,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
                  causal=causal, **settings)
         g = smoothed_rate_norm(gyr, r_hz)
-        return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
-                resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz),
+        br = bracket_times(t, time_s, 5.0 / r_hz)
+        return (resample_quat(t, q, time_s, bracket=br), resample_vec(t, g, time_s, bracket=br),
                 gap_restarts_s(t, acc, gyr, r_hz) if restarts_s is not None else None)
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child

@@ -40,16 +40,25 @@ STILL_RAD_S = 0.10
 def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) -> np.ndarray:
     """Centred moving-average norm of the angular rate (N,) rad/s over ``window_s``; NaN rows
     stay NaN (and are left out of their neighbours' means)."""
-    n = np.linalg.norm(np.asarray(gyr, dtype=float), axis=1)
+    from imu.quat import row_norm
+
+    n = row_norm(gyr)
     w = max(1, int(round(window_s * rate_hz)))
-    if w == 1 or len(n) < w:
+    m = len(n)
+    if w == 1 or m < w:
         return n
     bad = ~np.isfinite(n)
-    x = np.where(bad, 0.0, n)
-    c = np.concatenate([[0.0], np.cumsum(x)])
+    any_bad = bool(bad.any())
+    c = np.empty(m + 1)
+    c[0] = 0.0
+    np.cumsum(np.where(bad, 0.0, n) if any_bad else n, out=c[1:])
+    # centred windows [i - w//2, i - w//2 + w) clipped to the samples: the middle is one
+    # shifted difference, only the ends are clipped
+    lo = np.clip(np.arange(m) - w // 2, 0, m)
+    hi = np.minimum(lo + w, m)
+    if not any_bad:
+        return (c[hi] - c[lo]) / (hi - lo)
     cb = np.concatenate([[0], np.cumsum(bad)])
-    lo = np.clip(np.arange(len(n)) - w // 2, 0, len(n))
-    hi = np.clip(lo + w, 0, len(n))
     cnt = hi - lo - (cb[hi] - cb[lo])
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (c[hi] - c[lo]) / cnt
