@@ -220,45 +220,47 @@ def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> bytes:
     rec = np.zeros(min(n, _WORD_ROWS), dtype=np.dtype(fields))  # packed, no alignment gaps
     for j in range(k):
         rec[f"s{j}"] = ends[j]
-    nan_word = {4: int.from_bytes(b"\0nan", "little"), 8: int.from_bytes(b"\0" * 5 + b"nan", "little")}
-    out = np.empty(n * rec.dtype.itemsize, dtype=np.uint8)
-    o = 0
+    nan_word = {4: int.from_bytes(b"\0nan", "little"),
+                8: int.from_bytes(b"\0" * 5 + b"nan", "little")}
+    parts = []
     for i0 in range(0, n, _WORD_ROWS):
         m = min(n, i0 + _WORD_ROWS) - i0
         r = rec[:m]
         for j in range(k):
             v = cols[j][i0:i0 + m]
             d = dec[j]
-            fin = np.isfinite(v)
-            x = np.round(np.where(fin, np.abs(v), 0.0) * 10.0 ** d).astype(np.int64)
-            neg = fin & (v < 0) & (x > 0)
             p = 10 ** d
+            y = v * float(p)  # = round(|v| 10^d) with v's sign: rint is symmetric
+            np.round(y, out=y)
+            with np.errstate(invalid="ignore", over="ignore"):  # one sum tells: all finite?
+                fin = None if np.isfinite(np.add.reduce(y)) else np.isfinite(y)
+            if fin is not None:
+                y[~fin] = 0.0
+            neg = y < 0  # never for a value that rounds to zero (no "-0.000")
+            x = np.abs(y, out=y).astype(np.int64)
             ip = x // p if d else x
+            if d:
+                fh, fl = _fraction_words(d)
+                f = x - ip * p
+                fw = fh.take(f) if fl is None else fh.take(f // 1000) | fl.take(f % 1000)
+                if fin is not None:
+                    fw[~fin] = 0
+                r[f"f{j}"] = fw
             small, high, low = _int_tables(isize[j])
-            sidx = neg * 1000
             if high is None or tops[j] < 999.5 * p:
-                iw = small.take(ip + sidx if high is None else ip % 1000 + sidx)
+                idx = ip if high is None else ip % 1000  # (ip is not needed after this)
+                np.add(idx, 1000, out=idx, where=neg)
+                iw = small.take(idx)
             else:
                 hi = ip // 1000
                 lo = ip - hi * 1000
                 iw = np.where(hi > 0, high.take(hi + neg * 10000) | low.take(lo),
-                              small.take(lo + sidx))
-            if not fin.all():
+                              small.take(lo + neg * 1000))
+            if fin is not None:
                 iw[~fin] = nan_word[isize[j]]
             r[f"i{j}"] = iw
-            if d:
-                f = x - ip * p
-                fh, fl = _fraction_words(d)
-                fw = fh.take(f) if fl is None else fh.take(f // 1000) | fl.take(f % 1000)
-                if not fin.all():
-                    fw[~fin] = 0
-                r[f"f{j}"] = fw
-        u = r.view(np.uint8).reshape(-1)
-        keep = u != 0
-        c = int(np.count_nonzero(keep))
-        np.compress(keep, u, out=out[o:o + c])
-        o += c
-    return out[:o].tobytes()
+        parts.append(r.tobytes().translate(None, b"\0"))  # faster than a numpy mask here
+    return b"".join(parts)
 
 
 def _format_rows_bytewise(data: np.ndarray, decimals, separators=None) -> bytes:
