@@ -16,13 +16,20 @@ from imu.sim import simulate
 @pytest.mark.parametrize("n", [1, 2, 63, 64, 65, 1000, 4097])
 def test_blocked_prefix_product_equals_the_running_product(n):
     rng = np.random.default_rng(n)
-    dq = _rotvec_quat(rng.normal(scale=0.05, size=(n, 3)))
+    dq = _old_rotvec_quat(rng.normal(scale=0.05, size=(n, 3)))
     ref = np.empty((n, 4))
     q = np.array([1.0, 0.0, 0.0, 0.0])
     for k in range(n):
         q = Q.multiply(q, dq[k])
         ref[k] = q
-    np.testing.assert_allclose(_prefix_product(dq), Q.normalize(ref), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(_prefix_product(dq.T).T, ref, rtol=0, atol=1e-13)
+
+
+def test_rotation_vectors_to_quaternions_components_first():
+    rv = np.random.default_rng(3).normal(scale=0.05, size=(50, 3))
+    rv[:5] = 0.0  # no turn
+    rv[5:10] *= 1e-14
+    np.testing.assert_allclose(_rotvec_quat(rv.T).T, _old_rotvec_quat(rv), rtol=0, atol=1e-16)
 
 
 # ------------------------------------------------------------------ the estimate it replaced

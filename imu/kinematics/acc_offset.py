@@ -98,10 +98,20 @@ def _skew(v: np.ndarray) -> np.ndarray:
 
 
 def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
-    """Rotation vectors (N, 3) → quaternions (N, 4) ``w, x, y, z`` (numpy only)."""
-    a = np.linalg.norm(rv, axis=1)
-    k = np.where(a > 1e-12, np.sin(0.5 * a) / np.maximum(a, 1e-12), 0.5)
-    return np.column_stack([np.cos(0.5 * a), rv * k[:, None]])
+    """Rotation vectors → quaternions ``w, x, y, z``, components first: (3, N) → (4, N)."""
+    x, y, z = rv
+    a = x * x
+    a += y * y
+    a += z * z  # = np.linalg.norm(rv.T, axis=1) ** 2: the same additions in the same order
+    np.sqrt(a, out=a)
+    half = 0.5 * a
+    k = np.sin(half)
+    k /= np.maximum(a, 1e-12)
+    k[a <= 1e-12] = 0.5
+    out = np.empty((4,) + a.shape)
+    np.cos(half, out=out[0])
+    np.multiply(rv, k, out=out[1:])
+    return out
 
 
 def _mul_parts(a, b):
@@ -115,30 +125,47 @@ def _mul_parts(a, b):
             aw * bz + ax * by - ay * bx + az * bw)
 
 
-def _prefix_product(dq: np.ndarray, block: int = 64) -> np.ndarray:
-    """``q_k = dq_0 ⊗ … ⊗ dq_k`` for (N, 4) quaternions, normalised.
-
-    A blocked scan: the running product within blocks of ``block`` samples, every block at once
-    (one vectorised step per position in the block), then the running product of the block
-    totals, then one pass that puts each block behind the product of the blocks before it (about
-    three passes over the samples instead of log2(N))."""
-    n = len(dq)
-    if n == 0:
-        return Q.normalize(dq)
-    nb = -(-n // block)
-    x = np.zeros((nb * block, 4))
-    x[:, 0] = 1.0
-    x[:n] = dq
-    c = np.ascontiguousarray(x.reshape(nb, block, 4).transpose(2, 1, 0))  # (4, block, nb)
+def _block_scan(dq: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The first two steps of the running product ``q_k = dq_0 ⊗ … ⊗ dq_k`` of quaternions
+    given components first (4, N), as a blocked scan: the running product within blocks of
+    ``block`` samples, every block at once (one vectorised step per position in the block), and
+    the running product of the block totals. Returns ``(c, before)``: ``c`` (4, block, blocks)
+    the running product within each block, ``before`` (4, blocks) the product of the blocks
+    before each (:func:`_scan_range` puts the two together for a range of samples)."""
+    n = dq.shape[1]
+    nb = max(1, -(-n // block))
+    x = np.zeros((4, nb * block))
+    x[0] = 1.0
+    x[:, :n] = dq
+    c = np.ascontiguousarray(x.reshape(4, nb, block).transpose(0, 2, 1))  # (4, block, nb)
     for i in range(1, block):
         c[:, i] = _mul_parts(c[:, i - 1], c[:, i])
-    tot = c[:, -1].copy()  # (4, nb): each block's product
+    before = np.zeros((4, nb))
+    before[0] = 1.0
+    before[:, 1:] = c[:, -1, :-1]  # each block's product, then their running product
     k = 1
-    while k < nb:
-        tot[:, k:] = _mul_parts(tot[:, :-k], tot[:, k:])
+    while k < nb - 1:
+        before[:, k + 1:] = _mul_parts(before[:, 1:-k], before[:, k + 1:])
         k *= 2
-    c[:, :, 1:] = _mul_parts(tot[:, None, :-1], c[:, :, 1:])
-    return Q.normalize(c.transpose(2, 1, 0).reshape(-1, 4)[:n])
+    return c, before
+
+
+def _scan_range(c: np.ndarray, before: np.ndarray, s0: int, s1: int) -> np.ndarray:
+    """``q_k`` for the samples ``s0 … s1 - 1`` (4, s1 - s0) from :func:`_block_scan`'s
+    result; not normalised."""
+    block = c.shape[1]
+    b0, b1 = s0 // block, -(-s1 // block)
+    parts = _mul_parts(before[:, None, b0:b1], c[:, :, b0:b1])  # (block, blocks) each
+    out = np.empty((4, b1 - b0, block))
+    for i in range(4):
+        out[i] = parts[i].T
+    return out.reshape(4, -1)[:, s0 - b0 * block:s1 - b0 * block]
+
+
+def _prefix_product(dq: np.ndarray, block: int = 64) -> np.ndarray:
+    """``q_k = dq_0 ⊗ … ⊗ dq_k`` for quaternions given components first (4, N); not
+    normalised (a blocked scan: about three passes over the samples instead of log2(N))."""
+    return _scan_range(*_block_scan(dq, block), 0, dq.shape[1])
 
 
 def _rot(M: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -147,52 +174,107 @@ def _rot(M: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def _segment_reduce(ufunc, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``ufunc`` over ``x[lo[i]:hi[i]]`` along axis 0 for each i (ranges ascending, not
-    overlapping, none empty)."""
+    """``ufunc`` over ``x[..., lo[i]:hi[i]]`` along the last axis for each i (ranges ascending,
+    not overlapping, none empty): (…, n)."""
     idx = np.column_stack([lo, hi]).ravel()
-    if idx[-1] >= len(x):
+    if idx[-1] >= x.shape[-1]:
         idx = idx[:-1]  # the last range runs to the end
-    return ufunc.reduceat(x, idx, axis=0)[::2]
+    return ufunc.reduceat(x, idx, axis=-1)[..., ::2]
 
 
 def _segment_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Sum of ``x[lo[i]:hi[i]]`` for each i (each on its own: no running total over the
-    recording, whose rounding would swamp a 10 s interval's figures)."""
+    """Sum of ``x[..., lo[i]:hi[i]]`` for each i, (…, n) (each on its own: no running total over
+    the recording, whose rounding would swamp a 10 s interval's figures)."""
     return _segment_reduce(np.add, x, lo, hi)
 
 
-def _cross_running_sums(a: np.ndarray, m: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                        rows: int = 1 << 17) -> np.ndarray:
-    """``Σ_k [a_k]× C_k`` over each range ``lo[i] … hi[i] - 1`` (n, 3, 3), ``C_k`` the range's
-    running sum of the matrices ``m`` (rows of 9) up to k.
+def _interval_sums(scan: tuple, aT: np.ndarray, dt: np.ndarray, r0: np.ndarray,
+                   r1: np.ndarray, iA: np.ndarray, chunk: int = 8192) -> tuple:
+    """The sums over each interval's samples in frame 0 (the turn since the first sample, as
+    :func:`_block_scan` gives it), for the intervals from rest ``iA[i]`` to rest ``iA[i] + 1`` (rests: samples
+    ``r0 … r1 - 1``).
 
-    The ranges are laid side by side, padded with zeros to the longest of a batch (ranges of
-    about the same length batched together, at most ``rows`` samples a batch), so each running
-    sum starts at its range."""
-    n = len(lo)
-    length = hi - lo
-    order = np.argsort(length, kind="stable")
-    out = np.empty((n, 3, 9))
-    per = max(1, rows // max(1, int(length.max())))
-    for s in range(0, n, per):
-        sel = order[s:s + per]
-        L = length[sel]
-        pos = np.arange(L.max())
-        valid = pos[None, :] < L[:, None]
-        idx = np.where(valid, lo[sel, None] + pos[None, :], 0)
-        C = np.cumsum(m[idx] * valid[..., None], axis=1)
-        out[sel] = np.swapaxes(a[idx] * valid[..., None], 1, 2) @ C  # Σ_k a_k ⊗ C_k
-    M = out.reshape(n, 3, 3, 3)  # [i, j, k, l] = Σ a_j C_kl
-    return np.stack([M[:, 1, 2] - M[:, 2, 1], M[:, 2, 0] - M[:, 0, 2],
-                     M[:, 0, 1] - M[:, 1, 0]], axis=1)
+    Returns ``R0`` (the turn at the interval's start, the last sample of rest A), the mean
+    specific force of rest A and of rest B, the mean turn over rest B, and over the steps from
+    A's last sample to B's first (trapezoid, times their durations): Σ R, Σ R·a, Σ R·diag(a)
+    and Σ [R·a]× C with C the running Σ R — shapes (n, 3, 3) and (n, 3). Consecutive intervals
+    are taken together in runs of about ``chunk`` samples (the matrices of a run stay in the
+    processor's cache)."""
+    n = len(iA)
+    R0, RB, SR, SA, Ev = (np.empty((n, 3, 3)) for _ in range(5))
+    RaA, RaB, Sa = (np.empty((n, 3)) for _ in range(3))
+    start_s, stop_s = r0[iA], r1[iA + 1]  # samples of interval i: start_s … stop_s - 1
+    c0 = 0
+    while c0 < n:
+        c1 = max(c0 + 1, int(np.searchsorted(stop_s, start_s[c0] + chunk, side="right")))
+        j = iA[c0:c1]
+        rests = np.union1d(j, j + 1)
+        s0, s1 = r0[rests[0]], r1[rests[-1]]
+        R = Q.matrix_elements(tuple(_scan_range(*scan, s0, s1)))  # (3, 3, L)
+        RA = R * aT[:, s0:s1]  # R[i, j]·a[j]
+        Ra = RA.sum(axis=1)  # specific force in frame 0
+        lo_r, hi_r = r0[rests] - s0, r1[rests] - s0
+        cnt = hi_r - lo_r
+        rest_Ra = _segment_sums(Ra, lo_r, hi_r) / cnt
+        rest_R = _segment_sums(R, lo_r, hi_r) / cnt
+        pa, pb = np.searchsorted(rests, j), np.searchsorted(rests, j + 1)
+        RaA[c0:c1] = rest_Ra[:, pa].T
+        RaB[c0:c1] = rest_Ra[:, pb].T
+        RB[c0:c1] = np.moveaxis(rest_R[..., pb], -1, 0)
+        # trapezoid terms of the step from sample k - 1 to k, times its duration (column
+        # k - 1 - s0); the interval's steps run from A's last sample + 1 to B's first
+        hd = 0.5 * dt[s0 + 1:s1]
+        Rm = R[..., 1:] + R[..., :-1]
+        Rm *= hd
+        Ram = Ra[:, 1:] + Ra[:, :-1]
+        Ram *= hd
+        RAm = RA[..., 1:] + RA[..., :-1]
+        RAm *= hd
+        last_A = r1[j] - 1 - s0
+        lo, hi = last_A, r0[j + 1] - s0
+        R0[c0:c1] = np.moveaxis(R[..., last_A], -1, 0)
+        SR[c0:c1] = np.moveaxis(_segment_sums(Rm, lo, hi), -1, 0)
+        Sa[c0:c1] = _segment_sums(Ram, lo, hi).T
+        SA[c0:c1] = np.moveaxis(_segment_sums(RAm, lo, hi), -1, 0)
+        # Σ [Ra]× C over the interval with C its own running sum of Rm: the running sum over the
+        # run (C_run, no longer than a run: its rounding stays that of the interval's figures)
+        # less its value before the interval, Σ [Ra]× C_run − [Σ Ra]× C_run(before)
+        C = np.cumsum(Rm, axis=-1)
+        X = np.stack([Ram[1] * C[2] - Ram[2] * C[1], Ram[2] * C[0] - Ram[0] * C[2],
+                      Ram[0] * C[1] - Ram[1] * C[0]])
+        Cb = np.where(lo > 0, C[..., lo - 1], 0.0)
+        Ev[c0:c1] = (np.moveaxis(_segment_sums(X, lo, hi), -1, 0)
+                     - _skew(Sa[c0:c1]) @ np.moveaxis(Cb, -1, 0))
+        c0 = c1
+    return R0, RaA, RaB, RB, SR, Sa, SA, Ev
+
+
+def _block_means(x: np.ndarray, k: int) -> np.ndarray:
+    """Means of ``k`` consecutive samples along the last axis (an incomplete last block left
+    out)."""
+    b = x[..., :x.shape[-1] // k * k].reshape(x.shape[:-1] + (-1, k))
+    out = b[..., 0] + b[..., 1]
+    for i in range(2, k):
+        out += b[..., i]  # = b.mean(axis=-1): the same additions in the same order
+    out /= k
+    return out
 
 
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
-    c = np.cumsum(np.concatenate([np.zeros((1,) + x.shape[1:]), x]), axis=0)
-    i = np.arange(len(x))
-    lo = np.clip(i - m // 2, 0, len(x))
-    hi = np.clip(lo + m, 0, len(x))
-    return (c[hi] - c[lo]) / (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+    """Mean over the ``m`` samples from ``i - m // 2`` (clipped to the ends) along axis 0 for
+    each sample i (the window shrinks at the end only); ``len(x) >= m``."""
+    n, h = len(x), m // 2
+    c = np.empty((n + 1,) + x.shape[1:])
+    c[0] = 0.0
+    np.cumsum(x, axis=0, out=c[1:])
+    out = np.empty(x.shape)
+    full = c[m:] - c[:-m]  # the windows that start at 0 … n - m
+    full /= m
+    out[:h] = full[0]
+    out[h:n - m + h + 1] = full
+    end = np.arange(n - m + 1, n - h)  # later windows run to the end
+    out[n - m + h + 1:] = (c[n] - c[end]) / (n - end).reshape((-1,) + (1,) * (x.ndim - 1))
+    return out
 
 
 class AccOffsetEstimator:
@@ -245,18 +327,22 @@ class AccOffsetEstimator:
         self.applied_ = False
         self.chi2_per_dof_ = float("nan")
         t = np.asarray(t_s, dtype=float)
-        acc = np.asarray(acc, dtype=float)
-        gyr = np.asarray(gyr, dtype=float)
-        ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
-        t, acc, gyr = t[ok], acc[ok], gyr[ok]
+        # components first (3, N), each contiguous; ``acc`` and ``gyr`` stay (N, 3) views of them
+        aT = np.array(np.asarray(acc, dtype=float).T, order="C")
+        gT = np.array(np.asarray(gyr, dtype=float).T, order="C")
+        ok = np.isfinite(t)
+        for x in (aT, gT):
+            f = np.isfinite(x)
+            ok &= f[0] & f[1] & f[2]
+        if not ok.all():
+            t, aT, gT = t[ok], aT[:, ok], gT[:, ok]
         # body motion needs no more than ~50 Hz here: block means of k samples (a fifth of the
         # work at 200 Hz; the same figures, measured on the drills at 104 and 200 Hz)
         k = max(1, int(rate_hz // st.work_rate_hz))
         if k > 1:
-            n = len(t) // k * k
-            t, acc, gyr = (x[:n].reshape((n // k, k) + x.shape[1:]).mean(axis=1)
-                           for x in (t, acc, gyr))
+            t, aT, gT = (_block_means(x, k) for x in (t, aT, gT))
             rate_hz = rate_hz / k
+        acc, gyr = aT.T, gT.T
         m = max(1, int(round(0.5 * rate_hz)))
         if len(t) < 4 * m:
             return self
@@ -265,25 +351,30 @@ class AccOffsetEstimator:
         still = (smoothed_rate_norm(gyr, rate_hz, 0.5) < st.still_rad_s) & (spread < st.acc_spread_m_s2)
         if still.sum() < m:
             return self
-        bias0 = np.median(gyr[still], axis=0)
+        bias0 = np.median(gT[:, still], axis=1)
         still &= smoothed_rate_norm(gyr - bias0, rate_hz, 0.5) < st.rest_rad_s
         spans = np.array(runs(still), dtype=int).reshape(-1, 2)
         spans = spans[t[spans[:, 1] - 1] - t[spans[:, 0]] >= st.min_rest_s]
         if len(spans) < 2:
             return self
         r0, r1 = spans[:, 0], spans[:, 1]  # the rests: samples r0 … r1 - 1
-        nr = (r1 - r0)[:, None]
+        nr = r1 - r0
         # the gyro bias changes slowly: per rest, a duration- and time-weighted mean of the rests'
         # mean rates (a single short rest's sway would otherwise be taken for bias)
         cen = 0.5 * (t[r0] + t[r1 - 1])
         dur = t[r1 - 1] - t[r0]
-        raw = _segment_sums(gyr, r0, r1) / nr
+        raw = (_segment_sums(gT, r0, r1) / nr).T
         wk = dur[None, :] * np.exp(-0.5 * ((cen[:, None] - cen[None, :]) / st.bias_smooth_s) ** 2)
         bias = wk @ raw / wk.sum(axis=1, keepdims=True)
-        w = gyr - np.stack([np.interp(t, cen, bias[:, i]) for i in range(3)], axis=1)
+        w = np.stack([gT[i] - np.interp(t, cen, bias[:, i]) for i in range(3)])
         dt = np.diff(t, prepend=t[0])
-        wm = np.concatenate([w[:1], 0.5 * (w[1:] + w[:-1])])
-        R = Q.to_matrix(_prefix_product(_rotvec_quat(wm * dt[:, None])))  # frame k -> frame 0
+        wm = np.empty_like(w)
+        wm[:, 0] = w[:, 0]
+        np.add(w[:, 1:], w[:, :-1], out=wm[:, 1:])
+        wm[:, 1:] *= 0.5
+        wm *= dt
+        # the turn from frame k to frame 0
+        scan = _block_scan(_rotvec_quat(wm))
 
         # an interval runs from the last sample of a rest (A) to the first of the next rest (B);
         # every sum over its samples is taken in frame 0 and turned into the frame of A's last
@@ -295,28 +386,18 @@ class AccOffsetEstimator:
         iA = np.flatnonzero(use)
         if not len(iA):
             return self
-        iB, a1, b0, T = iA + 1, a1[iA], b0[iA], T[iA]
-        Ra = np.einsum("kij,kj->ki", R, acc)  # specific force in frame 0
-        rest_Ra = _segment_sums(Ra, r0, r1) / nr
-        rest_acc = _segment_sums(acc, r0, r1) / nr
-        rest_R = _segment_sums(R.reshape(-1, 9), r0, r1).reshape(-1, 3, 3) / nr[:, :, None]
-        # trapezoid terms of the step from sample k - 1 to k, times its duration (row k - 1)
-        d = dt[1:, None]
-        Rm = (0.5 * (R[1:] + R[:-1])).reshape(-1, 9) * d
-        Ram = 0.5 * (Ra[1:] + Ra[:-1]) * d
-        RAm = (0.5 * (R[1:] * acc[1:, None, :] + R[:-1] * acc[:-1, None, :])).reshape(-1, 9) * d
-        lo, hi = a1 - 1, b0  # rows of the steps a1 … b0
-        R0T = np.swapaxes(R[a1 - 1], 1, 2)
-        SR = R0T @ _segment_sums(Rm, lo, hi).reshape(-1, 3, 3)
-        Sa = _rot(R0T, _segment_sums(Ram, lo, hi))
-        SA = R0T @ _segment_sums(RAm, lo, hi).reshape(-1, 3, 3)
-        # an error e of the gyro bias over the interval: R_true·a ≈ R·a + [R·a]× C(t)·e with
-        # C(t) the interval's running sum of Rm (cross products turn with the frame)
-        Ev = R0T @ _cross_running_sums(Ram, Rm, lo, hi)
-        aA = _rot(R0T, rest_Ra[iA])
-        aB = _rot(R0T, rest_Ra[iB])
+        iB, T = iA + 1, T[iA]
+        rest_acc = (_segment_sums(aT, r0, r1) / nr).T
         aA_s, aB_s = rest_acc[iA], rest_acc[iB]
-        RBm = R0T @ rest_R[iB]
+        R0, RaA, RaB, RB, SR, Sa, SA, Ev = _interval_sums(scan, aT, dt, r0, r1, iA)
+        R0T = np.swapaxes(R0, 1, 2)
+        SR = R0T @ SR
+        Sa = _rot(R0T, Sa)
+        SA = R0T @ SA
+        Ev = R0T @ Ev
+        aA = _rot(R0T, RaA)
+        aB = _rot(R0T, RaB)
+        RBm = R0T @ RB
         eye = np.eye(3)
         TI = T[:, None, None] * eye
         diag_aA = aA_s[:, None, :] * eye
