@@ -19,6 +19,7 @@ import numpy as np
 
 from imu.kinematics.heading import runs
 from imu.kinematics.still import STILL_RAD_S, StillStream, is_still, smoothed_rate_norm
+from imu.quat import row_norm
 
 GRID_HZ = 50.0
 #: trimmed at each end of a quiet stretch before its mean rate measures the bias, seconds
@@ -89,16 +90,17 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
     def role_ok(r):  # per sensor (numpy releases the GIL: one thread each)
         t = np.asarray(times[r], float)
         rate = len(t) / max(t[-1] - t[0], 1e-9)
-        g = smoothed_rate_norm(np.asarray(gyr[r], float) - bias0[r], rate, s.smoothing_s)
-        a = np.asarray(acc[r], float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = (a @ np.asarray(up_S[r], float)) / np.linalg.norm(a, axis=1)
-        m = is_still(g, s.still_rad_s) & (c > cos_up)
-        # a grid point counts if the nearest sample says so
+        b0 = np.asarray(bias0[r], float)
+        g_in = np.asarray(gyr[r], float)
+        g = smoothed_rate_norm(g_in - b0 if np.any(b0) else g_in, rate, s.smoothing_s)
+        # a grid point counts if the nearest sample says so: only those samples are judged
         j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
         j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
         near = np.abs(t[j] - grid) < 0.1
-        return m[j] & near
+        a = np.asarray(acc[r], float)[j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (a @ np.asarray(up_S[r], float)) / row_norm(a)
+        return is_still(g[j], s.still_rad_s) & (c > cos_up) & near
 
     from imu.workers import pool_map
 
@@ -150,7 +152,13 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
     w = 1.0 / (rk[None, :] + q * np.abs(tg[:, None] - tk[None, :]))
     bg = (w @ bk) / w.sum(axis=1, keepdims=True)
-    return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
+    if len(tg) < 2 or not (np.all(np.isfinite(t)) and np.all(np.diff(t) >= 0)):
+        return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
+    # linear interpolation on the 1 s grid, the three axes at once
+    x = t - tg[0]
+    i = np.minimum(x.astype(np.int64), len(tg) - 2)
+    f = (x - i)[:, None]
+    return bg[i] * (1.0 - f) + bg[i + 1] * f
 
 
 class StandingBiasStream:
