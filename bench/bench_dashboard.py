@@ -112,6 +112,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     # the clock model's error: a block's last sample on the session clock minus the moment the
     # virtual sensor created it (its own clock, started with the session clock)
     clock_err: list[float] = []
+    marks: dict = {}
     times = LiveAngleStage.times
 
     def timed_times(self, role, blk):
@@ -136,7 +137,21 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     feed_cpu = [0.0]                                # the live processing's CPU (pipeline thread)
     feed = pipe.feed
 
+    feed_prof = None
+    if os.environ.get("IMU_BENCH_PROFILE"):   # and of the live processing (feed calls)
+        import cProfile
+        feed_prof = cProfile.Profile()
+
     def timed_feed(blk):
+        if feed_prof is not None and "cpu0" in marks and "cpu1" not in marks:
+            feed_prof.enable()
+            try:
+                return _timed_feed(blk)
+            finally:
+                feed_prof.disable()
+        return _timed_feed(blk)
+
+    def _timed_feed(blk):
         c = time.thread_time()
         current["feed"] = (time.monotonic(), blk.sensor_id,
                            int(blk.seq[-1]) if len(blk) else -1)
@@ -177,7 +192,6 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     t_open = time.monotonic()
     pipe.start()
     first_rep = {}
-    marks = {}
     # IMU_BENCH_PROFILE=FILE: cProfile of the GUI thread over the measured seconds
     prof = None
     if os.environ.get("IMU_BENCH_PROFILE"):
@@ -208,6 +222,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(os.environ["IMU_BENCH_PROFILE"])
+                feed_prof.dump_stats(os.environ["IMU_BENCH_PROFILE"] + ".feed")
             marks.update(cpu1=time.process_time(), thr1=time.thread_time(), w1=now,
                          n1=len(paints), rows1=pipe.rows_out, wk1=worker_cpu(),
                          feed1=feed_cpu[0], err1=len(clock_err), gc1=len(gc_pauses),

@@ -1,12 +1,14 @@
 """The main window: status strip, live traces, big readouts, rep list and controls.
 
 The window pulls a :class:`~imu.live.snapshot.Snapshot` from its model (the live pipeline or
-the replay player) and draws it; the model does all the computing in its own thread. Live, a
-cheap poll (every :data:`POLL_MS`) watches the model's row counter and paints as soon as new
-angle rows are in, at most ``refresh_hz`` times a second (so a sample reaches the screen within
-a frame of arriving); the traces are drawn every frame, the rest of the window (readouts, stick
-figure, rep list, status, sound cue, wizard) at most :data:`SIDE_PANEL_S` apart. Replay redraws
-on a plain ``refresh_hz`` timer.
+the replay player) and draws it; the model does all the computing in its own thread. Live, the
+window paints as soon as new angle rows are in, at most ``refresh_hz`` times a second (so a
+sample reaches the screen within a frame of arriving): the pipeline tells it (a queued Qt
+signal from its worker thread, :meth:`~imu.live.pipeline.LivePipeline.add_rows_listener`), or
+for models that only count their rows a cheap poll (every :data:`POLL_MS`) watches the counter.
+The traces are drawn every frame, the rest of the window (readouts, stick figure, rep list,
+status, sound cue, wizard) at most :data:`SIDE_PANEL_S` apart. Replay redraws on a plain
+``refresh_hz`` timer.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ def calibration_badge(snap: Snapshot) -> tuple[str, str]:
         return theme.GREEN, ("calibrated · new calibration " +
                              ("running…" if cal.state == "recording" else "being solved…"))
     return CALIB_BADGES.get(cal.state, (theme.GREY, cal.state))
+
+
+class _RowsSignal(QtCore.QObject):
+    """Carries the pipeline's "new rows" call from its worker thread to the GUI thread."""
+
+    rows = QtCore.Signal()
 
 
 class Dashboard(QtWidgets.QMainWindow):
@@ -184,8 +192,21 @@ class Dashboard(QtWidgets.QMainWindow):
         self._timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         # live models count their angle rows: paint when new ones are in
         self._data_driven = isinstance(getattr(model, "rows_out", None), int)
+        self._rows_signal = None
+        self._pending = QtCore.QTimer(self)         # a frame put off by the frame-rate cap
+        self._pending.setSingleShot(True)
+        self._pending.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+        self._pending.timeout.connect(self._tick)
         if refresh_hz > 0:
-            if self._data_driven:
+            if self._data_driven and hasattr(model, "add_rows_listener"):
+                # woken by the pipeline when rows are in; the timer only for idle redraws
+                self._rows_signal = _RowsSignal()
+                self._rows_signal.rows.connect(self._on_rows,
+                                               QtCore.Qt.ConnectionType.QueuedConnection)
+                model.add_rows_listener(self._rows_signal.rows.emit)
+                self._timer.timeout.connect(self._tick)
+                self._timer.start(int(IDLE_FRAME_S * 1000))
+            elif self._data_driven:
                 self._timer.timeout.connect(self._tick)
                 self._timer.start(POLL_MS)
             else:
@@ -193,6 +214,16 @@ class Dashboard(QtWidgets.QMainWindow):
                 self._timer.start(int(1000 / refresh_hz))
 
     # -- drawing ---------------------------------------------------------------------------
+    def _on_rows(self) -> None:
+        """New rows are in: a frame now, or when the frame-rate cap allows."""
+        if self._pending.isActive():
+            return
+        wait = self._frame_s - (self._clock() - self._last_frame)
+        if wait > 0:
+            self._pending.start(max(1, math.ceil(wait * 1000)))
+        else:
+            self._tick()
+
     def _tick(self) -> None:
         """The live poll: a frame when new angle rows are in (at most ``refresh_hz``), or when
         the window has not been redrawn for :data:`IDLE_FRAME_S`."""
@@ -302,6 +333,10 @@ class Dashboard(QtWidgets.QMainWindow):
 
     def closeEvent(self, event):  # noqa: N802 (Qt name)
         self._timer.stop()
+        self._pending.stop()
+        if self._rows_signal is not None:
+            self.model.remove_rows_listener(self._rows_signal.rows.emit)
+            self._rows_signal = None
         if self._sink is not None and hasattr(self._sink, "close"):
             self._sink.close()
         super().closeEvent(event)

@@ -1,5 +1,6 @@
 import functools
 import os
+import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -190,3 +191,75 @@ def test_live_window_paints_when_new_rows_are_in_and_the_panels_at_most_every_10
     win._tick()
     assert model.snaps == 4                              # idle: still redrawn now and then
     dispose(win)
+
+
+def test_live_window_is_woken_by_the_pipeline_when_rows_are_in(app):
+    """A model that announces new rows (LivePipeline.add_rows_listener) gets a frame soon
+    after the call from its worker thread, with no polling timer running."""
+    import threading
+
+    from imu.gui import dashboard as D
+    from imu.gui.app import dispose
+
+    class Live:
+        def __init__(self, p):
+            self.p, self.rows_out, self.snaps, self.listeners = p, 0, 0, []
+
+        def snapshot(self):
+            self.snaps += 1
+            return self.p.snapshot()
+
+        def add_rows_listener(self, fn):
+            self.listeners.append(fn)
+
+        def remove_rows_listener(self, fn):
+            self.listeners.remove(fn)
+
+        def __getattr__(self, name):
+            return getattr(self.p, name)
+
+    model = Live(player())
+    win = D.Dashboard(model, mode="live", refresh_hz=40.0)
+    assert len(model.listeners) == 1 and win._timer.interval() == int(D.IDLE_FRAME_S * 1000)
+    win._timer.stop()                          # only the pipeline's call may cause a frame
+    model.rows_out += 3
+    th = threading.Thread(target=model.listeners[0])
+    th.start()
+    th.join()
+    deadline = time.monotonic() + 2.0
+    while model.snaps == 0 and time.monotonic() < deadline:
+        app.processEvents()
+    assert model.snaps == 1
+    now = [win._last_frame + 0.010]            # 10 ms after that frame
+    win._clock = lambda: now[0]
+    model.rows_out += 3                        # again: put off to the 40/s cap, not lost
+    model.listeners[0]()
+    app.processEvents()
+    assert model.snaps == 1 and win._pending.isActive()
+    assert 10 <= win._pending.interval() <= 16
+    now[0] += 0.020
+    deadline = time.monotonic() + 2.0
+    while model.snaps == 1 and time.monotonic() < deadline:
+        app.processEvents()
+    assert model.snaps == 2
+    dispose(win)
+    assert model.listeners == []               # the closed window stopped listening
+
+
+def test_pipeline_calls_its_row_listeners_after_storing_rows():
+    from imu.chain import simulator_profile
+    from imu.live.pipeline import LivePipeline
+    from imu.sim import simulate
+    from imu.sources.replay import ReplaySource
+
+    class Src(ReplaySource):
+        def simulate(self):
+            return res
+
+    res = simulate("hinge", rate_hz=100, seed=2, reps=1, calibration=False)
+    src = Src(res.session, speed=float("inf"))
+    pipe = LivePipeline(src, profile=simulator_profile(src))
+    seen = []
+    pipe.add_rows_listener(lambda: seen.append(pipe.rows_out))
+    pipe.run_blocking(5.0)
+    assert seen and seen == sorted(seen) and seen[-1] == pipe.rows_out > 0

@@ -454,3 +454,22 @@ def test_both_drills_have_their_views_set_controls_and_stance_leg(app):
     c.toggle.click()
     assert win.model.started == [("ir_hinge", "left")]
     dispose(win)
+
+
+def test_peak_decimation_keeps_every_bins_extremes_and_the_gaps():
+    from imu.gui.views.traces import peak_decimate
+    t = np.arange(4000) / 200.0                      # 20 s at 200 Hz
+    y = np.sin(2 * np.pi * 0.5 * t) * 30.0
+    y[1234] = 80.0                                   # a one-sample spike
+    y[2000:2100] = np.nan                            # a gap of 0.5 s
+    td, yd = peak_decimate(t + 100.0, np.vstack([y, -y]), 20.0 / 550)
+    assert len(td) < 1200 and yd.shape == (2, len(td))
+    assert np.nanmax(yd[0]) == 80.0 and np.nanmin(yd[1]) == -80.0   # the spike survives
+    assert np.nanmax(yd[0][td < 106.0]) == pytest.approx(30.0, abs=0.01)   # no spike there
+    gap = (td > 100.0 + 2005 / 200) & (td < 100.0 + 2095 / 200)
+    assert gap.any() and np.isnan(yd[:, gap]).all()                   # the gap stays a gap
+    # bins are aligned to absolute time: the same sample lands in the same bin next frame
+    td2, _ = peak_decimate(t[5:] + 100.0, np.vstack([y[5:]]), 20.0 / 550)
+    assert np.isin(td2[4:-4], td).all()
+    short_t, short_y = peak_decimate(t[:10], y[None, :10], 0.004)   # bins under 2 samples
+    assert np.array_equal(short_t, t[:10])            # nothing to decimate

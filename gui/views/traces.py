@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pyqtgraph as pg
@@ -30,6 +31,46 @@ def line_breaks(y: np.ndarray) -> np.ndarray:
     c[-1:] = False
     return c
 
+def peak_decimate(t: np.ndarray, ys: np.ndarray, bin_s: float):
+    """Peak-preserving decimation of several traces sharing one time axis, for drawing.
+
+    Samples are grouped in bins of ``bin_s`` seconds aligned to absolute time (so a sliding
+    window does not make the picture shimmer); each bin becomes two points at its first
+    sample's time, its minimum then its maximum (NaNs ignored; an all-NaN bin stays NaN, a gap).
+    Short traces (at most two samples per bin) are returned as they are.
+
+    Parameters
+    ----------
+    t : ndarray, shape (N,)
+        Sample times, s (increasing).
+    ys : ndarray, shape (C, N)
+        The traces.
+    bin_s : float
+        Bin width, s (about two pixels of the plot).
+
+    Returns
+    -------
+    t_out : ndarray, shape (M,)
+    ys_out : ndarray, shape (C, M)
+    """
+    t = np.asarray(t, dtype=float)
+    ys = np.asarray(ys, dtype=float)
+    if len(t) < 3 or not bin_s > 0:
+        return t, ys
+    idx = np.floor(t / bin_s)
+    starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
+    if 2 * len(starts) >= len(t):
+        return t, ys
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo = np.fmin.reduceat(ys, starts, axis=1)
+        hi = np.fmax.reduceat(ys, starts, axis=1)
+    out = np.empty((ys.shape[0], 2 * len(starts)))
+    out[:, 0::2] = lo
+    out[:, 1::2] = hi
+    return np.repeat(t[starts], 2), out
+
+
 PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),
                   ("pelvis_rotation", "rotation"), ("pelvic_drop_deg", "pelvic drop")]
 HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L hip flexion"),
@@ -40,8 +81,9 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
 #: Qt's stroker segment by segment and cost about 3 ms per curve and frame (4000 points)
 #: the y axes move in steps of this many degrees (fewer axis redraws)
 Y_STEP_DEG = 5.0
-#: samples per pixel kept by the automatic peak decimation (pyqtgraph's default: 5)
-DOWNSAMPLE_FACTOR = 1.0
+#: pixels per decimation bin (:func:`peak_decimate`: a minimum and a maximum per bin, so about
+#: one point per pixel; 20 s at 200 Hz on a 1100 px plot: 4000 samples -> 1100 points)
+BIN_PX = 2.0
 
 
 class TracePanel(pg.GraphicsLayoutWidget):
@@ -102,12 +144,9 @@ class TracePanel(pg.GraphicsLayoutWidget):
 
     def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=1)
+        # the panel decimates every trace at once (peak_decimate) before handing it over:
+        # pyqtgraph's own downsampling and clipping would redo it per curve and frame
         c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
-        # peak decimation to about one sample per pixel (the default factor keeps all
-        # 4000 points of 20 s at 200 Hz on a 1100 px plot: wide lines cost per segment)
-        c.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
-        c.setDownsampling(auto=True, method="peak")
-        c.setClipToView(True)
         c.setVisible(False)
         c._legend_name = name
         c._plot = plot
@@ -120,27 +159,39 @@ class TracePanel(pg.GraphicsLayoutWidget):
         cs = snap.current_set
         view = view_for(cs.get("exercise") if cs else None)
         wanted = {f"{s}_{k}" for s in ("right", "left") for k in view.hip_traces}
+        shown = []
         for col, curve in self.curves.items():
             y = snap.angles.get(col)
             if curve._plot is self.hip and col != "lumbar_flexion" and col not in wanted:
                 y = None
-            if y is None or len(y) == 0:
+            if y is None or len(y) == 0 or len(y) != len(t):
                 if curve.isVisible():            # emptied once, not every frame
                     curve.setVisible(False)
                     curve.setData([], [])
                 continue
-            have_any = True
-            curve.setVisible(True)
-            if col in JUMPY:      # NaNs must not reach a connect-array path: zero and unjoin them
-                curve.setData(t, np.nan_to_num(y), connect=line_breaks(y))
-            else:
-                curve.setData(t, y, connect="finite")
+            shown.append((col, curve, y))
+        have_any = bool(shown)
+        drawn: dict[str, np.ndarray] = {}
+        if shown:
+            px = max(float(self.pelvis.vb.width()), 100.0)
+            td, ys = peak_decimate(t, np.vstack([y for _, _, y in shown]),
+                                   BIN_PX * snap.window_s / px)
+            for (col, curve, _), y in zip(shown, ys):
+                drawn[col] = y
+                if not curve.isVisible():
+                    curve.setVisible(True)
+                if col in JUMPY:  # NaNs must not reach a connect-array path: zero and unjoin them
+                    curve.setData(td, np.nan_to_num(y), connect=line_breaks(y))
+                else:
+                    curve.setData(td, y, connect="finite")
         self._sync_legend()
         drop_on = self.curves["pelvic_drop_deg"].isVisible() and view.drop_lines
         limits = getattr(snap, "drop_limits_deg", None) or (DROP_GREEN_DEG, DROP_AMBER_DEG)
         for ln, y in zip(self._bands, limits):
-            ln.setPos(y)
-            ln.setVisible(drop_on)
+            if ln.value() != y:
+                ln.setPos(y)
+            if ln.isVisible() != drop_on:
+                ln.setVisible(drop_on)
         t1 = max(snap.t_now_s, snap.window_s)
         t0 = t1 - snap.window_s
         self.pelvis.setXRange(t0, t1, padding=0)
@@ -167,8 +218,8 @@ class TracePanel(pg.GraphicsLayoutWidget):
             self.hip.setYRange(-10, 30)
             self._yrange.clear()
         else:
-            self._autorange(self.pelvis, [snap.angles.get(c) for c, _ in PELVIS_COLUMNS], 10)
-            self._autorange(self.hip, [snap.angles.get(c) for c, _ in HIP_COLUMNS], 30)
+            self._autorange(self.pelvis, [drawn.get(c) for c, _ in PELVIS_COLUMNS], 10)
+            self._autorange(self.hip, [drawn.get(c) for c, _ in HIP_COLUMNS], 30)
         self._draw_shading(snap, t0, t1)
 
     def _autorange(self, plot: pg.PlotItem, ys, minimum: float) -> None:
@@ -221,11 +272,16 @@ class TracePanel(pg.GraphicsLayoutWidget):
                 plot.addItem(reg, ignoreBounds=True)
                 pool.append(reg)
             for reg, (a, b, r) in zip(pool, spans):
-                reg.setBrush(pg.mkBrush(_span_colour(r)))
-                reg.setRegion((a, b))
-                reg.setVisible(True)
+                key = (a, b, item_grade(r))          # re-set only what changed
+                if getattr(reg, "_key", None) != key:
+                    reg._key = key
+                    reg.setBrush(pg.mkBrush(_span_colour(r)))
+                    reg.setRegion((a, b))
+                if not reg.isVisible():
+                    reg.setVisible(True)
             for reg in pool[len(spans):]:
-                reg.setVisible(False)
+                if reg.isVisible():
+                    reg.setVisible(False)
         marks = [s["start_s"] for s in snap.sets if s.get("start_s") is not None]
         if snap.current_set and snap.current_set.get("start_s") is not None:
             marks.append(snap.current_set["start_s"])
@@ -237,10 +293,13 @@ class TracePanel(pg.GraphicsLayoutWidget):
             self.hip.addItem(ln, ignoreBounds=True)
             self._lines.append(ln)
         for ln, m in zip(self._lines, marks):
-            ln.setPos(m)
-            ln.setVisible(True)
+            if ln.value() != m:
+                ln.setPos(m)
+            if not ln.isVisible():
+                ln.setVisible(True)
         for ln in self._lines[len(marks):]:
-            ln.setVisible(False)
+            if ln.isVisible():
+                ln.setVisible(False)
 
 
 def _span_colour(item: dict) -> QtGui.QColor:

@@ -128,12 +128,29 @@ def _right_matrix(b: np.ndarray) -> np.ndarray:
     return np.array([[w, -x, -y, -z], [x, w, z, -y], [y, -z, w, x], [z, y, -x, w]])
 
 
+_SEGMENT_MAPS: dict[bytes, np.ndarray] = {}
+
+
+def _segment_map(R_BS) -> np.ndarray:
+    """The 4×4 linear map ``q_ES -> q_WE ⊗ q_ES ⊗ q_BS*`` of a mounting ``R_BS`` (both factors
+    are constant: computed once per mounting; the live path asks for it every row batch)."""
+    R = np.asarray(R_BS, dtype=float)
+    key = R.tobytes()
+    M = _SEGMENT_MAPS.get(key)
+    if M is None:
+        q_BS = Q.from_matrix(R)
+        M = _left_matrix(Q_WE) @ _right_matrix(Q.conj(q_BS))
+        if len(_SEGMENT_MAPS) >= 64:
+            _SEGMENT_MAPS.clear()
+        _SEGMENT_MAPS[key] = M
+    return M
+
+
 def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
                  normalize: bool = False) -> np.ndarray:
     """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions
     (``normalize``: each row divided by its norm, as :func:`imu.quat.normalize`)."""
-    q_BS = Q.from_matrix(np.asarray(R_BS, dtype=float))
-    M = _left_matrix(Q_WE) @ _right_matrix(Q.conj(q_BS))  # both constant: one linear map
+    M = _segment_map(R_BS)
     q_ES = np.atleast_2d(np.asarray(q_ES, float))
     h = np.asarray(heading_deg, dtype=float)
     turn = not (h.ndim == 0 and float(h) == 0.0)

@@ -193,6 +193,7 @@ class LivePipeline:
         self.samples_by_role: dict[str, int] = {}
         #: the exception that stopped the live analysis (the recording continues), if any
         self.processing_error: BaseException | None = None
+        self._row_listeners: list[Callable[[], None]] = []
         self._pending_profile = None
         if alignment is not None or profile is not None:
             self._pending_profile = (profile, alignment)
@@ -374,6 +375,22 @@ class LivePipeline:
             if self._analysis.message:
                 self._message, self._analysis.message = self._analysis.message, ""
             self.rows_out += n
+
+        for fn in list(self._row_listeners):
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - a viewer never stops the processing
+                self.log(f"row listener failed: {type(exc).__name__}: {exc}")
+                self.remove_rows_listener(fn)
+
+    def add_rows_listener(self, fn: Callable[[], None]) -> None:
+        """Call ``fn()`` (in the worker thread, without the lock) whenever new angle rows are
+        in the ring buffer: a viewer paints then instead of polling :attr:`rows_out`."""
+        self._row_listeners.append(fn)
+
+    def remove_rows_listener(self, fn: Callable[[], None]) -> None:
+        if fn in self._row_listeners:
+            self._row_listeners.remove(fn)
 
     # =========================================================================== sets =====
     def _analysis_settings(self):
