@@ -152,13 +152,7 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
     w = 1.0 / (rk[None, :] + q * np.abs(tg[:, None] - tk[None, :]))
     bg = (w @ bk) / w.sum(axis=1, keepdims=True)
-    if len(tg) < 2 or not (np.all(np.isfinite(t)) and np.all(np.diff(t) >= 0)):
-        return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
-    # linear interpolation on the 1 s grid, the three axes at once
-    x = t - tg[0]
-    i = np.minimum(x.astype(np.int64), len(tg) - 2)
-    f = (x - i)[:, None]
-    return bg[i] * (1.0 - f) + bg[i + 1] * f
+    return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
 
 
 class StandingBiasStream:
