@@ -15,10 +15,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sqlite3
+import os
 import sys
 
 from imu.errors import ImuError
+
+# A command's numerical work runs one forked process per sensor (imu.workers.fork_map) and
+# numpy's own small products; OpenBLAS thread pools spinning beside those only take CPU from
+# them (on the 1 h angles bench: ~1 CPU-s of 7). One BLAS thread per process unless the user
+# chose otherwise; set before numpy is first imported (it is not imported above).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 #: Subcommand modules, in the order ``imu --help`` lists them.
 COMMAND_MODULES = [
@@ -101,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"imu {args.command}: error: {exc.strerror or exc}"
               + (f": {where}" if where else ""), file=sys.stderr)
         return 2
-    except sqlite3.OperationalError as exc:  # e.g. "database or disk is full" while writing
+    except Exception as exc:  # noqa: BLE001 - only sqlite3's OperationalError is handled here
+        sq = sys.modules.get("sqlite3")  # (imported only by the commands that use it)
+        if sq is None or not isinstance(exc, sq.OperationalError):
+            raise
+        # e.g. "database or disk is full" while writing
         print(f"imu {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
