@@ -207,8 +207,17 @@ def segment_angles(segments: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     tilt = -_atan2d(P[1, 0], P[1, 1])
     rot = _atan2d(P[0, 2], P[2, 2])
     out = {"pelvis_tilt": tilt, "pelvis_obliquity": _asind(-P[1, 2]), "pelvis_rotation": rot}
-    yaw = np.radians(rot)
-    cos_yaw, sin_yaw = np.cos(yaw), np.sin(yaw)
+    # cos and sin of the pelvis heading atan2(R02, R22), without the angle: R02, R22 over
+    # their length (1, 0 where both are 0, as atan2(0, 0) = 0)
+    r = P[0, 2] * P[0, 2]
+    r += P[2, 2] * P[2, 2]
+    np.sqrt(r, out=r)
+    level = r == 0
+    if level.any():
+        r[level] = np.inf
+    cos_yaw, sin_yaw = P[2, 2] / r, P[0, 2] / r
+    if level.any():
+        cos_yaw[level] = 1.0
 
     def rel(B, i, j):  # element (i, j) of P^T B
         return P[0, i] * B[0, j] + P[1, i] * B[1, j] + P[2, i] * B[2, j]

@@ -21,7 +21,8 @@ from imu.kinematics.acc_offset import correct as correct_acc
 from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns, segment_angles
-from imu.kinematics.heading import HeadingHoldSettings, HeadingHoldStream, hold_heading
+from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
+                                    wrap_deg)
 from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
@@ -289,15 +290,25 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
 _BLOCK_ROWS = 16384
 
 
-def _held_angles(q_raw: dict, offset_deg: dict) -> dict:
+def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> dict:
     """:func:`segment_angles` of the segment quaternions ``q_raw`` (role → (N, 4)) turned by
-    their heading offsets (role → (N,) degrees), a block of rows at a time."""
+    their heading offsets (role → (N,) degrees about world +Y), a block of rows at a time.
+
+    A turn of every segment about the vertical changes the pelvis rotation only: the others
+    are angles relative to the pelvis or to its heading, and the tilt and obliquity come from
+    the pelvis's row along +Y, which the turn leaves alone. So each other segment is turned by
+    its offset minus the pelvis's, the pelvis not at all, and the pelvis's offset is added to
+    its rotation (wrapped to [-180, 180)): the same angles for two fewer sines and cosines a
+    row."""
     n = len(next(iter(q_raw.values())))
     cols: dict = {}
     for i0 in range(0, n, _BLOCK_ROWS):
         i1 = min(n, i0 + _BLOCK_ROWS)
-        part = segment_angles({r: rotate_heading(q[i0:i1], offset_deg[r][i0:i1])
+        h_ref = offset_deg[reference][i0:i1]
+        part = segment_angles({r: q[i0:i1] if r == reference else
+                               rotate_heading(q[i0:i1], offset_deg[r][i0:i1] - h_ref)
                                for r, q in q_raw.items()})
+        part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
         for c, v in part.items():
             if c not in cols:
                 cols[c] = np.empty(n)

@@ -214,6 +214,11 @@ def encode(m: np.ndarray, level: int = 1, hints: dict | None = None) -> bytes:
     return b"".join(heads + bodies)
 
 
+#: quantised methods → (count dtype, its smallest value: the stored -0.0)
+_QUANT = {QUANT16: (np.int16, int(np.iinfo(np.int16).min)),
+          QUANT32: (np.int32, int(np.iinfo(np.int32).min))}
+
+
 def _decode_column(method: int, param: float, raw: bytes, n: int, out: np.ndarray) -> None:
     """Write column values into ``out`` (a float64/int64 view of length n)."""
     if method == RAW:
@@ -226,12 +231,11 @@ def _decode_column(method: int, param: float, raw: bytes, n: int, out: np.ndarra
     elif method == DELTA64:
         out.view(np.int64)[:] = np.cumsum(np.frombuffer(raw, np.int64, count=n), dtype=np.int64)
     elif method in (QUANT16, QUANT32):
-        dt = np.int16 if method == QUANT16 else np.int32
+        dt, neg_zero = _QUANT[method]
         k = np.cumsum(np.frombuffer(raw, dt, count=n), dtype=dt)
         np.multiply(k, param, out=out, dtype=np.float64)
-        negzero = k == np.iinfo(dt).min
-        if negzero.any():
-            out[negzero] = -0.0
+        if k.min() == neg_zero:  # the stored -0.0
+            out[k == neg_zero] = -0.0
     else:
         raise ValueError(f"unknown column method {method}")
 
