@@ -159,3 +159,42 @@ def test_lsl_flag_publishes_raw_streams_and_the_live_angles():
     # the published hip flexion covers the hinge reps (> 15°) the pipeline found
     flex = rows[:, names.index("right_hip_flexion")]
     assert np.nanmax(flex) > 15.0 and len(pipe.reps) >= 2
+
+
+def test_angle_rows_come_as_soon_as_the_sensor_they_wait_for_delivers():
+    """Rows need a sample at or after them from every sensor: the block of the sensor with the
+    oldest newest sample completes rows at once, without waiting for the other sensors' next
+    blocks (they would hold finished rows back by up to a notification interval)."""
+    from imu.chain import simulator_profile
+    from imu.live.angles import LiveAngleStage
+    from imu.types import SampleBlock
+
+    res = sim()
+
+    class Src:
+        def simulate(self):
+            return res
+
+    stage = LiveAngleStage(simulator_profile(Src()).alignment(),
+                           {r: d.info.rate_hz for r, d in res.session.sensors.items()})
+    roles = list(res.session.sensors)
+
+    def block(role, i0, n=5):
+        d = res.session.sensors[role]
+        sl = slice(i0, i0 + n)
+        return SampleBlock(d.info.sensor_id, d.seq[sl], d.t_sensor_s[sl], d.t_sensor_s[sl],
+                           d.acc[sl], d.gyr[sl])
+
+    # staggered sensors: role k's blocks end k samples later than role 0's
+    nxt = {r: k for k, r in enumerate(roles)}
+    for r in roles:                               # one round: every sensor delivered
+        stage.push(r, block(r, 0, 5 + nxt[r]))
+        nxt[r] += 5
+    emitted = []
+    for _ in range(30):
+        # the sensor the rows wait for: the oldest newest sample
+        r = min(roles, key=lambda x: res.session.sensors[x].t_sensor_s[nxt[x] - 1])
+        out = stage.push(r, block(r, nxt[r]))
+        nxt[r] += 5
+        emitted.append(out is not None and len(out.time_s) > 0)
+    assert all(emitted)                           # each such block completed rows at once

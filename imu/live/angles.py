@@ -3,7 +3,7 @@
 :class:`LiveAngles` is :class:`imu.kinematics.pipeline.AnglePipeline` (same fusion, same
 interpolation rules, same heading hold, same numbers) fed in two steps: :meth:`push` fuses and
 buffers a block (every BLE notification), :meth:`flush` computes the rows completed so far (once
-every sensor delivered a block since the last batch). The rotation algebra of a row batch costs about the same for 1 row as for
+the rows can move on: the sensor the rows wait for delivered). The rotation algebra of a row batch costs about the same for 1 row as for
 20, so batching keeps the live path far below real time for 3 sensors at 100-200 Hz.
 """
 
@@ -43,8 +43,9 @@ class LiveAngleStage:
     (:class:`imu.live.clock.StreamingClock`) onto the session clock, the block is fused at once
     (:meth:`LiveAngles.push`), and the rows completed so far are handed out (:meth:`push` returns
     them; :meth:`flush` forces it) as soon as every role has delivered a block since the last
-    batch (a BLE notification from each sensor: that is when rows can be complete), or at the
-    latest every ``flush_s`` seconds of data (a silent sensor does not hold the rows back).
+    batch, or as soon as the sensor the rows were waiting for delivers (the one whose newest
+    sample is the oldest: only its blocks complete rows), or at the latest every ``flush_s``
+    seconds of data (a silent sensor does not hold the rows back).
 
     Parameters
     ----------
@@ -72,6 +73,7 @@ class LiveAngleStage:
         self._next_flush_s = -np.inf
         self._roles = set(self.angles.roles)
         self._since: set = set()                  # roles that delivered since the last batch
+        self._latest: dict = {}                   # role -> its newest sample time, s
 
     def times(self, role: str, blk) -> np.ndarray:
         """Sample times (s, session clock) of a raw block of ``role``."""
@@ -84,11 +86,23 @@ class LiveAngleStage:
 
     def push(self, role: str, blk) -> AngleTable | None:
         """Fuse a raw block (:class:`~imu.types.SampleBlock`); returns the completed rows when
-        ``flush_s`` of data passed since the last batch, else None."""
-        self.angles.push(role, self.times(role, blk), blk.acc, blk.gyr)
+        the block can complete rows (it came from the sensor the others were waiting for, or
+        every sensor delivered since the last batch) or ``flush_s`` of data passed since the
+        last batch, else None."""
+        t_s = self.times(role, blk)
+        self.angles.push(role, t_s, blk.acc, blk.gyr)
         self._since.add(role)
+        # a row is complete once every sensor has a sample at or after it: the rows can move
+        # on only when the sensor with the oldest newest sample delivers (the others' later
+        # blocks alone complete nothing; waiting for every sensor would hold finished rows
+        # back by up to a notification interval)
+        prev = self._latest.get(role)
+        limiting = (prev is not None and len(self._latest) == len(self._roles)
+                    and prev <= min(self._latest.values()))
+        if len(t_s):
+            self._latest[role] = float(t_s[-1]) if prev is None else max(prev, float(t_s[-1]))
         t = float(blk.t_host_s[-1])
-        if t < self._next_flush_s and not self._since >= self._roles:
+        if t < self._next_flush_s and not limiting and not self._since >= self._roles:
             return None
         self._next_flush_s = t + self.flush_s
         self._since.clear()

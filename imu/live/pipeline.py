@@ -132,7 +132,8 @@ class LivePipeline:
     raw_keep_s : float
         Raw samples kept in memory for calibration, seconds.
     flush_s : float
-        Angle rows are computed as soon as every sensor delivered a block since the last batch,
+        Angle rows are computed as soon as a block can complete rows (from the sensor the rows
+        wait for, or every sensor delivered since the last batch),
         and at the latest this often (seconds of data; 0: after every block).
     """
 
