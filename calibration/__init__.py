@@ -92,8 +92,8 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
         acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                        acc_scale=stored.acc_scale) if stored else None
-        acc, acc_rec[role] = accs[role]  # stored correction, then the recording's
-        y, bias, fig = vertical_axis(acc[m], d.gyr[m])
+        acc_rec[role] = accs[role].entry
+        y, bias, fig = vertical_axis(accs[role].corrected(d.acc[m]), d.gyr[m])
         quality["standing"]["sensors"][role] = fig
         meta = {"gyr_bias": "estimated", "source": "calibration quiet standing",
                 "still_s": float(ph.standing[1] - ph.standing[0])}

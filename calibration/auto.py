@@ -248,8 +248,8 @@ def calibrate_auto(session: Session, *, intrinsics: dict | None = None,
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(r)
         acc_corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
                                        acc_scale=stored.acc_scale) if stored else None
-        acc, acc_rec[r] = accs[r]  # stored correction, then the recording's
-        y, bias, fig = vertical_axis(acc[m], d.gyr[m])
+        acc_rec[r] = accs[r].entry
+        y, bias, fig = vertical_axis(accs[r].corrected(d.acc[m]), d.gyr[m])
         if not d.has_raw:
             bias = np.zeros(3)  # the rate is derived from the vendor's orientation
         ys[r], biases[r] = y, bias

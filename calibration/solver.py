@@ -164,39 +164,68 @@ def flexion_axis(t_s: np.ndarray, gyr: np.ndarray, y_S: np.ndarray, gyr_bias: np
     return AxisResult(z, figures)
 
 
-def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: bool = False):
-    """``(acc corrected, profile entry)``: the sensor's accelerometer offset and scale estimated
-    from the whole recording (:mod:`imu.kinematics.acc_offset`), applied to ``acc``; the entry
-    is None for a sensor without raw samples. ``stored``: ``acc`` already has a stored
-    accelerometer correction (a multi-pose fit), so only a small remainder is expected (the
-    prior is :data:`~imu.kinematics.acc_offset.STORED_PRIOR`)."""
+@dataclass(frozen=True)
+class RecordingAcc:
+    """A sensor's specific force as the calibration uses it: the stored accelerometer correction
+    (a multi-pose fit, if any), then the one estimated from the recording itself
+    (:mod:`imu.kinematics.acc_offset`, if believed). Small, so a worker process hands it back
+    cheaply; the correction is applied only to the samples the calibration reads.
+
+    Attributes
+    ----------
+    stored, recording : tuple or None
+        ``(offset_m_s2, scale)`` of each correction (:func:`imu.kinematics.acc_offset.correct`),
+        None where there is none.
+    entry : dict or None
+        The profile's ``acc_recording`` entry; None for a sensor without raw samples or whose
+        angles come from its own orientation.
+    """
+
+    stored: tuple | None = None
+    recording: tuple | None = None
+    entry: dict | None = None
+
+    def corrected(self, acc: np.ndarray) -> np.ndarray:
+        """``acc`` (…, 3) raw specific force, m/s² → with both corrections removed."""
+        from imu.kinematics.acc_offset import correct
+
+        return correct(correct(acc, self.stored), self.recording)
+
+
+def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None = None
+                  ) -> RecordingAcc:
+    """The sensor's accelerometer offset and scale estimated from the whole recording
+    (:mod:`imu.kinematics.acc_offset`) as a :class:`RecordingAcc`; ``acc`` is its raw specific
+    force. ``stored``: the stored accelerometer correction ``(offset_m_s2, scale)`` (a multi-pose
+    fit), applied first, so only a small remainder is expected (the prior is
+    :data:`~imu.kinematics.acc_offset.STORED_PRIOR`)."""
     from imu.kinematics.acc_offset import STORED_PRIOR, AccOffsetSettings, correct, estimate_sensor
 
-    est = estimate_sensor(data, t_s, acc, STORED_PRIOR if stored else AccOffsetSettings())
+    est = estimate_sensor(data, t_s, correct(acc, stored),
+                          STORED_PRIOR if stored is not None else AccOffsetSettings())
     if est is None:
-        return acc, None
-    if est.applied_:
-        acc = correct(acc, (est.offset_m_s2_, est.scale_))
-    return acc, est.to_dict()
+        return RecordingAcc(stored)
+    return RecordingAcc(stored, (est.offset_m_s2_, est.scale_) if est.applied_ else None,
+                        est.to_dict())
 
 
 def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict:
-    """Role → :func:`recording_acc` of each sensor (after its stored accelerometer correction,
-    if any), the sensors in parallel; none for a sensor whose angles come from its own
-    orientation (``uses_vendor_orientation``: no fusion applies a correction there)."""
-    from imu.intrinsics import IntrinsicCorrection, has_acc_correction
+    """Role → :class:`RecordingAcc` of each sensor (:func:`recording_acc` after its stored
+    accelerometer correction, if any), the sensors in parallel; no recording correction for a
+    sensor whose angles come from its own orientation (``uses_vendor_orientation``: no fusion
+    applies a correction there)."""
+    from imu.intrinsics import has_acc_correction
     from imu.kinematics.pipeline import uses_vendor_orientation
     from imu.workers import fork_map
 
     def one(role):
         d = session.sensors[role]
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
-        corr = IntrinsicCorrection(acc_offset_m_s2=stored.acc_offset_m_s2,
-                                   acc_scale=stored.acc_scale) if stored else None
-        acc = d.acc if corr is None else corr.apply(d.acc, d.gyr)[0]
+        corr = ((stored.acc_offset_m_s2, stored.acc_scale)
+                if stored is not None and has_acc_correction(stored) else None)
         if uses_vendor_orientation(session, role):
-            return acc, None  # the angles use the sensor's own orientation, its own vertical
-        return recording_acc(d, times[role], acc, has_acc_correction(corr))
+            return RecordingAcc(corr)  # the angles use the sensor's own orientation, its vertical
+        return recording_acc(d, times[role], d.acc, corr)
 
     return dict(zip(roles, fork_map(one, list(roles))))
 

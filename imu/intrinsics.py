@@ -56,9 +56,9 @@ class IntrinsicCorrection:
 
     def apply(self, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Corrected ``(acc m/s², gyr rad/s)``, shapes as given ((3,) or (N, 3))."""
-        acc = (np.asarray(acc, dtype=float) - self.acc_offset_m_s2) * self.acc_scale
-        gyr = np.asarray(gyr, dtype=float) - self.gyr_bias_rad_s
-        return acc, gyr
+        acc = np.subtract(acc, self.acc_offset_m_s2, dtype=float)
+        acc *= self.acc_scale  # = (acc - offset) * scale, without a second array
+        return acc, np.subtract(gyr, self.gyr_bias_rad_s, dtype=float)
 
     def to_dict(self) -> dict:
         return {"gyr_bias_rad_s": self.gyr_bias_rad_s.tolist(),

@@ -454,7 +454,9 @@ def correct(acc: np.ndarray, correction) -> np.ndarray:
     if correction is None:
         return acc
     off, scale = correction
-    return (np.asarray(acc, dtype=float) - off) * scale
+    out = np.subtract(acc, off, dtype=float)
+    out *= scale  # = (acc - off) * scale, without a second array
+    return out
 
 
 def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,
