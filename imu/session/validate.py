@@ -213,10 +213,19 @@ def sample_health(d: SensorData) -> dict[str, int]:
 def usable_samples(d: SensorData) -> np.ndarray:
     """Boolean mask (N,) of samples fusion may use: finite values, first of repeated times."""
     acc, gyr = np.asarray(d.acc, float), np.asarray(d.gyr, float)
+    th, ts = np.asarray(d.t_host_s, float), np.asarray(d.t_sensor_s, float)
     # a sum of finite numbers is finite unless it overflows: rows whose sum is finite are
-    # finite throughout, only the others are looked at element by element
-    ok = np.isfinite(d.t_host_s + d.t_sensor_s + acc[:, 0] + acc[:, 1] + acc[:, 2]
-                     + gyr[:, 0] + gyr[:, 1] + gyr[:, 2]) if len(d) else np.ones(0, bool)
+    # finite throughout, only the others are looked at element by element (in cache-sized
+    # blocks of rows)
+    n = len(d)
+    ok = np.empty(n, bool)
+    for i0 in range(0, n, 32768):
+        i1 = min(n, i0 + 32768)
+        t = th[i0:i1] + ts[i0:i1]
+        for c in range(3):
+            t += acc[i0:i1, c]
+            t += gyr[i0:i1, c]
+        np.isfinite(t, out=ok[i0:i1])
     if not ok.all():
         i = np.flatnonzero(~ok)
         ok[i] = (np.isfinite(d.t_host_s[i]) & np.isfinite(d.t_sensor_s[i])
