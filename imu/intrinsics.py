@@ -30,6 +30,24 @@ import numpy as np
 G_M_S2 = 9.80665
 
 
+def affine_rows(x, offset: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+    """``(x - offset) * scale`` as a new float64 array, for vectors ``x`` (…, 3) and per-axis
+    ``offset`` and ``scale`` (3,) (``scale`` None: 1). The same numbers as the plain expression;
+    rows of three are taken 16 at a time, as rows of 48 (numpy's inner loop would otherwise run
+    three elements a call)."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != 3:
+        out = x - offset
+        return out if scale is None else np.multiply(out, scale, out=out)
+    out = np.empty(x.shape)
+    n = len(x) // 16 * 16
+    for xs, os_, k in ((x[:n].reshape(-1, 48), out[:n].reshape(-1, 48), 16), (x[n:], out[n:], 1)):
+        np.subtract(xs, np.tile(offset, k), out=os_)
+        if scale is not None:
+            os_ *= np.tile(scale, k)
+    return out
+
+
 @dataclass
 class IntrinsicCorrection:
     """Per-sensor intrinsic correction (see the module docstring for the model).
@@ -56,9 +74,8 @@ class IntrinsicCorrection:
 
     def apply(self, acc: np.ndarray, gyr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Corrected ``(acc m/s², gyr rad/s)``, shapes as given ((3,) or (N, 3))."""
-        acc = np.subtract(acc, self.acc_offset_m_s2, dtype=float)
-        acc *= self.acc_scale  # = (acc - offset) * scale, without a second array
-        return acc, np.subtract(gyr, self.gyr_bias_rad_s, dtype=float)
+        return (affine_rows(acc, self.acc_offset_m_s2, self.acc_scale),
+                affine_rows(gyr, self.gyr_bias_rad_s))
 
     def to_dict(self) -> dict:
         return {"gyr_bias_rad_s": self.gyr_bias_rad_s.tolist(),

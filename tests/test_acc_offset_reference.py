@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from imu import quat as Q
+from imu.intrinsics import IntrinsicCorrection
 from imu.kinematics.acc_offset import (STORED_PRIOR, AccOffsetEstimator, AccOffsetSettings,
-                                       _prefix_product, _rotvec_quat)
+                                       _prefix_product, _rotvec_quat, correct)
 from imu.kinematics.heading import runs
 from imu.kinematics.pipeline import sensor_times_s
 from imu.kinematics.still import smoothed_rate_norm
@@ -184,3 +185,20 @@ def test_estimate_equals_the_per_interval_loop_with_gaps_and_bad_samples(recordi
     # and a rate below twice the working rate: no block means
     for rate, sl in ((200.0, slice(None)), (60.0, slice(None, None, 3))):
         _check_same(t[keep][sl], acc[keep][sl], gyr[keep][sl], rate, AccOffsetSettings())
+
+
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 1001])
+def test_corrections_equal_the_plain_expression(n):
+    rng = np.random.default_rng(n)
+    acc, gyr = rng.normal(size=(n, 3)).astype(np.float32), rng.normal(size=(n, 3))
+    corr = IntrinsicCorrection(gyr_bias_rad_s=np.array([0.01, -0.02, 0.03]),
+                               acc_offset_m_s2=np.array([0.3, -0.2, 0.1]),
+                               acc_scale=np.array([1.01, 0.99, 1.0]))
+    want = (np.asarray(acc, dtype=float) - corr.acc_offset_m_s2) * corr.acc_scale
+    a, g = corr.apply(acc, gyr)
+    np.testing.assert_array_equal(a, want)
+    np.testing.assert_array_equal(g, gyr - corr.gyr_bias_rad_s)
+    np.testing.assert_array_equal(correct(acc[::2], (corr.acc_offset_m_s2, corr.acc_scale)),
+                                  want[::2])
+    if n:  # one vector (3,)
+        np.testing.assert_array_equal(corr.apply(acc[0], gyr[0])[0], want[0])

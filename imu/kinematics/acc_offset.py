@@ -453,10 +453,10 @@ def correct(acc: np.ndarray, correction) -> np.ndarray:
     """``acc`` (…, 3) with a stored correction (``(offset_m_s2, scale)`` or None) removed."""
     if correction is None:
         return acc
+    from imu.intrinsics import affine_rows
+
     off, scale = correction
-    out = np.subtract(acc, off, dtype=float)
-    out *= scale  # = (acc - off) * scale, without a second array
-    return out
+    return affine_rows(acc, off, scale)
 
 
 def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,
