@@ -137,8 +137,12 @@ def format_rows(data, decimals, separators=None) -> bytes:
     if all(0 <= d <= 7 for d in dec) and all(0 < e < 128 for e in ends):
         tops = []
         for v, d in zip(cols, dec):
-            a = np.abs(v)
-            tops.append(float(np.max(a, where=np.isfinite(a), initial=0.0)) * 10.0 ** d)
+            # two passes without temporaries (fmax/fmin skip NaN)
+            top = max(float(np.fmax.reduce(v)), -float(np.fmin.reduce(v)))
+            if not np.isfinite(top):  # inf somewhere (or all NaN): the largest finite magnitude
+                a = np.abs(v)
+                top = float(np.max(a, where=np.isfinite(a), initial=0.0))
+            tops.append(top * 10.0 ** d)
         if all(t < 0.5e7 * 10.0 ** d for t, d in zip(tops, dec)):
             return _format_rows_words(cols, dec, ends, tops)
     return _format_rows_bytewise(np.column_stack(cols), dec, seps)
