@@ -260,20 +260,30 @@ def _block_means(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _block_means_rows(x: np.ndarray, k: int) -> np.ndarray:
+    """Means of ``k`` consecutive rows of ``x`` (N, 3) (an incomplete last block left out), as
+    (3, N // k): one matrix product over the rows ``k`` at a time, (N // k, 3k) @ (3k, 3)."""
+    n = len(x) // k * k
+    pick = np.tile(np.eye(3), (k, 1))  # (3k, 3): row 3i + j adds component j of the block's i-th
+    out = (x[:n].reshape(-1, 3 * k) @ pick).T
+    out /= k
+    return np.ascontiguousarray(out)
+
+
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
-    """Mean over the ``m`` samples from ``i - m // 2`` (clipped to the ends) along axis 0 for
-    each sample i (the window shrinks at the end only); ``len(x) >= m``."""
-    n, h = len(x), m // 2
-    c = np.empty((n + 1,) + x.shape[1:])
-    c[0] = 0.0
-    np.cumsum(x, axis=0, out=c[1:])
+    """Mean over the ``m`` samples from ``i - m // 2`` (clipped to the ends) along the last
+    axis for each sample i (the window shrinks at the end only); ``x.shape[-1] >= m``."""
+    n, h = x.shape[-1], m // 2
+    c = np.empty(x.shape[:-1] + (n + 1,))
+    c[..., 0] = 0.0
+    np.cumsum(x, axis=-1, out=c[..., 1:])
     out = np.empty(x.shape)
-    full = c[m:] - c[:-m]  # the windows that start at 0 … n - m
+    full = c[..., m:] - c[..., :-m]  # the windows that start at 0 … n - m
     full /= m
-    out[:h] = full[0]
-    out[h:n - m + h + 1] = full
+    out[..., :h] = full[..., :1]
+    out[..., h:n - m + h + 1] = full
     end = np.arange(n - m + 1, n - h)  # later windows run to the end
-    out[n - m + h + 1:] = (c[n] - c[end]) / (n - end).reshape((-1,) + (1,) * (x.ndim - 1))
+    out[..., n - m + h + 1:] = (c[..., n:] - c[..., end]) / (n - end)
     return out
 
 
@@ -327,27 +337,28 @@ class AccOffsetEstimator:
         self.applied_ = False
         self.chi2_per_dof_ = float("nan")
         t = np.asarray(t_s, dtype=float)
-        # components first (3, N), each contiguous; ``acc`` and ``gyr`` stay (N, 3) views of them
-        aT = np.array(np.asarray(acc, dtype=float).T, order="C")
-        gT = np.array(np.asarray(gyr, dtype=float).T, order="C")
-        ok = np.isfinite(t)
-        for x in (aT, gT):
-            f = np.isfinite(x)
-            ok &= f[0] & f[1] & f[2]
-        if not ok.all():
-            t, aT, gT = t[ok], aT[:, ok], gT[:, ok]
+        acc = np.asarray(acc, dtype=float)
+        gyr = np.asarray(gyr, dtype=float)
+        if not np.isfinite(np.sum(t) + np.sum(acc) + np.sum(gyr)):  # else every value is finite
+            ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
+            t, acc, gyr = t[ok], acc[ok], gyr[ok]
         # body motion needs no more than ~50 Hz here: block means of k samples (a fifth of the
-        # work at 200 Hz; the same figures, measured on the drills at 104 and 200 Hz)
+        # work at 200 Hz; the same figures, measured on the drills at 104 and 200 Hz); from here
+        # on components first (3, N), each contiguous (``acc`` and ``gyr``: (N, 3) views)
         k = max(1, int(rate_hz // st.work_rate_hz))
         if k > 1:
-            t, aT, gT = (_block_means(x, k) for x in (t, aT, gT))
+            t = _block_means(t, k)
+            aT, gT = (_block_means_rows(x, k) for x in (acc, gyr))
             rate_hz = rate_hz / k
+        else:
+            aT, gT = (np.ascontiguousarray(x.T) for x in (acc, gyr))
         acc, gyr = aT.T, gT.T
         m = max(1, int(round(0.5 * rate_hz)))
         if len(t) < 4 * m:
             return self
-        mu = _moving_mean(acc, m)
-        spread = np.sqrt(_moving_mean(np.sum((acc - mu) ** 2, axis=1), m))
+        dev = aT - _moving_mean(aT, m)
+        dev *= dev
+        spread = np.sqrt(_moving_mean(dev[0] + dev[1] + dev[2], m))  # = np.sum(…, axis=1)
         still = (smoothed_rate_norm(gyr, rate_hz, 0.5) < st.still_rad_s) & (spread < st.acc_spread_m_s2)
         if still.sum() < m:
             return self
