@@ -27,7 +27,7 @@ from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
 from imu.types import AngleTable, Session, role_side
-from imu.workers import fork_map, pool_map
+from imu.workers import can_fork, fork_map, pool_map, shared_empty
 
 log = get_logger(__name__)
 
@@ -220,6 +220,12 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     base_hz = float(rate_hz) if rate_hz else raw[roles[0]][3]
     time_s = common_time_base({r: raw[r][0] for r in roles}, base_hz, span="union")
 
+    # each task writes its resampled result into arrays made here, shared with forked
+    # children (nothing pickled back; plain arrays where the tasks run on threads)
+    alloc = shared_empty if can_fork() and len(roles) > 1 else np.empty
+    quats = {r: alloc((len(time_s), 4)) for r in roles}
+    gnorm = {r: alloc(len(time_s)) for r in roles}
+
     def fuse_one(role):
         t, acc, gyr, r_hz = raw[role]
         if uses_vendor_orientation(session, role):  # the sensor's own orientation, no fusion
@@ -228,8 +234,9 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                 log.info("%s: the sensor's own orientation (%d samples at %s Hz)", role, len(t),
                          f"{r_hz:g}")
             g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)
-            return (resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz),
-                    resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz), [])
+            quats[role][:] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
+            gnorm[role][:] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
+            return []
         if win:
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
@@ -238,16 +245,15 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                  causal=causal, **settings)
         g = smoothed_rate_norm(gyr, r_hz)
         br = bracket_times(t, time_s, 5.0 / r_hz)
-        return (resample_quat(t, q, time_s, bracket=br), resample_vec(t, g, time_s, bracket=br),
-                gap_restarts_s(t, acc, gyr, r_hz) if restarts_s is not None else None)
+        quats[role][:] = resample_quat(t, q, time_s, bracket=br)
+        gnorm[role][:] = resample_vec(t, g, time_s, bracket=br)
+        return gap_restarts_s(t, acc, gyr, r_hz) if restarts_s is not None else None
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
     make_filter(filter, base_hz, **settings)
     res = dict(zip(roles, fork_map(fuse_one, roles)))
-    quats = {r: v[0] for r, v in res.items()}
-    gnorm = {r: v[1] for r, v in res.items()}
     if restarts_s is not None:
-        restarts_s.update({r: v[2] for r, v in res.items()})
+        restarts_s.update(res)
     return time_s, quats, gnorm, base_hz
 
 
