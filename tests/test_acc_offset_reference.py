@@ -182,8 +182,8 @@ def test_estimate_equals_the_per_interval_loop_with_gaps_and_bad_samples(recordi
     # a 0.5 s gap in the middle of the recording: the interval over it is not used
     keep = np.ones(len(t), bool)
     keep[len(t) // 2:len(t) // 2 + 100] = False
-    # and a rate below twice the working rate: no block means
-    for rate, sl in ((200.0, slice(None)), (60.0, slice(None, None, 3))):
+    # blocks of 4 and of 3 samples, and a rate below twice the working rate: no block means
+    for rate, sl in ((200.0, slice(None)), (150.0, slice(None)), (60.0, slice(None, None, 3))):
         _check_same(t[keep][sl], acc[keep][sl], gyr[keep][sl], rate, AccOffsetSettings())
 
 

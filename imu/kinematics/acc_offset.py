@@ -236,15 +236,18 @@ def _interval_sums(scan: tuple, aT: np.ndarray, dt: np.ndarray, r0: np.ndarray,
         SR[c0:c1] = np.moveaxis(_segment_sums(Rm, lo, hi), -1, 0)
         Sa[c0:c1] = _segment_sums(Ram, lo, hi).T
         SA[c0:c1] = np.moveaxis(_segment_sums(RAm, lo, hi), -1, 0)
-        # Σ [Ra]× C over the interval with C its own running sum of Rm: the running sum over the
-        # run (C_run, no longer than a run: its rounding stays that of the interval's figures)
-        # less its value before the interval, Σ [Ra]× C_run − [Σ Ra]× C_run(before)
-        C = np.cumsum(Rm, axis=-1)
-        X = np.stack([Ram[1] * C[2] - Ram[2] * C[1], Ram[2] * C[0] - Ram[0] * C[2],
-                      Ram[0] * C[1] - Ram[1] * C[0]])
-        Cb = np.where(lo > 0, C[..., lo - 1], 0.0)
-        Ev[c0:c1] = (np.moveaxis(_segment_sums(X, lo, hi), -1, 0)
-                     - _skew(Sa[c0:c1]) @ np.moveaxis(Cb, -1, 0))
+        # Σ_k [Ra_k]× C_k over the interval, C_k its running sum of Rm up to k, is
+        # Σ_q [D_q]× Rm_q with D_q the sum of Ra from q to the interval's end: that sum is
+        # S(end) − S(q) with S the running sum of Ra over the run before each step (no longer
+        # than a run: its rounding stays that of the interval's figures), so
+        # Σ [Ra]× C = [S(end)]× Σ Rm − Σ [S(q)]× Rm_q
+        S = np.empty((3, Ram.shape[1] + 1))
+        S[:, 0] = 0.0
+        np.cumsum(Ram, axis=-1, out=S[:, 1:])
+        Y = np.stack([S[1, :-1] * Rm[2] - S[2, :-1] * Rm[1], S[2, :-1] * Rm[0] - S[0, :-1] * Rm[2],
+                      S[0, :-1] * Rm[1] - S[1, :-1] * Rm[0]])
+        Ev[c0:c1] = (_skew(S[:, hi].T) @ SR[c0:c1]
+                     - np.moveaxis(_segment_sums(Y, lo, hi), -1, 0))
         c0 = c1
     return R0, RaA, RaB, RB, SR, Sa, SA, Ev
 
@@ -262,12 +265,12 @@ def _block_means(x: np.ndarray, k: int) -> np.ndarray:
 
 def _block_means_rows(x: np.ndarray, k: int) -> np.ndarray:
     """Means of ``k`` consecutive rows of ``x`` (N, 3) (an incomplete last block left out), as
-    (3, N // k): one matrix product over the rows ``k`` at a time, (N // k, 3k) @ (3k, 3)."""
+    (3, N // k): one matrix product over the rows ``k`` at a time, (3, 3k) @ (3k, N // k)."""
     n = len(x) // k * k
-    pick = np.tile(np.eye(3), (k, 1))  # (3k, 3): row 3i + j adds component j of the block's i-th
-    out = (x[:n].reshape(-1, 3 * k) @ pick).T
+    pick = np.tile(np.eye(3), (1, k))  # (3, 3k): column 3i + j adds component j of the i-th
+    out = pick @ x[:n].reshape(-1, 3 * k).T
     out /= k
-    return np.ascontiguousarray(out)
+    return out
 
 
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
@@ -362,7 +365,7 @@ class AccOffsetEstimator:
         still = (smoothed_rate_norm(gyr, rate_hz, 0.5) < st.still_rad_s) & (spread < st.acc_spread_m_s2)
         if still.sum() < m:
             return self
-        bias0 = np.median(gT[:, still], axis=1)
+        bias0 = np.median(gT[:, still], axis=1, overwrite_input=True)  # a copy already
         still &= smoothed_rate_norm(gyr - bias0, rate_hz, 0.5) < st.rest_rad_s
         spans = np.array(runs(still), dtype=int).reshape(-1, 2)
         spans = spans[t[spans[:, 1] - 1] - t[spans[:, 0]] >= st.min_rest_s]
