@@ -105,8 +105,22 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     app = ensure_app()
     # as `imu demo`: the virtual sensors in their own process; it logs when each notification
     # left its sensor
-    src = SimulatedSource("demo", rate_hz=rate_hz, seed=3, calibration=False, process=True)
+    # (IMU_BENCH_SENSORS=inprocess: in our process, for comparison)
+    src = SimulatedSource("demo", rate_hz=rate_hz, seed=3, calibration=False,
+                          process=os.environ.get("IMU_BENCH_SENSORS") != "inprocess")
     src.log_notifications = True
+    sent_here: list[tuple] = []                    # the same log, sensors in our process
+    if not src.process:
+        from imu.sources.ble.sensor_process import _logger
+        from imu.sources.ble import protocol as P
+        from imu.sources.ble.virtual import VirtualSensor
+        notify = VirtualSensor._notify
+
+        async def logged_notify(self, pkt):
+            _logger(self, sent_here, P)(pkt)
+            await notify(self, pkt)
+
+        VirtualSensor._notify = logged_notify
     pipe = LivePipeline(src, profile=skipped_calibration(src))
 
     # the clock model's error: a block's last sample on the session clock minus the moment the
@@ -137,21 +151,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     feed_cpu = [0.0]                                # the live processing's CPU (pipeline thread)
     feed = pipe.feed
 
-    feed_prof = None
-    if os.environ.get("IMU_BENCH_PROFILE"):   # and of the live processing (feed calls)
-        import cProfile
-        feed_prof = cProfile.Profile()
-
     def timed_feed(blk):
-        if feed_prof is not None and "cpu0" in marks and "cpu1" not in marks:
-            feed_prof.enable()
-            try:
-                return _timed_feed(blk)
-            finally:
-                feed_prof.disable()
-        return _timed_feed(blk)
-
-    def _timed_feed(blk):
         c = time.thread_time()
         current["feed"] = (time.monotonic(), blk.sensor_id,
                            int(blk.seq[-1]) if len(blk) else -1)
@@ -222,7 +222,6 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(os.environ["IMU_BENCH_PROFILE"])
-                feed_prof.dump_stats(os.environ["IMU_BENCH_PROFILE"] + ".feed")
             marks.update(cpu1=time.process_time(), thr1=time.thread_time(), w1=now,
                          n1=len(paints), rows1=pipe.rows_out, wk1=worker_cpu(),
                          feed1=feed_cpu[0], err1=len(clock_err), gc1=len(gc_pauses),
@@ -241,7 +240,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     # when each notification left its virtual sensor: (sensor id, last seq) -> monotonic time,
     # and each notification's batch age (its oldest sample's age when sent)
     sent = (src.sensor_process.stats if src.sensor_process is not None else {}) \
-        .get("notifications", [])
+        .get("notifications", sent_here)
     notified = {(sid, seq): t for sid, seq, t, _ in sent}
     ages = np.array([t - c for _, _, t, c in sent if marks.get("w0", 0) <= t <= marks.get("w1", 0)])
     LiveAngleStage.times = times
@@ -283,7 +282,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     frame_s = np.array([b - a for a, b, _ in win_paints])
     refresh_s = np.array([b - a for a, b in refreshes if marks["w0"] <= a <= marks["w1"]])
     data_s = (marks["rows1"] - marks["rows0"]) / rate_hz      # angle rows at the sensor rate
-    ms = lambda a, q: float(np.percentile(a, q) * 1000)         # noqa: E731
+    ms = lambda a, q: float(np.percentile(a, q) * 1000) if len(a) else float("nan")  # noqa: E731
     worker = marks["wk1"] - marks["wk0"]
     feed_s = marks["feed1"] - marks["feed0"]
     return {"fps": (marks["n1"] - marks["n0"]) / wall,
