@@ -462,14 +462,20 @@ def test_peak_decimation_keeps_every_bins_extremes_and_the_gaps():
     y = np.sin(2 * np.pi * 0.5 * t) * 30.0
     y[1234] = 80.0                                   # a one-sample spike
     y[2000:2100] = np.nan                            # a gap of 0.5 s
-    td, yd = peak_decimate(t + 100.0, np.vstack([y, -y]), 20.0 / 550)
-    assert len(td) < 1200 and yd.shape == (2, len(td))
+    ys = np.vstack([y, -y])
+    td, yd = peak_decimate(t + 100.0, ys, 20.0 / 550)
+    assert yd.shape[1] < 1200 and yd.shape == td.shape == (2, yd.shape[1])
+    for x, v, full in zip(td, yd, ys):
+        assert np.all(np.diff(x) >= 0)               # in time order
+        j = np.round((x - 100.0) * 200).astype(int)  # each kept point is a sample, at its time
+        ok = np.isfinite(v)
+        assert np.array_equal(v[ok], full[j[ok]])
     assert np.nanmax(yd[0]) == 80.0 and np.nanmin(yd[1]) == -80.0   # the spike survives
-    assert np.nanmax(yd[0][td < 106.0]) == pytest.approx(30.0, abs=0.01)   # no spike there
-    gap = (td > 100.0 + 2005 / 200) & (td < 100.0 + 2095 / 200)
+    assert np.nanmax(yd[0][td[0] < 106.0]) == pytest.approx(30.0, abs=0.01)   # no spike there
+    gap = (td[0] > 100.0 + 2005 / 200) & (td[0] < 100.0 + 2095 / 200)
     assert gap.any() and np.isnan(yd[:, gap]).all()                   # the gap stays a gap
     # bins are aligned to absolute time: the same sample lands in the same bin next frame
-    td2, _ = peak_decimate(t[5:] + 100.0, np.vstack([y[5:]]), 20.0 / 550)
-    assert np.isin(td2[4:-4], td).all()
+    td2, _ = peak_decimate(t[5:] + 100.0, ys[:1, 5:], 20.0 / 550)
+    assert np.isin(td2[0, 4:-4], td[0]).all()
     short_t, short_y = peak_decimate(t[:10], y[None, :10], 0.004)   # bins under 2 samples
     assert np.array_equal(short_t, t[:10])            # nothing to decimate

@@ -35,9 +35,9 @@ def peak_decimate(t: np.ndarray, ys: np.ndarray, bin_s: float):
     """Peak-preserving decimation of several traces sharing one time axis, for drawing.
 
     Samples are grouped in bins of ``bin_s`` seconds aligned to absolute time (so a sliding
-    window does not make the picture shimmer); each bin becomes two points at its first
-    sample's time, its minimum then its maximum (NaNs ignored; an all-NaN bin stays NaN, a gap).
-    Short traces (at most two samples per bin) are returned as they are.
+    window does not make the picture shimmer); each bin keeps two samples of each trace, its
+    minimum and its maximum, in time order and at their own times (NaNs ignored; an all-NaN
+    bin stays NaN: a gap). Short traces (at most two samples per bin) are returned as they are.
 
     Parameters
     ----------
@@ -50,8 +50,9 @@ def peak_decimate(t: np.ndarray, ys: np.ndarray, bin_s: float):
 
     Returns
     -------
-    t_out : ndarray, shape (M,)
-    ys_out : ndarray, shape (C, M)
+    ts_out : ndarray, shape (C, M) or (N,)
+        Each trace's times (the input ``t`` when nothing was decimated).
+    ys_out : ndarray, shape (C, M) or (C, N)
     """
     t = np.asarray(t, dtype=float)
     ys = np.asarray(ys, dtype=float)
@@ -59,16 +60,28 @@ def peak_decimate(t: np.ndarray, ys: np.ndarray, bin_s: float):
         return t, ys
     idx = np.floor(t / bin_s)
     starts = np.flatnonzero(np.r_[True, idx[1:] != idx[:-1]])
-    if 2 * len(starts) >= len(t):
+    nb, n = len(starts), len(t)
+    if 2 * nb >= n:
         return t, ys
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         lo = np.fmin.reduceat(ys, starts, axis=1)
         hi = np.fmax.reduceat(ys, starts, axis=1)
-    out = np.empty((ys.shape[0], 2 * len(starts)))
-    out[:, 0::2] = lo
-    out[:, 1::2] = hi
-    return np.repeat(t[starts], 2), out
+    which = np.repeat(np.arange(nb), np.diff(np.r_[starts, n]))     # bin of each sample
+    k = np.arange(n)
+    # the first sample of each bin that is its minimum / maximum (the bin's start if all NaN)
+    i_lo = np.minimum.reduceat(np.where(ys == lo[:, which], k, n), starts, axis=1)
+    i_hi = np.minimum.reduceat(np.where(ys == hi[:, which], k, n), starts, axis=1)
+    i_lo = np.where(i_lo < n, i_lo, starts)
+    i_hi = np.where(i_hi < n, i_hi, starts)
+    first, second = np.minimum(i_lo, i_hi), np.maximum(i_lo, i_hi)
+    lo_first = i_lo <= i_hi
+    ts_out = np.empty((ys.shape[0], 2 * nb))
+    ys_out = np.empty((ys.shape[0], 2 * nb))
+    ts_out[:, 0::2], ts_out[:, 1::2] = t[first], t[second]
+    ys_out[:, 0::2] = np.where(lo_first, lo, hi)
+    ys_out[:, 1::2] = np.where(lo_first, hi, lo)
+    return ts_out, ys_out
 
 
 PELVIS_COLUMNS = [("pelvis_tilt", "tilt"), ("pelvis_obliquity", "obliquity"),
@@ -176,14 +189,16 @@ class TracePanel(pg.GraphicsLayoutWidget):
             px = max(float(self.pelvis.vb.width()), 100.0)
             td, ys = peak_decimate(t, np.vstack([y for _, _, y in shown]),
                                    BIN_PX * snap.window_s / px)
-            for (col, curve, _), y in zip(shown, ys):
+            if td.ndim == 1:
+                td = np.broadcast_to(td, ys.shape)
+            for (col, curve, _), x, y in zip(shown, td, ys):
                 drawn[col] = y
                 if not curve.isVisible():
                     curve.setVisible(True)
                 if col in JUMPY:  # NaNs must not reach a connect-array path: zero and unjoin them
-                    curve.setData(td, np.nan_to_num(y), connect=line_breaks(y))
+                    curve.setData(x, np.nan_to_num(y), connect=line_breaks(y))
                 else:
-                    curve.setData(td, y, connect="finite")
+                    curve.setData(x, y, connect="finite")
         self._sync_legend()
         drop_on = self.curves["pelvic_drop_deg"].isVisible() and view.drop_lines
         limits = getattr(snap, "drop_limits_deg", None) or (DROP_GREEN_DEG, DROP_AMBER_DEG)
@@ -302,7 +317,17 @@ class TracePanel(pg.GraphicsLayoutWidget):
                 ln.setVisible(False)
 
 
+#: opacity of a rep/hold shading over the plot background
+SHADE_ALPHA = 45 / 255
+
+
 def _span_colour(item: dict) -> QtGui.QColor:
+    """The grade colour at :data:`SHADE_ALPHA` over the plot background, as an opaque colour:
+    the shading lies under everything else on a plain background, and an opaque fill is several
+    times cheaper to paint than a blended one (a full-height translucent rectangle cost ~0.3 ms
+    per rep and frame)."""
     c = QtGui.QColor(theme.GRADE_COLOURS.get(item_grade(item), theme.GREY))
-    c.setAlpha(45)
-    return c
+    bg = QtGui.QColor(theme.BG)
+    mix = lambda a, b: round(b + SHADE_ALPHA * (a - b))      # noqa: E731
+    return QtGui.QColor(mix(c.red(), bg.red()), mix(c.green(), bg.green()),
+                        mix(c.blue(), bg.blue()))
