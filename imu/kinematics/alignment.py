@@ -186,12 +186,16 @@ def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
     return out
 
 
-def rotate_heading(q: np.ndarray, heading_deg) -> np.ndarray:
-    """``q_y(h) ⊗ q`` for (N, 4) ``q`` and heading(s) ``h`` in degrees (scalar or (N,))."""
+def rotate_heading(q: np.ndarray, heading_deg, *, layout: str = "rows") -> np.ndarray:
+    """``q_y(h) ⊗ q`` for (N, 4) ``q`` and heading(s) ``h`` in degrees (scalar or (N,)).
+
+    ``layout="components"``: the same (N, 4) numbers as a view of a (4, N) array (each
+    component contiguous, for :func:`imu.quat.matrix_elements`)."""
     h = np.radians(np.asarray(heading_deg, dtype=float)) / 2.0
     c, s = np.cos(h), np.sin(h)
     w, x, y, z = np.atleast_2d(np.asarray(q, float)).T
-    return np.stack([c * w - s * y, c * x + s * z, c * y + s * w, c * z - s * x], axis=-1)
+    parts = [c * w - s * y, c * x + s * z, c * y + s * w, c * z - s * x]
+    return np.stack(parts, axis=0).T if layout == "components" else np.stack(parts, axis=-1)
 
 
 def segment_matrix(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0) -> np.ndarray:

@@ -99,6 +99,8 @@ _BLOCK_ROWS = 16384
 
 def wrap_deg(a):
     """Wrap angle(s) to [-180, 180) degrees."""
+    if type(a) is float:  # one number: Python's % is numpy's (floored) remainder, faster
+        return (a + 180.0) % 360.0 - 180.0
     return (np.asarray(a, dtype=float) + 180.0) % 360.0 - 180.0
 
 
@@ -139,15 +141,20 @@ def _circ_means_deg(a: np.ndarray, spans) -> list[float]:
     each per span."""
     if not len(spans):
         return []
-    idx = np.concatenate([np.arange(i0, i1) for i0, i1 in spans])
+    first = np.array([i0 for i0, _ in spans])
+    size = np.array([i1 - i0 for i0, i1 in spans])
+    ends = np.cumsum(size)
+    # every span's indices at once: i0 + (position in the concatenation - its start there)
+    idx = np.arange(int(ends[-1])) + np.repeat(first - (ends - size), size)
     r = np.radians(a[idx])
     fin = np.isfinite(r)
+    all_fin = bool(fin.all())
     sin, cos = np.sin(r), np.cos(r)
     out, k = [], 0
     for i0, i1 in spans:
         k0, k = k, k + (i1 - i0)
         s, c = sin[k0:k], cos[k0:k]
-        if not fin[k0:k].all():
+        if not all_fin and not fin[k0:k].all():
             s, c = s[fin[k0:k]], c[fin[k0:k]]
         m = len(s)  # sum / count = ndarray.mean
         out.append(float(np.degrees(np.arctan2(np.add.reduce(s) / m, np.add.reduce(c) / m)))

@@ -312,7 +312,8 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> di
         i1 = min(n, i0 + _BLOCK_ROWS)
         h_ref = offset_deg[reference][i0:i1]
         part = segment_angles({r: q[i0:i1] if r == reference else
-                               rotate_heading(q[i0:i1], offset_deg[r][i0:i1] - h_ref)
+                               rotate_heading(q[i0:i1], offset_deg[r][i0:i1] - h_ref,
+                                              layout="components")
                                for r, q in q_raw.items()})
         part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
         for c, v in part.items():
