@@ -219,6 +219,8 @@ def encode(m: np.ndarray, level: int = 1, hints: dict | None = None) -> bytes:
     return b"".join(heads + bodies)
 
 
+#: every column's ``<B method, d param, I nbytes>`` at once
+_HEADS = struct.Struct("<" + "BdI" * NCOL)
 #: quantised methods → (count dtype, its smallest value: the stored -0.0)
 _QUANT = {QUANT16: (np.int16, int(np.iinfo(np.int16).min)),
           QUANT32: (np.int32, int(np.iinfo(np.int32).min))}
@@ -226,21 +228,22 @@ _QUANT = {QUANT16: (np.int16, int(np.iinfo(np.int16).min)),
 
 def _decode_column(method: int, param: float, raw: bytes, n: int, out: np.ndarray) -> None:
     """Write column values into ``out`` (a float64/int64 view of length n)."""
-    if method == RAW:
+    if method in _QUANT:  # the usual case first; ufunc methods, not their wrappers
+        dt, neg_zero = _QUANT[method]
+        k = np.add.accumulate(np.frombuffer(raw, dt, count=n), dtype=dt)
+        np.multiply(k, param, out=out, dtype=np.float64)
+        if np.minimum.reduce(k) == neg_zero:  # the stored -0.0
+            out[k == neg_zero] = -0.0
+    elif method == RAW:
         out.view(np.uint64)[:] = np.frombuffer(raw, np.uint64, count=n)
     elif method == XOR:
-        out.view(np.uint64)[:] = np.bitwise_xor.accumulate(np.frombuffer(raw, np.uint64, count=n))
+        np.bitwise_xor.accumulate(np.frombuffer(raw, np.uint64, count=n), out=out.view(np.uint64))
     elif method == XORSHUF:
         u = np.ascontiguousarray(np.frombuffer(raw, np.uint8, count=8 * n).reshape(8, n).T)
-        out.view(np.uint64)[:] = np.bitwise_xor.accumulate(u.view(np.uint64).ravel())
+        np.bitwise_xor.accumulate(u.view(np.uint64).ravel(), out=out.view(np.uint64))
     elif method == DELTA64:
-        out.view(np.int64)[:] = np.cumsum(np.frombuffer(raw, np.int64, count=n), dtype=np.int64)
-    elif method in (QUANT16, QUANT32):
-        dt, neg_zero = _QUANT[method]
-        k = np.cumsum(np.frombuffer(raw, dt, count=n), dtype=dt)
-        np.multiply(k, param, out=out, dtype=np.float64)
-        if k.min() == neg_zero:  # the stored -0.0
-            out[k == neg_zero] = -0.0
+        np.add.accumulate(np.frombuffer(raw, np.int64, count=n), dtype=np.int64,
+                          out=out.view(np.int64))
     else:
         raise ValueError(f"unknown column method {method}")
 
@@ -274,8 +277,9 @@ def decode_into(blob: bytes, n: int, seq: np.ndarray, t_sensor_s: np.ndarray,
     outs = [seq, t_sensor_s, t_host_s, acc[:, 0], acc[:, 1], acc[:, 2],
             gyr[:, 0], gyr[:, 1], gyr[:, 2]]
     pos = head
+    heads = _HEADS.unpack_from(mv, 1)
     for j in range(NCOL):
-        method, param, nbytes = _COL.unpack_from(mv, 1 + j * _COL.size)
+        method, param, nbytes = heads[3 * j:3 * j + 3]
         if method not in (RAW, XOR, XORSHUF, DELTA64, QUANT16, QUANT32):
             raise ValueError(f"unknown column method {method}")
         if method in (QUANT16, QUANT32) and not (np.isfinite(param) and param > 0):
