@@ -134,10 +134,13 @@ def _block_scan(dq: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray
     before each (:func:`_scan_range` puts the two together for a range of samples)."""
     n = dq.shape[1]
     nb = max(1, -(-n // block))
-    x = np.zeros((4, nb * block))
-    x[0] = 1.0
-    x[:, :n] = dq
-    c = np.ascontiguousarray(x.reshape(4, nb, block).transpose(0, 2, 1))  # (4, block, nb)
+    full = n // block
+    c = np.empty((4, block, nb))  # c[:, i, j]: sample j·block + i
+    by_block = c.transpose(0, 2, 1)
+    by_block[:, :full] = dq[:, :full * block].reshape(4, full, block)
+    if full < nb:  # the last block, filled up with the identity
+        by_block[:, full] = np.array([1.0, 0.0, 0.0, 0.0])[:, None]
+        by_block[:, full, :n - full * block] = dq[:, full * block:]
     for i in range(1, block):
         c[:, i] = _mul_parts(c[:, i - 1], c[:, i])
     before = np.zeros((4, nb))
