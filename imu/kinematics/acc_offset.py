@@ -284,10 +284,10 @@ def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
     c[..., 0] = 0.0
     np.cumsum(x, axis=-1, out=c[..., 1:])
     out = np.empty(x.shape)
-    full = c[..., m:] - c[..., :-m]  # the windows that start at 0 … n - m
+    full = out[..., h:n - m + h + 1]  # the windows that start at 0 … n - m
+    np.subtract(c[..., m:], c[..., :-m], out=full)
     full /= m
     out[..., :h] = full[..., :1]
-    out[..., h:n - m + h + 1] = full
     end = np.arange(n - m + 1, n - h)  # later windows run to the end
     out[..., n - m + h + 1:] = (c[..., n:] - c[..., end]) / (n - end)
     return out
@@ -362,7 +362,8 @@ class AccOffsetEstimator:
         m = max(1, int(round(0.5 * rate_hz)))
         if len(t) < 4 * m:
             return self
-        dev = aT - _moving_mean(aT, m)
+        dev = _moving_mean(aT, m)
+        np.subtract(aT, dev, out=dev)
         dev *= dev
         spread = np.sqrt(_moving_mean(dev[0] + dev[1] + dev[2], m))  # = np.sum(…, axis=1)
         still = (smoothed_rate_norm(gyr, rate_hz, 0.5) < st.still_rad_s) & (spread < st.acc_spread_m_s2)
