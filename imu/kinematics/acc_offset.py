@@ -194,8 +194,8 @@ def _segment_sums(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 def _interval_sums(scan: tuple, aT: np.ndarray, dt: np.ndarray, r0: np.ndarray,
                    r1: np.ndarray, iA: np.ndarray, chunk: int = 8192) -> tuple:
     """The sums over each interval's samples in frame 0 (the turn since the first sample, as
-    :func:`_block_scan` gives it), for the intervals from rest ``iA[i]`` to rest ``iA[i] + 1`` (rests: samples
-    ``r0 … r1 - 1``).
+    :func:`_block_scan` gives it), for the intervals from rest ``iA[i]`` to rest ``iA[i] + 1``
+    (rests: samples ``r0 … r1 - 1``).
 
     Returns ``R0`` (the turn at the interval's start, the last sample of rest A), the mean
     specific force of rest A and of rest B, the mean turn over rest B, and over the steps from
@@ -423,6 +423,8 @@ class AccOffsetEstimator:
         rv = T[:, None] * aA - Sa
         Js = np.concatenate([RBm - eye, RBm * aB_s[:, None, :] - diag_aA], axis=2)
         rs = aB - aA
+        # an error e of the gyro bias over the interval: R_true·a ≈ R·a + [R·a]× C(t)·e with C(t)
+        # the running Σ Rm: its effect on the velocity (Ev) and on the next rest (Es)
         Es = _skew(aB) @ SR
         sv = st.velocity_sigma_m_s
         ss = st.rest_sigma_m_s2
@@ -445,7 +447,8 @@ class AccOffsetEstimator:
         # assumed (chi-square per degree of freedom; the estimate itself does not change)
         res = r - A @ x
         e = _rot(P, _rot(AeT, res))
-        chi2 = float(np.sum((res - _rot(Ae, e)) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
+        chi2 = float(np.sum((res - _rot(Ae, e)) ** 2)
+                     + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
         dof = max(1, 3 * len(iA) - 9)
         self.chi2_per_dof_ = chi2 / dof
         sd = np.sqrt(np.diag(np.linalg.inv(H))[:3] * max(1.0, self.chi2_per_dof_))
