@@ -180,9 +180,17 @@ def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
     interpolation between the samples either side."""
     # the samples go to their positions as they are; only the missing positions are
     # interpolated, with np.interp's arithmetic (so the numbers are np.interp's)
-    out = np.empty((int(pos[-1]) + 1, x.shape[1]))
-    out[pos] = x
-    have = np.zeros(len(out), bool)
+    n_out = int(pos[-1]) + 1
+    if n_out == len(x):  # nothing missing
+        return x
+    out = np.empty((n_out, x.shape[1]))
+    # the samples between dropouts are copied block by block (a few memcpy), not scattered
+    jumps = np.flatnonzero(np.diff(pos) > 1)  # sample jumps[k] is followed by a dropout
+    starts = np.concatenate([[0], jumps + 1])
+    stops = np.concatenate([jumps + 1, [len(x)]])
+    for a, b in zip(starts.tolist(), stops.tolist()):
+        out[pos[a]:pos[a] + (b - a)] = x[a:b]
+    have = np.zeros(n_out, bool)
     have[pos] = True
     g = np.flatnonzero(~have)
     if len(g):
@@ -195,7 +203,7 @@ def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
          t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
          init: bool = True, heading_axes_S: np.ndarray | None = None,
-         causal: bool = True, **settings) -> np.ndarray:
+         causal: bool = True, restarts_out: list | None = None, **settings) -> np.ndarray:
     """Orientation of one sensor over a whole recording (batch path).
 
     Parameters
@@ -223,6 +231,9 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         up to it (what the live view shows). False: the non-causal estimate of a recording
         (:mod:`imu.fusion.offline`: vqf's ``offlineVQF``, or a forward–backward smoother for
         the other filters), run per gap-free run with the same gap handling and time base.
+    restarts_out : list, optional
+        With ``t_s``: receives the time (s) of the first sample of every run after the first,
+        where the filter restarted after a gap.
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -265,7 +276,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         out = np.full((n, 4), np.nan)
         out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],
                          max_bridge_s=max_bridge_s, init=init, heading_axes_S=heading_axes_S,
-                         causal=causal, **settings)
+                         causal=causal, restarts_out=restarts_out, **settings)
         return out
     f = make_filter(name, rate_hz, **settings)  # also checks the name and settings
     if not causal:
@@ -277,6 +288,8 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         runs, pos = [(0, n)], None
     else:
         runs, pos = split_at_gaps(t_s, rate_hz, max_bridge_s)
+        if restarts_out is not None:
+            restarts_out.extend(float(t_s[a]) for a, _ in runs[1:])
     prev_q = None
     for a, b in runs:
         if causal:

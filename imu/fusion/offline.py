@@ -112,8 +112,39 @@ def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
     return out
 
 
-def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict) -> np.ndarray:
-    """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of evenly spaced samples.
+def _z_turn_to(q_first: np.ndarray, q0) -> tuple[float, float]:
+    """``(cos, sin)`` of the half-angle of the turn about earth z that takes ``q_first``'s
+    heading to ``q0``'s (the z part of ``q0 ⊗ q_first*``)."""
+    d = multiply(np.asarray(q0, dtype=float), conj(q_first))
+    c, s = np.array([d[0], d[3]]) / max(float(np.hypot(d[0], d[3])), 1e-12)
+    return float(c), float(s)
+
+
+def _turn_z(q: np.ndarray, c: float, s: float) -> np.ndarray:
+    """``(c, 0, 0, s) ⊗ q`` for (n, 4) ``q``, in place: a turn about z mixes (w, z) and
+    (x, y) pairwise."""
+    w, x, y, z = q.T.copy()
+    q[:, 0] = c * w - s * z
+    q[:, 1] = c * x - s * y
+    q[:, 2] = c * y + s * x
+    q[:, 3] = c * z + s * w
+    return q
+
+
+def _mul_into(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """``out[:] = a ⊗ b`` for (n, 4) arrays, component by component (no stacked temporary)."""
+    aw, ax, ay, az = a.T
+    bw, bx, by, bz = b.T
+    out[:, 0] = aw * bw - ax * bx - ay * by - az * bz
+    out[:, 1] = aw * bx + ax * bw + ay * bz - az * by
+    out[:, 2] = aw * by - ax * bz + ay * bw + az * bx
+    out[:, 3] = aw * bz + ax * by - ay * bx + az * bw
+
+
+def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
+                 q0: np.ndarray | None = None) -> np.ndarray:
+    """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of evenly spaced samples, turned about
+    earth z so that its first sample has ``q0``'s heading (when given).
 
     Above :data:`PAIR_ABOVE_HZ` the filter runs at half the rate on pre-integrated sample
     pairs, which halves its cost: a pair's two rotations ``exp(ω₀·T) ⊗ exp(ω₁·T)`` become one
@@ -131,7 +162,8 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict)
     T = 1.0 / rate_hz
     n = len(gyr)
     if rate_hz <= PAIR_ABOVE_HZ or n < 4:
-        return np.asarray(vqf.offlineVQF(gyr, acc, None, T, params)["quat6D"], dtype=float)
+        q = np.array(vqf.offlineVQF(gyr, acc, None, T, params)["quat6D"], dtype=float)
+        return q if q0 is None or not len(q) else _turn_z(q, *_z_turn_to(q[0], q0))
     # an odd first sample forms a pair with a copy of itself (the same rotation, half each)
     lead = n % 2
     g = np.concatenate([gyr[:1], gyr]) if lead else gyr
@@ -142,13 +174,16 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict)
     g2 = np.cross(w0, w1)
     g2 *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
     g2 += 0.5 * (w0 + w1)
-    q1 = np.asarray(vqf.offlineVQF(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]),
-                                   None, 2.0 * T, params)["quat6D"], dtype=float)
-    out = np.empty((len(g), 4))
-    out[1::2] = q1
+    q1 = np.array(vqf.offlineVQF(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]),
+                                 None, 2.0 * T, params)["quat6D"], dtype=float)
     # q₀ = q₁ ⊗ exp(−ω₁·T)
     d = _rotvec_quat(w1 * -T)
-    out[0::2] = normalize(multiply(q1, d))
+    if q0 is not None:  # the heading of the first output sample (a turn about z commutes)
+        first = q1[0] if lead else multiply(q1[0], d[0])
+        _turn_z(q1, *_z_turn_to(first, q0))
+    out = np.empty((len(g), 4))
+    out[1::2] = q1
+    _mul_into(out[0::2], q1, d)
     return out[lead:]
 
 
@@ -167,18 +202,6 @@ def offline_run(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray,
     if name not in OFFLINE_VQF:
         return forward_backward(name, rate_hz, acc, gyr, q0, **settings)
     merged = {**OFFLINE_SETTINGS.get(name, {}), **settings}
-    q = _offline_vqf(acc, gyr, float(rate_hz), _vqf_params(name, merged))
-    if not len(q):
-        return q
     # heading: the rotation about z that takes the first estimate to q0 (same inclination up
     # to the offline correction); its z part only
-    d = multiply(np.asarray(q0, dtype=float), conj(q[0]))
-    c, s = np.array([d[0], d[3]]) / max(float(np.hypot(d[0], d[3])), 1e-12)
-    # (c, 0, 0, s) ⊗ q written out: a turn about z mixes (w, z) and (x, y) pairwise
-    out = np.empty_like(q)
-    w, x, y, z = q.T
-    out[:, 0] = c * w - s * z
-    out[:, 1] = c * x - s * y
-    out[:, 2] = c * y + s * x
-    out[:, 3] = c * z + s * w
-    return out
+    return _offline_vqf(acc, gyr, float(rate_hz), _vqf_params(name, merged), q0)

@@ -241,13 +241,14 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
+        restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
-                 causal=causal, **settings)
+                 causal=causal, restarts_out=restarts, **settings)
         g = smoothed_rate_norm(gyr, r_hz)
         br = bracket_times(t, time_s, 5.0 / r_hz)
         quats[role][:] = resample_quat(t, q, time_s, bracket=br)
         gnorm[role][:] = resample_vec(t, g, time_s, bracket=br)
-        return gap_restarts_s(t, acc, gyr, r_hz) if restarts_s is not None else None
+        return restarts if restarts_s is not None else None
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
     make_filter(filter, base_hz, **settings)
