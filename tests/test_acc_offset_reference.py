@@ -202,3 +202,16 @@ def test_corrections_equal_the_plain_expression(n):
                                   want[::2])
     if n:  # one vector (3,)
         np.testing.assert_array_equal(corr.apply(acc[0], gyr[0])[0], want[0])
+
+
+def test_estimate_equals_the_per_interval_loop_on_a_real_recording():
+    """BROAD trial 04 (real sensor, 285.7 Hz: blocks of 5 samples, rests between rotations)."""
+    from bench.bench_broad import load_trial, trial_paths
+
+    paths = [p for p in trial_paths() if "04_undisturbed_slow_rotation_with_breaks" in p]
+    if not paths:
+        pytest.skip("BROAD trials not available")
+    tr = load_trial(paths[0])
+    t = np.arange(len(tr["acc"])) / tr["rate_hz"]
+    for settings in (AccOffsetSettings(), STORED_PRIOR):
+        _check_same(t, tr["acc"], tr["gyr"], tr["rate_hz"], settings)
