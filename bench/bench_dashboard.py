@@ -190,6 +190,9 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     win.resize(1600, 1000)
     win.show()
     t_open = time.monotonic()
+    if os.environ.get("IMU_BENCH_TUNING") != "0":   # as run_live (IMU_BENCH_TUNING=0: without)
+        from imu.gui.app import tune_for_live
+        tune_for_live()
     pipe.start()
     first_rep = {}
     # IMU_BENCH_PROFILE=FILE: cProfile of the GUI thread over the measured seconds
