@@ -164,7 +164,7 @@ def flexion_axis(t_s: np.ndarray, gyr: np.ndarray, y_S: np.ndarray, gyr_bias: np
     return AxisResult(z, figures)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: no element-wise ==
 class RecordingAcc:
     """A sensor's specific force as the calibration uses it: the stored accelerometer correction
     (a multi-pose fit, if any), then the one estimated from the recording itself
