@@ -18,6 +18,7 @@ from imu import quat as Q
 from imu.errors import BadInputError
 from imu.log import get_logger
 from imu.kinematics.acc_offset import correct as correct_acc
+from imu.intrinsics import affine_rows
 from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
 from imu.kinematics.frames import angle_columns, segment_angles
@@ -194,9 +195,19 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         data = session.sensors[role]
         t = sensor_times_s(data)
         r_hz = nominal_rate_hz(t, data.info.rate_hz)
-        acc, gyr = _apply_intrinsics(intrinsics, role, data)
-        if alignment is not None:  # the accelerometer correction the mounting was solved with
-            acc = correct_acc(acc, alignment.acc_corrections.get(role))
+        rec = alignment.acc_corrections.get(role) if alignment is not None else None
+        corr = (intrinsics or {}).get(data.info.sensor_id) or (intrinsics or {}).get(role)
+        if rec is not None and hasattr(corr, "acc_offset_m_s2"):
+            # the stored correction and the one the mounting was solved with, in one pass:
+            # ((a - o1)·s1 - o2)·s2 = (a - (o1 + o2/s1))·(s1·s2)
+            o1, s1 = np.asarray(corr.acc_offset_m_s2, float), np.asarray(corr.acc_scale, float)
+            o2, s2 = (np.asarray(v, float) for v in rec)
+            acc = affine_rows(data.acc, o1 + o2 / s1, s1 * s2)
+            gyr = affine_rows(data.gyr, np.asarray(corr.gyr_bias_rad_s, float))
+        else:
+            acc, gyr = _apply_intrinsics(intrinsics, role, data)
+            if alignment is not None:  # the accelerometer correction the mounting was solved with
+                acc = correct_acc(acc, rec)
         return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
 
     # per-sensor work runs in threads: numpy and the compiled filters release the GIL
@@ -237,8 +248,9 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             quats[role][:] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
             gnorm[role][:] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
             return []
-        if win:
-            gyr = gyr - track_gyro_bias(t, gyr, win, np.zeros(3), st)
+        if win:  # gyr minus the tracked bias, in the bias array's own memory
+            bias = track_gyro_bias(t, gyr, win, np.zeros(3), st)
+            gyr = np.subtract(gyr, bias, out=bias)
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse

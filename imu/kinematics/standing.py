@@ -92,15 +92,15 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         rate = len(t) / max(t[-1] - t[0], 1e-9)
         b0 = np.asarray(bias0[r], float)
         g_in = np.asarray(gyr[r], float)
-        g = smoothed_rate_norm(g_in - b0 if np.any(b0) else g_in, rate, s.smoothing_s)
         # a grid point counts if the nearest sample says so: only those samples are judged
         j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
         j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
         near = np.abs(t[j] - grid) < 0.1
+        g = smoothed_rate_norm(g_in - b0 if np.any(b0) else g_in, rate, s.smoothing_s, at=j)
         a = np.asarray(acc[r], float)[j]
         with np.errstate(invalid="ignore", divide="ignore"):
             c = (a @ np.asarray(up_S[r], float)) / row_norm(a)
-        return is_still(g[j], s.still_rad_s) & (c > cos_up) & near
+        return is_still(g, s.still_rad_s) & (c > cos_up) & near
 
     from imu.workers import pool_map
 
@@ -164,7 +164,10 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
     w = 1.0 / (rk[None, :] + q * np.abs(tg[:, None] - tk[None, :]))
     bg = (w @ bk) / w.sum(axis=1, keepdims=True)
-    return np.stack([np.interp(t, tg, bg[:, k]) for k in range(3)], axis=1)
+    out = np.empty((len(t), 3))
+    for k in range(3):
+        out[:, k] = np.interp(t, tg, bg[:, k])
+    return out
 
 
 class StandingBiasStream:

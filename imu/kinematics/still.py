@@ -37,24 +37,27 @@ import numpy as np
 STILL_RAD_S = 0.10
 
 
-def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) -> np.ndarray:
+def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
+                       at: np.ndarray | None = None) -> np.ndarray:
     """Centred moving-average norm of the angular rate (N,) rad/s over ``window_s``; NaN rows
-    stay NaN (and are left out of their neighbours' means)."""
+    stay NaN (and are left out of their neighbours' means). ``at``: sample indices (M,) where
+    the values are wanted (the same values as ``smoothed_rate_norm(...)[at]``, without
+    computing the others)."""
     from imu.quat import row_norm
 
     n = row_norm(gyr)
     w = max(1, int(round(window_s * rate_hz)))
     m = len(n)
     if w == 1 or m < w:
-        return n
+        return n if at is None else n[at]
     bad = ~np.isfinite(n)
     any_bad = bool(bad.any())
     c = np.empty(m + 1)
     c[0] = 0.0
     np.cumsum(np.where(bad, 0.0, n) if any_bad else n, out=c[1:])
-    # centred windows [i - w//2, i - w//2 + w) clipped to the samples: the middle is one
-    # shifted difference, only the ends are clipped
-    lo = np.clip(np.arange(m) - w // 2, 0, m)
+    # centred windows [i - w//2, i - w//2 + w) clipped to the samples
+    idx = np.arange(m) if at is None else np.asarray(at)
+    lo = np.clip(idx - w // 2, 0, m)
     hi = np.minimum(lo + w, m)
     if not any_bad:
         return (c[hi] - c[lo]) / (hi - lo)
@@ -62,7 +65,7 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25) 
     cnt = hi - lo - (cb[hi] - cb[lo])
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (c[hi] - c[lo]) / cnt
-    out[bad | (cnt == 0)] = np.nan
+    out[bad[idx] | (cnt == 0)] = np.nan
     return out
 
 
