@@ -10,6 +10,7 @@ heading hold (:mod:`imu.kinematics.heading`) → angles (:func:`imu.kinematics.f
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 import numpy as np
@@ -320,22 +321,42 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> di
     its rotation (wrapped to [-180, 180)): the same angles for two fewer sines and cosines a
     row."""
     n = len(next(iter(q_raw.values())))
-    cols: dict = {}
-    for i0 in range(0, n, _BLOCK_ROWS):
-        i1 = min(n, i0 + _BLOCK_ROWS)
-        h_ref = offset_deg[reference][i0:i1]
-        part = segment_angles({r: q[i0:i1] if r == reference else
-                               rotate_heading(q[i0:i1], offset_deg[r][i0:i1] - h_ref,
-                                              layout="components")
-                               for r, q in q_raw.items()})
-        part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
-        for c, v in part.items():
-            if c not in cols:
-                cols[c] = np.empty(n)
-            cols[c][i0:i1] = v
     if not n:
-        cols = segment_angles({r: np.zeros((0, 4)) for r in q_raw})
+        return segment_angles({r: np.zeros((0, 4)) for r in q_raw})
+
+    def rows(i0: int, i1: int, cols: dict) -> None:  # rows [i0, i1) into cols, block by block
+        for b0 in range(i0, i1, _BLOCK_ROWS):
+            b1 = min(i1, b0 + _BLOCK_ROWS)
+            h_ref = offset_deg[reference][b0:b1]
+            part = segment_angles({r: q[b0:b1] if r == reference else
+                                   rotate_heading(q[b0:b1], offset_deg[r][b0:b1] - h_ref,
+                                                  layout="components")
+                                   for r, q in q_raw.items()})
+            part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
+            for c, v in part.items():
+                if c not in cols:
+                    cols[c] = alloc(n)
+                cols[c][b0:b1] = v
+
+    # a long recording's rows are split between forked children (the arithmetic holds the
+    # GIL between numpy calls, so threads would not overlap), writing into shared columns;
+    # the first block, done here, names the columns
+    parts = os.cpu_count() or 1
+    forked = n >= _FORK_MIN_ROWS and parts > 1 and can_fork()
+    alloc = shared_empty if forked else np.empty
+    cols: dict = {}
+    first = min(n, _BLOCK_ROWS)
+    rows(0, first, cols)
+    if forked:
+        edges = np.linspace(first, n, parts + 1).astype(int)
+        fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols), range(parts))
+    else:
+        rows(first, n, cols)
     return cols
+
+
+#: from this many rows on, :func:`_held_angles` splits the rows between forked children
+_FORK_MIN_ROWS = 200_000
 
 
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
