@@ -127,19 +127,23 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     t = np.asarray(t_s, float)
     g = np.asarray(gyr, float)
     tk, bk, rk = [], [], []
-    fin = np.all(np.isfinite(g), axis=1)
+    all_finite = bool(np.isfinite(g).all())  # one flat pass; the row mask only when needed
+    fin = np.ones(len(g), bool) if all_finite else np.all(np.isfinite(g), axis=1)
     order_ok = len(t) < 2 or bool(np.all(np.diff(t) >= 0))
-    if order_ok and len(windows) and fin.all():
-        # every window's mean from one running sum (the windows' rows, in order)
+    if order_ok and len(windows) and all_finite:
+        # every window's mean from one pass over the rows (sums between consecutive indices:
+        # the even segments are the windows)
         ab = np.asarray(windows, dtype=float).reshape(-1, 2)
         i0, i1 = np.searchsorted(t, ab[:, 0]), np.searchsorted(t, ab[:, 1])
-        c = np.zeros((len(g) + 1, 3))
-        np.cumsum(g, axis=0, out=c[1:])
         cnt = i1 - i0
         use = cnt >= 10
-        tk = list(0.5 * (ab[use, 0] + ab[use, 1]))
-        bk = list((c[i1[use]] - c[i0[use]]) / cnt[use, None])
-        rk = list((np.radians(s.sway_deg) / (ab[use, 1] - ab[use, 0])) ** 2)
+        if use.any():
+            idx = np.column_stack([i0[use], i1[use]]).ravel()
+            tail = idx[-1] == len(g)  # the last window ends with the samples
+            sums = np.add.reduceat(g, idx[:-1] if tail else idx, axis=0)[0::2]
+            tk = list(0.5 * (ab[use, 0] + ab[use, 1]))
+            bk = list(sums / cnt[use, None])
+            rk = list((np.radians(s.sway_deg) / (ab[use, 1] - ab[use, 0])) ** 2)
         windows = []
     for a, b in windows:
         if order_ok:
