@@ -306,6 +306,8 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             "refresh_p50_ms": ms(refresh_s, 50), "refresh_p99_ms": ms(refresh_s, 99),
             "paint_wall_cpu_slowest_ms": sorted((1000 * a, 1000 * b)
                                                 for a, b in paint_cpu)[-8:],
+            # a paint's wall time over its CPU time (1: it never waited)
+            "paint_wait_ratio_p50": float(np.median([a / b for a, b in paint_cpu if b > 0])),
             "gc_count": int(len(gcs)), "gc_max_ms": float(gcs.max() * 1000) if len(gcs) else 0.0,
             "gc_total_ms": float(gcs.sum() * 1000),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
