@@ -133,10 +133,17 @@ def upright_angle_deg(R_WB: np.ndarray) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(_elements(R_WB)[1], -1.0, 1.0)))
 
 
-def heading_upright_deg(R_WB: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`heading_deg` and :func:`upright_angle_deg` of the same orientations at once."""
+def heading_and_upright(R_WB: np.ndarray, upright_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`heading_deg` and ``upright_angle_deg(R_WB) < upright_deg`` of the same
+    orientations at once (the mask compared through the angle's cosine, and where that lies
+    within 1e-9 of the limit, through the angle itself: the same mask)."""
     r02, r11, r22 = _elements(R_WB)
-    return _atan2d(r02, r22), np.degrees(np.arccos(np.clip(r11, -1.0, 1.0)))
+    limit = float(np.cos(np.radians(upright_deg)))
+    up = r11 > limit
+    near = np.flatnonzero(np.abs(r11 - limit) < 1e-9)
+    if len(near):
+        up[near] = np.degrees(np.arccos(np.clip(r11[near], -1.0, 1.0))) < upright_deg
+    return _atan2d(r02, r22), up
 
 
 def thigh_inclination(R_WP: np.ndarray, R_WF: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from imu.kinematics.frames import (heading_deg, heading_upright_deg,  # noqa: F401 (one definition)
+from imu.kinematics.frames import (heading_and_upright, heading_deg,  # noqa: F401 (one definition)
                                    upright_angle_deg)
 from imu.kinematics.still import STILL_RAD_S, StillStream
 
@@ -225,9 +225,7 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
         h, up = np.empty(n), np.empty(n, bool)
         for i0 in range(0, n, _BLOCK_ROWS):  # = heading_deg, _upright_still; cache-sized blocks
             i1 = min(n, i0 + _BLOCK_ROWS)
-            h[i0:i1], up_deg = heading_upright_deg(R[i0:i1])
-            with np.errstate(invalid="ignore"):
-                np.less(up_deg, settings.upright_deg, out=up[i0:i1])
+            h[i0:i1], up[i0:i1] = heading_and_upright(R[i0:i1], settings.upright_deg)
         return h, up & st
 
     parts = dict(zip(roles, pool_map(per_role, roles)))
@@ -371,6 +369,12 @@ def _confidence(t: np.ndarray, anchor_t: list[float], s: HeadingHoldSettings,
     if not anchor_t:
         return np.zeros(len(t))
     a = np.asarray(anchor_t)
+    if len(t) > _BLOCK_ROWS:  # row by row the same numbers: in cache-sized blocks
+        out = np.empty(len(t))
+        for i0 in range(0, len(t), _BLOCK_ROWS):
+            out[i0:i0 + _BLOCK_ROWS] = _confidence(t[i0:i0 + _BLOCK_ROWS], anchor_t, s,
+                                                   restarts_s)
+        return out
     j = np.searchsorted(a, t)
     a_prev = a[np.clip(j - 1, 0, len(a) - 1)]
     a_next = a[np.clip(j, 0, len(a) - 1)]
