@@ -14,6 +14,7 @@ The simulated program's events (calibration protocol, set start/end) are handed 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -66,8 +67,8 @@ class SimulatedSource(Source):
     process : bool
         Run the virtual sensors, their controllers and the radio link in a child process (as
         real sensors are outside ours: :mod:`imu.sources.ble.sensor_process`); our process
-        keeps the host stack, the reader and the decoder. Not with ``vendors``. The live
-        dashboard uses it, so the sensors' timing does not depend on how busy it is.
+        keeps the host stack, the reader and the decoder. Not with ``vendors``; POSIX only.
+        The live dashboard uses it, so the sensors' timing does not depend on how busy it is.
     """
 
     def __init__(self, program="demo", rate_hz: float = 104, seed: int = 0,
@@ -87,7 +88,8 @@ class SimulatedSource(Source):
         self.vendors = {r: k for r, k in (vendors or {}).items() if k != "imu"}
         self.sensors: dict[str, SensorInfo] = {}
         self.virtual: dict[str, VirtualSensor] = {}
-        self.process = bool(process) and not self.vendors
+        # a socket pair handed to the child: POSIX only (elsewhere the sensors stay here)
+        self.process = bool(process) and not self.vendors and os.name == "posix"
         #: the child process running the virtual sensors (``process=True``)
         self.sensor_process = None
         #: the child logs each notification's send time (benchmarks; ``process=True``)
