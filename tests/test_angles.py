@@ -389,3 +389,27 @@ def test_streaming_heading_hold_has_no_steps_at_rest():
     assert np.abs(np.diff(rot, axis=0))[rest].max() < 1.0
     # the femur's 25° heading offset is taken out at the first standing, smoothly (2°/s)
     assert np.abs(rot[(t > 19) & (t < 20), 1]).max() < 1.0
+
+
+def test_held_angles_equal_the_angles_of_the_segments_turned_by_their_offsets():
+    """The batch path turns each segment by its heading offset relative to the pelvis's and
+    adds the pelvis's offset to its rotation: the same angles as turning every segment."""
+    from scipy.spatial.transform import Rotation
+
+    from imu import quat as Q
+    from imu.kinematics.alignment import rotate_heading
+    from imu.kinematics.heading import wrap_deg
+    from imu.kinematics.pipeline import _held_angles
+
+    n = 40000  # several blocks
+    t = np.linspace(0, 200, n)
+    q = {r: Q.from_scipy(Rotation.random(n, random_state=k))
+         for k, r in enumerate(("sacrum", "right_thigh", "left_thigh", "trunk"))}
+    off = {r: 170.0 * np.sin(t / (20 + 7 * k)) + 40 * k for k, r in enumerate(q)}
+    got = _held_angles(q, off)
+    want = segment_angles({r: rotate_heading(v, off[r]) for r, v in q.items()})
+    assert list(got) == list(want)
+    for c in want:
+        d = wrap_deg(got[c] - want[c]) if "rotation" in c else got[c] - want[c]
+        assert np.abs(d).max() < 1e-9, c
+    assert np.all((got["pelvis_rotation"] >= -180) & (got["pelvis_rotation"] < 180))

@@ -106,3 +106,36 @@ def test_gap_in_one_segment_leaves_other_columns_valid():
     assert a["pelvis_tilt"][0] == pytest.approx(10)
     assert np.isnan(a["right_hip_flexion"][0])
     assert a["left_hip_flexion"][0] == pytest.approx(10)
+
+
+def test_segment_angles_of_quaternions_equal_those_of_their_matrices():
+    from scipy.spatial.transform import Rotation
+
+    from imu import quat as Q
+
+    rots = {r: Rotation.random(400, random_state=k) for k, r in
+            enumerate(("sacrum", "right_thigh", "left_thigh", "trunk"))}
+    quats = {r: Q.from_scipy(rot) for r, rot in rots.items()}
+    quats["right_thigh"][5] = np.nan  # a gap
+    mats = {r: Q.to_matrix(q) for r, q in quats.items()}
+    a, b = segment_angles(quats), segment_angles(mats)
+    assert list(a) == list(b)
+    for c in a:
+        assert np.array_equal(np.isnan(a[c]), np.isnan(b[c]))
+        assert np.nanmax(np.abs(a[c] - b[c])) < 1e-9
+
+
+def test_heading_and_upright_equal_heading_deg_and_the_upright_angle_test():
+    from imu import quat as Q
+    from imu.kinematics.frames import heading_and_upright, heading_deg, upright_angle_deg
+
+    rng = np.random.default_rng(8)
+    q = Q.normalize(rng.normal(size=(20000, 4)) * [1, 0.1, 1, 0.1])
+    half = np.radians(10.0) / 2 + rng.normal(0, 1e-13, 500)  # tilted by 10° (the limit)
+    q[:500] = np.column_stack([np.cos(half), np.sin(half), np.zeros(500), np.zeros(500)])
+    q[600] = np.nan
+    h, up = heading_and_upright(q, 10.0)
+    with np.errstate(invalid="ignore"):
+        want = upright_angle_deg(q) < 10.0
+    assert np.array_equal(up, want) and 0 < want[:500].sum() < 500
+    assert np.array_equal(h, heading_deg(q), equal_nan=True)

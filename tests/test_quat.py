@@ -27,3 +27,24 @@ def test_to_matrix_equals_scipy_and_normalises():
     q = np.random.default_rng(5).normal(size=(300, 4)) * 3.0
     assert np.abs(Q.to_matrix(q) - Rotation.from_quat(q[:, [1, 2, 3, 0]]).as_matrix()).max() < 1e-12
     assert Q.to_matrix(q[0]).shape == (3, 3)
+
+
+def test_matrix_elements_are_to_matrix_element_first():
+    q = Rotation.random(300, random_state=5).as_quat()[:, [3, 0, 1, 2]] * 1.7  # not unit
+    q[7] = np.nan
+    m = Q.to_matrix(q)
+    e = Q.matrix_elements(q)
+    assert e.shape == (3, 3, 300) and e[0, 0].flags["C_CONTIGUOUS"]
+    assert np.array_equal(np.moveaxis(e, (0, 1), (-2, -1)), m, equal_nan=True)
+    assert np.array_equal(Q.matrix_elements(tuple(q.T)), e, equal_nan=True)
+    want = Rotation.from_quat(q[:, [1, 2, 3, 0]][np.arange(300) != 7]).as_matrix()
+    assert np.abs(m[np.arange(300) != 7] - want).max() < 1e-12
+
+
+def test_normalize_gives_unit_rows_for_every_shape():
+    rng = np.random.default_rng(6)
+    for shape in [(4,), (50, 4), (3, 5, 4), (20, 3)]:
+        q = rng.normal(size=shape)
+        assert np.allclose(np.linalg.norm(Q.normalize(q), axis=-1), 1.0, atol=1e-15)
+        assert np.allclose(Q.normalize(q), q / np.linalg.norm(q, axis=-1, keepdims=True),
+                           rtol=0, atol=1e-15)

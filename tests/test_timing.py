@@ -134,3 +134,15 @@ def test_sensor_clock_restart_gets_its_own_segment():
     t = session_times(d)
     assert np.max(np.abs(t[:n1] - (off1 + s1))) < 0.003
     assert np.max(np.abs(t[n1:] - (true2 + 0.008))) < 0.003
+
+
+def test_clock_fit_without_latency_statistics_gives_the_same_line():
+    rng = np.random.default_rng(9)
+    s = np.cumsum(rng.uniform(0.004, 0.006, 20000))
+    h = s * (1 + 4e-5) + 3.0 + rng.exponential(0.02, len(s))
+    for order in (np.arange(len(s)), rng.permutation(len(s))):  # in order, and shuffled
+        full = ClockModel.fit(s[order], h[order])
+        lean = ClockModel.fit(s[order], h[order], latency=False)
+        assert (lean.offset_s, lean.drift) == (full.offset_s, full.drift)
+        assert lean.latency_median_s == 0.0 and full.latency_median_s > 0.0
+        assert abs(full.drift - 4e-5) < 2e-6 and abs(full.offset_s - 3.0) < 0.01
