@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from imu.session.textfmt import format_rows
+from imu.session.textfmt import format_row_parts
 from imu.workers import fork_map
 
 #: schema of the provenance file written next to an angles CSV
@@ -81,7 +81,7 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows) -> None:
     n = len(table.time_s)
 
     def chunk(i0):
-        return format_rows([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols], decs)
+        return format_row_parts([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols], decs)
 
     with open(tmp, "wb") as f:
         f.write((",".join(header) + "\n").encode())
@@ -94,4 +94,4 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows) -> None:
             parts = [batch[g::groups] for g in range(groups)]
             texts = fork_map(lambda part: [chunk(i0) for i0 in part], parts)
             for j in range(len(batch)):  # back in row order
-                f.write(texts[j % groups][j // groups])
+                f.writelines(texts[j % groups][j // groups])

@@ -120,6 +120,12 @@ def format_rows(data, decimals, separators=None) -> bytes:
     Values below 10**7 with at most 7 decimals are written a word at a time
     (:func:`_format_rows_words`); anything else one character position at a time.
     """
+    return b"".join(format_row_parts(data, decimals, separators))
+
+
+def format_row_parts(data, decimals, separators=None) -> list[bytes]:
+    """:func:`format_rows` as consecutive pieces of whole lines (written one after the other
+    they are its text; no joined copy)."""
     if isinstance(data, (list, tuple)):
         cols = [np.asarray(c, dtype=float).reshape(-1) for c in data]
     else:
@@ -133,7 +139,7 @@ def format_rows(data, decimals, separators=None) -> bytes:
     ends = [ord(c) for c in seps] + [10]
     n = len(cols[0]) if cols else 0
     if not n:
-        return b""
+        return []
     if all(0 <= d <= 7 for d in dec) and all(0 < e < 128 for e in ends):
         tops = []
         for v, d in zip(cols, dec):
@@ -145,7 +151,7 @@ def format_rows(data, decimals, separators=None) -> bytes:
             tops.append(top * 10.0 ** d)
         if all(t < 0.5e7 * 10.0 ** d for t, d in zip(tops, dec)):
             return _format_rows_words(cols, dec, ends, tops)
-    return _format_rows_bytewise(np.column_stack(cols), dec, seps)
+    return [_format_rows_bytewise(np.column_stack(cols), dec, seps)]
 
 
 #: rows per block of :func:`_format_rows_words` (its temporaries stay in the CPU cache)
@@ -209,7 +215,7 @@ def _fraction_words(decimals: int):
     return _word_table(b), _word_table(_digit_bytes(lo, lo < 0, size, decimals, width=3))
 
 
-def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> bytes:
+def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> list[bytes]:
     """:func:`format_rows` for values below 10**7 (``tops``: each column's largest
     ``|value| * 10**decimals``): each value becomes an integer-part word (sign and digits,
     4 or 8 bytes), a fraction word (``.`` and digits) and its separator byte in one packed
@@ -264,7 +270,7 @@ def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> bytes:
                 iw[~fin] = nan_word[isize[j]]
             r[f"i{j}"] = iw
         parts.append(r.tobytes().translate(None, b"\0"))  # faster than a numpy mask here
-    return b"".join(parts)
+    return parts
 
 
 def _format_rows_bytewise(data: np.ndarray, decimals, separators=None) -> bytes:
