@@ -258,9 +258,13 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
                  causal=causal, restarts_out=restarts, **settings)
         g = smoothed_rate_norm(gyr, r_hz)
-        br = bracket_times(t, time_s, 5.0 / r_hz)
-        quats[role][:] = resample_quat(t, q, time_s, bracket=br)
-        gnorm[role][:] = resample_vec(t, g, time_s, bracket=br)
+        # resampled a block of rows at a time: the temporaries stay small (in the CPU cache,
+        # reused by the allocator) instead of a dozen fresh arrays the length of the hour
+        for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
+            b1 = min(len(time_s), b0 + _RESAMPLE_ROWS)
+            br = bracket_times(t, time_s[b0:b1], 5.0 / r_hz)
+            quats[role][b0:b1] = resample_quat(t, q, time_s[b0:b1], bracket=br)
+            gnorm[role][b0:b1] = resample_vec(t, g, time_s[b0:b1], bracket=br)
         return restarts if restarts_s is not None else None
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
@@ -269,6 +273,10 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     if restarts_s is not None:
         restarts_s.update(res)
     return time_s, quats, gnorm, base_hz
+
+
+#: rows of the common time base resampled at once in :func:`fuse_session`
+_RESAMPLE_ROWS = 32768
 
 
 def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: SegmentAlignment,
