@@ -349,7 +349,7 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> di
     # a long recording's rows are split between forked children (the arithmetic holds the
     # GIL between numpy calls, so threads would not overlap), writing into shared columns;
     # the first block, done here, names the columns
-    parts = os.cpu_count() or 1
+    parts = min(os.cpu_count() or 1, 4)  # a few: each child costs a fork of this process
     forked = n >= _FORK_MIN_ROWS and parts > 1 and can_fork()
     alloc = shared_empty if forked else np.empty
     cols: dict = {}
