@@ -54,3 +54,25 @@ def truth_reps(seed: int = 11):
     reps = [r for s in sets if s["exercise"] == "hinge" for r in s.get("reps", [])]
     holds = [h for s in sets if s["exercise"] == "single_leg_stance" for h in s.get("holds", [])]
     return reps, holds
+
+
+def stream_angles(session, alignment, chunk: int = 16):
+    """``session`` streamed through :class:`~imu.kinematics.pipeline.AnglePipeline` in
+    interleaved ``chunk``-sample notifications, as the live stage feeds it. Returns
+    ``(time_s, columns)``: the rows' times and a function ``column(name) -> (N,)``."""
+    import numpy as np
+
+    from imu.kinematics.pipeline import AnglePipeline, sensor_times_s
+
+    times = {r: sensor_times_s(d) for r, d in session.sensors.items()}
+    pipe = AnglePipeline(alignment, {r: d.info.rate_hz for r, d in session.sensors.items()})
+    chunks = []
+    n = max(len(d) for d in session.sensors.values())
+    for i0 in range(0, n, chunk):
+        for r, d in session.sensors.items():
+            sl = slice(i0, i0 + chunk)
+            out = pipe.update(r, times[r][sl], d.acc[sl], d.gyr[sl])
+            if len(out.time_s):
+                chunks.append(out)
+    t = np.concatenate([c.time_s for c in chunks])
+    return t, lambda name: np.concatenate([c[name] for c in chunks])

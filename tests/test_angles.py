@@ -165,28 +165,19 @@ def test_streaming_pipeline_follows_batch():
     prof = calibrate_session(res.session)
     batch = compute_angles(res.session, prof.alignment())
     s = res.session
-    from imu.kinematics.pipeline import sensor_times_s
-    times = {r: sensor_times_s(d) for r, d in s.sensors.items()}
-    pipe = AnglePipeline(prof.alignment(), {r: d.info.rate_hz for r, d in s.sensors.items()})
-    chunks = []
-    n = max(len(d) for d in s.sensors.values())
-    for i0 in range(0, n, 16):  # interleaved 16-sample notifications
-        for r, d in s.sensors.items():
-            sl = slice(i0, i0 + 16)
-            out = pipe.update(r, times[r][sl], d.acc[sl], d.gyr[sl])
-            if len(out.time_s):
-                chunks.append(out)
-    t = np.concatenate([c.time_s for c in chunks])
+    from tests.live_helpers import stream_angles
+
+    t, column = stream_angles(s, prof.alignment())
     assert np.all(np.diff(t) > 0)
     cal_end = next(e.t_s for e in s.events if e.kind == "calibration_end")
     m = t > cal_end
     for c in ("pelvis_tilt", "right_hip_flexion", "left_thigh_inclination", "pelvis_obliquity"):
-        live = np.concatenate([ch[c] for ch in chunks])[m]
+        live = column(c)[m]
         ref = np.interp(t[m], batch.time_s, batch[c])
         assert np.sqrt(np.nanmean((live - ref) ** 2)) < 1.0, c
         truth = np.interp(t[m], res.truth_time_s, res.truth_angles[c])
         assert np.sqrt(np.nanmean((live - truth) ** 2)) < 1.5, c
-    live_rot = np.concatenate([ch["right_hip_rotation"] for ch in chunks])[m]
+    live_rot = column("right_hip_rotation")[m]
     truth_rot = np.interp(t[m], res.truth_time_s, res.truth_angles["right_hip_rotation"])
     assert np.sqrt(np.nanmean((live_rot - truth_rot) ** 2)) < 4.0
 

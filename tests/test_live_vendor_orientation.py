@@ -5,11 +5,12 @@ the truth as closely as for a raw sensor."""
 import numpy as np
 
 from imu.calibration import calibrate_session
-from imu.kinematics.pipeline import AnglePipeline, compute_angles, sensor_times_s
+from imu.kinematics.pipeline import compute_angles
 from imu.session.vendor import rate_from_quat, specific_force
 from imu.sim import simulate
 from imu.timing import resample_quat
 from imu.types import SensorData
+from tests.live_helpers import stream_angles
 
 
 def test_live_angles_follow_the_truth_with_an_orientation_only_trunk():
@@ -28,22 +29,12 @@ def test_live_angles_follow_the_truth_with_an_orientation_only_trunk():
     assert s.sensors["trunk"].kind == "orientation"
     prof = calibrate_session(s)
     batch = compute_angles(s, prof.alignment())  # takes the trunk's own orientation as is
-    times = {r: sensor_times_s(x) for r, x in s.sensors.items()}
-    pipe = AnglePipeline(prof.alignment(), {r: x.info.rate_hz for r, x in s.sensors.items()})
-    chunks = []
-    n = max(len(x) for x in s.sensors.values())
-    for i0 in range(0, n, 16):  # interleaved 16-sample notifications, as the live stage feeds
-        for r, x in s.sensors.items():
-            sl = slice(i0, i0 + 16)
-            out = pipe.update(r, times[r][sl], x.acc[sl], x.gyr[sl])
-            if len(out.time_s):
-                chunks.append(out)
-    t = np.concatenate([c.time_s for c in chunks])
+    t, column = stream_angles(s, prof.alignment())
     cal_end = next(e.t_s for e in s.events if e.kind == "calibration_end")
     m = t > cal_end
     for c, tol in (("lumbar_flexion", 1.5), ("lumbar_rotation", 4.0),
                    ("pelvis_rotation", 4.0)):
-        live = np.concatenate([ch[c] for ch in chunks])[m]
+        live = column(c)[m]
         truth = np.interp(t[m], res.truth_time_s, res.truth_angles[c])
         assert np.sqrt(np.nanmean((live - truth) ** 2)) < tol, c
         ref = np.interp(t[m], batch.time_s, batch[c])
