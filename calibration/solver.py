@@ -189,7 +189,7 @@ class RecordingAcc:
         """``acc`` (…, 3) raw specific force, m/s² → with both corrections removed."""
         from imu.kinematics.acc_offset import correct
 
-        return correct(correct(acc, self.stored), self.recording)
+        return correct(acc, self.stored, self.recording)
 
 
 def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None = None

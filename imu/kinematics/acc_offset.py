@@ -470,14 +470,27 @@ class AccOffsetEstimator:
                 "applied": bool(self.applied_)}
 
 
-def correct(acc: np.ndarray, correction) -> np.ndarray:
-    """``acc`` (…, 3) with a stored correction (``(offset_m_s2, scale)`` or None) removed."""
-    if correction is None:
+def compose(first, then):
+    """The one ``(offset_m_s2, scale)`` that removes ``first`` and then ``then`` (each such a
+    pair or None): ``((a - o1)·s1 - o2)·s2 = (a - (o1 + o2/s1))·(s1·s2)``; None for neither."""
+    if first is None or then is None:
+        return then if first is None else first
+    o1, s1 = (np.asarray(v, dtype=float) for v in first)
+    o2, s2 = (np.asarray(v, dtype=float) for v in then)
+    return o1 + o2 / s1, s1 * s2
+
+
+def correct(acc: np.ndarray, *corrections) -> np.ndarray:
+    """``acc`` (…, 3) with the corrections removed in order (each ``(offset_m_s2, scale)`` or
+    None: a stored multi-pose fit, then the recording's own estimate), in one pass."""
+    c = None
+    for x in corrections:
+        c = compose(c, x)
+    if c is None:
         return acc
     from imu.intrinsics import affine_rows
 
-    off, scale = correction
-    return affine_rows(acc, off, scale)
+    return affine_rows(acc, *c)
 
 
 def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,

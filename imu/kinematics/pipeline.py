@@ -99,14 +99,19 @@ def uses_vendor_orientation(session: Session, role: str) -> bool:
     return (not data.has_raw) or bool((session.meta or {}).get("use_vendor_orientation"))
 
 
-def _apply_intrinsics(intrinsics, role: str, data):
-    acc, gyr = data.acc, data.gyr
-    if not intrinsics:
-        return acc, gyr
-    corr = intrinsics.get(data.info.sensor_id) or intrinsics.get(role)
-    if corr is None:
-        return acc, gyr
-    return corr.apply(acc, gyr)
+def corrected_samples(corr, recording, acc: np.ndarray, gyr: np.ndarray):
+    """``(acc, gyr)`` of one sensor as every fusion uses them (batch, replay, live): its
+    intrinsic correction ``corr`` (with ``apply(acc, gyr)``, or None) and then the
+    recording's accelerometer correction ``recording`` (``(offset_m_s2, scale)`` or None, the
+    one its mounting was solved with) removed; where ``corr`` exposes its accelerometer offset
+    and scale the two accelerometer corrections are one pass
+    (:func:`imu.kinematics.acc_offset.correct`, as the calibration applies them)."""
+    if corr is not None and hasattr(corr, "acc_offset_m_s2"):
+        return (correct_acc(acc, (corr.acc_offset_m_s2, corr.acc_scale), recording),
+                affine_rows(gyr, np.asarray(corr.gyr_bias_rad_s, dtype=float)))
+    if corr is not None:
+        acc, gyr = corr.apply(acc, gyr)
+    return correct_acc(acc, recording), gyr
 
 
 #: settings that switch a filter's own gyro-bias estimation off, for when the pipeline tracks
@@ -198,17 +203,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         r_hz = nominal_rate_hz(t, data.info.rate_hz)
         rec = alignment.acc_corrections.get(role) if alignment is not None else None
         corr = (intrinsics or {}).get(data.info.sensor_id) or (intrinsics or {}).get(role)
-        if rec is not None and hasattr(corr, "acc_offset_m_s2"):
-            # the stored correction and the one the mounting was solved with, in one pass:
-            # ((a - o1)·s1 - o2)·s2 = (a - (o1 + o2/s1))·(s1·s2)
-            o1, s1 = np.asarray(corr.acc_offset_m_s2, float), np.asarray(corr.acc_scale, float)
-            o2, s2 = (np.asarray(v, float) for v in rec)
-            acc = affine_rows(data.acc, o1 + o2 / s1, s1 * s2)
-            gyr = affine_rows(data.gyr, np.asarray(corr.gyr_bias_rad_s, float))
-        else:
-            acc, gyr = _apply_intrinsics(intrinsics, role, data)
-            if alignment is not None:  # the accelerometer correction the mounting was solved with
-                acc = correct_acc(acc, rec)
+        acc, gyr = corrected_samples(corr, rec, data.acc, data.gyr)
         return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
 
     # per-sensor work runs in threads: numpy and the compiled filters release the GIL
@@ -568,10 +563,8 @@ class AnglePipeline:
         t_s = np.asarray(t_s, dtype=float).reshape(-1)
         acc = np.asarray(acc, dtype=float).reshape(-1, 3)
         gyr = np.asarray(gyr, dtype=float).reshape(-1, 3)
-        corr = self.intrinsics.get(role)
-        if corr is not None:
-            acc, gyr = corr.apply(acc, gyr)
-        acc = correct_acc(acc, self.alignment.acc_corrections.get(role))
+        acc, gyr = corrected_samples(self.intrinsics.get(role),
+                                     self.alignment.acc_corrections.get(role), acc, gyr)
         ok = np.isfinite(t_s) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyr), axis=1)
         if not ok.all():  # a damaged sample counts as dropped (as in the batch path)
             t_s, acc, gyr = t_s[ok], acc[ok], gyr[ok]
