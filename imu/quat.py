@@ -35,18 +35,46 @@ def canonical(q: np.ndarray) -> np.ndarray:
     return q * s
 
 
-def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a ⊗ b`` (rotation ``b`` first, then ``a``)."""
+def multiply_parts(a, b) -> tuple:
+    """Hamilton product ``a ⊗ b`` of quaternions given as component sequences ``(w, x, y, z)``
+    (arrays of any shapes that broadcast), as a tuple of the four components."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw)
+
+
+def multiply(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Hamilton product ``a ⊗ b`` (rotation ``b`` first, then ``a``); written into ``out``
+    (…, 4) when given (component by component, no stacked temporary)."""
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ], axis=-1)
+    parts = multiply_parts(np.moveaxis(a, -1, 0), np.moveaxis(b, -1, 0))
+    if out is None:
+        return np.stack(parts, axis=-1)
+    for k in range(4):
+        out[..., k] = parts[k]
+    return out
+
+
+def from_rotvec_parts(rv: np.ndarray) -> np.ndarray:
+    """Rotation vectors (rad) → quaternions ``w, x, y, z``, components first: (3, …) → (4, …)
+    (numpy only)."""
+    x, y, z = rv
+    a = x * x
+    a += y * y
+    a += z * z  # = np.linalg.norm(rv.T, axis=1) ** 2: the same additions in the same order
+    np.sqrt(a, out=a)
+    half = 0.5 * a
+    k = np.sin(half)
+    k /= np.maximum(a, 1e-12)
+    k[a <= 1e-12] = 0.5
+    out = np.empty((4,) + a.shape)
+    np.cos(half, out=out[0])
+    np.multiply(rv, k, out=out[1:])
+    return out
 
 
 def conj(q: np.ndarray) -> np.ndarray:

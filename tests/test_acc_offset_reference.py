@@ -7,7 +7,7 @@ import pytest
 from imu import quat as Q
 from imu.intrinsics import IntrinsicCorrection
 from imu.kinematics.acc_offset import (STORED_PRIOR, AccOffsetEstimator, AccOffsetSettings,
-                                       _prefix_product, _rotvec_quat, correct)
+                                       _prefix_product, correct)
 from imu.kinematics.heading import runs
 from imu.kinematics.pipeline import sensor_times_s
 from imu.kinematics.still import smoothed_rate_norm
@@ -30,7 +30,7 @@ def test_rotation_vectors_to_quaternions_components_first():
     rv = np.random.default_rng(3).normal(scale=0.05, size=(50, 3))
     rv[:5] = 0.0  # no turn
     rv[5:10] *= 1e-14
-    np.testing.assert_allclose(_rotvec_quat(rv.T).T, _old_rotvec_quat(rv), rtol=0, atol=1e-16)
+    np.testing.assert_allclose(Q.from_rotvec_parts(rv.T).T, _old_rotvec_quat(rv), rtol=0, atol=1e-16)
 
 
 # ------------------------------------------------------------------ the estimate it replaced

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.fusion.registry import make_filter
-from imu.quat import conj, multiply, normalize
+from imu.quat import conj, from_rotvec_parts, multiply, normalize
 
 #: filters with a compiled offline implementation (:func:`vqf.offlineVQF`)
 OFFLINE_VQF = ("vqf", "vqf_basic")
@@ -102,16 +102,6 @@ def forward_backward(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray
 PAIR_ABOVE_HZ = 150.0
 
 
-def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
-    """Rotation vectors (N, 3), rad → quaternions (N, 4) ``w, x, y, z``."""
-    a = np.sqrt(np.einsum("ij,ij->i", rv, rv))
-    k = np.divide(np.sin(0.5 * a), a, out=np.full_like(a, 0.5), where=a > 1e-12)
-    out = np.empty((len(rv), 4))
-    out[:, 0] = np.cos(0.5 * a)
-    np.multiply(rv, k[:, None], out=out[:, 1:])
-    return out
-
-
 def _z_turn_to(q_first: np.ndarray, q0) -> tuple[float, float]:
     """``(cos, sin)`` of the half-angle of the turn about earth z that takes ``q_first``'s
     heading to ``q0``'s (the z part of ``q0 ⊗ q_first*``)."""
@@ -129,16 +119,6 @@ def _turn_z(q: np.ndarray, c: float, s: float) -> np.ndarray:
     q[:, 2] = c * y + s * x
     q[:, 3] = c * z + s * w
     return q
-
-
-def _mul_into(out: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
-    """``out[:] = a ⊗ b`` for (n, 4) arrays, component by component (no stacked temporary)."""
-    aw, ax, ay, az = a.T
-    bw, bx, by, bz = b.T
-    out[:, 0] = aw * bw - ax * bx - ay * by - az * bz
-    out[:, 1] = aw * bx + ax * bw + ay * bz - az * by
-    out[:, 2] = aw * by - ax * bz + ay * bw + az * bx
-    out[:, 3] = aw * bz + ax * by - ay * bx + az * bw
 
 
 def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
@@ -177,13 +157,13 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     q1 = np.array(vqf.offlineVQF(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]),
                                  None, 2.0 * T, params)["quat6D"], dtype=float)
     # q₀ = q₁ ⊗ exp(−ω₁·T)
-    d = _rotvec_quat(w1 * -T)
+    d = from_rotvec_parts((w1 * -T).T).T
     if q0 is not None:  # the heading of the first output sample (a turn about z commutes)
         first = q1[0] if lead else multiply(q1[0], d[0])
         _turn_z(q1, *_z_turn_to(first, q0))
     out = np.empty((len(g), 4))
     out[1::2] = q1
-    _mul_into(out[0::2], q1, d)
+    multiply(q1, d, out=out[0::2])
     return out[lead:]
 
 

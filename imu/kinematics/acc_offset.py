@@ -97,34 +97,6 @@ def _skew(v: np.ndarray) -> np.ndarray:
                      np.stack([-y, x, z], -1)], -2)
 
 
-def _rotvec_quat(rv: np.ndarray) -> np.ndarray:
-    """Rotation vectors → quaternions ``w, x, y, z``, components first: (3, N) → (4, N)."""
-    x, y, z = rv
-    a = x * x
-    a += y * y
-    a += z * z  # = np.linalg.norm(rv.T, axis=1) ** 2: the same additions in the same order
-    np.sqrt(a, out=a)
-    half = 0.5 * a
-    k = np.sin(half)
-    k /= np.maximum(a, 1e-12)
-    k[a <= 1e-12] = 0.5
-    out = np.empty((4,) + a.shape)
-    np.cos(half, out=out[0])
-    np.multiply(rv, k, out=out[1:])
-    return out
-
-
-def _mul_parts(a, b):
-    """Hamilton product of quaternions given as component arrays ``(w, x, y, z)`` (any shapes
-    that broadcast), as a tuple of the four components."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return (aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw)
-
-
 def _block_scan(dq: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """The first two steps of the running product ``q_k = dq_0 ⊗ … ⊗ dq_k`` of quaternions
     given components first (4, N), as a blocked scan: the running product within blocks of
@@ -142,13 +114,13 @@ def _block_scan(dq: np.ndarray, block: int = 64) -> tuple[np.ndarray, np.ndarray
         by_block[:, full] = np.array([1.0, 0.0, 0.0, 0.0])[:, None]
         by_block[:, full, :n - full * block] = dq[:, full * block:]
     for i in range(1, block):
-        c[:, i] = _mul_parts(c[:, i - 1], c[:, i])
+        c[:, i] = Q.multiply_parts(c[:, i - 1], c[:, i])
     before = np.zeros((4, nb))
     before[0] = 1.0
     before[:, 1:] = c[:, -1, :-1]  # each block's product, then their running product
     k = 1
     while k < nb - 1:
-        before[:, k + 1:] = _mul_parts(before[:, 1:-k], before[:, k + 1:])
+        before[:, k + 1:] = Q.multiply_parts(before[:, 1:-k], before[:, k + 1:])
         k *= 2
     return c, before
 
@@ -158,7 +130,7 @@ def _scan_range(c: np.ndarray, before: np.ndarray, s0: int, s1: int) -> np.ndarr
     result; not normalised."""
     block = c.shape[1]
     b0, b1 = s0 // block, -(-s1 // block)
-    parts = _mul_parts(before[:, None, b0:b1], c[:, :, b0:b1])  # (block, blocks) each
+    parts = Q.multiply_parts(before[:, None, b0:b1], c[:, :, b0:b1])  # (block, blocks) each
     out = np.empty((4, b1 - b0, block))
     for i in range(4):
         out[i] = parts[i].T
@@ -392,7 +364,7 @@ class AccOffsetEstimator:
         wm[:, 1:] *= 0.5
         wm *= dt
         # the turn from frame k to frame 0
-        scan = _block_scan(_rotvec_quat(wm))
+        scan = _block_scan(Q.from_rotvec_parts(wm))
 
         # an interval runs from the last sample of a rest (A) to the first of the next rest (B);
         # every sum over its samples is taken in frame 0 and turned into the frame of A's last
