@@ -110,15 +110,16 @@ def _z_turn_to(q_first: np.ndarray, q0) -> tuple[float, float]:
     return float(c), float(s)
 
 
-def _turn_z(q: np.ndarray, c: float, s: float) -> np.ndarray:
-    """``(c, 0, 0, s) ⊗ q`` for (n, 4) ``q``, in place: a turn about z mixes (w, z) and
-    (x, y) pairwise."""
-    w, x, y, z = q.T.copy()
-    q[:, 0] = c * w - s * z
-    q[:, 1] = c * x - s * y
-    q[:, 2] = c * y + s * x
-    q[:, 3] = c * z + s * w
-    return q
+def _turn_z(q: np.ndarray, c: float, s: float, out: np.ndarray | None = None) -> np.ndarray:
+    """``(c, 0, 0, s) ⊗ q`` for (n, 4) ``q``, into ``out`` (default: in place): a turn about z
+    mixes (w, z) and (x, y) pairwise."""
+    w, x, y, z = (q.T.copy() if out is None or out is q else q.T)
+    out = q if out is None else out
+    out[:, 0] = c * w - s * z
+    out[:, 1] = c * x - s * y
+    out[:, 2] = c * y + s * x
+    out[:, 3] = c * z + s * w
+    return out
 
 
 def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
@@ -142,7 +143,7 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     T = 1.0 / rate_hz
     n = len(gyr)
     if rate_hz <= PAIR_ABOVE_HZ or n < 4:
-        q = np.array(vqf.offlineVQF(gyr, acc, None, T, params)["quat6D"], dtype=float)
+        q = np.asarray(vqf.offlineVQF(gyr, acc, None, T, params)["quat6D"], dtype=float)
         return q if q0 is None or not len(q) else _turn_z(q, *_z_turn_to(q[0], q0))
     # an odd first sample forms a pair with a copy of itself (the same rotation, half each)
     lead = n % 2
@@ -154,16 +155,17 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     g2 = np.cross(w0, w1)
     g2 *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
     g2 += 0.5 * (w0 + w1)
-    q1 = np.array(vqf.offlineVQF(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]),
-                                 None, 2.0 * T, params)["quat6D"], dtype=float)
+    q1 = np.asarray(vqf.offlineVQF(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]),
+                                   None, 2.0 * T, params)["quat6D"], dtype=float)
     # q₀ = q₁ ⊗ exp(−ω₁·T)
     d = from_rotvec_parts((w1 * -T).T).T
+    out = np.empty((len(g), 4))
     if q0 is not None:  # the heading of the first output sample (a turn about z commutes)
         first = q1[0] if lead else multiply(q1[0], d[0])
-        _turn_z(q1, *_z_turn_to(first, q0))
-    out = np.empty((len(g), 4))
-    out[1::2] = q1
-    multiply(q1, d, out=out[0::2])
+        _turn_z(q1, *_z_turn_to(first, q0), out=out[1::2])
+    else:
+        out[1::2] = q1
+    multiply(out[1::2], d, out=out[0::2])
     return out[lead:]
 
 
