@@ -1,18 +1,20 @@
 """Dashboard frame rate, CPU and sample-to-screen latency; replay of a long session at 20×.
 
 Live: 3 simulated sensors at 200 Hz stream over the virtual BLE link into the live pipeline
-(``imu demo``'s set-up, calibration skipped), and the dashboard (1600×1000, painting when new
-rows are in, at most 50 frames/s) draws them. Each run is a separate process per Qt platform:
-``offscreen`` and ``xcb`` under Xvfb (``xvfb-run``; the row says so when Xvfb is missing).
-Reported per platform:
+(``imu demo``'s set-up, calibration skipped, no recording), and the dashboard (1600×1000,
+painting when new rows are in, at most 50 frames/s) draws them. As in ``imu demo`` there are
+three processes: the window's (it only draws), the live process
+(:mod:`imu.live.process`: our BLE host stack and the live pipeline; the bench's probe,
+:class:`ChildProbe`, runs there) and the virtual sensors' (their controllers and the radio link,
+:mod:`imu.sources.ble.sensor_process`, as real sensors are outside ours; its CPU is not counted).
+Each run is a separate process per Qt platform: ``offscreen`` and ``xcb`` under Xvfb
+(``xvfb-run``; the row says so when Xvfb is missing). Reported per platform:
 
 - frames per second actually painted (paint events of the trace view that show new rows);
-- CPU share of one core, per thread: the GUI thread (the dashboard's cost: the target), the
-  live processing (``LivePipeline.feed``: angles, detectors), the rest of the worker thread
-  (our BLE host stack: bumble's host, bleak, the reader and decoder), and the whole process.
-  As in ``imu demo`` the virtual sensors, their controllers and the radio link run in a child
-  process (:mod:`imu.sources.ble.sensor_process`), as real sensors are outside ours; its CPU
-  is not counted here;
+- CPU share of one core: the GUI thread (the dashboard's cost: the target) and the window's
+  whole process; in the live process the live processing (``LivePipeline.feed``: angles,
+  detectors), the rest of its pipeline thread (our BLE host stack: bumble's host, bleak, the
+  reader and decoder), and the whole process;
 - sample-to-screen latency p50/p99 over every angle row: from the moment the virtual sensors
   created its samples (their own clock) to the end of the first paint that shows it, so the
   BLE batching, the link, the wait for all three sensors, the processing, the wait for a frame
@@ -52,6 +54,7 @@ STAGES = {
                "(BLE batch age and the wait for the other sensors)",
     "link": "-> that block reaches the live pipeline (virtual link, bleak, decoder, queue)",
     "processing": "-> its rows are in the ring buffer (clock model, fusion, angles, detectors)",
+    "transfer": "-> they reach the window's process (the live process's socket)",
     "poll": "-> the window's next refresh starts (frame cap, GUI busy)",
     "refresh": "-> snapshot taken and curves set",
     "dispatch": "-> the paint starts (Qt event loop)",
@@ -66,17 +69,95 @@ def _load() -> str:
         return ""
 
 
+class ChildProbe:
+    """The bench's instruments inside the live process (:mod:`imu.live.process`: made there as
+    ``ChildProbe(pipeline)`` before it starts): when each block was fed and each batch of rows
+    stored, the clock model's error, the live processing's and the process's CPU at the
+    window's marks, garbage-collection pauses, and (from the sensor process) when each
+    notification left its sensor."""
+
+    def __init__(self, pipe):
+        import gc
+
+        from imu.live.angles import LiveAngleStage
+
+        self.pipe = pipe
+        src = self.src = pipe.source
+        src.log_notifications = True
+        self.clock_err: list[float] = []
+        times = LiveAngleStage.times
+        err = self.clock_err
+
+        def timed_times(stage, role, blk):
+            t = times(stage, role, blk)
+            if len(t):         # every sensor clock started at src._t0
+                created = src._t0 + float(blk.t_sensor_s[-1]) / src.speed
+                err.append(float(t[-1]) - (created - src._t0) * src.speed)
+            return t
+
+        LiveAngleStage.times = timed_times
+        # each batch of rows stored: (last row's session time, stored at, the feed call)
+        self.stored: list[tuple[float, float, tuple | None]] = []
+        self.current = None                     # (start, sensor id, last seq) of the feed call
+        route = pipe._route_rows
+
+        def timed_route(table):
+            route(table)
+            if len(table.time_s):
+                self.stored.append((float(table.time_s[-1]), time.monotonic(), self.current))
+
+        pipe._route_rows = timed_route
+        self.feed_cpu = 0.0
+        feed = pipe.feed
+
+        def timed_feed(blk):
+            c = time.thread_time()
+            self.current = (time.monotonic(), blk.sensor_id, int(blk.seq[-1]) if len(blk) else -1)
+            try:
+                feed(blk)
+            finally:
+                self.current = None
+                self.feed_cpu += time.thread_time() - c
+
+        pipe.feed = timed_feed
+        self.gc_pauses: list[float] = []
+        gc_t0 = [0.0]
+
+        def on_gc(phase, info):
+            if phase == "start":
+                gc_t0[0] = time.perf_counter()
+            else:
+                self.gc_pauses.append(time.perf_counter() - gc_t0[0])
+
+        gc.callbacks.append(on_gc)
+        self.marks: dict[str, dict] = {}
+
+    def _worker_cpu(self) -> float:
+        th = self.pipe._thread
+        if th is None or th.ident is None:
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(th.ident))
+
+    def mark(self, name: str) -> None:
+        self.marks[name] = {"cpu": time.process_time(), "wk": self._worker_cpu(),
+                            "feed": self.feed_cpu, "err": len(self.clock_err),
+                            "gc": len(self.gc_pauses), "t": time.monotonic()}
+
+    def stats(self) -> dict:
+        sp = self.src.sensor_process
+        return {"marks": self.marks, "stored": self.stored, "clock_err": self.clock_err,
+                "gc_pauses": self.gc_pauses, "t0": self.src._t0, "speed": self.src.speed,
+                "notifications": (sp.stats if sp is not None else {}).get("notifications", [])}
+
+
 def _live_child(seconds: float, rate_hz: int) -> dict:
     """Run in a child process on the platform set in QT_QPA_PLATFORM; returns the figures."""
     from PySide6 import QtCore
 
     import imu.gui.dashboard as dash
-    from imu.chain import simulator_profile as skipped_calibration
-    from imu.gui.app import dispose, ensure_app
+    from imu.gui.app import dispose, ensure_app, tune_for_live
     from imu.gui.views.traces import TracePanel
-    from imu.live.angles import LiveAngleStage
-    from imu.live.pipeline import LivePipeline
-    from imu.sources.simulated import SimulatedSource
+    from imu.live.process import LiveProcess
 
     # (paint start, paint end, session times first shown)
     paints: list[tuple[float, float, np.ndarray]] = []
@@ -103,77 +184,12 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
 
     dash.TracePanel = TimedTraces
     app = ensure_app()
-    # as `imu demo`: the virtual sensors in their own process; it logs when each notification
-    # left its sensor
-    # (IMU_BENCH_SENSORS=inprocess: in our process, for comparison)
-    src = SimulatedSource("demo", rate_hz=rate_hz, seed=3, calibration=False,
-                          process=os.environ.get("IMU_BENCH_SENSORS") != "inprocess")
-    src.log_notifications = True
-    sent_here: list[tuple] = []                    # the same log, sensors in our process
-    if not src.process:
-        from imu.sources.ble.sensor_process import _logger
-        from imu.sources.ble import protocol as P
-        from imu.sources.ble.virtual import VirtualSensor
-        notify = VirtualSensor._notify
-
-        async def logged_notify(self, pkt):
-            _logger(self, sent_here, P)(pkt)
-            await notify(self, pkt)
-
-        VirtualSensor._notify = logged_notify
-    pipe = LivePipeline(src, profile=skipped_calibration(src))
-
-    # the clock model's error: a block's last sample on the session clock minus the moment the
-    # virtual sensor created it (its own clock, started with the session clock)
-    clock_err: list[float] = []
-    marks: dict = {}
-    times = LiveAngleStage.times
-
-    def timed_times(self, role, blk):
-        t = times(self, role, blk)
-        if len(t):         # every sensor clock started at src._t0
-            created = src._t0 + float(blk.t_sensor_s[-1]) / src.speed
-            clock_err.append(float(t[-1]) - (created - src._t0) * src.speed)
-        return t
-
-    LiveAngleStage.times = timed_times
-    # each batch of rows stored: (last row's session time, stored at, the feed call that made it)
-    stored: list[tuple[float, float, tuple | None]] = []
-    current = {"feed": None}                        # (start, sensor id, last seq) of the feed call
-    route = pipe._route_rows
-
-    def timed_route(table):
-        route(table)
-        if len(table.time_s):
-            stored.append((float(table.time_s[-1]), time.monotonic(), current["feed"]))
-
-    pipe._route_rows = timed_route
-    feed_cpu = [0.0]                                # the live processing's CPU (pipeline thread)
-    feed = pipe.feed
-
-    def timed_feed(blk):
-        c = time.thread_time()
-        current["feed"] = (time.monotonic(), blk.sensor_id,
-                           int(blk.seq[-1]) if len(blk) else -1)
-        try:
-            feed(blk)
-        finally:
-            current["feed"] = None
-            feed_cpu[0] += time.thread_time() - c
-
-    pipe.feed = timed_feed
-    # gc pauses (any thread): start/end
-    import gc
-    gc_pauses: list[float] = []
-    gc_t0 = [0.0]
-
-    def on_gc(phase, info):
-        if phase == "start":
-            gc_t0[0] = time.perf_counter()
-        else:
-            gc_pauses.append(time.perf_counter() - gc_t0[0])
-
-    gc.callbacks.append(on_gc)
+    # as `imu demo` (calibration skipped, no recording): the virtual sensors in their own
+    # process, our BLE host and the live pipeline in the live process; the probe in the latter
+    pipe = LiveProcess("imu.commands.demo:build_pipeline",
+                       {"output": None, "seed": 3, "rate_hz": rate_hz, "calibrate": False},
+                       instrument="bench.bench_dashboard:ChildProbe")
+    pipe.arrivals = []
     win = dash.Dashboard(pipe, mode="live", refresh_hz=REFRESH_HZ, title="bench")
     state.update(win=win, pipe=pipe)
     refreshes: list[tuple[float, float]] = []     # the window's refresh: snapshot + set data
@@ -191,44 +207,38 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     win.show()
     t_open = time.monotonic()
     if os.environ.get("IMU_BENCH_TUNING") != "0":   # as run_live (IMU_BENCH_TUNING=0: without)
-        from imu.gui.app import tune_for_live
         tune_for_live()
     pipe.start()
     first_rep = {}
+    marks: dict = {}
     # IMU_BENCH_PROFILE=FILE: cProfile of the GUI thread over the measured seconds
     prof = None
     if os.environ.get("IMU_BENCH_PROFILE"):
         import cProfile
         prof = cProfile.Profile()
 
-    def worker_cpu() -> float:
-        th = pipe._thread
-        if th is None or th.ident is None:
-            return 0.0
-        return time.clock_gettime(time.pthread_getcpuclockid(th.ident))
-
     def poll():
         now = time.monotonic()
         snap = win.last_snapshot
         if snap is not None and snap.reps and "t" not in first_rep:
             first_rep["t"] = now - t_open
-        if "t0" not in marks and snap is not None and len(snap.angles_t):
+        if not pipe.running:
+            app.quit()
+        elif "t0" not in marks and snap is not None and len(snap.angles_t):
             marks["t0"] = now + 2.0                 # 2 s warm-up once angles flow
         elif "t0" in marks and "cpu0" not in marks and now >= marks["t0"]:
             if prof is not None:
                 prof.enable()
+            pipe.mark("w0")
             marks.update(cpu0=time.process_time(), thr0=time.thread_time(), w0=now,
-                         n0=len(paints), rows0=pipe.rows_out, wk0=worker_cpu(),
-                         feed0=feed_cpu[0], err0=len(clock_err), gc0=len(gc_pauses),
-                         )
+                         n0=len(paints), rows0=pipe.rows_out)
         elif "cpu0" in marks and now >= marks["w0"] + seconds:
             if prof is not None:
                 prof.disable()
                 prof.dump_stats(os.environ["IMU_BENCH_PROFILE"])
+            pipe.mark("w1")
             marks.update(cpu1=time.process_time(), thr1=time.thread_time(), w1=now,
-                         n1=len(paints), rows1=pipe.rows_out, wk1=worker_cpu(),
-                         feed1=feed_cpu[0], err1=len(clock_err), gc1=len(gc_pauses),
-                         )
+                         n1=len(paints), rows1=pipe.rows_out)
             app.quit()
         elif now - t_open > seconds + 60:
             app.quit()
@@ -240,30 +250,37 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     timer.stop()
     pipe.stop()
     dispose(win)
+    if "w1" not in marks:
+        raise RuntimeError(f"no angles reached the dashboard within a minute ({pipe.error})")
+    st = pipe.stats
+    cm = st["marks"]
     # when each notification left its virtual sensor: (sensor id, last seq) -> monotonic time,
     # and each notification's batch age (its oldest sample's age when sent)
-    sent = (src.sensor_process.stats if src.sensor_process is not None else {}) \
-        .get("notifications", sent_here)
+    sent = st["notifications"]
     notified = {(sid, seq): t for sid, seq, t, _ in sent}
-    ages = np.array([t - c for _, _, t, c in sent if marks.get("w0", 0) <= t <= marks.get("w1", 0)])
-    LiveAngleStage.times = times
-    if "w1" not in marks:
-        raise RuntimeError("no angles reached the dashboard within a minute")
+    ages = np.array([t - c for _, _, t, c in sent if marks["w0"] <= t <= marks["w1"]])
+    t0_src, speed = st["t0"], st["speed"]
+    stored = st["stored"]
     wall = marks["w1"] - marks["w0"]
     win_paints = paints[marks["n0"]:marks["n1"]]
-    err = np.array(clock_err[marks["err0"]:marks["err1"]])
+    err = np.array(st["clock_err"][cm["w0"]["err"]:cm["w1"]["err"]])
     d = float(np.median(err))
     st_t = np.array([a for a, _, _ in stored])
     st_w = np.array([b for _, b, _ in stored])
+    ar_t = np.array([a for a, _, _ in pipe.arrivals])
+    ar_w = np.array([b for _, b, _ in pipe.arrivals])
+    ar_s = np.array([c for _, _, c in pipe.arrivals])
+    ar_in = (ar_s >= marks["w0"]) & (ar_s <= marks["w1"])
     rf_a = np.array([a for a, _ in refreshes])
     rf_b = np.array([b for _, b in refreshes])
     lat, gui, newest = [], [], []
     # where a row's latency goes (one array per stage, s; NaN where a stage is unknown)
     stages = {k: [] for k in STAGES}
     for p_start, now, new in win_paints:
-        created = src._t0 + (new - d) / src.speed
+        created = t0_src + (new - d) / speed
         lat.append(now - created)
         k = np.clip(np.searchsorted(st_t, new), 0, len(st_t) - 1)
+        a = np.clip(np.searchsorted(ar_t, new), 0, len(ar_t) - 1)
         gui.append(now - st_w[k])
         newest.append(now - created[-1])
         j = max(int(np.searchsorted(rf_a, p_start)) - 1, 0)      # the refresh before this paint
@@ -273,7 +290,8 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
         stages["sensors"].append(t_sent - created)
         stages["link"].append(t_feed - t_sent)
         stages["processing"].append(st_w[k] - t_feed)
-        stages["poll"].append(rf_a[j] - st_w[k])
+        stages["transfer"].append(ar_w[a] - st_w[k])
+        stages["poll"].append(rf_a[j] - ar_w[a])
         stages["refresh"].append(np.full(len(new), rf_b[j] - rf_a[j]))
         stages["dispatch"].append(np.full(len(new), p_start - rf_b[j]))
         stages["paint"].append(np.full(len(new), now - p_start))
@@ -281,19 +299,22 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     stages = {k: np.concatenate(v) for k, v in stages.items()}
     # the slowest 1 %: mean of each stage over the rows above the p99
     slow = lat >= np.percentile(lat, 99)
-    gcs = np.array(gc_pauses[marks["gc0"]:marks["gc1"]])
+    gcs = np.array(st["gc_pauses"][cm["w0"]["gc"]:cm["w1"]["gc"]])
     frame_s = np.array([b - a for a, b, _ in win_paints])
     refresh_s = np.array([b - a for a, b in refreshes if marks["w0"] <= a <= marks["w1"]])
     data_s = (marks["rows1"] - marks["rows0"]) / rate_hz      # angle rows at the sensor rate
     ms = lambda a, q: float(np.percentile(a, q) * 1000) if len(a) else float("nan")  # noqa: E731
-    worker = marks["wk1"] - marks["wk0"]
-    feed_s = marks["feed1"] - marks["feed0"]
+    cwall = cm["w1"]["t"] - cm["w0"]["t"]
+    worker = cm["w1"]["wk"] - cm["w0"]["wk"]
+    feed_s = cm["w1"]["feed"] - cm["w0"]["feed"]
+    live_proc = (cm["w1"]["cpu"] - cm["w0"]["cpu"]) / cwall
+    win_proc = (marks["cpu1"] - marks["cpu0"]) / wall
     return {"fps": (marks["n1"] - marks["n0"]) / wall,
-            "cpu_per_data_s": (marks["cpu1"] - marks["cpu0"]) / data_s if data_s else float("nan"),
+            "cpu_per_data_s": (win_proc + live_proc) * wall / data_s if data_s else float("nan"),
             "data_per_wall": data_s / wall,
             "gui_cpu": (marks["thr1"] - marks["thr0"]) / wall,
-            "proc_cpu": (marks["cpu1"] - marks["cpu0"]) / wall,
-            "live_cpu": feed_s / wall, "sensors_cpu": (worker - feed_s) / wall,
+            "proc_cpu": win_proc, "live_proc_cpu": live_proc,
+            "live_cpu": feed_s / cwall, "sensors_cpu": (worker - feed_s) / cwall,
             "p50_ms": ms(lat, 50), "p99_ms": ms(lat, 99), "max_ms": ms(lat, 100),
             "gui_p50_ms": ms(gui, 50), "gui_p99_ms": ms(gui, 99),
             "newest_p50_ms": ms(newest, 50), "newest_p99_ms": ms(newest, 99),
@@ -301,6 +322,9 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             "stages_p50_ms": {k: float(np.nanpercentile(v, 50) * 1000) for k, v in stages.items()},
             "stages_p99_ms": {k: float(np.nanpercentile(v, 99) * 1000) for k, v in stages.items()},
             "stages_slowest_ms": {k: float(np.nanmean(v[slow]) * 1000) for k, v in stages.items()},
+            "socket_p50_ms": ms((ar_w - ar_s)[ar_in], 50),
+            "socket_p99_ms": ms((ar_w - ar_s)[ar_in], 99),
+            "send_after_store_p99_ms": ms(st_w - np.interp(st_t, ar_t, ar_s), 99),
             "batch_age_p50_ms": ms(ages, 50), "batch_age_p99_ms": ms(ages, 99),
             "paint_p50_ms": ms(frame_s, 50), "paint_p99_ms": ms(frame_s, 99),
             "refresh_p50_ms": ms(refresh_s, 50), "refresh_p99_ms": ms(refresh_s, 99),
@@ -390,18 +414,21 @@ def run(quick: bool = False) -> list[dict]:
              "unit": "% of a core", "note": "target < 50: the dashboard's own cost"},
             {"name": f"GUI thread CPU per frame, {label}", "value": 1000 * r["gui_cpu"] / r["fps"],
              "unit": "ms", "note": f"a free core would paint {r['fps'] / r['gui_cpu']:.0f} frames/s"},
+            {"name": f"window process CPU, {label}", "value": 100 * r["proc_cpu"],
+             "unit": "% of a core", "note": "all its threads (it only draws)"},
             {"name": f"live processing CPU (angles, detectors), {label}",
              "value": 100 * r["live_cpu"], "unit": "% of a core",
-             "note": "LivePipeline.feed in the worker thread"},
+             "note": "LivePipeline.feed in the live process's pipeline thread"},
             {"name": f"BLE host stack CPU, {label}",
              "value": 100 * r["sensors_cpu"], "unit": "% of a core",
-             "note": "the rest of the worker thread: bumble host, bleak, reader, decoder (the "
-                     "virtual sensors run in their own process)"},
-            {"name": f"whole process CPU, {label}", "value": 100 * r["proc_cpu"],
-             "unit": "% of a core", "note": "all threads"},
-            {"name": f"whole process CPU per second of data, {label}",
+             "note": "the rest of that thread: bumble host, bleak, reader, decoder (the virtual "
+                     "sensors run in a process of their own, not counted)"},
+            {"name": f"live process CPU, {label}", "value": 100 * r["live_proc_cpu"],
+             "unit": "% of a core", "note": "all its threads (pipeline, state and rows to the "
+                                            "window)"},
+            {"name": f"window + live process CPU per second of data, {label}",
              "value": r["cpu_per_data_s"], "unit": "CPU s", "note":
-             f"< 1 keeps up on one free core; data processed at {r['data_per_wall']:.2f}x real time"},
+             f"data processed at {r['data_per_wall']:.2f}x real time"},
             {"name": f"sample-to-screen latency p50, {label}", "value": r["p50_ms"], "unit": "ms",
              "note": f"every angle row: its samples' creation in the virtual sensors -> end of the "
                      f"first paint showing it; {r['samples']} rows in {r['frames']} frames"},

@@ -197,8 +197,17 @@ class Dashboard(QtWidgets.QMainWindow):
         self._pending.setSingleShot(True)
         self._pending.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
         self._pending.timeout.connect(self._tick)
+        self._notifier = None
         if refresh_hz > 0:
-            if self._data_driven and hasattr(model, "add_rows_listener"):
+            if self._data_driven and hasattr(model, "fileno") and model.fileno() >= 0:
+                # the live processing in its own process (imu.live.process): woken when its
+                # socket has something, the timer only for idle redraws
+                self._notifier = QtCore.QSocketNotifier(model.fileno(),
+                                                        QtCore.QSocketNotifier.Type.Read, self)
+                self._notifier.activated.connect(self._on_data)
+                self._timer.timeout.connect(self._tick)
+                self._timer.start(int(IDLE_FRAME_S * 1000))
+            elif self._data_driven and hasattr(model, "add_rows_listener"):
                 # woken by the pipeline when rows are in; the timer only for idle redraws
                 self._rows_signal = _RowsSignal()
                 self._rows_signal.rows.connect(self._on_rows,
@@ -214,6 +223,14 @@ class Dashboard(QtWidgets.QMainWindow):
                 self._timer.start(int(1000 / refresh_hz))
 
     # -- drawing ---------------------------------------------------------------------------
+    def _on_data(self, *_) -> None:
+        """The live process sent something: take it in; a frame if rows came."""
+        if self.model.poll():
+            self._on_rows()
+        if not self.model.running and self._notifier is not None:
+            self._notifier.setEnabled(False)      # its socket ended: nothing more will come
+            self.refresh()
+
     def _on_rows(self) -> None:
         """New rows are in: a frame now, or when the frame-rate cap allows."""
         if self._pending.isActive():
@@ -334,6 +351,9 @@ class Dashboard(QtWidgets.QMainWindow):
     def closeEvent(self, event):  # noqa: N802 (Qt name)
         self._timer.stop()
         self._pending.stop()
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier = None
         if self._rows_signal is not None:
             self.model.remove_rows_listener(self._rows_signal.rows.emit)
             self._rows_signal = None

@@ -105,23 +105,15 @@ def run(args) -> int:
         return headless(args, "imu demo: no display (DISPLAY/WAYLAND_DISPLAY unset): replaying "
                               "the bundled session headless instead of opening the dashboard")
 
-    from imu.chain import live_calibrator, simulator_profile
-    from imu.live.pipeline import LivePipeline
-    from imu.session.store import RecordingWriter
-    from imu.sources.simulated import SimulatedSource
+    from imu.live.process import LiveProcess
 
     path = Path(args.output) if args.output else new_session_path("demo")
-    writer = RecordingWriter(path, meta={"source": "imu demo (simulated sensors)",
-                                         "seed": args.seed}, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
-    # the virtual sensors in their own process, as real ones are outside ours: their timing
-    # does not depend on how busy the dashboard is
-    src = SimulatedSource("demo", rate_hz=args.rate, seed=args.seed, speed=args.speed,
-                          progress=True, calibration=args.calibrate, process=True)
-    profile = None if args.calibrate else simulator_profile(src)
-    pipe = LivePipeline(src, writer=writer, recording_path=str(path), calibrator=live_calibrator,
-                        auto_calibrate=args.calibrate, profile=profile,
-                        log=lambda m: print(m, file=sys.stderr))
+    # the sensors, our BLE host and the live pipeline (which owns the recording) in a process of
+    # their own: the window's process only draws
+    pipe = LiveProcess("imu.commands.demo:build_pipeline", {
+        "output": str(path), "force": args.force, "seed": args.seed, "rate_hz": args.rate,
+        "speed": args.speed, "calibrate": args.calibrate})
     try:
         from imu.gui.app import run_live
         run_live(pipe, seconds=args.seconds, sound=args.sound,
@@ -129,9 +121,31 @@ def run(args) -> int:
                        (")" if args.calibrate else "; calibration skipped)"))
     finally:
         pipe.stop()
-        writer.close()
     from imu.live.pipeline import raise_pipeline_error
     raise_pipeline_error(pipe, path)
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets, "
           f"{len(pipe.reps)} reps, {len(pipe.holds)} holds)", file=sys.stderr)
     return 0
+
+
+def build_pipeline(output: str | None, force: bool = False, seed: int = 0, rate_hz: int = 104,
+                   speed: float = 1.0, calibrate: bool = False, program: str = "demo"):
+    """The demo's live pipeline (run in the live process, :mod:`imu.live.process`): the
+    simulated person on virtual sensors in a process of their own (as real ones are outside
+    ours), auto-calibration or the simulator's known mounting, recording to ``output`` (none:
+    no recording)."""
+    from imu.chain import live_calibrator, simulator_profile
+    from imu.live.pipeline import LivePipeline
+    from imu.sources.simulated import SimulatedSource
+
+    writer = None
+    if output is not None:
+        from imu.session.store import RecordingWriter
+        writer = RecordingWriter(Path(output), meta={"source": "imu demo (simulated sensors)",
+                                                     "seed": seed}, overwrite=force)
+    src = SimulatedSource(program, rate_hz=rate_hz, seed=seed, speed=speed,
+                          progress=output is not None, calibration=calibrate, process=True)
+    profile = None if calibrate else simulator_profile(src)
+    return LivePipeline(src, writer=writer, recording_path=output, calibrator=live_calibrator,
+                        auto_calibrate=calibrate, profile=profile,
+                        log=lambda m: print(m, file=sys.stderr))

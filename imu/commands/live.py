@@ -71,47 +71,69 @@ def run(args) -> int:
     if not display_available():
         raise BadInputError("no display (DISPLAY/WAYLAND_DISPLAY unset): use `imu record` to "
                             "record headless, or `imu demo --headless`")
-    profile = None
     if args.calibration:
         from imu.calibration import load_profile
-        profile = load_profile(args.calibration)
+        load_profile(args.calibration)          # a bad profile: one line before anything starts
 
-    from imu.live.pipeline import LivePipeline, raise_pipeline_error
-    from imu.session.store import RecordingWriter
+    from imu.live.pipeline import raise_pipeline_error
+    from imu.live.process import LiveProcess
 
     simulate = not addresses
-    if simulate:
-        from imu.sources.simulated import SimulatedSource
-        # the virtual sensors in their own process, as real ones are outside ours
-        src = SimulatedSource(args.program, rate_hz=args.rate, seed=args.seed, speed=args.speed,
-                              progress=True, process=True)
-    else:
-        from imu.sources.ble.reader import BleSource
-        src = BleSource(addresses, rate_hz=args.rate, identify=args.identify,
-                        announce=lambda m: print(m, file=sys.stderr, flush=True))
     path = Path(args.output) if args.output else new_session_path("live")
-    meta = {"source": "imu live" + (" (simulated sensors)" if simulate else "")}
-    writer = RecordingWriter(path, meta=meta, overwrite=args.force)
     print(f"recording to {path}", file=sys.stderr, flush=True)
-    if profile is not None:
-        writer.set_calibration(profile.to_dict())
-    pipe = LivePipeline(src, writer=writer, recording_path=str(path), profile=profile,
-                        lsl=args.lsl and args.lsl_scope,
-                        calibrator=calibrator, auto_calibrate=simulate and profile is None,
-                        log=lambda m: print(m, file=sys.stderr))
+    # the sensors' host stack, the live pipeline and the recording in a process of their own:
+    # the window's process only draws
+    pipe = LiveProcess("imu.commands.live:build_pipeline", {
+        "output": str(path), "force": args.force, "addresses": addresses,
+        "rate_hz": args.rate, "identify": args.identify, "calibration": args.calibration,
+        "lsl": args.lsl and args.lsl_scope, "program": args.program, "seed": args.seed,
+        "speed": args.speed})
     try:
         from imu.gui.app import run_live
         run_live(pipe, seconds=args.seconds, title="imu — live", sound=args.sound,
-                 open_wizard=profile is None and not simulate)
+                 open_wizard=args.calibration is None and not simulate)
     finally:
         pipe.stop()
-        writer.close()
     raise_pipeline_error(pipe, path)
     from imu.live.paths import no_samples_error, remove_empty
 
     if not pipe.samples_in:
         remove_empty(path)
         print(f"nothing was recorded; {path} not kept", file=sys.stderr)
-        return no_samples_error(src, pipe.samples_by_role, path, kept=False) or 1
+        return no_samples_error(pipe, pipe.samples_by_role, path, kept=False) or 1
     print(f"recorded {path} ({pipe.samples_in} samples, {len(pipe.sets)} sets)", file=sys.stderr)
-    return no_samples_error(src, pipe.samples_by_role, path, kept=True)
+    return no_samples_error(pipe, pipe.samples_by_role, path, kept=True)
+
+
+def build_pipeline(output: str, force: bool = False, addresses: dict | None = None,
+                   rate_hz: int = 104, identify: bool = False, calibration: str | None = None,
+                   lsl=False, program: str = "demo", seed: int = 0, speed: float = 1.0):
+    """``imu live``'s pipeline (run in the live process, :mod:`imu.live.process`): real
+    sensors at ``addresses`` (role → BLE address) or the simulated set, recording to
+    ``output``, with a calibration profile when given."""
+    from imu.chain import live_calibrator as calibrator
+    from imu.live.pipeline import LivePipeline
+    from imu.session.store import RecordingWriter
+
+    profile = None
+    if calibration:
+        from imu.calibration import load_profile
+        profile = load_profile(calibration)
+    simulate = not addresses
+    if simulate:
+        from imu.sources.simulated import SimulatedSource
+        # the virtual sensors in their own process, as real ones are outside ours
+        src = SimulatedSource(program, rate_hz=rate_hz, seed=seed, speed=speed,
+                              progress=True, process=True)
+    else:
+        from imu.sources.ble.reader import BleSource
+        src = BleSource(addresses, rate_hz=rate_hz, identify=identify,
+                        announce=lambda m: print(m, file=sys.stderr, flush=True))
+    meta = {"source": "imu live" + (" (simulated sensors)" if simulate else "")}
+    writer = RecordingWriter(Path(output), meta=meta, overwrite=force)
+    if profile is not None:
+        writer.set_calibration(profile.to_dict())
+    return LivePipeline(src, writer=writer, recording_path=str(output), profile=profile,
+                        lsl=lsl, calibrator=calibrator,
+                        auto_calibrate=simulate and profile is None,
+                        log=lambda m: print(m, file=sys.stderr))

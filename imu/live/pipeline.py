@@ -649,10 +649,12 @@ class LivePipeline:
         return float((len(t) - 1) / (t[-1] - t[0]))
 
     # ======================================================================= reading =====
-    def snapshot(self) -> Snapshot:
-        """A consistent copy of what the dashboard shows (cheap)."""
+    def snapshot(self, angles: bool = True) -> Snapshot:
+        """A consistent copy of what the dashboard shows (cheap). Without ``angles`` the trace
+        window is left out (empty ``angles_t``/``angles``; :mod:`imu.live.process` sends the
+        rows on their own)."""
         with self._lock:
-            if self._ring is not None and len(self._ring):
+            if angles and self._ring is not None and len(self._ring):
                 t, cols = self._ring.window(self.window_s, self._t_now_s)
                 angles = {c: v for c, v in cols.items()
                           if c != "pelvic_drop_deg" or np.isfinite(v).any()}

@@ -100,6 +100,21 @@ class RingBuffer:
             t, v = t[keep], v[keep]
         return t, {c: v[:, i] for i, c in enumerate(self.columns)}
 
+    @property
+    def appended(self) -> int:
+        """Rows appended since the buffer was made (or cleared)."""
+        return self._n
+
+    def since(self, n_seen: int) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the rows appended after the first ``n_seen`` (at most ``capacity``):
+        times, shape (N,), and values, shape (N, C), oldest first."""
+        with self._lock:
+            k = min(self._n - int(n_seen), self.capacity)
+            if k <= 0:
+                return np.zeros(0), np.zeros((0, len(self.columns)))
+            idx = np.arange(self._n - k, self._n) % self.capacity
+            return self._t[idx], self._v[idx]
+
     def latest(self) -> tuple[float, dict[str, float]] | None:
         """Newest row as ``(t_s, {column: value})``, or ``None`` when empty."""
         with self._lock:
