@@ -99,7 +99,36 @@ def can_fork() -> bool:
         return True
 
 
-def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> list[R]:
+#: ``(result,)`` of the ``then`` of a :func:`fork_map` whose items run on threads (None: none)
+_message: tuple | None = None
+#: in a forked child: the pipe its parent sends ``then``'s result through (None: nothing sent)
+_inbox_fd: int | None = None
+#: in a forked child: ``(result,)`` read from the inbox
+_received: tuple | None = None
+
+
+def received():
+    """The result of the ``then`` callable of the :func:`fork_map` running this item: the
+    parent computes it while the items run, and this waits for it (in a forked child) or
+    returns it (items on threads run after it is known). None without a ``then``. One
+    ``fork_map`` with ``then`` at a time per process."""
+    global _inbox_fd, _received
+    if _message is not None:
+        return _message[0]
+    if _inbox_fd is not None:
+        import pickle
+
+        with os.fdopen(_inbox_fd, "rb") as f:
+            data = f.read()
+        _inbox_fd = None
+        if not data:
+            raise RuntimeError("the parent process sent nothing (it stopped)")
+        _received = (pickle.loads(data),)
+    return None if _received is None else _received[0]
+
+
+def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
+             then: Callable[[], object] | None = None) -> list[R]:
     """``[fn(x) for x in items]``, each item in a forked child process.
 
     For work that holds the GIL (the compiled fusion filters): each child inherits the
@@ -120,25 +149,45 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
     items : iterable
     min_items : int
         Fewer items than this run on the thread pool.
+    then : callable, optional
+        Work for the parent while the children run (its result, picklable, is what
+        :func:`received` returns in each item): the children start first, so their work up
+        to their :func:`received` call overlaps it. Where the items run on threads it runs
+        first. A child that does not ask for it still waits for it before it ends.
     """
+    global _message, _inbox_fd
     items = list(items)
     if (len(items) < max(min_items, 2) or not can_fork()
             or threading.current_thread() is not threading.main_thread()):
-        return pool_map(fn, items, min_items)
+        if then is None:
+            return pool_map(fn, items, min_items)
+        _message = (then(),)
+        try:
+            return pool_map(fn, items, min_items)
+        finally:
+            _message = None
     import pickle
 
     children = []  # (pid, read fd)
+    inboxes = []  # write ends of the children's inboxes (with then)
     try:
         for item in items:
             r, w = os.pipe()
+            box_r, box_w = os.pipe() if then is not None else (None, None)
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:  # the child: compute, send, leave without running the parent's exit
                 code = 0
                 try:
                     os.close(r)
+                    for fd in inboxes + ([box_w] if box_w is not None else []):
+                        os.close(fd)  # the other children's inboxes, and its own writing end
+                    _inbox_fd = box_r
                     try:
-                        payload = (True, fn(item))
+                        result = fn(item)
+                        if _inbox_fd is not None:  # never asked: wait for the parent all the same
+                            received()
+                        payload = (True, result)
                     except BaseException as exc:  # noqa: BLE001 - handed to the parent
                         code = 1
                         try:
@@ -155,6 +204,18 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
                     os._exit(code)
             os.close(w)
             children.append((pid, r))
+            if box_r is not None:
+                os.close(box_r)
+                inboxes.append(box_w)
+        if then is not None:
+            data = pickle.dumps(then(), protocol=pickle.HIGHEST_PROTOCOL)
+            for fd in inboxes:
+                try:
+                    with os.fdopen(fd, "wb") as f:
+                        f.write(data)
+                except BrokenPipeError:  # that child has failed already: its error follows
+                    pass
+            inboxes = []
         results = []
         for pid, r in children:
             with os.fdopen(r, "rb", buffering=1 << 20) as f:
@@ -170,6 +231,11 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2) -> li
     finally:
         import signal
 
+        for fd in inboxes:  # then() failed: the children read an empty inbox and stop
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         for pid, r in children:  # interrupted: stop and reap every child still running
             for act in (lambda: os.close(r), lambda: os.kill(pid, signal.SIGTERM),
                         lambda: os.waitpid(pid, 0)):

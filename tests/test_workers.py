@@ -69,3 +69,56 @@ def test_fork_map_uses_threads_when_no_cpu_is_spare(monkeypatch):
     monkeypatch.setattr(workers.os, "getloadavg", lambda: (99.0, 99.0, 99.0))
     assert not workers.can_fork()
     assert workers.fork_map(lambda _: os.getpid(), [0, 1]) == [os.getpid()] * 2
+
+
+def _wait_and_read(k):
+    return k, workers.received()
+
+
+@pytest.mark.parametrize("fork", ["always", "0"])
+def test_fork_map_then_result_reaches_every_item(monkeypatch, fork):
+    monkeypatch.setenv("IMU_FORK", fork)
+    calls = []
+
+    def then():
+        calls.append(os.getpid())
+        return {"windows": [(1.0, 2.5)]}
+
+    out = workers.fork_map(_wait_and_read, [1, 2, 3], then=then)
+    assert out == [(k, {"windows": [(1.0, 2.5)]}) for k in (1, 2, 3)]
+    assert calls == [os.getpid()]  # computed once, by the parent
+    assert workers.received() is None  # nothing left over for a later call
+
+
+def test_fork_map_then_large_result_and_items_that_never_ask():
+    big = "x" * 300_000  # larger than a pipe's buffer
+    assert [len(m) for _, m in workers.fork_map(_wait_and_read, [0, 1], then=lambda: big)] \
+        == [300_000, 300_000]
+    assert workers.fork_map(_square_sum, [3, 4], then=lambda: big) == [5.0, 14.0]
+
+
+def test_fork_map_then_failure_stops_the_children_and_raises():
+    def then():
+        raise ValueError("no standing found")
+
+    with pytest.raises(ValueError, match="no standing found"):
+        workers.fork_map(_wait_and_read, [1, 2], then=then)
+    assert not _has_children()  # every child reaped
+
+
+def _has_children() -> bool:
+    try:
+        os.waitpid(-1, os.WNOHANG)
+    except ChildProcessError:
+        return False
+    return True
+
+
+def test_fork_map_item_failure_with_then_raises_the_items_error():
+    def boom(k):
+        if k == 1:
+            raise KeyError("item 1")
+        return workers.received()
+
+    with pytest.raises(KeyError, match="item 1"):
+        workers.fork_map(boom, [0, 1, 2], then=lambda: "m")

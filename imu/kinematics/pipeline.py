@@ -29,7 +29,7 @@ from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
                                      track_gyro_bias)
 from imu.types import AngleTable, Session, role_side
-from imu.workers import can_fork, fork_map, pool_map, shared_empty
+from imu.workers import can_fork, fork_map, pool_map, received, shared_empty
 
 log = get_logger(__name__)
 
@@ -107,11 +107,20 @@ def corrected_samples(corr, recording, acc: np.ndarray, gyr: np.ndarray):
     and scale the two accelerometer corrections are one pass
     (:func:`imu.kinematics.acc_offset.correct`, as the calibration applies them)."""
     if corr is not None and hasattr(corr, "acc_offset_m_s2"):
-        return (correct_acc(acc, (corr.acc_offset_m_s2, corr.acc_scale), recording),
+        return (corrected_acc(corr, recording, acc),
                 affine_rows(gyr, np.asarray(corr.gyr_bias_rad_s, dtype=float)))
     if corr is not None:
         acc, gyr = corr.apply(acc, gyr)
     return correct_acc(acc, recording), gyr
+
+
+def corrected_acc(corr, recording, acc: np.ndarray) -> np.ndarray:
+    """The specific force of :func:`corrected_samples` alone, for an intrinsic correction
+    ``corr`` with an accelerometer offset and scale (or None); row by row, so a subset of
+    rows gives the same numbers as the whole."""
+    if corr is None:
+        return correct_acc(acc, recording)
+    return correct_acc(acc, (corr.acc_offset_m_s2, corr.acc_scale), recording)
 
 
 #: settings that switch a filter's own gyro-bias estimation off, for when the pipeline tracks
@@ -197,35 +206,52 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if len(data) < 2:
             raise BadInputError(f"sensor {role} ({data.info.sensor_id}) has no samples")
 
-    def prepare(role):
+    times = {r: sensor_times_s(session.sensors[r]) for r in roles}
+    rates = {r: nominal_rate_hz(times[r], session.sensors[r].info.rate_hz) for r in roles}
+    corrections = {}
+    for role in roles:
         data = session.sensors[role]
-        t = sensor_times_s(data)
-        r_hz = nominal_rate_hz(t, data.info.rate_hz)
         rec = alignment.acc_corrections.get(role) if alignment is not None else None
         corr = (intrinsics or {}).get(data.info.sensor_id) or (intrinsics or {}).get(role)
-        acc, gyr = corrected_samples(corr, rec, data.acc, data.gyr)
-        return t, np.asarray(acc, float), np.asarray(gyr, float), r_hz
+        corrections[role] = (corr, rec)
 
-    # per-sensor work runs in threads: numpy and the compiled filters release the GIL
-    raw = dict(zip(roles, pool_map(prepare, roles)))
+    def prepare(role):  # the samples as the fusion uses them
+        data = session.sensors[role]
+        acc, gyr = corrected_samples(*corrections[role], data.acc, data.gyr)
+        return np.asarray(acc, float), np.asarray(gyr, float)
+
+    # Quiet standing needs every sensor's corrected samples. With corrections of the usual
+    # form (an accelerometer offset and scale, a gyro bias) it is judged from the raw samples,
+    # correcting only the rows it looks at, while each sensor's task corrects its own samples
+    # (imu.workers.fork_map's ``then``); otherwise the samples are corrected here first.
+    row_wise = all(c is None or hasattr(c, "acc_offset_m_s2") for c, _ in corrections.values())
+    raw = {} if row_wise else dict(zip(roles, pool_map(prepare, roles)))
     settings = dict(filter_settings or {})
-    win = []
     st = standing or StandingSettings()
-    if alignment is not None:
-        win = standing_windows({r: v[0] for r, v in raw.items()}, {r: v[1] for r, v in raw.items()},
-                               {r: v[2] for r, v in raw.items()},
-                               {r: alignment.R_BS[r][1] for r in roles},
-                               {r: np.zeros(3) for r in roles}, st)
-        if win:
-            if progress:
-                log.info("gyro bias from %d quiet-standing stretches", len(win))
-            settings = {**NO_FILTER_BIAS.get(filter, {}), **settings}
+
+    def find_windows() -> list:
+        if alignment is None:
+            return []
+        if row_wise:
+            acc = {r: session.sensors[r].acc for r in roles}
+            gyr = {r: session.sensors[r].gyr for r in roles}
+            bias0 = {r: np.zeros(3) if c is None else np.asarray(c.gyr_bias_rad_s, dtype=float)
+                     for r, (c, _) in corrections.items()}
+            fix = {r: (lambda rows, r=r: corrected_acc(*corrections[r], rows)) for r in roles}
+        else:
+            acc, gyr = ({r: v[k] for r, v in raw.items()} for k in (0, 1))
+            bias0, fix = {r: np.zeros(3) for r in roles}, None
+        win = standing_windows(times, acc, gyr, {r: alignment.R_BS[r][1] for r in roles},
+                               bias0, st, acc_correction=fix)
+        if win and progress:
+            log.info("gyro bias from %d quiet-standing stretches", len(win))
+        return win
 
     # the common time base depends only on the sample times, so each sensor's task resamples
     # its own result right away. The compiled filters hold the GIL, so each sensor's task runs
     # in a forked child process (imu.workers.fork_map; threads where processes cannot fork)
-    base_hz = float(rate_hz) if rate_hz else raw[roles[0]][3]
-    time_s = common_time_base({r: raw[r][0] for r in roles}, base_hz, span="union")
+    base_hz = float(rate_hz) if rate_hz else rates[roles[0]]
+    time_s = common_time_base(times, base_hz, span="union")
 
     # each task writes its resampled result into arrays made here, shared with forked
     # children (nothing pickled back; plain arrays where the tasks run on threads)
@@ -234,7 +260,9 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     gnorm = {r: alloc(len(time_s)) for r in roles}
 
     def fuse_one(role):
-        t, acc, gyr, r_hz = raw[role]
+        t, r_hz = times[role], rates[role]
+        acc, gyr = raw[role] if role in raw else prepare(role)
+        win = received()  # the quiet-standing stretches (find_windows)
         if uses_vendor_orientation(session, role):  # the sensor's own orientation, no fusion
             q = np.asarray(session.sensors[role].quat, dtype=float)
             if progress:
@@ -244,14 +272,16 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             quats[role][:] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
             gnorm[role][:] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
             return []
+        sett = settings
         if win:  # gyr minus the tracked bias, in the bias array's own memory
+            sett = {**NO_FILTER_BIAS.get(filter, {}), **settings}
             bias = track_gyro_bias(t, gyr, win, np.zeros(3), st)
             gyr = np.subtract(gyr, bias, out=bias)
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse
         q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
-                 causal=causal, restarts_out=restarts, **settings)
+                 causal=causal, restarts_out=restarts, **sett)
         g = smoothed_rate_norm(gyr, r_hz)
         # resampled a block of rows at a time: the temporaries stay small (in the CPU cache,
         # reused by the allocator) instead of a dozen fresh arrays the length of the hour
@@ -264,7 +294,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
     make_filter(filter, base_hz, **settings)
-    res = dict(zip(roles, fork_map(fuse_one, roles)))
+    res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows)))
     if restarts_s is not None:
         restarts_s.update(res)
     return time_s, quats, gnorm, base_hz

@@ -62,7 +62,8 @@ class StandingSettings:
 
 
 def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
-                     settings: StandingSettings = StandingSettings()) -> list[tuple[float, float]]:
+                     settings: StandingSettings = StandingSettings(),
+                     acc_correction: dict | None = None) -> list[tuple[float, float]]:
     """Stretches ``[(t0, t1), ...]`` (session clock, s) where every sensor is still and upright.
 
     Parameters
@@ -73,6 +74,10 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         Role → the segment's vertical in the sensor frame (3,) (row 1 of ``R_BS``).
     bias0 : dict
         Role → gyro bias from the calibration (3,) rad/s (zeros if unknown).
+    acc_correction : dict, optional
+        Role → a function that corrects rows (k, 3) of that sensor's specific force, applied to
+        the rows judged (the same numbers as correcting every sample first, for a
+        correction that works row by row).
     """
     s = settings
     roles = list(times)
@@ -98,6 +103,8 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         near = np.abs(t[j] - grid) < 0.1
         g = smoothed_rate_norm(g_in - b0 if np.any(b0) else g_in, rate, s.smoothing_s, at=j)
         a = np.asarray(acc[r], float)[j]
+        if acc_correction and acc_correction.get(r) is not None:
+            a = acc_correction[r](a)
         with np.errstate(invalid="ignore", divide="ignore"):
             c = (a @ np.asarray(up_S[r], float)) / row_norm(a)
         return is_still(g, s.still_rad_s) & (c > cos_up) & near
