@@ -235,17 +235,38 @@ def usable_samples(d: SensorData) -> np.ndarray:
     return ok
 
 
+#: sensors whose every sample was found usable: id → (weak reference, array identities), so the
+#: calibration and the fusion of one command check each sensor once
+_ALL_USABLE: dict = {}
+
+
+def _identity(d: SensorData) -> tuple:
+    return (id(d.acc), id(d.gyr), id(d.t_host_s), id(d.t_sensor_s), len(d))
+
+
 def usable_session(session: Session) -> Session:
     """``session`` without the samples fusion must not see (:func:`usable_samples`): NaN/inf
     values or times, and repeated sensor timestamps. The same object when every sample is
     usable; the dropped samples then look like any other gap (their sequence numbers are
-    missing)."""
+    missing). A sensor already found usable (the same arrays) is not checked again."""
+    import weakref
+
     out = {}
     changed = False
     for role, d in session.sensors.items():
+        hit = _ALL_USABLE.get(id(d))
+        if hit is not None and hit[0]() is d and hit[1] == _identity(d):
+            out[role] = d
+            continue
         ok = usable_samples(d)
         if ok.all():
             out[role] = d
+            for k in [k for k, v in _ALL_USABLE.items() if v[0]() is None]:
+                del _ALL_USABLE[k]
+            try:
+                _ALL_USABLE[id(d)] = (weakref.ref(d), _identity(d))
+            except TypeError:  # not weakly referenceable: checked each time
+                pass
             continue
         changed = True
         out[role] = SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok],
