@@ -427,6 +427,9 @@ class ComputeAngles:
     causal : bool
         False (default): each sensor's non-causal orientation (the best estimate a recording
         allows); True: the causal filter the live view runs (reproduces what it showed).
+    csv_rows : imu.session.angles_csv.CsvRows, optional
+        Gets the rows as angles CSV text, formatted where they are computed (for
+        :func:`~imu.session.angles_csv.write_angles_csv`), when one calibration gives them all.
 
     Attributes
     ----------
@@ -438,12 +441,13 @@ class ComputeAngles:
     """
 
     def __init__(self, filter: str | None = None, rate_hz: float | None = None, heading=None,
-                 progress: bool = False, causal: bool = False):
+                 progress: bool = False, causal: bool = False, csv_rows=None):
         self.filter = filter
         self.rate_hz = rate_hz
         self.heading = heading
         self.progress = progress
         self.causal = causal
+        self.csv_rows = csv_rows
 
     def check(self) -> "ComputeAngles":
         """Validate the settings (:class:`~imu.errors.BadInputError`) before any work."""
@@ -460,6 +464,8 @@ class ComputeAngles:
         cals = calibration.calibrations_
         ids = _session_ids(session)
         tables, which = {}, None
+        # the rows' text only when one calibration gives every row (no splice)
+        text = self.csv_rows if sum(c.accepted for c in cals) == 1 else None
         for k, c in enumerate(cals):
             if not c.accepted or (which is not None and not (which == k).any()):
                 continue
@@ -467,7 +473,7 @@ class ComputeAngles:
                                  filter=self.filter or default_filter(),
                                  intrinsics=intrinsics_for(ids, c.profile), rate_hz=self.rate_hz,
                                  heading=self.heading, progress=self.progress,
-                                 causal=self.causal)
+                                 causal=self.causal, csv_rows=text)
             if which is None:
                 which = in_force(tab.time_s, cals)
                 if not (which == k).any():

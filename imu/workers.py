@@ -128,7 +128,7 @@ def received():
 
 
 def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
-             then: Callable[[], object] | None = None) -> list[R]:
+             then: Callable[[], object] | None = None, last_here: bool = False) -> list[R]:
     """``[fn(x) for x in items]``, each item in a forked child process.
 
     For work that holds the GIL (the compiled fusion filters): each child inherits the
@@ -154,6 +154,9 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         :func:`received` returns in each item): the children start first, so their work up
         to their :func:`received` call overlaps it. Where the items run on threads it runs
         first. A child that does not ask for it still waits for it before it ends.
+    last_here : bool
+        Run the last item in this process (after ``then``) while the children run the
+        others: one fork fewer, and its result is not sent through a pipe.
     """
     global _message, _inbox_fd
     items = list(items)
@@ -171,7 +174,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
     children = []  # (pid, read fd)
     inboxes = []  # write ends of the children's inboxes (with then)
     try:
-        for item in items:
+        for item in (items[:-1] if last_here else items):
             r, w = os.pipe()
             box_r, box_w = os.pipe() if then is not None else (None, None)
             sys.stderr.flush()
@@ -207,8 +210,10 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
             if box_r is not None:
                 os.close(box_r)
                 inboxes.append(box_w)
+        message = None
         if then is not None:
-            data = pickle.dumps(then(), protocol=pickle.HIGHEST_PROTOCOL)
+            message = (then(),)
+            data = pickle.dumps(message[0], protocol=pickle.HIGHEST_PROTOCOL)
             for fd in inboxes:
                 try:
                     with os.fdopen(fd, "wb") as f:
@@ -216,6 +221,13 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
                 except BrokenPipeError:  # that child has failed already: its error follows
                     pass
             inboxes = []
+        here = []
+        if last_here:
+            _message = message  # what received() returns to the item run here
+            try:
+                here = [(True, fn(items[-1]))]
+            finally:
+                _message = None
         results = []
         for pid, r in children:
             with os.fdopen(r, "rb", buffering=1 << 20) as f:
@@ -224,6 +236,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
                 except Exception as exc:  # noqa: BLE001 - died, or a result that cannot load
                     ok, value = False, RuntimeError(f"a worker process gave no result ({exc!r})")
             results.append((ok, value))
+        results += here
         children_left = children
         children = []
         for pid, _ in children_left:

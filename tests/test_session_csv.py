@@ -135,3 +135,38 @@ def test_angles_csv_is_the_same_text_formatted_in_forked_children(tmp_path, monk
         write_angles_csv(table, p, chunk_rows=300)  # 9 chunks: several per child, in order
         texts.append(p.read_text())
     assert texts[0] == texts[1] and texts[0].count("\n") == n + 1
+
+
+@pytest.mark.parametrize("confidence", [False, True])
+def test_angles_csv_rows_made_with_the_angles_are_the_tables_text(tmp_path, monkeypatch,
+                                                                  confidence):
+    """Rows formatted where the angles are computed (forked workers, the parent's share, gaps)
+    are the same bytes as formatting the finished table; other settings format the table."""
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from imu import quat as Q
+    from imu.kinematics import pipeline
+    from imu.kinematics.alignment import SegmentAlignment
+    from imu.session.angles_csv import CsvRows, write_angles_csv
+
+    monkeypatch.setenv("IMU_FORK", "always")
+    monkeypatch.setattr(pipeline, "_FORK_MIN_ROWS", 1000)
+    n = 50_000  # several blocks per worker
+    t = np.arange(n) / 200.0
+    rng = np.random.default_rng(3)
+    roles = ("sacrum", "right_thigh", "left_thigh")
+    quats = {r: Q.from_scipy(Rotation.random(n, random_state=k)) for k, r in enumerate(roles)}
+    quats["left_thigh"][20_000:20_400] = np.nan  # a gap
+    gnorm = {r: np.abs(rng.normal(0, 0.1, n)) for r in roles}
+    align = SegmentAlignment({r: np.eye(3) for r in roles})
+    rows = CsvRows(confidence=confidence)
+    table = pipeline.angles_from_orientations(t, quats, gnorm, align, csv_rows=rows)
+    assert rows.rows_ == n and len(rows.parts_) > 2
+    made, plain, other = tmp_path / "made.csv", tmp_path / "plain.csv", tmp_path / "other.csv"
+    write_angles_csv(table, made, confidence=confidence, rows=rows)
+    write_angles_csv(table, plain, confidence=confidence)
+    assert made.read_bytes() == plain.read_bytes()
+    assert b"nan" in made.read_bytes() and made.read_bytes().count(b"\n") == n + 1
+    write_angles_csv(table, other, confidence=not confidence, rows=rows)  # not these rows
+    assert (b"_confidence" in other.read_bytes().split(b"\n")[0]) == (not confidence)

@@ -122,3 +122,26 @@ def test_fork_map_item_failure_with_then_raises_the_items_error():
 
     with pytest.raises(KeyError, match="item 1"):
         workers.fork_map(boom, [0, 1, 2], then=lambda: "m")
+def test_fork_map_with_the_last_item_here_gives_the_loops_results():
+    items = [10, 3, 1000, 7]
+    pid = os.getpid()
+    assert workers.fork_map(_square_sum, items, last_here=True) == [_square_sum(k) for k in items]
+    assert workers.fork_map(lambda k: os.getpid() == pid, items, last_here=True) == [
+        False, False, False, True]
+
+
+def test_fork_map_raises_the_exception_of_the_item_run_here():
+    def boom(k):
+        if k == 7:
+            raise KeyError(f"item {k}")
+        return k
+
+    with pytest.raises(KeyError, match="item 7"):
+        workers.fork_map(boom, [1, 2, 7], last_here=True)
+
+
+def test_fork_map_item_run_here_receives_what_then_gave():
+    pid = os.getpid()
+    got = workers.fork_map(lambda k: (k, workers.received(), os.getpid() == pid), [1, 2, 3],
+                           then=lambda: "hold", last_here=True)
+    assert got == [(1, "hold", False), (2, "hold", False), (3, "hold", True)]

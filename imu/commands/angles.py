@@ -33,11 +33,12 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from imu.chain import Calibrate, ComputeAngles, provenance
     from imu.output import check_output
-    from imu.session.angles_csv import write_angles_csv
+    from imu.session.angles_csv import CsvRows, write_angles_csv
     from imu.session.load import load_from_args
 
-    angles = ComputeAngles(args.filter, args.rate, progress=True,
-                           causal=args.causal).check()  # before any work
+    rows = CsvRows(confidence=args.confidence)  # the rows' text, made with the angles
+    angles = ComputeAngles(args.filter, args.rate, progress=True, causal=args.causal,
+                           csv_rows=rows).check()  # before any work
     check_output(args.output, what="angles CSV", force=args.force)
     check_output(f"{args.output}.json", what="angles provenance JSON", force=args.force)
     session = load_from_args(args)
@@ -48,7 +49,7 @@ def run(args) -> int:
         print("calibrations: " + "; ".join(
             c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cal.calibrations_),
             file=sys.stderr)
-    write_angles_csv(table, args.output, confidence=args.confidence, force=args.force,
+    write_angles_csv(table, args.output, confidence=args.confidence, force=args.force, rows=rows,
                      provenance=provenance(filter=args.filter, calibration=cal,
                                            rate_hz=args.rate, session=session,
                                            causal=args.causal))

@@ -343,7 +343,7 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
 _BLOCK_ROWS = 16384
 
 
-def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> dict:
+def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum", text=None):
     """:func:`segment_angles` of the segment quaternions ``q_raw`` (role → (N, 4)) turned by
     their heading offsets (role → (N,) degrees about world +Y), a block of rows at a time.
 
@@ -352,12 +352,18 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> di
     the pelvis's row along +Y, which the turn leaves alone. So each other segment is turned by
     its offset minus the pelvis's, the pelvis not at all, and the pelvis's offset is added to
     its rotation (wrapped to [-180, 180)): the same angles for two fewer sines and cosines a
-    row."""
+    row.
+
+    ``text``, optional: a callable ``(i0, i1, part) -> list of bytes`` given each block's
+    angles (``part``: column → (i1 - i0,) degrees) where they are computed (in the forked
+    workers); returns ``(columns, texts in row order)`` then, else the columns."""
     n = len(next(iter(q_raw.values())))
     if not n:
-        return segment_angles({r: np.zeros((0, 4)) for r in q_raw})
+        cols = segment_angles({r: np.zeros((0, 4)) for r in q_raw})
+        return cols if text is None else (cols, [])
 
-    def rows(i0: int, i1: int, cols: dict) -> None:  # rows [i0, i1) into cols, block by block
+    def rows(i0: int, i1: int, cols: dict) -> list:  # rows [i0, i1) into cols, block by block
+        out = []
         for b0 in range(i0, i1, _BLOCK_ROWS):
             b1 = min(i1, b0 + _BLOCK_ROWS)
             h_ref = offset_deg[reference][b0:b1]
@@ -370,22 +376,28 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum") -> di
                 if c not in cols:
                     cols[c] = alloc(n)
                 cols[c][b0:b1] = v
+            if text is not None:  # while the block's numbers are in the cache
+                out += text(b0, b1, part)
+        return out
 
     # a long recording's rows are split between forked children (the arithmetic holds the
-    # GIL between numpy calls, so threads would not overlap), writing into shared columns;
-    # the first block, done here, names the columns
+    # GIL between numpy calls, so threads would not overlap), writing into shared columns
+    # (and handing back their text); the first block, done here, names the columns
     parts = min(os.cpu_count() or 1, 4)  # a few: each child costs a fork of this process
     forked = n >= _FORK_MIN_ROWS and parts > 1 and can_fork()
     alloc = shared_empty if forked else np.empty
     cols: dict = {}
     first = min(n, _BLOCK_ROWS)
-    rows(0, first, cols)
+    texts = rows(0, first, cols)
     if forked:
         edges = np.linspace(first, n, parts + 1).astype(int)
-        fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols), range(parts))
+        # the last share here (its text needs no pipe)
+        for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols), range(parts),
+                          last_here=True):
+            texts += t
     else:
-        rows(first, n, cols)
-    return cols
+        texts += rows(first, n, cols)
+    return cols if text is None else (cols, texts)
 
 
 #: from this many rows on, :func:`_held_angles` splits the rows between forked children
@@ -395,7 +407,7 @@ _FORK_MIN_ROWS = 200_000
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
                              alignment: SegmentAlignment,
                              heading: HeadingHoldSettings | None = None,
-                             restarts_s: dict | None = None) -> AngleTable:
+                             restarts_s: dict | None = None, csv_rows=None) -> AngleTable:
     """Angles from fused sensor orientations on one time base (the batch core).
 
     Parameters
@@ -410,6 +422,8 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     restarts_s : dict, optional
         Role → times (s) of fusion restarts after long gaps (:func:`restart_times`); the
         heading hold treats each as a step of unknown size.
+    csv_rows : imu.session.angles_csv.CsvRows, optional
+        Gets the table's rows as angles CSV text, formatted where the angles are computed.
 
     Returns
     -------
@@ -422,15 +436,21 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
     q_raw, hold = held_headings(time_s, {r: quats[r] for r in roles}, gyr_norm, alignment, hs,
                                 restarts_s)
-    cols = _held_angles(q_raw, hold.offset_deg)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
-    columns = {c: cols[c] for c in order}
     conf = {"pelvis_rotation": hold.confidence["sacrum"]}
     for r in roles:
         s = role_side(r)
         if s:
             conf[f"{s}_hip_rotation"] = hold.confidence[r]
+    if csv_rows is None:
+        cols = _held_angles(q_raw, hold.offset_deg)
+    else:
+        cols, texts = _held_angles(q_raw, hold.offset_deg, text=lambda i0, i1, part: (
+            csv_rows.format(time_s[i0:i1], {c: part[c] for c in order},
+                            {c: v[i0:i1] for c, v in conf.items()})))
+        csv_rows.add(texts, len(time_s))
+    columns = {c: cols[c] for c in order}
     return AngleTable(time_s=time_s, columns=columns, confidence=conf)
 
 
@@ -438,7 +458,7 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
                    intrinsics=None, rate_hz: float | None = None,
                    heading: HeadingHoldSettings | None = None,
                    filter_settings: dict | None = None,
-                   progress: bool = False, causal: bool = False) -> AngleTable:
+                   progress: bool = False, causal: bool = False, csv_rows=None) -> AngleTable:
     """docs/angles.md angles of a whole session (batch).
 
     Parameters
@@ -460,6 +480,8 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
         False (default): each sensor's non-causal orientation (the best estimate the whole
         recording allows, :mod:`imu.fusion.offline`). True: the causal filter the live view
         runs, for reproducing what it showed.
+    csv_rows : imu.session.angles_csv.CsvRows, optional
+        Gets the rows as angles CSV text (:func:`angles_from_orientations`).
 
     Returns
     -------
@@ -480,7 +502,7 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
                                            filter_settings=filter_settings, alignment=alignment,
                                            restarts_s=restarts, causal=causal)
     table = angles_from_orientations(time_s, quats, gnorm, alignment, heading,
-                                     restarts_s=restarts)
+                                     restarts_s=restarts, csv_rows=csv_rows)
     refuse_empty_columns(table, session.source or "session")
     return table
 
