@@ -150,16 +150,21 @@ def _circ_means_deg(a: np.ndarray, spans) -> list[float]:
     fin = np.isfinite(r)
     all_fin = bool(fin.all())
     sin, cos = np.sin(r), np.cos(r)
-    out, k = [], 0
-    for i0, i1 in spans:
+    n = len(spans)
+    sums, count = np.empty((2, n)), np.empty(n)
+    k = 0
+    for j, (i0, i1) in enumerate(spans):
         k0, k = k, k + (i1 - i0)
         s, c = sin[k0:k], cos[k0:k]
         if not all_fin and not fin[k0:k].all():
             s, c = s[fin[k0:k]], c[fin[k0:k]]
-        m = len(s)  # sum / count = ndarray.mean
-        out.append(float(np.degrees(np.arctan2(np.add.reduce(s) / m, np.add.reduce(c) / m)))
-                   if m else np.nan)
-    return out
+        count[j] = len(s)
+        sums[0, j], sums[1, j] = np.add.reduce(s), np.add.reduce(c)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sums /= count  # sum / count = ndarray.mean; then each mean's angle, all at once
+    out = np.degrees(np.arctan2(sums[0], sums[1]))
+    out[count == 0] = np.nan
+    return out.tolist()
 
 
 @dataclass
@@ -214,10 +219,8 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     -------
     HeadingHoldResult
     """
-    t = np.asarray(time_s, dtype=float)
-    n = len(t)
+    n = len(time_s)
     roles = list(R_WB)
-    rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
     from imu.workers import pool_map
 
     def per_role(r):  # heading and standing mask of one role (numpy releases the GIL)
@@ -229,17 +232,34 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
         return h, up & st
 
     parts = dict(zip(roles, pool_map(per_role, roles)))
-    heading = {r: parts[r][0] for r in roles}
+    return hold_from_headings(time_s, {r: parts[r][0] for r in roles},
+                              {r: parts[r][1] for r in roles}, settings, initial_offset_deg,
+                              reference, restarts_s)
+
+
+def hold_from_headings(time_s: np.ndarray, heading: dict[str, np.ndarray],
+                       standing: dict[str, np.ndarray],
+                       settings: HeadingHoldSettings = HeadingHoldSettings(),
+                       initial_offset_deg: dict[str, float] | None = None,
+                       reference: str = "sacrum",
+                       restarts_s: dict[str, list[float]] | None = None) -> HeadingHoldResult:
+    """:func:`hold_heading` from each segment's heading (role → (N,) degrees,
+    :func:`heading_deg`) and standing mask (role → (N,) bool: upright within
+    ``settings.upright_deg`` and still), where a caller has them at hand."""
+    t = np.asarray(time_s, dtype=float)
+    n = len(t)
+    roles = list(heading)
+    rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
     mask = None  # = standing_mask(R_WB, still, settings), from the parts above
     for r in roles:
-        mask = parts[r][1] if mask is None else mask & parts[r][1]
+        mask = standing[r] if mask is None else mask & standing[r]
     anchors = []
     for i0, i1 in runs(mask):
         if t[i1 - 1] - t[i0] >= settings.min_anchor_s:
             anchors.append((i0, i1))
 
     def gate(role, tc, t_prev, base_deg, growth_deg_per_s):
-        if np.any((rst[role] > t_prev) & (rst[role] <= tc)):
+        if len(rst[role]) and np.any((rst[role] > t_prev) & (rst[role] <= tc)):
             return settings.restart_gate_deg
         return base_deg + growth_deg_per_s * (tc - t_prev)
 
@@ -252,7 +272,9 @@ def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[st
     ref_meas = []
     rel_prev = None  # each other role's heading relative to the pelvis at the previous standing
     # circular mean heading of every role over every anchor
-    means = {r: _circ_means_deg(heading[r], anchors) for r in roles}
+    from imu.workers import pool_map
+
+    means = dict(zip(roles, pool_map(lambda r: _circ_means_deg(heading[r], anchors), roles)))
     for k, (i0, i1) in enumerate(anchors):
         tc = 0.5 * (t[i0] + t[i1 - 1])
         h = means[reference][k]

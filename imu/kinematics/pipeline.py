@@ -22,8 +22,8 @@ from imu.kinematics.acc_offset import correct as correct_acc
 from imu.intrinsics import affine_rows
 from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
                                       segment_matrix, segment_quat)
-from imu.kinematics.frames import angle_columns, segment_angles
-from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_heading,
+from imu.kinematics.frames import angle_columns, heading_and_upright, segment_angles
+from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_from_headings,
                                     wrap_deg)
 from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
@@ -330,13 +330,23 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
     """
     hs = heading or HeadingHoldSettings()
     roles = list(quats)
-    # per-role numpy work in threads (GIL released): same operations, same numbers
-    q_raw = dict(zip(roles, pool_map(
-        lambda r: segment_quat(quats[r], alignment.R_BS[r], 0.0, normalize=True), roles)))
-    still = {r: is_still(gyr_norm[r], hs.still_gyr_rad_s) for r in roles}
-    hold = hold_heading(time_s, q_raw, still, hs, initial_offset_deg=alignment.heading_deg or None,
-                        restarts_s=restarts_s)
-    return q_raw, hold
+    n = len(time_s)
+
+    def per_role(r):  # segment quaternions, heading and standing of one role, block by block
+        q, h, up = np.empty((n, 4)), np.empty(n), np.empty(n, bool)
+        for i0 in range(0, n, _BLOCK_ROWS):  # each block's numbers while in the CPU cache
+            i1 = min(n, i0 + _BLOCK_ROWS)
+            q[i0:i1] = segment_quat(quats[r][i0:i1], alignment.R_BS[r], 0.0, normalize=True)
+            h[i0:i1], up[i0:i1] = heading_and_upright(q[i0:i1], hs.upright_deg)
+        return q, h, up & is_still(gyr_norm[r], hs.still_gyr_rad_s)
+
+    # per-role numpy work in threads (GIL released): hold_heading's numbers
+    parts = dict(zip(roles, pool_map(per_role, roles)))
+    hold = hold_from_headings(time_s, {r: parts[r][1] for r in roles},
+                              {r: parts[r][2] for r in roles}, hs,
+                              initial_offset_deg=alignment.heading_deg or None,
+                              restarts_s=restarts_s)
+    return {r: parts[r][0] for r in roles}, hold
 
 
 #: rows per block of the angle arithmetic (its temporaries stay in the CPU cache)
@@ -373,30 +383,26 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum", text=
                                    for r, q in q_raw.items()})
             part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
             for c, v in part.items():
-                if c not in cols:
-                    cols[c] = alloc(n)
                 cols[c][b0:b1] = v
             if text is not None:  # while the block's numbers are in the cache
                 out += text(b0, b1, part)
         return out
 
-    # a long recording's rows are split between forked children (the arithmetic holds the
-    # GIL between numpy calls, so threads would not overlap), writing into shared columns
-    # (and handing back their text); the first block, done here, names the columns
+    # a long recording's rows are split between this process and forked children (the
+    # arithmetic holds the GIL between numpy calls, so threads would not overlap), writing
+    # into shared columns (and handing back their text)
     parts = min(os.cpu_count() or 1, 4)  # a few: each child costs a fork of this process
     forked = n >= _FORK_MIN_ROWS and parts > 1 and can_fork()
     alloc = shared_empty if forked else np.empty
-    cols: dict = {}
-    first = min(n, _BLOCK_ROWS)
-    texts = rows(0, first, cols)
+    cols = {c: alloc(n) for c in angle_columns(
+        [s for s in ("right", "left") if f"{s}_thigh" in q_raw], "trunk" in q_raw)}
     if forked:
-        edges = np.linspace(first, n, parts + 1).astype(int)
+        edges = np.linspace(0, n, parts + 1).astype(int)
         # the last share here (its text needs no pipe)
-        for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols), range(parts),
-                          last_here=True):
-            texts += t
+        texts = [b for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols),
+                                     range(parts), last_here=True) for b in t]
     else:
-        texts += rows(first, n, cols)
+        texts = rows(0, n, cols)
     return cols if text is None else (cols, texts)
 
 
