@@ -110,7 +110,7 @@ class TracePanel(pg.GraphicsLayoutWidget):
         self.hip.setXLink(self.pelvis)
         self.pelvis.hideAxis("bottom")      # the hip plot below shows the (shared) time axis
         self.hip.setLabel("bottom", "time", units="s", color=theme.MUTED)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves: dict[str, pg.PlotCurveItem] = {}
         for col, name in PELVIS_COLUMNS:
             self.curves[col] = self._curve(self.pelvis, col, name)
         for col, name in HIP_COLUMNS:
@@ -155,11 +155,14 @@ class TracePanel(pg.GraphicsLayoutWidget):
         p.addLine(y=0, pen=pg.mkPen(theme.GREY, width=1, style=QtCore.Qt.PenStyle.DotLine))
         return p
 
-    def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotDataItem:
+    def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotCurveItem:
         pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=1)
-        # the panel decimates every trace at once (peak_decimate) before handing it over:
-        # pyqtgraph's own downsampling and clipping would redo it per curve and frame
-        c = plot.plot([], [], pen=pen, connect="finite", skipFiniteCheck=True, antialias=False)
+        # the panel decimates every trace at once (peak_decimate) before handing it over: a
+        # bare curve item, without PlotDataItem's per-frame bounds, display dataset,
+        # downsampling and clipping passes
+        c = pg.PlotCurveItem([], [], pen=pen, connect="finite", skipFiniteCheck=True,
+                             antialias=False)
+        plot.addItem(c)
         c.setVisible(False)
         c._legend_name = name
         c._plot = plot
