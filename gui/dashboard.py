@@ -253,6 +253,10 @@ class Dashboard(QtWidgets.QMainWindow):
             return
         self._last_rows = rows
         self.refresh(panels=now - self._last_side >= SIDE_PANEL_S)
+        # paint now rather than after whatever else the event loop has queued: the scene's
+        # changes, then the window's update request
+        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
+        QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.Type.UpdateRequest)
 
     def refresh(self, panels: bool = True) -> Snapshot:
         """Pull a snapshot from the model and draw it (the traces; with ``panels`` the rest
