@@ -404,3 +404,37 @@ def test_held_angles_equal_the_angles_of_the_segments_turned_by_their_offsets():
         d = wrap_deg(got[c] - want[c]) if "rotation" in c else got[c] - want[c]
         assert np.abs(d).max() < 1e-9, c
     assert np.all((got["pelvis_rotation"] >= -180) & (got["pelvis_rotation"] < 180))
+
+
+def test_heading_hold_from_segment_rows_made_block_by_block_is_the_same():
+    """segment_rows of any blocks of rows (as a fusion worker could make them) give
+    held_headings the same segment quaternions, offsets and confidences, bit for bit."""
+    from scipy.spatial.transform import Rotation
+
+    from imu import quat as Q
+    from imu.kinematics.pipeline import held_headings, segment_rows
+
+    n = 30000
+    t = np.arange(n) / 100.0
+    roles = ("sacrum", "right_thigh", "left_thigh")
+    rng = np.random.default_rng(5)
+    # upright segments turning slowly, still in stretches: standing anchors
+    q = {r: Q.from_scipy(Rotation.from_euler("zyx", np.column_stack([
+        20 * np.sin(t / (30 + 9 * k)) + 5 * k, rng.normal(0, 2, n), rng.normal(0, 2, n)]),
+        degrees=True)) for k, r in enumerate(roles)}
+    g = {r: np.where((t % 20) < 6, 0.01, 1.0) for r in roles}
+    from imu.kinematics.frames import R_WE
+
+    align = SegmentAlignment({r: R_WE for r in roles})  # the sensors' z axes along the thighs
+    want_q, want = held_headings(t, q, g, align)
+    edges = [0, 7, 12345, 20000, n]  # uneven blocks
+    blocks = {r: [segment_rows(q[r][a:b], g[r][a:b], align.R_BS[r])
+                  for a, b in zip(edges[:-1], edges[1:])] for r in roles[:2]}
+    parts = {r: tuple(np.concatenate([b[k] for b in bl]) for k in range(3))
+             for r, bl in blocks.items()}
+    got_q, got = held_headings(t, q, g, align, parts=parts)
+    assert len(want.anchors) > 3 and want.anchors == got.anchors
+    for r in roles:
+        assert np.array_equal(got_q[r], want_q[r])
+        assert np.array_equal(got.offset_deg[r], want.offset_deg[r])
+        assert np.array_equal(got.confidence[r], want.confidence[r])

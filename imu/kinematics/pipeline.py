@@ -304,8 +304,24 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 _RESAMPLE_ROWS = 32768
 
 
+def segment_rows(q_ES: np.ndarray, gyr_norm: np.ndarray, R_BS: np.ndarray,
+                 heading: HeadingHoldSettings | None = None):
+    """The per-row inputs of the heading hold for one role: ``(q_raw (n, 4), heading_deg (n,),
+    standing (n,) bool)``, the segment quaternion with zero heading offset (normalised), its
+    heading (:func:`~imu.kinematics.frames.heading_deg`) and whether the segment is upright
+    and its sensor still. Row by row: a block of rows gives those rows' numbers (so whoever
+    holds a block of ``q_ES``, e.g. a fusion worker, can make them; :func:`held_headings`
+    takes them as ``parts``)."""
+    hs = heading or HeadingHoldSettings()
+    q = segment_quat(q_ES, R_BS, 0.0, normalize=True)
+    h, up = heading_and_upright(q, hs.upright_deg)
+    up &= is_still(gyr_norm, hs.still_gyr_rad_s)
+    return q, h, up
+
+
 def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: SegmentAlignment,
-                  heading: HeadingHoldSettings | None = None, restarts_s: dict | None = None):
+                  heading: HeadingHoldSettings | None = None, restarts_s: dict | None = None,
+                  parts: dict | None = None):
     """Segment orientations without heading offset and the heading hold over them (the one
     place the batch paths run it: angles and the ``.sto`` export).
 
@@ -320,6 +336,9 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
     alignment : SegmentAlignment
     heading : HeadingHoldSettings, optional
     restarts_s : dict, optional
+    parts : dict, optional
+        Role → :func:`segment_rows` of all its rows, where made already (the others are
+        made here).
 
     Returns
     -------
@@ -332,16 +351,18 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
     roles = list(quats)
     n = len(time_s)
 
-    def per_role(r):  # segment quaternions, heading and standing of one role, block by block
+    def per_role(r):  # segment_rows of one role, block by block (each block in the cache)
         q, h, up = np.empty((n, 4)), np.empty(n), np.empty(n, bool)
-        for i0 in range(0, n, _BLOCK_ROWS):  # each block's numbers while in the CPU cache
+        for i0 in range(0, n, _BLOCK_ROWS):
             i1 = min(n, i0 + _BLOCK_ROWS)
-            q[i0:i1] = segment_quat(quats[r][i0:i1], alignment.R_BS[r], 0.0, normalize=True)
-            h[i0:i1], up[i0:i1] = heading_and_upright(q[i0:i1], hs.upright_deg)
-        return q, h, up & is_still(gyr_norm[r], hs.still_gyr_rad_s)
+            q[i0:i1], h[i0:i1], up[i0:i1] = segment_rows(quats[r][i0:i1], gyr_norm[r][i0:i1],
+                                                         alignment.R_BS[r], hs)
+        return q, h, up
 
     # per-role numpy work in threads (GIL released): hold_heading's numbers
-    parts = dict(zip(roles, pool_map(per_role, roles)))
+    parts = dict(parts or {})
+    todo = [r for r in roles if r not in parts]
+    parts.update(zip(todo, pool_map(per_role, todo)))
     hold = hold_from_headings(time_s, {r: parts[r][1] for r in roles},
                               {r: parts[r][2] for r in roles}, hs,
                               initial_offset_deg=alignment.heading_deg or None,
