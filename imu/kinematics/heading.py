@@ -135,18 +135,24 @@ def _upright_still(R: np.ndarray, still: np.ndarray, settings: HeadingHoldSettin
         return (upright_angle_deg(R) < settings.upright_deg) & np.asarray(still, bool)
 
 
-def _circ_means_deg(a: np.ndarray, spans) -> list[float]:
-    """Circular mean (degrees) of the finite values of ``a[i0:i1]`` (NaN if none) for every
-    ``(i0, i1)`` of ``spans``: the sines and cosines of all spans in one pass, then one sum of
-    each per span."""
+def _span_rows(spans) -> np.ndarray:
+    """The row indices of every ``(i0, i1)`` of ``spans``, one span after the other."""
     if not len(spans):
-        return []
+        return np.zeros(0, dtype=np.int64)
     first = np.array([i0 for i0, _ in spans])
     size = np.array([i1 - i0 for i0, i1 in spans])
     ends = np.cumsum(size)
     # every span's indices at once: i0 + (position in the concatenation - its start there)
-    idx = np.arange(int(ends[-1])) + np.repeat(first - (ends - size), size)
-    r = np.radians(a[idx])
+    return np.arange(int(ends[-1])) + np.repeat(first - (ends - size), size)
+
+
+def _circ_means_deg(a: np.ndarray, spans, gathered: bool = False) -> list[float]:
+    """Circular mean (degrees) of the finite values of ``a[i0:i1]`` (NaN if none) for every
+    ``(i0, i1)`` of ``spans``: the sines and cosines of all spans in one pass, then one sum of
+    each per span. ``gathered``: ``a`` is already ``a[_span_rows(spans)]``."""
+    if not len(spans):
+        return []
+    r = np.radians(a if gathered else a[_span_rows(spans)])
     fin = np.isfinite(r)
     all_fin = bool(fin.all())
     sin, cos = np.sin(r), np.cos(r)
@@ -167,7 +173,6 @@ def _circ_means_deg(a: np.ndarray, spans) -> list[float]:
     return out.tolist()
 
 
-@dataclass
 class HeadingHoldResult:
     """Heading offsets and rotation-angle confidences from :func:`hold_heading`.
 
@@ -180,11 +185,52 @@ class HeadingHoldResult:
         a hip rotation uses the lower of its thigh and the sacrum).
     anchors : list
         ``(t_start_s, t_end_s)`` of every quiet-standing stretch found.
+
+    Both per-row dicts are made on first use; :meth:`rows` gives a block of rows of them (the
+    same numbers: each row depends only on its time), for work split by rows.
     """
 
-    offset_deg: dict[str, np.ndarray]
-    confidence: dict[str, np.ndarray]
-    anchors: list[tuple[float, float]]
+    def __init__(self, time_s: np.ndarray, offsets: dict, confidences: dict,
+                 anchors: list[tuple[float, float]], settings: HeadingHoldSettings,
+                 reference: str):
+        self._t = time_s
+        self._offsets = offsets  # role → (points [(t, correction)] or None, restarts, constant)
+        self._confidences = confidences  # role → (anchor times, restarts)
+        self._s = settings
+        self._reference = reference
+        self.anchors = anchors
+        self._whole: tuple | None = None
+
+    def rows(self, i0: int, i1: int) -> tuple[dict, dict]:
+        """``(offset_deg, confidence)`` of rows ``[i0, i1)``: role → (i1 - i0,) each."""
+        t = self._t[i0:i1]
+        off = {r: (_interp_points(t, pts, rst) if pts else np.full(len(t), float(c0)))
+               for r, (pts, rst, c0) in self._offsets.items()}
+        made: dict = {}  # anchor times and restarts → confidence: roles often share all anchors
+        conf = {}
+        for r, (anchor_t, rst) in self._confidences.items():
+            key = (tuple(anchor_t), tuple(rst))
+            if key not in made:
+                made[key] = _confidence(t, anchor_t, self._s, rst)
+            conf[r] = made[key]
+        ref = self._reference
+        for r in conf:
+            if r != ref:
+                conf[r] = np.minimum(conf[r], conf[ref])
+        return off, conf
+
+    def _all(self) -> tuple[dict, dict]:
+        if self._whole is None:
+            self._whole = self.rows(0, len(self._t))
+        return self._whole
+
+    @property
+    def offset_deg(self) -> dict[str, np.ndarray]:
+        return self._all()[0]
+
+    @property
+    def confidence(self) -> dict[str, np.ndarray]:
+        return self._all()[1]
 
 
 def hold_heading(time_s: np.ndarray, R_WB: dict[str, np.ndarray], still: dict[str, np.ndarray],
@@ -247,7 +293,6 @@ def hold_from_headings(time_s: np.ndarray, heading: dict[str, np.ndarray],
     :func:`heading_deg`) and standing mask (role → (N,) bool: upright within
     ``settings.upright_deg`` and still), where a caller has them at hand."""
     t = np.asarray(time_s, dtype=float)
-    n = len(t)
     roles = list(heading)
     rst = {r: np.sort(np.asarray((restarts_s or {}).get(r, ()), dtype=float)) for r in roles}
     mask = None  # = standing_mask(R_WB, still, settings), from the parts above
@@ -263,8 +308,8 @@ def hold_from_headings(time_s: np.ndarray, heading: dict[str, np.ndarray],
             return settings.restart_gate_deg
         return base_deg + growth_deg_per_s * (tc - t_prev)
 
-    offsets: dict[str, np.ndarray] = {}
-    conf: dict[str, np.ndarray] = {}
+    offsets: dict[str, tuple] = {}  # role → (points, restarts, constant): HeadingHoldResult
+    conf: dict[str, tuple] = {}  # role → (anchor times, restarts)
     ref_h = heading[reference]
 
     # reference (pelvis) corrections at anchors, gated against the held heading
@@ -294,24 +339,25 @@ def hold_from_headings(time_s: np.ndarray, heading: dict[str, np.ndarray],
         ref_pts.append((tc, c))
 
     if ref_pts:
-        offsets[reference] = _interp_points(t, ref_pts, rst[reference])
+        offsets[reference] = (ref_pts, rst[reference], None)
     else:
         c0 = (initial_offset_deg or {}).get(reference)
         if c0 is None:
             first = np.flatnonzero(np.isfinite(ref_h))
             c0 = -ref_h[first[0]] if len(first) else 0.0
-        offsets[reference] = np.full(n, float(c0))
-    confidences = {}  # anchor times and restarts → confidence: roles often share all anchors
+        offsets[reference] = (None, rst[reference], float(c0))
+    conf[reference] = ([p[0] for p in ref_pts], rst[reference])
+    result = HeadingHoldResult(t, offsets, conf, [(float(t[a]), float(t[b - 1]))
+                                                  for a, b in anchors], settings, reference)
 
-    def confidence(role, anchor_t):
-        key = (tuple(anchor_t), tuple(rst[role]))
-        if key not in confidences:
-            confidences[key] = _confidence(t, anchor_t, settings, rst[role])
-        return confidences[key]
+    def ref_offset_at(idx):  # the pelvis's offset at rows idx (row by row, as rows() has it)
+        pts, rs, c0 = offsets[reference]
+        return _interp_points(t[idx], pts, rs) if pts else np.full(len(idx), c0)
 
-    conf[reference] = confidence(reference, [p[0] for p in ref_pts])
     # target of each standing: the corrected pelvis heading there
-    targets = _circ_means_deg(ref_h + offsets[reference], [m[:2] for m in ref_meas])
+    spans = [m[:2] for m in ref_meas]
+    idx = _span_rows(spans)
+    targets = _circ_means_deg(ref_h[idx] + ref_offset_at(idx), spans, gathered=True)
 
     for role in roles:
         if role == reference:
@@ -332,16 +378,16 @@ def hold_from_headings(time_s: np.ndarray, heading: dict[str, np.ndarray],
                 c = pts[-1][1] + float(wrap_deg(c - pts[-1][1]))
             pts.append((tc, c))
         if pts:
-            offsets[role] = _interp_points(t, pts, rst[role])
+            offsets[role] = (pts, rst[role], None)
         else:
             c0 = (initial_offset_deg or {}).get(role)
             if c0 is None:
                 both = np.flatnonzero(np.isfinite(h) & np.isfinite(ref_h))
-                c0 = (float(wrap_deg(ref_h[both[0]] + offsets[reference][both[0]] - h[both[0]]))
+                c0 = (float(wrap_deg(ref_h[both[0]] + ref_offset_at(both[:1])[0] - h[both[0]]))
                       if len(both) else 0.0)
-            offsets[role] = np.full(n, float(c0))
-        conf[role] = np.minimum(confidence(role, [p[0] for p in pts]), conf[reference])
-    return HeadingHoldResult(offsets, conf, [(float(t[a]), float(t[b - 1])) for a, b in anchors])
+            offsets[role] = (None, rst[role], float(c0))
+        conf[role] = ([p[0] for p in pts], rst[role])
+    return result
 
 
 def _shared_turn(turn_deg: float, rel: dict, rel_before: dict | None,

@@ -374,9 +374,10 @@ def held_headings(time_s: np.ndarray, quats: dict, gyr_norm: dict, alignment: Se
 _BLOCK_ROWS = 16384
 
 
-def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum", text=None):
+def _held_angles(q_raw: dict, offset_deg, reference: str = "sacrum", text=None,
+                 confidence: dict | None = None):
     """:func:`segment_angles` of the segment quaternions ``q_raw`` (role → (N, 4)) turned by
-    their heading offsets (role → (N,) degrees about world +Y), a block of rows at a time.
+    their heading offsets, a block of rows at a time.
 
     A turn of every segment about the vertical changes the pelvis rotation only: the others
     are angles relative to the pelvis or to its heading, and the tilt and obliquity come from
@@ -385,28 +386,55 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum", text=
     its rotation (wrapped to [-180, 180)): the same angles for two fewer sines and cosines a
     row.
 
-    ``text``, optional: a callable ``(i0, i1, part) -> list of bytes`` given each block's
-    angles (``part``: column → (i1 - i0,) degrees) where they are computed (in the forked
-    workers); returns ``(columns, texts in row order)`` then, else the columns."""
+    Parameters
+    ----------
+    q_raw : dict
+        Role → (N, 4) segment quaternions with zero heading offset.
+    offset_deg : dict or HeadingHoldResult
+        Role → (N,) heading offsets (degrees about world +Y), or the heading hold whose
+        offsets (and confidences) are made a block of rows at a time where the angles are
+        computed (:meth:`~imu.kinematics.heading.HeadingHoldResult.rows`: the same numbers).
+    text : callable, optional
+        ``(i0, i1, part, conf) -> list of bytes``, given each block's angles (``part``:
+        column → (i1 - i0,) degrees) and confidences where they are computed (in the forked
+        workers).
+    confidence : dict, optional
+        Column name → role: the hold's confidence of that role as that column (needs a
+        HeadingHoldResult).
+
+    Returns
+    -------
+    dict, or (dict, dict, list) with ``text`` or ``confidence``
+        The angle columns; and the confidence columns and the texts in row order.
+    """
     n = len(next(iter(q_raw.values())))
+    confidence = confidence or {}
+    hold = None if isinstance(offset_deg, dict) else offset_deg
+    whole = text is None and not confidence
     if not n:
         cols = segment_angles({r: np.zeros((0, 4)) for r in q_raw})
-        return cols if text is None else (cols, [])
+        return cols if whole else (cols, {c: np.zeros(0) for c in confidence}, [])
 
-    def rows(i0: int, i1: int, cols: dict) -> list:  # rows [i0, i1) into cols, block by block
+    def rows(i0: int, i1: int) -> list:  # rows [i0, i1) into cols, block by block
         out = []
         for b0 in range(i0, i1, _BLOCK_ROWS):
             b1 = min(i1, b0 + _BLOCK_ROWS)
-            h_ref = offset_deg[reference][b0:b1]
+            if hold is None:
+                off, cf = {r: v[b0:b1] for r, v in offset_deg.items()}, {}
+            else:
+                off, cf = hold.rows(b0, b1)
+            h_ref = off[reference]
             part = segment_angles({r: q[b0:b1] if r == reference else
-                                   rotate_heading(q[b0:b1], offset_deg[r][b0:b1] - h_ref,
-                                                  layout="components")
+                                   rotate_heading(q[b0:b1], off[r] - h_ref, layout="components")
                                    for r, q in q_raw.items()})
             part["pelvis_rotation"] = wrap_deg(part["pelvis_rotation"] + h_ref)
             for c, v in part.items():
                 cols[c][b0:b1] = v
+            cf = {c: cf[r] for c, r in confidence.items()}
+            for c, v in cf.items():
+                conf[c][b0:b1] = v
             if text is not None:  # while the block's numbers are in the cache
-                out += text(b0, b1, part)
+                out += text(b0, b1, part, cf)
         return out
 
     # a long recording's rows are split between this process and forked children (the
@@ -417,14 +445,15 @@ def _held_angles(q_raw: dict, offset_deg: dict, reference: str = "sacrum", text=
     alloc = shared_empty if forked else np.empty
     cols = {c: alloc(n) for c in angle_columns(
         [s for s in ("right", "left") if f"{s}_thigh" in q_raw], "trunk" in q_raw)}
+    conf = {c: alloc(n) for c in confidence}
     if forked:
         edges = np.linspace(0, n, parts + 1).astype(int)
         # the last share here (its text needs no pipe)
-        texts = [b for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1]), cols),
+        texts = [b for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1])),
                                      range(parts), last_here=True) for b in t]
     else:
-        texts = rows(0, n, cols)
-    return cols if text is None else (cols, texts)
+        texts = rows(0, n)
+    return cols if whole else (cols, conf, texts)
 
 
 #: from this many rows on, :func:`_held_angles` splits the rows between forked children
@@ -465,17 +494,13 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
                                 restarts_s)
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
-    conf = {"pelvis_rotation": hold.confidence["sacrum"]}
-    for r in roles:
-        s = role_side(r)
-        if s:
-            conf[f"{s}_hip_rotation"] = hold.confidence[r]
-    if csv_rows is None:
-        cols = _held_angles(q_raw, hold.offset_deg)
-    else:
-        cols, texts = _held_angles(q_raw, hold.offset_deg, text=lambda i0, i1, part: (
-            csv_rows.format(time_s[i0:i1], {c: part[c] for c in order},
-                            {c: v[i0:i1] for c, v in conf.items()})))
+    conf_of = {"pelvis_rotation": "sacrum"}  # confidence column → its segment
+    conf_of.update({f"{role_side(r)}_hip_rotation": r for r in roles if role_side(r)})
+    text = None if csv_rows is None else (lambda i0, i1, part, cf: csv_rows.format(
+        time_s[i0:i1], {c: part[c] for c in order}, cf))
+    # the hold's offsets and confidences made block by block with the angles
+    cols, conf, texts = _held_angles(q_raw, hold, text=text, confidence=conf_of)
+    if csv_rows is not None:
         csv_rows.add(texts, len(time_s))
     columns = {c: cols[c] for c in order}
     return AngleTable(time_s=time_s, columns=columns, confidence=conf)
