@@ -44,6 +44,19 @@ SIDE_PANEL_S = 0.1
 IDLE_FRAME_S = 0.25
 
 
+#: live: the frame-rate cap follows the screen's refresh rate within these bounds, frames/s
+MIN_LIVE_HZ = 50.0
+MAX_LIVE_HZ = 120.0
+
+
+def live_frame_rate() -> float:
+    """The live window's highest frame rate: the primary screen's refresh rate, clamped to
+    :data:`MIN_LIVE_HZ`..:data:`MAX_LIVE_HZ` (:data:`MIN_LIVE_HZ` when it is unknown)."""
+    screen = QtGui.QGuiApplication.primaryScreen()
+    rate = float(screen.refreshRate()) if screen is not None else 0.0
+    return min(max(rate, MIN_LIVE_HZ), MAX_LIVE_HZ) if math.isfinite(rate) else MIN_LIVE_HZ
+
+
 def calibration_badge(snap: Snapshot) -> tuple[str, str]:
     """Colour and words of the header's calibration badge. A new calibration running while an
     earlier one is in use says so (the angles on screen come from the earlier one)."""
@@ -71,9 +84,11 @@ class Dashboard(QtWidgets.QMainWindow):
         Live pipeline or replay player (``snapshot()``, set/replay/calibration methods).
     mode : str
         ``"live"`` (set controls, calibration) or ``"replay"`` (transport controls).
-    refresh_hz : float
+    refresh_hz : float, optional
         Highest redraw rate (live: frames follow the data up to this rate; replay: the timer's
-        rate); 0 disables the timer (tests call :meth:`refresh`).
+        rate); 0 disables the timer (tests call :meth:`refresh`). Default: live, the screen's
+        refresh rate (at least :data:`MIN_LIVE_HZ`, at most :data:`MAX_LIVE_HZ`), so a frame
+        is never held back for the cap longer than the display would hold it; replay 50.
     title : str
         Window title.
     sound : bool
@@ -83,9 +98,11 @@ class Dashboard(QtWidgets.QMainWindow):
         counter.
     """
 
-    def __init__(self, model, mode: str = "live", refresh_hz: float = 50.0, title: str = "",
-                 sound: bool = False, sink=None):
+    def __init__(self, model, mode: str = "live", refresh_hz: float | None = None,
+                 title: str = "", sound: bool = False, sink=None):
         super().__init__()
+        if refresh_hz is None:
+            refresh_hz = live_frame_rate() if mode == "live" else 50.0
         self.model = model
         self.mode = mode
         self.setWindowTitle(title or ("imu — live" if mode == "live" else "imu — replay"))
