@@ -172,7 +172,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             start = time.monotonic()
             c0 = time.thread_time()
             super().paintEvent(ev)
-            paint_cpu.append((time.monotonic() - start, time.thread_time() - c0))
+            paint_cpu.append((time.monotonic() - start, time.thread_time() - c0, start))
             win, pipe = state["win"], state["pipe"]
             snap = win.last_snapshot if win is not None else None
             if snap is None or not len(snap.angles_t) or pipe.t_first_s is None:
@@ -331,9 +331,12 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             "paint_p50_ms": ms(frame_s, 50), "paint_p99_ms": ms(frame_s, 99),
             "refresh_p50_ms": ms(refresh_s, 50), "refresh_p99_ms": ms(refresh_s, 99),
             "paint_wall_cpu_slowest_ms": sorted((1000 * a, 1000 * b)
-                                                for a, b in paint_cpu)[-8:],
+                                                for a, b, _ in paint_cpu)[-8:],
+            # every paint of the trace view, with new rows or not (per frame that shows them)
+            "paints_per_frame": sum(marks["w0"] <= c <= marks["w1"] for _, _, c in paint_cpu)
+            / max(len(win_paints), 1),
             # a paint's wall time over its CPU time (1: it never waited)
-            "paint_wait_ratio_p50": float(np.median([a / b for a, b in paint_cpu if b > 0])),
+            "paint_wait_ratio_p50": float(np.median([a / b for a, b, _ in paint_cpu if b > 0])),
             "gc_count": int(len(gcs)), "gc_max_ms": float(gcs.max() * 1000) if len(gcs) else 0.0,
             "gc_total_ms": float(gcs.sum() * 1000),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
@@ -455,7 +458,8 @@ def run(quick: bool = False) -> list[dict]:
                                    "sample when it left its (virtual) sensor"},
             {"name": f"trace paint p50, {label}", "value": r["paint_p50_ms"], "unit": "ms",
              "note": f"p99 {r['paint_p99_ms']:.1f} ms; refresh (snapshot + curves) p50 "
-                     f"{r['refresh_p50_ms']:.1f} / p99 {r['refresh_p99_ms']:.1f} ms"},
+                     f"{r['refresh_p50_ms']:.1f} / p99 {r['refresh_p99_ms']:.1f} ms; "
+                     f"{r['paints_per_frame']:.2f} paints of the trace view per frame"},
             {"name": f"garbage collections, {label}", "value": r["gc_count"], "unit": "",
              "note": f"longest {r['gc_max_ms']:.1f} ms, {r['gc_total_ms']:.0f} ms in all"},
             {"name": f"clock model offset, {label}", "value": r["clock_err_ms"], "unit": "ms",
