@@ -192,6 +192,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
                        {"output": None, "seed": 3, "rate_hz": rate_hz, "calibrate": False},
                        instrument="bench.bench_dashboard:ChildProbe")
     pipe.arrivals = []
+    pipe.start()                # as run_live: before the window, its start-up overlaps the window's
     win = dash.Dashboard(pipe, mode="live", title="bench")     # frame cap: the screen's rate
     state.update(win=win, pipe=pipe)
     refreshes: list[tuple[float, float]] = []     # the window's refresh: snapshot + set data
@@ -210,7 +211,6 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     t_open = time.monotonic()
     if os.environ.get("IMU_BENCH_TUNING") != "0":   # as run_live (IMU_BENCH_TUNING=0: without)
         tune_for_live()
-    pipe.start()
     first_rep = {}
     marks: dict = {}
     # IMU_BENCH_PROFILE=FILE: cProfile of the GUI thread over the measured seconds

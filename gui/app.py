@@ -84,13 +84,17 @@ def tune_for_live() -> None:
 
 def run_live(pipeline, seconds: float | None = None, title: str = "imu — live",
              open_wizard: bool = False, sound: bool = False) -> int:
-    """Show the dashboard over a running :class:`~imu.live.pipeline.LivePipeline` until the
-    window is closed, Ctrl-C, the source ends, or ``seconds`` pass. The pipeline is stopped on
-    return."""
+    """Show the dashboard over a :class:`~imu.live.process.LiveProcess` (the live processing
+    in a process of its own: ``imu demo``, ``imu live``) or an in-process
+    :class:`~imu.live.pipeline.LivePipeline` until the window is closed, Ctrl-C, the source
+    ends, or ``seconds`` pass. The pipeline is stopped on return."""
     from PySide6 import QtCore
 
     from imu.gui.dashboard import Dashboard
 
+    own_process = hasattr(pipeline, "fileno")
+    if own_process:          # its start-up (imports, sensors) overlaps the window's
+        pipeline.start(seconds)
     app = ensure_app()
     win = Dashboard(pipeline, mode="live", title=title, sound=sound)
     win.show()
@@ -98,7 +102,8 @@ def run_live(pipeline, seconds: float | None = None, title: str = "imu — live"
         win.open_wizard()
     _allow_ctrl_c(app)
     tune_for_live()
-    pipeline.start(seconds)
+    if not own_process:
+        pipeline.start(seconds)
 
     def check():
         if not pipeline.running:

@@ -15,7 +15,9 @@ step and a notification never by a paint. The child is started with ``subprocess
 exec at once: safe from a process that already runs Qt and threads) and talks over one socket
 pair (:class:`multiprocessing.connection.Connection`, pickled messages):
 
-- child → window: ``("rows", t_now_s, time_s, values, t_sent)`` as soon as the pipeline has stored new
+- child → window (from a sending thread of its own, woken by the pipeline, so a window slow
+  to read never holds up the pipeline or the recording):
+  ``("rows", t_now_s, time_s, values, t_sent)`` as soon as the pipeline has stored new
   angle rows (only the new rows: a few dozen numbers; ``("columns", ...)`` first and after every
   new calibration), ``("state", snapshot)`` at most every :data:`STATE_S` (everything the panels
   show without the trace window; the rep/hold/stride/set lists only what is new), ``("done",
@@ -59,6 +61,9 @@ log = get_logger(__name__)
 
 #: the child sends the panels' state at most this often, s (the rows as soon as they are in)
 STATE_S = 0.05
+#: the child's interpreter switch interval, s (Python's default: 5 ms): the thread sending the
+#: rows waits at most this long for the pipeline's thread to let it run
+SWITCH_INTERVAL_S = 0.001
 #: the set and calibration commands the window may call in the child
 COMMANDS = ("start_set", "end_set", "begin_calibration", "end_calibration",
             "cancel_calibration", "add_note")
@@ -358,8 +363,11 @@ class LiveProcess:
 
 # ------------------------------------------------------------------------- the child ----------
 class _Publisher:
-    """Child side: sends the pipeline's new rows (from its worker thread, at once) and its
-    state (at most every :data:`STATE_S`) to the window."""
+    """Child side: a thread of its own sends the pipeline's new rows (as soon as the pipeline
+    says it stored some) and its state (at most every :data:`STATE_S`) to the window. The
+    pipeline's thread only wakes it: a window slow to read (starting up, busy) holds up this
+    thread, never the pipeline or the recording; the rows it then sends are all those stored
+    since its last send."""
 
     def __init__(self, conn: Connection, pipe):
         self.conn = conn
@@ -369,7 +377,42 @@ class _Publisher:
         self._seen = 0
         self._sent: dict[str, tuple[int, Any]] = {k: (0, None) for k in LISTS}
         self._last_state = -math.inf
+        self._state_now = False
+        self._wake = threading.Event()
+        self._quit = False
+        self._thread: threading.Thread | None = None
         self.closed = False
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="imu-live-publisher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """End the sending thread (its last send finishes first)."""
+        self._quit = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+
+    def _run(self) -> None:
+        while not self._quit and not self.closed:
+            self._wake.wait(STATE_S)
+            self._wake.clear()
+            if self._quit:
+                break
+            self.rows()
+            if self._state_now or time.monotonic() - self._last_state >= STATE_S:
+                self._state_now = False
+                self.state()
+
+    def wake(self) -> None:
+        """The pipeline stored new rows (called in its thread)."""
+        self._wake.set()
+
+    def state_soon(self) -> None:
+        """Send the state at once (a command changed it)."""
+        self._state_now = True
+        self._wake.set()
 
     def send(self, msg) -> None:
         data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
@@ -382,7 +425,7 @@ class _Publisher:
                 self.closed = True
 
     def rows(self) -> None:
-        """The pipeline stored new rows (its worker thread)."""
+        """Send the rows stored since the last send."""
         pipe = self.pipe
         with pipe._lock:
             ring = pipe._ring
@@ -398,11 +441,6 @@ class _Publisher:
             t_now = pipe.t_now_s
         if len(t):
             self.send(("rows", t_now, t, v, time.monotonic()))
-        self.state_if_due()
-
-    def state_if_due(self) -> None:
-        if time.monotonic() - self._last_state >= STATE_S:
-            self.state()
 
     def state(self) -> None:
         """Send what the panels show (the lists: only what is new)."""
@@ -444,9 +482,12 @@ def _serve(conn: Connection) -> int:
     pipe.window_s = float(window_s)
     probe = _resolve(instrument)(pipe) if instrument else None
     pub = _Publisher(conn, pipe)
-    pipe.add_rows_listener(pub.rows)
+    pipe.add_rows_listener(pub.wake)
+    # the publisher's thread gets the interpreter soon after the pipeline wakes it
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     stopping = False
     try:
+        pub.start()
         pipe.start(seconds)
         while pipe.running:
             try:
@@ -465,12 +506,12 @@ def _serve(conn: Connection) -> int:
                         getattr(pipe, m[1])(*m[2], **m[3])
                     except Exception as exc:  # noqa: BLE001 - a command never kills the session
                         log.warning("%s failed: %s", m[1], exc)
-                    pub.state()
+                    pub.state_soon()
                 elif m[0] == "mark" and probe is not None:
                     probe.mark(m[1])
-            pub.state_if_due()
     finally:
         pipe.stop()
+        pub.stop()
         if pipe.running:
             log.warning("live pipeline did not stop in time")
         writer = getattr(pipe, "writer", None)
