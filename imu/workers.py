@@ -99,8 +99,6 @@ def can_fork() -> bool:
         return True
 
 
-#: ``(result,)`` of the ``then`` of a :func:`fork_map` whose items run on threads (None: none)
-_message: tuple | None = None
 #: in a forked child: the pipe its parent sends ``then``'s result through (None: nothing sent)
 _inbox_fd: int | None = None
 #: in a forked child: ``(result,)`` read from the inbox
@@ -110,11 +108,12 @@ _received: tuple | None = None
 def received():
     """The result of the ``then`` callable of the :func:`fork_map` running this item: the
     parent computes it while the items run, and this waits for it (in a forked child) or
-    returns it (items on threads run after it is known). None without a ``then``. One
-    ``fork_map`` with ``then`` at a time per process."""
+    returns it (items on threads run after it is known; each item's thread sees its own
+    call's). None without a ``then``."""
     global _inbox_fd, _received
-    if _message is not None:
-        return _message[0]
+    here = getattr(_local, "message", None)
+    if here is not None:
+        return here[0]
     if _inbox_fd is not None:
         import pickle
 
@@ -158,17 +157,23 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         Run the last item in this process (after ``then``) while the children run the
         others: one fork fewer, and its result is not sent through a pipe.
     """
-    global _message, _inbox_fd
+    global _inbox_fd
     items = list(items)
     if (len(items) < max(min_items, 2) or not can_fork()
             or threading.current_thread() is not threading.main_thread()):
         if then is None:
             return pool_map(fn, items, min_items)
-        _message = (then(),)
-        try:
-            return pool_map(fn, items, min_items)
-        finally:
-            _message = None
+        message = (then(),)
+
+        def with_message(x):  # received() in this item's thread gives this call's message
+            before = getattr(_local, "message", None)
+            _local.message = message
+            try:
+                return fn(x)
+            finally:
+                _local.message = before
+
+        return pool_map(with_message, items, min_items)
     import pickle
 
     children = []  # (pid, read fd)
@@ -223,11 +228,12 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
             inboxes = []
         here = []
         if last_here:
-            _message = message  # what received() returns to the item run here
+            before = getattr(_local, "message", None)
+            _local.message = message  # what received() returns to the item run here
             try:
                 here = [(True, fn(items[-1]))]
             finally:
-                _message = None
+                _local.message = before
         results = []
         for pid, r in children:
             with os.fdopen(r, "rb", buffering=1 << 20) as f:

@@ -171,7 +171,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                  rate_hz: float | None = None, progress: bool = False,
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
                  standing: StandingSettings | None = None, restarts_s: dict | None = None,
-                 causal: bool = False):
+                 causal: bool = False, segment_parts: dict | None = None,
+                 heading: HeadingHoldSettings | None = None):
     """Fuse every sensor of ``roles`` and resample onto one time base.
 
     A recording gets the non-causal estimate (``causal=False``, :mod:`imu.fusion.offline`);
@@ -184,6 +185,10 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     ``restarts_s``, when given (a dict), receives role → times (s) where that sensor's fusion
     restarted after a long gap (:func:`gap_restarts_s`), for the heading hold.
+
+    ``segment_parts``, when given (a dict) with an ``alignment``, receives role →
+    :func:`segment_rows` of every row (with ``heading``'s settings), made by each sensor's task
+    block by block as it resamples (for :func:`held_headings`).
 
     Returns
     -------
@@ -258,6 +263,17 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     alloc = shared_empty if can_fork() and len(roles) > 1 else np.empty
     quats = {r: alloc((len(time_s), 4)) for r in roles}
     gnorm = {r: alloc(len(time_s)) for r in roles}
+    hs = heading or HeadingHoldSettings()
+    seg_roles = ([r for r in roles if r in alignment.R_BS]
+                 if segment_parts is not None and alignment is not None else [])
+    segs = {r: (alloc((len(time_s), 4)), alloc(len(time_s)), alloc(len(time_s), bool))
+            for r in seg_roles}
+
+    def segment_blocks(role, b0, b1):  # the heading hold's inputs of these rows
+        if role in segs:
+            q, h, up = segs[role]
+            q[b0:b1], h[b0:b1], up[b0:b1] = segment_rows(quats[role][b0:b1], gnorm[role][b0:b1],
+                                                         alignment.R_BS[role], hs)
 
     def fuse_one(role):
         t, r_hz = times[role], rates[role]
@@ -271,6 +287,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)
             quats[role][:] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
             gnorm[role][:] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
+            for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
+                segment_blocks(role, b0, min(len(time_s), b0 + _RESAMPLE_ROWS))
             return []
         sett = settings
         if win:  # gyr minus the tracked bias, in the bias array's own memory
@@ -290,6 +308,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             br = bracket_times(t, time_s[b0:b1], 5.0 / r_hz)
             quats[role][b0:b1] = resample_quat(t, q, time_s[b0:b1], bracket=br)
             gnorm[role][b0:b1] = resample_vec(t, g, time_s[b0:b1], bracket=br)
+            segment_blocks(role, b0, b1)
         return restarts if restarts_s is not None else None
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
@@ -297,6 +316,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows)))
     if restarts_s is not None:
         restarts_s.update(res)
+    if segment_parts is not None:
+        segment_parts.update(segs)
     return time_s, quats, gnorm, base_hz
 
 
@@ -463,7 +484,8 @@ _FORK_MIN_ROWS = 200_000
 def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
                              alignment: SegmentAlignment,
                              heading: HeadingHoldSettings | None = None,
-                             restarts_s: dict | None = None, csv_rows=None) -> AngleTable:
+                             restarts_s: dict | None = None, csv_rows=None,
+                             parts: dict | None = None) -> AngleTable:
     """Angles from fused sensor orientations on one time base (the batch core).
 
     Parameters
@@ -480,6 +502,9 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
         heading hold treats each as a step of unknown size.
     csv_rows : imu.session.angles_csv.CsvRows, optional
         Gets the table's rows as angles CSV text, formatted where the angles are computed.
+    parts : dict, optional
+        Role → :func:`segment_rows` of every row, where made already (:func:`fuse_session`'s
+        ``segment_parts``).
 
     Returns
     -------
@@ -491,7 +516,8 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     if "sacrum" not in roles:
         raise BadInputError("the session has no sacrum sensor (or the calibration lacks it)")
     q_raw, hold = held_headings(time_s, {r: quats[r] for r in roles}, gyr_norm, alignment, hs,
-                                restarts_s)
+                                restarts_s, parts={r: v for r, v in (parts or {}).items()
+                                                   if r in roles})
     sides = [role_side(r) for r in roles if role_side(r)]
     order = angle_columns(sides, "trunk" in roles)
     conf_of = {"pelvis_rotation": "sacrum"}  # confidence column → its segment
@@ -549,12 +575,14 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
                             "calibration profile")
     refuse_disjoint_clocks(session, roles)
     restarts: dict = {}
+    parts: dict = {}  # the heading hold's inputs, made by the fusion workers
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=filter, intrinsics=intrinsics,
                                            rate_hz=rate_hz, progress=progress,
                                            filter_settings=filter_settings, alignment=alignment,
-                                           restarts_s=restarts, causal=causal)
+                                           restarts_s=restarts, causal=causal,
+                                           segment_parts=parts, heading=heading)
     table = angles_from_orientations(time_s, quats, gnorm, alignment, heading,
-                                     restarts_s=restarts, csv_rows=csv_rows)
+                                     restarts_s=restarts, csv_rows=csv_rows, parts=parts)
     refuse_empty_columns(table, session.source or "session")
     return table
 

@@ -261,8 +261,8 @@ def usable_session(session: Session) -> Session:
         ok = usable_samples(d)
         if ok.all():
             out[role] = d
-            for k in [k for k, v in _ALL_USABLE.items() if v[0]() is None]:
-                del _ALL_USABLE[k]
+            for k in [k for k, v in list(_ALL_USABLE.items()) if v[0]() is None]:
+                _ALL_USABLE.pop(k, None)
             try:
                 _ALL_USABLE[id(d)] = (weakref.ref(d), _identity(d))
             except TypeError:  # not weakly referenceable: checked each time
