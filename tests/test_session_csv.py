@@ -170,3 +170,27 @@ def test_angles_csv_rows_made_with_the_angles_are_the_tables_text(tmp_path, monk
     assert b"nan" in made.read_bytes() and made.read_bytes().count(b"\n") == n + 1
     write_angles_csv(table, other, confidence=not confidence, rows=rows)  # not these rows
     assert (b"_confidence" in other.read_bytes().split(b"\n")[0]) == (not confidence)
+
+    # written into the CSV's temp file as they are made (the first share by a worker as it
+    # goes, the rest appended): the same bytes, the output rule's file and mode
+    from imu.output import Outputs
+
+    streamed = tmp_path / "streamed.csv"
+    with Outputs() as outs:
+        into = CsvRows(confidence=confidence)
+        into.write_into(outs.file(streamed, what="angles CSV"))
+        table2 = pipeline.angles_from_orientations(t, quats, gnorm, align, csv_rows=into)
+        assert into._output.temp_path().read_bytes() == plain.read_bytes()  # all there
+        assert not streamed.exists()  # not before the commit
+        write_angles_csv(table2, streamed, confidence=confidence, rows=into, outputs=outs)
+    assert streamed.read_bytes() == plain.read_bytes()
+    assert (streamed.stat().st_mode & 0o777) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # rows in a file the table does not fit (other settings): the table is formatted there
+    again = tmp_path / "again.csv"
+    with Outputs() as outs:
+        into = CsvRows(confidence=confidence)
+        into.write_into(outs.file(again, what="angles CSV"))
+        table3 = pipeline.angles_from_orientations(t, quats, gnorm, align, csv_rows=into)
+        write_angles_csv(table3, again, confidence=not confidence, rows=into, outputs=outs)
+    assert again.read_bytes() == other.read_bytes()

@@ -32,7 +32,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     from imu.chain import Calibrate, ComputeAngles, provenance
-    from imu.output import check_output
+    from imu.output import Outputs, check_output
     from imu.session.angles_csv import CsvRows, write_angles_csv
     from imu.session.load import load_from_args
 
@@ -41,18 +41,21 @@ def run(args) -> int:
                            csv_rows=rows).check()  # before any work
     check_output(args.output, what="angles CSV", force=args.force)
     check_output(f"{args.output}.json", what="angles provenance JSON", force=args.force)
-    session = load_from_args(args)
-    cal = Calibrate(args.calibration, remember=True, save_intrinsics=args.save_intrinsics,
-                    method=args.method).run(session)
-    table = angles.run(session, cal).angles_
-    if len(cal.calibrations_) > 1:
-        print("calibrations: " + "; ".join(
-            c.name + ("" if c.accepted else f" (refused: {c.reason})") for c in cal.calibrations_),
-            file=sys.stderr)
-    write_angles_csv(table, args.output, confidence=args.confidence, force=args.force, rows=rows,
-                     provenance=provenance(filter=args.filter, calibration=cal,
-                                           rate_hz=args.rate, session=session,
-                                           causal=args.causal))
+    with Outputs(force=args.force) as outs:  # the rows go into the CSV as they are made
+        rows.write_into(outs.file(args.output, what="angles CSV"))
+        session = load_from_args(args)
+        cal = Calibrate(args.calibration, remember=True, save_intrinsics=args.save_intrinsics,
+                        method=args.method).run(session)
+        table = angles.run(session, cal).angles_
+        if len(cal.calibrations_) > 1:
+            print("calibrations: " + "; ".join(
+                c.name + ("" if c.accepted else f" (refused: {c.reason})")
+                for c in cal.calibrations_), file=sys.stderr)
+        write_angles_csv(table, args.output, confidence=args.confidence, force=args.force,
+                         rows=rows, outputs=outs,
+                         provenance=provenance(filter=args.filter, calibration=cal,
+                                               rate_hz=args.rate, session=session,
+                                               causal=args.causal))
     print(f"wrote {args.output}: {len(table.time_s)} rows, {len(table.names())} angles "
           f"(provenance: {args.output}.json)", file=sys.stderr)
     return 0

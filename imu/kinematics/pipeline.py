@@ -522,8 +522,11 @@ def angles_from_orientations(time_s: np.ndarray, quats: dict, gyr_norm: dict,
     order = angle_columns(sides, "trunk" in roles)
     conf_of = {"pelvis_rotation": "sacrum"}  # confidence column → its segment
     conf_of.update({f"{role_side(r)}_hip_rotation": r for r in roles if role_side(r)})
-    text = None if csv_rows is None else (lambda i0, i1, part, cf: csv_rows.format(
-        time_s[i0:i1], {c: part[c] for c in order}, cf))
+    text = None
+    if csv_rows is not None:
+        csv_rows.begin(order, list(conf_of))
+        text = (lambda i0, i1, part, cf: csv_rows.block(
+            i0, i1, time_s[i0:i1], {c: part[c] for c in order}, cf))
     # the hold's offsets and confidences made block by block with the angles
     cols, conf, texts = _held_angles(q_raw, hold, text=text, confidence=conf_of)
     if csv_rows is not None:
