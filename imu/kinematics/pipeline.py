@@ -172,7 +172,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                  filter_settings: dict | None = None, alignment: SegmentAlignment | None = None,
                  standing: StandingSettings | None = None, restarts_s: dict | None = None,
                  causal: bool = False, segment_parts: dict | None = None,
-                 heading: HeadingHoldSettings | None = None):
+                 heading: HeadingHoldSettings | None = None, orientations: bool = True):
     """Fuse every sensor of ``roles`` and resample onto one time base.
 
     A recording gets the non-causal estimate (``causal=False``, :mod:`imu.fusion.offline`);
@@ -188,7 +188,9 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     ``segment_parts``, when given (a dict) with an ``alignment``, receives role →
     :func:`segment_rows` of every row (with ``heading``'s settings), made by each sensor's task
-    block by block as it resamples (for :func:`held_headings`).
+    block by block as it resamples (for :func:`held_headings`). With ``orientations=False``
+    the roles given those keep no orientations or rate norms (their entries are None): the
+    angles need only the parts.
 
     Returns
     -------
@@ -261,19 +263,22 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     # each task writes its resampled result into arrays made here, shared with forked
     # children (nothing pickled back; plain arrays where the tasks run on threads)
     alloc = shared_empty if can_fork() and len(roles) > 1 else np.empty
-    quats = {r: alloc((len(time_s), 4)) for r in roles}
-    gnorm = {r: alloc(len(time_s)) for r in roles}
     hs = heading or HeadingHoldSettings()
     seg_roles = ([r for r in roles if r in alignment.R_BS]
                  if segment_parts is not None and alignment is not None else [])
     segs = {r: (alloc((len(time_s), 4)), alloc(len(time_s)), alloc(len(time_s), bool))
             for r in seg_roles}
+    kept = [r for r in roles if orientations or r not in segs]
+    quats = {r: alloc((len(time_s), 4)) if r in kept else None for r in roles}
+    gnorm = {r: alloc(len(time_s)) if r in kept else None for r in roles}
 
-    def segment_blocks(role, b0, b1):  # the heading hold's inputs of these rows
-        if role in segs:
+    def store(role, b0, b1, q_blk, g_blk):  # rows [b0, b1) of a role's results
+        if quats[role] is not None:
+            quats[role][b0:b1] = q_blk
+            gnorm[role][b0:b1] = g_blk
+        if role in segs:  # the heading hold's inputs of these rows
             q, h, up = segs[role]
-            q[b0:b1], h[b0:b1], up[b0:b1] = segment_rows(quats[role][b0:b1], gnorm[role][b0:b1],
-                                                         alignment.R_BS[role], hs)
+            q[b0:b1], h[b0:b1], up[b0:b1] = segment_rows(q_blk, g_blk, alignment.R_BS[role], hs)
 
     def fuse_one(role):
         t, r_hz = times[role], rates[role]
@@ -285,10 +290,11 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                 log.info("%s: the sensor's own orientation (%d samples at %s Hz)", role, len(t),
                          f"{r_hz:g}")
             g = smoothed_rate_norm(np.nan_to_num(gyr), r_hz)
-            quats[role][:] = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
-            gnorm[role][:] = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
+            q_all = resample_quat(t, q, time_s, max_gap_s=5.0 / r_hz)
+            g_all = resample_vec(t, g, time_s, max_gap_s=5.0 / r_hz)
             for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
-                segment_blocks(role, b0, min(len(time_s), b0 + _RESAMPLE_ROWS))
+                b1 = min(len(time_s), b0 + _RESAMPLE_ROWS)
+                store(role, b0, b1, q_all[b0:b1], g_all[b0:b1])
             return []
         sett = settings
         if win:  # gyr minus the tracked bias, in the bias array's own memory
@@ -306,9 +312,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
             b1 = min(len(time_s), b0 + _RESAMPLE_ROWS)
             br = bracket_times(t, time_s[b0:b1], 5.0 / r_hz)
-            quats[role][b0:b1] = resample_quat(t, q, time_s[b0:b1], bracket=br)
-            gnorm[role][b0:b1] = resample_vec(t, g, time_s[b0:b1], bracket=br)
-            segment_blocks(role, b0, b1)
+            store(role, b0, b1, resample_quat(t, q, time_s[b0:b1], bracket=br),
+                  resample_vec(t, g, time_s[b0:b1], bracket=br))
         return restarts if restarts_s is not None else None
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
@@ -583,7 +588,8 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
                                            rate_hz=rate_hz, progress=progress,
                                            filter_settings=filter_settings, alignment=alignment,
                                            restarts_s=restarts, causal=causal,
-                                           segment_parts=parts, heading=heading)
+                                           segment_parts=parts, heading=heading,
+                                           orientations=False)
     table = angles_from_orientations(time_s, quats, gnorm, alignment, heading,
                                      restarts_s=restarts, csv_rows=csv_rows, parts=parts)
     refuse_empty_columns(table, session.source or "session")
