@@ -7,7 +7,8 @@ virtual peripherals (:class:`~imu.sources.ble.virtual.VirtualSensor`: the firmwa
 encoding), their controllers, the radio link between them and the *central's controller*; our
 process keeps the central's bumble host, connected to that controller over an HCI transport (H4
 packets on a socket pair), and everything above it: bleak with the bumble backend, the reader,
-the decoder. So a simulated sample takes the same code path as before, but the sensors' clocks,
+the decoder (in ``imu demo`` / ``imu live`` "our process" is the live process,
+:mod:`imu.live.process`, not the window's). So a simulated sample takes the same code path as before, but the sensors' clocks,
 batching and link no longer share our process's interpreter lock with the live pipeline and the
 dashboard (which would delay their notifications as no real sensor is delayed), and their CPU
 time is not ours.
