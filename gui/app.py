@@ -187,6 +187,9 @@ def dispose(widget) -> None:
     can crash it at exit)."""
     from PySide6 import QtCore, QtWidgets
 
+    # paints still queued (the loop was left by Ctrl-C) go to the window while it has its
+    # platform window: after close() Qt says "QBackingStore::flush() called for ..."
+    QtWidgets.QApplication.processEvents()
     widget.close()
     widget.deleteLater()
     QtWidgets.QApplication.processEvents()
