@@ -215,6 +215,16 @@ def _fraction_words(decimals: int):
     return _word_table(b), _word_table(_digit_bytes(lo, lo < 0, size, decimals, width=3))
 
 
+@functools.lru_cache(maxsize=None)
+def _wide_tables(decimals: int):
+    """``(small, fraction)`` as 8-byte words: the 4-byte integer words of :func:`_int_tables`
+    in the low half, the fraction words of :func:`_fraction_words` (``decimals`` <= 3) in the
+    high half, so ``small[i] | fraction[f]`` is the two words side by side."""
+    small = _int_tables(4)[0].astype(np.uint64)
+    frac = _fraction_words(decimals)[0].astype(np.uint64) << np.uint64(32)
+    return small, frac
+
+
 def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> list[bytes]:
     """:func:`format_rows` for values below 10**7 (``tops``: each column's largest
     ``|value| * 10**decimals``): each value becomes an integer-part word (sign and digits,
@@ -223,9 +233,16 @@ def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> list[by
     n, k = len(cols[0]), len(cols)
     isize = [4 if t < 999.5 * 10.0 ** d else 8 for t, d in zip(tops, dec)]
     fsize = [0 if d == 0 else 4 if d <= 3 else 8 for d in dec]
+    # a 4-byte integer word and a 4-byte fraction word side by side: one 8-byte word (one
+    # store into the record instead of two; its low half is the integer word's bytes)
+    wide = [isize[j] == 4 and fsize[j] == 4 for j in range(k)]
     fields = []
     for j in range(k):
-        fields += [(f"i{j}", f"<u{isize[j]}")] + ([(f"f{j}", f"<u{fsize[j]}")] if dec[j] else [])
+        if wide[j]:
+            fields.append((f"w{j}", "<u8"))
+        else:
+            fields += [(f"i{j}", f"<u{isize[j]}")] + (
+                [(f"f{j}", f"<u{fsize[j]}")] if dec[j] else [])
         fields.append((f"s{j}", "u1"))
     rec = np.zeros(min(n, _WORD_ROWS), dtype=np.dtype(fields))  # packed, no alignment gaps
     for j in range(k):
@@ -249,6 +266,18 @@ def _format_rows_words(cols: list, dec: list, ends: list, tops: list) -> list[by
             neg = y < 0  # never for a value that rounds to zero (no "-0.000")
             x = np.abs(y, out=y).astype(np.int64)
             ip = x // p if d else x
+            if wide[j]:  # integer and fraction words from 8-byte tables, ORed
+                small64, frac64 = _wide_tables(d)
+                fw = frac64.take(x - ip * p)
+                if fin is not None:
+                    fw[~fin] = 0
+                np.add(ip, 1000 * neg, out=ip)
+                iw = small64.take(ip)
+                if fin is not None:
+                    iw[~fin] = nan_word[4]
+                iw |= fw
+                r[f"w{j}"] = iw
+                continue
             if d:
                 fh, fl = _fraction_words(d)
                 f = x - ip * p
