@@ -227,7 +227,7 @@ def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict
             return RecordingAcc(corr)  # the angles use the sensor's own orientation, its vertical
         return recording_acc(d, times[role], d.acc, corr)
 
-    return dict(zip(roles, fork_map(one, list(roles))))
+    return dict(zip(roles, fork_map(one, list(roles), last_here=True)))
 
 
 def mounting_rotation(y_S: np.ndarray, z_S: np.ndarray) -> np.ndarray:

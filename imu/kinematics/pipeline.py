@@ -318,7 +318,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
     make_filter(filter, base_hz, **settings)
-    res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows)))
+    res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows, last_here=True)))
     if restarts_s is not None:
         restarts_s.update(res)
     if segment_parts is not None:

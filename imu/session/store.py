@@ -707,7 +707,7 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
             for job in part:
                 work(job)
 
-        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)])
+        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)], last_here=True)
     elif len(jobs) > 8 and (os.cpu_count() or 1) > 1:
         pool_map(work, jobs)
     else:
