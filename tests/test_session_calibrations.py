@@ -113,3 +113,22 @@ def test_a_stored_profile_is_named_as_such(sim, analysed, tmp_path, capsys):
     doc = json.loads(out.read_text())
     assert doc["session"]["calibration"] == "profile stored in the recording"
     assert doc["sets"][0]["calibration"] == "profile stored in the recording"
+
+
+def test_angles_csv_of_a_session_calibrated_several_times_is_the_spliced_table(
+        sim, analysed, tmp_path, monkeypatch):
+    """``imu angles`` writes each row through the calibration in force (its rows' text is
+    made from the spliced table, not taken from one calibration's workers)."""
+    from imu.session.angles_csv import write_angles_csv
+    from imu.session.store import write_session
+
+    monkeypatch.setenv("IMU_CONFIG_DIR", str(tmp_path / "cfg"))
+    rec = tmp_path / "s.imu"
+    write_session(sim.session, rec)
+    out = tmp_path / "a.csv"
+    assert main(["angles", str(rec), "-o", str(out)]) == 0
+    angles, cals, which = session_angles(sim.session, progress=False)
+    assert sum(c.accepted for c in cals) > 1 and len(set(which.tolist()) - {-1}) > 1
+    want = tmp_path / "want.csv"
+    write_angles_csv(angles, want)
+    assert out.read_bytes() == want.read_bytes()

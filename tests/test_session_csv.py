@@ -137,9 +137,10 @@ def test_angles_csv_is_the_same_text_formatted_in_forked_children(tmp_path, monk
     assert texts[0] == texts[1] and texts[0].count("\n") == n + 1
 
 
-@pytest.mark.parametrize("confidence", [False, True])
+@pytest.mark.parametrize("confidence,fork", [(False, "always"), (True, "always"),
+                                              (True, "0"), (False, "threads")])
 def test_angles_csv_rows_made_with_the_angles_are_the_tables_text(tmp_path, monkeypatch,
-                                                                  confidence):
+                                                                  confidence, fork):
     """Rows formatted where the angles are computed (forked workers, the parent's share, gaps)
     are the same bytes as formatting the finished table; other settings format the table."""
     import numpy as np
@@ -150,8 +151,13 @@ def test_angles_csv_rows_made_with_the_angles_are_the_tables_text(tmp_path, monk
     from imu.kinematics.alignment import SegmentAlignment
     from imu.session.angles_csv import CsvRows, write_angles_csv
 
-    monkeypatch.setenv("IMU_FORK", "always")
+    # "0": every row here; "threads": split, but no fork when it comes to it (the load
+    # changed): the shares on threads of this process, writing into one file
+    monkeypatch.setenv("IMU_FORK", "0" if fork == "0" else "always")
     monkeypatch.setattr(pipeline, "_FORK_MIN_ROWS", 1000)
+    if fork == "threads":
+        monkeypatch.setattr(pipeline, "can_fork", lambda: True)
+        monkeypatch.setenv("IMU_FORK", "0")
     n = 50_000  # several blocks per worker
     t = np.arange(n) / 200.0
     rng = np.random.default_rng(3)
