@@ -208,14 +208,16 @@ def stage_seconds(rec: Path, out: Path) -> dict:
     align = cal.calibrations_[-1].profile.alignment()
     roles = [r for r in _ANGLE_ROLES if r in session.sensors and r in align.R_BS]
     restarts: dict = {}
+    parts: dict = {}  # as compute_angles: the heading hold's inputs made by the fusion workers
     time_s, quats, gnorm, _ = fuse_session(session, roles, filter=default_filter(),
                                            intrinsics=cal.intrinsics_, alignment=align,
-                                           restarts_s=restarts)
+                                           restarts_s=restarts, segment_parts=parts,
+                                           orientations=False)
     st["fusion + resampling"] = time.perf_counter() - t
     t = time.perf_counter()
     rows = CsvRows()  # as the command: the rows' text made with the angles
     table = angles_from_orientations(time_s, quats, gnorm, align, restarts_s=restarts,
-                                     csv_rows=rows)
+                                     csv_rows=rows, parts=parts)
     refuse_empty_columns(table, str(rec))
     st["heading hold + angles + CSV text"] = time.perf_counter() - t
     t = time.perf_counter()
