@@ -341,7 +341,8 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             "gc_total_ms": float(gcs.sum() * 1000),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
             "samples": int(len(lat)), "seconds": wall, "load": _load(),
-            "cap_hz": 1.0 / win._frame_s}
+            "cap_hz": 1.0 / win._cap_s, "budget_fps": 1.0 / win._frame_s,
+            "cpu_budget": dash.CPU_BUDGET}
 
 
 def _replay_child(minutes: float, speed: float) -> dict:
@@ -415,7 +416,8 @@ def run(quick: bool = False) -> list[dict]:
         rows += [
             {"name": f"dashboard live fps, {label}", "value": r["fps"], "unit": "frames/s",
              "note": f"target >= 30 (paints when new rows are in, at most {r['cap_hz']:g}/s, "
-                     "the screen's rate); "
+                     f"the screen's rate, and as often as {100 * r['cpu_budget']:.0f} % of a core "
+                     f"allows: {r['budget_fps']:.0f}/s at the end); "
                      + note},
             {"name": f"dashboard GUI thread CPU, {label}", "value": 100 * r["gui_cpu"],
              "unit": "% of a core", "note": "target < 50: the dashboard's own cost"},

@@ -42,6 +42,15 @@ POLL_MS = 4
 SIDE_PANEL_S = 0.1
 #: without new rows the window still redraws this often (status, messages), s
 IDLE_FRAME_S = 0.25
+#: live: the share of one core the window keeps to. Every :data:`BUDGET_S` it measures the CPU
+#: time of its frames (refresh and paint) and the rest of its thread's (taking in the live
+#: process's messages, timers), and spaces the frames at least (a frame's cost) / (the budget
+#: left after the rest) apart, never closer than the frame-rate cap: a machine slow to draw
+#: gets fewer frames rather than a window that takes the whole core; never fewer than
+#: :data:`MIN_BUDGET_HZ` frames/s for it
+CPU_BUDGET = 0.45
+BUDGET_S = 1.0
+MIN_BUDGET_HZ = 25.0
 
 
 #: live: the frame-rate cap follows the screen's refresh rate within these bounds, frames/s
@@ -201,7 +210,10 @@ class Dashboard(QtWidgets.QMainWindow):
         self.wizard = None
         self.last_snapshot: Snapshot | None = None
         self._clock = time.monotonic
-        self._frame_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
+        self._frame_s = self._cap_s = 1.0 / refresh_hz if refresh_hz > 0 else 0.0
+        self._budget = None            # (wall, thread CPU, frames' CPU, frames) at its start
+        self._frames = 0
+        self._frames_cpu = 0.0
         self._last_frame = -math.inf
         self._last_side = -math.inf
         self._last_rows = None
@@ -269,11 +281,32 @@ class Dashboard(QtWidgets.QMainWindow):
         if rows == self._last_rows and since < IDLE_FRAME_S:
             return
         self._last_rows = rows
+        cpu0 = time.thread_time()
         self.refresh(panels=now - self._last_side >= SIDE_PANEL_S)
         # paint now rather than after whatever else the event loop has queued: the scene's
         # changes, then the window's update request
         QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
         QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.Type.UpdateRequest)
+        cpu = time.thread_time()
+        self._frames += 1
+        self._frames_cpu += cpu - cpu0
+        self._keep_budget(now, cpu)
+
+    def _keep_budget(self, now: float, cpu: float) -> None:
+        """Space the frames so the window's thread stays within :data:`CPU_BUDGET` of a core
+        (never closer than the frame-rate cap)."""
+        if self._budget is None:
+            self._budget = (now, cpu, self._frames_cpu, self._frames)
+            return
+        t0, c0, f0, n0 = self._budget
+        if now - t0 < BUDGET_S:
+            return
+        frames_cpu = self._frames_cpu - f0
+        other = max(cpu - c0 - frames_cpu, 0.0) / (now - t0)      # share outside the frames
+        per_frame = frames_cpu / max(self._frames - n0, 1)
+        left = max(CPU_BUDGET - other, 0.1)
+        self._frame_s = min(max(per_frame / left, self._cap_s), 1.0 / MIN_BUDGET_HZ)
+        self._budget = (now, cpu, self._frames_cpu, self._frames)
 
     def refresh(self, panels: bool = True) -> Snapshot:
         """Pull a snapshot from the model and draw it (the traces; with ``panels`` the rest

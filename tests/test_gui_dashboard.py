@@ -263,3 +263,34 @@ def test_pipeline_calls_its_row_listeners_after_storing_rows():
     pipe.add_rows_listener(lambda: seen.append(pipe.rows_out))
     pipe.run_blocking(5.0)
     assert seen and seen == sorted(seen) and seen[-1] == pipe.rows_out > 0
+
+
+def test_live_window_spaces_its_frames_to_stay_within_its_cpu_budget(app):
+    """Frames that cost more than the budget allows at the cap are spaced out (the budget left
+    after the thread's other work, divided by a frame's CPU time); cheap frames go back to the
+    cap; never fewer than MIN_BUDGET_HZ frames/s for the budget."""
+    from imu.gui import dashboard as D
+    from imu.gui.app import dispose
+
+    class Live:
+        rows_out = 0
+
+        def snapshot(self):
+            return D.Snapshot()
+
+    win = D.Dashboard(Live(), mode="live", refresh_hz=60.0)
+    win._timer.stop()
+
+    def second(frames: int, frame_cpu_s: float, other_cpu_s: float) -> float:
+        t0, cpu0 = win._budget[0], win._budget[1]
+        win._frames += frames
+        win._frames_cpu += frames * frame_cpu_s
+        win._keep_budget(t0 + 1.0, cpu0 + frames * frame_cpu_s + other_cpu_s)
+        return 1.0 / win._frame_s
+
+    win._keep_budget(0.0, 0.0)                      # the first period starts
+    # 15 ms frames and 5 % of a core besides: (0.45 - 0.05) / 0.015 = 26.7 frames/s
+    assert second(50, 0.015, 0.05) == pytest.approx((D.CPU_BUDGET - 0.05) / 0.015)
+    assert second(30, 0.004, 0.05) == pytest.approx(60.0)           # cheap frames: the cap
+    assert second(40, 0.040, 0.0) == pytest.approx(D.MIN_BUDGET_HZ)  # never below 25/s
+    dispose(win)
