@@ -318,6 +318,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     # the filter's modules (vqf: ~0.1 s) imported once here, not again in every child
     make_filter(filter, base_hz, **settings)
+    if not causal:
+        import imu.fusion.offline  # noqa: F401 - the same: once here, not in each child
     res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows, last_here=True)))
     if restarts_s is not None:
         restarts_s.update(res)
