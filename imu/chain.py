@@ -33,6 +33,22 @@ METHOD_EMBEDDED = "embedded profile"
 METHOD_PROTOCOL = "session's own calibration phase"
 
 
+def import_steps() -> None:
+    """Import the modules the chain's steps run (calibration, fusion, angles): a command calls
+    this while its recording is decoded by worker processes (``load_session(meanwhile=)``), so
+    the imports overlap the reading instead of following it."""
+    import numpy as np
+
+    import imu.analysis.calibrations  # noqa: F401
+    import imu.analysis.sets  # noqa: F401
+    import imu.calibration  # noqa: F401
+    import imu.fusion.offline  # noqa: F401
+    import imu.kinematics.pipeline  # noqa: F401
+    import vqf  # noqa: F401
+
+    np.ma  # numpy's median and unique import numpy.ma on first use  # noqa: B018
+
+
 def check_filter(name: str | None) -> None:
     """A :class:`~imu.errors.BadInputError` for an unknown fusion filter name."""
     from imu.fusion import FILTERS

@@ -31,7 +31,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from imu.chain import Calibrate, ComputeAngles, provenance
+    from imu.chain import Calibrate, ComputeAngles, import_steps, provenance
     from imu.output import Outputs, check_output
     from imu.session.angles_csv import CsvRows, write_angles_csv
     from imu.session.load import load_from_args
@@ -43,7 +43,7 @@ def run(args) -> int:
     check_output(f"{args.output}.json", what="angles provenance JSON", force=args.force)
     with Outputs(force=args.force) as outs:  # the rows go into the CSV as they are made
         rows.write_into(outs.file(args.output, what="angles CSV"))
-        session = load_from_args(args)
+        session = load_from_args(args, meanwhile=import_steps)
         cal = Calibrate(args.calibration, remember=True, save_intrinsics=args.save_intrinsics,
                         method=args.method).run(session)
         table = angles.run(session, cal).angles_

@@ -42,7 +42,7 @@ def describe_source(path: str | os.PathLike) -> str:
 
 
 def load_session(path, roles: dict[str, str] | None = None, *, align: str | None = None,
-                 use_vendor_orientation: bool = False, on_note=None) -> Session:
+                 use_vendor_orientation: bool = False, on_note=None, meanwhile=None) -> Session:
     """Load a session from a recording, a CSV folder, or foreign sensor files.
 
     Parameters
@@ -61,6 +61,9 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
         (default: raw samples win and are fused). Recorded in ``meta``.
     on_note : callable(str), optional
         Told of each foreign sensor skipped for want of a role.
+    meanwhile : callable, optional
+        Work for this process while worker processes decode a long recording (a command
+        imports the modules it needs next); it may not run at all.
 
     Raises
     ------
@@ -71,7 +74,7 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
     if not paths:
         raise BadInputError("no session given")
     if len(paths) == 1:
-        session = _load_one(Path(paths[0]), roles, align, on_note)
+        session = _load_one(Path(paths[0]), roles, align, on_note, meanwhile)
     else:
         kinds = [describe_source(p) for p in paths]
         if any(k in ("recording", "csv_folder", "csv_file") for k in kinds):
@@ -101,16 +104,17 @@ def _rename_roles(session: Session, roles: dict[str, str] | None) -> Session:
     return session
 
 
-def _load_one(p: Path, roles, align, on_note=None) -> Session:
+def _load_one(p: Path, roles, align, on_note=None, meanwhile=None) -> Session:
     if not p.exists():
         raise BadInputError(f"{p}: no such file or folder")
-    return check_session(_load(p, roles, align, on_note))
+    return check_session(_load(p, roles, align, on_note, meanwhile))
 
 
-def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None) -> Session:
+def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None,
+          meanwhile=None) -> Session:
     kind = describe_source(p)
     if kind == "recording":
-        return _rename_roles(read_recording(p), roles)
+        return _rename_roles(read_recording(p, meanwhile=meanwhile), roles)
     if kind == "csv_folder":
         return _rename_roles(csvfolder.read_csv_folder(p), roles)
     if kind in ("dot", "xsens", "sto", "foreign"):
@@ -151,9 +155,9 @@ def add_session_arguments(parser, *, many: bool = False) -> None:
                              "(default: raw samples are fused)")
 
 
-def load_from_args(args, source=None) -> Session:
+def load_from_args(args, source=None, meanwhile=None) -> Session:
     """:func:`load_session` with the ``--role``/``--align``/``--use-vendor-orientation`` of
-    ``args`` (see :func:`add_session_arguments`)."""
+    ``args`` (see :func:`add_session_arguments`); ``meanwhile``: as :func:`load_session`'s."""
     from imu.session.roles import parse_role_args
 
     import logging
@@ -168,4 +172,4 @@ def load_from_args(args, source=None) -> Session:
     return load_session(src, parse_role_args(getattr(args, "role", None) or []),
                         align=getattr(args, "align", None),
                         use_vendor_orientation=getattr(args, "use_vendor_orientation", False),
-                        on_note=note)
+                        on_note=note, meanwhile=meanwhile)

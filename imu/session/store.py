@@ -574,7 +574,8 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
 
 
 def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
-                   start_s: float | None = None, end_s: float | None = None) -> Session:
+                   start_s: float | None = None, end_s: float | None = None,
+                   meanwhile=None) -> Session:
     """Load a recording into numpy arrays per sensor.
 
     Parameters
@@ -586,6 +587,9 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
     start_s, end_s : float, optional
         Load only samples with ``start_s <= t_host_s <= end_s`` (session clock, seconds); only
         the chunks that overlap the window are read and decoded.
+    meanwhile : callable, optional
+        Work for this process while forked workers decode a long recording (see
+        :func:`imu.workers.fork_map`'s ``then``); it may not run at all.
 
     Returns
     -------
@@ -647,7 +651,7 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
     finally:
         db.close()
 
-    out = _decode_chunks(p, sensors, chunks)
+    out = _decode_chunks(p, sensors, chunks, meanwhile)
     _attach_orientations(p, sensors, out, orients)
     if start_s is not None or end_s is not None:
         for role, d in out.items():
@@ -666,8 +670,8 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
 FORK_MIN_CHUNKS = 64
 
 
-def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
-                   ) -> dict[str, SensorData]:
+def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
+                   meanwhile=None) -> dict[str, SensorData]:
     """Decode chunk rows ``(id, sensor row id, n, codec, blob)`` into SensorData per role."""
     totals = {rid: 0 for rid in sensors}
     jobs = []
@@ -707,7 +711,10 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple]
             for job in part:
                 work(job)
 
-        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)], last_here=True)
+        # this process decodes the last share itself, or does the caller's other work while
+        # the children decode every share
+        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)],
+                 last_here=meanwhile is None, then=meanwhile)
     elif len(jobs) > 8 and (os.cpu_count() or 1) > 1:
         pool_map(work, jobs)
     else:
