@@ -121,6 +121,17 @@ def received():
     return None if _received is None else _received[0]
 
 
+def _run_with_message(fn, item, message):
+    """``fn(item)`` in this thread, :func:`received` giving ``message[0]`` meanwhile (None:
+    nothing was sent)."""
+    before = getattr(_local, "message", None)
+    _local.message = message
+    try:
+        return fn(item)
+    finally:
+        _local.message = before
+
+
 def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
              then: Callable[[], object] | None = None, last_here: bool = False) -> list[R]:
     """``[fn(x) for x in items]``, each item in a forked child process.
@@ -159,16 +170,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         if then is None:
             return pool_map(fn, items, min_items)
         message = (then(),)
-
-        def with_message(x):  # received() in this item's thread gives this call's message
-            before = getattr(_local, "message", None)
-            _local.message = message
-            try:
-                return fn(x)
-            finally:
-                _local.message = before
-
-        return pool_map(with_message, items, min_items)
+        return pool_map(lambda x: _run_with_message(fn, x, message), items, min_items)
     import pickle
 
     children = []  # (pid, read fd)
@@ -221,14 +223,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
                 except BrokenPipeError:  # that child has failed already: its error follows
                     pass
             inboxes = []
-        here = []
-        if last_here:
-            before = getattr(_local, "message", None)
-            _local.message = message  # what received() returns to the item run here
-            try:
-                here = [(True, fn(items[-1]))]
-            finally:
-                _local.message = before
+        here = [(True, _run_with_message(fn, items[-1], message))] if last_here else []
         results = []
         for pid, r in children:
             with os.fdopen(r, "rb", buffering=1 << 20) as f:

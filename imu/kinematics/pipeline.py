@@ -18,6 +18,7 @@ import numpy as np
 from imu import quat as Q
 from imu.errors import BadInputError
 from imu.log import get_logger
+from imu.memo import MISSING, ObjectMemo
 from imu.kinematics.acc_offset import correct as correct_acc
 from imu.intrinsics import affine_rows
 from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
@@ -53,10 +54,10 @@ def nominal_rate_hz(times_s: np.ndarray, stated_hz: float = 0.0) -> float:
     return float(1.0 / np.median(d))
 
 
-#: id(sensor data) → (weak reference to it, identity and sums of its time arrays, session times): the
-#: calibration and the fusion of one run ask for the same sensor's times (a clock-model fit
-#: over every sample); a copy of the first answer is handed out while nothing has changed
-_TIMES_CACHE: dict = {}
+#: each sensor's session times (a clock-model fit over every sample): the calibration and the
+#: fusion of one run ask for the same sensor's; a copy of the first answer is handed out while
+#: the time arrays are the same (identity and sums)
+_TIMES = ObjectMemo()
 
 
 def _times_key(data) -> tuple:
@@ -67,25 +68,19 @@ def _times_key(data) -> tuple:
 
 def sensor_times_s(data) -> np.ndarray:
     """Sample times of one sensor on the session clock (clock model when available)."""
-    import weakref
-
     try:
         from imu.timing import session_times
     except ImportError:  # pragma: no cover
         return np.asarray(data.t_host_s, dtype=float)
     try:
-        ref = weakref.ref(data)
         fp = _times_key(data)
-    except (TypeError, AttributeError):  # not a SensorData: no caching
+    except AttributeError:  # not a SensorData: nothing remembered
         return np.asarray(session_times(data), dtype=float)
-    hit = _TIMES_CACHE.get(id(data))
-    if hit is not None and hit[0]() is data and hit[1] == fp:
-        return hit[2].copy()
+    hit = _TIMES.get(data, fp)
+    if hit is not MISSING:
+        return hit.copy()
     t = np.asarray(session_times(data), dtype=float)
-    for k in [k for k, v in _TIMES_CACHE.items() if v[0]() is None]:
-        _TIMES_CACHE.pop(k, None)
-    if len(_TIMES_CACHE) < 32:
-        _TIMES_CACHE[id(data)] = (ref, fp, t.copy())
+    _TIMES.put(data, fp, t.copy())
     return t
 
 

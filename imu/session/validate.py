@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from imu.errors import BadInputError
+from imu.memo import ObjectMemo
 from imu.types import EVENT_KINDS, EXERCISES, ROLES, SIDES, Event, SensorData, SensorInfo, Session
 
 MAX_TEXT = 200
@@ -235,9 +236,9 @@ def usable_samples(d: SensorData) -> np.ndarray:
     return ok
 
 
-#: sensors whose every sample was found usable: id → (weak reference, array identities), so the
+#: sensors whose every sample was found usable (keyed by their arrays' identities), so the
 #: calibration and the fusion of one command check each sensor once
-_ALL_USABLE: dict = {}
+_ALL_USABLE = ObjectMemo()
 
 
 def _identity(d: SensorData) -> tuple:
@@ -249,24 +250,16 @@ def usable_session(session: Session) -> Session:
     values or times, and repeated sensor timestamps. The same object when every sample is
     usable; the dropped samples then look like any other gap (their sequence numbers are
     missing). A sensor already found usable (the same arrays) is not checked again."""
-    import weakref
-
     out = {}
     changed = False
     for role, d in session.sensors.items():
-        hit = _ALL_USABLE.get(id(d))
-        if hit is not None and hit[0]() is d and hit[1] == _identity(d):
+        if _ALL_USABLE.get(d, _identity(d)) is True:
             out[role] = d
             continue
         ok = usable_samples(d)
         if ok.all():
             out[role] = d
-            for k in [k for k, v in list(_ALL_USABLE.items()) if v[0]() is None]:
-                _ALL_USABLE.pop(k, None)
-            try:
-                _ALL_USABLE[id(d)] = (weakref.ref(d), _identity(d))
-            except TypeError:  # not weakly referenceable: checked each time
-                pass
+            _ALL_USABLE.put(d, _identity(d), True)
             continue
         changed = True
         out[role] = SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok],
