@@ -75,7 +75,7 @@ def write_json(path: str, result: dict, force: bool = False) -> None:
 def run(args) -> int:
     from imu.analysis.language import quick_look_lines, session_summary_lines
     from imu.analysis.sets import normalize_exercise
-    from imu.chain import Chain, method_text
+    from imu.chain import Chain, import_steps, method_text
     from imu.output import Outputs
     from imu.session.load import load_from_args
 
@@ -87,7 +87,7 @@ def run(args) -> int:
     with Outputs(force=args.force) as outputs:  # every output checked before any work
         js = outputs.file(args.json, what="analysis JSON") if args.json else None
         rep = outputs.file(args.report, what="report") if args.report else None
-        session = load_from_args(args)
+        session = load_from_args(args, meanwhile=import_steps)  # imports overlap the reading
         print("computing angles…", file=sys.stderr)
         cal = chain.calibrate(session)
         result = chain.run(session).result_
