@@ -85,6 +85,8 @@ def test_dot_export_without_role_is_skipped_with_a_note(tmp_path, capsys):
     notes = [ln for ln in err if "note:" in ln]
     assert len(notes) == 1 and "D4-22-CD-00-36-82_20240312_101502.csv" in notes[0]
     assert "--role" in notes[0]
+    # shown once: not also as the library's own log line
+    assert [ln for ln in err if "D4-22-CD-00-36-82" in ln] == notes, err
 
 
 def test_dot_exports_none_with_a_role(tmp_path, capsys):

@@ -96,3 +96,43 @@ def test_fuse_reads_a_movella_dot_export(tmp_path):
     d = np.loadtxt(out, delimiter=",", skiprows=1)
     np.testing.assert_allclose(d[:, 0], t, atol=1e-6)
     assert np.max(inclination_error_deg(d[:, 1:], q_true)) < 1.5
+
+
+def _dot_rows(header, rows):
+    return "\n".join(["DeviceTag:,sacrum", header, *rows]) + "\n"
+
+
+def test_fuse_of_a_dot_orientation_export_is_one_line_exit_2(tmp_path, capsys):
+    # the DOT app's default export kind: the sensor's own quaternion, no Acc/Gyr to fuse
+    src = tmp_path / "Pelvis.csv"
+    rows = [f"{i},{1_000_000 + i * 16667},1,0,0,0,0.01,0.02,0.03,0" for i in range(1, 50)]
+    src.write_text(_dot_rows("PacketCounter,SampleTimeFine,Quat_W,Quat_X,Quat_Y,Quat_Z,"
+                             "FreeAcc_X,FreeAcc_Y,FreeAcc_Z,Status", rows))
+    out = tmp_path / "o.csv"
+    assert main(["fuse", str(src), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Pelvis.csv" in err[0] and "Gyr" in err[0], err
+    assert not out.exists()
+
+
+def test_fuse_of_a_dot_export_whose_clock_goes_back_is_one_line_exit_2(tmp_path, capsys):
+    # a replayed stretch of packets (the same PacketCounter/SampleTimeFine again): the
+    # orientation CSV would have time_s going backwards, as a CSV input with it is refused
+    rows = [f"{i},{1_000_000 + i * 16667},0,0,9.81,0,0,0" for i in range(1, 200)]
+    src = tmp_path / "dot.csv"
+    src.write_text(_dot_rows("PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z",
+                             rows[:120] + rows[100:]))
+    out = tmp_path / "o.csv"
+    assert main(["fuse", str(src), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dot.csv" in err[0] and "backwards" in err[0], err
+    assert "PacketCounter 101" in err[0], err
+    assert not out.exists()
+
+
+def test_fuse_time_going_backwards_names_plain_times(tmp_path, capsys):
+    src = tmp_path / "s.csv"
+    src.write_text(HEADER + "\n0,0,0,9.8,0,0,0\n0.5,0,0,9.8,0,0,0\n0.25,0,0,9.8,0,0,0\n")
+    assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "row 4" in err[0] and "(0.5 then 0.25)" in err[0], err

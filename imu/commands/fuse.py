@@ -47,7 +47,17 @@ def run(args) -> int:
     output = Output(args.output, what="orientation CSV", force=args.force)  # before any work
     if is_dot_csv(args.csv):
         _, cols = read_dot_csv(args.csv)
+        if cols["acc"] is None:
+            raise BadInputError(f"{args.csv}: Movella DOT export without Acc/Gyr (or dq/dv) "
+                                "columns: it holds the sensor's own orientation, nothing to fuse "
+                                "(imu import or imu export --format sto use it as it is)")
         t = cols["t_sensor_s"] - cols["t_sensor_s"][0]
+        back = np.flatnonzero(np.diff(t) < 0)
+        if len(back):
+            i = int(back[0]) + 1
+            raise BadInputError(f"{args.csv}: SampleTimeFine goes backwards at PacketCounter "
+                                f"{int(cols['seq'][i])} ({float(t[i - 1]):.6f} then "
+                                f"{float(t[i]):.6f} s from the first sample)")
         acc, gyr = cols["acc"], cols["gyr"]
     else:
         data = read_sensor_csv(args.csv)

@@ -115,7 +115,7 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
     if len(back):
         i = back[0] + 1
         raise BadInputError(f"{p}: row {i + 2}, column time_s: time goes backwards "
-                            f"({t[i - 1]!r} then {t[i]!r})")
+                            f"({float(t[i - 1])!r} then {float(t[i])!r})")
     return data
 
 

@@ -223,9 +223,10 @@ def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | N
                 notes.append(f"skipped {sf.path.name}" + (f" ({sf.label})" if sf.label != sf.path.stem
                                                          else "") +
                              f": {why} (map it with --role {sf.keys[0]}=ROLE)")
-                log.info(notes[-1])
-                if on_note is not None:
+                if on_note is not None:  # the caller shows it (the CLI: one note line)
                     on_note(notes[-1])
+                else:
+                    log.info(notes[-1])
                 continue
             if role not in ROLES:
                 raise BadInputError(f"{sf.path}: role {role} is not one of {', '.join(ROLES)}")
