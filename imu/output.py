@@ -280,15 +280,18 @@ class FolderOutput:
     """A folder output (CSV export, simulated session): files are staged in a private temp
     folder next to it and moved in by :meth:`commit`; a new folder is created 0700.
 
-    An existing folder is used when it holds none of the files written (else ``force``);
-    files already in it that are not written are left alone.
+    An existing folder is used when it holds none of ``names`` (else ``force``); other files
+    already in it are left alone, except that with ``stale=True`` those of ``names`` that are
+    not written this time are removed by :meth:`commit` (a CSV folder is one session: another
+    session's ``trunk.csv`` left next to the new files would be read as part of it).
     """
 
     def __init__(self, path: str | os.PathLike, *, what: str = "folder", force: bool = False,
-                 names=None):
+                 names=None, stale: bool = False):
         self.path = check_output(path, what=what, force=force, folder=True, names=names)
         self.what = what
         self.force = bool(force)
+        self._stale_names = list(names or ()) if stale else []
         self._stage: Path | None = None
 
     def stage(self) -> Path:
@@ -310,10 +313,15 @@ class FolderOutput:
             if not self.path.exists():
                 os.rename(stage, self.path)
                 return self.path
-            for f in sorted(stage.iterdir()):
+            written = {f.name for f in stage.iterdir()}
+            stale = [self.path / n for n in self._stale_names if n not in written
+                     and (os.path.lexists(self.path / n))]
+            for f in [*sorted(stage.iterdir()), *stale]:
                 check_output(self.path / f.name, what=self.what, force=self.force)
             for f in sorted(stage.iterdir()):
                 _place(f, self.path / f.name, what=self.what, force=self.force, recording=False)
+            for f in stale:  # checked above: --force given, not a recording, not a folder
+                f.unlink()
         finally:
             if stage.exists():
                 shutil.rmtree(stage, ignore_errors=True)

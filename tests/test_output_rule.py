@@ -251,3 +251,39 @@ def test_check_output_names_the_problem(tmp_path, victim):
 def test_private_dir_is_0700_whatever_the_umask(tmp_path, umask022):
     d = private_dir(tmp_path / "a" / "b")
     assert mode(tmp_path / "a") == 0o700 and mode(d) == 0o700
+
+
+def test_csv_folder_replaced_with_force_holds_only_the_new_session(tmp_path, capsys):
+    # another session's trunk.csv left next to the new files would be read as part of it
+    d = tmp_path / "export"
+    sim = ["simulate", "--exercise", "hinge", "--reps", "1", "--no-errors", "--quiet"]
+    assert main([*sim, "--trunk", "-o", str(d)]) == 0
+    assert (d / "trunk.csv").exists()
+    (d / "notes.txt").write_text("mine")
+    assert main([*sim, "--sides", "right", "-o", str(d)]) == 2  # its files are there
+    assert "already exists" in capsys.readouterr().err
+    assert main([*sim, "--sides", "right", "-o", str(d), "--force"]) == 0
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt", "right_thigh.csv", "sacrum.csv",
+                                                   "session.json", "truth.csv", "truth.json"]
+    rec = tmp_path / "r.imu"
+    assert main(["import", str(d), "-o", str(rec)]) == 0
+    e = tmp_path / "e"
+    e.mkdir()
+    (e / "left_thigh.csv").write_text("another session's\n")
+    assert main(["export", str(rec), "--format", "csv", "-o", str(e)]) == 2
+    assert main(["export", str(rec), "--format", "csv", "-o", str(e), "--force"]) == 0
+    assert sorted(p.name for p in e.iterdir()) == ["right_thigh.csv", "sacrum.csv", "session.json"]
+
+
+def test_csv_folder_never_removes_a_recording_named_like_a_role_file(tmp_path, capsys):
+    d = tmp_path / "export"
+    sim = ["simulate", "--exercise", "hinge", "--reps", "1", "--no-errors", "--quiet"]
+    assert main([*sim, "--sides", "right", "-o", str(tmp_path / "r.imu")]) == 0
+    d.mkdir()
+    victim = d / "left_thigh.csv"
+    victim.write_bytes((tmp_path / "r.imu").read_bytes())
+    assert main(["export", str(tmp_path / "r.imu"), "--format", "csv", "-o", str(d),
+                 "--force"]) == 2
+    assert "is a recording" in capsys.readouterr().err
+    assert victim.read_bytes() == (tmp_path / "r.imu").read_bytes()
+    assert [p.name for p in d.iterdir()] == ["left_thigh.csv"]

@@ -237,7 +237,8 @@ def _format_rows(block: np.ndarray) -> str:
 def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: bool = False,
                      force: bool = False) -> list[Path]:
     """Write ``session`` as a docs/formats.md CSV folder (plus ``session.json``) under the output rule
-    (:mod:`imu.output`): role CSVs already in the folder are replaced only with ``force``;
+    (:mod:`imu.output`): role CSVs already in the folder are replaced only with ``force``
+    (and those of roles this session lacks are then removed, so the folder is this session);
     everything is written into a private staging folder first and moved in at the end, so a
     failure leaves nothing partial. Numbers are printed exactly (shortest round-trip form).
     Returns the files written.
@@ -247,7 +248,7 @@ def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: b
     from imu.types import ROLES
 
     names = [f"{r}.csv" for r in ROLES] + [SESSION_JSON]
-    out = FolderOutput(folder, what="CSV folder", force=force, names=names)
+    out = FolderOutput(folder, what="CSV folder", force=force, names=names, stale=True)
     try:
         written = write_csv_files(session, out.stage(), progress=progress)
         out.commit()

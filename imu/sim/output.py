@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.sim.simulator import SimResult
-from imu.types import SampleBlock, SensorData, Session
+from imu.types import ROLES, SampleBlock, SensorData, Session
 
 
 def true_time_session(res: SimResult) -> Session:
@@ -35,8 +35,8 @@ def write_sim_csv_folder(res: SimResult, folder: str | os.PathLike, *, progress:
     from imu.output import FolderOutput
     from imu.session.csvfolder import SESSION_JSON, write_csv_files
 
-    names = [f"{r}.csv" for r in res.session.sensors] + [SESSION_JSON, "truth.csv", "truth.json"]
-    out = FolderOutput(folder, what="simulated session", force=force, names=names)
+    names = [f"{r}.csv" for r in ROLES] + [SESSION_JSON, "truth.csv", "truth.json"]
+    out = FolderOutput(folder, what="simulated session", force=force, names=names, stale=True)
     try:
         stage = out.stage()
         written = write_csv_files(true_time_session(res), stage, progress=progress)
