@@ -77,3 +77,38 @@ def test_fuse_command_is_non_causal_unless_causal_is_asked(tmp_path):
         q = np.loadtxt(out, delimiter=",", skiprows=1)[:, 1:]
         np.testing.assert_allclose(q, fuse(d[:, 1:4], d[:, 4:7], rate, t_s=d[:, 0], causal=causal),
                                    atol=2e-9)
+
+
+def _angle_deg(q0, q1):
+    d = Q.multiply(q0, Q.conj(q1))
+    return np.degrees(2 * np.arcsin(np.clip(np.linalg.norm(d[:, 1:], axis=1), 0, 1)))
+
+
+@pytest.mark.parametrize("extra", [{}, {"tauAcc": 1.5, "biasSigmaInit": 0.3}])
+def test_offline_vqf_6d_without_bias_estimation_is_offline_vqfs_own_result(extra):
+    import vqf
+
+    from imu.fusion.offline import offline_vqf_6d
+
+    _, acc, gyr, _ = noisy_sensor(n=5000, seed=11)
+    acc, gyr = np.ascontiguousarray(acc), np.ascontiguousarray(gyr)
+    params = {"restBiasEstEnabled": False, "motionBiasEstEnabled": False, **extra}
+    ref = vqf.offlineVQF(gyr, acc, None, 1.0 / RATE_HZ, params)["quat6D"]
+    q = offline_vqf_6d(gyr, acc, 1.0 / RATE_HZ, params)
+    assert np.max(_angle_deg(ref, q)) < 1e-8
+    # without its heading: the same up to one turn about earth z
+    free = offline_vqf_6d(gyr, acc, 1.0 / RATE_HZ, params, heading=False)
+    turn = Q.multiply(free, Q.conj(ref))  # earth-frame difference: a turn about z only
+    assert np.max(np.abs(turn[:, 1:3])) < 1e-10
+    assert np.ptp(np.arctan2(turn[:, 3], turn[:, 0])) < 1e-10
+
+
+def test_offline_vqf_6d_with_bias_estimation_is_offline_vqf():
+    import vqf
+
+    from imu.fusion.offline import offline_vqf_6d
+
+    _, acc, gyr, _ = noisy_sensor(n=3000, seed=12)
+    acc, gyr = np.ascontiguousarray(acc), np.ascontiguousarray(gyr)
+    ref = vqf.offlineVQF(gyr, acc, None, 1.0 / RATE_HZ, {})["quat6D"]
+    assert np.array_equal(offline_vqf_6d(gyr, acc, 1.0 / RATE_HZ, {}), ref)
