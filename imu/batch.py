@@ -51,22 +51,27 @@ JSON_SUFFIX = ".analysis.json"
 def find_sessions(paths: Iterable[str | os.PathLike]) -> list[str]:
     """Sessions named by ``paths``, in order, without duplicates.
 
-    A path that is a session (a recording or any other file, a CSV folder, a Movella DOT
-    export folder) is taken as it is; a folder that is none of these is searched (sorted, at
-    any depth) for recording files (``.imu`` or an imu recording by content) and session
-    folders. Files given directly are always taken, so a damaged one is reported, not skipped.
+    A path that is a session (a recording or any other file, a CSV folder, a folder of
+    Movella DOT, Xsens MT or ``.sto`` files) is taken as it is; a folder that is none of these
+    is searched (sorted, at any depth) for recording files (``.imu`` or an imu recording by
+    content) and session folders. Files given directly are always taken, so a damaged one is
+    reported, not skipped.
 
     Raises
     ------
     BadInputError
-        A path that does not exist, or no session found at all.
+        A path that does not exist, a folder named in ``paths`` holding no session, or no
+        session found at all.
     """
     from imu.session.load import describe_source
     from imu.session.store import is_recording
 
     out: list[str] = []
 
+    hits = [0]  # sessions met (repeats included)
+
     def add(p: Path):
+        hits[0] += 1
         s = os.path.abspath(p)
         if s not in out:
             out.append(s)
@@ -74,7 +79,7 @@ def find_sessions(paths: Iterable[str | os.PathLike]) -> list[str]:
     def search(d: Path):
         for child in sorted(d.iterdir()):
             if child.is_dir():
-                if describe_source(child) in ("csv_folder", "dot"):
+                if describe_source(child):  # a CSV folder or a folder of vendor files
                     add(child)
                 else:
                     search(child)
@@ -85,10 +90,14 @@ def find_sessions(paths: Iterable[str | os.PathLike]) -> list[str]:
         p = Path(raw)
         if not p.exists():
             raise BadInputError(f"{p}: no such file or folder")
-        if p.is_file() or describe_source(p) in ("csv_folder", "dot"):
+        if p.is_file() or describe_source(p):
             add(p)
         else:
+            before = hits[0]
             search(p)
+            if hits[0] == before:  # named, yet nothing in it: never skipped silently
+                raise BadInputError(f"{p}: no sessions found (recordings, CSV folders or "
+                                    "Movella DOT, Xsens MT or .sto exports)")
     if not out:
         raise BadInputError(f"{', '.join(map(str, paths))}: no sessions found (recordings, CSV "
                             "folders or Movella DOT exports)")
@@ -388,7 +397,8 @@ def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibrat
         s = out["session"]
         if "error" in out:
             res.failures[s] = out["error"]
-            log.warning("%s: %s", s, out["error"])
+            if progress is None:  # else the caller shows it
+                log.warning("%s: %s", s, out["error"])
         else:
             res.results[s] = out["result"]
         if progress is not None:

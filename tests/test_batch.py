@@ -175,3 +175,19 @@ def test_command_on_a_running_scheduler(cohort, client, tmp_path, loop_result):
     assert stable({session: written}) == stable({session: loop_result.results[session]})
     assert (out / FAILURES_CSV).read_text() == "session,error\n"
     assert (out / TABLE_CSV).stat().st_mode & 0o777 == 0o600
+
+
+def test_vendor_export_folders_are_sessions_and_an_empty_named_folder_is_an_error(tmp_path):
+    from imu.errors import BadInputError
+
+    mt = tmp_path / "mt"
+    mt.mkdir()
+    header = "PacketCounter\tSampleTimeFine\tAcc_X\tAcc_Y\tAcc_Z\tGyr_X\tGyr_Y\tGyr_Z"
+    rows = [f"{i}\t{i * 10000}\t0\t0\t9.81\t0\t0\t0" for i in range(1, 30)]
+    (mt / "MT_012005D6_009-001_00B42279.txt").write_text(
+        "// Update Rate: 100.0Hz\n" + "\n".join([header, *rows]) + "\n")
+    (tmp_path / "empty").mkdir()
+    assert find_sessions([mt]) == [str(mt)]
+    assert find_sessions([tmp_path]) == [str(mt)]  # found by searching too
+    with pytest.raises(BadInputError, match="empty: no sessions found"):
+        find_sessions([mt, tmp_path / "empty"])

@@ -66,7 +66,7 @@ def run(args) -> int:
     print(f"imu batch: {len(sessions)} sessions on {where}", file=sys.stderr, flush=True)
 
     def progress(done: int, total: int, session: str, error: str | None) -> None:
-        state = f"failed: {error}" if error else "ok"
+        state = f"failed: {_without(session, error)}" if error else "ok"
         print(f"[{done}/{total}] {session}: {state}", file=sys.stderr, flush=True)
 
     res = batch_analyze(sessions, settings=settings, calibration=args.calibration,
@@ -84,6 +84,11 @@ def run(args) -> int:
               file=sys.stderr)
         for s in res.sessions:
             if s in res.failures:
-                print(f"  {s}: {res.failures[s]}", file=sys.stderr)
+                print(f"  {s}: {_without(s, res.failures[s])}", file=sys.stderr)
         return 1
     return 0
+
+
+def _without(session: str, error: str) -> str:
+    """``error`` without its leading ``session: `` (the line names the session already)."""
+    return error[len(session) + 2:] if error.startswith(session + ": ") else error
