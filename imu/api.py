@@ -25,15 +25,22 @@ from imu.types import AngleTable, Session
 __all__ = ["load", "angles", "analyze", "Analysis"]
 
 
-def load(path: str | os.PathLike, roles: Mapping[str, str] | None = None) -> Session:
+def load(path: str | os.PathLike, roles: Mapping[str, str] | None = None, *,
+         align: str | None = None, use_vendor_orientation: bool = False) -> Session:
     """Read a session.
 
     Parameters
     ----------
     path : str or path-like
-        A recording (``.imu``), a CSV folder, or a Movella DOT export.
+        A recording (``.imu``), a CSV folder, or a Movella DOT / Xsens MT / ``.sto`` export.
     roles : mapping, optional
-        DOT exports: file name / device tag / address → role (``sacrum``, ``right_thigh``…).
+        Vendor exports: file name / device tag / address → role (``sacrum``, ``right_thigh``…),
+        as ``--role``.
+    align : {None, "start"}
+        Sensors whose clocks never met: line up their first samples (``--align start``).
+    use_vendor_orientation : bool
+        Use the sensors' own orientation where raw samples exist too
+        (``--use-vendor-orientation``).
 
     Returns
     -------
@@ -42,7 +49,8 @@ def load(path: str | os.PathLike, roles: Mapping[str, str] | None = None) -> Ses
     """
     from imu.session.load import load_session
 
-    return load_session(os.fspath(path), dict(roles) if roles else None)
+    return load_session(os.fspath(path), dict(roles) if roles else None, align=align,
+                        use_vendor_orientation=use_vendor_orientation)
 
 
 def _session(s) -> Session:

@@ -123,7 +123,8 @@ def json_names(sessions: list[str]) -> dict[str, str]:
 
 
 # -------------------------------------------------------------------------- one session --
-def analyze_one(path: str, settings=None, calibration=None, filter: str | None = None) -> dict:
+def analyze_one(path: str, settings=None, calibration=None, filter: str | None = None,
+                reading: dict | None = None) -> dict:
     """Analyse one session where it runs (a Dask worker, or this process).
 
     Returns
@@ -133,7 +134,8 @@ def analyze_one(path: str, settings=None, calibration=None, filter: str | None =
         line"}``: every error is caught here so one session never stops the others.
     """
     try:
-        return {"session": path, "result": _analysis(path, settings, calibration, filter)}
+        return {"session": path, "result": _analysis(path, settings, calibration, filter,
+                                                      reading)}
     except ImuError as exc:
         return {"session": path, "error": str(getattr(exc, "message", exc))}
     except MemoryError:
@@ -142,11 +144,13 @@ def analyze_one(path: str, settings=None, calibration=None, filter: str | None =
         return {"session": path, "error": f"{type(exc).__name__}: {exc}"}
 
 
-def _analysis(path: str, settings, calibration, filter) -> dict:
-    """The Analysis JSON of one session through the public API (the chain ``imu analyze`` uses)."""
-    from imu.api import analyze
+def _analysis(path: str, settings, calibration, filter, reading=None) -> dict:
+    """The Analysis JSON of one session through the public API (the chain ``imu analyze`` uses);
+    ``reading``: :func:`imu.load`'s options (roles, align, use_vendor_orientation)."""
+    from imu.api import analyze, load
 
-    return analyze(path, calibration=calibration, settings=settings, filter=filter).result
+    session = load(path, **reading) if reading else path
+    return analyze(session, calibration=calibration, settings=settings, filter=filter).result
 
 
 # -------------------------------------------------------------------------------- table --
@@ -352,7 +356,8 @@ def local_cluster(workers: int | None = None, processes: bool = True):
 def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibration=None,
                   filter: str | None = None, scheduler=None, workers: int | None = None,
                   processes: bool = True, engine: str = "dask",
-                  progress: Callable[[int, int, str, str | None], None] | None = None
+                  progress: Callable[[int, int, str, str | None], None] | None = None,
+                  roles=None, align: str | None = None, use_vendor_orientation: bool = False
                   ) -> BatchResult:
     """Analyse many sessions as ``imu analyze`` would, on Dask.
 
@@ -377,6 +382,9 @@ def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibrat
         ``"loop"`` analyses the sessions one after the other in this process, without Dask.
     progress : callable, optional
         Called after each session as ``progress(done, total, session, error_or_None)``.
+    roles, align, use_vendor_orientation : optional
+        How vendor exports are read, for every session (:func:`imu.load`; ``--role``,
+        ``--align``, ``--use-vendor-orientation``).
 
     Returns
     -------
@@ -387,6 +395,8 @@ def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibrat
     if filter and filter not in FILTERS:
         raise BadInputError(f"unknown filter {filter!r}; choose one of {', '.join(FILTERS)}")
     settings = _settings(settings)
+    reading = {k: v for k, v in (("roles", dict(roles) if roles else None), ("align", align),
+                                 ("use_vendor_orientation", use_vendor_orientation)) if v}
     sessions = find_sessions(paths)
     calibration = os.path.abspath(calibration) if isinstance(calibration, (str, os.PathLike)) \
         else calibration
@@ -406,7 +416,7 @@ def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibrat
 
     if engine == "loop":
         for k, s in enumerate(sessions, 1):
-            record(k, analyze_one(s, settings, calibration, filter))
+            record(k, analyze_one(s, settings, calibration, filter, reading))
         return res
     if engine != "dask":
         raise BadInputError(f"engine must be 'dask' or 'loop', not {engine!r}")
@@ -426,7 +436,8 @@ def batch_analyze(paths: Iterable[str | os.PathLike], *, settings=None, calibrat
         except (OSError, TimeoutError, ValueError) as exc:
             raise BadInputError(f"scheduler {scheduler}: cannot connect ({exc})") from None
     try:
-        futures = {client.submit(analyze_one, s, settings, calibration, filter, pure=False): s
+        futures = {client.submit(analyze_one, s, settings, calibration, filter, reading,
+                                 pure=False): s
                    for s in sessions}
         for k, fut in enumerate(as_completed(futures), 1):
             s = futures[fut]

@@ -167,3 +167,26 @@ def test_damaged_real_files_are_one_line_exit_2(tmp_path, capsys, damage):
                          capsys)
         assert rc == 2 and len(err) == 1 and f.name in err[0], err
         assert not (tmp_path / "x.imu").exists()
+
+
+def test_batch_takes_roles_and_gives_the_numbers_of_imu_analyze_on_an_xsens_folder(tmp_path,
+                                                                                    capsys):
+    import json
+
+    import imu
+    from imu.batch import batch_analyze
+
+    roles = {"00B42279": "sacrum", "00B4227C": "right_thigh", "00B421EE": "left_thigh"}
+    res = batch_analyze([XSENS], engine="loop", roles=roles)
+    assert not res.failures and list(res.results) == [str(XSENS)]
+    api = imu.analyze(imu.load(XSENS, roles)).result
+    assert res.results[str(XSENS)]["sets"] == api["sets"]  # (the rest holds creation times)
+    assert api["sets"] and api["sets"][0]["exercise"] == "walking"
+    # the command takes --role as imu analyze does; --align reaches imu.load
+    rc, _, err = run(["batch", "analyze", XSENS, *XSENS_ROLES, "--out", tmp_path / "b",
+                      "--workers", "1"], capsys)
+    assert rc == 0, err
+    got = json.loads((tmp_path / "b" / "xsens_mt_opensense.analysis.json").read_text())
+    assert got["sets"] == json.loads(json.dumps(api["sets"]))
+    s = imu.load(OFFLINE, {"yao": "sacrum", "ydt": "right_thigh"}, align="start")
+    assert s.meta.get("clock_alignment") == "start"

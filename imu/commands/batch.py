@@ -29,6 +29,8 @@ def add_arguments(parser) -> None:
                         help="one calibration profile for every session (default: each "
                              "session's own)")
     parser.add_argument("--filter", default=None, help="fusion filter (default: the default)")
+    from imu.session.load import add_session_arguments
+    add_session_arguments(parser)
     from imu.output import add_force_argument
     add_force_argument(parser)
 
@@ -46,6 +48,8 @@ def run(args) -> int:
         raise BadInputError(f"--workers must be at least 1, not {args.workers}")
     if args.workers is not None and args.scheduler:
         raise BadInputError("--workers is for the local cluster; a --scheduler has its own")
+    from imu.session.roles import parse_role_args
+    roles = parse_role_args(args.role)  # a bad --role fails before any work
     settings = Settings.from_toml(args.settings) if args.settings else Settings()
     if args.overrides:
         settings = settings.with_overrides(Settings.parse_assignments(args.overrides),
@@ -71,7 +75,8 @@ def run(args) -> int:
 
     res = batch_analyze(sessions, settings=settings, calibration=args.calibration,
                         filter=args.filter, scheduler=args.scheduler, workers=args.workers,
-                        progress=progress)
+                        progress=progress, roles=roles, align=args.align,
+                        use_vendor_orientation=args.use_vendor_orientation)
     res.write(out, force=args.force, parquet=parquet)
     kinds: dict[str, int] = {}
     for r in res.rows:
