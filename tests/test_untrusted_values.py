@@ -94,3 +94,41 @@ def test_flags_take_booleans():
     assert Settings({"single_leg.reference_standing": True})["single_leg.reference_standing"] == 1
     assert Settings().with_overrides({"single_leg.reference_standing": "false"})[
         "single_leg.reference_standing"] == 0
+
+
+def test_a_sample_far_beyond_any_sensor_range_is_one_line_exit_2(rec, tmp_path, capsys):
+    # 1e300 rad/s overflowed the calibration and fusion (RuntimeWarnings, NaN orientations)
+    from imu.session.csvfolder import write_csv_folder
+
+    s = read_recording(rec)
+    d = s.sensors["sacrum"]
+    gyr = d.gyr.copy()
+    gyr[700, 2] = 1e300
+    folder = tmp_path / "f"
+    write_csv_folder(Session(s.meta, {**s.sensors, "sacrum": SensorData(
+        d.info, d.seq, d.t_sensor_s, d.t_host_s, d.acc, gyr)}, s.events, s.calibration,
+        s.source), folder)
+    capsys.readouterr()
+    assert main(["angles", str(folder), "-o", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "sacrum" in err[0] and "sample 701" in err[0], err
+    assert "1e+300 rad/s" in err[0] and "Warning" not in err[0]
+    assert not (tmp_path / "a.csv").exists()
+    csv = tmp_path / "one.csv"  # imu fuse on one sensor's CSV alike
+    np.savetxt(csv, np.column_stack([d.t_sensor_s, d.acc * [1, 1, 1e4], d.gyr]), delimiter=",",
+               header="time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z", comments="")
+    assert main(["fuse", str(csv), "-o", str(tmp_path / "q.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "m/s²" in err[0] and "one.csv" in err[0], err
+
+
+def test_real_sensor_ranges_are_measurements():
+    from imu.session.validate import implausible_sample
+
+    acc = np.full((4, 3), 16 * 9.81)  # ±16 g and ±2000 °/s: saturated, still measurements
+    gyr = np.full((4, 3), -np.radians(2000.0))
+    gyr[1, 0] = np.nan
+    acc[3, 2] = -np.inf  # non-finite: counted and dropped elsewhere, not refused here
+    assert implausible_sample(acc, gyr) is None
+    gyr[2, 1] = 1e4
+    assert implausible_sample(acc, gyr)[0] == 2

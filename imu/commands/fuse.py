@@ -65,6 +65,11 @@ def run(args) -> int:
         bad = np.flatnonzero(~np.all(np.isfinite(data[:, 1:]), axis=1))
         if len(bad):
             raise BadInputError(f"{args.csv}: row {bad[0] + 2}: acc/gyr value is not finite")
+    from imu.session.validate import implausible_sample
+
+    bad = implausible_sample(acc, gyr)
+    if bad is not None:
+        raise BadInputError(f"{args.csv}: sample {bad[0] + 1}: {bad[1]}")
     if args.rate is not None:
         if not args.rate > 0:
             raise BadInputError(f"--rate must be positive, got {args.rate}")

@@ -16,7 +16,9 @@ Limits
   side one of the known names or empty;
 - metadata, sensor extras, event data: JSON objects nested at most :data:`MAX_DEPTH` deep;
 - samples: equal lengths, ``acc`` / ``gyr`` (N, 3); non-finite values and repeated timestamps are
-  allowed (counted by :func:`sample_health`, kept out of fusion by the chain).
+  allowed (counted by :func:`sample_health`, kept out of fusion by the chain); finite values
+  within ±:data:`MAX_ABS_ACC_M_S2` / ±:data:`MAX_ABS_GYR_RAD_S` (far beyond any body-worn
+  sensor's range: a larger number is a damaged file or wrong units, and overflows the fusion).
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ MAX_RATE_HZ = 10_000.0
 MAX_DEPTH = 32
 #: Largest absolute time (s) a session clock may show (~ 300 years: epoch seconds fit).
 MAX_ABS_TIME_S = 1e10
+#: Largest absolute acceleration (m/s², ~1000 g) and angular rate (rad/s, ~57 000 °/s) taken as a
+#: measurement (body-worn IMUs saturate at ±16 g and ±2000 °/s, 35 rad/s).
+MAX_ABS_ACC_M_S2 = 1e4
+MAX_ABS_GYR_RAD_S = 1e3
 
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
@@ -147,6 +153,9 @@ def check_samples(d: SensorData, where: str) -> SensorData:
         if len(far):
             raise BadInputError(f"{w}: sample {far[0] + 1} has {name} time {t[far[0]]:g} s "
                                 f"(beyond {MAX_ABS_TIME_S:g} s)")
+    bad = implausible_sample(acc, gyr)
+    if bad is not None:
+        raise BadInputError(f"{w}: sample {bad[0] + 1}: {bad[1]}")
     quat = getattr(d, "quat", None)
     if quat is not None:
         try:
@@ -161,6 +170,31 @@ def check_samples(d: SensorData, where: str) -> SensorData:
         if len(bad):
             raise BadInputError(f"{w}: orientation {bad[0] + 1} is not a unit quaternion")
     return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr, quat)
+
+
+def implausible_sample(acc: np.ndarray, gyr: np.ndarray) -> tuple[int, str] | None:
+    """The first sample (index, what) whose finite acceleration or angular rate is beyond
+    :data:`MAX_ABS_ACC_M_S2` / :data:`MAX_ABS_GYR_RAD_S`, or None (NaN/inf are not looked at).
+
+    ``acc`` (N, 3) m/s², ``gyr`` (N, 3) rad/s."""
+    for a, lim, what, unit in ((acc, MAX_ABS_ACC_M_S2, "acceleration", "m/s²"),
+                               (gyr, MAX_ABS_GYR_RAD_S, "angular rate", "rad/s")):
+        if not len(a):
+            continue
+        hi, lo = np.fmax.reduce(a, axis=None), np.fmin.reduce(a, axis=None)  # NaN skipped
+        if not (hi > lim or lo < -lim):
+            continue
+        with np.errstate(invalid="ignore"):
+            far = np.abs(a) > lim
+        far &= np.isfinite(a)  # inf is a non-finite sample (dropped by the chain), not this
+        rows = np.flatnonzero(far.any(axis=1))
+        if not len(rows):
+            continue
+        i = int(rows[0])
+        v = float(a[i][far[i]][0])
+        return i, (f"{what} {v:g} {unit} is beyond ±{lim:g} {unit}: not a measurement (a damaged "
+                   f"file or wrong units?)")
+    return None
 
 
 def check_session(session: Session, where: str | None = None) -> Session:
