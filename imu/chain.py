@@ -222,6 +222,11 @@ class Calibrate:
 
         where = session.source or "session"
         ids = _session_ids(session)
+        if self.profile is None:  # sensors never together have no calibration phase to find
+            from imu.kinematics.pipeline import refuse_disjoint_clocks
+            from imu.types import ROLES
+
+            refuse_disjoint_clocks(session, [r for r in ROLES if r in session.sensors])
         if self.profile is not None:
             prof = self._given_profile()
             name = f"profile {os.fspath(self.profile)}" if isinstance(

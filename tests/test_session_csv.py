@@ -200,3 +200,21 @@ def test_angles_csv_rows_made_with_the_angles_are_the_tables_text(tmp_path, monk
         table3 = pipeline.angles_from_orientations(t, quats, gnorm, align, csv_rows=into)
         write_angles_csv(table3, again, confidence=not confidence, rows=into, outputs=outs)
     assert again.read_bytes() == other.read_bytes()
+
+
+def test_csv_files_on_clocks_that_never_meet_are_named_not_a_missing_calibration(tmp_path,
+                                                                                 capsys):
+    from imu.cli import main
+
+    d = tmp_path / "f"
+    assert main(["simulate", "--exercise", "calibration,hinge", "--reps", "1", "--sides", "right",
+                 "--no-errors", "--quiet", "-o", str(d)]) == 0
+    p = d / "right_thigh.csv"
+    a = np.loadtxt(p, delimiter=",", skiprows=1)
+    a[:, 0] += 1000.0  # another clock: the thigh's file never meets the sacrum's
+    np.savetxt(p, a, delimiter=",", header=",".join(COLUMNS), comments="", fmt="%.9g")
+    capsys.readouterr()
+    assert main(["angles", str(d), "-o", str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "do not overlap" in err[-1] and "one clock" in err[-1], err
+    assert "--align" not in err[-1] and "calibration" not in err[-1]  # neither applies here

@@ -41,7 +41,8 @@ def test_unusable_samples_are_counted_and_dropped_like_a_gap(rec):
     s = read_recording(rec)
     rows = np.arange(400, 420)
     bad = _damaged(s, "right_thigh", rows)
-    assert sample_health(bad.sensors["right_thigh"]) == {"nonfinite": 20, "duplicate_times": 1}
+    assert sample_health(bad.sensors["right_thigh"]) == {"nonfinite": 20, "out_of_range": 0,
+                                                         "duplicate_times": 1}
     clean = usable_session(bad).sensors["right_thigh"]
     assert len(clean) == len(s.sensors["right_thigh"]) - 21
     assert np.all(np.isfinite(clean.acc)) and np.all(np.diff(clean.t_sensor_s) != 0)
@@ -96,25 +97,37 @@ def test_flags_take_booleans():
         "single_leg.reference_standing"] == 0
 
 
-def test_a_sample_far_beyond_any_sensor_range_is_one_line_exit_2(rec, tmp_path, capsys):
-    # 1e300 rad/s overflowed the calibration and fusion (RuntimeWarnings, NaN orientations)
+def test_samples_far_beyond_any_sensor_range_are_counted_and_kept_out_like_nan(rec, tmp_path,
+                                                                              capsys):
+    # 1e300 rad/s in a CSV overflowed the calibration and fusion: RuntimeWarnings on stderr, a
+    # misleading calibration refusal, NaN orientations with exit 0
     from imu.session.csvfolder import write_csv_folder
 
     s = read_recording(rec)
     d = s.sensors["sacrum"]
     gyr = d.gyr.copy()
-    gyr[700, 2] = 1e300
+    rows = np.arange(700, 705)
+    gyr[rows, 2] = 1e300
     folder = tmp_path / "f"
-    write_csv_folder(Session(s.meta, {**s.sensors, "sacrum": SensorData(
+    huge = Session(s.meta, {**s.sensors, "sacrum": SensorData(
         d.info, d.seq, d.t_sensor_s, d.t_host_s, d.acc, gyr)}, s.events, s.calibration,
-        s.source), folder)
+        s.source)
+    write_csv_folder(huge, folder)
+    gap = dict(s.sensors)
+    gap["sacrum"] = SensorData(d.info, np.delete(d.seq, rows), np.delete(d.t_sensor_s, rows),
+                               np.delete(d.t_host_s, rows), np.delete(d.acc, rows, axis=0),
+                               np.delete(d.gyr, rows, axis=0))
+    write_csv_folder(Session(s.meta, gap, s.events, s.calibration, s.source), tmp_path / "g")
     capsys.readouterr()
-    assert main(["angles", str(folder), "-o", str(tmp_path / "a.csv")]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "sacrum" in err[0] and "sample 701" in err[0], err
-    assert "1e+300 rad/s" in err[0] and "Warning" not in err[0]
-    assert not (tmp_path / "a.csv").exists()
-    csv = tmp_path / "one.csv"  # imu fuse on one sensor's CSV alike
+    assert main(["info", str(folder), "--json"]) == 0
+    sensors = {x["role"]: x for x in json.loads(capsys.readouterr().out)["sensors"]}
+    assert sensors["sacrum"]["out_of_range"] == 5 and sensors["sacrum"]["nonfinite"] == 0
+    for f in ("f", "g"):
+        assert main(["angles", str(tmp_path / f), "-o", str(tmp_path / f"{f}.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "Warning" not in err, err
+    assert (tmp_path / "f.csv").read_text() == (tmp_path / "g.csv").read_text()  # as a gap
+    csv = tmp_path / "one.csv"  # imu fuse refuses them in its one CSV, as it refuses NaN
     np.savetxt(csv, np.column_stack([d.t_sensor_s, d.acc * [1, 1, 1e4], d.gyr]), delimiter=",",
                header="time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z", comments="")
     assert main(["fuse", str(csv), "-o", str(tmp_path / "q.csv")]) == 2

@@ -37,12 +37,14 @@ def sensor_summary(d) -> dict:
            "firmware": d.info.firmware, "rate_set_hz": d.info.rate_hz, "samples": n,
            "start_s": None, "end_s": None, "duration_s": 0.0, "rate_measured_hz": None,
            "rate_received_hz": None, "gaps": 0, "missing": 0, "longest_gap_s": 0.0,
-           "duplicates": 0, "seq_resets": 0, "nonfinite": 0, "duplicate_times": 0}
+           "duplicates": 0, "seq_resets": 0, "nonfinite": 0, "out_of_range": 0,
+           "duplicate_times": 0}
     if n == 0:
         return out
     from imu.session.validate import sample_health
 
-    out.update(sample_health(d))  # NaN/inf samples and repeated timestamps: kept out of fusion
+    out.update(sample_health(d))  # NaN/inf, out-of-range samples, repeated timestamps: kept
+    # out of fusion
     th = d.t_host_s
     out.update(start_s=float(th[0]), end_s=float(th[-1]), duration_s=float(th[-1] - th[0]))
     if n < 2:
@@ -138,7 +140,7 @@ def format_summary(s: dict) -> str:
     if meta:
         lines.append("  " + ", ".join(f"{k}: {v}" for k, v in sorted(meta.items())))
     head = ("role", "sensor", "model", "data", "set Hz", "measured Hz", "samples", "duration s",
-            "gaps", "missing", "longest gap s", "dups", "resets", "NaN/inf", "same time")
+            "gaps", "missing", "longest gap s", "dups", "resets", "NaN/inf", "huge", "same time")
     rows = [head]
     for x in s["sensors"]:
         rows.append((x["role"], x["sensor_id"], x["model"], x.get("data", "raw"),
@@ -146,7 +148,8 @@ def format_summary(s: dict) -> str:
                      _fmt_rate(x["rate_measured_hz"]), str(x["samples"]),
                      f"{x['duration_s']:.2f}", str(x["gaps"]), str(x["missing"]),
                      f"{x['longest_gap_s']:.3f}", str(x["duplicates"]), str(x["seq_resets"]),
-                     str(x["nonfinite"]), str(x["duplicate_times"])))
+                     str(x["nonfinite"]), str(x.get("out_of_range", 0)),
+                     str(x["duplicate_times"])))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines.append("sensors:")
     for r in rows:

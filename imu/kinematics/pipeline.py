@@ -595,16 +595,20 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
 
 def refuse_disjoint_clocks(session: Session, roles) -> None:
     """One-line BadInputError when the time spans of ``roles`` do not all overlap (their
-    angles would be NaN everywhere)."""
+    angles would be NaN everywhere). Vendor exports were checked (or aligned with
+    ``--align start``) when read: this is a CSV folder whose files are not on one clock."""
     from imu.session.foreign import check_overlap
 
     spans = []
     for r in roles:
-        t = session.sensors[r].t_host_s
-        if len(t):
-            spans.append((r, session.sensors[r].info.sensor_id, float(np.nanmin(t)),
-                          float(np.nanmax(t))))
-    check_overlap(spans, session.source or "session")
+        t = np.asarray(session.sensors[r].t_host_s, dtype=float)
+        if len(t):  # NaN times skipped (fmin/fmax), no warning; none finite: no span
+            t0, t1 = float(np.fmin.reduce(t)), float(np.fmax.reduce(t))
+            if np.isfinite(t0) and np.isfinite(t1):
+                spans.append((r, session.sensors[r].info.sensor_id, t0, t1))
+    check_overlap(spans, session.source or "session",
+                  hint="their times are not on one clock (a CSV folder's time_s columns must "
+                       "share one clock, docs/formats.md)")
 
 
 def refuse_empty_columns(table: AngleTable, where: str) -> None:

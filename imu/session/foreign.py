@@ -176,15 +176,19 @@ def span_text(role: str, label: str, t0: float, t1: float) -> str:
     return f"{role} ({label}) {t0:.1f}–{t1:.1f} s"
 
 
-def check_overlap(spans: list[tuple[str, str, float, float]], where: str) -> None:
-    """Refuse sensors whose spans ``(role, label, t0, t1)`` do not all overlap (one line)."""
+ALIGN_HINT = "pass --align start to line up their first samples"
+
+
+def check_overlap(spans: list[tuple[str, str, float, float]], where: str,
+                  hint: str = ALIGN_HINT) -> None:
+    """Refuse sensors whose spans ``(role, label, t0, t1)`` do not all overlap (one line
+    ending with ``hint``)."""
     if len(spans) < 2:
         return
     if max(s[2] for s in spans) < min(s[3] for s in spans):
         return
     text = "; ".join(span_text(*s) for s in spans)
-    raise BadInputError(f"{where}: the sensors' clocks do not overlap: {text}; pass "
-                        f"--align start to line up their first samples")
+    raise BadInputError(f"{where}: the sensors' clocks do not overlap: {text}; {hint}")
 
 
 def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | None = None,

@@ -16,9 +16,9 @@ Limits
   side one of the known names or empty;
 - metadata, sensor extras, event data: JSON objects nested at most :data:`MAX_DEPTH` deep;
 - samples: equal lengths, ``acc`` / ``gyr`` (N, 3); non-finite values and repeated timestamps are
-  allowed (counted by :func:`sample_health`, kept out of fusion by the chain); finite values
-  within ±:data:`MAX_ABS_ACC_M_S2` / ±:data:`MAX_ABS_GYR_RAD_S` (far beyond any body-worn
-  sensor's range: a larger number is a damaged file or wrong units, and overflows the fusion).
+  allowed (counted by :func:`sample_health`, kept out of fusion by the chain), and so are
+  values beyond ±:data:`MAX_ABS_ACC_M_S2` / ±:data:`MAX_ABS_GYR_RAD_S` (far beyond any
+  body-worn sensor's range: a damaged sample, which would overflow the fusion).
 """
 
 from __future__ import annotations
@@ -153,9 +153,6 @@ def check_samples(d: SensorData, where: str) -> SensorData:
         if len(far):
             raise BadInputError(f"{w}: sample {far[0] + 1} has {name} time {t[far[0]]:g} s "
                                 f"(beyond {MAX_ABS_TIME_S:g} s)")
-    bad = implausible_sample(acc, gyr)
-    if bad is not None:
-        raise BadInputError(f"{w}: sample {bad[0] + 1}: {bad[1]}")
     quat = getattr(d, "quat", None)
     if quat is not None:
         try:
@@ -172,13 +169,15 @@ def check_samples(d: SensorData, where: str) -> SensorData:
     return SensorData(d.info, seq.astype(np.int64, copy=False), ts, th, acc, gyr, quat)
 
 
-def implausible_sample(acc: np.ndarray, gyr: np.ndarray) -> tuple[int, str] | None:
-    """The first sample (index, what) whose finite acceleration or angular rate is beyond
-    :data:`MAX_ABS_ACC_M_S2` / :data:`MAX_ABS_GYR_RAD_S`, or None (NaN/inf are not looked at).
+def out_of_range(acc: np.ndarray, gyr: np.ndarray) -> np.ndarray | None:
+    """Boolean mask (N,) of samples whose finite acceleration or angular rate is beyond
+    :data:`MAX_ABS_ACC_M_S2` / :data:`MAX_ABS_GYR_RAD_S`; None when there is none (the usual
+    case, found in one pass per array without a temporary). NaN/inf are not looked at.
 
     ``acc`` (N, 3) m/s², ``gyr`` (N, 3) rad/s."""
-    for a, lim, what, unit in ((acc, MAX_ABS_ACC_M_S2, "acceleration", "m/s²"),
-                               (gyr, MAX_ABS_GYR_RAD_S, "angular rate", "rad/s")):
+    out = None
+    for a, lim in ((acc, MAX_ABS_ACC_M_S2), (gyr, MAX_ABS_GYR_RAD_S)):
+        a = np.asarray(a, dtype=float)
         if not len(a):
             continue
         hi, lo = np.fmax.reduce(a, axis=None), np.fmin.reduce(a, axis=None)  # NaN skipped
@@ -186,15 +185,27 @@ def implausible_sample(acc: np.ndarray, gyr: np.ndarray) -> tuple[int, str] | No
             continue
         with np.errstate(invalid="ignore"):
             far = np.abs(a) > lim
-        far &= np.isfinite(a)  # inf is a non-finite sample (dropped by the chain), not this
-        rows = np.flatnonzero(far.any(axis=1))
-        if not len(rows):
-            continue
-        i = int(rows[0])
-        v = float(a[i][far[i]][0])
-        return i, (f"{what} {v:g} {unit} is beyond ±{lim:g} {unit}: not a measurement (a damaged "
-                   f"file or wrong units?)")
-    return None
+        far &= np.isfinite(a)
+        far = far.any(axis=1)
+        out = far if out is None else out | far
+    return out if out is not None and out.any() else None
+
+
+def implausible_sample(acc: np.ndarray, gyr: np.ndarray) -> tuple[int, str] | None:
+    """The first sample (index, what) of :func:`out_of_range`, or None."""
+    far = out_of_range(acc, gyr)
+    if far is None:
+        return None
+    i = int(np.flatnonzero(far)[0])
+    a, g = np.abs(np.asarray(acc, float)[i]), np.abs(np.asarray(gyr, float)[i])
+    if np.any(np.isfinite(a) & (a > MAX_ABS_ACC_M_S2)):
+        v, lim, what, unit = acc[i][np.argmax(np.where(np.isfinite(a), a, 0))], \
+            MAX_ABS_ACC_M_S2, "acceleration", "m/s²"
+    else:
+        v, lim, what, unit = gyr[i][np.argmax(np.where(np.isfinite(g), g, 0))], \
+            MAX_ABS_GYR_RAD_S, "angular rate", "rad/s"
+    return i, (f"{what} {float(v):g} {unit} is beyond ±{lim:g} {unit}: not a measurement (a "
+               f"damaged file or wrong units?)")
 
 
 def check_session(session: Session, where: str | None = None) -> Session:
@@ -235,18 +246,23 @@ def sample_health(d: SensorData) -> dict[str, int]:
     -------
     dict
         ``nonfinite``: samples with a NaN/inf time, acceleration or angular rate;
+        ``out_of_range``: other samples with a value beyond any sensor's range
+        (:func:`out_of_range`);
         ``duplicate_times``: samples whose sensor timestamp repeats the previous one.
     """
     if len(d) == 0:
-        return {"nonfinite": 0, "duplicate_times": 0}
+        return {"nonfinite": 0, "out_of_range": 0, "duplicate_times": 0}
     bad = ~(np.isfinite(d.t_host_s) & np.isfinite(d.t_sensor_s)
             & np.isfinite(d.acc).all(axis=1) & np.isfinite(d.gyr).all(axis=1))
+    far = out_of_range(d.acc, d.gyr)
+    huge = 0 if far is None else int(np.count_nonzero(far & ~bad))
     dup = int(np.count_nonzero(np.diff(d.t_sensor_s) == 0)) if len(d) > 1 else 0
-    return {"nonfinite": int(np.count_nonzero(bad)), "duplicate_times": dup}
+    return {"nonfinite": int(np.count_nonzero(bad)), "out_of_range": huge, "duplicate_times": dup}
 
 
 def usable_samples(d: SensorData) -> np.ndarray:
-    """Boolean mask (N,) of samples fusion may use: finite values, first of repeated times."""
+    """Boolean mask (N,) of samples fusion may use: finite values within any sensor's range
+    (:func:`out_of_range`), first of repeated times."""
     acc, gyr = np.asarray(d.acc, float), np.asarray(d.gyr, float)
     th, ts = np.asarray(d.t_host_s, float), np.asarray(d.t_sensor_s, float)
     # a sum of finite numbers is finite unless it overflows: rows whose sum is finite are
@@ -265,6 +281,9 @@ def usable_samples(d: SensorData) -> np.ndarray:
         i = np.flatnonzero(~ok)
         ok[i] = (np.isfinite(d.t_host_s[i]) & np.isfinite(d.t_sensor_s[i])
                  & np.isfinite(acc[i]).all(axis=1) & np.isfinite(gyr[i]).all(axis=1))
+    far = out_of_range(acc, gyr)
+    if far is not None:
+        ok &= ~far
     if len(d) > 1:
         ok[1:] &= np.diff(d.t_sensor_s) != 0
     return ok
