@@ -19,6 +19,7 @@ Layering: this module sits above :mod:`imu.calibration`, :mod:`imu.kinematics` a
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -55,6 +56,12 @@ def check_filter(name: str | None) -> None:
 
     if name and name not in FILTERS:
         raise BadInputError(f"unknown filter {name!r}; choose one of {', '.join(FILTERS)}")
+
+
+def check_rate(rate_hz: float | None) -> None:
+    """``--rate``: None (the default) or a finite positive number of Hz; else one line."""
+    if rate_hz is not None and not (math.isfinite(rate_hz) and rate_hz > 0):
+        raise BadInputError(f"--rate must be a positive number of Hz, not {rate_hz:g}")
 
 
 def default_filter() -> str:
@@ -417,8 +424,16 @@ class ComputeOrientations:
         self.rate_hz = rate_hz
         self.causal = causal
 
+    def check(self) -> "ComputeOrientations":
+        """Validate the settings (:class:`~imu.errors.BadInputError`) before any work."""
+        check_filter(self.filter)
+        check_rate(self.rate_hz)
+        return self
+
     def run(self, session, calibration: Calibrate | None = None) -> "ComputeOrientations":
         from imu.session.sto import sensor_orientations
+
+        self.check()
 
         alignment = intrinsics = None
         if calibration is not None:  # the calibration in force at the start (OpenSense's pose)
@@ -473,8 +488,7 @@ class ComputeAngles:
     def check(self) -> "ComputeAngles":
         """Validate the settings (:class:`~imu.errors.BadInputError`) before any work."""
         check_filter(self.filter)
-        if self.rate_hz is not None and not (self.rate_hz > 0):
-            raise BadInputError(f"--rate must be positive, not {self.rate_hz:g}")
+        check_rate(self.rate_hz)
         return self
 
     def run(self, session, calibration: Calibrate) -> "ComputeAngles":

@@ -136,3 +136,31 @@ def test_fuse_time_going_backwards_names_plain_times(tmp_path, capsys):
     assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "row 4" in err[0] and "(0.5 then 0.25)" in err[0], err
+
+
+def test_fuse_rate_that_the_samples_cannot_fill_is_one_line_exit_2(tmp_path, capsys):
+    # --rate 1e9 tried to allocate hundreds of GB for the filled dropouts (a MemoryError
+    # traceback); inf and nan are not rates either
+    t, acc, gyr, _ = rotating_sensor(n=300, rate_hz=100.0)
+    src = tmp_path / "s.csv"
+    write_csv(src, t, acc, gyr)
+    for rate in ("1e9", "inf", "nan", "0"):
+        capsys.readouterr()
+        assert main(["fuse", str(src), "-o", str(tmp_path / "o.csv"), "--rate", rate]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "error:" in err[0] and "Traceback" not in err[0], (rate, err)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_rate_that_is_not_a_finite_positive_number_is_refused_before_any_work(tmp_path, capsys):
+    from pathlib import Path
+
+    rec = Path(__file__).resolve().parents[1] / "recordings" / "hinge_trunk.imu"
+    for argv in (["angles", str(rec), "--rate", "inf", "-o", str(tmp_path / "a.csv")],
+                 ["export", str(rec), "--rate", "0", "-o", str(tmp_path / "a.sto")],
+                 ["export", str(rec), "--rate", "nan", "-o", str(tmp_path / "a.mot")]):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "--rate must be a positive number" in err[0], (argv, err)
+    assert list(tmp_path.iterdir()) == []

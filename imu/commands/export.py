@@ -110,6 +110,8 @@ def run(args) -> int:
                      names=[f"{r}.csv" for r in ROLES] + [SESSION_JSON])
     else:
         check_output(args.output, what=f".{fmt} file", force=args.force)
+    from imu.chain import check_rate
+    check_rate(args.rate)
     if not (0.0 <= args.max_gap_s <= 60.0):
         raise BadInputError(f"--max-gap-s {args.max_gap_s:g}: give 0..60 seconds")
     if args.uncalibrated and (fmt != "sto" or args.calibration):

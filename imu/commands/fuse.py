@@ -71,9 +71,12 @@ def run(args) -> int:
     if bad is not None:
         raise BadInputError(f"{args.csv}: sample {bad[0] + 1}: {bad[1]}")
     if args.rate is not None:
-        if not args.rate > 0:
-            raise BadInputError(f"--rate must be positive, got {args.rate}")
+        from imu.chain import check_rate
+        from imu.timing import check_grid
+
+        check_rate(args.rate)
         rate = float(args.rate)
+        check_grid(float(t[-1] - t[0]), rate, len(t))  # dropouts are filled at this rate
     else:
         d = np.diff(t)
         d = d[d > 0]
