@@ -188,9 +188,9 @@ def test_angle_rows_come_as_soon_as_the_sensor_they_wait_for_delivers():
 
     # staggered sensors: role k's blocks end k samples later than role 0's
     nxt = {r: k for k, r in enumerate(roles)}
-    for r in roles:                               # one round: every sensor delivered
-        stage.push(r, block(r, 0, 5 + nxt[r]))
-        nxt[r] += 5
+    for r in roles:       # one round: every sensor delivered 0.5 s (their clocks settle)
+        stage.push(r, block(r, 0, 52 + nxt[r]))
+        nxt[r] += 52
     emitted = []
     for _ in range(30):
         # the sensor the rows wait for: the oldest newest sample

@@ -47,6 +47,11 @@ class LiveAngleStage:
     sample is the oldest: only its blocks complete rows), or at the latest every ``flush_s``
     seconds of data (a silent sensor does not hold the rows back).
 
+    A sensor's blocks wait here until its clock model has settled
+    (:attr:`imu.live.clock.StreamingClock.settled`: a sensor that starts or comes back late
+    delivers a burst of held-up samples first) and are then fused with the settled model's
+    times, so a late sensor's samples line up with the others' as when all start together.
+
     Parameters
     ----------
     alignment : SegmentAlignment
@@ -74,23 +79,37 @@ class LiveAngleStage:
         self._roles = set(self.angles.roles)
         self._since: set = set()                  # roles that delivered since the last batch
         self._latest: dict = {}                   # role -> its newest sample time, s
+        self._held: dict = {}                     # role -> blocks waiting for its clock
 
     def times(self, role: str, blk) -> np.ndarray:
         """Sample times (s, session clock) of a raw block of ``role``."""
+        return self._clock(role).update(blk.t_sensor_s, blk.t_host_s)
+
+    def _clock(self, role: str):
         from imu.live.clock import StreamingClock
 
         clock = self._clocks.get(role)
         if clock is None:
             clock = self._clocks[role] = StreamingClock()
-        return clock.update(blk.t_sensor_s, blk.t_host_s)
+        return clock
 
     def push(self, role: str, blk) -> AngleTable | None:
         """Fuse a raw block (:class:`~imu.types.SampleBlock`); returns the completed rows when
         the block can complete rows (it came from the sensor the others were waiting for, or
         every sensor delivered since the last batch) or ``flush_s`` of data passed since the
-        last batch, else None."""
+        last batch, else None. Blocks of a sensor whose clock has not settled wait (None)."""
         t_s = self.times(role, blk)
-        self.angles.push(role, t_s, blk.acc, blk.gyr)
+        held = self._held.get(role)
+        if held is not None or not self._clocks[role].settled:
+            if held is None:
+                held = self._held[role] = []
+            held.append(blk)
+            if not self._clocks[role].settled:
+                return None
+            self._release(role)
+            t_s = np.zeros(0)
+        else:
+            self.angles.push(role, t_s, blk.acc, blk.gyr)
         self._since.add(role)
         # a row is complete once every sensor has a sample at or after it: the rows can move
         # on only when the sensor with the oldest newest sample delivers (the others' later
@@ -108,6 +127,19 @@ class LiveAngleStage:
         self._since.clear()
         return self.flush()
 
-    def flush(self) -> AngleTable:
-        """The rows completed by the blocks pushed so far (possibly none)."""
+    def _release(self, role: str) -> None:
+        """Fuse the blocks of ``role`` that waited for its clock, with its newest model."""
+        clock = self._clocks[role]
+        for b in self._held.pop(role, []):
+            t = clock.to_session(b.t_sensor_s, b.t_host_s)
+            self.angles.push(role, t, b.acc, b.gyr)
+            if len(t):
+                self._latest[role] = max(self._latest.get(role, -np.inf), float(t[-1]))
+
+    def flush(self, final: bool = False) -> AngleTable:
+        """The rows completed by the blocks pushed so far (possibly none); ``final``: the
+        source ended, blocks still waiting for their sensor's clock are fused too."""
+        if final:
+            for role in list(self._held):
+                self._release(role)
         return self.angles.flush()

@@ -263,7 +263,7 @@ class LivePipeline:
             if pending is not None:
                 pending.cancel()
             if self._angles is not None:
-                self._flush_angles()
+                self._flush_angles(final=True)
             try:
                 await src.stop()
             finally:
@@ -357,8 +357,8 @@ class LivePipeline:
         if table is not None:
             self._route_rows(table)
 
-    def _flush_angles(self) -> None:
-        self._route_rows(self._angles.flush())
+    def _flush_angles(self, final: bool = False) -> None:
+        self._route_rows(self._angles.flush(final=final))
 
     def _route_rows(self, table) -> None:
         """Angle rows → LSL, the analysis stage, the ring buffer the dashboard draws."""
