@@ -291,3 +291,16 @@ def test_lsl_config_is_private_and_never_follows_a_planted_link(tmp_path, monkey
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert "ResolveScope = machine" in open(path).read()
     assert not (tmp_path / "victim").exists()
+
+
+def test_record_seconds_and_speed_that_are_not_positive_numbers_are_one_line(tmp_path, capsys):
+    # --seconds nan recorded until killed (nan <= 0 is false)
+    from imu.cli import main
+    for opt, value in (("--seconds", "nan"), ("--seconds", "inf"), ("--speed", "nan"),
+                       ("--speed", "inf")):
+        capsys.readouterr()
+        assert main(["record", "--simulate", opt, value, "--quiet", "-o",
+                     str(tmp_path / "x.imu")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and opt in err[0] and "positive number" in err[0], err
+    assert not (tmp_path / "x.imu").exists()

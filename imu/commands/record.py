@@ -7,6 +7,7 @@ recording; Ctrl-C stops cleanly and closes the file.
 
 from __future__ import annotations
 
+import math
 import sys
 
 NAME = "record"
@@ -86,8 +87,8 @@ def build_source(args, progress: bool = True):
     from imu.sources.simulated import SimulatedSource
 
     role_to_addr = parse_sensor_args(args.sensor)
-    if args.speed <= 0:
-        raise BadInputError(f"--speed {args.speed:g}: must be positive")
+    if not (math.isfinite(args.speed) and args.speed > 0):
+        raise BadInputError(f"--speed {args.speed:g}: must be a positive number")
     if not (1 <= args.rate <= 1000):
         raise BadInputError(f"--rate {args.rate}: give 1..1000 Hz")
     vendors = getattr(args, "simulate_vendors", False)
@@ -200,8 +201,9 @@ def run(args) -> int:
     from imu.session.store import RecordingWriter
     from imu.sources.simulated import record_source
 
-    if args.seconds is not None and args.seconds <= 0:
-        raise BadInputError(f"--seconds {args.seconds:g}: must be positive")
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        # (nan recorded forever; without --seconds it runs until Ctrl-C)
+        raise BadInputError(f"--seconds {args.seconds:g}: must be a positive number")
     from imu.output import check_output
 
     out = check_output(args.output, what="recording", force=args.force, recording=True)
