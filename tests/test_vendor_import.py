@@ -178,3 +178,25 @@ def test_vendor_orientation_drives_the_angles_without_fusion(tmp_path):
     for c in ("pelvis_tilt", "right_hip_flexion", "left_hip_adduction"):
         est = np.interp(t_true, table.time_s - table.time_s[0], table[c])
         assert np.sqrt(np.nanmean((est - res.truth_angles[c]) ** 2)) < 0.5, c
+
+
+def test_a_role_key_that_matches_no_sensor_is_noted_and_a_file_named_twice_read_once(tmp_path,
+                                                                                     capsys):
+    from imu.cli import main
+    from imu.session.store import read_recording
+
+    d = tmp_path / "dot"
+    d.mkdir()
+    for tag in ("pelvis", "femur_r"):
+        rows = [f"{i},{1_000_000 + i * 16667},0,0,9.81,0,0,0" for i in range(1, 300)]
+        (d / f"{tag}.csv").write_text("\n".join([f"DeviceTag:,{tag}", "PacketCounter,"
+                                                 "SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,"
+                                                 "Gyr_Z", *rows]) + "\n")
+    out = tmp_path / "s.imu"
+    capsys.readouterr()
+    assert main(["import", str(d), str(d / "pelvis.csv"), "--role", "pelvsi=trunk",
+                 "-o", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    notes = [ln for ln in err if "note:" in ln]
+    assert len(notes) == 1 and "--role pelvsi=trunk" in notes[0] and "pelvis" in notes[0], err
+    assert read_recording(out).roles == ["sacrum", "right_thigh"]

@@ -129,7 +129,8 @@ def _read_file(p: Path) -> list[SensorFile]:
 
 
 def expand_sources(sources) -> list[Path]:
-    """Files named directly, and the recognised files of folders named."""
+    """Files named directly, and the recognised files of folders named (each file once, however
+    often it is named)."""
     files: list[Path] = []
     for s in sources:
         p = Path(s)
@@ -142,7 +143,10 @@ def expand_sources(sources) -> list[Path]:
             files.extend(found)
         else:
             files.append(p)
-    return files
+    once: dict[str, Path] = {}
+    for f in files:
+        once.setdefault(os.path.realpath(f), f)
+    return list(once.values())
 
 
 def _sensor_data(sf: SensorFile, role: str, t_host: np.ndarray) -> SensorData:
@@ -219,8 +223,12 @@ def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | N
     where = str(sources[0]) if len(sources) == 1 else f"{len(files)} files"
     notes, chosen = [], []
     seen: dict[str, SensorFile] = {}
+    keys_here: list[str] = []
+    keys_here_low: set[str] = set()
     for f in files:
         for sf in _read_file(f):
+            keys_here.append(sf.keys[0])
+            keys_here_low.update(k.lower() for k in sf.keys if k)
             role = role_for(roles, sf.keys, sf.names)
             if role is None or role == "skip":
                 why = "skipped by --role" if role == "skip" else "no role"
@@ -240,6 +248,14 @@ def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | N
                                     f"KEY=ROLE to map each sensor")
             seen[role] = sf
             chosen.append((role, sf))
+    for key, role in (roles or {}).items():  # a mistyped key would go unnoticed
+        if key.lower() not in keys_here_low:
+            note = (f"--role {key}={role} matches no sensor here (keys: "
+                    f"{', '.join(sorted(set(keys_here)))})")
+            if on_note is not None:
+                on_note(note)
+            else:
+                log.info(note)
     if not chosen:
         raise BadInputError(f"{where}: no sensor has a role (" + "; ".join(
             n.split(": ", 1)[0].replace("skipped ", "") for n in notes) +
