@@ -132,7 +132,8 @@ def intrinsics_for(sensor_ids: dict, profile) -> dict:
     if profile is not None:
         try:
             prof = profile.intrinsic_corrections()
-        except ValueError:
+        except ValueError as exc:
+            log.info("calibration profile: its intrinsic corrections are not used (%s)", exc)
             prof = {}
         pid = getattr(profile, "sensor_ids", {}) or {}
         prof = {r: c for r, c in prof.items()

@@ -48,6 +48,13 @@ def affine_rows(x, offset: np.ndarray, scale: np.ndarray | None = None) -> np.nd
     return out
 
 
+#: Range of each stored correction (what the estimators here can produce, with a wide margin:
+#: still periods are below 0.2 rad/s, scales within 1 ± 0.2; acc_recording allows the same offset
+#: and scale in a profile).
+INTRINSIC_LIMITS = {"gyr_bias_rad_s": (-1.0, 1.0), "acc_offset_m_s2": (-20.0, 20.0),
+                    "acc_scale": (0.5, 1.5)}
+
+
 @dataclass
 class IntrinsicCorrection:
     """Per-sensor intrinsic correction (see the module docstring for the model).
@@ -89,13 +96,16 @@ class IntrinsicCorrection:
         Raises
         ------
         ValueError
-            A field that is not three finite numbers.
+            A field that is not three finite numbers within :data:`INTRINSIC_LIMITS` (a file
+            is untrusted: a bias of 1e300 or a scale of 0 would wreck every angle).
         """
         out = {}
         for k, default in (("gyr_bias_rad_s", 0.0), ("acc_offset_m_s2", 0.0), ("acc_scale", 1.0)):
             v = np.asarray(d.get(k, [default] * 3), dtype=float)
-            if v.shape != (3,) or not np.all(np.isfinite(v)):
-                raise ValueError(f"intrinsic correction field {k!r} must be 3 finite numbers")
+            lo, hi = INTRINSIC_LIMITS[k]
+            if v.shape != (3,) or not np.all(np.isfinite(v)) or np.any(v < lo) or np.any(v > hi):
+                raise ValueError(f"intrinsic correction field {k!r} must be 3 finite numbers "
+                                 f"in {lo:g}..{hi:g}")
             out[k] = v
         return cls(meta=dict(d.get("meta", {})), **out)
 

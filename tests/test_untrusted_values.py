@@ -145,3 +145,32 @@ def test_real_sensor_ranges_are_measurements():
     assert implausible_sample(acc, gyr) is None
     gyr[2, 1] = 1e4
     assert implausible_sample(acc, gyr)[0] == 2
+
+
+def test_profile_intrinsics_beyond_any_sensor_are_not_used(rec, tmp_path, capsys):
+    # a gyro bias of 1e300 or an accelerometer scale of 0 in a profile (an untrusted file)
+    # gave wrong angles with exit 0, or RuntimeWarnings and a misleading refusal
+    from imu.intrinsics import IntrinsicCorrection, IntrinsicStore
+
+    prof = tmp_path / "p.json"
+    assert main(["calibrate", str(rec), "-o", str(prof)]) == 0
+    assert main(["angles", str(rec), "--calibration", str(prof), "-o",
+                 str(tmp_path / "ok.csv")]) == 0
+    good = json.loads(prof.read_text())
+    for field, value in (("gyr_bias_rad_s", [1e300, 0, 0]), ("acc_scale", [0, 0, 0])):
+        d = json.loads(json.dumps(good))
+        d["sensors"]["sacrum"]["intrinsics"][field] = value
+        with pytest.raises(ValueError, match=field):
+            IntrinsicCorrection.from_dict(d["sensors"]["sacrum"]["intrinsics"])
+        bad = tmp_path / f"{field}.json"
+        bad.write_text(json.dumps(d))
+        capsys.readouterr()
+        out = tmp_path / f"{field}.csv"
+        assert main(["angles", str(rec), "--calibration", str(bad), "-o", str(out)]) == 0
+        err = capsys.readouterr().err
+        assert "intrinsic corrections are not used" in err and "Warning" not in err, err
+        assert out.read_text() == (tmp_path / "ok.csv").read_text()
+    store = IntrinsicStore(tmp_path / "store")  # a stored correction out of range: none
+    store.root.mkdir(parents=True)
+    store.path("x").write_text(json.dumps({"gyr_bias_rad_s": [0, 0, 5.0]}))
+    assert store.get("x") is None
