@@ -583,8 +583,12 @@ def provenance(*, filter: str | None = None, settings=None, calibration: Calibra
            "rate_hz": rate_hz, "settings": s.as_dict(), "settings_source": s.source}
     if calibration is not None:
         out["calibration"] = calibration.provenance()
-    if session is not None:
-        out["session"] = {"source": session.source, "roles": session.roles}
+    if session is not None:  # which sensor had which role, and how vendor files were read
+        out["session"] = {"source": session.source, "roles": session.roles,
+                          "sensor_ids": {r: d.info.sensor_id for r, d in session.sensors.items()}}
+        for k in ("clock_alignment", "use_vendor_orientation"):
+            if (session.meta or {}).get(k):
+                out["session"][k] = session.meta[k]
     return out
 
 

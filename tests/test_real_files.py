@@ -190,3 +190,14 @@ def test_batch_takes_roles_and_gives_the_numbers_of_imu_analyze_on_an_xsens_fold
     assert got["sets"] == json.loads(json.dumps(api["sets"]))
     s = imu.load(OFFLINE, {"yao": "sacrum", "ydt": "right_thigh"}, align="start")
     assert s.meta.get("clock_alignment") == "start"
+
+
+def test_angles_provenance_names_each_roles_sensor_and_the_alignment(tmp_path, capsys):
+    # --role / --align decide the numbers: the provenance must say how they were used
+    s = tmp_path / "s.imu"
+    assert run(["import", XSENS, *XSENS_ROLES, "--align", "start", "-o", s], capsys)[0] == 0
+    assert run(["angles", s, "-o", tmp_path / "a.csv"], capsys)[0] == 0
+    prov = json.loads((tmp_path / "a.csv.json").read_text())["session"]
+    assert prov["sensor_ids"] == {"sacrum": "00B42279", "right_thigh": "00B4227C",
+                                  "left_thigh": "00B421EE"}
+    assert prov["clock_alignment"] == "start"
