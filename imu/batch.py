@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from imu.errors import BadInputError, ImuError
+from imu.output import valid_text
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +53,11 @@ def find_sessions(paths: Iterable[str | os.PathLike]) -> list[str]:
     """Sessions named by ``paths``, in order, without duplicates.
 
     A path that is a session (a recording or any other file, a CSV folder, a folder of
-    Movella DOT, Xsens MT or ``.sto`` files) is taken as it is; a folder that is none of these
-    is searched (sorted, at any depth) for recording files (``.imu`` or an imu recording by
-    content) and session folders. Files given directly are always taken, so a damaged one is
-    reported, not skipped.
+    Movella DOT or Xsens MT files: one file per sensor) is taken as it is; a folder that is none
+    of these (or a folder of Xsens files that also holds recordings) is searched (sorted, at any
+    depth) for recording files (``.imu`` or an imu recording by content), OpenSense ``.sto``
+    files (each one a whole session, e.g. exported next to its recording) and session folders.
+    Files given directly are always taken, so a damaged one is reported, not skipped.
 
     Raises
     ------
@@ -76,21 +78,33 @@ def find_sessions(paths: Iterable[str | os.PathLike]) -> list[str]:
         if s not in out:
             out.append(s)
 
+    def recording_file(f: Path) -> bool:
+        return f.is_file() and (f.suffix.lower() == ".imu" or is_recording(f))
+
+    def is_session_folder(d: Path) -> bool:
+        kind = describe_source(d)
+        if kind in ("csv_folder", "dot"):
+            return True
+        # Xsens MT: one file per sensor; .sto files are each a session (searched for)
+        return kind == "xsens" and not any(recording_file(f) for f in d.iterdir())
+
     def search(d: Path):
         for child in sorted(d.iterdir()):
             if child.is_dir():
-                if describe_source(child):  # a CSV folder or a folder of vendor files
+                if is_session_folder(child):
                     add(child)
                 else:
                     search(child)
-            elif child.is_file() and (child.suffix.lower() == ".imu" or is_recording(child)):
+            elif recording_file(child) or (child.is_file() and
+                                           child.suffix.lower() == ".sto" and
+                                           describe_source(child) == "sto"):
                 add(child)
 
     for raw in paths:
         p = Path(raw)
         if not p.exists():
             raise BadInputError(f"{p}: no such file or folder")
-        if p.is_file() or describe_source(p):
+        if p.is_file() or is_session_folder(p):
             add(p)
         else:
             before = hits[0]
@@ -168,7 +182,8 @@ def item_rows(session: str, json_name: str, result: dict) -> list[dict]:
     for k, s in enumerate(result.get("sets", []), 1):
         for key, kind in ITEM_KEYS.items():
             for item in s.get(key) or []:
-                row = {"session": session, "analysis_json": json_name, "set": k,
+                row = {"session": valid_text(session), "analysis_json": valid_text(json_name),
+                       "set": k,
                        "exercise": s.get("exercise"), "inferred": bool(s.get("inferred", False)),
                        "kind": kind, "index": None, "side": s.get("side")}
                 for f, v in item.items():
@@ -309,7 +324,7 @@ class BatchResult:
             w.writerow(["session", "error"])
             for s in self.sessions:
                 if s in self.failures:
-                    w.writerow([s, self.failures[s]])
+                    w.writerow([valid_text(s), valid_text(self.failures[s])])
             out.file(FAILURES_CSV).write_text(buf.getvalue(), encoding="utf-8")
             names.append(FAILURES_CSV)
             folder = out.commit()

@@ -399,6 +399,12 @@ def write_file(path: str | os.PathLike, data: str | bytes, *, what: str = "outpu
         raise
 
 
+def valid_text(text: str) -> str:
+    """``text`` as valid Unicode for a UTF-8 file: the bytes of a file name that are not UTF-8
+    (surrogates in Python's str) become ``\\udcff`` escapes instead of failing the write."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def make_private(path: str | os.PathLike) -> None:
     """Set owner-only mode on a file (0600) or folder (0700) the product created."""
     p = Path(path)

@@ -191,3 +191,37 @@ def test_vendor_export_folders_are_sessions_and_an_empty_named_folder_is_an_erro
     assert find_sessions([tmp_path]) == [str(mt)]  # found by searching too
     with pytest.raises(BadInputError, match="empty: no sessions found"):
         find_sessions([mt, tmp_path / "empty"])
+    # .sto files exported next to recordings: each is a session, the recordings are not hidden
+    both = tmp_path / "both"
+    both.mkdir()
+    (both / "a.imu").write_bytes(b"SQLite format 3\x00" + b"\x07" * 300)
+    sto = "\n".join(["DataRate=100.000000", "DataType=Quaternion", "version=3",
+                     "OpenSimVersion=4.5", "endheader", "time\tpelvis_imu",
+                     "0\t1,0,0,0", "0.01\t1,0,0,0"]) + "\n"
+    (both / "a.sto").write_text(sto)
+    (both / "b.sto").write_text(sto)
+    assert [p.rsplit("/", 1)[-1] for p in find_sessions([both])] == ["a.imu", "a.sto", "b.sto"]
+
+
+def test_file_names_that_are_not_utf8_reach_the_tables_and_report_escaped(cohort, tmp_path):
+    # a Linux file name may hold any bytes: writing the table (and the HTML report) failed
+    # with a UnicodeEncodeError traceback
+    import os
+    import shutil
+
+    from imu.cli import main
+
+    d = tmp_path / "in"
+    d.mkdir()
+    rec = d / os.fsdecode(b"h\xff.imu")
+    try:
+        shutil.copy(cohort / "a_hinge.imu", rec)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system takes no such name")
+    res = batch_analyze([d], engine="loop")
+    assert not res.failures
+    out = res.write(tmp_path / "out", parquet=False)
+    text = (tmp_path / "out" / TABLE_CSV).read_text(encoding="utf-8")
+    assert "h\\udcff.imu" in text and len(out) == 3
+    assert main(["analyze", str(rec), "--report", str(tmp_path / "r.html")]) == 0
+    assert "h\\udcff.imu" in (tmp_path / "r.html").read_text(encoding="utf-8")

@@ -112,8 +112,9 @@ def run(args) -> int:
                          "sensors": ", ".join(session.roles),
                          "calibration": used, "calibration method": method_text(last)})
             html = render_report(result, chain.angles_, meta, cal.quality_for_report())
+            from imu.output import valid_text
             with rep.open() as fh:
-                fh.write(html)
+                fh.write(valid_text(html))  # a file name that is not UTF-8 appears in it
     for line in (session_summary_lines(result) if args.json else quick_look_lines(result)):
         print(line)
     written = [p for p in (args.json, args.report) if p]
