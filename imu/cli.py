@@ -69,8 +69,20 @@ def build_parser(only: str | None = None) -> tuple[argparse.ArgumentParser, dict
     return parser, handlers
 
 
+def _tolerant_stdout() -> None:
+    """A file name that is not UTF-8 (surrogates in a str) printed to a strict UTF-8 stdout (a
+    UTF-8 locale other than C.UTF-8) raised UnicodeEncodeError: escape such characters instead."""
+    out = sys.stdout
+    if getattr(out, "errors", None) == "strict" and hasattr(out, "reconfigure"):
+        try:
+            out.reconfigure(errors="backslashreplace")
+        except (ValueError, OSError):  # pragma: no cover - a stream that cannot change
+            pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    _tolerant_stdout()
     if argv == ["--version"]:  # answered without importing any command (start-up < 0.1 s)
         from imu import __version__
 

@@ -135,3 +135,20 @@ def test_error_is_one_line_without_traceback_in_a_real_process(tmp_path):
 def test_import_into_a_missing_folder(tmp_path, capsys):
     one_line_error(["import", DOT / "DOT_sacrum_20240312_101502.csv", "-o",
                     tmp_path / "no" / "such" / "x.imu"], capsys, "folder does not exist")
+
+
+def test_a_file_name_that_is_not_utf8_prints_under_a_strict_utf8_locale(rec, tmp_path):
+    # a UTF-8 locale such as en_US.UTF-8 makes stdout strict: imu info crashed printing the name
+    import os
+    import shutil
+
+    p = tmp_path / os.fsdecode(b"rec\xff.imu")
+    try:
+        shutil.copy(rec, p)
+    except (OSError, UnicodeError):
+        pytest.skip("the file system takes no such name")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    r = subprocess.run([sys.executable, "-m", "imu", "info", os.fsencode(str(p))],
+                       capture_output=True, timeout=60, env=env)
+    assert r.returncode == 0, r.stderr.decode(errors="replace")
+    assert b"Traceback" not in r.stderr and b"rec\\udcff.imu" in r.stdout
