@@ -88,3 +88,96 @@ def test_a_held_up_sensor_clock_is_trusted_once_its_backlog_drained():
     assert settled_at is not None and settled_at - 100.5 < 1.5
     mapped = clock.to_session(s, s)
     assert np.max(np.abs(mapped - (s + 100.0))) < 1 / rate
+
+
+@pytest.mark.parametrize("role", ["left_thigh", "sacrum"])
+def test_a_rep_during_which_a_sensor_was_missing_is_marked_incomplete_the_others_unchanged(role):
+    """The sensor's link is down from 5 s to 8 s (its samples lost), inside the first rep
+    (truth: 4.0-7.0 s): that rep says which sensor was missing and for how long; the other
+    reps have no mark and the numbers of the run where nothing was missing."""
+    res = hinge_sim()
+    pipe = live_on(missing(res.session, role, 5.0, 8.0), sim_profile(res))
+    together = _together()
+    assert len(pipe.reps) == len(together.reps) == 4
+    first, others = pipe.reps[0], pipe.reps[1:]
+    assert 1.5 <= first["missing_sensors"][role] <= 3.1 and list(first["missing_sensors"]) == [role]
+    assert first["incomplete"].startswith(role.replace("_", " ") + " sensor missing for")
+    for rep, (t0, peak0) in zip(others, _rel(together, together.reps[1:])):
+        assert "incomplete" not in rep
+        assert abs(rep["start_s"] - pipe.t_first_s - t0) < 0.02
+        assert abs(rep[PEAK] - peak0) < 0.15
+
+
+def test_every_rep_is_complete_when_no_sensor_is_missing():
+    assert not any("incomplete" in r for r in _together().reps)
+
+
+def test_the_rep_list_marks_an_incomplete_rep_and_says_why():
+    from imu.gui.views.exercises import VIEWS
+
+    num = VIEWS["hinge"].columns[0]
+    rep = {"set_index": 1, "index": 2, "incomplete": "left thigh sensor missing for 2.2 s of it"}
+    assert num.text(rep) == "1·2 incomplete"
+    assert num.tooltip(rep) == "incomplete: left thigh sensor missing for 2.2 s of it"
+    assert num.text({"set_index": 1, "index": 3}) == "1·3" and num.tooltip({"index": 3}) == ""
+
+
+def _calibrating(session):
+    import math
+
+    from imu.calibration import calibrate_session
+    from imu.live.pipeline import LivePipeline
+    from imu.sources.replay import ReplaySource
+
+    pipe = LivePipeline(ReplaySource(session, speed=math.inf), calibrator=calibrate_session)
+    pipe.run_blocking()
+    return pipe
+
+
+def test_a_sensor_connecting_2_s_into_the_calibration_protocol_still_calibrates_and_scores():
+    """The calibration protocol begins with 5 s of standing: a sensor missing its first 2 s
+    leaves enough; the calibration completes and every rep and hold of the truth is found."""
+    from live_helpers import live_run, sim, truth_reps
+
+    together, _ = live_run()
+    pipe = _calibrating(missing(sim().session, "left_thigh", -1.0, 2.0))
+    reps, holds = truth_reps()
+    assert pipe.calibration.state == "ok"
+    assert len(pipe.reps) == len(reps) == len(together.reps)
+    assert len(pipe.holds) == len(holds) == len(together.holds)
+    for a, b in zip(pipe.reps, together.reps):
+        assert abs(a[PEAK] - b[PEAK]) < 0.3
+    for a, b in zip(pipe.holds, together.holds):
+        assert abs(a["pelvic_drop_mean_deg"] - b["pelvic_drop_mean_deg"]) < 0.3
+
+
+def test_a_calibration_refused_because_a_sensor_missed_the_protocol_says_so():
+    from live_helpers import sim
+
+    pipe = _calibrating(missing(sim().session, "left_thigh", -1.0, 10.0))
+    assert pipe.calibration.state == "refused"
+    assert pipe.calibration.message.endswith(
+        "(the left thigh sensor sent nothing for 10 s of the protocol)")
+
+
+def test_a_held_up_sensor_loses_nothing_from_the_recording(tmp_path):
+    """Its blocks wait for its clock only on the way to the angles: the recording gets every
+    sample as it arrives, exactly."""
+    import math
+
+    from imu.live.pipeline import LivePipeline
+    from imu.session.store import RecordingWriter, read_recording
+    from imu.sources.replay import ReplaySource
+
+    res = hinge_sim()
+    session = held_up(res.session, "left_thigh", 2.0)
+    writer = RecordingWriter(tmp_path / "late.imu")
+    pipe = LivePipeline(ReplaySource(session, speed=math.inf), writer=writer,
+                        profile=sim_profile(res))
+    pipe.run_blocking()
+    writer.close()
+    rec = read_recording(tmp_path / "late.imu")
+    for role, d in session.sensors.items():
+        got = rec.sensors[role]
+        assert np.array_equal(got.seq, d.seq) and np.array_equal(got.t_sensor_s, d.t_sensor_s)
+        assert np.array_equal(got.t_host_s, d.t_host_s) and np.array_equal(got.acc, d.acc)

@@ -96,7 +96,17 @@ def item_number(item: dict) -> str:
     return f"{s}·{i if i is not None else '?'}"
 
 
-_NUM = Column("#", item_number)
+def numbered(item: dict) -> str:
+    """The list's ``#`` cell: :func:`item_number`, and ``incomplete`` for a rep or hold during
+    which a sensor was missing (:mod:`imu.live.analysis`; the tooltip says which)."""
+    return item_number(item) + (" incomplete" if item.get("incomplete") else "")
+
+
+def numbered_tooltip(item: dict) -> str:
+    return f"incomplete: {item['incomplete']}" if item.get("incomplete") else ""
+
+
+_NUM = Column("#", numbered, tooltip=numbered_tooltip)
 _SCORE = Column("score", lambda r: _num(r.get("score")), coloured=True)
 _FAULTS = Column("faults", faults_text, coloured=True, tooltip=faults_tooltip, wide=True)
 

@@ -5,6 +5,12 @@ settings, bands and signs) that ``imu analyze`` runs, made by :meth:`imu.chain.A
 Events (set start/end, calibration phase) are applied in time order with the rows: an event at
 ``t`` takes effect before the first row at or after ``t``, whenever either arrives, so a set
 holds exactly the rows ``start_s <= t < end_s``, as in the batch analysis.
+
+A sensor missing for a while (not connected yet, or its link down) leaves its columns empty
+(NaN) in the rows, and a missing sacrum leaves no rows (they follow its samples). A rep or hold
+during which a sensor was missing for at least :data:`MISSING_MIN_S` is marked ``incomplete``
+(why, in words) with ``missing_sensors`` (role → seconds), and :attr:`LiveAnalysis.message`
+says so for the dashboard; the other reps are untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +22,28 @@ import numpy as np
 
 from imu.errors import ImuError
 from imu.types import AngleTable, Event
+
+#: a sensor missing at least this long inside a rep or hold makes it incomplete, seconds (a
+#: few dropped notifications, bridged by the fusion, do not)
+MISSING_MIN_S = 0.25
+
+#: missing-sensor stretches older than this are forgotten, seconds
+_MISSING_KEEP_S = 600.0
+
+
+def column_role(column: str) -> str | None:
+    """The sensor whose samples an angle column needs besides the sacrum's (the sacrum for the
+    pelvis columns; None for a column of no sensor)."""
+    if column.startswith("pelvis_"):
+        return "sacrum"
+    if column.startswith("lumbar_"):
+        return "trunk"
+    side = column.split("_", 1)[0]
+    return f"{side}_thigh" if side in ("right", "left") else None
+
+
+def _sensor_words(role: str) -> str:
+    return role.replace("_", " ") + " sensor"
 
 
 class LiveAnalysis:
@@ -38,7 +66,10 @@ class LiveAnalysis:
     live_state : dict
         What the dashboard shows about the set under way (``pelvic_drop_deg`` on one leg…).
     message : str
-        The last problem (a set that cannot be analysed), empty if none.
+        The last problem (a set that cannot be analysed, a sensor missing), empty if none.
+    missing : list of tuple
+        ``(role, t0_s, t1_s)``: stretches (at least :data:`MISSING_MIN_S`) when a sensor was
+        missing from the rows, session clock.
     """
 
     def __init__(self, columns, settings=None):
@@ -57,6 +88,14 @@ class LiveAnalysis:
         self.live_state: dict = {}
         self.message = ""
         self.errors: list[str] = []
+        self.missing: list[tuple[str, float, float]] = []
+        self._gone: dict[str, float] = {}     # role -> since when it is missing (under way)
+        self._t_row: float | None = None      # the last row's time
+        self._roles: dict[str, list[str]] = {}
+        for c in self.columns:
+            r = column_role(c)
+            if r is not None:
+                self._roles.setdefault(r, []).append(c)
 
     # ------------------------------------------------------------------------------ input --
     def event(self, ev: Event) -> None:
@@ -75,8 +114,11 @@ class LiveAnalysis:
         vals = [np.asarray(table.columns[c], float) for c in names]
         conf_names = list(table.confidence or {})
         conf_vals = [np.asarray(table.confidence[c], float) for c in conf_names]
+        absent = {r: ~np.isfinite(np.column_stack([table.columns[c] for c in cols])).any(axis=1)
+                  for r, cols in self._roles.items() if all(c in table.columns for c in cols)}
         for k in range(n):
             t = float(table.time_s[k])
+            self._track_missing(t, {r: bool(v[k]) for r, v in absent.items()})
             self._apply_events(t)
             row = {c: float(v[k]) for c, v in zip(names, vals)}
             conf = {c: float(v[k]) for c, v in zip(conf_names, conf_vals)} if conf_names else None
@@ -125,6 +167,41 @@ class LiveAnalysis:
                 return {"exercise": ev.exercise, "side": ev.side, "start_s": t}
         return None
 
+    # -------------------------------------------------------------------- missing sensors --
+    def _track_missing(self, t: float, absent: dict[str, bool]) -> None:
+        """Note which sensors the row at ``t`` lacks (a whole role's columns NaN; no rows for
+        a while: the sacrum)."""
+        if self._t_row is not None and t - self._t_row >= MISSING_MIN_S:
+            self._gone_for("sacrum", self._t_row, t)
+        for r, nan in absent.items():
+            if nan:
+                self._gone.setdefault(r, t)
+            elif r in self._gone:
+                self._gone_for(r, self._gone.pop(r), t)
+        self._t_row = t
+
+    def _gone_for(self, role: str, t0: float, t1: float) -> None:
+        if t1 - t0 < MISSING_MIN_S:
+            return
+        self.missing.append((role, t0, t1))
+        while self.missing and self.missing[0][2] < t1 - _MISSING_KEEP_S:
+            self.missing.pop(0)
+        if self.analyzer.detector is not None:
+            self.message = (f"{_sensor_words(role)} was missing for {t1 - t0:.1f} s: a rep or "
+                            "hold meanwhile is incomplete or missed")
+
+    def missing_in(self, t0: float, t1: float) -> dict[str, float]:
+        """Role → seconds it was missing (at least :data:`MISSING_MIN_S`) from ``t0`` to
+        ``t1`` (seconds, session clock), as far as the rows so far tell."""
+        out: dict[str, float] = {}
+        now = self._t_row if self._t_row is not None else t1
+        spans = list(self.missing) + [(r, a, now) for r, a in self._gone.items()]
+        for r, a, b in spans:
+            d = min(b, t1) - max(a, t0)
+            if d > 0:
+                out[r] = out.get(r, 0.0) + d
+        return {r: round(d, 2) for r, d in out.items() if d >= MISSING_MIN_S}
+
     # ---------------------------------------------------------------------------- routing --
     def _apply_events(self, t: float) -> None:
         while self._pending and self._pending[0][0] <= t:
@@ -164,6 +241,13 @@ class LiveAnalysis:
         side = res.get("side") if res is not None else w.side
         out = {**item, "exercise": exercise, "set_index": len(self.sets) + 1}
         out.setdefault("side", side)
+        if item.get("start_s") is not None and item.get("end_s") is not None:
+            gone = self.missing_in(float(item["start_s"]), float(item["end_s"]))
+            if gone:
+                out["missing_sensors"] = gone
+                out["incomplete"] = "; ".join(f"{_sensor_words(r)} missing for {d:.1f} s of it"
+                                              for r, d in gone.items())
+                self.message = f"{exercise.replace('_', ' ')}: incomplete ({out['incomplete']})"
         det_kind = (self.analyzer.detector.kind if self.analyzer.detector is not None
                     else next((k for k in ("holds", "strides") if res is not None and k in res),
                               "reps"))

@@ -66,6 +66,24 @@ def _profile_quality(profile) -> dict:
     return dict(q) if isinstance(q, dict) else {}
 
 
+def _missed_protocol(session: Session, min_s: float = 1.0) -> str:
+    """Which sensors missed part of a calibration window (connected late, or their link was
+    down for ``min_s`` or more of it), in words; empty if none did."""
+    ev = {e.kind: e.t_s for e in session.events}
+    t0, t1 = ev.get("calibration_start"), ev.get("calibration_end")
+    if t0 is None or t1 is None:
+        return ""
+    out = []
+    for role, d in session.sensors.items():
+        t = np.asarray(d.t_host_s, dtype=float)
+        t = np.concatenate([[t0], t[(t >= t0) & (t <= t1)], [t1]])
+        lost = float(np.sum(np.where(np.diff(t) >= min_s, np.diff(t), 0.0)))
+        if lost >= min_s:
+            out.append(f"the {role.replace('_', ' ')} sensor sent nothing for {lost:.0f} s of "
+                       "the protocol")
+    return "; ".join(out)
+
+
 class _RawHistory:
     """The last ``keep_s`` seconds of raw blocks per role (for calibration and warm-up)."""
 
@@ -562,6 +580,9 @@ class LivePipeline:
             if auto:
                 return      # keep trying with more data
             msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
+            short = _missed_protocol(session)
+            if short:
+                msg = f"{msg} ({short})"
             with self._lock:
                 self._calib = replace(self._calib, state="refused", message=msg,
                                       quality=dict(getattr(err, "quality", None) or {}))
