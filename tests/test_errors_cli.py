@@ -152,3 +152,14 @@ def test_a_file_name_that_is_not_utf8_prints_under_a_strict_utf8_locale(rec, tmp
                        capture_output=True, timeout=60, env=env)
     assert r.returncode == 0, r.stderr.decode(errors="replace")
     assert b"Traceback" not in r.stderr and b"rec\\udcff.imu" in r.stdout
+
+
+def test_export_options_that_do_nothing_for_the_format_are_refused(rec, tmp_path, capsys):
+    # --rate 50 with the CSV folder wrote the raw samples, not a 50 Hz table, without a word
+    for argv, opt in ((["--format", "csv", "--rate", "50", "-o", tmp_path / "c"], "--rate"),
+                      (["--format", "csv", "--causal", "-o", tmp_path / "c"], "--causal"),
+                      (["--format", "mot", "--max-gap-s", "2", "-o", tmp_path / "a.mot"],
+                       "--max-gap-s")):
+        line = one_line_error(["export", rec, *argv], capsys, opt, "does nothing")
+        assert argv[1] in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.imu"]

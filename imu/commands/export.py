@@ -116,5 +116,14 @@ def run(args) -> int:
         raise BadInputError(f"--max-gap-s {args.max_gap_s:g}: give 0..60 seconds")
     if args.uncalibrated and (fmt != "sto" or args.calibration):
         raise BadInputError("--uncalibrated goes with --format sto and without --calibration")
+    from imu.session.sto import MAX_GAP_S
+    both = ("sto", "mot")
+    unused = [o for o, given, formats in (
+        ("--calibration", args.calibration, both), ("--filter", args.filter, both),
+        ("--causal", args.causal, both), ("--rate", args.rate is not None, both),
+        ("--max-gap-s", args.max_gap_s != MAX_GAP_S, ("sto",))) if given and fmt not in formats]
+    if unused:  # the CSV folder holds the raw samples: an option ignored would mislead
+        raise BadInputError(f"{unused[0]} does nothing with --format {fmt} (it goes with "
+                            f"{'--format sto' if unused[0] == '--max-gap-s' else 'sto and mot'})")
     session = load_from_args(args)
     return EXPORTERS[fmt](session, args)
