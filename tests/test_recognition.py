@@ -196,3 +196,22 @@ def test_sitting_is_recognised_and_never_a_set():
     assert labels == ["standing", "sitting", "standing"]
     res = analyze_angles(tab, [])
     assert res["sets"] == [] and "sets_not_analysed" not in res
+
+
+def test_one_leg_sets_with_only_the_stance_thigh_worn_are_not_flagged(sim, table):
+    # a session with the right thigh only: standing on the right leg was flagged "looks like
+    # standing still" and the right hip airplane "looks like a hip hinge" (the lifted leg, the
+    # main evidence, wears no sensor)
+    right = AngleTable(table.time_s, {c: v for c, v in table.columns.items()
+                                      if not c.startswith("left_")})
+    res = analyze_angles(right, sim.session.events)
+    one_leg = [s for s in res["sets"] if s["exercise"] in ("single_leg_stance", "hip_airplane")]
+    assert {s.get("side") for s in one_leg} == {"right", "left"}
+    assert not any(s.get("label_mismatch") for s in one_leg), [s.get("warning") for s in one_leg]
+    # a real mislabel is still flagged with one thigh: a hinge recorded as right-leg stance
+    events = list(sim.session.events)
+    k = next(i for i, e in enumerate(events) if e.kind == "set_start" and e.exercise == "hinge")
+    events[k] = replace(events[k], exercise="single_leg_stance", side="left")
+    flagged = [s for s in analyze_angles(right, events)["sets"] if s.get("label_mismatch")]
+    assert len(flagged) == 1  # (one thigh cannot tell a hinge from a one-leg hinge)
+    assert flagged[0]["recognised"]["exercise"] in ("hinge", "single_leg_hinge")

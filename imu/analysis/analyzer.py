@@ -178,7 +178,9 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
         if w.source == "inferred":
             res["confidence"] = round(w.confidence, 2)
         else:
-            res.update(check_label(w.exercise, w.side, w.start_s, w.end_s, segments))
+            res.update(check_label(w.exercise, w.side, w.start_s, w.end_s, segments,
+                                   sides=[c.split("_")[0] for c in angles.columns
+                                          if c.endswith("_hip_flexion")]))
         if cal is not None:
             res["calibration"] = cals[cal].name
         sets.append(res)
@@ -430,9 +432,10 @@ class LiveAnalyzer:
                    "recognised": recognised})
         if cur is not None:  # a set under way that disagrees with the movement is flagged
             from imu.analysis.recognition import check_label
-            st.update({k: v for k, v in check_label(self.window.exercise, self.window.side,
-                                                    self.window.start_s, self._t_last,
-                                                    [cur]).items() if k != "recognised"})
+            st.update({k: v for k, v in check_label(
+                self.window.exercise, self.window.side, self.window.start_s, self._t_last, [cur],
+                sides=[c.split("_")[0] for c in self.columns if c.endswith("_hip_flexion")]
+            ).items() if k != "recognised"})
         return st
 
     def _open(self, w: SetWindow) -> None:

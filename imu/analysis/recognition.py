@@ -488,14 +488,21 @@ WORDS = {"hinge": "a hip hinge", "squat": "a squat", "single_leg_stance": "singl
          "standing": "standing still", "sitting": "sitting"}
 
 
+#: exercises on one leg whose main evidence is the lifted (free) leg's thigh
+ONE_LEG = ("single_leg_stance", "hip_airplane", "single_leg_hinge", "ir_hinge")
+
+
 def check_label(exercise: str, side: str | None, start_s: float, end_s: float,
-                segments: list[Segment], min_confidence: float = 0.5) -> dict:
+                segments: list[Segment], min_confidence: float = 0.5,
+                sides: list[str] | None = None) -> dict:
     """What the person was recognised doing during a recorded set, and whether it disagrees.
 
     Returns the set's extra JSON fields: ``recognised`` (``exercise``, ``side``,
     ``confidence``) and, when the recognised exercise (or stance side) differs from the
     recorded one with at least ``min_confidence``, ``label_mismatch: true`` and a ``warning``
-    in plain words (for the dashboard and the report).
+    in plain words (for the dashboard and the report). ``sides``: the instrumented thighs
+    (``right``/``left``); with the stance thigh alone a one-leg exercise is not judged (the
+    lifted leg, its main evidence, is not seen).
     """
     best, ov = None, 0.0
     for g in segments:
@@ -513,6 +520,8 @@ def check_label(exercise: str, side: str | None, start_s: float, end_s: float,
     one_thigh = best is not None and "lr_corr" not in best.features
     if exercise in ("single_leg_hinge", "ir_hinge") and rec["exercise"] == "hinge" and one_thigh:
         return out  # with the stance thigh only, a one-leg hinge looks like a hinge: no evidence
+    if exercise in ONE_LEG and side and sides is not None and list(sides) == [side]:
+        return out  # the stance thigh alone: a lifted leg nobody wears a sensor on is unseen
     if rec["exercise"] != exercise:
         out["label_mismatch"] = True
         out["warning"] = (f"recorded as {what}, but the movement looks like "
