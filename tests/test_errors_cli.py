@@ -163,3 +163,16 @@ def test_export_options_that_do_nothing_for_the_format_are_refused(rec, tmp_path
         line = one_line_error(["export", rec, *argv], capsys, opt, "does nothing")
         assert argv[1] in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.imu"]
+
+
+def test_sto_export_of_sensors_with_one_sample_each_is_one_line(tmp_path, capsys):
+    # a DOT export of one row imports as a one-sample recording: its .sto export raised
+    # IndexError in the fusion of no sensor
+    src = tmp_path / "dot.csv"
+    src.write_text("DeviceTag:,sacrum\nPacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,"
+                   "Gyr_Y,Gyr_Z\n1,1000000,0,0,9.81,0,0,0\n")
+    rec = tmp_path / "one.imu"
+    assert main(["import", str(src), "-o", str(rec)]) == 0
+    one_line_error(["export", rec, "--uncalibrated", "-o", tmp_path / "a.sto"], capsys,
+                   "one.imu", "two samples")
+    assert not (tmp_path / "a.sto").exists()

@@ -59,11 +59,16 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
         Role → (N, 4) ``q_ES`` (``w, x, y, z``), NaN in gaps.
     rate_hz : float
     """
+    from imu.errors import BadInputError
     from imu.kinematics.pipeline import DEFAULT_FILTER, fuse_session
 
     roles = [r for r in STO_COLUMNS if r in session.sensors and len(session.sensors[r]) > 1]
     if alignment is not None:
         roles = [r for r in roles if r in alignment.R_BS]
+    if not roles:  # (a fusion of no sensor ended in an IndexError)
+        raise BadInputError(f"{session.source or 'session'}: no sensor has two samples or more "
+                            "to give an orientation" + (" with this calibration profile"
+                                                        if alignment is not None else ""))
     restarts: dict = {}
     time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
                                                  intrinsics=intrinsics, rate_hz=rate_hz,
