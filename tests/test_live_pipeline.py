@@ -199,3 +199,62 @@ def test_angle_rows_come_as_soon_as_the_sensor_they_wait_for_delivers():
         nxt[r] += 5
         emitted.append(out is not None and len(out.time_s) > 0)
     assert all(emitted)                           # each such block completed rows at once
+
+
+def test_a_backlog_of_blocks_gives_one_batch_of_the_same_rows():
+    """Blocks pushed with ``defer`` (more were already waiting: the pipeline fell behind) hand
+    their rows out with the next block pushed without it, in one batch: the same rows with the
+    same numbers as block by block, none lost or held back beyond the backlog."""
+    from imu.chain import simulator_profile
+    from imu.live.angles import LiveAngleStage
+    from imu.types import SampleBlock
+
+    res = sim()
+
+    class Src:
+        def simulate(self):
+            return res
+
+    alignment = simulator_profile(Src()).alignment()
+    rates = {r: d.info.rate_hz for r, d in res.session.sensors.items()}
+    roles = list(res.session.sensors)
+    blocks = []                    # staggered 5-sample blocks of every sensor, in time order
+    for k, r in enumerate(roles):
+        d = res.session.sensors[r]
+        for i0 in range(k, min(len(d.acc), 3000) - 5, 5):
+            sl = slice(i0, i0 + 5)
+            blocks.append((float(d.t_sensor_s[i0 + 4]), k, SampleBlock(
+                d.info.sensor_id, d.seq[sl], d.t_sensor_s[sl], d.t_sensor_s[sl],
+                d.acc[sl], d.gyr[sl])))
+    blocks.sort(key=lambda b: b[:2])
+    role_of = {d.info.sensor_id: r for r, d in res.session.sensors.items()}
+
+    def run(backlog):
+        stage = LiveAngleStage(alignment, rates)
+        batches, count = [], []           # count: rows out after each block
+        for i, (_, _, blk) in enumerate(blocks):
+            out = stage.push(role_of[blk.sensor_id], blk, defer=backlog(i))
+            if out is not None and len(out.time_s):
+                batches.append(out)
+            count.append(sum(len(b.time_s) for b in batches))
+        return batches, np.array(count)
+
+    one_by_one, n_a = run(lambda i: False)
+    # backlogs of 6 blocks now and then (a busy machine): blocks 7..12, 28..33, ...
+    deferred = lambda i: (i // 7) % 3 == 1 and i % 7 != 6  # noqa: E731
+    behind, n_b = run(deferred)
+    assert 0 < len(behind) < len(one_by_one)
+    t_a = np.concatenate([b.time_s for b in one_by_one])
+    t_b = np.concatenate([b.time_s for b in behind])
+    assert len(t_a) > 1000 and np.array_equal(t_a, t_b)
+    for c in one_by_one[0].columns:
+        a = np.concatenate([b.columns[c] for b in one_by_one])
+        b = np.concatenate([b.columns[c] for b in behind])
+        np.testing.assert_allclose(b, a, rtol=0, atol=1e-9, equal_nan=True)
+    # deferred blocks hand out nothing; the block ending a backlog hands out every row
+    # completed by then (as many as block by block, or more)
+    d = np.array([deferred(i) for i in range(len(blocks))])
+    d[0] = False
+    assert (n_b[d] == n_b[np.flatnonzero(d) - 1]).all() and (n_b[d] < n_a[d]).any()
+    ends = np.flatnonzero(d[:-1] & ~d[1:]) + 1
+    assert len(ends) > 30 and (n_b[ends] >= n_a[ends]).all()

@@ -206,6 +206,7 @@ class LivePipeline:
         self._finished = False
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._backlog = False         # more blocks are waiting: rows go out with the last
         self.rows_out = 0
         self.samples_in = 0
         #: role → samples received (and written) from that sensor
@@ -271,7 +272,17 @@ class LivePipeline:
                     blk = task.result()
                 except StopAsyncIteration:
                     break
-                self.feed(blk)
+                # is the next block already waiting (the pipeline fell behind: a busy
+                # machine)? Then this block's rows go out with the last block of the backlog:
+                # one batch of rows instead of one per block, so a backlog costs less to
+                # catch up on (the same rows and numbers, as each block is still fused at once)
+                pending = asyncio.ensure_future(it.__anext__())
+                await asyncio.wait({pending}, timeout=0)
+                self._backlog = pending.done() and pending.exception() is None
+                try:
+                    self.feed(blk)
+                finally:
+                    self._backlog = False
                 self._drain_source_events()
                 if seconds is not None and self._t_first_s is not None \
                         and self._t_now_s - self._t_first_s >= seconds:
@@ -371,7 +382,7 @@ class LivePipeline:
 
     def _push_angles(self, role: str, blk: SampleBlock) -> None:
         """Hand a block to the angle stage; route the rows it completes."""
-        table = self._angles.push(role, blk)
+        table = self._angles.push(role, blk, defer=self._backlog)
         if table is not None:
             self._route_rows(table)
 
