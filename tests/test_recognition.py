@@ -215,3 +215,16 @@ def test_one_leg_sets_with_only_the_stance_thigh_worn_are_not_flagged(sim, table
     flagged = [s for s in analyze_angles(right, events)["sets"] if s.get("label_mismatch")]
     assert len(flagged) == 1  # (one thigh cannot tell a hinge from a one-leg hinge)
     assert flagged[0]["recognised"]["exercise"] in ("hinge", "single_leg_hinge")
+
+
+def test_a_session_of_quiet_standing_only_gives_a_json_analysis(tmp_path):
+    # no bout at all: the one 'standing' segment started at -inf and imu analyze --json failed
+    # with "Out of range float values are not JSON compliant"
+    t = np.arange(0, 20, 0.02) + 3.0
+    cols = {c: np.zeros_like(t) for c in ("pelvis_tilt", "pelvis_obliquity", "pelvis_rotation",
+                                           "right_hip_flexion", "right_hip_adduction",
+                                           "right_hip_rotation", "right_thigh_inclination")}
+    res = analyze_angles(AngleTable(t, cols), [])
+    json.dumps(res, allow_nan=False)
+    assert [(g["label"], g["start_s"], g["end_s"]) for g in res["recognised"]] == [
+        ("standing", 3.0, round(float(t[-1]), 3))]

@@ -352,8 +352,10 @@ class ExerciseRecognizer:
     def finish(self) -> list[Segment]:
         """End of the data: closes the bout under way and the last quiet stretch."""
         closed = self._close_bout() if self._bout_start is not None else []
-        if self._t_last > self._prev_end + 0.5:
-            closed.append(self._quiet(self._prev_end, self._t_last))
+        if self._t_last > self._prev_end + 0.5:  # (no bout at all: from the first row, not
+            # from -inf, which no JSON can hold)
+            q0 = self._prev_end if math.isfinite(self._prev_end) else self._first_t()
+            closed.append(self._quiet(q0, self._t_last))
         self.segments += [s for s in closed if s not in self.segments]
         return closed
 
