@@ -198,3 +198,17 @@ def test_a_hold_during_which_the_sacrum_was_missing_is_marked_incomplete_the_oth
         assert "incomplete" not in pipe.holds[k]
         assert abs(pipe.holds[k]["pelvic_drop_mean_deg"]
                    - together.holds[k]["pelvic_drop_mean_deg"]) < 0.02
+
+
+def test_a_clock_refit_that_moves_a_sensor_back_never_steps_its_samples_back():
+    """A refit finding the sensor's offset 15 ms earlier (at 200 Hz, three sample periods):
+    the fused times keep increasing (a fusion filter restarts on a step back) and reach the new
+    model's within a few samples."""
+    from imu.live.clock import increasing
+
+    s = np.arange(20) / 200.0
+    before = increasing(s[:10], s[:10] + 100.015, None)
+    after = increasing(s[10:], s[10:] + 100.0, (s[9], before[-1]))
+    t = np.concatenate([before, after])
+    assert np.all(np.diff(t) >= 0.5 / 200.0 - 1e-12)
+    assert np.allclose(after[6:], s[16:] + 100.0) and np.allclose(before, s[:10] + 100.015)

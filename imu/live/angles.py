@@ -84,6 +84,7 @@ class LiveAngleStage:
         self._since: set = set()                  # roles that delivered since the last batch
         self._latest: dict = {}                   # role -> its newest sample time, s
         self._held: dict = {}                     # role -> blocks waiting for its clock
+        self._fused: dict = {}                    # role -> (sensor, session) time fused last
         self._owed = False                        # a deferred block completed rows
 
     def times(self, role: str, blk) -> np.ndarray:
@@ -118,7 +119,7 @@ class LiveAngleStage:
             self._release(role)
             t_s = np.zeros(0)
         else:
-            self.angles.push(role, t_s, blk.acc, blk.gyr)
+            t_s = self._fuse(role, blk, t_s)
         self._since.add(role)
         # a row is complete once every sensor has a sample at or after it: the rows can move
         # on only when the sensor with the oldest newest sample delivers (the others' later
@@ -145,10 +146,20 @@ class LiveAngleStage:
         """Fuse the blocks of ``role`` that waited for its clock, with its newest model."""
         clock = self._clocks[role]
         for b in self._held.pop(role, []):
-            t = clock.to_session(b.t_sensor_s, b.t_host_s)
-            self.angles.push(role, t, b.acc, b.gyr)
+            t = self._fuse(role, b, clock.to_session(b.t_sensor_s, b.t_host_s))
             if len(t):
                 self._latest[role] = max(self._latest.get(role, -np.inf), float(t[-1]))
+
+    def _fuse(self, role: str, blk, t_s: np.ndarray) -> np.ndarray:
+        """Fuse a block of ``role`` at session times ``t_s`` (never stepping back from the
+        samples fused before: :func:`imu.live.clock.increasing`); returns the times used."""
+        from imu.live.clock import increasing
+
+        t_s = increasing(blk.t_sensor_s, t_s, self._fused.get(role))
+        if len(t_s):
+            self._fused[role] = (float(blk.t_sensor_s[-1]), float(t_s[-1]))
+        self.angles.push(role, t_s, blk.acc, blk.gyr)
+        return t_s
 
     def flush(self, final: bool = False) -> AngleTable:
         """The rows completed by the blocks pushed so far (possibly none); ``final``: the

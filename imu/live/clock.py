@@ -25,6 +25,25 @@ import numpy as np
 from imu.timing import ClockModel
 
 
+def increasing(t_sensor_s: np.ndarray, t_s: np.ndarray, prev: tuple[float, float] | None
+               ) -> np.ndarray:
+    """Session times ``t_s`` (s) of one sensor's samples made to advance by at least half
+    their sensor-time step from sample to sample, continuing from ``prev`` (the last sample
+    fused before: its sensor and session time). A refit that moved the clock model back eases
+    in over a few samples instead of stepping back (a fusion filter restarts on a step back).
+    Non-finite sensor times: ``t_s`` unchanged."""
+    s = np.asarray(t_sensor_s, dtype=float).reshape(-1)
+    t = np.asarray(t_s, dtype=float).reshape(-1)
+    if not len(t) or not np.all(np.isfinite(s)):
+        return t
+    u = t - 0.5 * s
+    if prev is not None and np.isfinite(prev[0]) and s[0] > prev[0]:
+        u = np.maximum.accumulate(np.concatenate([[prev[1] - 0.5 * prev[0]], u]))[1:]
+    else:
+        u = np.maximum.accumulate(u)
+    return u + 0.5 * s
+
+
 class StreamingClock:
     """Sensor time → session time, one sensor, causal.
 
