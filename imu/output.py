@@ -350,14 +350,25 @@ class Outputs:
         self._items: list = []
 
     def file(self, path, *, what: str = "output", recording: bool = False) -> Output:
+        self._distinct(path, what)
         o = Output(path, what=what, force=self.force, recording=recording)
         self._items.append(o)
         return o
 
     def folder(self, path, *, what: str = "folder", names=None) -> FolderOutput:
+        self._distinct(path, what)
         o = FolderOutput(path, what=what, force=self.force, names=names)
         self._items.append(o)
         return o
+
+    def _distinct(self, path, what: str) -> None:
+        """One path for two outputs: the second commit would fail after the first was made
+        (or replace it with --force): refused before any work."""
+        here = os.path.realpath(path)
+        for o in self._items:
+            if os.path.realpath(o.path) == here:
+                raise BadInputError(f"{path}: given for both the {o.what} and the {what}; give "
+                                    "each output its own path")
 
     def commit(self) -> None:
         items, self._items = self._items, []

@@ -287,3 +287,18 @@ def test_csv_folder_never_removes_a_recording_named_like_a_role_file(tmp_path, c
     assert "is a recording" in capsys.readouterr().err
     assert victim.read_bytes() == (tmp_path / "r.imu").read_bytes()
     assert [p.name for p in d.iterdir()] == ["left_thigh.csv"]
+
+
+def test_one_path_for_two_outputs_of_a_command_is_refused_before_any_work(tmp_path, capsys):
+    # imu analyze --json X --report X did the work, committed the JSON, then failed on the
+    # report (exit 2 with the JSON left there), or with --force replaced one by the other
+    rec = tmp_path / "r.imu"
+    assert main(["simulate", "--exercise", "hinge", "--reps", "1", "--sides", "right",
+                 "--no-errors", "--quiet", "-o", str(rec)]) == 0
+    capsys.readouterr()
+    for extra in ([], ["--force"]):
+        assert main(["analyze", str(rec), "--json", str(tmp_path / "x"), "--report",
+                     str(tmp_path / "x"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "both the analysis JSON and the report" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.imu"]
