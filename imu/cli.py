@@ -80,6 +80,24 @@ def _tolerant_stdout() -> None:
             pass
 
 
+def _refuse_output_onto_input(args) -> None:
+    """An output given the path of the command's own input file would replace what the
+    command reads (``imu fuse raw.csv -o raw.csv --force``): one line, even with --force."""
+    import os
+
+    from imu.errors import BadInputError
+
+    inputs = []
+    for name in ("session", "csv", "source"):
+        v = getattr(args, name, None)
+        inputs += v if isinstance(v, list) else [v]
+    files = {os.path.realpath(p) for p in inputs if isinstance(p, str) and os.path.isfile(p)}
+    for name in ("output", "json", "report", "screenshot"):
+        v = getattr(args, name, None)
+        if isinstance(v, str) and files and os.path.realpath(v) in files:
+            raise BadInputError(f"{v}: is this command's input; write the output to another path")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     _tolerant_stdout()
@@ -105,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     console.install()  # library log records and progress → stderr lines / a bar on a terminal
     try:
+        _refuse_output_onto_input(args)
         return int(handlers[args.command](args) or 0)
     except ImuError as exc:
         console.end_line()

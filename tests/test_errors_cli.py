@@ -176,3 +176,13 @@ def test_sto_export_of_sensors_with_one_sample_each_is_one_line(tmp_path, capsys
     one_line_error(["export", rec, "--uncalibrated", "-o", tmp_path / "a.sto"], capsys,
                    "one.imu", "two samples")
     assert not (tmp_path / "a.sto").exists()
+
+
+def test_an_output_on_the_commands_own_input_is_refused_even_with_force(tmp_path, capsys):
+    # imu fuse raw.csv -o raw.csv --force replaced the raw samples with the orientations
+    raw = tmp_path / "raw.csv"
+    raw.write_text(HEADER + "\n" + "\n".join(f"{i / 100},0,0,9.81,0,0,0" for i in range(50)) + "\n")
+    before = raw.read_bytes()
+    one_line_error(["fuse", raw, "-o", raw, "--force"], capsys, "raw.csv", "input")
+    one_line_error(["angles", raw.parent / "." / raw.name, "-o", raw, "--force"], capsys, "input")
+    assert raw.read_bytes() == before
