@@ -212,3 +212,24 @@ def test_a_clock_refit_that_moves_a_sensor_back_never_steps_its_samples_back():
     t = np.concatenate([before, after])
     assert np.all(np.diff(t) >= 0.5 / 200.0 - 1e-12)
     assert np.allclose(after[6:], s[16:] + 100.0) and np.allclose(before, s[:10] + 100.015)
+
+
+def test_auto_calibration_waiting_because_a_sensor_began_late_says_so():
+    """``imu demo --calibrate``'s way (the protocol found automatically, no events): the left
+    thigh began 10 s into the protocol, so no try can succeed; the calibration state says why."""
+    import math
+
+    from live_helpers import sim
+
+    from imu.calibration import calibrate_session
+    from imu.live.pipeline import LivePipeline
+    from imu.sources.replay import ReplaySource
+
+    s = missing(sim().session, "left_thigh", -1.0, 10.0)
+    s.events = [e for e in s.events if not e.kind.startswith("calibration")]
+    pipe = LivePipeline(ReplaySource(s, speed=math.inf), calibrator=calibrate_session,
+                        auto_calibrate=True)
+    pipe.run_blocking()
+    assert pipe.calibration.state == "none" and not pipe.reps
+    assert pipe.calibration.message.startswith(
+        "no calibration yet: the left thigh sensor began 10 s after the first")

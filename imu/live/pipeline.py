@@ -84,6 +84,20 @@ def _missed_protocol(session: Session, min_s: float = 1.0) -> str:
     return "; ".join(out)
 
 
+def _late_sensors(session: Session, min_s: float = 1.0) -> str:
+    """Which sensors began ``min_s`` or more after the first one (or sent nothing), in words;
+    empty if none did."""
+    firsts = {r: float(d.t_host_s[0]) if len(d) else math.inf
+              for r, d in session.sensors.items()}
+    if not firsts or not any(math.isfinite(t) for t in firsts.values()):
+        return ""
+    t0 = min(firsts.values())
+    return "; ".join(
+        f"the {r.replace('_', ' ')} sensor " + (f"began {t - t0:.0f} s after the first"
+                                                  if math.isfinite(t) else "sent nothing")
+        for r, t in firsts.items() if t - t0 >= min_s)
+
+
 class _RawHistory:
     """The last ``keep_s`` seconds of raw blocks per role (for calibration and warm-up)."""
 
@@ -588,8 +602,14 @@ class LivePipeline:
             return
         profile, err, auto, session = solved
         if profile is None:
-            if auto:
-                return      # keep trying with more data
+            if auto:        # keep trying with more data; say why a sensor may spoil it
+                late = _late_sensors(session)
+                if late:
+                    with self._lock:
+                        self._calib = replace(self._calib, message=(
+                            f"no calibration yet: {late}; the protocol needs every sensor "
+                            "from its start"))
+                return
             msg = getattr(err, "message", None) or f"{type(err).__name__}: {err}"
             short = _missed_protocol(session)
             if short:
