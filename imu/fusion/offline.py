@@ -152,12 +152,11 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
 
     if len(gyr) < 2 or not _bias_off(params):  # (every other setting steers the bias only)
         return np.asarray(vqf.offlineVQF(gyr, acc, None, Ts, params)["quat6D"], dtype=float)
-    tau = params.get("tauAcc")
-    fwd = (vqf.BasicVQF(Ts) if tau is None else vqf.BasicVQF(Ts, tauAcc=tau))
+    tau = {"tauAcc": params["tauAcc"]} if "tauAcc" in params else {}  # else vqf's default
+    fwd, back = vqf.BasicVQF(Ts, **tau), vqf.BasicVQF(Ts, **tau)
     run = fwd.updateBatchFullState(gyr, acc)
     q3d, lp = run["gyrQuat"], run["lastAccLp"]
     b, a = vqf.BasicVQF.filterCoeffs(fwd.params["tauAcc"], Ts)
-    back = vqf.BasicVQF(Ts, tauAcc=fwd.params["tauAcc"])
     state = back.state
     state["accLpState"] = [float(v) for j in range(3)
                            for v in vqf.BasicVQF.filterInitialState(float(lp[-1, j]), b, a)]
