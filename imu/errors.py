@@ -36,3 +36,17 @@ class SensorError(ImuError):
 
 class CalibrationError(ImuError):
     """A calibration that is refused; the message says which phase to repeat."""
+
+
+
+def shown(value, limit: int = 40) -> str:
+    """``repr(value)`` for an error message, cut to about ``limit`` characters: a text longer
+    than that is cut and its length said (a cell of a damaged file can be megabytes of one
+    character), any other long repr (a list from a TOML file) is cut with an ellipsis."""
+    if isinstance(value, str):
+        k = min(len(value), limit)
+        while k > 1 and len(repr(value[:k])) > limit + 2:  # escapes (\x00) take 4 characters
+            k -= 1
+        return repr(value) if k == len(value) else f"{value[:k]!r}… ({len(value)} characters)"
+    text = repr(value)
+    return text if len(text) <= 2 * limit else text[:2 * limit] + "…"

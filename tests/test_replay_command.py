@@ -27,6 +27,10 @@ def test_replay_screenshot_renders_the_dashboard_at_the_requested_moment(tmp_pat
     (["--size", "big"], "--size"),
     (["--size", "300x300"], "needs at least"),
     (["--speed", "0"], "--speed"),
+    (["--window", "0"], "--window 0.0"),
+    (["--window", "-5"], "--window -5.0"),
+    (["--window", "nan"], "--window nan"),
+    (["--start", "nan"], "--start nan"),
 ])
 def test_replay_bad_arguments_give_one_line_and_status_2(tmp_path, capsys, args, words):
     from imu.cli import main

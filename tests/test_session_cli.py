@@ -120,3 +120,17 @@ def test_info_finds_gaps_from_time_in_a_csv_folder(tmp_path):
     x = sensor_summary(load_session(tmp_path).sensors["sacrum"])
     assert (x["gaps"], x["missing"], x["gap_source"]) == (1, 5, "time")
     assert x["rate_measured_hz"] == pytest.approx(100.0)
+
+
+def test_info_counts_replayed_packets_as_duplicates_not_resets():
+    # a DOT resends 11 packets it already sent (seq and sensor time repeat), later its counter
+    # and clock restart (a real reset)
+    seq = np.arange(400)
+    idx = np.r_[0:211, 200:211, 211:400]
+    ts = 5.0 + seq / 120.0
+    seq2 = np.concatenate([seq[idx], np.arange(50)])
+    ts2 = np.concatenate([ts[idx], 0.5 + np.arange(50) / 120.0])
+    d = SensorData(SensorInfo("a", "sacrum", "Movella DOT", 120.0), seq2, ts2, ts2.copy(),
+                   np.zeros((len(seq2), 3)), np.zeros((len(seq2), 3)))
+    x = sensor_summary(d)
+    assert (x["duplicates"], x["seq_resets"], x["gaps"]) == (11, 1, 0)

@@ -218,3 +218,29 @@ def test_csv_files_on_clocks_that_never_meet_are_named_not_a_missing_calibration
     err = capsys.readouterr().err.strip().splitlines()
     assert "do not overlap" in err[-1] and "one clock" in err[-1], err
     assert "--align" not in err[-1] and "calibration" not in err[-1]  # neither applies here
+
+
+@pytest.mark.parametrize("n, words", [
+    (100_000, "sacrum.csv: row 3, column acc_z: '\\x00\\x00"),  # the cell, cut, and its length
+    (1_000_000, "sacrum.csv: row 3: not CSV text (field larger"),  # beyond the csv module's limit
+])
+def test_a_cell_of_nul_bytes_is_a_short_one_line_error(tmp_path, n, words):
+    d = tmp_path / "s"
+    d.mkdir()
+    (d / "sacrum.csv").write_text(HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2," + "\0" * n + ",4,5,6\n")
+    with pytest.raises(BadInputError) as ei:
+        load_session(d)
+    msg = str(ei.value)
+    assert words in msg and len(msg) < 200 and "\n" not in msg
+
+
+@pytest.mark.parametrize("make, words", [("folder", "a folder"),
+                                         ("dangling link", "a link to nothing")])
+def test_a_role_name_that_is_not_a_file_is_refused_by_name(tmp_path, make, words):
+    d = make_folder(tmp_path / "s", roles=("right_thigh",))
+    if make == "folder":
+        (d / "sacrum.csv").mkdir()
+    else:
+        (d / "sacrum.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(BadInputError, match=rf"sacrum.csv: {words}, not a sensor CSV"):
+        load_session(d)

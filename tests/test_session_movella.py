@@ -96,6 +96,18 @@ def test_missing_column_and_bad_number_are_named(tmp_path):
         load_session(p)
 
 
+@pytest.mark.parametrize("n, words", [(100_000, "row 5, column Gyr_Y: 'x1x1"),
+                                      (1_000_000, "row 5: not CSV text (field larger")])
+def test_a_huge_cell_is_a_short_one_line_error(tmp_path, n, words):
+    p = _write(tmp_path / "sacrum.csv",
+               "PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z\n"
+               "1,1000,0,0,9.8,0,0,0\n2,17667,0,0,9.8,0," + "x1" * (n // 2) + ",0\n")
+    with pytest.raises(BadInputError) as ei:
+        load_session(p)
+    msg = str(ei.value)
+    assert words in msg and len(msg) < 200 and "\n" not in msg
+
+
 def test_delta_quantity_export_gives_rate_and_specific_force(tmp_path):
     rate = 60.0
     w_rad_s = np.array([0.3, -0.2, 1.0])

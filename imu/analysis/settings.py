@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from imu.errors import BadInputError
+from imu.errors import BadInputError, shown
 
 #: key -> (default, one-line description). Units are in the key names.
 DEFAULTS: dict[str, tuple[float, str]] = {
@@ -180,7 +180,7 @@ class Settings:
         flat: dict[str, Any] = {}
         for section, table in data.items():
             if not isinstance(table, dict):
-                raise BadInputError(f"settings file {path}: {section!r} must be a table like [hinge]")
+                raise BadInputError(f"settings file {path}: {shown(section)} must be a table like [hinge]")
             section = _SECTION_ALIASES.get(section, section)
             for key, value in table.items():
                 flat[f"{section}.{key}"] = value
@@ -213,28 +213,28 @@ def _validated(values: Mapping[str, Any], source: str) -> dict[str, float]:
         if prefix in _SECTION_ALIASES:
             key = _SECTION_ALIASES[prefix] + key[len(prefix):]
         if key not in DEFAULTS:
-            raise BadInputError(f"unknown analysis setting {key!r} (from {source}); "
+            raise BadInputError(f"unknown analysis setting {shown(key)} (from {source}); "
                                 f"known: {', '.join(sorted(DEFAULTS))}")
         if key in FLAGS:
             flag = {True: 1.0, False: 0.0, 1: 1.0, 0: 0.0, "1": 1.0, "0": 0.0, "true": 1.0,
                     "false": 0.0}.get(value if not isinstance(value, str) else value.lower())
             if flag is None or isinstance(value, float) and value not in (0.0, 1.0):
                 raise BadInputError(f"analysis setting {key} (from {source}) is a flag: "
-                                    f"true/false or 1/0, got {value!r}")
+                                    f"true/false or 1/0, got {shown(value)}")
             out[key] = flag
             continue
         if isinstance(value, bool):
-            raise BadInputError(f"analysis setting {key} (from {source}) must be a number, got {value!r}")
+            raise BadInputError(f"analysis setting {key} (from {source}) must be a number, got {shown(value)}")
         try:
             f = float(value)
         except (TypeError, ValueError, OverflowError):
             raise BadInputError(f"analysis setting {key} (from {source}) must be a number, "
-                                f"got {value!r}") from None
+                                f"got {shown(value)}") from None
         lo, hi, lo_open = _range(key)
         if not (math.isfinite(f) and (f > lo if lo_open else f >= lo) and f <= hi):
             raise BadInputError(f"analysis setting {key} (from {source}) must be a finite number "
                                 f"{'above' if lo_open else 'from'} {lo:g} to {hi:g}, "
-                                f"got {value!r}")
+                                f"got {shown(value)}")
         out[key] = f
     return out
 

@@ -68,8 +68,14 @@ def sensor_summary(d) -> dict:
     gaps = ds > 1
     out["gaps"] = int(gaps.sum())
     out["missing"] = int((ds[gaps] - 1).sum())
-    out["duplicates"] = int((ds == 0).sum())
-    out["seq_resets"] = int((ds < 0).sum())
+    back = ds < 0
+    replayed = _replayed(seq, d.t_sensor_s) if back.any() else None
+    if replayed is None:
+        out["duplicates"] = int((ds == 0).sum())
+        out["seq_resets"] = int(back.sum())
+    else:  # packets sent again (a FIFO resent): duplicates, not a counter that restarted
+        out["duplicates"] = int(((ds == 0) | replayed[1:]).sum())
+        out["seq_resets"] = int((back & ~replayed[1:]).sum())
     if out["gaps"]:
         out["longest_gap_s"] = float(np.max(np.diff(th)[gaps]))
     span_h = float(th[-1] - th[0])
@@ -83,6 +89,20 @@ def sensor_summary(d) -> dict:
     if out["rate_measured_hz"] is None:
         out["rate_measured_hz"] = out["rate_received_hz"]
     return out
+
+
+def _replayed(seq, t_sensor_s):
+    """Boolean mask (N,) of the samples whose sequence number and sensor time both repeat an
+    earlier sample's (packets sent again, e.g. the FIFO a Movella DOT resends), not the first
+    of each."""
+    import numpy as np
+
+    t = np.asarray(t_sensor_s, dtype=float)
+    key = np.rec.fromarrays([np.asarray(seq, dtype=np.int64), t])
+    _, first = np.unique(key, return_index=True)
+    rep = np.ones(len(t), bool)
+    rep[first] = False
+    return rep
 
 
 def summarize(session, source: str) -> dict:

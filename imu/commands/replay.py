@@ -57,6 +57,10 @@ def run(args) -> int:
 
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
+    if not (args.window > 0 and math.isfinite(args.window)):
+        raise BadInputError(f"--window {args.window}: must be a positive number of seconds")
+    if not math.isfinite(args.start):
+        raise BadInputError(f"--start {args.start}: must be a number of seconds")
     size = _size(args.size)
     from imu.analysis.sets import normalize_exercise
     normalize_exercise(args.exercise, "--exercise")

@@ -16,7 +16,6 @@ reproduces every number exactly.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import warnings
@@ -24,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from imu.errors import BadInputError
+from imu.errors import BadInputError, shown
+from imu.session.vendor import csv_rows
 from imu.session.validate import (MAX_RATE_HZ, check_event, check_json_object, check_role,
                                   check_sensor_info, check_session)
 from imu.types import ROLES, Event, SensorData, SensorInfo, Session
@@ -40,12 +40,14 @@ MAX_SESSION_JSON_BYTES = 16 * 1024 * 1024
 
 
 def role_files(folder: str | os.PathLike) -> dict[str, Path]:
-    """Role → CSV path for the role-named CSV files present in ``folder`` (SPEC role order)."""
+    """Role → CSV path for the role-named entries present in ``folder`` (SPEC role order): files,
+    and whatever else bears the name (a folder, a dangling link), which
+    :func:`read_csv_folder` refuses by name rather than leave a sensor out silently."""
     d = Path(folder)
     out = {}
     for role in ROLES:
         p = d / f"{role}.csv"
-        if p.is_file():
+        if p.is_file() or os.path.lexists(p):
             out[role] = p
     return out
 
@@ -53,7 +55,7 @@ def role_files(folder: str | os.PathLike) -> dict[str, Path]:
 def _locate_bad_cell(path: Path, header_row: int, names: list[str], want: list[int]) -> str:
     """Find the first cell that is not a number; return 'row R, column NAME: 'text''."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
+        for lineno, row in csv_rows(fh, path):
             if lineno <= header_row or not row or (len(row) == 1 and not row[0].strip()):
                 continue
             if row[0].lstrip().startswith("#"):
@@ -64,7 +66,7 @@ def _locate_bad_cell(path: Path, header_row: int, names: list[str], want: list[i
                 try:
                     float(row[j])
                 except ValueError:
-                    return f"row {lineno}, column {names[j]}: {row[j].strip()!r} is not a number"
+                    return f"row {lineno}, column {names[j]}: {shown(row[j].strip())} is not a number"
     return "unreadable numbers"
 
 
@@ -85,7 +87,7 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
     p = Path(path)
     try:
         with open(p, newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), None)
+            header = next((row for _, row in csv_rows(fh, p)), None)
     except UnicodeDecodeError:
         raise BadInputError(f"{p}: not a text CSV file (bytes that are not UTF-8)") from None
     if not header:
@@ -172,6 +174,11 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
     if not files:
         raise BadInputError(f"{d}: no sensor CSV files (expected "
                             f"{', '.join(r + '.csv' for r in ROLES)})")
+    for p in files.values():
+        if not p.is_file():
+            what = ("a folder" if p.is_dir() else "a link to nothing" if p.is_symlink()
+                    else "not a regular file")
+            raise BadInputError(f"{p}: {what}, not a sensor CSV (a file named after its role)")
     doc = _read_session_json(d)
     infos = doc.get("sensors") or {}
     sensors = {}

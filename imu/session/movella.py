@@ -32,7 +32,7 @@ import numpy as np
 
 from imu import quat as Q
 from imu.errors import BadInputError
-from imu.session.vendor import float_cells, quat_from_euler_zyx_deg
+from imu.session.vendor import csv_rows, float_cells, quat_from_euler_zyx_deg
 from imu.types import Session
 
 HEADER_KEY = "PacketCounter"
@@ -209,7 +209,7 @@ def _parse_rows(p: Path, hline: int, names: list[str], idx: list[int]) -> np.nda
     """The numbers of columns ``idx`` of every data row (N, len(idx)); one-line errors."""
     rows = []
     with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
-        for lineno, row in enumerate(csv.reader(fh), start=1):
+        for lineno, row in csv_rows(fh, p):
             if lineno <= hline or not row or all(not c.strip() for c in row):
                 continue
             rows.append(float_cells(row, idx, names, p, lineno))

@@ -226,7 +226,7 @@ def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
     """
     from pathlib import Path
 
-    from imu.errors import BadInputError
+    from imu.errors import BadInputError, shown
 
     p = Path(path)
     with open(p, encoding="utf-8", errors="replace") as fh:
@@ -246,7 +246,7 @@ def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
     try:
         rate = float(header.get("datarate", 0) or 0)
     except ValueError:
-        raise BadInputError(f"{p}: DataRate={header.get('datarate')!r} is not a number") from None
+        raise BadInputError(f"{p}: DataRate={shown(header.get('datarate'))} is not a number") from None
     names = [c.strip() for c in lines[k + 1].split("\t")]
     if names[0].lower() != "time" or len(names) < 2:
         raise BadInputError(f"{p}: line {k + 2}: expected 'time' and sensor columns")

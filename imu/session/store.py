@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from imu.errors import BadInputError
+from imu.errors import BadInputError, shown
 from imu.output import _APPLICATION_ID as APPLICATION_ID  # "IMU1"
 from imu.output import _SQLITE_MAGIC, FILE_MODE, check_output
 from imu.output import is_recording  # noqa: F401  (public here too)
@@ -608,7 +608,7 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
         try:
             info = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM info")}
             if info.get("format") != FORMAT:
-                raise BadInputError(f"{p}: unsupported recording format {info.get('format')!r} "
+                raise BadInputError(f"{p}: unsupported recording format {shown(info.get('format'))} "
                                     f"(this version reads {FORMAT})")
             sensors: dict[int, SensorInfo] = {}
             all_rids = set()
@@ -619,7 +619,7 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                 all_rids.add(rid)
                 if roles is None or role in roles:
                     if not isinstance(rid, int) or not isinstance(extra, str):
-                        raise BadInputError(f"{p}: corrupt sensor row {rid!r}")
+                        raise BadInputError(f"{p}: corrupt sensor row {shown(rid)}")
                     sensors[rid] = check_sensor_info(
                         SensorInfo(sid, role, model, rate, fw, json.loads(extra)), str(p))
             lo = -np.inf if start_s is None else float(start_s)
@@ -679,7 +679,7 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
         if rid not in sensors:
             continue
         if cod != codec.CODEC_COLUMNS_ZLIB:
-            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {cod!r}")
+            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {shown(cod)}")
         if not isinstance(data, bytes):
             raise BadInputError(f"{p}: sample chunk {cid} holds {type(data).__name__}, not data")
         # memory is bounded by what the chunk can hold: refuse counts its bytes cannot carry

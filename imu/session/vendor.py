@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu import quat as Q
-from imu.errors import BadInputError
+from imu.errors import BadInputError, shown
 
 #: standard gravity, m/s² (the vendors' free acceleration removes this)
 GRAVITY_M_S2 = 9.80665
@@ -89,6 +89,25 @@ def quat_from_matrix_checked(m: np.ndarray, acc_S: np.ndarray | None = None) -> 
     return Q.canonical(Q.from_matrix(m))
 
 
+def csv_rows(fh, where):
+    """``enumerate(csv.reader(fh), start=1)`` whose CSV errors (a cell beyond the csv module's
+    field limit, a NUL byte) are one-line :class:`~imu.errors.BadInputError` s naming
+    ``where`` and the row."""
+    import csv
+
+    reader = csv.reader(fh)
+    lineno = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BadInputError(f"{where}: row {lineno + 1}: not CSV text ({exc})") from None
+        lineno += 1
+        yield lineno, row
+
+
 def float_cells(cells: list[str], idx: list[int], names: list[str], where, lineno: int
                 ) -> list[float]:
     """The numbers in ``cells`` at ``idx`` (one row of a vendor's text table); a missing or
@@ -105,5 +124,5 @@ def float_cells(cells: list[str], idx: list[int], names: list[str], where, linen
                 float(cells[j])
             except ValueError:
                 raise BadInputError(f"{where}: row {lineno}, column {names[j]}: "
-                                    f"{cells[j].strip()!r} is not a number") from None
+                                    f"{shown(cells[j].strip())} is not a number") from None
         raise

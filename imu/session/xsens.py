@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from imu import quat as Q
-from imu.errors import BadInputError
+from imu.errors import BadInputError, shown
 from imu.session.vendor import float_cells, quat_from_euler_zyx_deg, quat_from_matrix_checked
 
 MAX_HEAD_LINES = 64
@@ -139,7 +139,7 @@ def read_xsens_txt(path: str | os.PathLike) -> dict:
                     fine.append(float(cells[fine_i]))
                 except ValueError:
                     raise BadInputError(f"{p}: row {lineno}, column SampleTimeFine: "
-                                        f"{cells[fine_i].strip()!r} is not a number") from None
+                                        f"{shown(cells[fine_i].strip())} is not a number") from None
     if not rows:
         raise BadInputError(f"{p}: no samples below the header")
     a = np.asarray(rows, dtype=float)
