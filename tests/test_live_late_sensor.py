@@ -108,6 +108,53 @@ def test_a_rep_during_which_a_sensor_was_missing_is_marked_incomplete_the_others
         assert abs(rep[PEAK] - peak0) < 0.15
 
 
+@pytest.mark.parametrize("role", ["left_thigh", "sacrum"])
+def test_imu_analyze_of_the_recording_marks_and_counts_the_rep_the_live_view_marked(role):
+    """The same link outage (5-8 s, inside the first rep): ``imu analyze`` (the API, its text
+    and its HTML report) marks the same rep incomplete with the same reason, and both count it
+    in the set's summary; the other reps have no mark."""
+    import imu
+    from imu.analysis.language import quick_look_lines
+    from imu.analysis.report import render_report
+
+    res = hinge_sim()
+    session = missing(res.session, role, 5.0, 8.0)
+    live = live_on(session, sim_profile(res))
+    batch = imu.analyze(session, calibration=sim_profile(res))
+    reps = batch.result["sets"][0]["reps"]
+    assert len(reps) == len(live.reps) == 4
+    assert list(reps[0]["missing_sensors"]) == list(live.reps[0]["missing_sensors"]) == [role]
+    assert abs(reps[0]["missing_sensors"][role] - live.reps[0]["missing_sensors"][role]) < 0.05
+    assert reps[0]["incomplete"] == live.reps[0]["incomplete"]
+    assert not any("incomplete" in r for r in reps[1:])
+    assert batch.result["sets"][0]["summary"]["incomplete_reps"] == 1
+    assert live.sets[0]["summary"]["incomplete_reps"] == 1
+    text = "\n".join(quick_look_lines(batch.result))
+    assert "1 rep incomplete" in text and f"Incomplete: {reps[0]['incomplete']}." in text
+    html = render_report(batch.result, batch.angles)
+    assert html.count(">incomplete</span>") == 1
+
+
+def test_missing_spans_of_a_table_are_the_live_rule():
+    """Rows follow the sacrum: a stretch without pelvis angles is the sacrum missing (from the
+    last row with them to the next), a thigh only where the pelvis rows go on without it;
+    stretches shorter than 0.25 s do not count."""
+    from imu.analysis.missing import missing_in, missing_spans
+
+    t = np.arange(0, 10, 0.01)
+    tilt, hip, incl = np.zeros_like(t), np.zeros_like(t), np.zeros_like(t)
+    tilt[(t >= 2) & (t < 3)] = np.nan                  # sacrum gone 2-3 s: every angle NaN
+    hip[(t >= 2) & (t < 3)] = incl[(t >= 2) & (t < 3)] = np.nan
+    hip[(t >= 5) & (t < 5.5)] = incl[(t >= 5) & (t < 5.5)] = np.nan   # left thigh 5-5.5 s
+    hip[(t >= 7) & (t < 7.2)] = incl[(t >= 7) & (t < 7.2)] = np.nan   # too short
+    spans = missing_spans(t, {"pelvis_tilt": tilt, "left_hip_flexion": hip,
+                              "left_thigh_inclination": incl})
+    assert [(r, round(a, 2), round(b, 2)) for r, a, b in spans] == [
+        ("left_thigh", 5.0, 5.5), ("sacrum", 1.99, 3.0)]
+    assert missing_in(spans, 0.0, 10.0) == {"left_thigh": 0.5, "sacrum": 1.01}
+    assert missing_in(spans, 5.4, 8.0) == {}
+
+
 def test_every_rep_is_complete_when_no_sensor_is_missing():
     assert not any("incomplete" in r for r in _together().reps)
 

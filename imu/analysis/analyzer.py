@@ -17,6 +17,7 @@ import numpy as np
 from imu.analysis.airplane import AirplaneDetector
 from imu.analysis.base import Detector, num
 from imu.analysis.hinge import HingeDetector
+from imu.analysis.missing import mark_set, missing_spans
 from imu.analysis.posture import PostureDetector
 from imu.analysis.sets import (SIDED, STANCE_HIP, SetWindow, calibration_windows, find_sets,
                                infer_stance_side, normalize_exercise, normalize_side)
@@ -167,10 +168,12 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
     windows = outside_calibration(windows, [c.window_s for c in cals if c.window_s is not None
                                             and not (inferred and c.window_s[0] == -np.inf)])
     sets = []
+    spans = missing_spans(t, angles.columns)  # sensors missing: their reps are incomplete
     for k, w in enumerate(windows):
         cal = in_force_index(w.start_s, cals) if cals else None
         try:
-            res = _analyze_set(k, len(windows), w, t, angles, settings, progress)
+            res = mark_set(_analyze_set(k, len(windows), w, t, angles, settings, progress),
+                           spans)
         except BadInputError as exc:
             skipped.append({"exercise": w.exercise, "side": w.side, "start_s": num(w.start_s),
                             "end_s": num(w.end_s), "reason": exc.message})

@@ -277,8 +277,20 @@ def stride_sentence(stride: dict) -> str:
             f"stance{cad_txt}.")
 
 
+def incomplete_note(item: dict) -> str:
+    """`` Incomplete: <why>.`` for a rep/hold/stride during which a sensor was missing
+    (:mod:`imu.analysis.missing`), else ``""``."""
+    why = item.get("incomplete")
+    return f" Incomplete: {why}." if why else ""
+
+
 def item_sentence(exercise: str, item: dict) -> str:
-    """The sentence of one rep/hold of ``exercise``."""
+    """The sentence of one rep/hold of ``exercise`` (saying so when it is incomplete)."""
+    text = _item_sentence(exercise, item)
+    return text + incomplete_note(item) if text else text
+
+
+def _item_sentence(exercise: str, item: dict) -> str:
     if exercise == "hinge":
         return hinge_rep_sentence(item)
     if exercise == "squat":
@@ -297,7 +309,17 @@ def item_sentence(exercise: str, item: dict) -> str:
 
 
 def set_sentence(s: dict) -> str:
-    """One-line summary of a set."""
+    """One-line summary of a set (with how many of its reps/holds are incomplete)."""
+    text = _set_sentence(s)
+    summ = s.get("summary") or {}
+    counts = [(summ.get(f"incomplete_{k}"), k) for k in ("reps", "holds", "strides")]
+    notes = [f"{n} {k[:-1] if n == 1 else k} incomplete" for n, k in counts if n]
+    if text and notes:
+        text += f" {'; '.join(notes)} (a sensor was missing)."
+    return text
+
+
+def _set_sentence(s: dict) -> str:
     ex = s["exercise"]
     summ = s.get("summary") or {}
     if ex == "hinge":

@@ -81,6 +81,16 @@ def _pill(text: str, color: str) -> str:
     return f'<span class="pill {color}">{_esc(text)}</span>'
 
 
+def _num(item: dict) -> str:
+    """The ``#`` cell of a rep/hold/stride: its index, and ``incomplete`` (why in the tooltip)
+    when a sensor was missing during it, as the live rep list shows it."""
+    why = item.get("incomplete")
+    if not why:
+        return _esc(item["index"])
+    return (f'{_esc(item["index"])} <span class="pill amber" title="{_esc(why)}">'
+            f'incomplete</span>')
+
+
 def _slice(angles: AngleTable, t0: float, t1: float) -> tuple[np.ndarray, dict]:
     t = np.asarray(angles.time_s, float)
     a, b = np.searchsorted(t, t0, "left"), np.searchsorted(t, t1, "right")
@@ -262,14 +272,14 @@ def _items_table(s: dict) -> str:
         for r in reps:
             sc = r.get("score")
             color = L.item_grade(r)
-            row = [str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}", _n(r["hip_flexion_peak_deg"], 0, "°"),
+            row = [_num(r), f"{r['start_s']:.1f}–{r['end_s']:.1f}", _n(r["hip_flexion_peak_deg"], 0, "°"),
                    _n(r["pelvis_tilt_peak_deg"], 0, "°"), _n(r["thigh_inclination_peak_deg"], 0, "°"),
                    _n(r["pelvis_share"], 2), _n(r["pelvis_rotation_range_deg"], 1, "°"),
                    _n(r["pelvis_obliquity_range_deg"], 1, "°")]
             if has_lumbar:
                 row.append(_n(r.get("lumbar_flexion_peak_deg"), 0, "°"))
             row += [f"{_n(r['tempo_down_s'], 1)} / {_n(r['tempo_up_s'], 1)}", _pill(str(sc), color),
-                    _faults_cell(r), _esc(L.hinge_rep_sentence(r))]
+                    _faults_cell(r), _esc(L.item_sentence("hinge", r))]
             rows.append(row)
         num = set(range(2, 8 + has_lumbar + 1))
         return _table(hdr, rows, num)
@@ -279,34 +289,34 @@ def _items_table(s: dict) -> str:
         reps = s.get("reps", [])
         sides = [x for x in ("right", "left") if any(f"collapse_index_{x}" in r for r in reps)]
         hdr = ["#", "time (s)", "hip flex peak"] + [f"collapse {x}" for x in sides] + ["faults", "what happened"]
-        rows = [[str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}", _n(r["hip_flexion_peak_deg"], 0, "°")]
+        rows = [[_num(r), f"{r['start_s']:.1f}–{r['end_s']:.1f}", _n(r["hip_flexion_peak_deg"], 0, "°")]
                 + [_n(r.get(f"collapse_index_{x}"), 1, "°") for x in sides]
-                + [_faults_cell(r), _esc(L.squat_rep_sentence(r))] for r in reps]
+                + [_faults_cell(r), _esc(L.item_sentence("squat", r))] for r in reps]
         return _table(hdr, rows, set(range(2, 3 + len(sides))))
     if ex == "hip_airplane":
         reps = s.get("reps", [])
         hdr = ["#", "time (s)", "external peak", "internal peak", "obliquity leak", "confidence", "what happened"]
-        rows = [[str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}",
+        rows = [[_num(r), f"{r['start_s']:.1f}–{r['end_s']:.1f}",
                  _n(r["hip_external_rotation_peak_deg"], 0, "°"), _n(r["hip_internal_rotation_peak_deg"], 0, "°"),
                  _n(r["obliquity_leak_deg"], 1, "°"),
                  _pill(_n(r.get("confidence"), 2), "amber" if r.get("low_confidence") else "green"),
-                 _esc(L.airplane_rep_sentence(r))] for r in reps]
+                 _esc(L.item_sentence("hip_airplane", r))] for r in reps]
         return _table(hdr, rows, {2, 3, 4})
     if ex == "single_leg_stance":
         holds = s.get("holds", [])
         hdr = ["#", "time (s)", "mean drop", "max drop", "final drop", "drift (RMS)", "in ±3°", "grade",
                "what happened"]
-        rows = [[str(h["index"]), f"{h['start_s']:.1f}–{h['end_s']:.1f}", _n(h["pelvic_drop_mean_deg"], 1, "°"),
+        rows = [[_num(h), f"{h['start_s']:.1f}–{h['end_s']:.1f}", _n(h["pelvic_drop_mean_deg"], 1, "°"),
                  _n(h["pelvic_drop_max_deg"], 1, "°"), _n(h["pelvic_drop_final_deg"], 1, "°"),
                  _n(h["drift_rms_deg"], 1, "°"), _n(h["time_in_band_pct"], 0, "%"),
-                 _pill(h.get("grade") or "–", h.get("grade") or "grey"), _esc(L.hold_sentence(h))]
+                 _pill(h.get("grade") or "–", h.get("grade") or "grey"), _esc(L.item_sentence("single_leg_stance", h))]
                 for h in holds]
         return _table(hdr, rows, {2, 3, 4, 5, 6})
     if ex == "walking":
         strides = s.get("strides", [])
         hdr = ["#", "leg", "time (s)", "stride (s)", "hip flex peak", "hip ext peak", "hip range",
                "obliquity (stance)", "pelvic drop (stance)", "tilt range", "rotation range"]
-        rows = [[str(r["index"]), r["side"], f"{r['start_s']:.1f}–{r['end_s']:.1f}",
+        rows = [[_num(r), r["side"], f"{r['start_s']:.1f}–{r['end_s']:.1f}",
                  _n(r["stride_time_s"], 2), _n(r["hip_flexion_peak_deg"], 0, "°"),
                  _n(r["hip_extension_peak_deg"], 0, "°"), _n(r["hip_flexion_range_deg"], 0, "°"),
                  _n(r["pelvic_obliquity_range_deg"], 1, "°"), _n(r["pelvic_drop_deg"], 1, "°"),
@@ -353,9 +363,9 @@ def _drill_table(s: dict) -> str:
     for r in reps:
         sc = r.get("score")
         color = "green" if sc is not None and sc >= 80 else ("amber" if sc is not None and sc >= 60 else "red")
-        rows.append([str(r["index"]), f"{r['start_s']:.1f}–{r['end_s']:.1f}"]
+        rows.append([_num(r), f"{r['start_s']:.1f}–{r['end_s']:.1f}"]
                     + [_n(r.get(key), d, "°") for _, key, d in cols]
-                    + [_pill(str(sc), color), _faults_cell(r), _esc(say(r))])
+                    + [_pill(str(sc), color), _faults_cell(r), _esc(say(r) + L.incomplete_note(r))])
     return _table(hdr, rows, set(range(2, 2 + len(cols))))
 
 

@@ -9,8 +9,9 @@ holds exactly the rows ``start_s <= t < end_s``, as in the batch analysis.
 A sensor missing for a while (not connected yet, or its link down) leaves its columns empty
 (NaN) in the rows, and a missing sacrum leaves no rows (they follow its samples). A rep or hold
 during which a sensor was missing for at least :data:`MISSING_MIN_S` is marked ``incomplete``
-(why, in words) with ``missing_sensors`` (role → seconds), and :attr:`LiveAnalysis.message`
-says so for the dashboard; the other reps are untouched.
+(why, in words) with ``missing_sensors`` (role → seconds) and counted in its set's summary
+(:mod:`imu.analysis.missing`, the rule ``imu analyze`` applies too), and
+:attr:`LiveAnalysis.message` says so for the dashboard; the other reps are untouched.
 """
 
 from __future__ import annotations
@@ -20,30 +21,13 @@ import math
 
 import numpy as np
 
+from imu.analysis.missing import (MISSING_MIN_S, count_incomplete, mark, missing_in,
+                                  role_columns, sensor_words)
 from imu.errors import ImuError
 from imu.types import AngleTable, Event
 
-#: a sensor missing at least this long inside a rep or hold makes it incomplete, seconds (a
-#: few dropped notifications, bridged by the fusion, do not)
-MISSING_MIN_S = 0.25
-
 #: missing-sensor stretches older than this are forgotten, seconds
 _MISSING_KEEP_S = 600.0
-
-
-def column_role(column: str) -> str | None:
-    """The sensor whose samples an angle column needs besides the sacrum's (the sacrum for the
-    pelvis columns; None for a column of no sensor)."""
-    if column.startswith("pelvis_"):
-        return "sacrum"
-    if column.startswith("lumbar_"):
-        return "trunk"
-    side = column.split("_", 1)[0]
-    return f"{side}_thigh" if side in ("right", "left") else None
-
-
-def _sensor_words(role: str) -> str:
-    return role.replace("_", " ") + " sensor"
 
 
 class LiveAnalysis:
@@ -91,11 +75,7 @@ class LiveAnalysis:
         self.missing: list[tuple[str, float, float]] = []
         self._gone: dict[str, float] = {}     # role -> since when it is missing (under way)
         self._t_row: float | None = None      # the last row's time
-        self._roles: dict[str, list[str]] = {}
-        for c in self.columns:
-            r = column_role(c)
-            if r is not None:
-                self._roles.setdefault(r, []).append(c)
+        self._roles: dict[str, list[str]] = role_columns(self.columns)
 
     # ------------------------------------------------------------------------------ input --
     def event(self, ev: Event) -> None:
@@ -187,20 +167,15 @@ class LiveAnalysis:
         while self.missing and self.missing[0][2] < t1 - _MISSING_KEEP_S:
             self.missing.pop(0)
         if self.analyzer.detector is not None:
-            self.message = (f"{_sensor_words(role)} was missing for {t1 - t0:.1f} s: a rep or "
+            self.message = (f"{sensor_words(role)} was missing for {t1 - t0:.1f} s: a rep or "
                             "hold meanwhile is incomplete or missed")
 
     def missing_in(self, t0: float, t1: float) -> dict[str, float]:
         """Role → seconds it was missing (at least :data:`MISSING_MIN_S`) from ``t0`` to
         ``t1`` (seconds, session clock), as far as the rows so far tell."""
-        out: dict[str, float] = {}
         now = self._t_row if self._t_row is not None else t1
         spans = list(self.missing) + [(r, a, now) for r, a in self._gone.items()]
-        for r, a, b in spans:
-            d = min(b, t1) - max(a, t0)
-            if d > 0:
-                out[r] = out.get(r, 0.0) + d
-        return {r: round(d, 2) for r, d in out.items() if d >= MISSING_MIN_S}
+        return missing_in(spans, t0, t1)
 
     # ---------------------------------------------------------------------------- routing --
     def _apply_events(self, t: float) -> None:
@@ -232,7 +207,14 @@ class LiveAnalysis:
         for item in items[self._taken:]:    # the ones the detector's finish() completed
             self._collect(item, res)
         self._taken = 0
-        self.sets.append({k: v for k, v in res.items() if k not in ("reps", "holds", "strides")})
+        k = len(self.sets) + 1
+        done = {key: v for key, v in res.items() if key not in ("reps", "holds", "strides")}
+        mine = {kind: [it for it in got if it.get("set_index") == k] for kind, got in
+                (("reps", self.reps), ("holds", self.holds), ("strides", self.strides))}
+        counted = count_incomplete({**done, "summary": dict(done.get("summary") or {}), **mine})
+        if counted["summary"]:
+            done["summary"] = counted["summary"]
+        self.sets.append(done)
         self.live_state = {}
 
     def _collect(self, item: dict, res: dict | None = None) -> None:
@@ -242,11 +224,8 @@ class LiveAnalysis:
         out = {**item, "exercise": exercise, "set_index": len(self.sets) + 1}
         out.setdefault("side", side)
         if item.get("start_s") is not None and item.get("end_s") is not None:
-            gone = self.missing_in(float(item["start_s"]), float(item["end_s"]))
-            if gone:
-                out["missing_sensors"] = gone
-                out["incomplete"] = "; ".join(f"{_sensor_words(r)} missing for {d:.1f} s of it"
-                                              for r, d in gone.items())
+            mark(out, self.missing_in(float(item["start_s"]), float(item["end_s"])))
+            if out.get("incomplete"):
                 self.message = f"{exercise.replace('_', ' ')}: incomplete ({out['incomplete']})"
         det_kind = (self.analyzer.detector.kind if self.analyzer.detector is not None
                     else next((k for k in ("holds", "strides") if res is not None and k in res),

@@ -57,6 +57,9 @@ def session_summary(title: str, sensors: dict[str, SensorInfo], duration_s: floa
         set_holds = [h for h in holds if h.get("set_index") == k]
         count = (f"{len(set_holds)} holds" if s.get("exercise") == "single_leg_stance"
                  else f"{len(set_reps)} reps")
+        n_bad = sum(1 for it in set_reps + set_holds if it.get("incomplete"))
+        if n_bad:
+            count += f" ({n_bad} incomplete: a sensor was missing)"
         lines.append(f"set {k}: {name}{side}, {s['start_s']:.1f}–{s['end_s']:.1f} s, {count}")
         for r in set_reps:
             line = f"  {item_sentence(s.get('exercise') or 'hinge', r)}"
