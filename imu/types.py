@@ -111,9 +111,11 @@ class SensorData:
 
     @property
     def kind(self) -> str:
-        """``raw``, ``orientation`` (vendor orientation only) or ``raw+orientation``."""
+        """``raw``, ``orientation`` (vendor orientation only), ``raw+orientation``, or
+        ``derived`` (acc/gyr once derived from a vendor orientation that is no longer here:
+        a CSV export of an orientation-only sensor)."""
         if self.quat is None:
-            return "raw"
+            return "derived" if self.derived else "raw"
         return "raw+orientation" if self.has_raw else "orientation"
 
     @classmethod

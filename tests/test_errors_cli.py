@@ -96,6 +96,14 @@ def test_dot_exports_none_with_a_role(tmp_path, capsys):
     assert not (tmp_path / "x.imu").exists()
 
 
+def test_a_refused_vendor_folder_is_one_line_without_the_notes_it_repeats(tmp_path, capsys):
+    # before: a note for the file skipped and one for the --role that matched nothing, then
+    # the error naming the same file
+    rc, err = run_cli(["import", DOT / "D4-22-CD-00-36-82_20240312_101502.csv", "--role",
+                       "nosuch=sacrum", "-o", tmp_path / "x.imu"], capsys)
+    assert rc == 2 and len(err) == 1 and "no sensor has a role" in err[0], err
+
+
 def test_bad_role_argument(tmp_path, capsys):
     one_line_error(["import", DOT, "--role", "3=elbow", "-o", tmp_path / "x.imu"], capsys,
                    "--role 3=elbow")

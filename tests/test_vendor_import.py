@@ -102,6 +102,20 @@ def test_orientation_only_sensors_are_stored_and_reopened(tmp_path):
         assert np.max(_angle_deg(d.quat, res.sensor_orientation(role))) < 0.01
 
 
+def test_a_csv_export_of_orientation_only_sensors_says_its_samples_are_derived(tmp_path,
+                                                                                capsys):
+    """A CSV folder holds acc/gyr only: exported, an orientation-only sensor's samples are
+    the ones derived from its orientation; the export says so and the folder reads back as
+    ``derived`` (it read back as ``raw``, its fused angles differing without a word)."""
+    write_dot_exports(sim(), tmp_path / "q", kind="quat")
+    assert main(["export", str(tmp_path / "q"), "--format", "csv", "-o",
+                 str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err
+    assert "note: sacrum, right_thigh, left_thigh: no raw samples" in err
+    s = load_session(tmp_path / "c")
+    assert [d.kind for d in s.sensors.values()] == ["derived"] * 3
+
+
 def test_clocks_that_never_meet_are_refused_unless_aligned(tmp_path, capsys):
     res = sim()
     files = write_dot_exports(res, tmp_path, kind="raw", zero_first_row=False)

@@ -50,6 +50,12 @@ def export_csv(session, args) -> int:
     n = sum(len(d) for d in session.sensors.values())
     print(f"imu export: wrote {args.output}: {', '.join(f.name for f in files)} ({n} samples)",
           file=sys.stderr)
+    derived = [r for r, d in session.sensors.items() if d.derived and len(d)]
+    if derived:  # the folder cannot hold the orientation its angles came from
+        print(f"imu export: note: {', '.join(derived)}: no raw samples, only the sensor's own "
+              "orientation, which a CSV folder cannot hold: its acc/gyr columns are derived "
+              "from it, and angles of the folder (fused from them) differ from the session's; "
+              "imu import keeps the orientation", file=sys.stderr)
     return 0
 
 

@@ -166,10 +166,11 @@ def load_from_args(args, source=None, meanwhile=None) -> Session:
     cmd = getattr(args, "command", None) or "imu"
     log = logging.getLogger(__name__)
 
-    def note(text):
+    notes: list[str] = []  # shown once the session is read: a refusal is its one line alone
+    session = load_session(src, parse_role_args(getattr(args, "role", None) or []),
+                           align=getattr(args, "align", None),
+                           use_vendor_orientation=getattr(args, "use_vendor_orientation", False),
+                           on_note=notes.append, meanwhile=meanwhile)
+    for text in notes:
         log.info("imu %s: note: %s", cmd, text)
-
-    return load_session(src, parse_role_args(getattr(args, "role", None) or []),
-                        align=getattr(args, "align", None),
-                        use_vendor_orientation=getattr(args, "use_vendor_orientation", False),
-                        on_note=note, meanwhile=meanwhile)
+    return session
