@@ -164,3 +164,13 @@ def test_rate_that_is_not_a_finite_positive_number_is_refused_before_any_work(tm
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "--rate must be a positive number" in err[0], (argv, err)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fuse_of_rates_in_degrees_per_second_is_one_line_exit_2(tmp_path, capsys):
+    t, acc, gyr, _ = rotating_sensor()
+    src = tmp_path / "s.csv"
+    write_csv(src, t, acc, np.degrees(gyr))  # °/s (it was fused as rad/s)
+    assert main(["fuse", str(src), "-o", str(tmp_path / "q.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gyr_x..z are not in rad/s" in err[0]
+    assert not (tmp_path / "q.csv").exists()

@@ -174,3 +174,40 @@ def test_profile_intrinsics_beyond_any_sensor_are_not_used(rec, tmp_path, capsys
     store.root.mkdir(parents=True)
     store.path("x").write_text(json.dumps({"gyr_bias_rad_s": [0, 0, 5.0]}))
     assert store.get("x") is None
+
+
+def _scaled(session: Session, acc=1.0, gyr=1.0, t=1.0, swap=False) -> Session:
+    out = {}
+    for role, d in session.sensors.items():
+        a, g = d.acc * acc, d.gyr * gyr
+        if swap:
+            a, g = g, a
+        out[role] = SensorData(d.info, d.seq, d.t_sensor_s * t, d.t_host_s * t, a, g)
+    return Session(session.meta, out, session.events, session.calibration, session.source)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"gyr": 180 / np.pi}, "gyr_x..z are not in rad/s"),       # °/s (DOT exports are)
+    ({"acc": 1 / 9.80665}, "acc_x..z are not in m/s²: their median magnitude is 0.9"),  # g
+    ({"acc": 1000 / 9.80665}, "acc_x..z are not in m/s²"),      # mg
+    ({"swap": True}, "acc_x..z are not in m/s²"),               # columns swapped
+    ({"t": 1000.0}, "times are not in seconds"),                # milliseconds
+])
+def test_samples_in_other_units_are_a_one_line_error_not_angles(rec, tmp_path, capsys, change,
+                                                                 words):
+    """Before, a CSV folder in °/s (or with acc and gyr swapped) fused into angles off by up to
+    250° with exit 0 when given a calibration profile."""
+    s = read_recording(rec)
+    assert usable_session(s) is s  # the right units pass
+    bad = _scaled(s, **change)
+    with pytest.raises(BadInputError, match=words):
+        usable_session(bad)
+    prof = tmp_path / "p.json"
+    assert main(["calibrate", str(rec), "-o", str(prof)]) == 0
+    path = write_session(bad, tmp_path / "bad.imu")
+    capsys.readouterr()
+    assert main(["angles", str(path), "--calibration", str(prof), "-o",
+                 str(tmp_path / "a.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words.split(":")[0] in err[0] and "(sacrum)" in err[0]
+    assert not (tmp_path / "a.csv").exists()

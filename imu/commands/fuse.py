@@ -65,11 +65,16 @@ def run(args) -> int:
         bad = np.flatnonzero(~np.all(np.isfinite(data[:, 1:]), axis=1))
         if len(bad):
             raise BadInputError(f"{args.csv}: row {bad[0] + 2}: acc/gyr value is not finite")
-    from imu.session.validate import implausible_sample
+    from imu.session.validate import implausible_sample, implausible_units
+    from imu.types import SensorData, SensorInfo
 
     bad = implausible_sample(acc, gyr)
     if bad is not None:
         raise BadInputError(f"{args.csv}: sample {bad[0] + 1}: {bad[1]}")
+    why = implausible_units(SensorData(SensorInfo("csv", "sacrum", "csv", 0.0),
+                                       np.arange(len(t)), t, t, acc, gyr))
+    if why:  # °/s, g, milliseconds or swapped columns: fused anyway, nonsense
+        raise BadInputError(f"{args.csv}: {why}")
     if args.rate is not None:
         from imu.chain import check_rate
         from imu.timing import check_grid

@@ -44,6 +44,17 @@ MAX_ABS_TIME_S = 1e10
 MAX_ABS_ACC_M_S2 = 1e4
 MAX_ABS_GYR_RAD_S = 1e3
 
+#: Plausible median |acc| of a body-worn sensor's samples, m/s² (gravity, 9.81, dominates:
+#: outside, the columns hold g, mg or something else) and the largest angular rate a body-worn
+#: gyro can report, rad/s (±2000 °/s): beyond it in more than :data:`_DEG_S_SHARE` of the samples,
+#: the rates are in °/s.
+ACC_MEDIAN_RANGE_M_S2 = (2.0, 50.0)
+MAX_GYR_RANGE_RAD_S = 35.0
+_DEG_S_SHARE = 0.001
+#: The longest median step between samples, seconds (the slowest sensor rate is 1 Hz): beyond,
+#: the times are not seconds (milliseconds, say).
+MAX_MEDIAN_STEP_S = 1.5
+
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]*$")
 
 
@@ -298,17 +309,73 @@ def _identity(d: SensorData) -> tuple:
     return (id(d.acc), id(d.gyr), id(d.t_host_s), id(d.t_sensor_s), len(d))
 
 
+def implausible_units(d: SensorData) -> str | None:
+    """Why one sensor's raw samples cannot be in the units everything here reads (acc m/s²,
+    gyr rad/s, times in seconds), or None: the median |acc| far from gravity's (g or mg given,
+    or other columns, e.g. acc and gyr swapped), angular rates beyond any body-worn gyro's
+    range in many samples (°/s given), a median step between samples beyond
+    :data:`MAX_MEDIAN_STEP_S` (milliseconds given). Samples derived from a vendor orientation
+    are not looked at. Cheap: at most ~20 000 samples are looked at."""
+    n = len(d)
+    if n < 10 or d.derived:
+        return None
+    step = max(1, n // 20_000)
+    acc = np.asarray(d.acc[::step], dtype=float)
+    gyr = np.asarray(d.gyr[::step], dtype=float)
+    ok = np.isfinite(acc).all(axis=1) & np.isfinite(gyr).all(axis=1)
+    far = out_of_range(acc, gyr)
+    if far is not None:
+        ok &= ~far
+    if ok.sum() >= 10:
+        med = float(np.median(np.linalg.norm(acc[ok], axis=1)))
+        lo, hi = ACC_MEDIAN_RANGE_M_S2
+        if not lo <= med <= hi:
+            return (f"acc_x..z are not in m/s²: their median magnitude is {med:.3g} (gravity "
+                    f"alone gives 9.81; in g multiply by 9.80665, in mg by 0.00980665; or the "
+                    f"columns hold something else)")
+        fast = np.count_nonzero((np.abs(gyr[ok]) > MAX_GYR_RANGE_RAD_S).any(axis=1))
+        if fast >= 3 and fast > _DEG_S_SHARE * ok.sum():
+            return (f"gyr_x..z are not in rad/s: {100.0 * fast / ok.sum():.1f} % of the samples "
+                    f"exceed {MAX_GYR_RANGE_RAD_S:g} rad/s (2000 °/s, the largest range of a "
+                    f"body-worn gyro); in °/s multiply by 0.0174533")
+    t = np.asarray(d.t_sensor_s[:20_000], dtype=float)
+    dt = np.diff(t[np.isfinite(t)])
+    dt = dt[dt > 0]
+    if len(dt) >= 9 and float(np.median(dt)) > MAX_MEDIAN_STEP_S:
+        return (f"times are not in seconds: the samples are {float(np.median(dt)):.4g} s apart "
+                f"(milliseconds? divide by 1000)")
+    return None
+
+
+def check_units(session: Session) -> None:
+    """One-line error for the first sensor of ``session`` whose samples are not in the units
+    the product reads (:func:`implausible_units`)."""
+    for role, d in session.sensors.items():
+        why = implausible_units(d)
+        if why:
+            raise BadInputError(f"{session.source or 'session'} ({role}): {why}")
+
+
 def usable_session(session: Session) -> Session:
     """``session`` without the samples fusion must not see (:func:`usable_samples`): NaN/inf
     values or times, and repeated sensor timestamps. The same object when every sample is
     usable; the dropped samples then look like any other gap (their sequence numbers are
-    missing). A sensor already found usable (the same arrays) is not checked again."""
+    missing). A sensor already found usable (the same arrays) is not checked again.
+
+    Raises
+    ------
+    BadInputError
+        A sensor whose samples are not in m/s², rad/s and seconds (:func:`implausible_units`).
+    """
     out = {}
     changed = False
     for role, d in session.sensors.items():
         if _ALL_USABLE.get(d, _identity(d)) is True:
             out[role] = d
             continue
+        why = implausible_units(d)
+        if why:
+            raise BadInputError(f"{session.source or 'session'} ({role}): {why}")
         ok = usable_samples(d)
         if ok.all():
             out[role] = d
