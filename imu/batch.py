@@ -304,7 +304,8 @@ class BatchResult:
         other files in the folder are left alone). Returns the files written."""
         from imu.output import FolderOutput
 
-        out = FolderOutput(out_dir, what="batch results", force=force, names=self.output_names())
+        out = FolderOutput(out_dir, what="batch results folder", force=force,
+                           names=self.output_names())
         try:
             names = []
             for s in self.sessions:

@@ -244,3 +244,24 @@ def test_a_role_name_that_is_not_a_file_is_refused_by_name(tmp_path, make, words
         (d / "sacrum.csv").symlink_to(tmp_path / "gone.csv")
     with pytest.raises(BadInputError, match=rf"sacrum.csv: {words}, not a sensor CSV"):
         load_session(d)
+
+
+def test_packets_sent_twice_are_written_once_and_the_folder_reads_back(tmp_path):
+    """A DOT export's resent packets (sequence number and time repeating) stepped the CSV's
+    time back: the folder written could not be read (time goes backwards); any other step
+    back is a one-line error naming the folder, which is then not written."""
+    from imu.types import SensorData, SensorInfo, Session
+
+    seq = np.r_[0:211, 200:211, 211:400]
+    t = 5.0 + seq / 120.0
+    rng = np.random.default_rng(0)
+    acc, gyr = rng.normal(0, 1, (len(t), 3)), rng.normal(0, 1, (len(t), 3))
+    d = SensorData(SensorInfo("a", "sacrum", "Movella DOT", 120.0), seq, t, t - 5.0, acc, gyr)
+    write_csv_folder(Session({}, {"sacrum": d}, [], None, "x"), tmp_path / "c")
+    back = load_session(tmp_path / "c").sensors["sacrum"]
+    assert len(back) == 400 and np.array_equal(back.t_host_s, t[np.r_[0:211, 222:411]] - 5.0)
+    assert np.array_equal(back.acc, acc[np.r_[0:211, 222:411]])
+    rev = SensorData(d.info, seq[::-1].copy(), t[::-1].copy(), t[::-1] - 5.0, acc, gyr)
+    with pytest.raises(BadInputError, match=r"/r: sacrum's sample 2 goes back in time"):
+        write_csv_folder(Session({}, {"sacrum": rev}, [], None, "x"), tmp_path / "r")
+    assert not (tmp_path / "r").exists()

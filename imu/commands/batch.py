@@ -57,7 +57,7 @@ def run(args) -> int:
     out = Path(args.out)
     sessions = find_sessions(args.sessions)
     names = BatchResult(sessions, json_names=json_names(sessions)).output_names()
-    check_output(out, what="batch results", force=args.force, folder=True, names=names)
+    check_output(out, what="batch results folder", force=args.force, folder=True, names=names)
     try:  # fail on a missing pyarrow before the work, not after it
         import pyarrow.parquet  # noqa: F401
         parquet = True

@@ -41,7 +41,7 @@ def sensor_summary(d) -> dict:
            "duplicate_times": 0}
     if n == 0:
         return out
-    from imu.session.validate import sample_health
+    from imu.session.validate import replayed_samples, sample_health
 
     out.update(sample_health(d))  # NaN/inf, out-of-range samples, repeated timestamps: kept
     # out of fusion
@@ -69,7 +69,7 @@ def sensor_summary(d) -> dict:
     out["gaps"] = int(gaps.sum())
     out["missing"] = int((ds[gaps] - 1).sum())
     back = ds < 0
-    replayed = _replayed(seq, d.t_sensor_s) if back.any() else None
+    replayed = replayed_samples(seq, d.t_sensor_s) if back.any() else None
     if replayed is None:
         out["duplicates"] = int((ds == 0).sum())
         out["seq_resets"] = int(back.sum())
@@ -89,20 +89,6 @@ def sensor_summary(d) -> dict:
     if out["rate_measured_hz"] is None:
         out["rate_measured_hz"] = out["rate_received_hz"]
     return out
-
-
-def _replayed(seq, t_sensor_s):
-    """Boolean mask (N,) of the samples whose sequence number and sensor time both repeat an
-    earlier sample's (packets sent again, e.g. the FIFO a Movella DOT resends), not the first
-    of each."""
-    import numpy as np
-
-    t = np.asarray(t_sensor_s, dtype=float)
-    key = np.rec.fromarrays([np.asarray(seq, dtype=np.int64), t])
-    _, first = np.unique(key, return_index=True)
-    rep = np.ones(len(t), bool)
-    rep[first] = False
-    return rep
 
 
 def summarize(session, source: str) -> dict:

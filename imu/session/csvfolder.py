@@ -229,6 +229,26 @@ def export_times(data: SensorData) -> np.ndarray:
     return np.asarray(timing.session_times(data), dtype=np.float64)
 
 
+def _increasing(table: np.ndarray, data: SensorData) -> np.ndarray:
+    """``table`` (time first) without the samples sent twice (sequence number and sensor
+    time repeating an earlier sample's: a Movella DOT's resent FIFO), which step its time back;
+    a CSV folder's times must not go backwards (its reader refuses them), so any other step
+    back is a one-line error (the recording keeps every sample)."""
+    from imu.session.validate import replayed_samples
+
+    keep = ~replayed_samples(data.seq, data.t_sensor_s)
+    out = table[keep]
+    back = np.flatnonzero(np.diff(out[:, 0]) < 0)
+    if len(back):
+        i = int(np.flatnonzero(keep)[back[0] + 1])
+        raise BadInputError(f"{data.info.role}'s sample {i + 1} goes back in time "
+                            f"({float(table[i - 1, 0])!r} then {float(table[i, 0])!r} s), and "
+                            f"a CSV folder's times must not (the session keeps it)")
+    log.info("export: %s: %d samples sent twice written once", data.info.role,
+             len(table) - len(out))
+    return out
+
+
 def _format_rows(block: np.ndarray) -> str:
     """CSV text of a 2-D float block, every value in Python's shortest exact form.
 
@@ -259,6 +279,9 @@ def write_csv_folder(session: Session, folder: str | os.PathLike, *, progress: b
     try:
         written = write_csv_files(session, out.stage(), progress=progress)
         out.commit()
+    except BadInputError as exc:
+        out.discard()
+        raise BadInputError(f"{out.path}: {exc.message}") from None
     except BaseException:
         out.discard()
         raise
@@ -280,6 +303,8 @@ def write_csv_files(session: Session, folder: str | os.PathLike, *, progress: bo
             continue  # a sensor that never sent a sample has no CSV (its details stay below)
         t = export_times(data)
         table = np.column_stack([t, data.acc, data.gyr])
+        if len(t) > 1 and np.any(np.diff(t) < 0):
+            table = _increasing(table, data)
         p = d / f"{role}.csv"
         with open(p, "w", encoding="utf-8", newline="") as fh:
             fh.write(",".join(COLUMNS) + "\n")

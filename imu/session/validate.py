@@ -271,6 +271,18 @@ def sample_health(d: SensorData) -> dict[str, int]:
     return {"nonfinite": int(np.count_nonzero(bad)), "out_of_range": huge, "duplicate_times": dup}
 
 
+def replayed_samples(seq, t_sensor_s) -> np.ndarray:
+    """Boolean mask (N,) of the samples whose sequence number and sensor time both repeat an
+    earlier sample's (packets sent again, e.g. the FIFO a Movella DOT resends), not the first
+    of each."""
+    t = np.asarray(t_sensor_s, dtype=float)
+    key = np.rec.fromarrays([np.asarray(seq, dtype=np.int64), t])
+    _, first = np.unique(key, return_index=True)
+    rep = np.ones(len(t), bool)
+    rep[first] = False
+    return rep
+
+
 def usable_samples(d: SensorData) -> np.ndarray:
     """Boolean mask (N,) of samples fusion may use: finite values within any sensor's range
     (:func:`out_of_range`), first of repeated times."""
