@@ -34,3 +34,21 @@ def test_sto_written_then_read_back_as_orientation_only_sensors(tmp_path, capsys
     assert main(["import", str(sto), "--role", "femur_l_imu=skip", "-o", str(out)]) == 0
     err = capsys.readouterr().err
     assert "skipped s.sto (femur_l_imu)" in err
+
+
+def test_sto_time_going_backwards_or_not_a_number_names_the_line(tmp_path):
+    """A table whose rows are out of order was read, then refused as 'the sensors' clocks do
+    not overlap: ... 24.9-0.0 s'."""
+    import pytest
+
+    from imu.errors import BadInputError
+
+    head = "DataRate=100\nDataType=Quaternion\nendheader\ntime\tpelvis_imu\n"
+    rows = ["0.00\t1,0,0,0", "0.01\t1,0,0,0", "0.005\t1,0,0,0"]
+    (tmp_path / "b.sto").write_text(head + "\n".join(rows) + "\n")
+    with pytest.raises(BadInputError, match=r"b.sto: line 7: time goes backwards \(0.01 then "
+                                            r"0.005 s\)"):
+        read_sto(tmp_path / "b.sto")
+    (tmp_path / "n.sto").write_text(head + "0.00\t1,0,0,0\nnan\t1,0,0,0\n")
+    with pytest.raises(BadInputError, match=r"n.sto: line 6: time nan is not a time"):
+        read_sto(tmp_path / "n.sto")

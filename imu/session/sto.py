@@ -250,10 +250,11 @@ def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
     names = [c.strip() for c in lines[k + 1].split("\t")]
     if names[0].lower() != "time" or len(names) < 2:
         raise BadInputError(f"{p}: line {k + 2}: expected 'time' and sensor columns")
-    t, cols = [], [[] for _ in names[1:]]
+    t, cols, at = [], [[] for _ in names[1:]], []
     for lineno, ln in enumerate(lines[k + 2:], start=k + 3):
         if not ln.strip():
             continue
+        at.append(lineno)
         cells = ln.split("\t")
         if len(cells) != len(names):
             raise BadInputError(f"{p}: line {lineno}: {len(cells)} cells, expected {len(names)} "
@@ -270,6 +271,15 @@ def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
                                 f"w,x,y,z quaternions") from None
     if not t:
         raise BadInputError(f"{p}: no rows below the header")
+    tt = np.asarray(t, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(tt))
+    if len(bad):
+        raise BadInputError(f"{p}: line {at[bad[0]]}: time {tt[bad[0]]} is not a time")
+    back = np.flatnonzero(np.diff(tt) < 0)
+    if len(back):
+        i = int(back[0]) + 1
+        raise BadInputError(f"{p}: line {at[i]}: time goes backwards ({tt[i - 1]:g} then "
+                            f"{tt[i]:g} s)")
     out = {}
     for name, c in zip(names[1:], cols):
         q = np.asarray(c, dtype=float)
@@ -277,4 +287,4 @@ def read_sto(path) -> tuple[np.ndarray, float, dict[str, np.ndarray]]:
         if np.any(np.isfinite(n) & (np.abs(n - 1.0) > 0.05)):
             raise BadInputError(f"{p}: column {name}: not unit quaternions")
         out[name] = Q.normalize(q)
-    return np.asarray(t, dtype=float), rate, out
+    return tt, rate, out
