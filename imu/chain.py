@@ -112,6 +112,22 @@ def remember_intrinsics(profile, session=None, save: bool = False) -> list:
     return paths
 
 
+def _profile_notes(profile, sensor_ids: dict) -> None:
+    """Say (log) which of the session's sensors a given profile leaves without angles (it has
+    no mounting for the role) or was made with another sensor (its mounting is another's)."""
+    pid = getattr(profile, "sensor_ids", {}) or {}
+    roles = set(getattr(profile, "roles", []) or [])
+    left = [r for r in sensor_ids if r not in roles]
+    if left:
+        log.info("the calibration profile has no %s: no angles for %s", " or ".join(left),
+                 "it" if len(left) == 1 else "them")
+    other = [f"{r} ({pid[r]}, here {sensor_ids[r]})" for r in sensor_ids
+             if r in roles and pid.get(r) and sensor_ids.get(r) and pid[r] != sensor_ids[r]]
+    if other:
+        log.info("the calibration profile was made with other sensors: %s; it holds their "
+                 "mountings, which may not be these", "; ".join(other))
+
+
 def intrinsics_for(sensor_ids: dict, profile) -> dict:
     """Role → the intrinsic correction applied before fusion.
 
@@ -241,6 +257,7 @@ class Calibrate:
                 self.profile, (str, os.PathLike)) else "profile given"
             cals = [CalibrationUse(name, "file", profile=prof)]
             self.method_, self.source_ = METHOD_PROFILE, self._given_source()
+            _profile_notes(prof, ids)
         elif not calibration_windows(session.events):
             cals = [self._whole_session(session)]
         else:

@@ -211,3 +211,25 @@ def test_samples_in_other_units_are_a_one_line_error_not_angles(rec, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words.split(":")[0] in err[0] and "(sacrum)" in err[0]
     assert not (tmp_path / "a.csv").exists()
+
+
+def test_a_profile_without_a_role_or_made_with_other_sensors_is_said(rec, tmp_path, caplog):
+    """A profile lacking the left thigh left its angle columns out without a word; one made
+    with other sensors (their mountings) was applied without a word."""
+    import logging
+
+    from imu.calibration import load_profile
+    from imu.chain import Calibrate
+
+    prof = tmp_path / "p.json"
+    assert main(["calibrate", str(rec), "-o", str(prof)]) == 0
+    doc = json.loads(prof.read_text())
+    del doc["sensors"]["left_thigh"]
+    doc["sensors"]["right_thigh"]["sensor_id"] = "other-1"
+    (tmp_path / "q.json").write_text(json.dumps(doc))
+    caplog.set_level(logging.INFO, logger="imu")
+    Calibrate(load_profile(prof)).run(read_recording(rec))
+    assert "calibration profile" not in caplog.text  # its own profile: nothing to say
+    Calibrate(load_profile(tmp_path / "q.json")).run(read_recording(rec))
+    assert "the calibration profile has no left_thigh: no angles for it" in caplog.text
+    assert "made with other sensors: right_thigh (other-1, here sim-right_thigh)" in caplog.text
