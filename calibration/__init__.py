@@ -57,13 +57,14 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     -------
     Profile
     """
-    from imu.kinematics.pipeline import sensor_times_s
     from imu.session.validate import usable_session
 
     session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
     where, roles, thighs = calibration_roles(session)
     limits = limits or QualityLimits()
-    times = {r: sensor_times_s(session.sensors[r]) for r in roles}
+    # each sensor's times on the session clock and accelerometer estimate, in parallel
+    times: dict = {}
+    accs = recording_accs(session, roles, times, intrinsics)
     ph = detect_phases(session, phase_settings or PhaseSettings(), times=times)
 
     quality: dict = {}
@@ -81,7 +82,6 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
         refuse_if_poor(quality, limits, where)  # always raises: a phase we need is missing
 
     mounts, intr, acc_rec = {}, {}, {}
-    accs = recording_accs(session, roles, times, intrinsics)
     for role in roles:
         d = session.sensors[role]
         t = times[role]

@@ -209,25 +209,41 @@ def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None =
                         est.to_dict())
 
 
-def recording_accs(session, roles, times: dict, intrinsics: dict | None) -> dict:
+def recording_accs(session, roles, times: dict | None, intrinsics: dict | None) -> dict:
     """Role → :class:`RecordingAcc` of each sensor (:func:`recording_acc` after its stored
     accelerometer correction, if any), the sensors in parallel; no recording correction for a
     sensor whose angles come from its own orientation (``uses_vendor_orientation``: no fusion
-    applies a correction there)."""
+    applies a correction there).
+
+    ``times``: role → sample times on the session clock. A dict without some of ``roles`` (or
+    None) gets theirs (:func:`~imu.kinematics.pipeline.sensor_times_s`) made here, each by the
+    sensor's own worker before its estimate, and remembered for the later steps: the clock
+    fits run in parallel instead of one after the other first."""
     from imu.intrinsics import has_acc_correction
-    from imu.kinematics.pipeline import uses_vendor_orientation
-    from imu.workers import fork_map
+    from imu.kinematics.pipeline import remember_times, sensor_times_s, uses_vendor_orientation
+    from imu.workers import can_fork, fork_map, shared_empty
+
+    times = {} if times is None else times
+    alloc = shared_empty if can_fork() and len(roles) > 1 else np.empty
+    made = {r: alloc(len(session.sensors[r])) for r in roles if r not in times}
 
     def one(role):
         d = session.sensors[role]
+        if role in made:  # into memory this process sees too
+            made[role][:] = sensor_times_s(d)
+        t = made[role] if role in made else times[role]
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
         corr = ((stored.acc_offset_m_s2, stored.acc_scale)
                 if stored is not None and has_acc_correction(stored) else None)
         if uses_vendor_orientation(session, role):
             return RecordingAcc(corr)  # the angles use the sensor's own orientation, its vertical
-        return recording_acc(d, times[role], d.acc, corr)
+        return recording_acc(d, t, d.acc, corr)
 
-    return dict(zip(roles, fork_map(one, list(roles), last_here=True)))
+    out = dict(zip(roles, fork_map(one, list(roles), last_here=True)))
+    for r, t in made.items():
+        remember_times(session.sensors[r], t)
+        times[r] = t
+    return out
 
 
 def mounting_rotation(y_S: np.ndarray, z_S: np.ndarray) -> np.ndarray:

@@ -122,6 +122,10 @@ def _turn_z(q: np.ndarray, c: float, s: float, out: np.ndarray | None = None) ->
     return out
 
 
+#: samples per call of BasicVQF's full-state batch in :func:`offline_vqf_6d`
+_FULL_STATE_ROWS = 8192
+
+
 def _bias_off(params: dict) -> bool:
     """Whether offlineVQF's bias estimation is switched off (both kinds) in ``params``."""
     return all(k in params and not params[k]
@@ -154,8 +158,16 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
         return np.asarray(vqf.offlineVQF(gyr, acc, None, Ts, params)["quat6D"], dtype=float)
     tau = {"tauAcc": params["tauAcc"]} if "tauAcc" in params else {}  # else vqf's default
     fwd, back = vqf.BasicVQF(Ts, **tau), vqf.BasicVQF(Ts, **tau)
-    run = fwd.updateBatchFullState(gyr, acc)
-    q3d, lp = run["gyrQuat"], run["lastAccLp"]
+    # the forward run a block at a time (the filter keeps its state between calls): its full
+    # state is 27 numbers a sample, of which 7 are kept; whole, it would be ~80 MB of fresh
+    # memory per sensor-hour (page faults cost more than the filter), in blocks a few MB reused
+    n = len(gyr)
+    q3d, lp = np.empty((n, 4)), np.empty((n, 3))
+    for a in range(0, n, _FULL_STATE_ROWS):
+        run = fwd.updateBatchFullState(gyr[a:a + _FULL_STATE_ROWS], acc[a:a + _FULL_STATE_ROWS])
+        q3d[a:a + _FULL_STATE_ROWS] = run["gyrQuat"]
+        lp[a:a + _FULL_STATE_ROWS] = run["lastAccLp"]
+        del run
     b, a = vqf.BasicVQF.filterCoeffs(fwd.params["tauAcc"], Ts)
     state = back.state
     state["accLpState"] = [float(v) for j in range(3)

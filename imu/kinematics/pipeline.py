@@ -84,6 +84,15 @@ def sensor_times_s(data) -> np.ndarray:
     return t
 
 
+def remember_times(data, t_s: np.ndarray) -> None:
+    """Remember ``t_s`` as :func:`sensor_times_s` of ``data`` (made elsewhere, e.g. by a worker
+    process): later calls return copies of it instead of fitting the clock again."""
+    try:
+        _TIMES.put(data, _times_key(data), t_s)
+    except AttributeError:  # not a SensorData: nothing remembered
+        pass
+
+
 def uses_vendor_orientation(session: Session, role: str) -> bool:
     """Whether the angles of ``role`` come from the sensor's own orientation (no fusion): the
     sensor has no raw samples, or it has both and the session asks for the vendor's
