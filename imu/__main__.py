@@ -1,5 +1,3 @@
-import sys
+from imu.cli import entry
 
-from imu.cli import main
-
-sys.exit(main())
+entry()
