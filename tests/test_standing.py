@@ -38,3 +38,24 @@ def test_judging_only_the_sampled_rows_corrected_finds_the_same_stretches():
                              {r: s.sensors[r].gyr for r in roles}, up,
                              {r: np.zeros(3) for r in roles})
     assert plain != whole
+
+
+def test_removing_the_bias_block_by_block_gives_the_tracked_bias_numbers():
+    from imu.kinematics.standing import remove_gyro_bias, track_gyro_bias
+
+    rng = np.random.default_rng(7)
+    n = 70_000  # several blocks of rows
+    t = np.arange(n) / 100.0
+    gyr = rng.normal(0.0, 0.05, (n, 3)) + np.array([0.01, -0.02, 0.005])
+    gyr[:, 0] += 1e-5 * t  # a bias that drifts
+    windows = [(10.0, 20.0), (200.0, 215.0), (500.0, 512.0)]
+    bias = track_gyro_bias(t, gyr, windows, np.zeros(3))
+    assert np.ptp(bias[:, 0]) > 1e-5  # the tracked bias moves over the recording
+    want = gyr - bias
+    assert np.array_equal(remove_gyro_bias(t, gyr, windows, np.zeros(3)), want)
+    mine = gyr.copy()
+    got = remove_gyro_bias(t, mine, windows, np.zeros(3), in_place=True)
+    assert got is mine and np.array_equal(mine, want)
+    # no usable stretch: the given bias everywhere
+    b0 = np.array([0.1, 0.2, 0.3])
+    assert np.array_equal(remove_gyro_bias(t, gyr, [], b0), gyr - b0)

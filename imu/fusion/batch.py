@@ -290,6 +290,13 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         runs, pos = split_at_gaps(t_s, rate_hz, max_bridge_s)
         if restarts_out is not None:
             restarts_out.extend(float(t_s[a]) for a, _ in runs[1:])
+    if not causal and len(runs) == 1:  # one run: its estimate is the result (no copy)
+        q0 = restart_quat(acc, None, heading_axes_S)
+        if pos is None or pos[-1] == n - 1:
+            return np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
+        qq = offline_run(name, rate_hz, _fill_dropouts(acc, pos), _fill_dropouts(gyr, pos), q0,
+                         **settings)
+        return np.take(qq, pos, axis=0)
     prev_q = None
     for a, b in runs:
         if causal:
@@ -305,6 +312,6 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         else:
             p = pos[a:b]
             qq = run(_fill_dropouts(acc[a:b], p), _fill_dropouts(gyr[a:b], p))
-            out[a:b] = qq[p]
+            np.take(qq, p, axis=0, out=out[a:b])
         prev_q = out[b - 1]
     return out

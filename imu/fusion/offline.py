@@ -210,21 +210,37 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     if lead:
         g[:2] *= 0.5
     w0, w1 = g[0::2], g[1::2]
-    g2 = np.cross(w0, w1)
-    g2 *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
-    g2 += 0.5 * (w0 + w1)
-    q1 = offline_vqf_6d(np.ascontiguousarray(g2), np.ascontiguousarray(a[1::2]), 2.0 * T, params,
-                        heading=q0 is None)
+    m = len(w1)
+    # a block of pairs at a time: the temporaries stay small (in the cache, reused by the
+    # allocator) instead of a dozen fresh arrays the length of the recording
+    g2 = np.empty((m, 3))
+    for b0 in range(0, m, _PAIR_BLOCK):
+        s = slice(b0, b0 + _PAIR_BLOCK)
+        c = np.cross(w0[s], w1[s])
+        c *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
+        c += 0.5 * (w0[s] + w1[s])
+        g2[s] = c
+    q1 = offline_vqf_6d(g2, np.ascontiguousarray(a[1::2]), 2.0 * T, params, heading=q0 is None)
     # q₀ = q₁ ⊗ exp(−ω₁·T)
-    d = from_rotvec_parts((w1 * -T).T).T
     out = np.empty((len(g), 4))
-    if q0 is not None:  # the heading of the first output sample (a turn about z commutes)
-        first = q1[0] if lead else multiply(q1[0], d[0])
-        _turn_z(q1, *_z_turn_to(first, q0), out=out[1::2])
-    else:
-        out[1::2] = q1
-    multiply(out[1::2], d, out=out[0::2])
+    odd, even = out[1::2], out[0::2]
+    turn = None
+    for b0 in range(0, m, _PAIR_BLOCK):
+        s = slice(b0, b0 + _PAIR_BLOCK)
+        d = from_rotvec_parts((w1[s] * -T).T).T
+        if q0 is not None and turn is None:  # the heading of the first output sample (a
+            # turn about z commutes)
+            turn = _z_turn_to(q1[0] if lead else multiply(q1[0], d[0]), q0)
+        if turn is not None:
+            _turn_z(q1[s], *turn, out=odd[s])
+        else:
+            odd[s] = q1[s]
+        multiply(odd[s], d, out=even[s])
     return out[lead:]
+
+
+#: sample pairs per block in :func:`_offline_vqf`
+_PAIR_BLOCK = 16384
 
 
 def offline_run(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray,

@@ -27,8 +27,8 @@ from imu.kinematics.frames import angle_columns, heading_and_upright, segment_an
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_from_headings,
                                     wrap_deg)
 from imu.kinematics.still import is_still, smoothed_rate_norm
-from imu.kinematics.standing import (StandingBiasStream, StandingSettings, standing_windows,
-                                     track_gyro_bias)
+from imu.kinematics.standing import (StandingBiasStream, StandingSettings, remove_gyro_bias,
+                                     standing_windows)
 from imu.types import AngleTable, Session, role_side
 from imu.workers import can_fork, fork_map, pool_map, received, shared_empty
 
@@ -303,8 +303,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         sett = settings
         if win:  # gyr minus the tracked bias, in the bias array's own memory
             sett = {**NO_FILTER_BIAS.get(filter, {}), **settings}
-            bias = track_gyro_bias(t, gyr, win, np.zeros(3), st)
-            gyr = np.subtract(gyr, bias, out=bias)
+            own = gyr.flags.writeable and not np.may_share_memory(gyr, session.sensors[role].gyr)
+            gyr = remove_gyro_bias(t, gyr, win, np.zeros(3), st, in_place=own)
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse

@@ -130,9 +130,46 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     the bias random walk since the stretch (a kernel form of a random-walk smoother). Without
     any stretch, ``bias0`` everywhere.
     """
-    s = settings
     t = np.asarray(t_s, float)
     g = np.asarray(gyr, float)
+    curve = _bias_curve(t, g, windows, settings)
+    if curve is None:
+        return np.broadcast_to(np.asarray(bias0, float), g.shape).copy()
+    tg, bg = curve
+    out = np.empty((len(t), 3))
+    for k in range(3):
+        out[:, k] = np.interp(t, tg, bg[:, k])
+    return out
+
+
+def remove_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float, float]],
+                     bias0: np.ndarray, settings: StandingSettings = StandingSettings(), *,
+                     in_place: bool = False) -> np.ndarray:
+    """``gyr`` (N, 3) rad/s minus :func:`track_gyro_bias` (the same numbers), made a block of
+    rows at a time (no array of the bias the length of the recording); ``in_place``: into
+    ``gyr`` itself (a float64 array the caller owns)."""
+    t = np.asarray(t_s, float)
+    g = np.asarray(gyr, float)
+    out = g if in_place else np.empty(g.shape)
+    curve = _bias_curve(t, g, windows, settings)
+    if curve is None:
+        return np.subtract(g, np.asarray(bias0, float), out=out)
+    tg, bg = curve
+    for b0 in range(0, len(t), _BIAS_BLOCK_ROWS):
+        b1 = min(len(t), b0 + _BIAS_BLOCK_ROWS)
+        for k in range(3):
+            np.subtract(g[b0:b1, k], np.interp(t[b0:b1], tg, bg[:, k]), out=out[b0:b1, k])
+    return out
+
+
+#: rows per block in :func:`remove_gyro_bias`
+_BIAS_BLOCK_ROWS = 32768
+
+
+def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSettings):
+    """``(tg, bg)``: the bias (M, 3) on a 1 s grid ``tg`` (M,) that :func:`track_gyro_bias`
+    interpolates; None without any usable quiet-standing stretch."""
+    s = settings
     tk, bk, rk = [], [], []
     all_finite = bool(np.isfinite(g).all())  # one flat pass; the row mask only when needed
     fin = np.ones(len(g), bool) if all_finite else np.all(np.isfinite(g), axis=1)
@@ -169,7 +206,7 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
             <= s.max_jump_deg_s
         tk, bk, rk = (np.array(x)[keep] for x in (tk, bk, rk))
     if not len(tk):
-        return np.broadcast_to(np.asarray(bias0, float), g.shape).copy()
+        return None
     q = np.radians(s.bias_walk_deg_s_per_sqrt_s) ** 2
     # evaluate on a coarse grid (1 s) and interpolate: the bias is smooth
     tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
@@ -180,10 +217,7 @@ def track_gyro_bias(t_s: np.ndarray, gyr: np.ndarray, windows: list[tuple[float,
     w += rk[None, :]
     np.divide(1.0, w, out=w)
     bg = (w @ bk) / w.sum(axis=1, keepdims=True)
-    out = np.empty((len(t), 3))
-    for k in range(3):
-        out[:, k] = np.interp(t, tg, bg[:, k])
-    return out
+    return tg, bg
 
 
 class StandingBiasStream:
