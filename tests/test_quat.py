@@ -48,3 +48,22 @@ def test_normalize_gives_unit_rows_for_every_shape():
         assert np.allclose(np.linalg.norm(Q.normalize(q), axis=-1), 1.0, atol=1e-15)
         assert np.allclose(Q.normalize(q), q / np.linalg.norm(q, axis=-1, keepdims=True),
                            rtol=0, atol=1e-15)
+
+
+def test_long_stacks_multiply_block_by_block_with_the_same_numbers():
+    from imu.quat import _ROWS, multiply, multiply_parts
+
+    rng = np.random.default_rng(3)
+    n = 3 * _ROWS + 17
+    a, b = rng.normal(size=(n, 4)), rng.normal(size=(n, 4))
+    want = np.stack(multiply_parts(a.T, b.T), axis=-1)  # every row at once
+    assert np.array_equal(multiply(a, b), want)
+    assert np.array_equal(multiply(a[::-1], b), np.stack(multiply_parts(a[::-1].T, b.T), -1))
+    one = rng.normal(size=4)
+    assert np.array_equal(multiply(one, b), np.stack(multiply_parts(one, b.T), axis=-1))
+    into = a.copy()
+    assert multiply(into, b, out=into) is into and np.array_equal(into, want)
+    # an output overlapping an input other than row for row: the whole product first
+    buf = np.concatenate([a, a[-1:]])
+    multiply(buf[:-1], b, out=buf[1:])
+    assert np.array_equal(buf[1:], want)

@@ -173,8 +173,15 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
     state["accLpState"] = [float(v) for j in range(3)
                            for v in vqf.BasicVQF.filterInitialState(float(lp[-1, j]), b, a)]
     back.state = state
-    corr = back.updateBatch(np.zeros_like(gyr), np.ascontiguousarray(lp[::-1]))["quat6D"]
-    out = multiply(corr[::-1], q3d)
+    # the backward run a block at a time from the end (the filter keeps its state between
+    # calls), each block's correction applied to its samples at once: no arrays the length of
+    # the recording besides the result
+    out = np.empty((n, 4))
+    zeros = np.zeros((min(n, _FULL_STATE_ROWS), 3))
+    for b1 in range(n, 0, -_FULL_STATE_ROWS):
+        b0 = max(0, b1 - _FULL_STATE_ROWS)
+        corr = back.updateBatch(zeros[:b1 - b0], np.ascontiguousarray(lp[b0:b1][::-1]))["quat6D"]
+        multiply(corr[::-1], q3d[b0:b1], out=out[b0:b1])
     if heading:  # offlineVQF's first correction is a shortest arc, with no part about z
         c, s = corr[-1, 0], corr[-1, 3]
         h = max(float(np.hypot(c, s)), 1e-12)
