@@ -342,7 +342,7 @@ class AccOffsetEstimator:
         if still.sum() < m:
             return self
         bias0 = np.median(gT[:, still], axis=1, overwrite_input=True)  # a copy already
-        still &= smoothed_rate_norm(gyr - bias0, rate_hz, 0.5) < st.rest_rad_s
+        still &= smoothed_rate_norm(gyr, rate_hz, 0.5, bias=bias0) < st.rest_rad_s
         spans = np.array(runs(still), dtype=int).reshape(-1, 2)
         spans = spans[t[spans[:, 1] - 1] - t[spans[:, 0]] >= st.min_rest_s]
         if len(spans) < 2:

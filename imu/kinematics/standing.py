@@ -101,7 +101,7 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
         j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
         near = np.abs(t[j] - grid) < 0.1
-        g = smoothed_rate_norm(g_in - b0 if np.any(b0) else g_in, rate, s.smoothing_s, at=j)
+        g = smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=b0 if np.any(b0) else None)
         a = np.asarray(acc[r], float)[j]
         if acc_correction and acc_correction.get(r) is not None:
             a = acc_correction[r](a)

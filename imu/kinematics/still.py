@@ -38,14 +38,23 @@ STILL_RAD_S = 0.10
 
 
 def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
-                       at: np.ndarray | None = None) -> np.ndarray:
+                       at: np.ndarray | None = None, bias: np.ndarray | None = None
+                       ) -> np.ndarray:
     """Centred moving-average norm of the angular rate (N,) rad/s over ``window_s``; NaN rows
     stay NaN (and are left out of their neighbours' means). ``at``: sample indices (M,) where
     the values are wanted (the same values as ``smoothed_rate_norm(...)[at]``, without
-    computing the others)."""
+    computing the others). ``bias`` (3,): of ``gyr - bias`` (the same values, without a copy
+    of the samples)."""
     from imu.quat import row_norm
 
-    n = row_norm(gyr)
+    if bias is None:
+        n = row_norm(gyr)
+    else:  # a block of rows at a time
+        gyr = np.asarray(gyr, dtype=float)
+        bias = np.asarray(bias, dtype=float)
+        n = np.empty(len(gyr))
+        for r0 in range(0, len(gyr), _NORM_ROWS):
+            n[r0:r0 + _NORM_ROWS] = row_norm(gyr[r0:r0 + _NORM_ROWS] - bias)
     w = max(1, int(round(window_s * rate_hz)))
     m = len(n)
     if w == 1 or m < w:
@@ -67,6 +76,10 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
         out = (c[hi] - c[lo]) / cnt
     out[bad[idx] | (cnt == 0)] = np.nan
     return out
+
+
+#: rows per block of :func:`smoothed_rate_norm` with a bias
+_NORM_ROWS = 32768
 
 
 def is_still(rate_norm_rad_s, threshold_rad_s: float = STILL_RAD_S) -> np.ndarray:
