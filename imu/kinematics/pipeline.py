@@ -28,7 +28,8 @@ from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold
                                     wrap_deg)
 from imu.kinematics.still import is_still, smoothed_rate_norm
 from imu.kinematics.standing import (StandingBiasStream, StandingSettings, remove_gyro_bias,
-                                     standing_windows)
+                                     standing_grid, standing_mask, standing_windows,
+                                     windows_from_mask)
 from imu.types import AngleTable, Session, role_side
 from imu.workers import can_fork, fork_map, pool_map, received, shared_empty
 
@@ -240,20 +241,64 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     settings = dict(filter_settings or {})
     st = standing or StandingSettings()
 
-    def find_windows() -> list:
-        if alignment is None:
-            return []
+    def mask_inputs(r):  # (times, acc, gyr, gyro bias, row correction) as the search judges
         if row_wise:
-            acc = {r: session.sensors[r].acc for r in roles}
-            gyr = {r: session.sensors[r].gyr for r in roles}
-            bias0 = {r: np.zeros(3) if c is None else np.asarray(c.gyr_bias_rad_s, dtype=float)
-                     for r, (c, _) in corrections.items()}
-            fix = {r: (lambda rows, r=r: corrected_acc(*corrections[r], rows)) for r in roles}
+            c = corrections[r][0]
+            b0 = np.zeros(3) if c is None else np.asarray(c.gyr_bias_rad_s, dtype=float)
+            return (times[r], session.sensors[r].acc, session.sensors[r].gyr, b0,
+                    lambda rows, r=r: corrected_acc(*corrections[r], rows))
+        return times[r], raw[r][0], raw[r][1], np.zeros(3), None
+
+    # Quiet standing: where forked workers fuse the sensors, each first judges its own sensor
+    # on the common grid (into shared memory, then a byte down ``ready``) while this process
+    # judges its own and waits for theirs, so no worker sits idle while one process judges
+    # them all; the stretches then go to every worker (fork_map's ``then``)
+    grid = standing_grid(times) if alignment is not None else None
+    masks = done = None
+    ready = (None, None)
+    if grid is not None and len(roles) > 1 and can_fork():
+        masks = shared_empty((len(roles), len(grid)), bool)
+        done = shared_empty(len(roles), bool)
+        done[:] = False
+        ready = os.pipe()
+    here = os.getpid()
+    open_fds = [fd for fd in ready if fd is not None]  # this process's ends not closed yet
+
+    def close(fd) -> None:
+        if fd in open_fds:
+            open_fds.remove(fd)
+            os.close(fd)
+
+    def judge(role) -> None:
+        t, a, g, b0, fix = mask_inputs(role)
+        i = roles.index(role)
+        masks[i] = standing_mask(grid, t, a, g, alignment.R_BS[role][1], b0, st, fix)
+        done[i] = True
+
+    def find_windows() -> list:
+        if grid is None:
+            return []
+        if masks is None:  # every sensor judged here
+            win = standing_windows(times, *({r: mask_inputs(r)[k] for r in roles}
+                                            for k in (1, 2)),
+                                   {r: alignment.R_BS[r][1] for r in roles},
+                                   {r: mask_inputs(r)[3] for r in roles}, st,
+                                   acc_correction={r: mask_inputs(r)[4] for r in roles})
         else:
-            acc, gyr = ({r: v[k] for r, v in raw.items()} for k in (0, 1))
-            bias0, fix = {r: np.zeros(3) for r in roles}, None
-        win = standing_windows(times, acc, gyr, {r: alignment.R_BS[r][1] for r in roles},
-                               bias0, st, acc_correction=fix)
+            close(ready[1])  # (a worker that stops closes its end: no wait for ever)
+            if not done[-1]:
+                judge(roles[-1])  # this process fuses the last sensor (last_here)
+            got = 0
+            while got < len(roles) - 1:
+                b = os.read(ready[0], len(roles))
+                if not b:
+                    break
+                got += len(b)
+            close(ready[0])
+            for r in roles:  # a worker that failed first (its error follows), or no workers
+                if not done[roles.index(r)]:
+                    judge(r)
+            win = windows_from_mask(grid, masks.all(axis=0), st)
         if win and progress:
             log.info("gyro bias from %d quiet-standing stretches", len(win))
         return win
@@ -287,6 +332,12 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     def fuse_one(role):
         t, r_hz = times[role], rates[role]
         acc, gyr = raw[role] if role in raw else prepare(role)
+        if masks is not None and os.getpid() != here:  # a forked worker: judge its sensor
+            try:
+                judge(role)
+            finally:
+                os.write(ready[1], b"x")
+                close(ready[1])
         win = received()  # the quiet-standing stretches (find_windows)
         if uses_vendor_orientation(session, role):  # the sensor's own orientation, no fusion
             q = np.asarray(session.sensors[role].quat, dtype=float)
@@ -324,7 +375,11 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     make_filter(filter, base_hz, **settings)
     if not causal:
         import imu.fusion.offline  # noqa: F401 - the same: once here, not in each child
-    res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows, last_here=True)))
+    try:
+        res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows, last_here=True)))
+    finally:
+        for fd in list(open_fds):
+            close(fd)
     if restarts_s is not None:
         restarts_s.update(res)
     if segment_parts is not None:

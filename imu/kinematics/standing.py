@@ -78,45 +78,78 @@ def standing_windows(times: dict, acc: dict, gyr: dict, up_S: dict, bias0: dict,
         Role → a function that corrects rows (k, 3) of that sensor's specific force, applied to
         the rows judged (the same numbers as correcting every sample first, for a
         correction that works row by row).
+
+    Notes
+    -----
+    The parts, for callers that judge each sensor elsewhere (in its own worker):
+    :func:`standing_grid`, :func:`standing_mask` per sensor, :func:`windows_from_mask` of
+    their ``&``.
     """
-    s = settings
+    grid = standing_grid(times)
+    if grid is None:
+        return []
+    ok = np.ones(len(grid), bool)
+    fix = acc_correction or {}
+
+    def role_ok(r):  # per sensor (numpy releases the GIL: one thread each)
+        return standing_mask(grid, times[r], acc[r], gyr[r], up_S[r], bias0[r], settings,
+                             fix.get(r))
+
+    from imu.workers import pool_map
+
+    for r_ok in pool_map(role_ok, list(times)):
+        ok &= r_ok
+    return windows_from_mask(grid, ok, settings)
+
+
+def standing_grid(times: dict) -> np.ndarray | None:
+    """The grid (s, :data:`GRID_HZ`) over the time every sensor of ``times`` (role → sample
+    times) covers, on which :func:`standing_mask` judges them; None when they share none."""
     roles = list(times)
     t0 = max(float(np.nanmin(times[r])) for r in roles)
     t1 = min(float(np.nanmax(times[r])) for r in roles)
     if not t1 > t0:
-        return []
+        return None
     from imu.timing import check_grid
 
     check_grid(t1 - t0, GRID_HZ, sum(len(times[r]) for r in roles))
-    grid = np.arange(t0, t1, 1.0 / GRID_HZ)
-    ok = np.ones(len(grid), bool)
+    return np.arange(t0, t1, 1.0 / GRID_HZ)
+
+
+def standing_mask(grid: np.ndarray, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
+                  up_S: np.ndarray, bias0: np.ndarray,
+                  settings: StandingSettings = StandingSettings(),
+                  acc_correction=None) -> np.ndarray:
+    """Whether one sensor is still and upright at each point of ``grid`` (bool, like it): the
+    sample nearest each point (within 0.1 s) judged; arguments as :func:`standing_windows`
+    for one role."""
+    s = settings
     cos_up = np.cos(np.radians(s.upright_deg))
+    t = np.asarray(t_s, float)
+    rate = len(t) / max(t[-1] - t[0], 1e-9)
+    b0 = np.asarray(bias0, float)
+    g_in = np.asarray(gyr, float)
+    # a grid point counts if the nearest sample says so: only those samples are judged
+    j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
+    j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
+    near = np.abs(t[j] - grid) < 0.1
+    g = smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=b0 if np.any(b0) else None)
+    a = np.asarray(acc, float)[j]
+    if acc_correction is not None:
+        a = acc_correction(a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = (a @ np.asarray(up_S, float)) / row_norm(a)
+    return is_still(g, s.still_rad_s) & (c > cos_up) & near
 
-    def role_ok(r):  # per sensor (numpy releases the GIL: one thread each)
-        t = np.asarray(times[r], float)
-        rate = len(t) / max(t[-1] - t[0], 1e-9)
-        b0 = np.asarray(bias0[r], float)
-        g_in = np.asarray(gyr[r], float)
-        # a grid point counts if the nearest sample says so: only those samples are judged
-        j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
-        j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
-        near = np.abs(t[j] - grid) < 0.1
-        g = smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=b0 if np.any(b0) else None)
-        a = np.asarray(acc[r], float)[j]
-        if acc_correction and acc_correction.get(r) is not None:
-            a = acc_correction[r](a)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = (a @ np.asarray(up_S[r], float)) / row_norm(a)
-        return is_still(g, s.still_rad_s) & (c > cos_up) & near
 
-    from imu.workers import pool_map
-
-    for r_ok in pool_map(role_ok, roles):
-        ok &= r_ok
+def windows_from_mask(grid: np.ndarray, ok: np.ndarray,
+                      settings: StandingSettings = StandingSettings()) -> list:
+    """The stretches ``[(t0, t1), ...]`` of :func:`standing_windows` from the ``&`` of every
+    sensor's :func:`standing_mask` on ``grid``."""
     out = []
     for a, b in runs(ok):
         ta, tb = grid[a] + TRIM_S, grid[b - 1] - TRIM_S
-        if tb - ta >= s.min_s - 0.5:
+        if tb - ta >= settings.min_s - 0.5:
             out.append((float(ta), float(tb)))
     return out
 
