@@ -653,6 +653,7 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
 
     out = _decode_chunks(p, sensors, chunks, meanwhile)
     _attach_orientations(p, sensors, out, orients)
+    lost = _drop_unreadable(p, out)
     if start_s is not None or end_s is not None:
         for role, d in out.items():
             keep = (d.t_host_s >= lo) & (d.t_host_s <= hi)
@@ -662,12 +663,36 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                                        None if d.quat is None else d.quat[keep])
         events = [e for e in events if lo <= e.t_s <= hi]
     meta = info.get("meta") or {}
+    if lost:
+        meta = {**meta, "unreadable_samples": lost}
     return check_session(Session(meta=meta, sensors=out, events=events,
                                  calibration=info.get("calibration"), source=str(p)))
 
 
 #: recordings of more chunks than this are decoded by forked children (:func:`_decode_chunks`)
 FORK_MIN_CHUNKS = 64
+#: the sequence number that marks the samples of a damaged chunk while decoding
+UNREADABLE_SEQ = np.iinfo(np.int64).min
+
+
+def _drop_unreadable(p: Path, out: dict[str, SensorData]) -> dict[str, int]:
+    """Take the samples of damaged chunks (:data:`UNREADABLE_SEQ`) out of ``out`` (in place):
+    the rest of the recording is read and they look like any other gap. Returns role → samples
+    lost (said once as a warning)."""
+    lost = {}
+    for role, d in out.items():
+        bad = d.seq == UNREADABLE_SEQ
+        if not bad.any():
+            continue
+        keep = ~bad
+        lost[role] = int(bad.sum())
+        out[role] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
+                               d.acc[keep], d.gyr[keep], None if d.quat is None else d.quat[keep])
+    if lost:
+        log.warning("%s: damaged sample chunks: %s could not be read (taken as a gap; the rest "
+                    "of the recording is read)", p, ", ".join(f"{n} samples of {r}"
+                                                          for r, n in lost.items()))
+    return lost
 
 
 def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
@@ -701,9 +726,10 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
         sl = slice(start, start + n)
         try:
             codec.decode_into(data, n, seq[sl], ts[sl], th[sl], acc[sl], gyr[sl])
-        except ValueError as exc:
-            raise BadInputError(f"{p}: sample chunk {cid} of {sensors[rid].role} is corrupt "
-                                f"({exc})") from None
+        except ValueError:  # a damaged chunk: its samples are marked, the rest are read
+            seq[sl] = UNREADABLE_SEQ
+            for a in (ts, th, acc, gyr):
+                a[sl] = np.nan
 
     if forked:
         n_proc = min(os.cpu_count() or 2, 4)
