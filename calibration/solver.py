@@ -199,10 +199,11 @@ def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None =
     force. ``stored``: the stored accelerometer correction ``(offset_m_s2, scale)`` (a multi-pose
     fit), applied first, so only a small remainder is expected (the prior is
     :data:`~imu.kinematics.acc_offset.STORED_PRIOR`)."""
-    from imu.kinematics.acc_offset import STORED_PRIOR, AccOffsetSettings, correct, estimate_sensor
+    from imu.kinematics.acc_offset import STORED_PRIOR, AccOffsetSettings, estimate_sensor
 
-    est = estimate_sensor(data, t_s, correct(acc, stored),
-                          STORED_PRIOR if stored is not None else AccOffsetSettings())
+    est = estimate_sensor(data, t_s, acc,
+                          STORED_PRIOR if stored is not None else AccOffsetSettings(),
+                          acc_correction=stored)
     if est is None:
         return RecordingAcc(stored)
     return RecordingAcc(stored, (est.offset_m_s2_, est.scale_) if est.applied_ else None,

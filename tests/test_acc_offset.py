@@ -121,3 +121,23 @@ def test_squat_collapse_index_within_one_degree_of_truth_on_every_rep():
                 r["index"], side)
         true_sides = [sd for sd in ("right", "left") if rt[f"collapse_index_{sd}"] > 8.0]
         assert r["collapse_sides"] == true_sides
+
+
+def test_a_stored_correction_given_to_the_estimate_is_the_same_as_correcting_first():
+    from imu.kinematics.acc_offset import correct
+
+    rng = np.random.default_rng(11)
+    res = simulate("demo", rate_hz=200.0, seed=21, errors=True, reps=2)
+    d = res.session.sensors["left_thigh"]
+    t = sensor_times_s(d)
+    corr = (np.array([0.05, -0.03, 0.02]), np.array([1.004, 0.997, 1.002]))
+    want = AccOffsetEstimator().estimate(t, correct(d.acc, corr), d.gyr, 200.0)
+    got = AccOffsetEstimator().estimate(t, d.acc, d.gyr, 200.0, acc_correction=corr)
+    assert want.intervals_ > 0
+    assert got.to_dict() == want.to_dict()
+    # a sample that is not a number: the same estimate either way
+    acc = d.acc.copy()
+    acc[rng.integers(len(acc))] = np.nan
+    want = AccOffsetEstimator().estimate(t, correct(acc, corr), d.gyr, 200.0)
+    got = AccOffsetEstimator().estimate(t, acc, d.gyr, 200.0, acc_correction=corr)
+    assert got.to_dict() == want.to_dict()

@@ -248,6 +248,22 @@ def _block_means_rows(x: np.ndarray, k: int) -> np.ndarray:
     return out
 
 
+def _corrected_block_means(acc: np.ndarray, k: int, correction: tuple,
+                           rows: int = 32768) -> np.ndarray | None:
+    """:func:`_block_means_rows` of ``correct(acc, correction)`` (the same numbers), a block of
+    ``rows`` rows (a multiple of ``k``) corrected at a time; None where the samples are not
+    all finite or a corrected value is not (the caller then corrects every sample first)."""
+    if not np.isfinite(np.add.reduce(acc, axis=None)):
+        return None
+    rows = max(k, rows // k * k)
+    n = len(acc) // k * k
+    out = np.empty((3, n // k))
+    for r0 in range(0, n, rows):
+        r1 = min(n, r0 + rows)
+        out[:, r0 // k:r1 // k] = _block_means_rows(correct(acc[r0:r1], correction), k)
+    return out if np.isfinite(np.add.reduce(out, axis=None)) else None
+
+
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
     """Mean over the ``m`` samples from ``i - m // 2`` (clipped to the ends) along the last
     axis for each sample i (the window shrinks at the end only); ``x.shape[-1] >= m``."""
@@ -293,7 +309,7 @@ class AccOffsetEstimator:
         self.settings = settings or AccOffsetSettings()
 
     def estimate(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
-                 rate_hz: float) -> "AccOffsetEstimator":
+                 rate_hz: float, acc_correction: tuple | None = None) -> "AccOffsetEstimator":
         """Estimate from one sensor's samples.
 
         Parameters
@@ -306,7 +322,26 @@ class AccOffsetEstimator:
             Angular rate, rad/s, sensor frame.
         rate_hz : float
             Nominal sample rate, Hz.
+        acc_correction : tuple, optional
+            ``(offset_m_s2, scale)`` removed from ``acc`` first (:func:`correct`): the same
+            estimate as of ``correct(acc, acc_correction)``, without a corrected copy of every
+            sample (each block of rows is corrected as it is averaged).
         """
+        st = self.settings
+        k = max(1, int(rate_hz // st.work_rate_hz))
+        if acc_correction is not None:
+            finite = bool(np.isfinite(np.sum(np.asarray(t_s, dtype=float))
+                                      + np.sum(np.asarray(gyr, dtype=float))))
+            means = (_corrected_block_means(np.asarray(acc, dtype=float), k, acc_correction)
+                     if k > 1 and finite else None)
+            if means is None:  # every sample corrected first (the same numbers)
+                return self.estimate(t_s, correct(acc, acc_correction), gyr, rate_hz)
+            return self._estimate(t_s, acc, gyr, rate_hz, means)
+        return self._estimate(t_s, acc, gyr, rate_hz, None)
+
+    def _estimate(self, t_s, acc, gyr, rate_hz, acc_means) -> "AccOffsetEstimator":
+        """:meth:`estimate`; ``acc_means``: the corrected specific force's block means (3, M)
+        where made already (``acc`` is then the raw samples, used for nothing else)."""
         st = self.settings
         self.offset_m_s2_ = np.zeros(3)
         self.scale_ = np.ones(3)
@@ -318,6 +353,7 @@ class AccOffsetEstimator:
         acc = np.asarray(acc, dtype=float)
         gyr = np.asarray(gyr, dtype=float)
         if not np.isfinite(np.sum(t) + np.sum(acc) + np.sum(gyr)):  # else every value is finite
+            assert acc_means is None  # (made only from all-finite samples: estimate())
             ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
             t, acc, gyr = t[ok], acc[ok], gyr[ok]
         # body motion needs no more than ~50 Hz here: block means of k samples (a fifth of the
@@ -326,7 +362,8 @@ class AccOffsetEstimator:
         k = max(1, int(rate_hz // st.work_rate_hz))
         if k > 1:
             t = _block_means(t, k)
-            aT, gT = (_block_means_rows(x, k) for x in (acc, gyr))
+            aT = _block_means_rows(acc, k) if acc_means is None else acc_means
+            gT = _block_means_rows(gyr, k)
             rate_hz = rate_hz / k
         else:
             aT, gT = (np.ascontiguousarray(x.T) for x in (acc, gyr))
@@ -466,13 +503,16 @@ def correct(acc: np.ndarray, *corrections) -> np.ndarray:
 
 
 def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,
-                    settings: AccOffsetSettings | None = None) -> AccOffsetEstimator | None:
+                    settings: AccOffsetSettings | None = None,
+                    acc_correction: tuple | None = None) -> AccOffsetEstimator | None:
     """The estimate for one sensor of a session (``data``: its :class:`~imu.types.SensorData`,
-    ``t_s`` its sample times on the session clock, ``acc`` its specific force after any stored
-    correction); None for a sensor without raw samples (orientation only)."""
+    ``t_s`` its sample times on the session clock, ``acc`` its specific force, with the stored
+    correction ``acc_correction`` (``(offset_m_s2, scale)``, if any) still to be removed);
+    None for a sensor without raw samples (orientation only)."""
     if not getattr(data, "has_raw", True):
         return None
     from imu.kinematics.pipeline import nominal_rate_hz
 
     rate = nominal_rate_hz(t_s, data.info.rate_hz)
-    return AccOffsetEstimator(settings).estimate(t_s, acc, data.gyr, rate)
+    return AccOffsetEstimator(settings).estimate(t_s, acc, data.gyr, rate,
+                                                 acc_correction=acc_correction)
