@@ -422,7 +422,7 @@ def bracket_times(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None 
         return None
     if max_gap_s is None:
         max_gap_s = 5.0 * float(np.median(np.diff(t_src))) if n > 1 else 0.0
-    i1 = np.searchsorted(t_src, t_dst, side="left")  # first src >= dst
+    i1 = _first_at_or_after(t_src, t_dst)  # first src >= dst
     i1c = np.minimum(i1, n - 1)
     t1 = t_src[i1c]
     exact = (i1 < n) & (t1 == t_dst)
@@ -439,6 +439,20 @@ def bracket_times(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None 
     np.clip(u, 0.0, 1.0, out=u)
     return i0c, i1c, u, valid
 
+
+
+def _first_at_or_after(t_src: np.ndarray, t_dst: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(t_src, t_dst, side="left")``; for increasing finite ``t_dst`` the
+    search runs in the stretch of ``t_src`` they span (it stays in the CPU cache: a long
+    recording's times do not)."""
+    m = len(t_dst)
+    if m < 64 or not (np.isfinite(t_dst[0]) and np.isfinite(t_dst[-1])) \
+            or not bool(np.all(t_dst[1:] >= t_dst[:-1])):
+        return np.searchsorted(t_src, t_dst, side="left")
+    lo, hi = np.searchsorted(t_src, [t_dst[0], t_dst[-1]], side="left")
+    i = np.searchsorted(t_src[lo:hi], t_dst, side="left")
+    i += lo
+    return i
 
 
 #: quaternion dot product of a 2° step: closer neighbours are interpolated linearly

@@ -146,3 +146,15 @@ def test_clock_fit_without_latency_statistics_gives_the_same_line():
         assert (lean.offset_s, lean.drift) == (full.offset_s, full.drift)
         assert lean.latency_median_s == 0.0 and full.latency_median_s > 0.0
         assert abs(full.drift - 4e-5) < 2e-6 and abs(full.offset_s - 3.0) < 0.01
+
+
+def test_bracket_search_in_the_stretch_the_targets_span_finds_the_same_samples():
+    from imu.timing import _first_at_or_after
+
+    rng = np.random.default_rng(5)
+    src = np.cumsum(rng.uniform(0.004, 0.006, 5000))
+    src[100:103] = src[100]  # repeated times
+    for dst in (np.arange(0.01, src[-1] + 0.1, 0.005), src[50:400].copy(),
+                np.r_[-1.0, src[:90]], np.full(100, src[100]), np.r_[src[:80], np.nan],
+                src[300:200:-1].copy()):
+        assert np.array_equal(_first_at_or_after(src, dst), np.searchsorted(src, dst)), dst[:3]
