@@ -17,7 +17,7 @@ from imu.calibration.auto import AutoSettings, calibrate_auto, calibration_roles
 from imu.calibration.phases import PhaseSettings, Phases, detect_phases
 from imu.calibration.profile import SCHEMA, Profile, load_profile
 from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
-                                recording_accs, refuse_if_poor, vertical_axis)
+                                refuse_if_poor, usable_times_accs, vertical_axis)
 from imu.errors import BadInputError, CalibrationError
 from imu.intrinsics import IntrinsicCorrection, has_acc_correction
 from imu.types import Session, role_side
@@ -57,14 +57,11 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     -------
     Profile
     """
-    from imu.session.validate import usable_session
-
-    session = usable_session(session)  # NaN/inf samples and repeated timestamps stay out
     where, roles, thighs = calibration_roles(session)
     limits = limits or QualityLimits()
-    # each sensor's times on the session clock and accelerometer estimate, in parallel
-    times: dict = {}
-    accs = recording_accs(session, roles, times, intrinsics)
+    # NaN/inf samples and repeated timestamps stay out; each sensor's times on the session
+    # clock and accelerometer estimate: one worker per sensor
+    session, times, accs = usable_times_accs(session, roles, intrinsics)
     ph = detect_phases(session, phase_settings or PhaseSettings(), times=times)
 
     quality: dict = {}

@@ -220,31 +220,57 @@ def recording_accs(session, roles, times: dict | None, intrinsics: dict | None) 
     None) gets theirs (:func:`~imu.kinematics.pipeline.sensor_times_s`) made here, each by the
     sensor's own worker before its estimate, and remembered for the later steps: the clock
     fits run in parallel instead of one after the other first."""
+    return _per_sensor(session, roles, {} if times is None else times, intrinsics, False)[1]
+
+
+def usable_times_accs(session, roles, intrinsics: dict | None) -> tuple:
+    """``(usable, times, accs)`` for the calibration: :func:`~imu.session.validate.
+    usable_session` of ``session``, each of ``roles``' times on the session clock and
+    :func:`recording_accs`, made together by one worker per sensor (its samples checked, its
+    clock fitted, its accelerometer estimated) instead of the checks and the clock fits one
+    sensor after the other first. Raises as ``usable_session`` does (the first sensor's
+    error)."""
+    times: dict = {}
+    usable, accs = _per_sensor(session, roles, times, intrinsics, True)
+    return usable, times, accs
+
+
+def _per_sensor(session, roles, times: dict, intrinsics, check: bool) -> tuple:
     from imu.intrinsics import has_acc_correction
     from imu.kinematics.pipeline import remember_times, sensor_times_s, uses_vendor_orientation
+    from imu.session.validate import mark_usable, usable_sensor, usable_session
     from imu.workers import can_fork, fork_map, shared_empty
 
-    times = {} if times is None else times
     alloc = shared_empty if can_fork() and len(roles) > 1 else np.empty
     made = {r: alloc(len(session.sensors[r])) for r in roles if r not in times}
 
     def one(role):
         d = session.sensors[role]
+        if check:  # the samples fusion may use (usable_session's, this sensor's)
+            d = usable_sensor(d, role, session.source)
         if role in made:  # into memory this process sees too
-            made[role][:] = sensor_times_s(d)
-        t = made[role] if role in made else times[role]
+            made[role][:len(d)] = sensor_times_s(d)
+        t = made[role][:len(d)] if role in made else times[role]
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
         corr = ((stored.acc_offset_m_s2, stored.acc_scale)
                 if stored is not None and has_acc_correction(stored) else None)
+        clean = d is session.sensors[role]
         if uses_vendor_orientation(session, role):
-            return RecordingAcc(corr)  # the angles use the sensor's own orientation, its vertical
-        return recording_acc(d, t, d.acc, corr)
+            # the angles use the sensor's own orientation, its vertical
+            return RecordingAcc(corr), clean, len(d)
+        return recording_acc(d, t, d.acc, corr), clean, len(d)
 
-    out = dict(zip(roles, fork_map(one, list(roles), last_here=True)))
+    res = dict(zip(roles, fork_map(one, list(roles), last_here=True)))
+    if check:
+        for r in roles:
+            if res[r][1]:
+                mark_usable(session.sensors[r])
+        session = usable_session(session)  # the others' usable samples, here too
     for r, t in made.items():
+        t = t[:res[r][2]]
         remember_times(session.sensors[r], t)
         times[r] = t
-    return out
+    return session, {r: v[0] for r, v in res.items()}
 
 
 def mounting_rotation(y_S: np.ndarray, z_S: np.ndarray) -> np.ndarray:

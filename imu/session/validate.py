@@ -368,6 +368,29 @@ def check_units(session: Session) -> None:
             raise BadInputError(f"{session.source or 'session'} ({role}): {why}")
 
 
+def usable_sensor(d: SensorData, role: str, source: str | None = None) -> SensorData:
+    """One sensor of :func:`usable_session`: ``d`` itself when every sample is usable (then
+    remembered: not checked again), else its usable samples. Raises :class:`BadInputError`
+    (naming ``source`` and ``role``) for samples not in the units read here."""
+    if _ALL_USABLE.get(d, _identity(d)) is True:
+        return d
+    why = implausible_units(d)
+    if why:
+        raise BadInputError(f"{source or 'session'} ({role}): {why}")
+    ok = usable_samples(d)
+    if ok.all():
+        mark_usable(d)
+        return d
+    return SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok], d.gyr[ok],
+                      None if d.quat is None else d.quat[ok])
+
+
+def mark_usable(d: SensorData) -> None:
+    """Remember that every sample of ``d`` is usable (found so elsewhere, e.g. by a worker
+    process, with :func:`usable_sensor`)."""
+    _ALL_USABLE.put(d, _identity(d), True)
+
+
 def usable_session(session: Session) -> Session:
     """``session`` without the samples fusion must not see (:func:`usable_samples`): NaN/inf
     values or times, and repeated sensor timestamps. The same object when every sample is
@@ -382,20 +405,8 @@ def usable_session(session: Session) -> Session:
     out = {}
     changed = False
     for role, d in session.sensors.items():
-        if _ALL_USABLE.get(d, _identity(d)) is True:
-            out[role] = d
-            continue
-        why = implausible_units(d)
-        if why:
-            raise BadInputError(f"{session.source or 'session'} ({role}): {why}")
-        ok = usable_samples(d)
-        if ok.all():
-            out[role] = d
-            _ALL_USABLE.put(d, _identity(d), True)
-            continue
-        changed = True
-        out[role] = SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok],
-                               d.gyr[ok], None if d.quat is None else d.quat[ok])
+        out[role] = usable_sensor(d, role, session.source)
+        changed |= out[role] is not d
     if not changed:
         return session
     return Session(meta=session.meta, sensors=out, events=session.events,
