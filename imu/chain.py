@@ -675,6 +675,13 @@ class Chain:
                                                 calibration=self.calibration_,
                                                 rate_hz=self.rate_hz, session=session,
                                                 causal=self.causal)
+        cal = self.calibration_  # what calibrated it and how well: the JSON, API and batch
+        self.result_["session"] = {"source": session.source or "session",
+                                   "calibration": cal.names_used(self.result_),
+                                   "calibration_method": getattr(cal.profile_, "method",
+                                                                 "protocol"),
+                                   "calibration_quality": cal.quality_for_report(),
+                                   "roles": session.roles}
         return self
 
 

@@ -52,6 +52,10 @@ def test_api_analysis_is_the_analysis_json_of_imu_analyze(rec, tmp_path):
     assert api["sets"] == cli["sets"] and len(api["sets"][0]["reps"]) == 4
     assert api["provenance"]["settings"] == cli["provenance"]["settings"]
     assert [x["index"] for x in r.rep_records] == [1, 2, 3, 4]
+    # what calibrated it and how well (imu batch writes the API's): was the CLI's alone
+    for k in ("calibration", "calibration_method", "calibration_quality", "roles"):
+        assert api["session"][k] == cli["session"][k]
+    assert api["session"]["calibration_quality"]["verdict"]
 
 
 def test_reps_and_angles_come_as_dataframes(rec):

@@ -91,13 +91,8 @@ def run(args) -> int:
         print("computing angles…", file=sys.stderr)
         cal = chain.calibrate(session)
         result = chain.run(session).result_
-        used = cal.names_used(result)
+        used = result["session"]["calibration"]  # the chain's account of the calibration
         last = cal.profile_
-        result["session"] = {"source": session.source or str(args.session),
-                             "calibration": used,
-                             "calibration_method": getattr(last, "method", "protocol"),
-                             "calibration_quality": cal.quality_for_report(),
-                             "roles": session.roles}
         if js is not None:
             with js.open() as fh:
                 fh.write(json_text(result))
