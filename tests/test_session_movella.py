@@ -96,6 +96,14 @@ def test_missing_column_and_bad_number_are_named(tmp_path):
         load_session(p)
 
 
+def test_a_value_that_is_not_finite_names_its_row_and_column(tmp_path):
+    p = _write(tmp_path / "sacrum.csv",
+               "PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z\n"
+               "1,1000,0,0,9.8,0,0,0\n2,17667,0,0,9.8,0,inf,0\n")
+    with pytest.raises(BadInputError, match="row 5, column Gyr_Y: inf is not a finite number"):
+        load_session(p)  # was 'data row 2: a value is not finite'
+
+
 @pytest.mark.parametrize("n, words", [(100_000, "row 5, column Gyr_Y: 'x1x1"),
                                       (1_000_000, "row 5: not CSV text (field larger")])
 def test_a_huge_cell_is_a_short_one_line_error(tmp_path, n, words):

@@ -207,18 +207,22 @@ def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
 
 def _parse_rows(p: Path, hline: int, names: list[str], idx: list[int]) -> np.ndarray:
     """The numbers of columns ``idx`` of every data row (N, len(idx)); one-line errors."""
-    rows = []
+    rows, at = [], []
     with open(p, newline="", encoding="utf-8-sig", errors="replace") as fh:
         for lineno, row in csv_rows(fh, p):
             if lineno <= hline or not row or all(not c.strip() for c in row):
                 continue
             rows.append(float_cells(row, idx, names, p, lineno))
+            at.append(lineno)
     if not rows:
         raise BadInputError(f"{p}: no samples below the {HEADER_KEY} header")
     a = np.asarray(rows, dtype=np.float64)
     bad = np.flatnonzero(~np.all(np.isfinite(a), axis=1))
     if len(bad):
-        raise BadInputError(f"{p}: data row {int(bad[0]) + 1}: a value is not finite")
+        i = int(bad[0])
+        j = int(np.flatnonzero(~np.isfinite(a[i]))[0])
+        raise BadInputError(f"{p}: row {at[i]}, column {names[idx[j]]}: {a[i, j]} is not a "
+                            f"finite number")
     return a
 
 
