@@ -146,6 +146,8 @@ def _damage(path, how):
     if how == "truncated":  # the last row cut in the middle (a full disk, a killed app)
         lines = lines[: head + 40]
         lines[-1] = sep.join(lines[-1].split(sep)[:4])
+    elif how == "reversed":  # rows out of order: was taken as clocks that never meet
+        lines = lines[: head + 1] + [ln for ln in lines[head + 1:] if ln.strip()][::-1]
     elif how == "text":
         cells = lines[head + 20].split(sep)
         cells[4] = "n/a"
@@ -156,7 +158,7 @@ def _damage(path, how):
     path.write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("damage", ["truncated", "text", "columns"])
+@pytest.mark.parametrize("damage", ["truncated", "text", "columns", "reversed"])
 def test_malformed_exports_are_one_line_and_keep_the_recording(tmp_path, capsys, damage):
     res = sim()
     files = write_dot_exports(res, tmp_path / "dot", kind="quat") + \

@@ -176,6 +176,25 @@ def _sensor_data(sf: SensorFile, role: str, t_host: np.ndarray) -> SensorData:
                       None if sf.quat is None else np.ascontiguousarray(sf.quat, dtype=float))
 
 
+def _check_forward(sf: SensorFile) -> None:
+    """Refuse a sensor whose time steps back other than by packets sent again (sequence
+    number and time repeating earlier ones, kept: the recording holds what the file holds):
+    rows out of order or a clock restarted within the file, whose samples cannot be placed on
+    one clock (they were taken as sensors whose clocks never meet)."""
+    from imu.session.validate import replayed_samples
+
+    t = np.asarray(sf.t_s, dtype=float)
+    if len(t) < 2 or not np.any(np.diff(t) < 0):
+        return
+    idx = np.flatnonzero(~replayed_samples(sf.seq, t))
+    back = np.flatnonzero(np.diff(t[idx]) < 0)
+    if len(back):
+        i = int(idx[back[0] + 1])
+        raise BadInputError(f"{sf.path}: sample {i + 1} ({sf.label}): its time goes back "
+                            f"({float(t[idx[back[0]]]):.6f} then {float(t[i]):.6f} s), not "
+                            f"by packets sent again: rows out of order or a clock that restarted")
+
+
 def span_text(role: str, label: str, t0: float, t1: float) -> str:
     return f"{role} ({label}) {t0:.1f}–{t1:.1f} s"
 
@@ -260,6 +279,8 @@ def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | N
         raise BadInputError(f"{where}: no sensor has a role (" + "; ".join(
             n.split(": ", 1)[0].replace("skipped ", "") for n in notes) +
             "); map them with --role KEY=ROLE")
+    for _, sf in chosen:
+        _check_forward(sf)
     spans = [(r, sf.label, float(sf.t_s[0]), float(sf.t_s[-1])) for r, sf in chosen]
     meta = {"imported_from": [str(s) for s in sources] if len(sources) > 1 else str(sources[0]),
             "source_format": ", ".join(sorted({sf.fmt for _, sf in chosen})),
