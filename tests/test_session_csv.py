@@ -92,6 +92,7 @@ def test_full_precision_values_survive_exactly(tmp_path):
      "row 3, column acc_z: 'abc' is not a number"),
     (HEADER + "\n0,1,2,3,4,5,6\n0.01,1,2,3\n", "row 3"),
     (HEADER + "\n", "no samples"),
+    (HEADER.replace(",", ";") + "\n0;1;2;3;4;5;6\n", "columns separated by ';', not commas"),
     ("", "empty file"),
     (HEADER + "\n0.5,1,2,3,4,5,6\n0.4,1,2,3,4,5,6\n", "row 3, column time_s: time goes backwards"),
 ])

@@ -95,6 +95,10 @@ def read_sensor_csv(path: str | os.PathLike) -> np.ndarray:
     names = [h.strip() for h in header]
     missing = [c for c in COLUMNS if c not in names]
     if missing:
+        sep = next((c for c in ";\t|" if len(names) == 1 and c in names[0]), None)
+        if sep is not None:  # a spreadsheet's export in another locale
+            raise BadInputError(f"{p}: columns separated by {sep!r}, not commas (header must be "
+                                f"{','.join(COLUMNS)}; numbers with a decimal point)")
         raise BadInputError(f"{p}: missing column {', '.join(missing)} "
                             f"(header must be {','.join(COLUMNS)})")
     idx = [names.index(c) for c in COLUMNS]
