@@ -266,3 +266,14 @@ def test_packets_sent_twice_are_written_once_and_the_folder_reads_back(tmp_path)
     with pytest.raises(BadInputError, match=r"/r: sacrum's sample 2 goes back in time"):
         write_csv_folder(Session({}, {"sacrum": rev}, [], None, "x"), tmp_path / "r")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_role_csv_that_is_a_copy_of_another_is_refused(tmp_path):
+    """left_thigh.csv copied from right_thigh.csv gave the left leg the right's angles."""
+    import shutil
+
+    d = make_folder(tmp_path / "s", roles=("sacrum", "right_thigh"))
+    shutil.copy(d / "right_thigh.csv", d / "left_thigh.csv")
+    with pytest.raises(BadInputError, match=r"left_thigh.csv: the same samples as "
+                                            r"right_thigh.csv \(a copy"):
+        load_session(d)

@@ -202,6 +202,7 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
         sensors[role] = SensorData(info, np.arange(len(t), dtype=np.int64), t, t.copy(),
                                    np.ascontiguousarray(data[:, 1:4]),
                                    np.ascontiguousarray(data[:, 4:7]))
+    _refuse_copies(sensors, files)
     events = []
     for i, e in enumerate(doc.get("events", []) or []):
         if not isinstance(e, dict) or "t_s" not in e or "kind" not in e:
@@ -212,6 +213,19 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
     meta.setdefault("imported_from", str(d))
     return check_session(Session(meta=meta, sensors=sensors, events=events,
                                  calibration=doc.get("calibration"), source=str(d)))
+
+
+def _refuse_copies(sensors: dict[str, SensorData], files: dict[str, Path]) -> None:
+    """Two sensors never measure the same samples: a role CSV that holds another's (a file
+    copied under the wrong name) would give one leg the other's angles without a word."""
+    roles = list(sensors)
+    for i, a in enumerate(roles):
+        for b in roles[i + 1:]:
+            x, y = sensors[a], sensors[b]
+            if len(x) > 1 and len(x) == len(y) and np.array_equal(x.gyr, y.gyr) \
+                    and np.array_equal(x.acc, y.acc):
+                raise BadInputError(f"{files[b]}: the same samples as {files[a].name} (a copy "
+                                    f"under another role's name?)")
 
 
 def export_times(data: SensorData) -> np.ndarray:
