@@ -56,3 +56,17 @@ def add_method_argument(parser) -> None:
                         help="calibration from the session itself: the docs/calibration.md "
                              "protocol, or auto (quiet standing + walking, hinges, squats or "
                              "swings); default: the protocol when the session has it, else auto")
+
+
+def seed(text: str) -> int:
+    """``--seed``'s type: a whole number from 0 (numpy's generators take no negative seed; one
+    ended ``imu simulate`` and ``imu record --simulate`` in a ValueError traceback)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: a whole number from 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"invalid seed {value}: a whole number from 0")
+    return value

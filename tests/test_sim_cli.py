@@ -92,6 +92,7 @@ def test_command_writes_recording_for_a_file_name(tmp_path):
     (["--rate", "2"], "--rate"),
     (["--reps", "0"], "--reps"),
     (["--exercise", "hinge", "--duration", "4"], "too short"),
+    (["--exercise", "hinge", "--seed", "-1"], "invalid seed -1"),  # was a ValueError traceback
 ])
 def test_bad_arguments_end_with_one_line_and_status_2(tmp_path, capsys, args, words):
     rc = main(["simulate", "--quiet", "-o", str(tmp_path / "x")] + args)

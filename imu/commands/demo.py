@@ -31,7 +31,8 @@ def add_arguments(parser) -> None:
                         help="--headless: replay this recording instead of the bundled one")
     parser.add_argument("--rate", type=int, default=104, metavar="HZ",
                         help="simulated sensor rate (default 104)")
-    parser.add_argument("--seed", type=int, default=0, help="simulator seed")
+    from imu.cliargs import seed
+    parser.add_argument("--seed", type=seed, default=0, help="simulator seed")
     parser.add_argument("-o", "--output", default=None, metavar="FILE",
                         help="recording to create (default: a new file under the user data "
                              "folder, ~/.local/share/imu/sessions)")

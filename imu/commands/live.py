@@ -44,7 +44,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--identify", action="store_true",
                         help="blink each sensor's LED as it connects, to check the role mapping")
     parser.add_argument("--program", default="demo", help="--simulate: simulator program")
-    parser.add_argument("--seed", type=int, default=0, help="--simulate: simulator seed")
+    from imu.cliargs import seed
+    parser.add_argument("--seed", type=seed, default=0, help="--simulate: simulator seed")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--simulate: session seconds per wall-clock second")
 

@@ -59,7 +59,8 @@ def add_source_arguments(parser) -> None:
                              "orientation mode on the trunk (docs/hardware.md)")
     parser.add_argument("--program", default="demo",
                         help="--simulate: simulator program (default demo)")
-    parser.add_argument("--seed", type=int, default=0, help="--simulate: simulator seed")
+    from imu.cliargs import seed
+    parser.add_argument("--seed", type=seed, default=0, help="--simulate: simulator seed")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="--simulate: session seconds per wall-clock second (default 1)")
     parser.add_argument("--roles", default=DEFAULT_ROLES_ARG,

@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
                         help=f"program, or several joined by commas: {', '.join(PROGRAMS)} "
                              "(default demo)")
     parser.add_argument("--reps", type=int, default=None, help="reps (or holds) per set")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    from imu.cliargs import seed
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--rate", type=float, default=104.0, help="sensor rate in Hz (default 104)")
     parser.add_argument("--no-errors", action="store_true",
                         help="exact signals: no noise, bias, wobble, clock errors or drops")
