@@ -92,10 +92,17 @@ def test_command_writes_recording_for_a_file_name(tmp_path):
     (["--rate", "2"], "--rate"),
     (["--reps", "0"], "--reps"),
     (["--exercise", "hinge", "--duration", "4"], "too short"),
-    (["--exercise", "hinge", "--seed", "-1"], "invalid seed -1"),  # was a ValueError traceback
 ])
 def test_bad_arguments_end_with_one_line_and_status_2(tmp_path, capsys, args, words):
     rc = main(["simulate", "--quiet", "-o", str(tmp_path / "x")] + args)
     err = capsys.readouterr().err
     assert rc == 2
     assert words in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_negative_seed_is_one_line_and_status_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as ei:  # argparse's own refusal (was a ValueError traceback)
+        main(["simulate", "--quiet", "--exercise", "hinge", "--seed", "-1", "-o",
+              str(tmp_path / "x.imu")])
+    err = capsys.readouterr().err
+    assert ei.value.code == 2 and err.count("\n") == 1 and "invalid seed -1" in err
