@@ -277,3 +277,21 @@ def test_a_role_csv_that_is_a_copy_of_another_is_refused(tmp_path):
     with pytest.raises(BadInputError, match=r"left_thigh.csv: the same samples as "
                                             r"right_thigh.csv \(a copy"):
         load_session(d)
+
+
+def test_events_off_the_csvs_clock_are_named_not_a_missing_calibration(tmp_path):
+    """time_s moved to epoch seconds, session.json's events left at 0-60 s: the calibration
+    was refused as 'no calibration protocol found'."""
+    import json
+
+    d = make_folder(tmp_path / "s", roles=("sacrum", "right_thigh"))
+    for role in ("sacrum", "right_thigh"):
+        p = d / f"{role}.csv"
+        lines = p.read_text().splitlines()
+        p.write_text("\n".join([lines[0]] + [f"{float(ln.split(',')[0]) + 1.7e9!r},"
+                                              + ln.split(",", 1)[1] for ln in lines[1:]]) + "\n")
+    (d / "session.json").write_text(json.dumps({"schema": "imu.session/1", "events": [
+        {"t_s": 0.0, "kind": "calibration_start"}, {"t_s": 41.5, "kind": "calibration_end"}]}))
+    with pytest.raises(BadInputError, match=r"session.json: its events \(0.0–41.5 s\) lie "
+                                            r"outside the samples' times \(1700000000.1–"):
+        load_session(d)

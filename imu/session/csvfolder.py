@@ -209,10 +209,28 @@ def read_csv_folder(folder: str | os.PathLike) -> Session:
             raise BadInputError(f"{where}: event {i + 1} needs t_s and kind")
         events.append(check_event(Event(e["t_s"], e["kind"], e.get("exercise"), e.get("side"),
                                         e.get("note"), e.get("data") or {}), i + 1, where))
+    _refuse_events_off_clock(events, sensors, where)
     meta = dict(doc.get("meta") or {})
     meta.setdefault("imported_from", str(d))
     return check_session(Session(meta=meta, sensors=sensors, events=events,
                                  calibration=doc.get("calibration"), source=str(d)))
+
+
+def _refuse_events_off_clock(events: list[Event], sensors: dict[str, SensorData],
+                             where: str) -> None:
+    """session.json's events must be on the CSVs' clock: when none of them falls within a
+    minute of the samples (time_s shifted, say to epoch seconds, and the events not), every set
+    and the calibration protocol would be looked for where there are no samples."""
+    ts = [float(np.nanmin(x.t_host_s)) for x in sensors.values() if len(x)]
+    te = [float(np.nanmax(x.t_host_s)) for x in sensors.values() if len(x)]
+    if not events or not ts:
+        return
+    lo, hi = min(ts), max(te)
+    if all(not lo - 60.0 <= e.t_s <= hi + 60.0 for e in events):
+        t = [e.t_s for e in events]
+        raise BadInputError(f"{where}: its events ({min(t):.1f}–{max(t):.1f} s) lie outside "
+                            f"the samples' times ({lo:.1f}–{hi:.1f} s): the CSVs' time_s and "
+                            "the events are not on one clock")
 
 
 def _refuse_copies(sensors: dict[str, SensorData], files: dict[str, Path]) -> None:
