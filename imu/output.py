@@ -155,6 +155,9 @@ def check_output(path: str | os.PathLike, *, what: str = "output", force: bool =
         return p
     if p.is_dir():
         raise BadInputError(f"{p}: is a folder; the {what} is a file (give a file name)")
+    if p.exists() and not p.is_file():  # the rename into place would replace the node itself
+        raise BadInputError(f"{p}: is not a regular file (a device, a pipe or a socket); it is "
+                            f"never replaced by {_a(what)}, not even with {flag}")
     if p.exists() or p.is_symlink():
         if is_recording(p) and not recording:
             raise BadInputError(f"{p}: is a recording; it is never replaced by {_a(what)}, "

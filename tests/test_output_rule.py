@@ -302,3 +302,20 @@ def test_one_path_for_two_outputs_of_a_command_is_refused_before_any_work(tmp_pa
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "both the analysis JSON and the report" in err[0], err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.imu"]
+
+
+def test_an_output_that_is_not_a_regular_file_is_never_replaced(tmp_path, capsys):
+    """As root, `--report /dev/full --force` renamed the report onto /dev/full: the device
+    node became a file. A pipe (or device, or socket) is refused even with --force."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for force in (False, True):
+        with pytest.raises(BadInputError, match="pipe: is not a regular file"):
+            check_output(fifo, what="report", force=force)
+    folder = tmp_path / "f"
+    folder.mkdir()
+    os.mkfifo(folder / "sacrum.csv")
+    with pytest.raises(BadInputError, match="sacrum.csv: is not a regular file"):
+        check_output(folder, what="CSV export", force=True, folder=True, names=["sacrum.csv"])
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert stat.S_ISFIFO(os.stat(folder / "sacrum.csv").st_mode)
