@@ -200,3 +200,9 @@ def test_angles_provenance_names_each_roles_sensor_and_the_alignment(tmp_path, c
     assert prov["sensor_ids"] == {"sacrum": "00B42279", "right_thigh": "00B4227C",
                                   "left_thigh": "00B421EE"}
     assert prov["clock_alignment"] == "start"
+
+
+def test_the_align_choices_are_the_foreign_readers():
+    from imu.session import foreign, load
+
+    assert load.ALIGNMENTS == foreign.ALIGNMENTS

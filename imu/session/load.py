@@ -12,19 +12,26 @@ from pathlib import Path
 import numpy as np
 
 from imu.errors import BadInputError
-from imu.session import csvfolder, foreign, movella
 from imu.session.store import is_recording, read_recording
 from imu.session.validate import check_session
 from imu.types import ROLES, SensorData, SensorInfo, Session
+
+#: ``--align`` choices of foreign files (:data:`imu.session.foreign.ALIGNMENTS`, checked by a
+#: test; not imported here: the readers of other formats load only when a source needs them)
+ALIGNMENTS = ("start",)
 
 
 def describe_source(path: str | os.PathLike) -> str:
     """What kind of session source ``path`` is: ``recording``, ``csv_folder``, ``csv_file``,
     ``dot``, ``xsens``, ``sto``, ``foreign`` (a folder of vendor files) or ``""``."""
     p = Path(path)
+    if p.is_file() and is_recording(p):
+        return "recording"
+    # the readers of other formats load only where a source needs them (not before a
+    # recording is read)
+    from imu.session import csvfolder, foreign, movella
+
     if p.is_file():
-        if is_recording(p):
-            return "recording"
         fmt = foreign.file_format(p)
         if fmt:
             return fmt
@@ -80,6 +87,8 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
         if any(k in ("recording", "csv_folder", "csv_file") for k in kinds):
             raise BadInputError("several sources: only Movella DOT, Xsens MT or .sto files and "
                                 "folders can be combined into one session")
+        from imu.session import foreign
+
         session = check_session(foreign.read_foreign(paths, roles, align=align,
                                                      on_note=on_note))
     if use_vendor_orientation:
@@ -91,6 +100,7 @@ def _rename_roles(session: Session, roles: dict[str, str] | None) -> Session:
     """``--role OLD=NEW`` on a recording or CSV folder: rename (or skip) sensors by role or id."""
     if not roles:
         return session
+    from imu.session import foreign
     out = {}
     for role, d in session.sensors.items():
         new = foreign.role_for(roles, [role, d.info.sensor_id], []) or role
@@ -115,6 +125,7 @@ def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None,
     kind = describe_source(p)
     if kind == "recording":
         return _rename_roles(read_recording(p, meanwhile=meanwhile), roles)
+    from imu.session import csvfolder, foreign  # the readers of other formats, on first use
     if kind == "csv_folder":
         return _rename_roles(csvfolder.read_csv_folder(p), roles)
     if kind in ("dot", "xsens", "sto", "foreign"):
@@ -148,7 +159,7 @@ def add_session_arguments(parser, *, many: bool = False) -> None:
                              "device id, a file name or stem, or a .sto column; ROLE one of "
                              f"{', '.join(ROLES)} or skip (repeatable; common names such as "
                              "pelvis, femur_r, RFemur map by themselves)")
-    parser.add_argument("--align", choices=foreign.ALIGNMENTS, default=None,
+    parser.add_argument("--align", choices=ALIGNMENTS, default=None,
                         help="sensors whose clocks never met: line up their first samples")
     parser.add_argument("--use-vendor-orientation", action="store_true",
                         help="use the sensors' own orientation where raw samples exist too "
