@@ -194,3 +194,12 @@ def test_an_output_on_the_commands_own_input_is_refused_even_with_force(tmp_path
     one_line_error(["fuse", raw, "-o", raw, "--force"], capsys, "raw.csv", "input")
     one_line_error(["angles", raw.parent / "." / raw.name, "-o", raw, "--force"], capsys, "input")
     assert raw.read_bytes() == before
+
+
+def test_a_role_key_that_matches_no_sensor_of_a_recording_is_noted(rec, capsys):
+    """As for vendor files: a mistyped key went unnoticed on a recording or CSV folder."""
+    rc, err = run_cli(["info", rec, "--role", "sacrun=skip"], capsys)
+    assert rc == 0
+    notes = [ln for ln in err if "note:" in ln]
+    assert len(notes) == 1 and "--role sacrun=skip matches no sensor here" in notes[0]
+    assert "sacrum" in notes[0]

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from imu.errors import BadInputError
+from imu.log import get_logger
 from imu.session.store import is_recording, read_recording
 from imu.session.validate import check_session
 from imu.types import ROLES, SensorData, SensorInfo, Session
@@ -96,10 +97,20 @@ def load_session(path, roles: dict[str, str] | None = None, *, align: str | None
     return session
 
 
-def _rename_roles(session: Session, roles: dict[str, str] | None) -> Session:
-    """``--role OLD=NEW`` on a recording or CSV folder: rename (or skip) sensors by role or id."""
+def _rename_roles(session: Session, roles: dict[str, str] | None, on_note=None) -> Session:
+    """``--role OLD=NEW`` on a recording or CSV folder: rename (or skip) sensors by role or id;
+    a key that names no sensor is noted (``on_note``, else the log), as for vendor files."""
     if not roles:
         return session
+    keys = {k.lower() for r, d in session.sensors.items() for k in (r, d.info.sensor_id) if k}
+    for key, role in roles.items():
+        if key.lower() not in keys:
+            note = (f"--role {key}={role} matches no sensor here (roles and ids: "
+                    f"{', '.join(sorted(keys))})")
+            if on_note is not None:
+                on_note(note)
+            else:
+                get_logger(__name__).info(note)
     from imu.session import foreign
     out = {}
     for role, d in session.sensors.items():
@@ -124,10 +135,10 @@ def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None,
           meanwhile=None) -> Session:
     kind = describe_source(p)
     if kind == "recording":
-        return _rename_roles(read_recording(p, meanwhile=meanwhile), roles)
+        return _rename_roles(read_recording(p, meanwhile=meanwhile), roles, on_note)
     from imu.session import csvfolder, foreign  # the readers of other formats, on first use
     if kind == "csv_folder":
-        return _rename_roles(csvfolder.read_csv_folder(p), roles)
+        return _rename_roles(csvfolder.read_csv_folder(p), roles, on_note)
     if kind in ("dot", "xsens", "sto", "foreign"):
         return foreign.read_foreign([p], roles, align=align, on_note=on_note)
     if kind == "csv_file":
