@@ -60,6 +60,10 @@ def test_missing_settings_file_is_one_line_and_exit_2(folder, tmp_path, capsys):
                "--settings", str(tmp_path / "none.toml")])
     assert rc == 2
     assert "settings file not found" in capsys.readouterr().err
+    rc = main(["analyze", str(folder), "--json", str(tmp_path / "x.json"),
+               "--settings", str(tmp_path)])
+    assert rc == 2  # a folder was 'not found'
+    assert "is a folder, not a TOML file" in capsys.readouterr().err
 
 
 def test_session_without_sets_needs_exercise_and_then_is_one_set(sim, tmp_path, capsys):

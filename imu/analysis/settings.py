@@ -169,8 +169,10 @@ class Settings:
                 raise BadInputError(f"settings file {path} is larger than 1 MB")
             with open(path, "rb") as f:
                 data = tomllib.load(f)
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             raise BadInputError(f"settings file not found: {path}") from None
+        except IsADirectoryError:
+            raise BadInputError(f"settings file {path} is a folder, not a TOML file") from None
         except tomllib.TOMLDecodeError as exc:
             raise BadInputError(f"settings file {path} is not valid TOML: {exc}") from None
         except UnicodeDecodeError:
