@@ -355,7 +355,7 @@ def implausible_units(d: SensorData) -> str | None:
     dt = dt[dt > 0]
     if len(dt) >= 9 and float(np.median(dt)) > MAX_MEDIAN_STEP_S:
         return (f"times are not in seconds: the samples are {float(np.median(dt)):.4g} s apart "
-                f"(milliseconds? divide by 1000)")
+                f"(milliseconds? divide by 1000; microseconds? by 1000000)")
     return None
 
 
