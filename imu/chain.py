@@ -121,8 +121,12 @@ def _profile_notes(profile, sensor_ids: dict) -> None:
     if left:
         log.info("the calibration profile has no %s: no angles for %s", " or ".join(left),
                  "it" if len(left) == 1 else "them")
+    def known(r, sid):  # a CSV folder without session.json names its sensors csv-<role>
+        return bool(sid) and sid != f"csv-{r}"
+
     other = [f"{r} ({pid[r]}, here {sensor_ids[r]})" for r in sensor_ids
-             if r in roles and pid.get(r) and sensor_ids.get(r) and pid[r] != sensor_ids[r]]
+             if r in roles and known(r, pid.get(r)) and known(r, sensor_ids.get(r))
+             and pid[r] != sensor_ids[r]]
     if other:
         log.info("the calibration profile was made with other sensors: %s; it holds their "
                  "mountings, which may not be these", "; ".join(other))
