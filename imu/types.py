@@ -9,6 +9,7 @@ Roles (docs/sensors.md): ``sacrum`` (required), ``right_thigh`` / ``left_thigh``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,19 @@ class SensorData:
     def __len__(self) -> int:
         return int(len(self.seq))
 
+    def host_span_s(self) -> tuple[float, float]:
+        """First and last finite host time, seconds (NaN, NaN without any): a damaged sample's
+        NaN time is kept in the session (and out of fusion), never its start or end."""
+        th = self.t_host_s
+        if not len(th):
+            return math.nan, math.nan
+        a, b = float(th[0]), float(th[-1])
+        if math.isfinite(a) and math.isfinite(b):
+            return a, b
+        f = np.asarray(th, dtype=float)
+        f = f[np.isfinite(f)]
+        return (float(f[0]), float(f[-1])) if len(f) else (math.nan, math.nan)
+
     @property
     def derived(self) -> list[str]:
         """Which of ``acc``/``gyr`` were derived from :attr:`quat` (not measured)."""
@@ -169,9 +183,9 @@ class Session:
 
     @property
     def duration_s(self) -> float:
-        ends = [float(d.t_host_s[-1]) for d in self.sensors.values() if len(d)]
-        starts = [float(d.t_host_s[0]) for d in self.sensors.values() if len(d)]
-        return (max(ends) - min(starts)) if ends else 0.0
+        spans = [d.host_span_s() for d in self.sensors.values() if len(d)]
+        spans = [(a, b) for a, b in spans if math.isfinite(a)]
+        return (max(b for _, b in spans) - min(a for a, _ in spans)) if spans else 0.0
 
 
 @dataclass

@@ -233,3 +233,26 @@ def test_a_profile_without_a_role_or_made_with_other_sensors_is_said(rec, tmp_pa
     Calibrate(load_profile(tmp_path / "q.json")).run(read_recording(rec))
     assert "the calibration profile has no left_thigh: no angles for it" in caplog.text
     assert "made with other sensors: right_thigh (other-1, here sim-right_thigh)" in caplog.text
+
+
+def test_a_sample_without_a_time_is_no_start_or_end_and_no_csv_row(rec, tmp_path):
+    """A recording whose first sample's host time is NaN had a duration of nan s (imu info,
+    the replay refused 'outside the recording (0 to nan s)'), and one whose sensor time is NaN
+    exported a CSV folder that imu refused ('nan is not a time')."""
+    from imu.commands.info import sensor_summary
+    from imu.session.csvfolder import write_csv_folder
+    from imu.session.load import load_session
+
+    s = read_recording(rec)
+    d = s.sensors["sacrum"]
+    th, ts = d.t_host_s.copy(), d.t_sensor_s.copy()
+    th[0], ts[1000] = np.nan, np.nan
+    bad = dict(s.sensors)
+    bad["sacrum"] = SensorData(d.info, d.seq, ts, th, d.acc, d.gyr)
+    s2 = Session(s.meta, bad, s.events, s.calibration, s.source)
+    assert s2.duration_s == pytest.approx(s.duration_s, abs=0.05)
+    x = sensor_summary(bad["sacrum"])
+    assert x["start_s"] == float(d.t_host_s[1]) and x["end_s"] == float(d.t_host_s[-1])
+    write_csv_folder(s2, tmp_path / "c")
+    back = load_session(tmp_path / "c").sensors["sacrum"]
+    assert len(back) == len(d) - 1 and np.all(np.isfinite(back.t_host_s))

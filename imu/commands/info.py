@@ -46,7 +46,10 @@ def sensor_summary(d) -> dict:
     out.update(sample_health(d))  # NaN/inf, out-of-range samples, repeated timestamps: kept
     # out of fusion
     th = d.t_host_s
-    out.update(start_s=float(th[0]), end_s=float(th[-1]), duration_s=float(th[-1] - th[0]))
+    t0, t1 = d.host_span_s()  # a NaN time (counted above) is no start or end
+    if not np.isfinite(t0):
+        return out
+    out.update(start_s=t0, end_s=t1, duration_s=t1 - t0)
     if n < 2:
         return out
     seq = np.asarray(d.seq, dtype=np.int64)
@@ -78,7 +81,7 @@ def sensor_summary(d) -> dict:
         out["seq_resets"] = int((back & ~replayed[1:]).sum())
     if out["gaps"]:
         out["longest_gap_s"] = float(np.max(np.diff(th)[gaps]))
-    span_h = float(th[-1] - th[0])
+    span_h = t1 - t0
     if span_h > 0:
         out["rate_received_hz"] = (n - 1) / span_h
     if ts is not None:

@@ -10,6 +10,7 @@ ending there, the reps and holds completed by then, the set under way, and each 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -59,7 +60,8 @@ class ReplayPlayer:
                  calibration: CalibrationState | None = None, window_s: float = 20.0,
                  speed: float = 1.0, message: str = ""):
         self.session = session
-        starts = [float(d.t_host_s[0]) for d in session.sensors.values() if len(d)]
+        starts = [t for t in (d.host_span_s()[0] for d in session.sensors.values() if len(d))
+                  if math.isfinite(t)]
         self.t0_s = min(starts) if starts else 0.0
         self.duration_s = session.duration_s
         self.window_s = float(window_s)

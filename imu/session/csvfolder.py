@@ -265,23 +265,22 @@ def export_times(data: SensorData) -> np.ndarray:
     return np.asarray(timing.session_times(data), dtype=np.float64)
 
 
-def _increasing(table: np.ndarray, data: SensorData) -> np.ndarray:
+def _increasing(table: np.ndarray, seq: np.ndarray, ts: np.ndarray, role: str) -> np.ndarray:
     """``table`` (time first) without the samples sent twice (sequence number and sensor
     time repeating an earlier sample's: a Movella DOT's resent FIFO), which step its time back;
     a CSV folder's times must not go backwards (its reader refuses them), so any other step
     back is a one-line error (the recording keeps every sample)."""
     from imu.session.validate import replayed_samples
 
-    keep = ~replayed_samples(data.seq, data.t_sensor_s)
+    keep = ~replayed_samples(seq, ts)
     out = table[keep]
     back = np.flatnonzero(np.diff(out[:, 0]) < 0)
     if len(back):
         i = int(np.flatnonzero(keep)[back[0] + 1])
-        raise BadInputError(f"{data.info.role}'s sample {i + 1} goes back in time "
+        raise BadInputError(f"{role}'s sample {i + 1} goes back in time "
                             f"({float(table[i - 1, 0])!r} then {float(table[i, 0])!r} s), and "
                             f"a CSV folder's times must not (the session keeps it)")
-    log.info("export: %s: %d samples sent twice written once", data.info.role,
-             len(table) - len(out))
+    log.info("export: %s: %d samples sent twice written once", role, len(table) - len(out))
     return out
 
 
@@ -339,8 +338,14 @@ def write_csv_files(session: Session, folder: str | os.PathLike, *, progress: bo
             continue  # a sensor that never sent a sample has no CSV (its details stay below)
         t = export_times(data)
         table = np.column_stack([t, data.acc, data.gyr])
-        if len(t) > 1 and np.any(np.diff(t) < 0):
-            table = _increasing(table, data)
+        fin = np.isfinite(t)
+        seq, ts = data.seq, data.t_sensor_s
+        if not fin.all():  # a CSV row needs a time: the recording keeps them
+            table, seq, ts = table[fin], seq[fin], ts[fin]
+            log.info("export: %s: %d samples without a time left out", role,
+                     int((~fin).sum()))
+        if len(table) > 1 and np.any(np.diff(table[:, 0]) < 0):
+            table = _increasing(table, seq, ts, role)
         p = d / f"{role}.csv"
         with open(p, "w", encoding="utf-8", newline="") as fh:
             fh.write(",".join(COLUMNS) + "\n")

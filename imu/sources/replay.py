@@ -47,7 +47,8 @@ class ReplaySource(Source):
         self.speed = math.inf if speed == 0 else float(speed)
         self.block_s = float(block_s)
         self.sensors = {role: d.info for role, d in session.sensors.items()}
-        starts = [float(d.t_host_s[0]) for d in session.sensors.values() if len(d)]
+        starts = [t for t in (d.host_span_s()[0] for d in session.sensors.values() if len(d))
+                  if math.isfinite(t)]
         self.t0_s = min(starts) if starts else 0.0
         self.start_s = float(start_s)
         self.end_s = session.duration_s if end_s is None else float(end_s)
