@@ -35,7 +35,13 @@ COMMAND_MODULES = [
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # argparse's usage errors exit 2 already; keep them one line
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def one_line(text) -> str:
+    """An error message kept on one line: line breaks in it (a file name may hold one)
+    escaped as ``\\n``."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
 def _command_name(mod_name: str) -> str:
@@ -150,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         from imu.output import early_check
         early_check(first, argv)
     except ImuError as exc:
-        print(f"imu {first}: error: {exc.message}", file=sys.stderr)
+        print(f"imu {first}: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_status
     parser, handlers = build_parser(first if first in known else None)
     args = parser.parse_args(argv)
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except ImuError as exc:
         console.end_line()
-        print(f"imu {args.command}: error: {exc.message}", file=sys.stderr)
+        print(f"imu {args.command}: error: {one_line(exc.message)}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
         print(f"imu {args.command}: interrupted", file=sys.stderr)
@@ -175,15 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # missing file, no permission, disk full, I/O error: one line
         # a failed write names no file: name the command's output (what could not be written)
         where = exc.filename or getattr(args, "output", None) or getattr(args, "json", None)
-        print(f"imu {args.command}: error: {exc.strerror or exc}"
-              + (f": {where}" if where else ""), file=sys.stderr)
+        print(one_line(f"imu {args.command}: error: {exc.strerror or exc}"
+                       + (f": {where}" if where else "")), file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - only sqlite3's OperationalError is handled here
         sq = sys.modules.get("sqlite3")  # (imported only by the commands that use it)
         if sq is None or not isinstance(exc, sq.OperationalError):
             raise
         # e.g. "database or disk is full" while writing
-        print(f"imu {args.command}: error: {exc}", file=sys.stderr)
+        print(f"imu {args.command}: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

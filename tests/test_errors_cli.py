@@ -203,3 +203,10 @@ def test_a_role_key_that_matches_no_sensor_of_a_recording_is_noted(rec, capsys):
     notes = [ln for ln in err if "note:" in ln]
     assert len(notes) == 1 and "--role sacrun=skip matches no sensor here" in notes[0]
     assert "sacrum" in notes[0]
+
+
+def test_an_error_naming_a_file_with_a_line_break_is_still_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad\nname.imu"
+    bad.write_bytes(b"not a recording at all")
+    rc, err = run_cli(["info", bad], capsys)
+    assert rc == 2 and len(err) == 1 and "bad\\nname.imu: not a recording" in err[0], err
