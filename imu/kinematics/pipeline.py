@@ -534,14 +534,21 @@ def _held_angles(q_raw: dict, offset_deg, reference: str = "sacrum", text=None,
         [s for s in ("right", "left") if f"{s}_thigh" in q_raw], "trunk" in q_raw)}
     conf = {c: alloc(n) for c in confidence}
     if forked:
-        edges = np.linspace(0, n, parts + 1).astype(int)
-        # the last share here (its text needs no pipe)
+        # the last share here (its text needs no pipe), a little smaller: this process also
+        # keeps its share's text in memory and writes it after the others' (measured on the
+        # 1 h bench: with equal shares it ended ~0.1 s after its child)
+        w = np.ones(parts)
+        w[-1] = _OWN_SHARE
+        edges = np.round(np.concatenate([[0.0], np.cumsum(w)]) / w.sum() * n).astype(int)
         texts = [b for t in fork_map(lambda k: rows(int(edges[k]), int(edges[k + 1])),
                                      range(parts), last_here=True) for b in t]
     else:
         texts = rows(0, n)
     return cols if whole else (cols, conf, texts)
 
+
+#: the share of :func:`_held_angles`'s rows this process computes, relative to a child's
+_OWN_SHARE = 0.8
 
 #: from this many rows on, :func:`_held_angles` splits the rows between forked children
 _FORK_MIN_ROWS = 200_000
