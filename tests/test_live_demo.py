@@ -141,3 +141,13 @@ def test_the_demo_pipeline_scores_the_first_rep_when_a_sensor_streams_late():
     rep = pipe.reps[0]
     assert abs(rep["start_s"] - pipe.t_first_s - first["start_s"]) < 0.5
     assert abs(rep["hip_flexion_peak_deg"] - first["hip_flexion_peak_deg"]) < 2.0
+
+
+def test_demo_headless_with_an_output_says_it_records_nothing(tmp_path, capsys):
+    """``imu demo --headless -o X`` replayed the bundled session with exit 0, X never written."""
+    from imu.cli import main
+
+    assert main(["demo", "--headless", "-o", str(tmp_path / "x.imu")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--headless records nothing" in err[0]
+    assert not (tmp_path / "x.imu").exists()

@@ -97,14 +97,19 @@ def run(args) -> int:
         raise BadInputError(f"--seconds {args.seconds}: must be positive")
     if not (args.speed > 0 and math.isfinite(args.speed)):
         raise BadInputError(f"--speed {args.speed}: must be a positive number")
-    if args.output and not args.headless:
+    if args.output and args.headless:  # headless replays a recording: it records nothing
+        raise BadInputError(f"-o {args.output}: --headless records nothing (it replays "
+                            "a recording through the pipeline)")
+    if args.output:
         from imu.output import check_output
         check_output(args.output, what="recording", force=args.force, recording=True)
     if args.headless:
         return headless(args, None)
     if not display_available():
         return headless(args, "imu demo: no display (DISPLAY/WAYLAND_DISPLAY unset): replaying "
-                              "the bundled session headless instead of opening the dashboard")
+                              "the bundled session headless instead of opening the dashboard"
+                              + (f" (nothing is recorded to {args.output})" if args.output
+                                 else ""))
 
     from imu.live.process import LiveProcess
 
