@@ -352,7 +352,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                 store(role, b0, b1, q_all[b0:b1], g_all[b0:b1])
             return []
         sett = settings
-        if win:  # gyr minus the tracked bias, in the bias array's own memory
+        if win:  # gyr minus the tracked bias (in place where gyr is this task's own copy)
             sett = {**NO_FILTER_BIAS.get(filter, {}), **settings}
             own = gyr.flags.writeable and not np.may_share_memory(gyr, session.sensors[role].gyr)
             gyr = remove_gyro_bias(t, gyr, win, np.zeros(3), st, in_place=own)
