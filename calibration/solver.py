@@ -224,18 +224,22 @@ def recording_accs(session, roles, times: dict | None, intrinsics: dict | None) 
 
 
 def usable_times_accs(session, roles, intrinsics: dict | None) -> tuple:
-    """``(usable, times, accs)`` for the calibration: :func:`~imu.session.validate.
-    usable_session` of ``session``, each of ``roles``' times on the session clock and
-    :func:`recording_accs`, made together by one worker per sensor (its samples checked, its
-    clock fitted, its accelerometer estimated) instead of the checks and the clock fits one
-    sensor after the other first. Raises as ``usable_session`` does (the first sensor's
-    error)."""
+    """``(usable, times, accs)`` for the calibration: the session's usable samples
+    (:func:`~imu.session.validate.usable_session`), each of ``roles``' times on the session
+    clock and :func:`recording_accs`, made together by one worker per sensor (its samples
+    checked, its clock fitted, its accelerometer estimated) instead of the checks and the
+    clock fits one sensor after the other first. Raises as ``usable_session`` does (the first
+    sensor's error)."""
     times: dict = {}
     usable, accs = _per_sensor(session, roles, times, intrinsics, True)
     return usable, times, accs
 
 
 def _per_sensor(session, roles, times: dict, intrinsics, check: bool) -> tuple:
+    """``(session, accs)``: one forked worker per sensor of ``roles`` (this process the last)
+    checks its samples (``check``: :func:`~imu.session.validate.usable_sensor`, and the
+    returned session is the usable one), fits its clock into ``times`` where missing (in
+    memory shared with this process, then remembered) and estimates its accelerometer."""
     from imu.intrinsics import has_acc_correction
     from imu.kinematics.pipeline import remember_times, sensor_times_s, uses_vendor_orientation
     from imu.session.validate import mark_usable, usable_sensor, usable_session
