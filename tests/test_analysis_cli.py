@@ -81,3 +81,16 @@ def test_session_without_sets_needs_exercise_and_then_is_one_set(sim, tmp_path, 
     assert len(s["reps"]) == 3  # the 3 calibration hinges are not counted
     cal_end = max(e.t_s for e in sim.session.events if e.kind == "calibration_end")
     assert cal_end - 1.0 < s["start_s"] < sim.truth_sets[0]["reps"][0]["start_s"]
+
+
+def test_json_dash_writes_the_analysis_to_the_standard_output(folder, tmp_path, capsys,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", str(folder), "--json", str(tmp_path / "a.json")]) == 0
+    capsys.readouterr()
+    assert main(["analyze", str(folder), "--json", "-"]) == 0
+    out = capsys.readouterr()
+    dash, file = json.loads(out.out), json.loads((tmp_path / "a.json").read_text())
+    assert dash["sets"] == file["sets"]  # the same analysis, and nothing else on stdout
+    assert "Set 1" in out.err
+    assert not (tmp_path / "-").exists()

@@ -33,7 +33,8 @@ def add_arguments(parser) -> None:
     add_method_argument(parser)
     add_exercise_arguments(parser)
     parser.add_argument("--json", metavar="OUT",
-                        help="write the Analysis JSON (without it: a readable summary only)")
+                        help="write the Analysis JSON (- : to the standard output; without it: "
+                             "a readable summary only)")
     parser.add_argument("--report", metavar="OUT.html", help="also write the HTML report")
     parser.add_argument("--settings", metavar="FILE.toml", help="analysis thresholds (TOML)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -85,7 +86,8 @@ def run(args) -> int:
                   side=args.side, remember_intrinsics=True, progress=True, causal=args.causal,
                   save_intrinsics=args.save_intrinsics, method=args.method)
     with Outputs(force=args.force) as outputs:  # every output checked before any work
-        js = outputs.file(args.json, what="analysis JSON") if args.json else None
+        to_stdout = args.json == "-"  # the JSON is the standard output (the rest: stderr)
+        js = outputs.file(args.json, what="analysis JSON") if args.json and not to_stdout else None
         rep = outputs.file(args.report, what="report") if args.report else None
         session = load_from_args(args, meanwhile=import_steps)  # imports overlap the reading
         print("computing angles…", file=sys.stderr)
@@ -110,9 +112,11 @@ def run(args) -> int:
             from imu.output import valid_text
             with rep.open() as fh:
                 fh.write(valid_text(html))  # a file name that is not UTF-8 appears in it
+    if to_stdout:
+        sys.stdout.write(json_text(result))
     for line in (session_summary_lines(result) if args.json else quick_look_lines(result)):
-        print(line)
-    written = [p for p in (args.json, args.report) if p]
+        print(line, file=sys.stderr if to_stdout else sys.stdout)
+    written = [p for p in (args.json, args.report) if p and p != "-"]
     if written:
         print(f"wrote {' and '.join(written)}", file=sys.stderr)
     return 0
