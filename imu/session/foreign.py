@@ -21,7 +21,7 @@ import numpy as np
 
 from imu.errors import BadInputError
 from imu.session import movella, sto, xsens
-from imu.session.roles import role_for
+from imu.session.roles import note_unmatched_roles, role_for
 from imu.session.vendor import rate_from_quat, specific_force
 from imu.types import ROLES, SensorData, SensorInfo, Session
 
@@ -267,14 +267,7 @@ def read_foreign(sources, roles: dict[str, str] | None = None, *, align: str | N
                                     f"KEY=ROLE to map each sensor")
             seen[role] = sf
             chosen.append((role, sf))
-    for key, role in (roles or {}).items():  # a mistyped key would go unnoticed
-        if key.lower() not in keys_here_low:
-            note = (f"--role {key}={role} matches no sensor here (keys: "
-                    f"{', '.join(sorted(set(keys_here)))})")
-            if on_note is not None:
-                on_note(note)
-            else:
-                log.info(note)
+    note_unmatched_roles(roles, keys_here_low, keys_here, on_note)
     if not chosen:
         raise BadInputError(f"{where}: no sensor has a role (" + "; ".join(
             n.split(": ", 1)[0].replace("skipped ", "") for n in notes) +

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from imu.errors import BadInputError
-from imu.log import get_logger
 from imu.session.store import is_recording, read_recording
 from imu.session.validate import check_session
 from imu.types import ROLES, SensorData, SensorInfo, Session
@@ -102,16 +101,11 @@ def _rename_roles(session: Session, roles: dict[str, str] | None, on_note=None) 
     a key that names no sensor is noted (``on_note``, else the log), as for vendor files."""
     if not roles:
         return session
-    keys = {k.lower() for r, d in session.sensors.items() for k in (r, d.info.sensor_id) if k}
-    for key, role in roles.items():
-        if key.lower() not in keys:
-            note = (f"--role {key}={role} matches no sensor here (roles and ids: "
-                    f"{', '.join(sorted(keys))})")
-            if on_note is not None:
-                on_note(note)
-            else:
-                get_logger(__name__).info(note)
     from imu.session import foreign
+    from imu.session.roles import note_unmatched_roles
+
+    keys = {k.lower() for r, d in session.sensors.items() for k in (r, d.info.sensor_id) if k}
+    note_unmatched_roles(roles, keys, keys, on_note, label="roles and ids")
     out = {}
     for role, d in session.sensors.items():
         new = foreign.role_for(roles, [role, d.info.sensor_id], []) or role

@@ -93,3 +93,20 @@ def role_for(roles: dict[str, str] | None, keys, names) -> str | None:
     if r is not None:
         return r
     return guess_role(*names)
+
+
+def note_unmatched_roles(roles: dict[str, str] | None, keys, shown, on_note=None,
+                         label: str = "keys") -> None:
+    """Note each ``--role KEY=ROLE`` whose key is none of ``keys`` (lower case): one line
+    listing ``shown`` (the keys to tell the user), to ``on_note`` (the CLI shows it as a note)
+    or else the log. A mistyped key would otherwise go unnoticed."""
+    for key, role in (roles or {}).items():
+        if key.lower() not in keys:
+            note = (f"--role {key}={role} matches no sensor here ({label}: "
+                    f"{', '.join(sorted(set(shown)))})")
+            if on_note is not None:
+                on_note(note)
+            else:
+                from imu.log import get_logger
+
+                get_logger(__name__).info(note)
