@@ -279,11 +279,10 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if grid is None:
             return []
         if masks is None:  # every sensor judged here
-            win = standing_windows(times, *({r: mask_inputs(r)[k] for r in roles}
-                                            for k in (1, 2)),
-                                   {r: alignment.R_BS[r][1] for r in roles},
-                                   {r: mask_inputs(r)[3] for r in roles}, st,
-                                   acc_correction={r: mask_inputs(r)[4] for r in roles})
+            inputs = {r: mask_inputs(r) for r in roles}
+            _, acc, gyr, bias0, fix = ({r: v[k] for r, v in inputs.items()} for k in range(5))
+            win = standing_windows(times, acc, gyr, {r: alignment.R_BS[r][1] for r in roles},
+                                   bias0, st, acc_correction=fix)
         else:
             close(ready[1])  # (a worker that stops closes its end: no wait for ever)
             if not done[-1]:
