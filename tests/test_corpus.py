@@ -88,7 +88,6 @@ def test_a_role_that_climbs_out_of_the_target_is_refused_before_anything_is_writ
 
 
 @pytest.mark.parametrize("name, words", [
-    ("rec_chunk_n_2", "claims 1099511627776 samples"),
     ("rec_rate_1", "rate"), ("rec_meta_4", "metadata"), ("rec_extra_2", "metadata"),
     ("rec_event_1", "event"), ("rec_sensor_id_3", "control characters"),
     ("csv_json_deep", "not valid JSON"), ("csv_cell_not_utf8", "not UTF-8"),
@@ -121,6 +120,15 @@ def test_a_zlib_bomb_chunk_is_a_gap_said_in_one_line(corpus, tmp_path):
         role, = db.execute("SELECT s.role FROM chunks c JOIN sensors s ON c.sensor = s.id "
                            "WHERE c.id = (SELECT min(id) FROM chunks)").fetchone()
     assert f"damaged sample chunks: 4096 samples of {role} could not be read" in err[0]
+
+
+def test_a_chunk_claiming_more_samples_than_its_bytes_is_a_gap_said_in_one_line(corpus,
+                                                                               tmp_path):
+    """Never allocated (2^40 samples); the recording's other chunks are read."""
+    seeds, cases = corpus
+    case = next(c for c in cases if c.name == "rec_chunk_n_2")
+    rc, err = run(["info", str(case.path)])
+    assert rc == 0 and len(err) == 1 and "impossible structure could not be read" in err[0], err
 
 
 def test_an_absurd_time_span_is_refused_before_resampling(corpus, tmp_path):

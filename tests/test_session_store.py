@@ -130,12 +130,89 @@ def test_bad_files_are_named_in_one_line(tmp_path, content, what):
     assert str(p) in str(ei.value) and "\n" not in str(ei.value)
 
 
-def test_truncated_recording_is_reported(tmp_path):
+def _subsequence(got, want) -> bool:
+    """Whether ``got`` is ``want`` with some values left out, in order."""
+    idx = np.searchsorted(want, got)
+    return bool(np.all(idx < len(want)) and np.array_equal(want[np.minimum(idx, len(want) - 1)],
+                                                            got) and np.all(np.diff(idx) > 0))
+
+
+@pytest.mark.parametrize("frac", [0.6, 0.9, 0.99])
+def test_a_recording_cut_short_is_read_up_to_the_cut_said_in_one_warning(tmp_path, caplog,
+                                                                         frac):
+    """A copy cut at an arbitrary byte (a killed copy, a full disk): what precedes the cut is
+    read, bit-exact, and one warning names the file and the cut; before, nothing was read."""
+    import logging
+
+    data = synthetic(9000)
+    p = write(tmp_path / "s.imu", data)
+    raw = p.read_bytes()
+    cut = tmp_path / "cut.imu"
+    cut.write_bytes(raw[: int(len(raw) * frac)])
+    caplog.set_level(logging.WARNING, logger="imu")
+    s = read_recording(cut)
+    assert sum(len(d) for d in s.sensors.values()) >= 9000  # at least one sensor's samples
+    for r, cols in data.items():
+        d = s.sensors[r]
+        assert _subsequence(d.seq, cols[0])
+        keep = np.searchsorted(cols[0], d.seq)
+        assert np.array_equal(d.acc, cols[3][keep]) and np.array_equal(d.gyr, cols[4][keep])
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1
+    assert str(cut) in warnings[0].getMessage()
+    assert f"truncated recording ({len(raw[: int(len(raw) * frac)])} of {len(raw)} bytes)" \
+        in warnings[0].getMessage()
+
+
+def test_a_damaged_page_in_the_middle_loses_only_what_it_held(tmp_path, caplog):
+    """A page of zeros inside the file (bad sector): the chunks stored elsewhere are read."""
+    import logging
+
+    data = synthetic(9000)
+    p = write(tmp_path / "s.imu", data)
+    raw = bytearray(p.read_bytes())
+    k = len(raw) // 4096 // 2
+    raw[k * 4096:(k + 1) * 4096] = bytes(4096)
+    p.write_bytes(bytes(raw))
+    caplog.set_level(logging.WARNING, logger="imu")
+    s = read_recording(p)
+    n = {r: len(d) for r, d in s.sensors.items()}
+    assert sum(n.values()) >= 2 * 9000 and min(n.values()) < 9000, n
+    for r, cols in data.items():
+        assert _subsequence(s.sensors[r].seq, cols[0])
+    assert len(caplog.records) == 1 and str(p) in caplog.records[0].getMessage()
+
+
+@pytest.mark.parametrize("keep", [50, 99, 4096, 8000])
+def test_a_recording_cut_before_any_sample_is_one_line(tmp_path, keep):
     p = write(tmp_path / "s.imu", synthetic(3000))
     raw = p.read_bytes()
-    p.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(BadInputError, match="truncated"):
+    p.write_bytes(raw[:keep])
+    with pytest.raises(BadInputError, match="truncated recording.*no sensor data can be read"
+                       ) as ei:
         read_recording(p)
+    assert str(p) in str(ei.value) and "\n" not in str(ei.value)
+
+
+def test_a_chunk_of_impossible_structure_is_a_gap(tmp_path, caplog):
+    """A chunk claiming more samples than its bytes hold is skipped (never allocated), the rest
+    of the recording read; before, it refused the whole recording."""
+    import logging
+
+    data = synthetic(300)
+    p = write(tmp_path / "s.imu", data)
+    db = sqlite3.connect(p)
+    cid, role = db.execute("SELECT c.id, s.role FROM chunks c JOIN sensors s ON s.id = c.sensor "
+                           "ORDER BY c.id LIMIT 1").fetchone()
+    db.execute("UPDATE chunks SET n=? WHERE id=?", (1 << 40, cid))
+    db.commit()
+    db.close()
+    caplog.set_level(logging.WARNING, logger="imu")
+    s = read_recording(p)
+    assert len(s.sensors[role]) == 0
+    assert all(len(d) == 300 for r, d in s.sensors.items() if r != role)
+    assert f"1 sample chunk of impossible structure could not be read (chunk {cid} of {role})" \
+        in caplog.text
 
 
 def _damage_one_chunk(p, which="min"):

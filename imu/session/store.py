@@ -540,7 +540,10 @@ def _range_end(fn, x: np.ndarray, default: float) -> float:
     return float(fn(ok)) if len(ok) else default
 
 
-def _open_for_reading(path: Path) -> sqlite3.Connection:
+def _open_for_reading(path: Path) -> tuple[sqlite3.Connection, str | None]:
+    """The recording opened for reading, and why it is damaged (``None``: not known to be):
+    a file cut short (a copy cut at some byte, a disk that filled) is opened read-only and read
+    up to the damage (:func:`read_recording`)."""
     if not path.exists():
         raise BadInputError(f"{path}: no such file")
     if path.is_dir():
@@ -550,6 +553,9 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
     if len(head) < 100 or head[:16] != _SQLITE_MAGIC:
         if len(head) == 0:
             raise BadInputError(f"{path}: empty file, not a recording")
+        if len(head) < 100 and head[:16] == _SQLITE_MAGIC[:len(head[:16])]:
+            raise BadInputError(f"{path}: truncated recording (cut inside its header, at byte "
+                                f"{len(head)}): no sensor data can be read")
         raise BadInputError(f"{path}: not a recording (not an imu SQLite recording file)")
     if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
         raise BadInputError(f"{path}: SQLite database but not an imu recording")
@@ -558,19 +564,77 @@ def _open_for_reading(path: Path) -> sqlite3.Connection:
     n_pages = int.from_bytes(head[28:32], "big")
     wal = path.with_name(path.name + "-wal")
     size = path.stat().st_size
+    damage = None
     if (not wal.exists() or wal.stat().st_size == 0) and n_pages and size < n_pages * page_size:
-        raise BadInputError(f"{path}: truncated recording ({size} of {n_pages * page_size} bytes)")
+        damage = f"truncated recording ({size} of {n_pages * page_size} bytes)"
+    uri = f"{path.resolve().as_uri()}?mode=ro"
     try:
+        if damage:  # read-only: nothing is written into a damaged file
+            raise sqlite3.DatabaseError("damaged")
         db = sqlite3.connect(str(path), isolation_level=None)
         db.execute("SELECT count(*) FROM sensors").fetchone()
     except (sqlite3.DatabaseError, ValueError):
         try:  # read-only folder: open without recovering a WAL left by a killed writer
-            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                                 isolation_level=None)
+            db = sqlite3.connect(uri, uri=True, isolation_level=None)
+            if damage:  # else SQLite refuses a file shorter than its header says, whole
+                db.execute("PRAGMA writable_schema=ON")  # (read-only: nothing is written)
             db.execute("SELECT count(*) FROM sensors").fetchone()
         except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: schema not UTF-8
-            raise BadInputError(f"{path}: corrupt recording ({exc})") from None
-    return db
+            what = damage or "corrupt recording"
+            raise BadInputError(f"{path}: {what} ({exc}): no sensor data can be read") from None
+    return db, damage
+
+
+def _rows(db: sqlite3.Connection, query: str, params: tuple, damage: list[str]):
+    """The rows of ``query`` up to the first damaged page: a damaged page ends them (said in
+    ``damage``) instead of losing the rows read before it."""
+    try:
+        cur = db.execute(query, params)
+        while True:
+            row = cur.fetchone()
+            if row is None:
+                return
+            yield row
+    except sqlite3.DatabaseError as exc:
+        damage.append(f"damaged recording ({exc})")
+
+
+def _chunk_rows(db: sqlite3.Connection, window: str, params: tuple,
+                damage: list[str]) -> list[tuple]:
+    """Chunk rows ``(id, sensor, n, codec, data)`` in id (recording) order, of the time window
+    ``window`` (SQL, with ``params``). In a damaged file the scan goes in id order without the
+    time index (it may be among what is lost) and, past a damaged page, resumes at the next
+    ids it can reach: a damaged page in the middle of a file loses only the chunks in it."""
+    query = "SELECT id, sensor, n, codec, data FROM chunks{} WHERE id > ?" + window + " ORDER BY id"
+    rows: list[tuple] = []
+    after, tries = -(2 ** 63), 0
+    while True:
+        bad: list[str] = []
+        got = list(_rows(db, query.format(" NOT INDEXED" if damage else ""),
+                         (after, *params), bad))
+        if bad and not damage:  # the first damaged page: read again, this time in id order
+            damage.append(bad[0])
+            rows, after, tries = [], -(2 ** 63), 0
+            continue
+        if damage:  # a page read as zeros past the end of a cut file shows phantom rows
+            keep, prev = [], after
+            for r in got:
+                if isinstance(r[0], int) and r[0] > prev:
+                    keep.append(r)
+                    prev = r[0]
+            got = keep
+        rows += got
+        if not bad:
+            return rows
+        if got:
+            base, tries = got[-1][0], 0
+        elif tries == 0:
+            base = max(after, 0)
+        tries += 1
+        if tries > 40:  # nothing more can be reached
+            return rows
+        # skip the ids stored in the damaged page: one by one, then in doubling steps
+        after = base + (tries if tries <= 8 else 2 ** (tries - 5))
 
 
 def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
@@ -603,18 +667,23 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
         The file is missing, not a recording, truncated or corrupt (one line naming it).
     """
     p = Path(path)
-    db = _open_for_reading(p)
+    db, cut = _open_for_reading(p)
+    damage = [cut] if cut else []  # what is damaged, when reading goes on past it
     try:
         try:
-            info = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM info")}
+            info = {k: json.loads(v) for k, v in _rows(db, "SELECT key, value FROM info", (),
+                                                         damage)}
             if info.get("format") != FORMAT:
+                if damage and "format" not in info:
+                    raise BadInputError(f"{p}: {damage[0]}: its format is lost, no sensor data "
+                                        f"can be read")
                 raise BadInputError(f"{p}: unsupported recording format {shown(info.get('format'))} "
                                     f"(this version reads {FORMAT})")
             sensors: dict[int, SensorInfo] = {}
             all_rids = set()
-            for rid, sid, role, model, rate, fw, extra in db.execute(
-                    "SELECT id, sensor_id, role, model, rate_hz, firmware, extra FROM sensors "
-                    "ORDER BY id"):
+            for rid, sid, role, model, rate, fw, extra in _rows(
+                    db, "SELECT id, sensor_id, role, model, rate_hz, firmware, extra FROM sensors "
+                    "ORDER BY id", (), damage):
                 check_role(role, f"{p}: sensor {rid}")
                 all_rids.add(rid)
                 if roles is None or role in roles:
@@ -624,25 +693,27 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                         SensorInfo(sid, role, model, rate, fw, json.loads(extra)), str(p))
             lo = -np.inf if start_s is None else float(start_s)
             hi = np.inf if end_s is None else float(end_s)
-            query, params = "SELECT id, sensor, n, codec, data FROM chunks", ()
+            window, params = "", ()
             if start_s is not None or end_s is not None:  # chunks overlapping the window
-                query += " WHERE t_host_max_s >= ? AND t_host_min_s <= ?"
+                window = " AND t_host_max_s >= ? AND t_host_min_s <= ?"
                 params = (lo, hi)
             chunks = []
-            for cid, rid, n, cod, data in db.execute(query + " ORDER BY id", params):
+            orphans = []
+            for cid, rid, n, cod, data in _chunk_rows(db, window, params, damage):
                 if rid not in all_rids:
-                    raise BadInputError(f"{p}: sample chunk {cid} belongs to no sensor")
-                if rid in sensors:
+                    orphans.append(cid)
+                elif rid in sensors:
                     chunks.append((cid, rid, n, cod, data))
-            has_q = db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND "
-                               "name='orientations'").fetchone() is not None
-            orients = ([(rid, first, n, data) for rid, first, n, data in db.execute(
-                "SELECT sensor, first, n, data FROM orientations ORDER BY id") if rid in sensors]
-                if has_q else [])
+            has_q = any(True for _ in _rows(db, "SELECT 1 FROM sqlite_master WHERE type='table' "
+                                             "AND name='orientations'", (), damage))
+            orients = ([(rid, first, n, data) for rid, first, n, data in _rows(
+                db, "SELECT sensor, first, n, data FROM orientations ORDER BY id", (), damage)
+                if rid in sensors] if has_q else [])
             events = [
                 Event(t, kind, ex, side, note, json.loads(data))
-                for t, kind, ex, side, note, data in db.execute(
-                    "SELECT t_s, kind, exercise, side, note, data FROM events ORDER BY t_s, id")]
+                for t, kind, ex, side, note, data in _rows(
+                    db, "SELECT t_s, kind, exercise, side, note, data FROM events ORDER BY t_s, id",
+                    (), damage)]
         except sqlite3.DatabaseError as exc:
             raise BadInputError(f"{p}: corrupt recording ({exc})") from None
         except (ValueError, TypeError, RecursionError) as exc:  # JSON, UTF-8, types
@@ -651,9 +722,12 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
     finally:
         db.close()
 
-    out = _decode_chunks(p, sensors, chunks, meanwhile)
-    _attach_orientations(p, sensors, out, orients)
-    lost = _drop_unreadable(p, out)
+    out, bad_chunks = _decode_chunks(p, sensors, chunks, meanwhile)
+    # a sensor with chunks of unknown size left out: its orientations' sample indices no
+    # longer hold
+    lost_q = _attach_orientations(p, sensors, out, orients, {r for _, r in bad_chunks})
+    bad_chunks += [(cid, None) for cid in orphans]
+    lost = _drop_unreadable(out)
     if start_s is not None or end_s is not None:
         for role, d in out.items():
             keep = (d.t_host_s >= lo) & (d.t_host_s <= hi)
@@ -665,8 +739,40 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
     meta = info.get("meta") or {}
     if lost:
         meta = {**meta, "unreadable_samples": lost}
+    if (damage or lost or bad_chunks) and not any(len(d) for d in out.values()):
+        why = damage[0] if damage else "every sample chunk is damaged"
+        raise BadInputError(f"{p}: {why}: no sensor data can be read")
+    if damage or lost or bad_chunks or lost_q:
+        log.warning("%s", _damage_line(p, damage, lost, bad_chunks, lost_q, out, events))
     return check_session(Session(meta=meta, sensors=out, events=events,
                                  calibration=info.get("calibration"), source=str(p)))
+
+
+def _damage_line(p: Path, damage: list[str], lost: dict[str, int], bad_chunks: list,
+                 lost_q: list[str], out: dict[str, SensorData], events: list) -> str:
+    """The one warning line that says what of a damaged recording could not be read."""
+    parts = []
+    if damage:
+        ends = [d.host_span_s()[1] for d in out.values() if len(d)]
+        ends = [e for e in ends if np.isfinite(e)]
+        upto = f" (up to {max(ends):.2f} s)" if ends else ""
+        parts.append(f"{damage[0]}: read {sum(len(d) for d in out.values())} samples{upto} and "
+                     f"{len(events)} event{'s' if len(events) != 1 else ''}; whatever was "
+                     f"stored in the damaged part is lost")
+    if lost:
+        parts.append("damaged sample chunks: " + ", ".join(f"{n} samples of {r}"
+                                                            for r, n in lost.items())
+                     + " could not be read")
+    if bad_chunks:
+        cid, role = bad_chunks[0]
+        more = ", ..." if len(bad_chunks) > 1 else ""
+        parts.append(f"{len(bad_chunks)} sample chunk{'s' if len(bad_chunks) > 1 else ''} of "
+                     f"impossible structure could not be read (chunk {cid} of "
+                     f"{role or 'no listed sensor'}{more})")
+    if lost_q:
+        parts.append("the vendor orientations of " + ", ".join(lost_q) + " could not be read")
+    tail = " (taken as a gap; the rest of the recording is read)" if lost or bad_chunks else ""
+    return f"{p}: " + "; ".join(parts) + tail
 
 
 #: recordings of more chunks than this are decoded by forked children (:func:`_decode_chunks`)
@@ -675,10 +781,10 @@ FORK_MIN_CHUNKS = 64
 UNREADABLE_SEQ = np.iinfo(np.int64).min
 
 
-def _drop_unreadable(p: Path, out: dict[str, SensorData]) -> dict[str, int]:
+def _drop_unreadable(out: dict[str, SensorData]) -> dict[str, int]:
     """Take the samples of damaged chunks (:data:`UNREADABLE_SEQ`) out of ``out`` (in place):
     the rest of the recording is read and they look like any other gap. Returns role → samples
-    lost (said once as a warning)."""
+    lost (said once as a warning by :func:`read_recording`)."""
     lost = {}
     for role, d in out.items():
         bad = d.seq == UNREADABLE_SEQ
@@ -688,30 +794,29 @@ def _drop_unreadable(p: Path, out: dict[str, SensorData]) -> dict[str, int]:
         lost[role] = int(bad.sum())
         out[role] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
                                d.acc[keep], d.gyr[keep], None if d.quat is None else d.quat[keep])
-    if lost:
-        log.warning("%s: damaged sample chunks: %s could not be read (taken as a gap; the rest "
-                    "of the recording is read)", p, ", ".join(f"{n} samples of {r}"
-                                                          for r, n in lost.items()))
     return lost
 
 
 def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
                    meanwhile=None) -> dict[str, SensorData]:
-    """Decode chunk rows ``(id, sensor row id, n, codec, blob)`` into SensorData per role."""
+    """Decode chunk rows ``(id, sensor row id, n, codec, blob)`` into SensorData per role;
+    also the chunks of impossible structure, skipped: ``(id, role)`` (an unknown codec, data
+    that is no blob, a count of samples its bytes cannot carry)."""
     totals = {rid: 0 for rid in sensors}
     jobs = []
+    skipped = []
     for cid, rid, n, cod, data in chunks:
         if rid not in sensors:
             continue
-        if cod != codec.CODEC_COLUMNS_ZLIB:
-            raise BadInputError(f"{p}: sample chunk {cid} uses unknown codec {shown(cod)}")
-        if not isinstance(data, bytes):
-            raise BadInputError(f"{p}: sample chunk {cid} holds {type(data).__name__}, not data")
-        # memory is bounded by what the chunk can hold: refuse counts its bytes cannot carry
-        if not isinstance(n, int) or not 0 < n <= codec.max_samples(len(data)):
-            raise BadInputError(f"{p}: sample chunk {cid} of {sensors[rid].role} is corrupt "
-                                f"(claims {n!r} samples in {len(data)} bytes)")
-        jobs.append((cid, rid, totals[rid], int(n), data))
+        # memory is bounded by what the chunk can hold: counts its bytes cannot carry are
+        # never allocated
+        if not isinstance(data, bytes) or not isinstance(n, int) \
+                or not 0 < n <= codec.max_samples(len(data)):
+            skipped.append((cid, sensors[rid].role))  # of unknown size: left out
+            continue
+        # an unknown codec: its samples are a gap (their places kept for the orientations)
+        jobs.append((cid, rid, totals[rid], int(n), data if cod == codec.CODEC_COLUMNS_ZLIB
+                     else None))
         totals[rid] += int(n)
     # a long recording is decoded by forked children straight into shared memory (zlib
     # releases the GIL, the numpy steps between hold it); else on the thread pool
@@ -725,6 +830,8 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
         seq, ts, th, acc, gyr = arrays[rid]
         sl = slice(start, start + n)
         try:
+            if data is None:
+                raise ValueError("unknown codec")
             codec.decode_into(data, n, seq[sl], ts[sl], th[sl], acc[sl], gyr[sl])
         except ValueError:  # a damaged chunk: its samples are marked, the rest are read
             seq[sl] = UNREADABLE_SEQ
@@ -746,29 +853,37 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
     else:
         for job in jobs:
             work(job)
-    return {sensors[rid].role: SensorData(sensors[rid], *arrays[rid]) for rid in sensors}
+    return ({sensors[rid].role: SensorData(sensors[rid], *arrays[rid]) for rid in sensors},
+            skipped)
 
 
 def _attach_orientations(p: Path, sensors: dict[int, SensorInfo], out: dict[str, SensorData],
-                         rows: list[tuple]) -> None:
-    """Put the stored vendor orientations on their sensors (whole sessions only)."""
+                         rows: list[tuple], unaligned: set[str] = frozenset()) -> list[str]:
+    """Put the stored vendor orientations on their sensors (whole sessions only). A damaged
+    part (data that does not inflate, or does not fit the samples read) leaves its samples
+    without an orientation (NaN); returns the roles that lost some."""
     by: dict[int, list] = {}
     for rid, first, n, data in rows:
-        by.setdefault(rid, []).append((int(first), int(n), data))
+        by.setdefault(rid, []).append((first, n, data))
+    lost = []
     for rid, parts in by.items():
         d = out[sensors[rid].role]
         q = np.full((len(d), 4), np.nan)
         for first, n, data in parts:
             try:
-                raw = zlib.decompress(data, bufsize=max(1, n * 32))
-            except (zlib.error, TypeError) as exc:
-                raise BadInputError(f"{p}: orientations of {d.info.role} are corrupt ({exc})"
-                                    ) from None
-            if len(raw) != n * 32 or first < 0 or first + n > len(d):
-                raise BadInputError(f"{p}: orientations of {d.info.role} do not match its "
-                                    f"{len(d)} samples")
+                if (not isinstance(first, int) or not isinstance(n, int) or n < 0
+                        or d.info.role in unaligned):
+                    raise ValueError("not counts")
+                raw = zlib.decompressobj().decompress(data, n * 32 + 1)  # never beyond n
+                if len(raw) != n * 32 or first < 0 or first + n > len(d):
+                    raise ValueError("does not fit")
+            except (zlib.error, TypeError, ValueError):
+                if d.info.role not in lost:
+                    lost.append(d.info.role)
+                continue
             q[first:first + n] = np.frombuffer(raw, dtype="<f8").reshape(n, 4)
         d.quat = q
+    return lost
 
 
 def _merge_runs(parts: list[tuple[str, int, np.ndarray]]) -> list[tuple[str, int, np.ndarray]]:
