@@ -282,11 +282,14 @@ class Dashboard(QtWidgets.QMainWindow):
             return
         self._last_rows = rows
         cpu0 = time.thread_time()
-        self.refresh(panels=now - self._last_side >= SIDE_PANEL_S)
-        # paint now rather than after whatever else the event loop has queued: the scene's
-        # changes, then the window's update request
-        QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.Type.MetaCall)
+        self.refresh(panels=False)
+        # paint the traces now rather than after whatever else the event loop has queued
         QtCore.QCoreApplication.sendPostedEvents(self, QtCore.QEvent.Type.UpdateRequest)
+        if now - self._last_side >= SIDE_PANEL_S:
+            # the other panels after the traces are on screen (their paint follows in the
+            # event loop): the frame's rows never wait for them
+            self._last_side = now
+            self._draw_panels(self.last_snapshot)
         cpu = time.thread_time()
         self._frames += 1
         self._frames_cpu += cpu - cpu0

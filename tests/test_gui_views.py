@@ -479,3 +479,74 @@ def test_peak_decimation_keeps_every_bins_extremes_and_the_gaps():
     assert np.isin(td2[0, 4:-4], td[0]).all()
     short_t, short_y = peak_decimate(t[:10], y[None, :10], 0.004)   # bins under 2 samples
     assert np.array_equal(short_t, t[:10])            # nothing to decimate
+
+
+# ------------------------------------------------------------------------- trace panel -----
+
+def _growing_snapshots(n_frames, rate_hz=200, fps=45.0, t_start=30.0):
+    """Snapshots of a live trace window growing frame by frame (the same rows each time)."""
+    from imu.live.snapshot import Snapshot
+    cols = ["pelvis_tilt", "pelvis_obliquity", "pelvis_rotation", "right_hip_flexion",
+            "left_hip_flexion", "lumbar_flexion"]
+    for k in range(n_frames):
+        t_now = t_start + k / fps
+        i = np.arange(int((t_now - 20.0) * rate_hz), int(t_now * rate_hz))
+        t = i / rate_hz
+        ang = {c: 25 * np.sin(2 * np.pi * t / (3 + j)) + 4 * j + 0.5 * np.sin(40 * t)
+               for j, c in enumerate(cols)}
+        ang["pelvis_rotation"][(t > 35.0) & (t < 35.3)] = np.nan            # a gap
+        yield Snapshot(mode="live", t_now_s=t_now, angles_t=t, angles=ang,
+                       current_set={"exercise": "hinge", "side": None, "start_s": 31.0},
+                       reps=[{"start_s": 32.0, "end_s": 33.5, "score": 90, "faults": []}])
+
+
+def _pixels(widget):
+    img = widget.grab().toImage().convertToFormat(
+        __import__("PySide6.QtGui", fromlist=["QImage"]).QImage.Format.Format_RGB32)
+    a = np.frombuffer(img.constBits(), dtype=np.uint32).reshape(img.height(), -1)
+    return a[:, :img.width()].copy()
+
+
+def test_trace_picture_kept_between_frames_matches_one_drawn_from_scratch(app):
+    """Frame by frame the plots scroll a ring of pixel columns and draw only the new bins;
+    the picture must be the one a full redraw gives (lines may differ by a pixel where two
+    pieces join, never a pixel out of place)."""
+    from imu.gui.views.traces import TracePanel
+    panel = TracePanel()
+    panel.resize(900, 520)
+    panel.show()
+    for snap in _growing_snapshots(160):          # ~3.5 s: the ring wraps part way
+        panel.update_snapshot(snap)
+        app.processEvents()
+    a = _pixels(panel)
+    for plot in panel.plots:
+        plot.key = None                            # force a full redraw of the same moment
+    panel.update_snapshot(snap)
+    b = _pixels(panel)
+    diff = np.argwhere(a != b)
+    assert len(diff) < 0.002 * a.size
+    for y, x in diff:                              # every differing pixel has its colour
+        for img, other in ((a, b), (b, a)):        # within a pixel in the other picture
+            win = other[max(y - 2, 0):y + 3, max(x - 2, 0):x + 3]
+            assert (win == img[y, x]).any(), (y, x)
+
+
+def test_trace_shows_the_newest_sample_at_once(app):
+    """The newest row is on screen in the frame that received it (drawn over the picture
+    until its bin is finished)."""
+    from imu.gui import theme
+    from imu.gui.views.traces import TracePanel, _rgb
+    panel = TracePanel()
+    panel.resize(900, 520)
+    panel.show()
+    for snap in _growing_snapshots(30):
+        panel.update_snapshot(snap)
+        app.processEvents()
+        img = _pixels(panel)
+        plot = panel.hip
+        r = plot.rect
+        t0 = plot.viewRange()[0][0]
+        x = r.left() + int((snap.angles_t[-1] - t0) * r.width() / panel.window_s)
+        y = r.top() + int(round(panel._y_px(plot, snap.angles["right_hip_flexion"][-1])))
+        colour = _rgb(theme.TRACE_COLOURS["right_hip_flexion"])
+        assert (img[y - 2:y + 3, x - 2:x + 3] == colour).any()

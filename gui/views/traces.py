@@ -90,247 +90,560 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
                ("right_thigh_inclination", "R thigh"), ("left_thigh_inclination", "L thigh"),
                ("right_hip_rotation", "R hip rotation"), ("left_hip_rotation", "L hip rotation"),
                ("lumbar_flexion", "lumbar")]
-#: every trace is drawn 1 px wide, without antialiasing or dashes: a 2 px line goes through
-#: Qt's stroker segment by segment and cost about 3 ms per curve and frame (4000 points)
-#: the y axes move in steps of this many degrees (fewer axis redraws)
+#: the y axes move in steps of this many degrees (fewer full redraws)
 Y_STEP_DEG = 5.0
 #: pixels per decimation bin (:func:`peak_decimate`: a minimum and a maximum per bin, so about
 #: one point per pixel; 20 s at 200 Hz on a 1100 px plot: 4000 samples -> 1100 points)
-BIN_PX = 2.0
+BIN_PX = 2
+#: opacity of a rep/hold shading and of the grid lines over the plot background
+SHADE_ALPHA = 45 / 255
+GRID_ALPHA = 0.15
+#: layout, px: the left axis's width, a plot's header (title and legend), the time axis's height
+AXIS_W = 44
+HEADER_H = 24
+TIME_AXIS_H = 34
+GAP_H = 8
 
 
-class TracePanel(pg.GraphicsLayoutWidget):
-    """Two stacked plots sharing the time axis; completed reps/holds shaded, set starts marked."""
+def _rgb(colour, over=None, alpha: float = 1.0) -> int:
+    """``colour`` at ``alpha`` over ``over`` as an opaque 0xffRRGGBB pixel (QImage RGB32)."""
+    c = QtGui.QColor(colour)
+    rgb = [c.red(), c.green(), c.blue()]
+    if over is not None and alpha < 1.0:
+        b = QtGui.QColor(over)
+        rgb = [round(u + alpha * (v - u)) for v, u in zip(rgb, (b.red(), b.green(), b.blue()))]
+    r, g, bl = rgb
+    return 0xFF000000 | (r << 16) | (g << 8) | bl
+
+
+def _span_pixel(item: dict) -> int:
+    """A rep/hold's grade colour at :data:`SHADE_ALPHA` over the plot background, opaque: the
+    shading lies under everything else on a plain background."""
+    return _rgb(theme.GRADE_COLOURS.get(item_grade(item), theme.GREY), theme.BG, SHADE_ALPHA)
+
+
+def _qcolor(pixel: int) -> QtGui.QColor:
+    return QtGui.QColor((pixel >> 16) & 255, (pixel >> 8) & 255, pixel & 255)
+
+
+def _ticks(lo: float, hi: float, px: float, min_px: float) -> np.ndarray:
+    """Round tick values in ``[lo, hi]`` at least ``min_px`` apart on a ``px`` long axis."""
+    span = hi - lo
+    if not span > 0 or px <= 0:
+        return np.zeros(0)
+    for step in (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600):
+        if step * px / span >= min_px:
+            break
+    return np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step
+
+
+class Curve:
+    """One trace: its pen, legend name, whether it is drawn and the points drawn
+    (:meth:`getData`: the peak-decimated samples of the trace window, s and degrees)."""
+
+    def __init__(self, col: str, name: str, plot: "Plot"):
+        self.col = col
+        self._legend_name = name
+        self._plot = plot
+        self.colour = QtGui.QColor(theme.TRACE_COLOURS.get(col, theme.TEXT))
+        self.pen = QtGui.QPen(self.colour, 1)
+        self._visible = False
+        self._t = np.zeros(0)
+        self._y = np.zeros(0)
+        self._bin_s = 0.0
+        self.last = None            # (t, y) of the last point drawn into the plot's layer
+        self.tail = None            # QPolygonF drawn over the layer: the newest, unfinished bin
+
+    def isVisible(self) -> bool:  # noqa: N802 (Qt style, as the tests and views use it)
+        return self._visible
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:  # noqa: N802
+        t, y = peak_decimate(self._t, self._y[None, :], self._bin_s)
+        return (t if t.ndim == 1 else t[0]), y[0]
+
+
+class Line:
+    """A horizontal line at ``value()`` (the single-leg grade limits)."""
+
+    def __init__(self, value: float, colour: str):
+        self._value = float(value)
+        self.colour = colour
+        self._visible = False
+
+    def value(self) -> float:
+        return self._value
+
+    def isVisible(self) -> bool:  # noqa: N802
+        return self._visible
+
+
+class Plot:
+    """One plot of the panel: its curves, y range and the picture of its plot area (a layer
+    kept between frames; see :class:`TracePanel`)."""
+
+    def __init__(self, title: str, minimum: float, empty_range: tuple[float, float]):
+        self.title = title
+        self.minimum = minimum
+        self.empty_range = empty_range
+        self.curves: list[Curve] = []
+        self.rect = QtCore.QRect()
+        self.yrange = empty_range
+        self.t_range = (0.0, 20.0)
+        self.layer: QtGui.QImage | None = None
+        self.pixels: np.ndarray | None = None
+        self.c_right = 0                # absolute pixel column at the layer's right edge
+        self.key = None                 # what the layer's background was drawn for
+        self.done_t = None              # the last sample drawn into the layer
+        self.templates: dict = {}
+
+    def viewRange(self) -> list[list[float]]:  # noqa: N802
+        """``[[t0, t1], [y0, y1]]`` shown (as pyqtgraph's ``viewRange``)."""
+        return [list(self.t_range), list(self.yrange)]
+
+
+class TracePanel(QtWidgets.QWidget):
+    """Two stacked plots sharing the time axis (pelvis; hip and thigh); completed reps and holds
+    shaded in their grade colour, set starts marked, the single-leg grade limits drawn.
+
+    Drawn by hand with QPainter, frame by frame at a cost that does not grow with the window:
+    each plot area is a picture kept between frames (an image in absolute pixel columns: the
+    time axis maps to ``t * px_per_s``). A frame scrolls it by the pixels the window moved
+    (background, grid, shading and set marks of the new columns filled in numpy), draws into it
+    the peak-decimated bins completed since the last frame (:data:`BIN_PX` px each), and paints
+    it with the newest, unfinished bin drawn over it, so every sample in is on screen. The whole
+    picture is redrawn only when what lies under the traces changes: the y range (in steps of
+    :data:`Y_STEP_DEG`, with hysteresis), the traces shown, a rep/hold shading or set mark
+    appearing or leaving, the size, a seek. The titles, legends and y axes are a pixmap redrawn
+    on the same occasions; a frame repaints only the plot areas and the time axis.
+    """
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setBackground(theme.BG)
-        self.pelvis = self._plot("Pelvis (°)", row=1)
-        self.hip = self._plot("Hip & thigh (°)", row=3)
-        self.hip.setXLink(self.pelvis)
-        self.pelvis.hideAxis("bottom")      # the hip plot below shows the (shared) time axis
-        self.hip.setLabel("bottom", "time", units="s", color=theme.MUTED)
-        self.curves: dict[str, pg.PlotCurveItem] = {}
-        for col, name in PELVIS_COLUMNS:
-            self.curves[col] = self._curve(self.pelvis, col, name)
-        for col, name in HIP_COLUMNS:
-            self.curves[col] = self._curve(self.hip, col, name)
-        self._regions: dict[int, list[pg.LinearRegionItem]] = {}
-        # single-leg grade limits (docs/metrics.md: green < 4°, amber < 8°), shown with the drop trace
-        self._bands = []
-        for y, colour in ((DROP_GREEN_DEG, theme.AMBER), (DROP_AMBER_DEG, theme.RED)):
-            ln = pg.InfiniteLine(pos=y, angle=0, movable=False,
-                                 pen=pg.mkPen(colour, width=1, style=QtCore.Qt.PenStyle.DashLine))
-            ln.setVisible(False)
-            self.pelvis.addItem(ln, ignoreBounds=True)
-            self._bands.append(ln)
-        self._lines: list[pg.InfiniteLine] = []
-        self._empty = pg.TextItem("waiting for calibration…", color=theme.TEXT, anchor=(0.5, 0.5))
-        font = QtGui.QFont()
-        font.setPointSize(14)
-        self._empty.setFont(font)
-        self.pelvis.addItem(self._empty, ignoreBounds=True)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Expanding,
+                           QtWidgets.QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(320, 260)
+        self.pelvis = Plot("Pelvis (°)", 10.0, (-10.0, 10.0))
+        self.hip = Plot("Hip & thigh (°)", 30.0, (-10.0, 30.0))
+        self.plots = (self.pelvis, self.hip)
+        self.curves: dict[str, Curve] = {}
+        for plot, cols in ((self.pelvis, PELVIS_COLUMNS), (self.hip, HIP_COLUMNS)):
+            for col, name in cols:
+                c = self.curves[col] = Curve(col, name, plot)
+                plot.curves.append(c)
+        # single-leg grade limits (docs/metrics.md: green < 4°, amber < 8°), with the drop trace
+        self._bands = [Line(DROP_GREEN_DEG, theme.AMBER), Line(DROP_AMBER_DEG, theme.RED)]
         self.window_s = 20.0
-        self._yrange: dict[int, tuple[float, float]] = {}
+        self._message = "waiting for calibration…"
+        self._snap: Snapshot | None = None
+        self._static: QtGui.QPixmap | None = None
+        self._static_key = None
+        self._laid_out = None
+        self._spans: list = []
+        self._marks: list = []
+        self._t1 = 20.0
+        self._font = QtGui.QFont()
+        self._small = QtGui.QFont()
+        self._small.setPointSize(8)
+        self._big = QtGui.QFont()
+        self._big.setPointSize(14)
+        self._labels: dict[str, QtGui.QStaticText] = {}
 
-    def _plot(self, title: str, row: int) -> pg.PlotItem:
-        p = self.addPlot(row=row, col=0)
-        p.setTitle(title, color=theme.TEXT, size="11pt", justify="left")
-        p.showGrid(x=False, y=True, alpha=0.15)
-        p.setMenuEnabled(False)
-        p.setMouseEnabled(x=False, y=False)
-        p.hideButtons()
-        for ax in ("left", "bottom"):
-            p.getAxis(ax).setPen(pg.mkPen(theme.GREY))
-            p.getAxis(ax).setTextPen(pg.mkPen(theme.MUTED))
-            # drawn once into a pixmap, redrawn only when its range changes (replaying the
-            # axis picture, labels and grid, costs several ms a frame)
-            p.getAxis(ax).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        # the legend sits in its own row above the plot: it never hides a trace or a shading
-        legend = pg.LegendItem(labelTextColor=theme.TEXT, colCount=6, horSpacing=14,
-                               verSpacing=-6)
-        self.addItem(legend, row=row - 1, col=0)
-        legend.setMaximumHeight(24)
-        p.legend = legend
-        p.addLine(y=0, pen=pg.mkPen(theme.GREY, width=1, style=QtCore.Qt.PenStyle.DotLine))
-        return p
+    # ------------------------------------------------------------------ geometry ----------
+    def _layout(self) -> None:
+        w, h = self.width(), self.height()
+        if self._laid_out == (w, h):
+            return
+        self._laid_out = (w, h)
+        plot_h = max((h - 2 * HEADER_H - GAP_H - TIME_AXIS_H) // 2, 20)
+        x, pw = AXIS_W, max(w - AXIS_W - 10, 20)
+        self.pelvis.rect = QtCore.QRect(x, HEADER_H, pw, plot_h)
+        self.hip.rect = QtCore.QRect(x, 2 * HEADER_H + GAP_H + plot_h, pw, plot_h)
+        for p in self.plots:
+            p.layer = QtGui.QImage(pw, plot_h, QtGui.QImage.Format.Format_RGB32)
+            p.pixels = np.frombuffer(p.layer.bits(), dtype=np.uint32).reshape(
+                plot_h, p.layer.bytesPerLine() // 4)[:, :pw]
+            p.key = None
+        self._static_key = None
 
-    def _curve(self, plot: pg.PlotItem, col: str, name: str) -> pg.PlotCurveItem:
-        pen = pg.mkPen(theme.TRACE_COLOURS.get(col, theme.TEXT), width=1)
-        # the panel decimates every trace at once (peak_decimate) before handing it over: a
-        # bare curve item, without PlotDataItem's per-frame bounds, display dataset,
-        # downsampling and clipping passes
-        c = pg.PlotCurveItem([], [], pen=pen, connect="finite", skipFiniteCheck=True,
-                             antialias=False)
-        plot.addItem(c)
-        c.setVisible(False)
-        c._legend_name = name
-        c._plot = plot
-        return c
+    def _time_axis_rect(self) -> QtCore.QRect:
+        r = self.hip.rect
+        return QtCore.QRect(0, r.bottom() + 1, self.width(), TIME_AXIS_H)
 
+    def resizeEvent(self, ev):  # noqa: N802
+        super().resizeEvent(ev)
+        if self._snap is not None:
+            self.update_snapshot(self._snap)
+
+    # ------------------------------------------------------------------ a frame -----------
     def update_snapshot(self, snap: Snapshot) -> None:
+        """Take in a snapshot: what changed is drawn into the plots' pictures and the plot
+        areas and time axis are scheduled for repainting."""
+        self._snap = snap
+        self._layout()
         t = snap.angles_t
-        self.window_s = snap.window_s
-        have_any = False
+        self.window_s = float(snap.window_s)
         cs = snap.current_set
         view = view_for(cs.get("exercise") if cs else None)
         wanted = {f"{s}_{k}" for s in ("right", "left") for k in view.hip_traces}
-        shown = []
         for col, curve in self.curves.items():
             y = snap.angles.get(col)
             if curve._plot is self.hip and col != "lumbar_flexion" and col not in wanted:
                 y = None
-            if y is None or len(y) == 0 or len(y) != len(t):
-                if curve.isVisible():            # emptied once, not every frame
-                    curve.setVisible(False)
-                    curve.setData([], [])
-                continue
-            shown.append((col, curve, y))
-        have_any = bool(shown)
-        drawn: dict[str, np.ndarray] = {}
-        if shown:
-            px = max(float(self.pelvis.vb.width()), 100.0)
-            td, ys = peak_decimate(t, np.vstack([y for _, _, y in shown]),
-                                   BIN_PX * snap.window_s / px)
-            if td.ndim == 1:
-                td = np.broadcast_to(td, ys.shape)
-            for (col, curve, _), x, y in zip(shown, td, ys):
-                drawn[col] = y
-                if not curve.isVisible():
-                    curve.setVisible(True)
-                if col in JUMPY:  # NaNs must not reach a connect-array path: zero and unjoin them
-                    curve.setData(x, np.nan_to_num(y), connect=line_breaks(y))
-                else:
-                    curve.setData(x, y, connect="finite")
-        self._sync_legend()
-        drop_on = self.curves["pelvic_drop_deg"].isVisible() and view.drop_lines
+            show = y is not None and len(y) > 0 and len(y) == len(t)
+            curve._visible = show
+            curve._t, curve._y = (t, np.asarray(y, dtype=float)) if show else (np.zeros(0),
+                                                                               np.zeros(0))
+        have_any = any(c._visible for c in self.curves.values())
+        drop_on = self.curves["pelvic_drop_deg"]._visible and view.drop_lines
         limits = getattr(snap, "drop_limits_deg", None) or (DROP_GREEN_DEG, DROP_AMBER_DEG)
         for ln, y in zip(self._bands, limits):
-            if ln.value() != y:
-                ln.setPos(y)
-            if ln.isVisible() != drop_on:
-                ln.setVisible(drop_on)
-        t1 = max(snap.t_now_s, snap.window_s)
-        t0 = t1 - snap.window_s
-        self.pelvis.setXRange(t0, t1, padding=0)
-        self._empty.setVisible(not have_any)
-        if not have_any:
-            msg = {"ok": "waiting for data…",
-                   "refused": ("no usable calibration in this recording: replay it with "
-                               "--calibration PROFILE" if snap.mode == "replay" else
-                               "calibration refused: press Calibrate… and repeat the protocol"),
-                   "recording": "calibrating: follow the calibration window's instructions",
-                   "solving": "solving the calibration…"}.get(
-                       snap.calibration.state,
-                       "not calibrated: press Calibrate… (bottom right)" if snap.mode == "live"
-                       else "no angles in this recording")
-            if snap.activity and snap.calibration.state == "recording":
-                msg = "calibrating from the simulated person's protocol (it follows its own script)"
-            if snap.motion.label != "no data" and snap.mode == "live":
-                msg += f"\nsensors see: {snap.motion.label}"
-            if snap.activity:
-                msg += f"\nthe simulated person is doing: {snap.activity}"
-            self._empty.setText(msg)
-            self._empty.setPos((t0 + t1) / 2, 0)
-            self.pelvis.setYRange(-10, 10)
-            self.hip.setYRange(-10, 30)
-            self._yrange.clear()
-        else:
-            self._autorange(self.pelvis, [drawn.get(c) for c, _ in PELVIS_COLUMNS], 10)
-            self._autorange(self.hip, [drawn.get(c) for c, _ in HIP_COLUMNS], 30)
-        self._draw_shading(snap, t0, t1)
-
-    def _autorange(self, plot: pg.PlotItem, ys, minimum: float) -> None:
-        """Fit the y range to the data, in steps and with hysteresis: the range (and so the
-        axis, which is costly to redraw) changes only when the data leave it or fill less than
-        half of it."""
-        vals = [np.asarray(y) for y in ys if y is not None and len(y)]
-        if not vals:
-            return
-        v = np.concatenate(vals)
-        v = v[np.isfinite(v)]
-        if not len(v):
-            return
-        lo, hi = min(float(v.min()), -minimum / 3), max(float(v.max()), minimum)
-        span = hi - lo
-        lo, hi = lo - 0.06 * span, hi + 0.08 * span
-        cur = self._yrange.get(id(plot))
-        if cur is not None and cur[0] <= lo and cur[1] >= hi \
-                and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
-            return
-        step = Y_STEP_DEG if hi - lo <= 60 else 2 * Y_STEP_DEG
-        lo, hi = step * math.floor(lo / step), step * math.ceil(hi / step)
-        self._yrange[id(plot)] = (lo, hi)
-        plot.setYRange(lo, hi, padding=0)
-
-    def _sync_legend(self) -> None:
-        """Legend entries only for the curves that have data (SPEC column order kept)."""
-        for plot in (self.pelvis, self.hip):
-            legend = plot.legend
-            want = [c for c in self.curves.values() if c._plot is plot and c.isVisible()]
-            have = [sample.item for sample, _ in legend.items]
-            if have == want:
-                continue
-            legend.clear()
-            for c in want:
-                legend.addItem(c, c._legend_name)
-
-    def _draw_shading(self, snap: Snapshot, t0: float, t1: float) -> None:
+            ln._value, ln._visible = float(y), drop_on
+        t1 = max(snap.t_now_s, self.window_s)
+        px_s = self.pelvis.rect.width() / self.window_s           # pixels per second
+        bin_s = BIN_PX / px_s
+        c_right = math.ceil(t1 * px_s - 1e-9)
+        self._t1 = c_right / px_s
+        t0 = self._t1 - self.window_s
         spans = [(r.get("start_s"), r.get("end_s"), r) for r in snap.reps]
         spans += [(h.get("start_s"), h.get("end_s"), h) for h in snap.holds]
-        spans = [(a, b, r) for a, b, r in spans
-                 if a is not None and b is not None and b >= t0 and a <= t1]
-        for plot in (self.pelvis, self.hip):
-            pool = self._regions.setdefault(id(plot), [])
-            while len(pool) < len(spans):
-                reg = pg.LinearRegionItem(movable=False)
-                for line in reg.lines:
-                    line.setPen(pg.mkPen(None))
-                reg.setZValue(-10)
-                plot.addItem(reg, ignoreBounds=True)
-                pool.append(reg)
-            for reg, (a, b, r) in zip(pool, spans):
-                key = (a, b, item_grade(r))          # re-set only what changed
-                if getattr(reg, "_key", None) != key:
-                    reg._key = key
-                    reg.setBrush(pg.mkBrush(_span_colour(r)))
-                    reg.setRegion((a, b))
-                if not reg.isVisible():
-                    reg.setVisible(True)
-            for reg in pool[len(spans):]:
-                if reg.isVisible():
-                    reg.setVisible(False)
+        self._spans = [(a, b, _span_pixel(r)) for a, b, r in spans
+                       if a is not None and b is not None and b >= t0 and a <= self._t1]
         marks = [s["start_s"] for s in snap.sets if s.get("start_s") is not None]
-        if snap.current_set and snap.current_set.get("start_s") is not None:
-            marks.append(snap.current_set["start_s"])
-        marks = [m for m in marks if t0 <= m <= t1]
-        while len(self._lines) < len(marks):
-            ln = pg.InfiniteLine(angle=90, movable=False,
-                                 pen=pg.mkPen(theme.ACCENT, width=1,
-                                              style=QtCore.Qt.PenStyle.DashLine))
-            self.hip.addItem(ln, ignoreBounds=True)
-            self._lines.append(ln)
-        for ln, m in zip(self._lines, marks):
-            if ln.value() != m:
-                ln.setPos(m)
-            if not ln.isVisible():
-                ln.setVisible(True)
-        for ln in self._lines[len(marks):]:
-            if ln.isVisible():
-                ln.setVisible(False)
+        if cs and cs.get("start_s") is not None:
+            marks.append(cs["start_s"])
+        self._marks = sorted(m for m in marks if t0 <= m <= self._t1)
+        if not have_any:
+            self._message = self._empty_message(snap)
+        for plot in self.plots:
+            curves = [c for c in plot.curves if c._visible]
+            for c in plot.curves:
+                c._bin_s = bin_s
+                if not c._visible:
+                    c.last, c.tail = None, None
+            plot.t_range = (t0, self._t1)
+            plot.yrange = self._autorange(plot, curves) if curves else plot.empty_range
+            bands = tuple((ln._value, ln.colour) for ln in self._bands if ln._visible) \
+                if plot is self.pelvis else ()
+            key = (plot.yrange, tuple(c.col for c in curves), tuple(self._spans),
+                   tuple(self._marks), bands, px_s, plot.rect.size().toTuple())
+            shift = c_right - plot.c_right
+            full = key != plot.key or shift < 0 or shift >= plot.rect.width() \
+                or not self._continues(plot, curves, t)
+            if full:
+                plot.key = key
+                plot.c_right = c_right
+                self._fill(plot, c_right - plot.rect.width(), c_right, bands, px_s)
+                plot.done_t = None
+                for c in curves:
+                    c.last = None
+            elif shift:            # a ring of columns: nothing moves, the new ones are filled
+                plot.c_right = c_right
+                self._fill(plot, c_right - shift, c_right, bands, px_s)
+            if curves:
+                self._draw_bins(plot, curves, t, px_s, bin_s, full)
+        static_key = (self._laid_out, self.pelvis.yrange, self.hip.yrange,
+                      tuple(c.col for c in self.curves.values() if c._visible))
+        if static_key != self._static_key:
+            self._static_key = static_key
+            self._static = None
+            self.update()
+        else:
+            self.update(QtGui.QRegion(self.pelvis.rect) + QtGui.QRegion(self.hip.rect)
+                        + QtGui.QRegion(self._time_axis_rect()))
 
+    def _continues(self, plot: Plot, curves: list[Curve], t: np.ndarray) -> bool:
+        """The snapshot still holds the last points drawn (no seek, no new data source)."""
+        for c in curves:
+            if c.last is None:
+                continue
+            i = int(np.searchsorted(t, c.last[0]))
+            if i >= len(t) or t[i] != c.last[0]:
+                return False
+            y = c._y[i]
+            if not (y == c.last[1] or (np.isnan(y) and np.isnan(c.last[1]))):
+                return False
+        return True
 
-#: opacity of a rep/hold shading over the plot background
-SHADE_ALPHA = 45 / 255
+    def _autorange(self, plot: Plot, curves: list[Curve]) -> tuple[float, float]:
+        """Fit the y range to the data, in steps and with hysteresis: the range (and so the
+        whole picture) changes only when the data leave it or fill less than half of it."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo = min(float(np.fmin.reduce(c._y)) for c in curves)
+            hi = max(float(np.fmax.reduce(c._y)) for c in curves)
+        cur = plot.yrange if plot.key is not None else None
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            return cur or plot.empty_range
+        lo, hi = min(lo, -plot.minimum / 3), max(hi, plot.minimum)
+        span = hi - lo
+        lo, hi = lo - 0.06 * span, hi + 0.08 * span
+        if cur is not None and cur != plot.empty_range and cur[0] <= lo and cur[1] >= hi \
+                and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
+            return cur
+        step = Y_STEP_DEG if hi - lo <= 60 else 2 * Y_STEP_DEG
+        return step * math.floor(lo / step), step * math.ceil(hi / step)
 
+    def _y_px(self, plot: Plot, y):
+        lo, hi = plot.yrange
+        return (hi - y) * ((plot.rect.height() - 1) / (hi - lo))
 
-def _span_colour(item: dict) -> QtGui.QColor:
-    """The grade colour at :data:`SHADE_ALPHA` over the plot background, as an opaque colour:
-    the shading lies under everything else on a plain background, and an opaque fill is several
-    times cheaper to paint than a blended one (a full-height translucent rectangle cost ~0.3 ms
-    per rep and frame)."""
-    c = QtGui.QColor(theme.GRADE_COLOURS.get(item_grade(item), theme.GREY))
-    bg = QtGui.QColor(theme.BG)
-    mix = lambda a, b: round(b + SHADE_ALPHA * (a - b))      # noqa: E731
-    return QtGui.QColor(mix(c.red(), bg.red()), mix(c.green(), bg.green()),
-                        mix(c.blue(), bg.blue()))
+    def _fill(self, plot: Plot, c0: int, c1: int, bands, px_s: float) -> None:
+        """Background of the absolute pixel columns ``c0..c1-1``: grid, zero line, grade
+        limits, rep/hold shading and set marks (numpy, into the layer)."""
+        h, w = plot.pixels.shape
+        c0 = max(c0, plot.c_right - w)
+        if c1 <= c0:
+            return
+        bg = _rgb(theme.BG)
+        key = (plot.yrange, h, bands)
+        if plot.templates.get("key") != key:
+            rows = {}
+            for v in _ticks(*plot.yrange, h, 28):
+                rows[int(round(self._y_px(plot, v)))] = ("grid", None)
+            zero = int(round(self._y_px(plot, 0.0)))
+            if 0 <= zero < h:
+                rows[zero] = ("dot", theme.GREY)
+            for v, colour in bands:
+                r = int(round(self._y_px(plot, v)))
+                if 0 <= r < h:
+                    rows[r] = ("dash", colour)
+            plot.templates = {"key": key, "rows": {r: v for r, v in rows.items() if 0 <= r < h},
+                              "cols": {}}
+        tpl = plot.templates
+
+        def column(base: int) -> np.ndarray:
+            col = tpl["cols"].get(base)
+            if col is None:
+                col = np.full(h, base, dtype=np.uint32)
+                over = _qcolor(base)
+                for r, (kind, _) in tpl["rows"].items():
+                    if kind == "grid":
+                        col[r] = _rgb(theme.GREY, over, GRID_ALPHA)
+                tpl["cols"][base] = col
+            return col
+
+        cols = np.arange(c0, c1)
+        fill = np.full(len(cols), bg, dtype=np.uint32)
+        for a, b, colour in self._spans:
+            fill[(cols >= math.floor(a * px_s)) & (cols <= math.floor(b * px_s))] = colour
+        block = np.empty((h, len(cols)), dtype=np.uint32)
+        for base in np.unique(fill):
+            sel = fill == base
+            block[:, sel] = column(int(base))[:, None]
+        for r, (kind, colour) in tpl["rows"].items():
+            if kind == "dot":
+                on = cols % 4 < 2
+            elif kind == "dash":
+                on = cols % 9 < 5
+            else:
+                continue
+            block[r, on] = _rgb(colour)
+        for m in self._marks:
+            c = math.floor(m * px_s)
+            if c0 <= c < c1:
+                block[np.arange(h) % 9 < 5, c - c0] = _rgb(theme.ACCENT)
+        p0 = c0 % w                # absolute column c lies at c mod w
+        n = min(len(cols), w - p0)
+        plot.pixels[:, p0:p0 + n] = block[:, :n]
+        plot.pixels[:, :len(cols) - n] = block[:, n:]
+
+    def _draw_bins(self, plot: Plot, curves: list[Curve], t: np.ndarray, px_s: float,
+                   bin_s: float, full: bool) -> None:
+        """Draw into the layer the bins completed since the last frame (every curve of the
+        plot at once), and make each curve's tail (its newest, unfinished bin) to be drawn
+        over it."""
+        if not len(t):
+            return
+        w, h = plot.rect.width(), plot.rect.height()
+        left = plot.c_right - w
+        base = (left // w) * w          # the layer's column of absolute column c: c - base (mod w)
+        b_cur = math.floor(t[-1] / bin_s)                 # the newest bin: not finished
+        i1 = int(np.searchsorted(t, b_cur * bin_s, side="left"))
+        while i1 > 0 and math.floor(t[i1 - 1] / bin_s) >= b_cur:   # floor's own rounding
+            i1 -= 1
+        while i1 < len(t) and math.floor(t[i1] / bin_s) < b_cur:
+            i1 += 1
+        if full or plot.done_t is None:
+            i0 = 0
+        else:
+            i0 = int(np.searchsorted(t, plot.done_t, side="right"))
+        if i1 > i0:
+            td, yd = peak_decimate(t[i0:i1], np.vstack([c._y[i0:i1] for c in curves]), bin_s)
+            if td.ndim == 1:
+                td = np.broadcast_to(td, yd.shape)
+            painter = QtGui.QPainter(plot.layer)
+            for c, x, y in zip(curves, td, yd):
+                if c.last is not None:
+                    x, y = np.r_[c.last[0], x], np.r_[c.last[1], y]
+                xl = x * px_s - base
+                if xl[0] < w + 1:          # the ring's columns left..base+w-1
+                    painter.setClipRect(QtCore.QRect(left - base, 0, w, h))
+                    self._polyline(painter, c, xl, y, plot)
+                if xl[-1] >= w - 1:        # and base+w..c_right-1, at the ring's start
+                    painter.setClipRect(QtCore.QRect(0, 0, left - base, h))
+                    self._polyline(painter, c, xl - w, y, plot)
+                c.last = (float(x[-1]), float(y[-1]))
+            painter.end()
+            plot.done_t = float(t[i1 - 1])
+        tt = t[i1:]
+        for c in curves:       # the tail: from the last point drawn to the newest sample
+            yt = c._y[i1:]
+            if c.last is not None:
+                c.tail = (np.r_[c.last[0], tt] * px_s - left, np.r_[c.last[1], yt])
+            else:
+                c.tail = (tt * px_s - left, yt)
+
+    def _runs(self, c: Curve, x: np.ndarray, y: np.ndarray, plot: Plot):
+        """The polylines of a stretch of points (broken at gaps and heading re-zeroes)."""
+        if len(x) < 2:
+            return []
+        if c.col in JUMPY:
+            join = line_breaks(y)[:-1]
+        else:
+            f = np.isfinite(y)
+            join = f[:-1] & f[1:]
+        if join.all():
+            cuts = [(0, len(x))]
+        else:
+            br = np.flatnonzero(~join) + 1
+            starts, ends = np.r_[0, br], np.r_[br, len(x)]
+            cuts = [(a, b) for a, b in zip(starts, ends) if b - a >= 2]
+        out = []
+        yp = self._y_px(plot, y)
+        for a, b in cuts:
+            poly = pg.functions.create_qpolygonf(b - a)
+            arr = pg.functions.ndarray_from_qpolygonf(poly)
+            arr[:, 0] = x[a:b]
+            arr[:, 1] = yp[a:b]
+            out.append(poly)
+        return out
+
+    def _polyline(self, painter: QtGui.QPainter, c: Curve, x, y, plot: Plot) -> None:
+        painter.setPen(c.pen)
+        for poly in self._runs(c, x, y, plot):
+            painter.drawPolyline(poly)
+
+    # ------------------------------------------------------------------ painting ----------
+    def _label(self, text: str) -> QtGui.QStaticText:
+        st = self._labels.get(text)
+        if st is None:
+            st = self._labels[text] = QtGui.QStaticText(text)
+            st.prepare(QtGui.QTransform(), self._small)
+        return st
+
+    def _draw_static(self) -> QtGui.QPixmap:
+        """Titles, legends, y axes (what changes only with the y range or the traces shown)."""
+        pm = QtGui.QPixmap(self.size())
+        pm.fill(QtGui.QColor(theme.BG))
+        p = QtGui.QPainter(pm)
+        muted, text = QtGui.QColor(theme.MUTED), QtGui.QColor(theme.TEXT)
+        for plot in self.plots:
+            r = plot.rect
+            title_font = QtGui.QFont(self._font)
+            title_font.setPointSizeF(11)
+            p.setFont(title_font)
+            p.setPen(text)
+            fm = p.fontMetrics()
+            x = r.left()
+            p.drawText(x, r.top() - 7, plot.title)
+            x += fm.horizontalAdvance(plot.title) + 24
+            p.setFont(self._font)
+            fm = p.fontMetrics()
+            for c in plot.curves:
+                if not c._visible:
+                    continue
+                p.setPen(c.pen)
+                p.drawLine(x, r.top() - 11, x + 18, r.top() - 11)
+                p.setPen(text)
+                p.drawText(x + 24, r.top() - 7, c._legend_name)
+                x += 24 + fm.horizontalAdvance(c._legend_name) + 14
+            p.setPen(QtGui.QColor(theme.GREY))
+            p.drawLine(r.left() - 1, r.top(), r.left() - 1, r.bottom())
+            p.setFont(self._small)
+            for v in _ticks(*plot.yrange, r.height(), 28):
+                y = r.top() + round(self._y_px(plot, v))
+                if y > r.bottom() - 7:         # its label would run into the axis below
+                    continue
+                p.setPen(QtGui.QColor(theme.GREY))
+                p.drawLine(r.left() - 5, y, r.left() - 1, y)
+                p.setPen(muted)
+                p.drawText(QtCore.QRect(0, y - 8, r.left() - 8, 16),
+                           QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                           f"{v:g}")
+        p.end()
+        return pm
+
+    def paintEvent(self, ev):  # noqa: N802
+        if self._laid_out != (self.width(), self.height()) and self._snap is not None:
+            self.update_snapshot(self._snap)
+        self._layout()
+        if self._static is None:
+            self._static = self._draw_static()
+        p = QtGui.QPainter(self)
+        region = ev.region()
+        rest = region.subtracted(QtGui.QRegion(self.pelvis.rect)).subtracted(
+            QtGui.QRegion(self.hip.rect)).subtracted(QtGui.QRegion(self._time_axis_rect()))
+        for r in rest:
+            p.drawPixmap(r, self._static, r)
+        for plot in self.plots:
+            r = plot.rect
+            if plot.layer is None or not region.intersects(r):
+                continue
+            w = r.width()
+            p0 = (plot.c_right - w) % w          # the layer is a ring of columns
+            p.drawImage(r.topLeft(), plot.layer, QtCore.QRect(p0, 0, w - p0, r.height()))
+            if p0:
+                p.drawImage(QtCore.QPoint(r.left() + w - p0, r.top()), plot.layer,
+                            QtCore.QRect(0, 0, p0, r.height()))
+            p.save()
+            p.setClipRect(r)
+            p.translate(r.topLeft())
+            for c in plot.curves:
+                if c._visible and c.tail is not None:
+                    self._polyline(p, c, *c.tail, plot)
+            p.restore()
+        self._paint_time_axis(p)
+        if not any(c._visible for c in self.curves.values()):
+            p.setFont(self._big)
+            p.setPen(QtGui.QColor(theme.TEXT))
+            p.drawText(self.pelvis.rect, QtCore.Qt.AlignmentFlag.AlignCenter, self._message)
+        p.end()
+
+    def _paint_time_axis(self, p: QtGui.QPainter) -> None:
+        r = self.hip.rect
+        ax = self._time_axis_rect()
+        p.fillRect(ax, QtGui.QColor(theme.BG))
+        p.setPen(QtGui.QColor(theme.GREY))
+        p.drawLine(r.left(), ax.top(), r.right(), ax.top())
+        t0, t1 = self.hip.t_range
+        px_s = r.width() / self.window_s
+        p.setFont(self._small)
+        for v in _ticks(t0, t1, r.width(), 70):
+            x = r.left() + round((v - t0) * px_s)
+            p.setPen(QtGui.QColor(theme.GREY))
+            p.drawLine(x, ax.top(), x, ax.top() + 4)
+            p.setPen(QtGui.QColor(theme.MUTED))
+            st = self._label(f"{v:g}")
+            p.drawStaticText(QtCore.QPointF(x - st.size().width() / 2, ax.top() + 5), st)
+        st = self._label("time (s)")
+        p.drawStaticText(QtCore.QPointF(r.center().x() - st.size().width() / 2,
+                                        ax.top() + 18), st)
+
+    def _empty_message(self, snap: Snapshot) -> str:
+        msg = {"ok": "waiting for data…",
+               "refused": ("no usable calibration in this recording: replay it with "
+                           "--calibration PROFILE" if snap.mode == "replay" else
+                           "calibration refused: press Calibrate… and repeat the protocol"),
+               "recording": "calibrating: follow the calibration window's instructions",
+               "solving": "solving the calibration…"}.get(
+                   snap.calibration.state,
+                   "not calibrated: press Calibrate… (bottom right)" if snap.mode == "live"
+                   else "no angles in this recording")
+        if snap.activity and snap.calibration.state == "recording":
+            msg = "calibrating from the simulated person's protocol (it follows its own script)"
+        if snap.motion.label != "no data" and snap.mode == "live":
+            msg += f"\nsensors see: {snap.motion.label}"
+        if snap.activity:
+            msg += f"\nthe simulated person is doing: {snap.activity}"
+        return msg
