@@ -159,45 +159,58 @@ def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRI
     """
     t = np.asarray(t_s, dtype=float)
     n = len(t)
-    pos = np.zeros(n, dtype=np.int64)
     if n < 2:
-        return ([(0, n)] if n else []), pos
+        return ([(0, n)] if n else []), np.zeros(n, dtype=np.int64)
     dt = np.diff(t)
     brk = np.flatnonzero(~((dt > 0) & (dt <= max(max_bridge_s, 1.5 / rate_hz))))
     bounds = np.concatenate([[0], brk + 1, [n]])
     runs = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    k = np.maximum(np.rint(np.nan_to_num(dt, nan=1.0, posinf=1.0, neginf=1.0) * rate_hz), 1)
-    steps = np.concatenate([[0], k.astype(np.int64)])
-    steps[bounds[:-1]] = 0
-    c = np.cumsum(steps)
-    for a, b in runs:
-        pos[a:b] = c[a:b] - c[a]
+    # periods per step (at least one), then their running count: two arrays the length of the
+    # samples, made in place (a step that is not finite or not forward ends a run, so its
+    # count, zeroed below, does not matter)
+    dt *= rate_hz
+    np.rint(dt, out=dt)
+    np.fmax(dt, 1.0, out=dt)
+    pos = np.empty(n, dtype=np.int64)
+    pos[0] = 0
+    with np.errstate(invalid="ignore"):
+        pos[1:] = dt
+    pos[bounds[:-1]] = 0
+    np.cumsum(pos, out=pos)
+    for a, b in runs[1:]:  # each run counts from its first sample
+        pos[a:b] -= pos[a]
     return runs, pos
 
 
-def _fill_dropouts(x: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Samples (n, 3) at grid positions ``pos`` → (pos[-1] + 1, 3), dropouts filled by linear
-    interpolation between the samples either side."""
+def _fill_dropouts(pos: np.ndarray, *xs: np.ndarray) -> tuple:
+    """Samples (n, 3) at grid positions ``pos`` → (pos[-1] + 1, 3) each, dropouts filled by
+    linear interpolation between the samples either side (where the dropouts are is worked
+    out once for every array of ``xs``)."""
     # the samples go to their positions as they are; only the missing positions are
     # interpolated, with np.interp's arithmetic (so the numbers are np.interp's)
     n_out = int(pos[-1]) + 1
-    if n_out == len(x):  # nothing missing
-        return x
-    out = np.empty((n_out, x.shape[1]))
+    if n_out == len(pos):  # nothing missing
+        return xs
     # the samples between dropouts are copied block by block (a few memcpy), not scattered
     jumps = np.flatnonzero(np.diff(pos) > 1)  # sample jumps[k] is followed by a dropout
-    starts = np.concatenate([[0], jumps + 1])
-    stops = np.concatenate([jumps + 1, [len(x)]])
-    for a, b in zip(starts.tolist(), stops.tolist()):
-        out[pos[a]:pos[a] + (b - a)] = x[a:b]
+    blocks = list(zip(np.concatenate([[0], jumps + 1]).tolist(),
+                      np.concatenate([jumps + 1, [len(pos)]]).tolist()))
     have = np.zeros(n_out, bool)
     have[pos] = True
     g = np.flatnonzero(~have)
-    if len(g):
-        j = np.searchsorted(pos, g, side="right") - 1
-        slope = (x[j + 1] - x[j]) / (pos[j + 1] - pos[j])[:, None]
-        out[g] = slope * (g - pos[j])[:, None] + x[j]
-    return out
+    j = np.searchsorted(pos, g, side="right") - 1
+    span = (pos[j + 1] - pos[j])[:, None]
+    into = (g - pos[j])[:, None]
+    outs = []
+    for x in xs:
+        out = np.empty((n_out, x.shape[1]))
+        for a, b in blocks:
+            out[pos[a]:pos[a] + (b - a)] = x[a:b]
+        if len(g):
+            slope = (x[j + 1] - x[j]) / span
+            out[g] = slope * into + x[j]
+        outs.append(out)
+    return tuple(outs)
 
 
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
@@ -294,7 +307,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         q0 = restart_quat(acc, None, heading_axes_S)
         if pos is None or pos[-1] == n - 1:
             return np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
-        qq = offline_run(name, rate_hz, _fill_dropouts(acc, pos), _fill_dropouts(gyr, pos), q0,
+        qq = offline_run(name, rate_hz, *_fill_dropouts(pos, acc, gyr), q0,
                          **settings)
         return np.take(qq, pos, axis=0)
     prev_q = None
@@ -311,7 +324,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
             out[a:b] = run(acc[a:b], gyr[a:b])
         else:
             p = pos[a:b]
-            qq = run(_fill_dropouts(acc[a:b], p), _fill_dropouts(gyr[a:b], p))
+            qq = run(*_fill_dropouts(p, acc[a:b], gyr[a:b]))
             np.take(qq, p, axis=0, out=out[a:b])
         prev_q = out[b - 1]
     return out
