@@ -206,7 +206,7 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
     tk, bk, rk = [], [], []
     all_finite = bool(np.isfinite(g).all())  # one flat pass; the row mask only when needed
     fin = np.ones(len(g), bool) if all_finite else np.all(np.isfinite(g), axis=1)
-    order_ok = len(t) < 2 or bool(np.all(np.diff(t) >= 0))
+    order_ok = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))  # (no array of the steps)
     if order_ok and len(windows) and all_finite:
         # every window's mean from one pass over the rows (sums between consecutive indices:
         # the even segments are the windows)
