@@ -216,7 +216,8 @@ def _fill_dropouts(pos: np.ndarray, *xs: np.ndarray) -> tuple:
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
          t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
          init: bool = True, heading_axes_S: np.ndarray | None = None,
-         causal: bool = True, restarts_out: list | None = None, **settings) -> np.ndarray:
+         causal: bool = True, restarts_out: list | None = None, return_index: bool = False,
+         **settings):
     """Orientation of one sensor over a whole recording (batch path).
 
     Parameters
@@ -247,6 +248,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     restarts_out : list, optional
         With ``t_s``: receives the time (s) of the first sample of every run after the first,
         where the filter restarted after a gap.
+    return_index : bool
+        Return ``(q_rows, index)`` instead, where the result is ``q_rows[index]`` (``index``
+        None: ``q_rows`` itself): with dropouts bridged, the filter's rows on its sample grid
+        and each sample's row, without the gathered copy (a caller that looks rows up anyway,
+        such as resampling, maps its indices through ``index``).
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -290,13 +296,13 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         out[good] = fuse(acc[good], gyr[good], rate_hz, name=name, t_s=t[good],
                          max_bridge_s=max_bridge_s, init=init, heading_axes_S=heading_axes_S,
                          causal=causal, restarts_out=restarts_out, **settings)
-        return out
+        return (out, None) if return_index else out
     f = make_filter(name, rate_hz, **settings)  # also checks the name and settings
     if not causal:
         from imu.fusion.offline import offline_run
     out = np.empty((n, 4))
     if n == 0:
-        return out
+        return (out, None) if return_index else out
     if t_s is None:
         runs, pos = [(0, n)], None
     else:
@@ -306,10 +312,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if not causal and len(runs) == 1:  # one run: its estimate is the result (no copy)
         q0 = restart_quat(acc, None, heading_axes_S)
         if pos is None or pos[-1] == n - 1:
-            return np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
+            q = np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
+            return (q, None) if return_index else q
         qq = offline_run(name, rate_hz, *_fill_dropouts(pos, acc, gyr), q0,
                          **settings)
-        return np.take(qq, pos, axis=0)
+        return (qq, pos) if return_index else np.take(qq, pos, axis=0)
     prev_q = None
     for a, b in runs:
         if causal:
@@ -327,4 +334,4 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
             qq = run(*_fill_dropouts(p, acc[a:b], gyr[a:b]))
             np.take(qq, p, axis=0, out=out[a:b])
         prev_q = out[b - 1]
-    return out
+    return (out, None) if return_index else out

@@ -135,7 +135,8 @@ def _bias_off(params: dict) -> bool:
 def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
                    heading: bool = True) -> np.ndarray:
     """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of ``gyr`` (rad/s) and ``acc`` (m/s²),
-    each (n, 3) C-contiguous float64, sampled every ``Ts`` s. ``heading=False``: up to a
+    each (n, 3) float64 (rows may be strided: each block is made contiguous for the filter),
+    sampled every ``Ts`` s. ``heading=False``: up to a
     constant turn about earth z (for callers that set the heading themselves: a pass fewer).
 
     With the bias estimation off, offlineVQF's forward and backward runs of the real-time
@@ -155,7 +156,8 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
     import vqf
 
     if len(gyr) < 2 or not _bias_off(params):  # (every other setting steers the bias only)
-        return np.asarray(vqf.offlineVQF(gyr, acc, None, Ts, params)["quat6D"], dtype=float)
+        return np.asarray(vqf.offlineVQF(np.ascontiguousarray(gyr), np.ascontiguousarray(acc),
+                                         None, Ts, params)["quat6D"], dtype=float)
     tau = {"tauAcc": params["tauAcc"]} if "tauAcc" in params else {}  # else vqf's default
     fwd, back = vqf.BasicVQF(Ts, **tau), vqf.BasicVQF(Ts, **tau)
     # the forward run a block at a time (the filter keeps its state between calls): its full
@@ -164,7 +166,8 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
     n = len(gyr)
     q3d, lp = np.empty((n, 4)), np.empty((n, 3))
     for a in range(0, n, _FULL_STATE_ROWS):
-        run = fwd.updateBatchFullState(gyr[a:a + _FULL_STATE_ROWS], acc[a:a + _FULL_STATE_ROWS])
+        run = fwd.updateBatchFullState(np.ascontiguousarray(gyr[a:a + _FULL_STATE_ROWS]),
+                                       np.ascontiguousarray(acc[a:a + _FULL_STATE_ROWS]))
         q3d[a:a + _FULL_STATE_ROWS] = run["gyrQuat"]
         lp[a:a + _FULL_STATE_ROWS] = run["lastAccLp"]
         del run
@@ -227,7 +230,7 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
         c *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
         c += 0.5 * (w0[s] + w1[s])
         g2[s] = c
-    q1 = offline_vqf_6d(g2, np.ascontiguousarray(a[1::2]), 2.0 * T, params, heading=q0 is None)
+    q1 = offline_vqf_6d(g2, a[1::2], 2.0 * T, params, heading=q0 is None)
     # q₀ = q₁ ⊗ exp(−ω₁·T)
     out = np.empty((len(g), 4))
     odd, even = out[1::2], out[0::2]

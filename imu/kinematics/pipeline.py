@@ -358,15 +358,19 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse
-        q = fuse(acc, gyr, r_hz, name=filter, t_s=t, heading_axes_S=heading_axes(alignment, role),
-                 causal=causal, restarts_out=restarts, **sett)
+        # the sample i's orientation is q[row[i]] (row None: q[i]): the filter's own rows
+        # where it bridged dropouts, looked up through ``row`` as the resampling reads them
+        q, row = fuse(acc, gyr, r_hz, name=filter, t_s=t,
+                      heading_axes_S=heading_axes(alignment, role), causal=causal,
+                      restarts_out=restarts, return_index=True, **sett)
         g = smoothed_rate_norm(gyr, r_hz)
         # resampled a block of rows at a time: the temporaries stay small (in the CPU cache,
         # reused by the allocator) instead of a dozen fresh arrays the length of the hour
         for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
             b1 = min(len(time_s), b0 + _RESAMPLE_ROWS)
             br = bracket_times(t, time_s[b0:b1], 5.0 / r_hz)
-            store(role, b0, b1, resample_quat(t, q, time_s[b0:b1], bracket=br),
+            brq = br if row is None or br is None else (row[br[0]], row[br[1]]) + br[2:]
+            store(role, b0, b1, resample_quat(t, q, time_s[b0:b1], bracket=brq),
                   resample_vec(t, g, time_s[b0:b1], bracket=br))
         return restarts if restarts_s is not None else None
 
