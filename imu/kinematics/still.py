@@ -45,25 +45,26 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
     the values are wanted (the same values as ``smoothed_rate_norm(...)[at]``, without
     computing the others). ``bias`` (3,): of ``gyr - bias`` (the same values, without a copy
     of the samples)."""
-    from imu.quat import row_norm
-
-    if bias is None:
-        n = row_norm(gyr)
-    else:  # a block of rows at a time
-        gyr = np.asarray(gyr, dtype=float)
-        bias = np.asarray(bias, dtype=float)
-        n = np.empty(len(gyr))
-        for r0 in range(0, len(gyr), _NORM_ROWS):
-            n[r0:r0 + _NORM_ROWS] = row_norm(gyr[r0:r0 + _NORM_ROWS] - bias)
+    gyr = np.asarray(gyr, dtype=float)
+    m = len(gyr)
+    # the norms are made in the running sum's own array, which then sums them in place (one
+    # array the length of the samples instead of two); a block of rows at a time
+    c = np.empty(m + 1)
+    c[0] = 0.0
+    n = c[1:]
+    b = None if bias is None else np.asarray(bias, dtype=float)
+    for r0 in range(0, m, _NORM_ROWS):
+        g = gyr[r0:r0 + _NORM_ROWS] if b is None else gyr[r0:r0 + _NORM_ROWS] - b
+        np.sqrt(np.einsum("...i,...i->...", g, g, out=n[r0:r0 + _NORM_ROWS]),
+                out=n[r0:r0 + _NORM_ROWS])  # = imu.quat.row_norm
     w = max(1, int(round(window_s * rate_hz)))
-    m = len(n)
     if w == 1 or m < w:
         return n if at is None else n[at]
     bad = ~np.isfinite(n)
     any_bad = bool(bad.any())
-    c = np.empty(m + 1)
-    c[0] = 0.0
-    np.cumsum(np.where(bad, 0.0, n) if any_bad else n, out=c[1:])
+    if any_bad:
+        n[bad] = 0.0
+    np.cumsum(n, out=n)
     # centred windows [i - w//2, i - w//2 + w) clipped to the samples
     if at is None and not any_bad:  # every sample: the full windows as one slice difference
         return _window_means(c, w)
@@ -80,7 +81,7 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
     return out
 
 
-#: rows per block of :func:`smoothed_rate_norm` with a bias
+#: rows per block of the norms in :func:`smoothed_rate_norm`
 _NORM_ROWS = 32768
 
 
