@@ -406,7 +406,9 @@ def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray
     if k1f < k0f:
         return np.zeros(0)
     check_grid(t1 - t0, rate_hz, sum(len(t) for t in arrs))
-    return np.arange(int(k0f), int(k1f) + 1) / float(rate_hz)
+    grid = np.arange(int(k0f), int(k1f) + 1, dtype=float)  # k exactly, then k / rate
+    grid /= float(rate_hz)
+    return grid
 
 
 def bracket_times(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None = None):

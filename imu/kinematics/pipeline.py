@@ -67,8 +67,10 @@ def _times_key(data) -> tuple:
             float(np.add.reduce(th, axis=None)), id(data.info))
 
 
-def sensor_times_s(data) -> np.ndarray:
-    """Sample times of one sensor on the session clock (clock model when available)."""
+def sensor_times_s(data, copy: bool = True) -> np.ndarray:
+    """Sample times of one sensor on the session clock (clock model when available).
+    ``copy=False``: the remembered array itself where there is one, for a caller that only
+    reads it (no copy of the hour's times)."""
     try:
         from imu.timing import session_times
     except ImportError:  # pragma: no cover
@@ -79,7 +81,7 @@ def sensor_times_s(data) -> np.ndarray:
         return np.asarray(session_times(data), dtype=float)
     hit = _TIMES.get(data, fp)
     if hit is not MISSING:
-        return hit.copy()
+        return hit.copy() if copy else hit
     t = np.asarray(session_times(data), dtype=float)
     _TIMES.put(data, fp, t.copy())
     return t
@@ -218,7 +220,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if len(data) < 2:
             raise BadInputError(f"sensor {role} ({data.info.sensor_id}) has no samples")
 
-    times = {r: sensor_times_s(session.sensors[r]) for r in roles}
+    times = {r: sensor_times_s(session.sensors[r], copy=False) for r in roles}  # read only
     rates = {r: nominal_rate_hz(times[r], session.sensors[r].info.rate_hz) for r in roles}
     corrections = {}
     for role in roles:

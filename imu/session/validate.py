@@ -159,6 +159,11 @@ def check_samples(d: SensorData, where: str) -> SensorData:
     if ts.shape != (n,) or th.shape != (n,) or acc.shape != (n, 3) or gyr.shape != (n, 3):
         raise BadInputError(f"{w}: sample arrays of unequal length")
     for name, t in (("host", th), ("sensor", ts)):
+        # the largest and smallest time first (two passes without a temporary; NaN skipped,
+        # as the comparison skips it), the sample only when one is beyond the limit
+        if not len(t) or max(float(np.fmax.reduce(t)), -float(np.fmin.reduce(t))) \
+                <= MAX_ABS_TIME_S:
+            continue
         with np.errstate(invalid="ignore"):
             far = np.flatnonzero(np.abs(t) > MAX_ABS_TIME_S)
         if len(far):
