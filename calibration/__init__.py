@@ -144,6 +144,9 @@ def calibrate(session: Session, *, method: str | None = None, intrinsics: dict |
     """
     if method not in (None, *METHODS):
         raise BadInputError(f"--method {method}: expected one of {', '.join(METHODS)}")
+    from imu.session.validate import check_units
+
+    check_units(session)  # samples in other units (or acc and gyr swapped): one line, first
     if method == "auto":
         return calibrate_auto(session, intrinsics=intrinsics)
     if method == "protocol":

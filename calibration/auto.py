@@ -38,13 +38,22 @@ _CAL_ROLES = ("sacrum", "right_thigh", "left_thigh", "trunk")
 def calibration_roles(session: Session) -> tuple[str, list[str], list[str]]:
     """The roles a calibration solves: ``(where, roles, thighs)``, where names the session in
     messages. Raises :class:`BadInputError` (one line) without a sacrum or without a thigh."""
+    from imu.session.validate import note_too_few_samples, roles_in_use, too_few_samples
+
     where = session.source or "session"
-    roles = [r for r in _CAL_ROLES if r in session.sensors and len(session.sensors[r]) > 1]
+    roles = roles_in_use(session, _CAL_ROLES)
+    few = [r for r in _CAL_ROLES if r in session.sensors and r not in roles]
+
+    def why(want):  # a sensor that is there but has too few samples says so
+        return "".join(f"; {too_few_samples(session, r)}" for r in few if r in want)
+
     if "sacrum" not in roles:
-        raise BadInputError(f"{where}: calibration needs a sacrum sensor")
+        raise BadInputError(f"{where}: calibration needs a sacrum sensor{why(['sacrum'])}")
     thighs = [r for r in roles if role_side(r)]
     if not thighs:
-        raise BadInputError(f"{where}: calibration needs at least one thigh sensor")
+        raise BadInputError(f"{where}: calibration needs at least one thigh sensor"
+                            f"{why([r for r in _CAL_ROLES if role_side(r)])}")
+    note_too_few_samples(session)  # the others go on without them: said once
     return where, roles, thighs
 
 

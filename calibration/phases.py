@@ -94,9 +94,15 @@ def activity(session: Session, roles, t0: float, t1: float, times: dict | None =
 def calibration_window(session: Session) -> tuple[float, float]:
     """Where to look: between calibration events if present, else from the start to the first
     set start (or the end of the session)."""
-    starts = [float(d.t_host_s[0]) for d in session.sensors.values() if len(d)]
-    ends = [float(d.t_host_s[-1]) for d in session.sensors.values() if len(d)]
-    t0, t1 = max(starts), min(ends)
+    from imu.session.validate import roles_in_use
+
+    # the sensors in use (one with too few samples is left out); NaN times are no start or end
+    spans = [session.sensors[r].host_span_s() for r in roles_in_use(session, session.roles)]
+    spans = [sp for sp in spans if np.isfinite(sp[0])] or [
+        session.sensors[r].host_span_s() for r in session.roles if len(session.sensors[r])]
+    if not spans:
+        return 0.0, 0.0
+    t0, t1 = max(sp[0] for sp in spans), min(sp[1] for sp in spans)
     ev = sorted(session.events, key=lambda e: e.t_s)
     cs = [e.t_s for e in ev if e.kind == "calibration_start"]
     if cs:
@@ -118,8 +124,10 @@ def detect_phases(session: Session, settings: PhaseSettings = PhaseSettings(),
         Role → sample times on the session clock (default: host receive times).
     """
     s = settings
-    roles = [r for r in session.roles if r in ("sacrum", "right_thigh", "left_thigh")
-             and len(session.sensors[r]) > 1]
+    from imu.session.validate import roles_in_use
+
+    roles = roles_in_use(session, [r for r in session.roles
+                                   if r in ("sacrum", "right_thigh", "left_thigh")])
     thighs = [r for r in roles if role_side(r)]
     w0, w1 = calibration_window(session)
     ph = Phases(window=(w0, w1))

@@ -250,11 +250,13 @@ class Calibrate:
 
         where = session.source or "session"
         ids = _session_ids(session)
+        from imu.session.validate import roles_in_use
+
         if self.profile is None:  # sensors never together have no calibration phase to find
             from imu.kinematics.pipeline import refuse_disjoint_clocks
             from imu.types import ROLES
 
-            refuse_disjoint_clocks(session, [r for r in ROLES if r in session.sensors])
+            refuse_disjoint_clocks(session, roles_in_use(session, ROLES))
         if self.profile is not None:
             prof = self._given_profile()
             name = f"profile {os.fspath(self.profile)}" if isinstance(

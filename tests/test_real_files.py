@@ -144,6 +144,46 @@ def test_xsens_walking_auto_calibration_gives_physiological_hip_angles(tmp_path,
     assert 70 <= walks[0]["cadence_steps_per_min"] <= 130
 
 
+def test_dot_acc_and_gyr_names_swapped_are_one_line_naming_the_file(tmp_path, capsys):
+    """The thigh's gyro (°/s) read as m/s² has a plausible median (43): before, angles came out
+    wrong without a word (given a calibration) or calibration said 'no quiet standing'."""
+    for f in (next(OFFLINE.glob("yao_*.csv")), next(OFFLINE.glob("ydt_*.csv"))):
+        (tmp_path / f.name).write_text(f.read_text().replace(
+            "Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z", "Gyr_X,Gyr_Y,Gyr_Z,Acc_X,Acc_Y,Acc_Z"))
+    # the sacrum's median |acc| is 67, the thigh's 43 (plausible): each is named
+    for yao, named in (("sacrum", "(sacrum, file yao_"), ("skip", "(right_thigh, file ydt_")):
+        rc, _, err = run(["angles", tmp_path, "--role", f"yao={yao}", "--role", "ydt=right_thigh",
+                          "--align", "start", "-o", tmp_path / "a.csv"], capsys)
+        assert rc == 2 and "acc and gyr columns look swapped" in err[-1] and named in err[-1], err
+        assert not (tmp_path / "a.csv").exists()
+    from imu.session.validate import implausible_units
+
+    s = load_session(OFFLINE, {"yao": "sacrum", "ydt": "right_thigh"}, align="start")
+    assert all(implausible_units(d) is None for d in s.sensors.values())  # as recorded
+
+
+def test_nan_values_in_vendor_files_are_gaps_not_refusals(tmp_path, capsys):
+    """An Xsens MT file with NaN orientation cells in ten rows: those rows are a gap in the
+    angles, every other row as from the file as exported; before, refused whole."""
+    for f in XSENS.glob("*.txt"):
+        lines = f.read_text().split("\n")
+        h = next(i for i, ln in enumerate(lines) if "PacketCounter" in ln)
+        for r in range(h + 100, h + 110):
+            cells = lines[r].split("\t")
+            lines[r] = "\t".join(cells[:2] + ["nan"] * (len(cells) - 2))
+        (tmp_path / f.name).write_text("\n".join(lines))
+    rc, _, err = run(["info", tmp_path, *XSENS_ROLES], capsys)
+    assert rc == 0
+    for src, name in ((XSENS, "a.csv"), (tmp_path, "b.csv")):
+        assert run(["angles", src, *XSENS_ROLES, "-o", tmp_path / name], capsys)[0] == 0
+    a = np.genfromtxt(tmp_path / "a.csv", delimiter=",", names=True)
+    b = np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)
+    gap = np.isnan(b["pelvis_tilt"]) & ~np.isnan(a["pelvis_tilt"])
+    assert 10 <= gap.sum() <= 14 and np.ptp(np.flatnonzero(gap)) < 14
+    ok = ~np.isnan(b["pelvis_tilt"])
+    assert np.allclose(a["pelvis_tilt"][ok], b["pelvis_tilt"][ok], atol=0.5)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "text", "columns"])
 def test_damaged_real_files_are_one_line_exit_2(tmp_path, capsys, damage):
     for src in (next(REALTIME.glob("Pelvis_*.csv")), next(XSENS.glob("*00B42279.txt"))):

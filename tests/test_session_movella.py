@@ -96,12 +96,41 @@ def test_missing_column_and_bad_number_are_named(tmp_path):
         load_session(p)
 
 
-def test_a_value_that_is_not_finite_names_its_row_and_column(tmp_path):
+def test_a_value_that_is_not_finite_is_kept_as_a_csv_folder_keeps_it(tmp_path):
+    """NaN/inf measurements are kept (counted, out of fusion) as in a CSV folder; before, the
+    DOT file was refused whole while the same samples in a CSV folder were read."""
+    from imu.session.validate import sample_health, usable_samples
+
     p = _write(tmp_path / "sacrum.csv",
                "PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z\n"
-               "1,1000,0,0,9.8,0,0,0\n2,17667,0,0,9.8,0,inf,0\n")
-    with pytest.raises(BadInputError, match="row 5, column Gyr_Y: inf is not a finite number"):
-        load_session(p)  # was 'data row 2: a value is not finite'
+               "1,1000,0,0,9.8,0,0,0\n2,17667,0,0,9.8,0,inf,0\n3,34334,nan,0,9.8,0,0,0\n"
+               "4,51001,0,0,9.8,0,0,0\n")
+    d = load_session(p).sensors["sacrum"]
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "sacrum.csv").write_text("time_s,acc_x,acc_y,acc_z,gyr_x,gyr_y,gyr_z\n"
+                                       "0.0,0,0,9.8,0,0,0\n0.0167,0,0,9.8,0,inf,0\n"
+                                       "0.0333,nan,0,9.8,0,0,0\n0.05,0,0,9.8,0,0,0\n")
+    c = load_session(folder).sensors["sacrum"]
+    assert len(d) == len(c) == 4
+    assert sample_health(d) == sample_health(c) == {"nonfinite": 2, "out_of_range": 0,
+                                                    "duplicate_times": 0}
+    assert list(usable_samples(d)) == list(usable_samples(c)) == [True, False, False, True]
+    assert np.isinf(d.gyr[1, 1]) and np.isnan(d.acc[2, 0])
+
+
+@pytest.mark.parametrize("cell, column, what", [(1, "SampleTimeFine", "time"),
+                                                (0, "PacketCounter", "packet counter")])
+def test_a_time_or_counter_that_is_not_finite_names_its_row_and_column(tmp_path, cell, column,
+                                                                      what):
+    """As a CSV folder's time_s: a sample without a time cannot be placed."""
+    row = ["2", "17667", "0", "0", "9.8", "0", "0", "0"]
+    row[cell] = "nan"
+    p = _write(tmp_path / "sacrum.csv",
+               "PacketCounter,SampleTimeFine,Acc_X,Acc_Y,Acc_Z,Gyr_X,Gyr_Y,Gyr_Z\n"
+               "1,1000,0,0,9.8,0,0,0\n" + ",".join(row) + "\n")
+    with pytest.raises(BadInputError, match=f"row 5, column {column}: nan is not a {what}"):
+        load_session(p)
 
 
 @pytest.mark.parametrize("n, words", [(100_000, "row 5, column Gyr_Y: 'x1x1"),

@@ -190,7 +190,10 @@ def _scaled(session: Session, acc=1.0, gyr=1.0, t=1.0, swap=False) -> Session:
     ({"gyr": 180 / np.pi}, "gyr_x..z are not in rad/s"),       # °/s (DOT exports are)
     ({"acc": 1 / 9.80665}, "acc_x..z are not in m/s²: their median magnitude is 0.9"),  # g
     ({"acc": 1000 / 9.80665}, "acc_x..z are not in m/s²"),      # mg
-    ({"swap": True}, "acc_x..z are not in m/s²"),               # columns swapped
+    ({"swap": True}, "acc and gyr columns look swapped"),        # columns swapped
+    # a DOT file's Acc_/Gyr_ names swapped: its gyro in °/s read as m/s² (a plausible median)
+    # and its accelerometer read as °/s
+    ({"acc": np.pi / 180, "gyr": 180 / np.pi, "swap": True}, "acc and gyr columns look swapped"),
     ({"t": 1000.0}, "times are not in seconds"),                # milliseconds
 ])
 def test_samples_in_other_units_are_a_one_line_error_not_angles(rec, tmp_path, capsys, change,
@@ -256,3 +259,46 @@ def test_a_sample_without_a_time_is_no_start_or_end_and_no_csv_row(rec, tmp_path
     write_csv_folder(s2, tmp_path / "c")
     back = load_session(tmp_path / "c").sensors["sacrum"]
     assert len(back) == len(d) - 1 and np.all(np.isfinite(back.t_host_s))
+
+
+def _with_first(session: Session, role: str, n: int) -> Session:
+    """``session`` with only the first ``n`` samples of ``role`` (its other sensors as they are)."""
+    d = session.sensors[role]
+    out = dict(session.sensors)
+    out[role] = SensorData(d.info, d.seq[:n], d.t_sensor_s[:n], d.t_host_s[:n], d.acc[:n],
+                           d.gyr[:n])
+    return Session(session.meta, out, session.events, session.calibration, session.source)
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_a_thigh_with_too_few_samples_is_left_out_with_one_warning_and_angles_go_on(
+        rec, tmp_path, capsys, n):
+    """Before, one sample of a thigh refused the session ('clocks do not overlap'), two gave
+    'no calibration protocol found': both misleading. Now it is left out, as a sensor without
+    samples, and the other angles are those of the session without that sensor."""
+    s = read_recording(rec)
+    few = write_session(_with_first(s, "left_thigh", n), tmp_path / "few.imu")
+    gone = write_session(Session(s.meta, {r: d for r, d in s.sensors.items()
+                                          if r != "left_thigh"}, s.events, s.calibration,
+                                 s.source), tmp_path / "gone.imu")
+    capsys.readouterr()
+    assert main(["angles", str(few), "-o", str(tmp_path / "a.csv")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    warn = [ln for ln in err if "too few" in ln]
+    assert len(warn) == 1 and "(left_thigh)" in warn[0] and str(few) in warn[0]
+    assert f"only {n} sample" in warn[0] and "left out" in warn[0]
+    assert main(["angles", str(gone), "-o", str(tmp_path / "b.csv")]) == 0
+    a = np.genfromtxt(tmp_path / "a.csv", delimiter=",", names=True)
+    b = np.genfromtxt(tmp_path / "b.csv", delimiter=",", names=True)
+    assert a.dtype.names == b.dtype.names and "left_hip_flexion" not in a.dtype.names
+    for c in a.dtype.names:
+        assert np.allclose(a[c], b[c], equal_nan=True), c
+
+
+def test_a_sacrum_with_too_few_samples_is_one_line_naming_it(rec, tmp_path, capsys):
+    few = write_session(_with_first(read_recording(rec), "sacrum", 2), tmp_path / "few.imu")
+    capsys.readouterr()
+    assert main(["analyze", str(few)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and err[0] == "computing angles…", err  # the progress line, then one
+    assert "error:" in err[1] and f"{few} (sacrum) has only 2 samples, too few" in err[1]

@@ -647,13 +647,21 @@ def compute_angles(session: Session, alignment: SegmentAlignment, *, filter: str
     AngleTable
         Times on the session clock, one common time base, NaN in gaps.
     """
-    roles = [r for r in _ANGLE_ROLES if r in session.sensors and r in alignment.R_BS]
+    from imu.session.validate import note_too_few_samples, roles_in_use, too_few_samples
+
+    roles = [r for r in roles_in_use(session, _ANGLE_ROLES) if r in alignment.R_BS]
+    few = [r for r in _ANGLE_ROLES if r in session.sensors and r in alignment.R_BS
+           and r not in roles]
     if "sacrum" not in roles:
-        raise BadInputError(f"{session.source or 'session'}: no sacrum sensor, or the "
+        raise BadInputError(f"{too_few_samples(session, 'sacrum')}" if "sacrum" in few else
+                            f"{session.source or 'session'}: no sacrum sensor, or the "
                             "calibration profile has none")
     if not any(role_side(r) for r in roles):
-        raise BadInputError(f"{session.source or 'session'}: no thigh sensor matches the "
+        thin = [r for r in few if role_side(r)]
+        raise BadInputError("; ".join(too_few_samples(session, r) for r in thin) if thin else
+                            f"{session.source or 'session'}: no thigh sensor matches the "
                             "calibration profile")
+    note_too_few_samples(session)  # the others go on without them: said once
     refuse_disjoint_clocks(session, roles)
     restarts: dict = {}
     parts: dict = {}  # the heading hold's inputs, made by the fusion workers

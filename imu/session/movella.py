@@ -190,7 +190,8 @@ def read_dot_csv(path: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
         acc, gyr = _from_deltas(p, t_s, r[:, 0:4], r[:, 4:7])
     if "quat" in sl:
         quat = a[:, sl["quat"]]
-        bad = np.flatnonzero(~(np.abs(np.linalg.norm(quat, axis=1) - 1.0) < 0.05))
+        norm = np.linalg.norm(quat, axis=1)
+        bad = np.flatnonzero(np.isfinite(norm) & ~(np.abs(norm - 1.0) < 0.05))  # NaN: a gap
         if len(bad):
             raise BadInputError(f"{p}: row {hline + 1 + int(bad[0])}: Quat_W..Quat_Z is not a unit "
                                 f"quaternion")
@@ -217,12 +218,14 @@ def _parse_rows(p: Path, hline: int, names: list[str], idx: list[int]) -> np.nda
     if not rows:
         raise BadInputError(f"{p}: no samples below the {HEADER_KEY} header")
     a = np.asarray(rows, dtype=np.float64)
-    bad = np.flatnonzero(~np.all(np.isfinite(a), axis=1))
+    # the counter and the time must be numbers; a NaN/inf value is kept, as in a CSV folder
+    # (counted by imu info, kept out of fusion)
+    bad = np.flatnonzero(~np.all(np.isfinite(a[:, :2]), axis=1))
     if len(bad):
         i = int(bad[0])
-        j = int(np.flatnonzero(~np.isfinite(a[i]))[0])
+        j = int(np.flatnonzero(~np.isfinite(a[i, :2]))[0])
         raise BadInputError(f"{p}: row {at[i]}, column {names[idx[j]]}: {a[i, j]} is not a "
-                            f"finite number")
+                            f"{'time' if j else 'packet counter'}")
     return a
 
 

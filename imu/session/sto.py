@@ -61,14 +61,16 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
     """
     from imu.errors import BadInputError
     from imu.kinematics.pipeline import DEFAULT_FILTER, fuse_session
+    from imu.session.validate import MIN_SENSOR_SAMPLES, note_too_few_samples, roles_in_use
 
-    roles = [r for r in STO_COLUMNS if r in session.sensors and len(session.sensors[r]) > 1]
+    roles = roles_in_use(session, STO_COLUMNS)
     if alignment is not None:
         roles = [r for r in roles if r in alignment.R_BS]
     if not roles:  # (a fusion of no sensor ended in an IndexError)
-        raise BadInputError(f"{session.source or 'session'}: no sensor has two samples or more "
-                            "to give an orientation" + (" with this calibration profile"
+        raise BadInputError(f"{session.source or 'session'}: no sensor has {MIN_SENSOR_SAMPLES} "
+                            "samples or more to give an orientation" + (" with this calibration profile"
                                                         if alignment is not None else ""))
+    note_too_few_samples(session)  # the others go on without them: said once
     restarts: dict = {}
     time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
                                                  intrinsics=intrinsics, rate_hz=rate_hz,

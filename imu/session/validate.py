@@ -51,6 +51,14 @@ MAX_ABS_GYR_RAD_S = 1e3
 ACC_MEDIAN_RANGE_M_S2 = (2.0, 50.0)
 MAX_GYR_RANGE_RAD_S = 35.0
 _DEG_S_SHARE = 0.001
+#: Acc and gyr swapped (:func:`_swapped`): the "gyro" magnitude's median above this (rad/s,
+#: beyond a resting gyro's noise), its spread (IQR / median) below :data:`SWAP_GYR_SPREAD`, the
+#: "accelerometer"'s spread more than :data:`SWAP_SPREAD_RATIO` times it (real sensors: the
+#: accelerometer's spread is the smaller, 0.002-0.34 against the gyro's 0.36-5 on the
+#: simulator and real Movella DOT recordings; swapped DOT columns: 0.26-0.34 against 1.9-2.5)
+SWAP_MIN_GYR_RAD_S = 0.05
+SWAP_GYR_SPREAD = 0.5
+SWAP_SPREAD_RATIO = 2.0
 #: The longest median step between samples, seconds (the slowest sensor rate is 1 Hz): beyond,
 #: the times are not seconds (milliseconds, say).
 MAX_MEDIAN_STEP_S = 1.5
@@ -344,6 +352,9 @@ def implausible_units(d: SensorData) -> str | None:
     if far is not None:
         ok &= ~far
     if ok.sum() >= 10:
+        swap = _swapped(np.linalg.norm(acc[ok], axis=1), np.linalg.norm(gyr[ok], axis=1))
+        if swap:
+            return swap
         med = float(np.median(np.linalg.norm(acc[ok], axis=1)))
         lo, hi = ACC_MEDIAN_RANGE_M_S2
         if not lo <= med <= hi:
@@ -364,13 +375,42 @@ def implausible_units(d: SensorData) -> str | None:
     return None
 
 
+def _swapped(acc_norm: np.ndarray, gyr_norm: np.ndarray) -> str | None:
+    """Why the acc and gyr columns look swapped, or None. Gravity keeps an accelerometer's
+    magnitude steady while a gyro's swings from near zero at rest: a "gyro" magnitude clearly
+    above noise that is steady (spread, interquartile range over median, below
+    :data:`SWAP_GYR_SPREAD`) while the "accelerometer"'s spreads :data:`SWAP_SPREAD_RATIO`
+    times more is a swap, whatever the units (a gyro in °/s taken as m/s² has a plausible
+    median, e.g. 43 "m/s²")."""
+    def spread(x):
+        q1, med, q3 = np.percentile(x, [25, 50, 75])
+        return med, (q3 - q1) / med if med > 0 else np.inf
+
+    g_med, g_spread = spread(gyr_norm)
+    _, a_spread = spread(acc_norm)
+    if g_med > SWAP_MIN_GYR_RAD_S and g_spread < SWAP_GYR_SPREAD \
+            and a_spread > SWAP_SPREAD_RATIO * g_spread:
+        return (f"acc and gyr columns look swapped: the angular rate's magnitude holds steady "
+                f"like gravity's (median {g_med:.3g}, spread {100 * g_spread:.0f} %) while the "
+                f"acceleration's spreads {a_spread / max(g_spread, 1e-9):.1f} times more; "
+                f"check the file's column names")
+    return None
+
+
 def check_units(session: Session) -> None:
     """One-line error for the first sensor of ``session`` whose samples are not in the units
     the product reads (:func:`implausible_units`)."""
     for role, d in session.sensors.items():
         why = implausible_units(d)
         if why:
-            raise BadInputError(f"{session.source or 'session'} ({role}): {why}")
+            raise BadInputError(f"{_sensor_where(d, role, session.source)}: {why}")
+
+
+def _sensor_where(d: SensorData, role: str, source: str | None) -> str:
+    """Where a sensor's samples come from: the source and role, and the sensor's own file
+    where it has one (a vendor export folder holds one file per sensor)."""
+    f = (d.info.extra or {}).get("file") if isinstance(d.info.extra, dict) else None
+    return f"{source or 'session'} ({role}" + (f", file {f})" if isinstance(f, str) and f else ")")
 
 
 def usable_sensor(d: SensorData, role: str, source: str | None = None) -> SensorData:
@@ -381,13 +421,57 @@ def usable_sensor(d: SensorData, role: str, source: str | None = None) -> Sensor
         return d
     why = implausible_units(d)
     if why:
-        raise BadInputError(f"{source or 'session'} ({role}): {why}")
+        raise BadInputError(f"{_sensor_where(d, role, source)}: {why}")
     ok = usable_samples(d)
     if ok.all():
         mark_usable(d)
         return d
     return SensorData(d.info, d.seq[ok], d.t_sensor_s[ok], d.t_host_s[ok], d.acc[ok], d.gyr[ok],
                       None if d.quat is None else d.quat[ok])
+
+
+#: A sensor with fewer samples than this cannot be used by calibration or fusion (no rate,
+#: no still stretch, no orientation to speak of): it is left out, as one without samples is
+#: (:func:`roles_in_use`), and said once (:func:`note_too_few_samples`).
+MIN_SENSOR_SAMPLES = 10
+
+
+def roles_in_use(session: Session, roles) -> list[str]:
+    """Those of ``roles`` whose sensor is in ``session`` with at least
+    :data:`MIN_SENSOR_SAMPLES` samples: the one rule of the calibration, the angles and the
+    orientations for which sensors they can use."""
+    return [r for r in roles if r in session.sensors
+            and len(session.sensors[r]) >= MIN_SENSOR_SAMPLES]
+
+
+def too_few_samples(session: Session, role: str) -> str:
+    """``"<source> (<role>[, file F]) has only N samples"`` for a sensor left out by
+    :func:`roles_in_use`."""
+    d = session.sensors[role]
+    n = len(d)
+    return (f"{_sensor_where(d, role, session.source)} has "
+            f"{'no samples' if n == 0 else f'only {n} sample' + ('s' if n > 1 else '')}, too "
+            f"few to use (at least {MIN_SENSOR_SAMPLES})")
+
+
+_NOTED = ObjectMemo()
+
+
+def note_too_few_samples(session: Session) -> None:
+    """One warning line (once per sensor) naming the sensors that
+    :func:`roles_in_use` leaves out for too few samples: the command goes on without them."""
+    # once per sensor's samples (the calibration and the angles of one command see copies of
+    # the session that share them)
+    few = [r for r in session.sensors if len(session.sensors[r]) < MIN_SENSOR_SAMPLES
+           and _NOTED.get(session.sensors[r], len(session.sensors[r])) is not True]
+    if not few:
+        return
+    for r in few:
+        _NOTED.put(session.sensors[r], len(session.sensors[r]), True)
+    from imu.log import get_logger
+
+    get_logger(__name__).warning("%s: left out", "; ".join(too_few_samples(session, r)
+                                                          for r in few))
 
 
 def mark_usable(d: SensorData) -> None:

@@ -79,14 +79,20 @@ def quat_from_matrix_checked(m: np.ndarray, acc_S: np.ndarray | None = None) -> 
     m = np.asarray(m, dtype=float).reshape(-1, 3, 3)
     if acc_S is not None and len(acc_S):
         a = np.asarray(acc_S, dtype=float)
-        ok = np.all(np.isfinite(a), axis=1)
+        ok = np.all(np.isfinite(a), axis=1) & np.isfinite(m).all(axis=(1, 2))
         if ok.any():
             u = a[ok] / np.maximum(np.linalg.norm(a[ok], axis=1, keepdims=True), 1e-9)
             row = np.mean(np.einsum("ni,ni->n", u, m[ok, 2, :]))
             col = np.mean(np.einsum("ni,ni->n", u, m[ok, :, 2]))
             if col > row + 0.05:
                 m = np.transpose(m, (0, 2, 1))
-    return Q.canonical(Q.from_matrix(m))
+    fin = np.isfinite(m).all(axis=(1, 2))
+    if fin.all():
+        return Q.canonical(Q.from_matrix(m))
+    q = np.full((len(m), 4), np.nan)  # a row with a NaN/inf value: no orientation there
+    if fin.any():
+        q[fin] = Q.canonical(Q.from_matrix(m[fin]))
+    return q
 
 
 def csv_rows(fh, where):

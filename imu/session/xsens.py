@@ -142,10 +142,10 @@ def read_xsens_txt(path: str | os.PathLike) -> dict:
                                         f"{shown(cells[fine_i].strip())} is not a number") from None
     if not rows:
         raise BadInputError(f"{p}: no samples below the header")
-    a = np.asarray(rows, dtype=float)
-    if not np.all(np.isfinite(a)):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(a), axis=1))[0])
-        raise BadInputError(f"{p}: data row {bad + 1}: a value is not finite")
+    a = np.asarray(rows, dtype=float)  # a NaN/inf value is kept, as in a CSV folder
+    if fine and not np.all(np.isfinite(fine)):
+        bad = int(np.flatnonzero(~np.isfinite(fine))[0])
+        raise BadInputError(f"{p}: data row {bad + 1}: SampleTimeFine {fine[bad]} is not a time")
     sl, k = {}, 0
     for g, cols in groups:
         sl[g] = slice(k, k + len(cols))
@@ -173,14 +173,16 @@ def read_xsens_txt(path: str | os.PathLike) -> dict:
     quat = None
     if "quat" in sl:
         quat = a[:, sl["quat"]]
-        if not np.all(np.abs(np.linalg.norm(quat, axis=1) - 1.0) < 0.05):
+        norm = np.linalg.norm(quat, axis=1)
+        if np.any(np.isfinite(norm) & ~(np.abs(norm - 1.0) < 0.05)):  # NaN: a gap
             raise BadInputError(f"{p}: Quat_q0..q3 are not unit quaternions")
         quat = Q.normalize(quat)
     elif "mat" in sl:
         m = a[:, sl["mat"]].reshape(-1, 3, 3)  # columns Mat[1][1], Mat[2][1], Mat[3][1], ...
         m = np.transpose(m, (0, 2, 1))          # → m[n, i, j] = Mat[i+1][j+1]
-        det = np.linalg.det(m)
-        if not np.all(np.abs(det - 1.0) < 0.05):
+        with np.errstate(invalid="ignore"):  # a row with NaN cells: NaN (a gap)
+            det = np.linalg.det(m)
+        if np.any(np.isfinite(det) & ~(np.abs(det - 1.0) < 0.05)):  # NaN: a gap
             raise BadInputError(f"{p}: Mat[i][j] columns are not rotation matrices")
         quat = quat_from_matrix_checked(m, acc)
     elif "euler" in sl:
