@@ -135,6 +135,38 @@ def test_imu_analyze_of_the_recording_marks_and_counts_the_rep_the_live_view_mar
     assert html.count(">incomplete</span>") == 1
 
 
+@pytest.mark.parametrize("role", ["left_thigh", "sacrum"])
+def test_set_means_leave_the_incomplete_rep_out_and_say_so_live_and_batch(role):
+    """The rep during which a sensor was missing rests on part of the movement: the set's
+    means are those of its complete reps, the counts still of all; live, batch, the text and
+    the HTML report's trend agree. Before, the incomplete rep was averaged in."""
+    import imu
+    from imu.analysis.language import quick_look_lines
+
+    res = hinge_sim()
+    session = missing(res.session, role, 5.0, 8.0)
+    live = live_on(session, sim_profile(res))
+    batch = imu.analyze(session, calibration=sim_profile(res))
+    s = batch.result["sets"][0]
+    reps, summ = s["reps"], s["summary"]
+    done = [r for r in reps if not r.get("incomplete")]
+    assert len(done) == len(reps) - 1 == 3
+    assert summ["reps"] == 4 and summ["incomplete_reps"] == summ["left_out_of_means"] == 1
+    assert summ["mean_score"] == pytest.approx(np.mean([r["score"] for r in done]), abs=1e-3)
+    assert summ["mean_score"] != pytest.approx(np.mean([r["score"] for r in reps]), abs=1e-3) \
+        or summ["mean_hip_flexion_peak_deg"] != pytest.approx(
+            np.mean([r["hip_flexion_peak_deg"] for r in reps]), abs=1e-3)
+    assert summ["mean_hip_flexion_peak_deg"] == pytest.approx(
+        np.mean([r["hip_flexion_peak_deg"] for r in done]), abs=1e-3)
+    assert summ["reps_with_faults"] == sum(1 for r in reps if r["faults"])  # counts: all
+    lsum = live.sets[0]["summary"]
+    assert lsum["left_out_of_means"] == 1
+    assert lsum["mean_score"] == pytest.approx(summ["mean_score"], abs=0.5)
+    text = "\n".join(quick_look_lines(batch.result))
+    assert f"mean score {summ['mean_score']:.0f}/100" in text
+    assert "1 rep incomplete (a sensor was missing): left out of the means." in text
+
+
 def test_missing_spans_of_a_table_are_the_live_rule():
     """Rows follow the sacrum: a stretch without pelvis angles is the sacrum missing (from the
     last row with them to the next), a thigh only where the pelvis rows go on without it;

@@ -17,7 +17,8 @@ import numpy as np
 from imu.analysis.airplane import AirplaneDetector
 from imu.analysis.base import Detector, num
 from imu.analysis.hinge import HingeDetector
-from imu.analysis.missing import mark_set, missing_spans
+from imu.analysis.missing import (count_incomplete, mark_items, missing_in,
+                                  missing_spans, summary_fields)
 from imu.analysis.posture import PostureDetector
 from imu.analysis.sets import (SIDED, STANCE_HIP, SetWindow, calibration_windows, find_sets,
                                infer_stance_side, normalize_exercise, normalize_side)
@@ -73,8 +74,13 @@ def make_detector(exercise: str, settings: Settings, side: str | None, columns,
         raise BadInputError(str(exc)) from None
 
 
-def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferred: bool = False) -> dict:
-    """The docs/formats.md JSON object of one analysed set."""
+def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferred: bool = False,
+               gone=None) -> dict:
+    """The docs/formats.md JSON object of one analysed set. ``gone(t0_s, t1_s)`` (role →
+    seconds a sensor was missing, :mod:`imu.analysis.missing`) marks its incomplete items,
+    which its summary counts and its means leave out."""
+    if gone is not None:
+        mark_items(items, gone)
     out = {"exercise": window.exercise}
     if window.exercise in SIDED or window.side is not None:
         out["side"] = window.side
@@ -89,8 +95,8 @@ def set_result(window: SetWindow, det: Detector, items: list[dict], side_inferre
         out["strides"] = items
     else:
         out["reps"] = items
-    out.update(det.set_fields())
-    return out
+    out.update(summary_fields(det, items))
+    return count_incomplete(out)
 
 
 def _rows(columns: dict[str, np.ndarray], n: int):
@@ -172,8 +178,7 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
     for k, w in enumerate(windows):
         cal = in_force_index(w.start_s, cals) if cals else None
         try:
-            res = mark_set(_analyze_set(k, len(windows), w, t, angles, settings, progress),
-                           spans)
+            res = _analyze_set(k, len(windows), w, t, angles, settings, progress, spans)
         except BadInputError as exc:
             skipped.append({"exercise": w.exercise, "side": w.side, "start_s": num(w.start_s),
                             "end_s": num(w.end_s), "reason": exc.message})
@@ -197,8 +202,9 @@ def analyze_angles(angles: AngleTable, events: list[Event], settings: Settings |
 
 
 def _analyze_set(k: int, n: int, w: SetWindow, t: np.ndarray, angles: AngleTable,
-                 settings: Settings, progress) -> dict:
-    """One set of :func:`analyze_angles`; a BadInputError says why it cannot be analysed."""
+                 settings: Settings, progress, spans=None) -> dict:
+    """One set of :func:`analyze_angles`; a BadInputError says why it cannot be analysed.
+    ``spans``: the table's stretches with a sensor missing (default: found in ``angles``)."""
     a = int(np.searchsorted(t, w.start_s, side="left"))
     b = int(np.searchsorted(t, w.end_s, side="left" if w.source == "events" else "right"))
     cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
@@ -223,7 +229,10 @@ def _analyze_set(k: int, n: int, w: SetWindow, t: np.ndarray, angles: AngleTable
         cols = {c: np.asarray(v, dtype=float)[a:b] for c, v in angles.columns.items()}
         conf = {c: np.asarray(v, dtype=float)[a:b] for c, v in (angles.confidence or {}).items()}
     items = run_detector(det, t[a:b], cols, conf)
-    return set_result(w, det, items, side_inferred=inferred)
+    if spans is None:
+        spans = missing_spans(angles.time_s, angles.columns)
+    return set_result(w, det, items, side_inferred=inferred,
+                      gone=lambda t0, t1: missing_in(spans, t0, t1))
 
 
 class _RowBuffer:
@@ -329,6 +338,10 @@ class LiveAnalyzer:
         self.completed: list[dict] = []
         self._calibration_events: list[Event] = []
         self._buffer = _RowBuffer(self.columns) if self.default_exercise is None else None
+        #: ``gone(t0_s, t1_s)`` → role → seconds a sensor was missing (set by the live view,
+        #: :class:`imu.live.analysis.LiveAnalysis`): a set's incomplete reps are marked, counted
+        #: and left out of its means as :func:`analyze_angles` leaves them out
+        self.gone = None
 
     @property
     def active(self) -> bool:
@@ -463,7 +476,7 @@ class LiveAnalyzer:
         if math.isfinite(t_s):
             self.window.end_s = float(t_s)
         self._items.extend(self.detector.finish())
-        res = set_result(self.window, self.detector, self._items)
+        res = set_result(self.window, self.detector, self._items, gone=self.gone)
         self.sets.append(res)
         self.detector, self.window, self._items = None, None, []
         return res

@@ -315,8 +315,15 @@ def set_sentence(s: dict) -> str:
     counts = [(summ.get(f"incomplete_{k}"), k) for k in ("reps", "holds", "strides")]
     notes = [f"{n} {k[:-1] if n == 1 else k} incomplete" for n, k in counts if n]
     if text and notes:
-        text += f" {'; '.join(notes)} (a sensor was missing)."
+        out = summ.get("left_out_of_means")
+        text += (f" {'; '.join(notes)} (a sensor was missing)"
+                 + (": left out of the means." if out else "."))
     return text
+
+
+def _score(v) -> str:
+    """A mean score as text (``—/100`` when no rep gave one: every rep incomplete)."""
+    return "—/100" if v is None else f"{v:.0f}/100"
 
 
 def _set_sentence(s: dict) -> str:
@@ -327,7 +334,7 @@ def _set_sentence(s: dict) -> str:
         if not n:
             return "No hinge reps found (hip flexion never rose 15° above standing)."
         bad = summ.get("reps_with_faults", 0)
-        return (f"{n} rep{'s' if n != 1 else ''}, mean score {summ.get('mean_score', 0):.0f}/100, "
+        return (f"{n} rep{'s' if n != 1 else ''}, mean score {_score(summ.get('mean_score'))}, "
                 f"mean peak hip flexion {_deg(summ.get('mean_hip_flexion_peak_deg'))}; "
                 + ("all clean." if not bad else f"{bad} with faults."))
     if ex == "walking":
@@ -348,7 +355,7 @@ def _set_sentence(s: dict) -> str:
         extra = (f"pelvis opened up to {_deg(summ.get('max_pelvis_opening_deg'))} and dropped up to "
                  f"{_deg(summ.get('max_pelvic_drop_deg'))}" if ex == "single_leg_hinge" else
                  f"internal rotation up to {_deg(summ.get('max_internal_rotation_deg'))}")
-        return (f"{n} rep{'s' if n != 1 else ''}, mean score {summ.get('mean_score', 0):.0f}/100, "
+        return (f"{n} rep{'s' if n != 1 else ''}, mean score {_score(summ.get('mean_score'))}, "
                 f"mean peak hip flexion {_deg(summ.get('mean_hip_flexion_peak_deg'))}, {extra}; "
                 + ("all clean." if not bad else f"{bad} with faults."))
     if ex == "squat":

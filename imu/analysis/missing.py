@@ -5,9 +5,10 @@ its angle columns empty (NaN); a missing sacrum leaves the pelvis columns empty 
 uniform time base) or no rows at all (the live rows follow its samples). A rep, hold or stride
 during which a sensor was missing for at least :data:`MISSING_MIN_S` is *incomplete*: its
 numbers rest on part of the movement. It is marked with ``incomplete`` (why, in words) and
-``missing_sensors`` (role → seconds), and its set's ``summary`` counts it
-(``incomplete_reps`` / ``incomplete_holds`` / ``incomplete_strides``), in the live view,
-``imu analyze`` (JSON, text, HTML report) and the API alike.
+``missing_sensors`` (role → seconds), its set's ``summary`` counts it
+(``incomplete_reps`` / ``incomplete_holds`` / ``incomplete_strides``) and its means leave it
+out (``left_out_of_means``, :func:`summary_fields`), in the live view, ``imu analyze`` (JSON,
+text, HTML report), batch and the API alike.
 """
 
 from __future__ import annotations
@@ -100,18 +101,40 @@ def mark(item: dict, gone: dict[str, float]) -> dict:
     return item
 
 
-def mark_set(res: dict, spans) -> dict:
-    """Mark a set result's reps/holds/strides during which a sensor was missing (``spans``,
-    :func:`missing_spans`) and count them in its ``summary``; returns ``res``."""
-    for kind in ("reps", "holds", "strides"):
-        items = res.get(kind)
-        if items is None:
-            continue
-        for item in items:
-            if item.get("start_s") is not None and item.get("end_s") is not None:
-                mark(item, missing_in(spans, float(item["start_s"]), float(item["end_s"])))
-        count_incomplete(res)
-    return res
+def mark_items(items: list[dict], gone) -> None:
+    """Mark each of ``items`` (reps, holds or strides) incomplete where ``gone(t0_s, t1_s)``
+    (role → seconds missing, e.g. :func:`missing_in` over a table's spans) names a sensor."""
+    for item in items:
+        if item.get("start_s") is not None and item.get("end_s") is not None:
+            mark(item, gone(float(item["start_s"]), float(item["end_s"])))
+
+
+def summary_fields(det, items: list[dict]) -> dict:
+    """The set-level fields of detector ``det`` (:meth:`~imu.analysis.base.Detector.set_fields`)
+    whose means leave the incomplete ``items`` out: the one rule for every set summary (the
+    analysis JSON, its text and HTML report, the live view, the headless summary, batch).
+
+    A mean over a rep that rests on part of the movement is biased; counts, totals and
+    extremes stay over every item. Every ``summary`` key ``mean_*`` is taken from the complete
+    items only (None when none is complete) and ``summary["left_out_of_means"]`` says how many
+    were left out (only when some were). ``items`` are ``det``'s results, already marked
+    (:func:`mark_items`)."""
+    fields = det.set_fields()
+    summ = fields.get("summary")
+    n_out = sum(1 for it in items if it.get("incomplete"))
+    if not n_out or not isinstance(summ, dict) or not any(k.startswith("mean_") for k in summ):
+        return fields
+    kept = det.results
+    det.results = [it for it in kept if not it.get("incomplete")]
+    try:
+        part = det.set_fields().get("summary") or {}
+    finally:
+        det.results = kept
+    for k in summ:
+        if k.startswith("mean_"):
+            summ[k] = part.get(k)
+    summ["left_out_of_means"] = n_out
+    return fields
 
 
 def count_incomplete(res: dict) -> dict:

@@ -457,15 +457,16 @@ def _trends(sets: list[dict]) -> str:
     if len(hinge) >= 2:
         x = [k for k, _ in hinge]
         ticks = [(k, f"set {k}") for k in x]
-        peak = [np.mean([r["hip_flexion_peak_deg"] for r in s["reps"]]) for _, s in hinge]
+        # the sets' own means (their summaries leave incomplete reps out)
+        peak = [_mean_of(s, "mean_hip_flexion_peak_deg") for _, s in hinge]
         ch = Chart(height=210, title="Hinge: peak hip flexion per set (mean over reps)", xlabel="set",
-                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=ticks, y_range=(0, max(peak) * 1.15 + 5))
+                   x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=ticks, y_range=(0, np.nanmax(peak + [0.0]) * 1.15 + 5))
         ch.points(x, peak, "blue", "peak hip flexion")
         out.append(ch.svg())
         hs = [(k, s) for k, s in hinge if s["exercise"] == "hinge"]
         if len(hs) >= 2:
             xs = [k for k, _ in hs]
-            score = [np.mean([r["score"] for r in s["reps"]]) for _, s in hs]
+            score = [_mean_of(s, "mean_score") for _, s in hs]
             ch = Chart(height=210, title="Hinge score per set (mean over reps)", xlabel="set", ylabel="score",
                        x_range=(min(x) - 0.5, max(x) + 0.5), y_range=(0, 105), x_ticks=[(k, f"set {k}") for k in xs])
             ch.points(xs, score, "green", "mean score")
@@ -474,11 +475,10 @@ def _trends(sets: list[dict]) -> str:
         x = [k for k, _ in sls]
         mx = [max(h["pelvic_drop_max_deg"] for h in s["holds"] if h["pelvic_drop_max_deg"] is not None)
               for _, s in sls]
-        mean = [np.mean([h["pelvic_drop_mean_deg"] for h in s["holds"] if h["pelvic_drop_mean_deg"] is not None])
-                for _, s in sls]
+        mean = [_mean_of(s, "mean_pelvic_drop_deg") for _, s in sls]
         ch = Chart(height=210, title="Pelvic drop per single-leg set", xlabel="set",
                    x_range=(min(x) - 0.5, max(x) + 0.5), x_ticks=[(k, f"set {k}") for k in x],
-                   y_range=(min(0.0, min(mean) - 1), max(10.0, max(mx) + 1.5)))
+                   y_range=(min(0.0, np.nanmin(mean + [1.0]) - 1), max(10.0, max(mx) + 1.5)))
         ch.hband(-50, 4, "zone_green").hband(4, 8, "zone_amber").hband(8, 90, "zone_red")
         ch.points(x, mx, "red", "largest drop").points(x, mean, "orange", "mean drop")
         out.append(ch.svg())
@@ -490,12 +490,18 @@ def _trends(sets: list[dict]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
+def _mean_of(s: dict, key: str) -> float:
+    """A set's summary mean ``key`` (NaN when it has none: every rep incomplete)."""
+    v = (s.get("summary") or {}).get(key)
+    return float("nan") if v is None else float(v)
+
+
 def _overview(result: dict) -> str:
     sets = result.get("sets", [])
     reps = sum(len(s.get("reps", [])) for s in sets if s["exercise"] != "posture")
     holds = sum(len(s.get("holds", [])) for s in sets)
     scores = [r["score"] for s in sets if s["exercise"] in ("hinge", "single_leg_hinge", "ir_hinge")
-              for r in s.get("reps", [])]
+              for r in s.get("reps", []) if not r.get("incomplete")]  # as the sets' means
     drops = [h["pelvic_drop_max_deg"] for s in sets for h in s.get("holds", [])
              if h.get("pelvic_drop_max_deg") is not None]
     stats = [(str(len(sets)), "sets"), (str(reps), "reps"), (str(holds), "single-leg holds")]

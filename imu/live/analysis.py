@@ -76,6 +76,7 @@ class LiveAnalysis:
         self._gone: dict[str, float] = {}     # role -> since when it is missing (under way)
         self._t_row: float | None = None      # the last row's time
         self._roles: dict[str, list[str]] = role_columns(self.columns)
+        self.analyzer.gone = self.missing_in  # a set's means leave its incomplete reps out
 
     # ------------------------------------------------------------------------------ input --
     def event(self, ev: Event) -> None:
