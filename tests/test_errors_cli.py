@@ -182,7 +182,7 @@ def test_sto_export_of_sensors_with_one_sample_each_is_one_line(tmp_path, capsys
     rec = tmp_path / "one.imu"
     assert main(["import", str(src), "-o", str(rec)]) == 0
     one_line_error(["export", rec, "--uncalibrated", "-o", tmp_path / "a.sto"], capsys,
-                   "one.imu", "two samples")
+                   "one.imu (sacrum", "has only 1 sample, too few to use")
     assert not (tmp_path / "a.sto").exists()
 
 

@@ -61,15 +61,17 @@ def sensor_orientations(session, alignment=None, *, filter: str | None = None,
     """
     from imu.errors import BadInputError
     from imu.kinematics.pipeline import DEFAULT_FILTER, fuse_session
-    from imu.session.validate import MIN_SENSOR_SAMPLES, note_too_few_samples, roles_in_use
+    from imu.session.validate import note_too_few_samples, roles_in_use, too_few_samples
 
     roles = roles_in_use(session, STO_COLUMNS)
     if alignment is not None:
         roles = [r for r in roles if r in alignment.R_BS]
     if not roles:  # (a fusion of no sensor ended in an IndexError)
-        raise BadInputError(f"{session.source or 'session'}: no sensor has {MIN_SENSOR_SAMPLES} "
-                            "samples or more to give an orientation" + (" with this calibration profile"
-                                                        if alignment is not None else ""))
+        few = [too_few_samples(session, r) for r in STO_COLUMNS if r in session.sensors
+               and r not in roles_in_use(session, [r])]
+        raise BadInputError("; ".join(few) if few and alignment is None else
+                            f"{session.source or 'session'}: no sensor to give an orientation"
+                            + (" with this calibration profile" if alignment is not None else ""))
     note_too_few_samples(session)  # the others go on without them: said once
     restarts: dict = {}
     time_s, quats, gnorm, base_hz = fuse_session(session, roles, filter=filter or DEFAULT_FILTER,
