@@ -495,9 +495,13 @@ def _growing_snapshots(n_frames, rate_hz=200, fps=45.0, t_start=30.0):
         ang = {c: 25 * np.sin(2 * np.pi * t / (3 + j)) + 4 * j + 0.5 * np.sin(40 * t)
                for j, c in enumerate(cols)}
         ang["pelvis_rotation"][(t > 35.0) & (t < 35.3)] = np.nan            # a gap
+        reps = [{"start_s": 32.0, "end_s": 33.5, "score": 90, "faults": []}]
+        if k >= 100:          # a rep ends: its shading comes into columns already drawn
+            reps.append({"start_s": 30.8, "end_s": 31.9, "score": 40,
+                         "faults": ["squat_pattern"]})
         yield Snapshot(mode="live", t_now_s=t_now, angles_t=t, angles=ang,
                        current_set={"exercise": "hinge", "side": None, "start_s": 31.0},
-                       reps=[{"start_s": 32.0, "end_s": 33.5, "score": 90, "faults": []}])
+                       reps=reps)
 
 
 def _pixels(widget):

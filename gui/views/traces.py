@@ -193,6 +193,7 @@ class Plot:
         self.pixels: np.ndarray | None = None
         self.c_right = 0                # absolute pixel column at the layer's right edge
         self.key = None                 # what the layer's background was drawn for
+        self.decor = (frozenset(), frozenset())   # the shadings and set marks in it
         self.done_t = None              # the last sample drawn into the layer
         self.templates: dict = {}
 
@@ -325,21 +326,29 @@ class TracePanel(QtWidgets.QWidget):
             plot.yrange = self._autorange(plot, curves) if curves else plot.empty_range
             bands = tuple((ln._value, ln.colour) for ln in self._bands if ln._visible) \
                 if plot is self.pelvis else ()
-            key = (plot.yrange, tuple(c.col for c in curves), tuple(self._spans),
-                   tuple(self._marks), bands, px_s, plot.rect.size().toTuple())
+            key = (plot.yrange, tuple(c.col for c in curves), bands, px_s,
+                   plot.rect.size().toTuple())
+            decor = (frozenset(self._spans), frozenset(self._marks))
             shift = c_right - plot.c_right
             full = key != plot.key or shift < 0 or shift >= plot.rect.width() \
                 or not self._continues(plot, curves, t)
             if full:
-                plot.key = key
+                plot.key, plot.decor = key, decor
                 plot.c_right = c_right
                 self._fill(plot, c_right - plot.rect.width(), c_right, bands, px_s)
                 plot.done_t = None
                 for c in curves:
                     c.last = None
-            elif shift:            # a ring of columns: nothing moves, the new ones are filled
-                plot.c_right = c_right
-                self._fill(plot, c_right - shift, c_right, bands, px_s)
+            else:
+                if shift:          # a ring of columns: nothing moves, the new ones are filled
+                    plot.c_right = c_right
+                    self._fill(plot, c_right - shift, c_right, bands, px_s)
+                if decor != plot.decor:   # a shading or set mark came or changed: its columns
+                    c0, c1 = self._changed_columns(plot, decor, px_s)
+                    plot.decor = decor
+                    if c1 > c0:
+                        self._fill(plot, c0, c1, bands, px_s)
+                        self._redraw_curves(plot, curves, t, c0, c1, px_s, bin_s)
             if curves:
                 self._draw_bins(plot, curves, t, px_s, bin_s, full)
         static_key = (self._laid_out, self.pelvis.yrange, self.hip.yrange,
@@ -448,6 +457,57 @@ class TracePanel(QtWidgets.QWidget):
         plot.pixels[:, p0:p0 + n] = block[:, :n]
         plot.pixels[:, :len(cols) - n] = block[:, n:]
 
+    def _changed_columns(self, plot: Plot, decor, px_s: float) -> tuple[int, int]:
+        """The absolute pixel columns (``c0..c1-1``, inside the window) whose shading or set
+        marks differ between what the picture shows and ``decor``."""
+        spans = plot.decor[0] ^ decor[0]
+        marks = plot.decor[1] ^ decor[1]
+        cols = [(math.floor(a * px_s), math.floor(b * px_s) + 1) for a, b, _ in spans]
+        cols += [(math.floor(m * px_s), math.floor(m * px_s) + 1) for m in marks]
+        if not cols:
+            return 0, 0
+        left = plot.c_right - plot.rect.width()
+        return max(min(a for a, _ in cols), left), min(max(b for _, b in cols), plot.c_right)
+
+    def _redraw_curves(self, plot: Plot, curves: list[Curve], t: np.ndarray, c0: int, c1: int,
+                       px_s: float, bin_s: float) -> None:
+        """Draw again, over the columns ``c0..c1-1`` just filled, the bins drawn there before."""
+        if plot.done_t is None or not curves or not len(t):
+            return
+        b0 = math.floor(c0 / px_s / bin_s) - 1              # a bin boundary before c0
+        i0 = int(np.searchsorted(t, b0 * bin_s, side="left"))
+        while i0 > 0 and math.floor(t[i0 - 1] / bin_s) >= b0:
+            i0 -= 1
+        while i0 < len(t) and math.floor(t[i0] / bin_s) < b0:
+            i0 += 1
+        i1 = int(np.searchsorted(t, plot.done_t, side="right"))
+        if i1 - i0 < 2:
+            return
+        td, yd = peak_decimate(t[i0:i1], np.vstack([c._y[i0:i1] for c in curves]), bin_s)
+        if td.ndim == 1:
+            td = np.broadcast_to(td, yd.shape)
+        painter = QtGui.QPainter(plot.layer)
+        for c, x, y in zip(curves, td, yd):
+            self._ring_draw(painter, plot, c, x * px_s, y, c0, c1)
+        painter.end()
+
+    def _ring_draw(self, painter: QtGui.QPainter, plot: Plot, c: Curve, x_abs: np.ndarray,
+                   y: np.ndarray, c0: int, c1: int) -> None:
+        """Draw a stretch of a curve (x in absolute pixel columns) into the ring of columns,
+        touching only the columns ``c0..c1-1``."""
+        w, h = plot.rect.width(), plot.rect.height()
+        left = plot.c_right - w
+        base = (left // w) * w         # absolute column c lies at c - base, or c - base - w
+        for lo, hi, off in ((max(c0, left), min(c1, base + w), base),
+                            (max(c0, base + w), min(c1, plot.c_right), base + w)):
+            if hi <= lo:
+                continue
+            xl = x_abs - off
+            if xl[-1] < lo - off - 1 or xl[0] > hi - off + 1:
+                continue
+            painter.setClipRect(QtCore.QRect(lo - off, 0, hi - lo, h))
+            self._polyline(painter, c, xl, y, plot)
+
     def _draw_bins(self, plot: Plot, curves: list[Curve], t: np.ndarray, px_s: float,
                    bin_s: float, full: bool) -> None:
         """Draw into the layer the bins completed since the last frame (every curve of the
@@ -455,9 +515,7 @@ class TracePanel(QtWidgets.QWidget):
         over it."""
         if not len(t):
             return
-        w, h = plot.rect.width(), plot.rect.height()
-        left = plot.c_right - w
-        base = (left // w) * w          # the layer's column of absolute column c: c - base (mod w)
+        left = plot.c_right - plot.rect.width()
         b_cur = math.floor(t[-1] / bin_s)                 # the newest bin: not finished
         i1 = int(np.searchsorted(t, b_cur * bin_s, side="left"))
         while i1 > 0 and math.floor(t[i1 - 1] / bin_s) >= b_cur:   # floor's own rounding
@@ -476,13 +534,7 @@ class TracePanel(QtWidgets.QWidget):
             for c, x, y in zip(curves, td, yd):
                 if c.last is not None:
                     x, y = np.r_[c.last[0], x], np.r_[c.last[1], y]
-                xl = x * px_s - base
-                if xl[0] < w + 1:          # the ring's columns left..base+w-1
-                    painter.setClipRect(QtCore.QRect(left - base, 0, w, h))
-                    self._polyline(painter, c, xl, y, plot)
-                if xl[-1] >= w - 1:        # and base+w..c_right-1, at the ring's start
-                    painter.setClipRect(QtCore.QRect(0, 0, left - base, h))
-                    self._polyline(painter, c, xl - w, y, plot)
+                self._ring_draw(painter, plot, c, x * px_s, y, left, plot.c_right)
                 c.last = (float(x[-1]), float(y[-1]))
             painter.end()
             plot.done_t = float(t[i1 - 1])
