@@ -92,6 +92,8 @@ HIP_COLUMNS = [("right_hip_flexion", "R hip flexion"), ("left_hip_flexion", "L h
                ("lumbar_flexion", "lumbar")]
 #: the y axes move in steps of this many degrees (fewer full redraws)
 Y_STEP_DEG = 5.0
+#: a y range the data left grows by this share of the data's span beyond them
+Y_GROW = 0.3
 #: pixels per decimation bin (:func:`peak_decimate`: a minimum and a maximum per bin, so about
 #: one point per pixel; 20 s at 200 Hz on a 1100 px plot: 4000 samples -> 1100 points)
 BIN_PX = 2
@@ -249,6 +251,8 @@ class TracePanel(QtWidgets.QWidget):
         self._big = QtGui.QFont()
         self._big.setPointSize(14)
         self._labels: dict[str, QtGui.QStaticText] = {}
+        #: how often a plot's whole picture was redrawn (benchmarks)
+        self.full_redraws = 0
 
     # ------------------------------------------------------------------ geometry ----------
     def _layout(self) -> None:
@@ -333,6 +337,7 @@ class TracePanel(QtWidgets.QWidget):
             full = key != plot.key or shift < 0 or shift >= plot.rect.width() \
                 or not self._continues(plot, curves, t)
             if full:
+                self.full_redraws += 1
                 plot.key, plot.decor = key, decor
                 plot.c_right = c_right
                 self._fill(plot, c_right - plot.rect.width(), c_right, bands, px_s)
@@ -376,7 +381,8 @@ class TracePanel(QtWidgets.QWidget):
 
     def _autorange(self, plot: Plot, curves: list[Curve]) -> tuple[float, float]:
         """Fit the y range to the data, in steps and with hysteresis: the range (and so the
-        whole picture) changes only when the data leave it or fill less than half of it."""
+        whole picture) changes only when the data leave it (it then grows with room to
+        spare, :data:`Y_GROW`) or fill less than half of it."""
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             lo = min(float(np.fmin.reduce(c._y)) for c in curves)
@@ -387,9 +393,15 @@ class TracePanel(QtWidgets.QWidget):
         lo, hi = min(lo, -plot.minimum / 3), max(hi, plot.minimum)
         span = hi - lo
         lo, hi = lo - 0.06 * span, hi + 0.08 * span
-        if cur is not None and cur != plot.empty_range and cur[0] <= lo and cur[1] >= hi \
-                and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
-            return cur
+        if cur is not None and cur != plot.empty_range:
+            if cur[0] <= lo and cur[1] >= hi and (hi - lo) >= 0.5 * (cur[1] - cur[0]):
+                return cur
+            # the data left the range: room for the movement to go on, so a rising trace
+            # moves the range once or twice rather than every few degrees
+            if hi > cur[1]:
+                hi += Y_GROW * span
+            if lo < cur[0]:
+                lo -= Y_GROW * span
         step = Y_STEP_DEG if hi - lo <= 60 else 2 * Y_STEP_DEG
         return step * math.floor(lo / step), step * math.ceil(hi / step)
 
