@@ -233,6 +233,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
                 prof.enable()
             pipe.mark("w0")
             marks.update(cpu0=time.process_time(), thr0=time.thread_time(), w0=now,
+                         full0=win.traces.full_redraws,
                          n0=len(paints), rows0=pipe.rows_out)
         elif "cpu0" in marks and now >= marks["w0"] + seconds:
             if prof is not None:
@@ -240,7 +241,8 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
                 prof.dump_stats(os.environ["IMU_BENCH_PROFILE"])
             pipe.mark("w1")
             marks.update(cpu1=time.process_time(), thr1=time.thread_time(), w1=now,
-                         n1=len(paints), rows1=pipe.rows_out, budget_fps=1.0 / win._frame_s)
+                         n1=len(paints), rows1=pipe.rows_out, budget_fps=1.0 / win._frame_s,
+                         full1=win.traces.full_redraws)
             app.quit()
         elif now - t_open > seconds + 60:
             app.quit()
@@ -337,6 +339,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             / max(len(win_paints), 1),
             # a paint's wall time over its CPU time (1: it never waited)
             "paint_wait_ratio_p50": float(np.median([a / b for a, b, _ in paint_cpu if b > 0])),
+            "full_redraws_per_s": (marks["full1"] - marks["full0"]) / wall,
             "gc_count": int(len(gcs)), "gc_max_ms": float(gcs.max() * 1000) if len(gcs) else 0.0,
             "gc_total_ms": float(gcs.sum() * 1000),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
@@ -461,7 +464,8 @@ def run(quick: bool = False) -> list[dict]:
             {"name": f"trace paint p50, {label}", "value": r["paint_p50_ms"], "unit": "ms",
              "note": f"p99 {r['paint_p99_ms']:.1f} ms; refresh (snapshot + curves) p50 "
                      f"{r['refresh_p50_ms']:.1f} / p99 {r['refresh_p99_ms']:.1f} ms; "
-                     f"{r['paints_per_frame']:.2f} paints of the trace view per frame"},
+                     f"{r['paints_per_frame']:.2f} paints of the trace view per frame; "
+                     f"{r['full_redraws_per_s']:.2f} whole-picture redraws of a plot per s"},
             {"name": f"garbage collections, {label}", "value": r["gc_count"], "unit": "",
              "note": f"longest {r['gc_max_ms']:.1f} ms, {r['gc_total_ms']:.0f} ms in all"},
             {"name": f"clock model offset, {label}", "value": r["clock_err_ms"], "unit": "ms",
