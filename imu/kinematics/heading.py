@@ -155,17 +155,21 @@ def _circ_means_deg(a: np.ndarray, spans, gathered: bool = False) -> list[float]
     r = np.radians(a if gathered else a[_span_rows(spans)])
     fin = np.isfinite(r)
     all_fin = bool(fin.all())
-    sin, cos = np.sin(r), np.cos(r)
+    sc = np.empty((2, len(r)))  # the sines and cosines, each row contiguous
+    np.sin(r, out=sc[0])
+    np.cos(r, out=sc[1])
     n = len(spans)
     sums, count = np.empty((2, n)), np.empty(n)
     k = 0
     for j, (i0, i1) in enumerate(spans):
         k0, k = k, k + (i1 - i0)
-        s, c = sin[k0:k], cos[k0:k]
-        if not all_fin and not fin[k0:k].all():
-            s, c = s[fin[k0:k]], c[fin[k0:k]]
-        count[j] = len(s)
-        sums[0, j], sums[1, j] = np.add.reduce(s), np.add.reduce(c)
+        if all_fin or fin[k0:k].all():  # both sums in one call (each row's own sum)
+            count[j] = k - k0
+            np.add.reduce(sc[:, k0:k], axis=1, out=sums[:, j])
+        else:
+            s, c = sc[0, k0:k][fin[k0:k]], sc[1, k0:k][fin[k0:k]]
+            count[j] = len(s)
+            sums[0, j], sums[1, j] = np.add.reduce(s), np.add.reduce(c)
     with np.errstate(invalid="ignore", divide="ignore"):
         sums /= count  # sum / count = ndarray.mean; then each mean's angle, all at once
     out = np.degrees(np.arctan2(sums[0], sums[1]))
@@ -200,19 +204,36 @@ class HeadingHoldResult:
         self._reference = reference
         self.anchors = anchors
         self._whole: tuple | None = None
+        self._arrays: tuple | None = None
+
+    def _prepared(self) -> tuple:
+        """The points and anchor times as arrays, and which roles share their anchors, made
+        once (on the first :meth:`rows`, when the hold is complete) for every block."""
+        if self._arrays is None:
+            off = {r: (None if not pts else (np.array([p[0] for p in pts]),
+                                             np.array([p[1] for p in pts])), rst, c0)
+                   for r, (pts, rst, c0) in self._offsets.items()}
+            groups: dict = {}  # anchor times and restarts → the first role with them
+            conf = {}
+            for r, (anchor_t, rst) in self._confidences.items():
+                key = (tuple(anchor_t), tuple(rst))
+                first = groups.setdefault(key, r)
+                conf[r] = (first, np.asarray(anchor_t, dtype=float), rst)
+            self._arrays = off, conf
+        return self._arrays
 
     def rows(self, i0: int, i1: int) -> tuple[dict, dict]:
         """``(offset_deg, confidence)`` of rows ``[i0, i1)``: role → (i1 - i0,) each."""
         t = self._t[i0:i1]
-        off = {r: (_interp_points(t, pts, rst) if pts else np.full(len(t), float(c0)))
-               for r, (pts, rst, c0) in self._offsets.items()}
-        made: dict = {}  # anchor times and restarts → confidence: roles often share all anchors
+        offsets, confidences = self._prepared()
+        off = {r: (_interp_points(t, pts, rst) if pts is not None else
+                   np.full(len(t), float(c0))) for r, (pts, rst, c0) in offsets.items()}
+        made: dict = {}  # roles often share all anchors (and restarts): one confidence each
         conf = {}
-        for r, (anchor_t, rst) in self._confidences.items():
-            key = (tuple(anchor_t), tuple(rst))
-            if key not in made:
-                made[key] = _confidence(t, anchor_t, self._s, rst)
-            conf[r] = made[key]
+        for r, (first, anchor_t, rst) in confidences.items():
+            if first not in made:
+                made[first] = _confidence(t, anchor_t, self._s, rst)
+            conf[r] = made[first]
         ref = self._reference
         for r in conf:
             if r != ref:
@@ -408,9 +429,13 @@ def _interp_points(t: np.ndarray, pts: list[tuple[float, float]],
     anchors of one restart segment (a constant residual bias drifts linearly), constant before
     a segment's first anchor (back to the restart) and after its last (up to the next restart).
     A segment without anchors keeps the correction of the one before it (the restart carried
-    the heading across), or, at the start, of the first anchor."""
-    tp = np.array([p[0] for p in pts])
-    cp = np.array([p[1] for p in pts])
+    the heading across), or, at the start, of the first anchor. ``pts`` may also be given as
+    the arrays ``(times, corrections)``."""
+    if isinstance(pts, tuple):
+        tp, cp = pts
+    else:
+        tp = np.array([p[0] for p in pts])
+        cp = np.array([p[1] for p in pts])
     if not len(restarts_s):
         return np.interp(t, tp, cp)
     seg_t = np.searchsorted(restarts_s, t, side="right")
@@ -434,7 +459,7 @@ def _confidence(t: np.ndarray, anchor_t: list[float], s: HeadingHoldSettings,
     interpolation's error grows towards the middle). A later anchor counts only within the
     same restart segment, and from a restart to the next anchor the confidence is at most
     ``restart_confidence``."""
-    if not anchor_t:
+    if not len(anchor_t):
         return np.zeros(len(t))
     a = np.asarray(anchor_t)
     if len(t) > _BLOCK_ROWS:  # row by row the same numbers: in cache-sized blocks
