@@ -75,6 +75,7 @@ def _reset_in_child() -> None:
     _pool = None
     _lock = threading.Lock()
     _in_child = True
+    _unreaped.clear()  # (the parent's children, not this process's)
 
 
 if hasattr(os, "register_at_fork"):
@@ -164,6 +165,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         others: one fork fewer, and its result is not sent through a pipe.
     """
     global _inbox_fd
+    reap_finished()
     items = list(items)
     if (len(items) < max(min_items, 2) or not can_fork()
             or threading.current_thread() is not threading.main_thread()):
@@ -235,8 +237,10 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         results += here
         children_left = children
         children = []
+        # every result is in: a child still releasing its memory is not waited for here (the
+        # kernel frees it on the other CPU while this process goes on); reaped later
         for pid, _ in children_left:
-            os.waitpid(pid, 0)
+            _reap_later(pid)
     finally:
         import signal
 
@@ -256,6 +260,32 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
         if not ok:
             raise value
     return [v for _, v in results]
+
+
+#: children of :func:`fork_map` that sent their result but had not ended when it returned
+_unreaped: list[int] = []
+
+
+def _reap_later(pid: int) -> None:
+    """Reap ``pid`` now if it has ended, else remember it for :func:`reap_finished`."""
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # reaped elsewhere already
+        return
+    if not done:
+        _unreaped.append(pid)
+
+
+def reap_finished(wait: bool = False) -> None:
+    """Reap the :func:`fork_map` children that have ended since (``wait``: wait for every one;
+    at exit, so none is left behind)."""
+    for pid in list(_unreaped):
+        try:
+            done, _ = os.waitpid(pid, 0 if wait else os.WNOHANG)
+        except ChildProcessError:
+            done = pid
+        if done:
+            _unreaped.remove(pid)
 
 
 def shared_empty(shape, dtype=float):

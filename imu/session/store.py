@@ -840,14 +840,30 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
 
     if forked:
         n_proc = min(os.cpu_count() or 2, 4)
-        def work_part(part):  # in a child: results go to the shared arrays, nothing back
-            for job in part:
-                work(job)
+        # the chunks in groups, handed out through a pipe: each worker (the children, and
+        # this process once the caller's other work is done) takes the next group's number
+        # until none is left, so they all end together however the work and the CPUs fall
+        size = max(1, len(jobs) // (32 * (n_proc + 1)))
+        groups = [jobs[i:i + size] for i in range(0, len(jobs), size)]
+        queue_r, queue_w = os.pipe()
+        try:
+            _write_all(queue_w, np.arange(len(groups), dtype="<u4").tobytes())
+        finally:
+            os.close(queue_w)
 
-        # this process decodes the last share itself, or does the caller's other work while
-        # the children decode every share
-        fork_map(work_part, [jobs[k::n_proc] for k in range(n_proc)],
-                 last_here=meanwhile is None, then=meanwhile)
+        def work_queue(_):  # results go to the shared arrays, nothing back
+            while True:
+                b = os.read(queue_r, 4)  # one group's number (reads of a pipe are atomic)
+                if len(b) < 4:
+                    return
+                for job in groups[int.from_bytes(b, "little")]:
+                    work(job)
+
+        try:
+            fork_map(work_queue, range(n_proc + (meanwhile is not None)), last_here=True,
+                     then=meanwhile)
+        finally:
+            os.close(queue_r)
     elif len(jobs) > 8 and (os.cpu_count() or 1) > 1:
         pool_map(work, jobs)
     else:
@@ -855,6 +871,13 @@ def _decode_chunks(p: Path, sensors: dict[int, SensorInfo], chunks: list[tuple],
             work(job)
     return ({sensors[rid].role: SensorData(sensors[rid], *arrays[rid]) for rid in sensors},
             skipped)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``."""
+    view = memoryview(data)
+    while len(view):
+        view = view[os.write(fd, view):]
 
 
 def _attach_orientations(p: Path, sensors: dict[int, SensorInfo], out: dict[str, SensorData],
