@@ -236,7 +236,7 @@ def usable_times_accs(session, roles, intrinsics: dict | None) -> tuple:
 
 
 def _per_sensor(session, roles, times: dict, intrinsics, check: bool) -> tuple:
-    """``(session, accs)``: one forked worker per sensor of ``roles`` (this process the last)
+    """``(session, accs)``: one forked worker per sensor of ``roles``
     checks its samples (``check``: :func:`~imu.session.validate.usable_sensor`, and the
     returned session is the usable one), fits its clock into ``times`` where missing (in
     memory shared with this process, then remembered) and estimates its accelerometer."""
@@ -264,7 +264,7 @@ def _per_sensor(session, roles, times: dict, intrinsics, check: bool) -> tuple:
             return RecordingAcc(corr), clean, len(d)
         return recording_acc(d, t, d.acc, corr), clean, len(d)
 
-    res = dict(zip(roles, fork_map(one, list(roles), last_here=True)))
+    res = dict(zip(roles, fork_map(one, list(roles))))  # (they start and end together)
     if check:
         for r in roles:
             if res[r][1]:

@@ -71,11 +71,12 @@ _in_child = False
 def _reset_in_child() -> None:
     """After a fork the child has none of the parent's pool threads: start a fresh pool on
     first use, and never fork again from it."""
-    global _pool, _lock, _in_child
+    global _pool, _lock, _in_child, _reap_lock
     _pool = None
     _lock = threading.Lock()
     _in_child = True
     _unreaped.clear()  # (the parent's children, not this process's)
+    _reap_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -264,6 +265,7 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
 
 #: children of :func:`fork_map` that sent their result but had not ended when it returned
 _unreaped: list[int] = []
+_reap_lock = threading.Lock()
 
 
 def _reap_later(pid: int) -> None:
@@ -273,19 +275,21 @@ def _reap_later(pid: int) -> None:
     except ChildProcessError:  # reaped elsewhere already
         return
     if not done:
-        _unreaped.append(pid)
+        with _reap_lock:
+            _unreaped.append(pid)
 
 
 def reap_finished(wait: bool = False) -> None:
     """Reap the :func:`fork_map` children that have ended since (``wait``: wait for every one;
     at exit, so none is left behind)."""
-    for pid in list(_unreaped):
-        try:
-            done, _ = os.waitpid(pid, 0 if wait else os.WNOHANG)
-        except ChildProcessError:
-            done = pid
-        if done:
-            _unreaped.remove(pid)
+    with _reap_lock:  # (fork_map may run on several threads at once)
+        for pid in list(_unreaped):
+            try:
+                done, _ = os.waitpid(pid, 0 if wait else os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                _unreaped.remove(pid)
 
 
 def shared_empty(shape, dtype=float):

@@ -172,3 +172,26 @@ def test_fork_map_item_run_here_receives_what_then_gave():
     got = workers.fork_map(lambda k: (k, workers.received(), os.getpid() == pid), [1, 2, 3],
                            then=lambda: "hold", last_here=True)
     assert got == [(1, "hold", False), (2, "hold", False), (3, "hold", True)]
+
+
+def test_fork_map_children_left_ending_are_reaped_later_from_any_thread():
+    # a child that has sent its result is not waited for; the next calls reap it, from
+    # several threads at once without tripping over each other, and none is left at the end
+    import threading
+
+    assert workers.fork_map(_square_sum, [1, 2, 3]) == [_square_sum(k) for k in (1, 2, 3)]
+    errors = []
+
+    def call():
+        try:
+            workers.fork_map(_square_sum, [4, 5])
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    workers.reap_finished(wait=True)
+    assert errors == [] and workers._unreaped == []

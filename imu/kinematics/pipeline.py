@@ -287,10 +287,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
                                    bias0, st, acc_correction=fix)
         else:
             close(ready[1])  # (a worker that stops closes its end: no wait for ever)
-            if not done[-1]:
-                judge(roles[-1])  # this process fuses the last sensor (last_here)
             got = 0
-            while got < len(roles) - 1:
+            while got < len(roles):  # a byte from each sensor's worker
                 b = os.read(ready[0], len(roles))
                 if not b:
                     break
@@ -381,7 +379,10 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
     if not causal:
         import imu.fusion.offline  # noqa: F401 - the same: once here, not in each child
     try:
-        res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows, last_here=True)))
+        # one child per sensor (this process waits for their quiet-standing masks meanwhile):
+        # they start together and end together, where this process, fusing one itself, started
+        # after forking the others and ended last
+        res = dict(zip(roles, fork_map(fuse_one, roles, then=find_windows)))
     finally:
         for fd in list(open_fds):
             close(fd)
