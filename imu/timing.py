@@ -84,6 +84,7 @@ def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> n
 def _lower_hull(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Indices of the lower convex hull of points sorted by x (Andrew's monotone chain)."""
     hull: list[int] = []
+    x, y = np.asarray(x, dtype=float).tolist(), np.asarray(y, dtype=float).tolist()  # floats
     for i in range(len(x)):
         while len(hull) >= 2:
             a, b = hull[-2], hull[-1]
@@ -199,12 +200,9 @@ class ClockModel:
         edges = np.searchsorted(x, np.linspace(0, x[-1], nb + 1)[:-1])
         edges = np.unique(edges)
         ymin = np.minimum.reduceat(y, edges)
-        # position of each bin's minimum
-        idx = np.empty(len(edges), dtype=np.int64)
-        bounds = np.append(edges, n)
-        for k in range(len(edges)):
-            a, b = bounds[k], bounds[k + 1]
-            idx[k] = a + int(np.argmin(y[a:b]))
+        # position of each bin's minimum (its first, as np.argmin; all bins at once)
+        which = np.repeat(np.arange(len(edges)), np.diff(np.append(edges, n)))
+        idx = np.minimum.reduceat(np.where(y == ymin[which], np.arange(n), n), edges)
         bx, by = x[idx], ymin
         # reject bin minima far below the rest (robust line through bin minima first)
         if len(bx) >= 8:
