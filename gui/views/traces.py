@@ -195,6 +195,7 @@ class Plot:
         self.pixels: np.ndarray | None = None
         self.c_right = 0                # absolute pixel column at the layer's right edge
         self.key = None                 # what the layer's background was drawn for
+        self.static_key = None          # what its title, legend and y axis were drawn for
         self.decor = (frozenset(), frozenset())   # the shadings and set marks in it
         self.done_t = None              # the last sample drawn into the layer
         self.templates: dict = {}
@@ -356,15 +357,23 @@ class TracePanel(QtWidgets.QWidget):
                         self._redraw_curves(plot, curves, t, c0, c1, px_s, bin_s)
             if curves:
                 self._draw_bins(plot, curves, t, px_s, bin_s, full)
-        static_key = (self._laid_out, self.pelvis.yrange, self.hip.yrange,
-                      tuple(c.col for c in self.curves.values() if c._visible))
-        if static_key != self._static_key:
-            self._static_key = static_key
+        region = QtGui.QRegion(self.pelvis.rect) + QtGui.QRegion(self.hip.rect) \
+            + QtGui.QRegion(self._time_axis_rect())
+        if self._static_key != self._laid_out:          # a new size: the whole pixmap
+            self._static_key = self._laid_out
             self._static = None
             self.update()
-        else:
-            self.update(QtGui.QRegion(self.pelvis.rect) + QtGui.QRegion(self.hip.rect)
-                        + QtGui.QRegion(self._time_axis_rect()))
+            return
+        for plot in self.plots:        # a plot's y axis or legend changed: its own band
+            key = (plot.yrange, tuple(c.col for c in plot.curves if c._visible))
+            if key != plot.static_key:
+                plot.static_key = key
+                if self._static is not None:
+                    p = QtGui.QPainter(self._static)
+                    self._draw_band(p, plot)
+                    p.end()
+                region += QtGui.QRegion(self._band_rect(plot))
+        self.update(region)
 
     def _continues(self, plot: Plot, curves: list[Curve], t: np.ndarray) -> bool:
         """The snapshot still holds the last points drawn (no seek, no new data source)."""
@@ -601,42 +610,52 @@ class TracePanel(QtWidgets.QWidget):
         pm = QtGui.QPixmap(self.size())
         pm.fill(QtGui.QColor(theme.BG))
         p = QtGui.QPainter(pm)
-        muted, text = QtGui.QColor(theme.MUTED), QtGui.QColor(theme.TEXT)
         for plot in self.plots:
-            r = plot.rect
-            title_font = QtGui.QFont(self._font)
-            title_font.setPointSizeF(11)
-            p.setFont(title_font)
-            p.setPen(text)
-            fm = p.fontMetrics()
-            x = r.left()
-            p.drawText(x, r.top() - 7, plot.title)
-            x += fm.horizontalAdvance(plot.title) + 24
-            p.setFont(self._font)
-            fm = p.fontMetrics()
-            for c in plot.curves:
-                if not c._visible:
-                    continue
-                p.setPen(c.pen)
-                p.drawLine(x, r.top() - 11, x + 18, r.top() - 11)
-                p.setPen(text)
-                p.drawText(x + 24, r.top() - 7, c._legend_name)
-                x += 24 + fm.horizontalAdvance(c._legend_name) + 14
-            p.setPen(QtGui.QColor(theme.GREY))
-            p.drawLine(r.left() - 1, r.top(), r.left() - 1, r.bottom())
-            p.setFont(self._small)
-            for v in _ticks(*plot.yrange, r.height(), 28):
-                y = r.top() + round(self._y_px(plot, v))
-                if y > r.bottom() - 7:         # its label would run into the axis below
-                    continue
-                p.setPen(QtGui.QColor(theme.GREY))
-                p.drawLine(r.left() - 5, y, r.left() - 1, y)
-                p.setPen(muted)
-                p.drawText(QtCore.QRect(0, y - 8, r.left() - 8, 16),
-                           QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
-                           f"{v:g}")
+            self._draw_band(p, plot)
         p.end()
         return pm
+
+    def _band_rect(self, plot: Plot) -> QtCore.QRect:
+        """A plot's header, y axis and plot area, the whole width."""
+        r = plot.rect
+        return QtCore.QRect(0, r.top() - HEADER_H, self.width(), r.height() + HEADER_H)
+
+    def _draw_band(self, p: QtGui.QPainter, plot: Plot) -> None:
+        """A plot's title, legend and y axis, over the background of its band."""
+        p.fillRect(self._band_rect(plot), QtGui.QColor(theme.BG))
+        muted, text = QtGui.QColor(theme.MUTED), QtGui.QColor(theme.TEXT)
+        r = plot.rect
+        title_font = QtGui.QFont(self._font)
+        title_font.setPointSizeF(11)
+        p.setFont(title_font)
+        p.setPen(text)
+        fm = p.fontMetrics()
+        x = r.left()
+        p.drawText(x, r.top() - 7, plot.title)
+        x += fm.horizontalAdvance(plot.title) + 24
+        p.setFont(self._font)
+        fm = p.fontMetrics()
+        for c in plot.curves:
+            if not c._visible:
+                continue
+            p.setPen(c.pen)
+            p.drawLine(x, r.top() - 11, x + 18, r.top() - 11)
+            p.setPen(text)
+            p.drawText(x + 24, r.top() - 7, c._legend_name)
+            x += 24 + fm.horizontalAdvance(c._legend_name) + 14
+        p.setPen(QtGui.QColor(theme.GREY))
+        p.drawLine(r.left() - 1, r.top(), r.left() - 1, r.bottom())
+        p.setFont(self._small)
+        for v in _ticks(*plot.yrange, r.height(), 28):
+            y = r.top() + round(self._y_px(plot, v))
+            if y > r.bottom() - 7:         # its label would run into the axis below
+                continue
+            p.setPen(QtGui.QColor(theme.GREY))
+            p.drawLine(r.left() - 5, y, r.left() - 1, y)
+            p.setPen(muted)
+            p.drawText(QtCore.QRect(0, y - 8, r.left() - 8, 16),
+                       QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter,
+                       f"{v:g}")
 
     def paintEvent(self, ev):  # noqa: N802
         if self._laid_out != (self.width(), self.height()) and self._snap is not None:
