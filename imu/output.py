@@ -171,6 +171,33 @@ def _temp_name(p: Path, tag: str = "part") -> str:
     return f".{p.name}.{tag}-"
 
 
+def open_temp(path: str | os.PathLike, mode: str = "wb", **kw) -> IO:
+    """``open(path, mode)`` for an output's temp file (created empty, :meth:`Output.temp_path`):
+    a ``"w"`` mode opens it without ``O_TRUNC`` (emptied only if something is in it), which
+    would make ext4 flush the whole output to disk when it is closed (tens of ms for an hour
+    of angles or a large export: the temp file is renamed into place, not rewritten)."""
+    if not mode.startswith("w"):
+        return open(path, mode, **kw)
+    fd = temp_fd(path)
+    try:
+        return os.fdopen(fd, mode, **kw)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def temp_fd(path: str | os.PathLike) -> int:
+    """A write-only descriptor of an output's temp file, emptied (see :func:`open_temp`)."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        if os.fstat(fd).st_size:  # written before: start again
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 class Output:
     """One output file, checked at construction, written to a private temp file in the same
     folder and renamed into place by :meth:`commit` (or removed by :meth:`discard`).
@@ -203,7 +230,7 @@ class Output:
         """The temp file opened for writing (``"w"`` text, ``"wb"`` binary)."""
         if "b" not in mode:
             kw.setdefault("encoding", "utf-8")
-        with open(self.temp_path(), mode, **kw) as fh:
+        with open_temp(self.temp_path(), mode, **kw) as fh:
             yield fh
 
     def commit(self) -> Path:

@@ -319,3 +319,21 @@ def test_an_output_that_is_not_a_regular_file_is_never_replaced(tmp_path, capsys
         check_output(folder, what="CSV export", force=True, folder=True, names=["sacrum.csv"])
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
     assert stat.S_ISFIFO(os.stat(folder / "sacrum.csv").st_mode)
+
+
+def test_a_temp_file_opened_again_starts_empty_and_is_never_opened_with_o_trunc(tmp_path,
+                                                                               monkeypatch):
+    # O_TRUNC would make ext4 flush the whole output to disk at close (~40 ms an hour of angles)
+    from imu.output import Output
+
+    flags = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda p, f, *a: flags.append(f) or real_open(p, f, *a))
+    out = Output(tmp_path / "a.csv", what="test")
+    with out.open("w") as f:
+        f.write("first, longer text\n")
+    with out.open("w") as f:
+        f.write("second\n")
+    out.commit()
+    assert (tmp_path / "a.csv").read_text() == "second\n"
+    assert flags and not any(f & os.O_TRUNC for f in flags)

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from imu.output import open_temp, temp_fd
 from imu.session.textfmt import format_row_parts
 from imu.workers import fork_map
 
@@ -144,7 +145,7 @@ class CsvRows:
         head = (",".join(self.header_) + "\n").encode()
         if self._output is not None:
             self.close()
-            self._fd = os.open(self._output.temp_path(), os.O_WRONLY | os.O_TRUNC)
+            self._fd = temp_fd(self._output.temp_path())  # (no O_TRUNC: imu.output.open_temp)
             _pwrite_all(self._fd, [head], 0)
         self._pos = len(head)
 
@@ -206,7 +207,7 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows, rows=None) -> None:
             if written:  # the rows went into this file as they were made
                 return
             if not in_file:
-                with open(tmp, "wb") as f:
+                with open_temp(tmp, "wb") as f:
                     f.write((",".join(header) + "\n").encode())
                     f.writelines(rows.parts_)
                 return
@@ -214,7 +215,7 @@ def _write_csv(table, tmp, confidence, decimals, chunk_rows, rows=None) -> None:
     def chunk(i0):
         return format_row_parts([np.asarray(c[i0:i0 + chunk_rows], float) for c in cols], decs)
 
-    with open(tmp, "wb") as f:
+    with open_temp(tmp, "wb") as f:
         f.write((",".join(header) + "\n").encode())
         starts = list(range(0, n, chunk_rows))
         # formatting holds the GIL between its numpy steps: one forked child per CPU formats

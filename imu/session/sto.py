@@ -185,9 +185,8 @@ def _write(out, time_s, quats, base_hz, decimals, max_gap_s, stats) -> int:
     Qs = Q.canonical(Qs[keep])
     stats["filled_rows"] = filled
     stats["nan_rows"] = int(np.sum(~np.all(np.isfinite(Qs), axis=(1, 2))))
-    tmp = out.temp_path()
     seps = "".join("\t,,," for _ in roles)
-    with open(tmp, "wb") as f:
+    with out.open("wb") as f:  # (its fresh temp file, without O_TRUNC)
         f.write((f"DataRate={base_hz:f}\nDataType=Quaternion\nversion=3\n"
                  f"OpenSimVersion={OPENSIM_VERSION}\nendheader\n").encode())
         f.write(("time\t" + "\t".join(STO_COLUMNS[r] for r in roles) + "\n").encode())
