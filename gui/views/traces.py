@@ -192,6 +192,7 @@ class Plot:
         self.yrange = empty_range
         self.t_range = (0.0, 20.0)
         self.layer: QtGui.QImage | None = None
+        self.dpr, self.w, self.h = 1.0, 1, 1     # device pixels per pixel, picture size
         self.pixels: np.ndarray | None = None
         self.c_right = 0                # absolute pixel column at the layer's right edge
         self.key = None                 # what the layer's background was drawn for
@@ -257,18 +258,20 @@ class TracePanel(QtWidgets.QWidget):
 
     # ------------------------------------------------------------------ geometry ----------
     def _layout(self) -> None:
-        w, h = self.width(), self.height()
-        if self._laid_out == (w, h):
+        w, h, dpr = self.width(), self.height(), self.devicePixelRatioF()
+        if self._laid_out == (w, h, dpr):
             return
-        self._laid_out = (w, h)
+        self._laid_out = (w, h, dpr)
         plot_h = max((h - 2 * HEADER_H - GAP_H - TIME_AXIS_H) // 2, 20)
         x, pw = AXIS_W, max(w - AXIS_W - 10, 20)
         self.pelvis.rect = QtCore.QRect(x, HEADER_H, pw, plot_h)
         self.hip.rect = QtCore.QRect(x, 2 * HEADER_H + GAP_H + plot_h, pw, plot_h)
         for p in self.plots:
-            p.layer = QtGui.QImage(pw, plot_h, QtGui.QImage.Format.Format_RGB32)
+            # the picture in device pixels (a high-density screen gets its own thin lines)
+            p.dpr, p.w, p.h = dpr, max(round(pw * dpr), 1), max(round(plot_h * dpr), 1)
+            p.layer = QtGui.QImage(p.w, p.h, QtGui.QImage.Format.Format_RGB32)
             p.pixels = np.frombuffer(p.layer.bits(), dtype=np.uint32).reshape(
-                plot_h, p.layer.bytesPerLine() // 4)[:, :pw]
+                p.h, p.layer.bytesPerLine() // 4)[:, :p.w]
             p.key = None
         self._static_key = None
 
@@ -306,7 +309,7 @@ class TracePanel(QtWidgets.QWidget):
         for ln, y in zip(self._bands, limits):
             ln._value, ln._visible = float(y), drop_on
         t1 = max(snap.t_now_s, self.window_s)
-        px_s = self.pelvis.rect.width() / self.window_s           # pixels per second
+        px_s = self.pelvis.w / self.window_s           # (device) pixels per second
         bin_s = BIN_PX / px_s
         c_right = math.ceil(t1 * px_s - 1e-9)
         self._t1 = c_right / px_s
@@ -335,13 +338,13 @@ class TracePanel(QtWidgets.QWidget):
                    plot.rect.size().toTuple())
             decor = (frozenset(self._spans), frozenset(self._marks))
             shift = c_right - plot.c_right
-            full = key != plot.key or shift < 0 or shift >= plot.rect.width() \
+            full = key != plot.key or shift < 0 or shift >= plot.w \
                 or not self._continues(plot, curves, t)
             if full:
                 self.full_redraws += 1
                 plot.key, plot.decor = key, decor
                 plot.c_right = c_right
-                self._fill(plot, c_right - plot.rect.width(), c_right, bands, px_s)
+                self._fill(plot, c_right - plot.w, c_right, bands, px_s)
                 plot.done_t = None
                 for c in curves:
                     c.last = None
@@ -416,7 +419,7 @@ class TracePanel(QtWidgets.QWidget):
 
     def _y_px(self, plot: Plot, y):
         lo, hi = plot.yrange
-        return (hi - y) * ((plot.rect.height() - 1) / (hi - lo))
+        return (hi - y) * ((plot.h - 1) / (hi - lo))
 
     def _fill(self, plot: Plot, c0: int, c1: int, bands, px_s: float) -> None:
         """Background of the absolute pixel columns ``c0..c1-1``: grid, zero line, grade
@@ -429,7 +432,7 @@ class TracePanel(QtWidgets.QWidget):
         key = (plot.yrange, h, bands)
         if plot.templates.get("key") != key:
             rows = {}
-            for v in _ticks(*plot.yrange, h, 28):
+            for v in _ticks(*plot.yrange, h / plot.dpr, 28):
                 rows[int(round(self._y_px(plot, v)))] = ("grid", None)
             zero = int(round(self._y_px(plot, 0.0)))
             if 0 <= zero < h:
@@ -487,7 +490,7 @@ class TracePanel(QtWidgets.QWidget):
         cols += [(math.floor(m * px_s), math.floor(m * px_s) + 1) for m in marks]
         if not cols:
             return 0, 0
-        left = plot.c_right - plot.rect.width()
+        left = plot.c_right - plot.w
         return max(min(a for a, _ in cols), left), min(max(b for _, b in cols), plot.c_right)
 
     def _redraw_curves(self, plot: Plot, curves: list[Curve], t: np.ndarray, c0: int, c1: int,
@@ -516,7 +519,7 @@ class TracePanel(QtWidgets.QWidget):
                    y: np.ndarray, c0: int, c1: int) -> None:
         """Draw a stretch of a curve (x in absolute pixel columns) into the ring of columns,
         touching only the columns ``c0..c1-1``."""
-        w, h = plot.rect.width(), plot.rect.height()
+        w, h = plot.w, plot.h
         left = plot.c_right - w
         base = (left // w) * w         # absolute column c lies at c - base, or c - base - w
         for lo, hi, off in ((max(c0, left), min(c1, base + w), base),
@@ -536,7 +539,7 @@ class TracePanel(QtWidgets.QWidget):
         over it."""
         if not len(t):
             return
-        left = plot.c_right - plot.rect.width()
+        left = plot.c_right - plot.w
         b_cur = math.floor(t[-1] / bin_s)                 # the newest bin: not finished
         i1 = int(np.searchsorted(t, b_cur * bin_s, side="left"))
         while i1 > 0 and math.floor(t[i1 - 1] / bin_s) >= b_cur:   # floor's own rounding
@@ -646,8 +649,8 @@ class TracePanel(QtWidgets.QWidget):
         p.setPen(QtGui.QColor(theme.GREY))
         p.drawLine(r.left() - 1, r.top(), r.left() - 1, r.bottom())
         p.setFont(self._small)
-        for v in _ticks(*plot.yrange, r.height(), 28):
-            y = r.top() + round(self._y_px(plot, v))
+        for v in _ticks(*plot.yrange, plot.h / plot.dpr, 28):
+            y = r.top() + round(self._y_px(plot, v) / plot.dpr)
             if y > r.bottom() - 7:         # its label would run into the axis below
                 continue
             p.setPen(QtGui.QColor(theme.GREY))
@@ -658,7 +661,8 @@ class TracePanel(QtWidgets.QWidget):
                        f"{v:g}")
 
     def paintEvent(self, ev):  # noqa: N802
-        if self._laid_out != (self.width(), self.height()) and self._snap is not None:
+        if self._laid_out != (self.width(), self.height(), self.devicePixelRatioF()) \
+                and self._snap is not None:
             self.update_snapshot(self._snap)
         self._layout()
         if self._static is None:
@@ -673,15 +677,17 @@ class TracePanel(QtWidgets.QWidget):
             r = plot.rect
             if plot.layer is None or not region.intersects(r):
                 continue
-            w = r.width()
+            w, dpr = plot.w, plot.dpr
             p0 = (plot.c_right - w) % w          # the layer is a ring of columns
-            p.drawImage(r.topLeft(), plot.layer, QtCore.QRect(p0, 0, w - p0, r.height()))
+            p.drawImage(QtCore.QRectF(r.left(), r.top(), (w - p0) / dpr, r.height()),
+                        plot.layer, QtCore.QRectF(p0, 0, w - p0, plot.h))
             if p0:
-                p.drawImage(QtCore.QPoint(r.left() + w - p0, r.top()), plot.layer,
-                            QtCore.QRect(0, 0, p0, r.height()))
+                p.drawImage(QtCore.QRectF(r.left() + (w - p0) / dpr, r.top(), p0 / dpr,
+                                          r.height()), plot.layer, QtCore.QRectF(0, 0, p0, plot.h))
             p.save()
             p.setClipRect(r)
             p.translate(r.topLeft())
+            p.scale(1 / dpr, 1 / dpr)            # the tails in the picture's device pixels
             for c in plot.curves:
                 if c._visible and c.tail is not None:
                     self._polyline(p, c, *c.tail, plot)
