@@ -599,42 +599,63 @@ def _rows(db: sqlite3.Connection, query: str, params: tuple, damage: list[str]):
         damage.append(f"damaged recording ({exc})")
 
 
-def _chunk_rows(db: sqlite3.Connection, window: str, params: tuple,
+def _chunk_rows(db: sqlite3.Connection, window: tuple[float, float] | None,
                 damage: list[str]) -> list[tuple]:
-    """Chunk rows ``(id, sensor, n, codec, data)`` in id (recording) order, of the time window
-    ``window`` (SQL, with ``params``). In a damaged file the scan goes in id order without the
-    time index (it may be among what is lost) and, past a damaged page, resumes at the next
-    ids it can reach: a damaged page in the middle of a file loses only the chunks in it."""
-    query = "SELECT id, sensor, n, codec, data FROM chunks{} WHERE id > ?" + window + " ORDER BY id"
-    rows: list[tuple] = []
-    after, tries = -(2 ** 63), 0
-    while True:
+    """Chunk rows ``(id, sensor, n, codec, data)`` in id (recording) order, of the chunks that
+    overlap ``window`` (``(lo, hi)`` seconds, session clock; None: all).
+
+    A damaged file (``damage`` says why, or the first damaged page found here) is read in two
+    steps, each of which a damaged page cannot stop: the chunks' small fields in id order
+    without the time index (it may be among what is lost), resuming past a damaged page at the
+    next ids it can reach; then each wanted chunk's data on its own (``None`` where its pages
+    are lost). A damaged page in the middle of a file loses only the chunks stored in it."""
+    if not damage:
+        query, params = "SELECT id, sensor, n, codec, data FROM chunks", ()
+        if window is not None:
+            query += " WHERE t_host_max_s >= ? AND t_host_min_s <= ?"
+            params = window
         bad: list[str] = []
-        got = list(_rows(db, query.format(" NOT INDEXED" if damage else ""),
-                         (after, *params), bad))
-        if bad and not damage:  # the first damaged page: read again, this time in id order
-            damage.append(bad[0])
-            rows, after, tries = [], -(2 ** 63), 0
-            continue
-        if damage:  # a page read as zeros past the end of a cut file shows phantom rows
-            keep, prev = [], after
-            for r in got:
-                if isinstance(r[0], int) and r[0] > prev:
-                    keep.append(r)
-                    prev = r[0]
-            got = keep
-        rows += got
+        rows = list(_rows(db, query + " ORDER BY id", params, bad))
         if not bad:
             return rows
-        if got:
-            base, tries = got[-1][0], 0
+        damage.append(bad[0])  # read again, the damaged file's way
+    heads: list[tuple] = []
+    after, tries, base = -(2 ** 63), 0, 0
+    while True:
+        bad = []
+        got = list(_rows(db, "SELECT id, sensor, n, codec, t_host_min_s, t_host_max_s FROM "
+                             "chunks NOT INDEXED WHERE id > ? ORDER BY id", (after,), bad))
+        keep, prev = [], after  # a page read as zeros past the end of a cut file shows
+        for r in got:           # phantom rows: ids only go up
+            if isinstance(r[0], int) and r[0] > prev:
+                keep.append(r)
+                prev = r[0]
+        heads += keep
+        if not bad:
+            break
+        if keep:
+            base, tries = keep[-1][0], 0
         elif tries == 0:
             base = max(after, 0)
         tries += 1
         if tries > 40:  # nothing more can be reached
-            return rows
+            break
         # skip the ids stored in the damaged page: one by one, then in doubling steps
         after = base + (tries if tries <= 8 else 2 ** (tries - 5))
+    if window is not None:
+        def overlaps(t0, t1) -> bool:
+            try:
+                return t1 >= window[0] and t0 <= window[1]
+            except TypeError:  # a damaged field: the chunk's samples say where they are
+                return True
+        heads = [h for h in heads if overlaps(h[4], h[5])]
+    rows = []
+    for cid, rid, n, cod, _, _ in heads:
+        bad = []
+        data = next(iter(_rows(db, "SELECT data FROM chunks WHERE id = ?", (cid,), bad)),
+                    (None,))[0]
+        rows.append((cid, rid, n, cod, None if bad else data))
+    return rows
 
 
 def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
@@ -693,13 +714,10 @@ def read_recording(path: str | os.PathLike, roles: list[str] | None = None, *,
                         SensorInfo(sid, role, model, rate, fw, json.loads(extra)), str(p))
             lo = -np.inf if start_s is None else float(start_s)
             hi = np.inf if end_s is None else float(end_s)
-            window, params = "", ()
-            if start_s is not None or end_s is not None:  # chunks overlapping the window
-                window = " AND t_host_max_s >= ? AND t_host_min_s <= ?"
-                params = (lo, hi)
+            window = (lo, hi) if start_s is not None or end_s is not None else None
             chunks = []
             orphans = []
-            for cid, rid, n, cod, data in _chunk_rows(db, window, params, damage):
+            for cid, rid, n, cod, data in _chunk_rows(db, window, damage):
                 if rid not in all_rids:
                     orphans.append(cid)
                 elif rid in sensors:
@@ -766,8 +784,8 @@ def _damage_line(p: Path, damage: list[str], lost: dict[str, int], bad_chunks: l
     if bad_chunks:
         cid, role = bad_chunks[0]
         more = ", ..." if len(bad_chunks) > 1 else ""
-        parts.append(f"{len(bad_chunks)} sample chunk{'s' if len(bad_chunks) > 1 else ''} of "
-                     f"impossible structure could not be read (chunk {cid} of "
+        parts.append(f"{len(bad_chunks)} sample chunk{'s' if len(bad_chunks) > 1 else ''} could "
+                     f"not be read (damaged or of impossible structure: chunk {cid} of "
                      f"{role or 'no listed sensor'}{more})")
     if lost_q:
         parts.append("the vendor orientations of " + ", ".join(lost_q) + " could not be read")
