@@ -568,21 +568,30 @@ def _open_for_reading(path: Path) -> tuple[sqlite3.Connection, str | None]:
     if (not wal.exists() or wal.stat().st_size == 0) and n_pages and size < n_pages * page_size:
         damage = f"truncated recording ({size} of {n_pages * page_size} bytes)"
     uri = f"{path.resolve().as_uri()}?mode=ro"
-    try:
-        if damage:  # read-only: nothing is written into a damaged file
-            raise sqlite3.DatabaseError("damaged")
-        db = sqlite3.connect(str(path), isolation_level=None)
-        db.execute("SELECT count(*) FROM sensors").fetchone()
-    except (sqlite3.DatabaseError, ValueError):
-        try:  # read-only folder: open without recovering a WAL left by a killed writer
-            db = sqlite3.connect(uri, uri=True, isolation_level=None)
-            if damage:  # else SQLite refuses a file shorter than its header says, whole
+    # as it is (recovering a WAL left by a killed writer); read-only (a read-only folder);
+    # read-only past what SQLite's own checks refuse whole (a file shorter than its header
+    # says, pages that do not add up): then it is read up to the damage. A damaged file is
+    # only ever opened read-only: nothing is written into it.
+    tries = ([(uri, True, True)] if damage else
+             [(str(path), False, False), (uri, True, False), (uri, True, True)])
+    first = None
+    for target, as_uri, past_checks in tries:
+        db = None
+        try:
+            db = sqlite3.connect(target, uri=as_uri, isolation_level=None)
+            if past_checks:
                 db.execute("PRAGMA writable_schema=ON")  # (read-only: nothing is written)
             db.execute("SELECT count(*) FROM sensors").fetchone()
         except (sqlite3.DatabaseError, ValueError) as exc:  # ValueError: schema not UTF-8
-            what = damage or "corrupt recording"
-            raise BadInputError(f"{path}: {what} ({exc}): no sensor data can be read") from None
-    return db, damage
+            if db is not None:
+                db.close()
+            first = first or exc
+            continue
+        if past_checks and not damage:
+            damage = f"damaged recording ({first})"
+        return db, damage
+    what = damage or "corrupt recording"
+    raise BadInputError(f"{path}: {what} ({first}): no sensor data can be read")
 
 
 def _rows(db: sqlite3.Connection, query: str, params: tuple, damage: list[str]):
