@@ -147,7 +147,9 @@ def fork_map(fn: Callable[[T], R], items: Iterable[T], min_items: int = 2, *,
 
     An exception in a child is raised again in the parent (the same exception when it can be
     pickled, else a RuntimeError naming it). Call from the main thread: a child of a thread
-    that another thread holds a lock against could wait for ever.
+    that another thread holds a lock against could wait for ever. A child that has sent its
+    result is not waited for while the kernel releases its memory: it is reaped by a later
+    call (:func:`reap_finished`).
 
     Parameters
     ----------
