@@ -554,3 +554,21 @@ def test_trace_shows_the_newest_sample_at_once(app):
         y = r.top() + int(round(panel._y_px(plot, snap.angles["right_hip_flexion"][-1])))
         colour = _rgb(theme.TRACE_COLOURS["right_hip_flexion"])
         assert (img[y - 2:y + 3, x - 2:x + 3] == colour).any()
+
+
+def test_trace_y_range_fits_the_rows_in_the_window_shown(app):
+    """Rows before the window shown (here two start-up rows at negative session time with a
+    135-degree pelvis rotation) do not set the y range."""
+    from imu.gui.views.traces import TracePanel
+    from imu.live.snapshot import Snapshot
+    panel = TracePanel()
+    panel.resize(900, 520)
+    panel.show()
+    t = np.arange(-2, 600) / 200.0
+    rot = np.where(t < 0, 135.0, 3.0 * np.sin(t))
+    snap = Snapshot(mode="live", t_now_s=float(t[-1]), angles_t=t,
+                    angles={"pelvis_tilt": np.sin(t), "pelvis_rotation": rot})
+    panel.update_snapshot(snap)
+    lo, hi = panel.pelvis.viewRange()[1]
+    assert panel.pelvis.viewRange()[0][0] >= 0.0 > t[0]        # those rows are not shown
+    assert -10.0 <= lo < -3.0 and 3.0 < hi <= 15.0               # and do not stretch the axis

@@ -331,7 +331,11 @@ class TracePanel(QtWidgets.QWidget):
                 if not c._visible:
                     c.last, c.tail = None, None
             plot.t_range = (t0, self._t1)
-            plot.yrange = self._autorange(plot, curves) if curves else plot.empty_range
+            # the range fits the rows inside the time window shown (not rows before it, e.g.
+            # from before the session's first sample)
+            i_vis = int(np.searchsorted(t, t0, side="left"))
+            plot.yrange = self._autorange(plot, curves, i_vis) \
+                if curves and i_vis < len(t) else plot.empty_range
             bands = tuple((ln._value, ln.colour) for ln in self._bands if ln._visible) \
                 if plot is self.pelvis else ()
             key = (plot.yrange, tuple(c.col for c in curves), bands, px_s,
@@ -391,14 +395,14 @@ class TracePanel(QtWidgets.QWidget):
                 return False
         return True
 
-    def _autorange(self, plot: Plot, curves: list[Curve]) -> tuple[float, float]:
+    def _autorange(self, plot: Plot, curves: list[Curve], i0: int = 0) -> tuple[float, float]:
         """Fit the y range to the data, in steps and with hysteresis: the range (and so the
         whole picture) changes only when the data leave it (it then grows with room to
         spare, :data:`Y_GROW`) or fill less than half of it."""
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            lo = min(float(np.fmin.reduce(c._y)) for c in curves)
-            hi = max(float(np.fmax.reduce(c._y)) for c in curves)
+            lo = min(float(np.fmin.reduce(c._y[i0:])) for c in curves)
+            hi = max(float(np.fmax.reduce(c._y[i0:])) for c in curves)
         cur = plot.yrange if plot.key is not None else None
         if not (math.isfinite(lo) and math.isfinite(hi)):
             return cur or plot.empty_range
