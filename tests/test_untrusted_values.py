@@ -293,6 +293,13 @@ def test_a_thigh_with_too_few_samples_is_left_out_with_one_warning_and_angles_go
     assert a.dtype.names == b.dtype.names and "left_hip_flexion" not in a.dtype.names
     for c in a.dtype.names:
         assert np.allclose(a[c], b[c], equal_nan=True), c
+    # a CSV folder's sensor is named with its file too
+    folder = tmp_path / "csv"
+    assert main(["export", str(few), "-o", str(folder)]) == 0
+    capsys.readouterr()
+    assert main(["angles", str(folder), "-o", str(tmp_path / "c.csv")]) == 0
+    warn = [ln for ln in capsys.readouterr().err.splitlines() if "too few" in ln]
+    assert len(warn) == 1 and f"{folder} (left_thigh, file left_thigh.csv) has only {n}" in warn[0]
 
 
 def test_a_sacrum_with_too_few_samples_is_one_line_naming_it(rec, tmp_path, capsys):

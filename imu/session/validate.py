@@ -408,9 +408,14 @@ def check_units(session: Session) -> None:
 
 def _sensor_where(d: SensorData, role: str, source: str | None) -> str:
     """Where a sensor's samples come from: the source and role, and the sensor's own file
-    where it has one (a vendor export folder holds one file per sensor)."""
+    where it has one (a vendor export folder holds one file per sensor, a CSV folder one
+    ``<role>.csv``)."""
     f = (d.info.extra or {}).get("file") if isinstance(d.info.extra, dict) else None
-    return f"{source or 'session'} ({role}" + (f", file {f})" if isinstance(f, str) and f else ")")
+    if not (isinstance(f, str) and f) and source:
+        import os
+
+        f = f"{role}.csv" if os.path.isfile(os.path.join(source, f"{role}.csv")) else None
+    return f"{source or 'session'} ({role}" + (f", file {f})" if f else ")")
 
 
 def usable_sensor(d: SensorData, role: str, source: str | None = None) -> SensorData:
