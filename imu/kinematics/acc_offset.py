@@ -391,9 +391,18 @@ class AccOffsetEstimator:
         cen = 0.5 * (t[r0] + t[r1 - 1])
         dur = t[r1 - 1] - t[r0]
         raw = (_segment_sums(gT, r0, r1) / nr).T
-        wk = dur[None, :] * np.exp(-0.5 * ((cen[:, None] - cen[None, :]) / st.bias_smooth_s) ** 2)
+        # wk = dur · exp(-½ ((cen_i - cen_j) / bias_smooth_s)²), made in one array (the same
+        # operations in the same order, in place)
+        wk = np.subtract.outer(cen, cen)
+        wk /= st.bias_smooth_s
+        np.square(wk, out=wk)
+        wk *= -0.5
+        np.exp(wk, out=wk)
+        wk *= dur[None, :]
         bias = wk @ raw / wk.sum(axis=1, keepdims=True)
-        w = np.stack([gT[i] - np.interp(t, cen, bias[:, i]) for i in range(3)])
+        w = np.empty(gT.shape)
+        for i in range(3):
+            np.subtract(gT[i], np.interp(t, cen, bias[:, i]), out=w[i])
         dt = np.diff(t, prepend=t[0])
         wm = np.empty_like(w)
         wm[:, 0] = w[:, 0]
