@@ -312,3 +312,25 @@ def test_auto_calibration_waiting_because_a_sensor_began_late_says_so():
     assert pipe.calibration.state == "none" and not pipe.reps
     assert pipe.calibration.message.startswith(
         "no calibration yet: the left thigh sensor began 10 s after the first")
+
+
+def test_the_first_rows_before_a_late_sensor_starts_carry_the_held_heading_as_in_the_batch():
+    """The left thigh starts ~0.1 s after the others: the rows before its first sample are
+    handed out (as the batch has them) with the pelvis and right thigh facing forward, not
+    with the fusion's arbitrary world heading (pelvis rotation was ~135°, right hip rotation
+    ~-31° there), and every angle of them is the batch's (``imu analyze --causal``)."""
+    from imu.chain import Chain
+
+    res = hinge_sim()
+    session = missing(res.session, "left_thigh", -1.0, 0.05)
+    pipe = live_on(session, sim_profile(res))
+    t, cols = pipe.history()
+    early = np.isnan(cols["left_hip_rotation"]) & (t < t[0] + 0.5)
+    assert early.sum() >= 3 and early[0]
+    batch = Chain(sim_profile(res), causal=True).run(session).angles_
+    for c in ("pelvis_rotation", "right_hip_rotation", "right_hip_flexion",
+              "right_hip_adduction", "pelvis_tilt"):
+        live_v = cols[c][early]
+        batch_v = np.interp(t[early], batch.time_s, batch[c])
+        assert np.all(np.abs(live_v) < 3.0), (c, live_v)
+        assert np.all(np.abs(live_v - batch_v) < 0.5), (c, live_v, batch_v)

@@ -527,6 +527,40 @@ class HeadingHoldStream:
         if role in self._restart_at:
             self._restart_at[role] = float(t_s)
 
+    def begin(self, R_WB: dict[str, np.ndarray]) -> dict:
+        """A row in which some segment has no orientation (a gap: it is not fed to
+        :meth:`update`): each segment of it with an orientation and no offset yet is taken as
+        facing forward here, as :meth:`update` takes the first sample of each segment (and as
+        :func:`hold_from_headings` takes a segment's first finite heading, gap rows included).
+
+        Parameters
+        ----------
+        R_WB : dict
+            Role → (3, 3) with zero offset; NaN where the segment has no orientation.
+
+        Returns
+        -------
+        dict
+            Role → the offset (degrees) to apply to the row; 0 where still unknown.
+        """
+        self._first_offsets(R_WB)
+        return {r: (0.0 if v is None else v) for r, v in self.offset_deg.items()}
+
+    def _first_offsets(self, R_WB: dict[str, np.ndarray]) -> dict:
+        """Headings (role → degrees) of ``R_WB``; segments without an offset yet get the one
+        that makes them face forward (the pelvis) or the pelvis's way (the others, in a row
+        where both have an orientation)."""
+        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
+        ref = self.reference
+        if self.offset_deg[ref] is None and np.isfinite(h[ref]):
+            self.offset_deg[ref] = self._target[ref] = -h[ref]
+        for r in self.roles:
+            if r != ref and self.offset_deg[r] is None and np.isfinite(h[r]) \
+                    and np.isfinite(h[ref]) and self.offset_deg[ref] is not None:
+                self.offset_deg[r] = self._target[r] = float(
+                    wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
+        return h
+
     def update(self, t_s: float, R_WB: dict[str, np.ndarray], gyr_norm: dict[str, float]):
         """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s).
 
@@ -538,15 +572,7 @@ class HeadingHoldStream:
         for r, tr in self._restart_at.items():
             if tr is not None and t_s >= tr:
                 self._restarted[r], self._restart_at[r] = True, None
-        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
-        ref = self.reference
-        if self.offset_deg[ref] is None and np.isfinite(h[ref]):
-            self.offset_deg[ref] = self._target[ref] = -h[ref]
-        for r in self.roles:
-            if r != ref and self.offset_deg[r] is None and np.isfinite(h[r]) \
-                    and self.offset_deg[ref] is not None:
-                self.offset_deg[r] = self._target[r] = float(
-                    wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
+        h = self._first_offsets(R_WB)
         # applied offsets move toward the anchor's corrections at a bounded rate (no steps)
         step = 0.0 if self._t_prev is None else s.slew_deg_per_s * max(0.0, t_s - self._t_prev)
         self._t_prev = t_s

@@ -883,8 +883,11 @@ class AnglePipeline:
         offs = {r: np.zeros(n) for r in self.roles}
         for k in range(n):
             if not all(np.isfinite(raw[r][k, 0, 0]) for r in self.roles):
+                # a gap row: the held offsets (the first rows of a sensor that starts late
+                # take the others' first headings as facing forward, as the batch hold does)
+                o = self._hold.begin({r: raw[r][k] for r in self.roles})
                 for r in self.roles:
-                    offs[r][k] = self._hold.offset_deg.get(r) or 0.0
+                    offs[r][k] = o[r]
                 for c in conf:  # a gap row: its confidence is unknown, not zero
                     conf[c][k] = np.nan
                 continue
