@@ -151,3 +151,43 @@ def test_demo_headless_with_an_output_says_it_records_nothing(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--headless records nothing" in err[0]
     assert not (tmp_path / "x.imu").exists()
+
+
+def _cut_recording(tmp_path, until_s: float):
+    """The simulated session's first ``until_s`` seconds as a recording (its calibration
+    protocol, 41.6 s long, cut short: it cannot be solved)."""
+    from imu.session.store import RecordingWriter
+    from imu.types import SampleBlock
+
+    s = sim().session
+    t0 = min(float(d.t_host_s[0]) for d in s.sensors.values())
+    path = str(tmp_path / "cut.imu")
+    with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
+        for role, d in s.sensors.items():
+            k = d.t_host_s - t0 < until_s
+            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq[k], d.t_sensor_s[k],
+                                          d.t_host_s[k], d.acc[k], d.gyr[k]))
+        for e in s.events:
+            if e.t_s < until_s:
+                w.add_event(e)
+    return path
+
+
+def test_headless_demo_of_a_session_whose_calibration_is_lost_fails_as_imu_analyze_does(
+        tmp_path, capsys):
+    """Nothing can be scored without a calibration: the headless replay ends with the one-line
+    error of ``imu analyze`` and exit status 2 (it ended with 0 and "0 reps")."""
+    from imu.cli import main
+
+    rec = _cut_recording(tmp_path, 15.0)
+    assert main(["analyze", rec]) == 2
+    analyze_err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert main(["demo", "--headless", "--session", rec]) == 2
+    captured = capsys.readouterr()
+    assert "3 sensors" in captured.out                    # the summary still comes first
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("imu demo: error: ") and "Traceback" not in captured.err
+    reason = analyze_err.removeprefix("imu analyze: error: ").split("; pass --calibration")[0]
+    assert "no calibration phase could be used" in reason and reason in last
+    # stopped by --seconds before the protocol could end: nothing refused, no error
+    assert main(["demo", "--headless", "--session", rec, "--seconds", "10"]) == 0

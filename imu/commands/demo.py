@@ -86,7 +86,32 @@ def headless(args, reason: str | None) -> int:
                 "refused": f"refused: {cal.message}"}.get(cal.state, "not calibrated (no angles)")
     print(session_summary(title, pipe.sensors, duration, src.status(), pipe.sets, pipe.reps,
                           pipe.holds, cal_line))
+    whole = args.seconds is None or args.seconds >= session.duration_s
+    if cal.state != "ok" and (cal.state == "refused" or whole) \
+            and not (pipe.reps or pipe.holds or pipe.strides):
+        _refuse_uncalibrated(session, title, cal)
     return 0
+
+
+def _refuse_uncalibrated(session, title: str, cal) -> None:
+    """A replay whose calibration was refused (or never found) scored nothing: the one-line
+    error ``imu analyze`` gives for the recording (its calibration step's), exit status 2."""
+    import re
+
+    from imu.chain import Calibrate
+    from imu.errors import CalibrationError
+
+    why = cal.message if cal.state == "refused" and cal.message else \
+        "no calibration protocol was found in it"
+    try:
+        Calibrate().run(session)
+    except CalibrationError as exc:  # the batch chain refuses it too: its words
+        why = None
+        msg = re.sub(r"pass --calibration PROFILE",
+                     "`imu analyze --calibration PROFILE` scores it with a profile", exc.message)
+    if why is not None:
+        msg = f"{title}: the live calibration was refused ({why}); nothing was scored"
+    raise CalibrationError(msg)
 
 
 def run(args) -> int:
