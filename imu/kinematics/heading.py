@@ -507,6 +507,7 @@ class HeadingHoldStream:
         self.rate_hz = float(rate_hz)
         self.offset_deg = {r: None for r in self.roles}   # applied (slewing) offsets
         self._target = {r: None for r in self.roles}      # the latest anchor's corrections
+        self._early: dict = {}   # offsets of the rows before the first full row (begin)
         self._t_prev = None
         self._still = {r: StillStream(self.rate_hz, 0.25, settings.still_gyr_rad_s)
                        for r in self.roles}
@@ -528,10 +529,12 @@ class HeadingHoldStream:
             self._restart_at[role] = float(t_s)
 
     def begin(self, R_WB: dict[str, np.ndarray]) -> dict:
-        """A row in which some segment has no orientation (a gap: it is not fed to
-        :meth:`update`): each segment of it with an orientation and no offset yet is taken as
-        facing forward here, as :meth:`update` takes the first sample of each segment (and as
-        :func:`hold_from_headings` takes a segment's first finite heading, gap rows included).
+        """The offsets of a row in which some segment has no orientation (a gap: it is not fed
+        to :meth:`update`). Once the hold runs (from the first row with every segment), its
+        offsets. Before that (a sensor that starts late), each segment's first heading is
+        taken as facing forward (the pelvis) or the pelvis's way (the others), as
+        :meth:`update` takes the first row's (and :func:`hold_from_headings` a segment's first
+        heading, gap rows included); the hold itself still starts at the first full row.
 
         Parameters
         ----------
@@ -543,23 +546,28 @@ class HeadingHoldStream:
         dict
             Role → the offset (degrees) to apply to the row; 0 where still unknown.
         """
-        self._first_offsets(R_WB)
-        return {r: (0.0 if v is None else v) for r, v in self.offset_deg.items()}
+        if self._t_prev is None:
+            h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
+            self._early.update(self._first(h, {r: self._early.get(r) for r in self.roles}))
+            known = self._early
+        else:
+            known = self.offset_deg
+        return {r: (0.0 if known.get(r) is None else known[r]) for r in self.roles}
 
-    def _first_offsets(self, R_WB: dict[str, np.ndarray]) -> dict:
-        """Headings (role → degrees) of ``R_WB``; segments without an offset yet get the one
-        that makes them face forward (the pelvis) or the pelvis's way (the others, in a row
-        where both have an orientation)."""
-        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
+    def _first(self, h: dict, offsets: dict) -> dict:
+        """Offsets (role → degrees) for the segments without one yet (None in ``offsets``)
+        that have a heading in ``h`` (degrees): the pelvis facing forward, the others the
+        pelvis's way (in a row where the pelvis has a heading too)."""
         ref = self.reference
-        if self.offset_deg[ref] is None and np.isfinite(h[ref]):
-            self.offset_deg[ref] = self._target[ref] = -h[ref]
+        new = {}
+        if offsets[ref] is None and np.isfinite(h[ref]):
+            new[ref] = -h[ref]
+        o_ref = offsets[ref] if offsets[ref] is not None else new.get(ref)
         for r in self.roles:
-            if r != ref and self.offset_deg[r] is None and np.isfinite(h[r]) \
-                    and np.isfinite(h[ref]) and self.offset_deg[ref] is not None:
-                self.offset_deg[r] = self._target[r] = float(
-                    wrap_deg(h[ref] + self.offset_deg[ref] - h[r]))
-        return h
+            if r != ref and offsets[r] is None and np.isfinite(h[r]) and np.isfinite(h[ref]) \
+                    and o_ref is not None:
+                new[r] = float(wrap_deg(h[ref] + o_ref - h[r]))
+        return new
 
     def update(self, t_s: float, R_WB: dict[str, np.ndarray], gyr_norm: dict[str, float]):
         """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s).
@@ -572,7 +580,9 @@ class HeadingHoldStream:
         for r, tr in self._restart_at.items():
             if tr is not None and t_s >= tr:
                 self._restarted[r], self._restart_at[r] = True, None
-        h = self._first_offsets(R_WB)
+        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
+        for r, v in self._first(h, self.offset_deg).items():
+            self.offset_deg[r] = self._target[r] = v
         # applied offsets move toward the anchor's corrections at a bounded rate (no steps)
         step = 0.0 if self._t_prev is None else s.slew_deg_per_s * max(0.0, t_s - self._t_prev)
         self._t_prev = t_s
