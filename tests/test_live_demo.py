@@ -191,3 +191,29 @@ def test_headless_demo_of_a_session_whose_calibration_is_lost_fails_as_imu_analy
     assert "no calibration phase could be used" in reason and reason in last
     # stopped by --seconds before the protocol could end: nothing refused, no error
     assert main(["demo", "--headless", "--session", rec, "--seconds", "10"]) == 0
+
+
+def test_headless_demo_of_a_recording_with_a_stored_calibration_scores_its_reps(tmp_path, capsys):
+    """A recording without a calibration phase whose calibration is stored in it (what `imu demo`
+    records: the simulator's mounting) is replayed with that calibration, as `imu analyze`
+    does: every true rep is scored (it gave "not calibrated" and 0 reps)."""
+    from imu.cli import main
+    from imu.session.store import RecordingWriter
+    from imu.types import SampleBlock
+    from live_helpers import hinge_sim, sim_profile
+
+    res = hinge_sim()
+    s = res.session
+    path = str(tmp_path / "stored.imu")
+    with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
+        for role, d in s.sensors.items():
+            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq, d.t_sensor_s, d.t_host_s,
+                                          d.acc, d.gyr))
+        for e in s.events:
+            w.add_event(e)
+        w.set_calibration(sim_profile(res).to_dict())
+    assert main(["demo", "--headless", "--session", path]) == 0
+    out = capsys.readouterr().out
+    n = sum(len(t["reps"]) for t in res.truth_sets)
+    assert n == 4 and "calibration: calibration skipped (imu demo)" in out
+    assert f"set 1: hip hinge" in out and f"{n} reps" in out and out.count("Rep ") == n

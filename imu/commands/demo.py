@@ -55,6 +55,7 @@ def _status_summary_line(st) -> str:
 
 def headless(args, reason: str | None) -> int:
     """Replay a recording through the live pipeline as fast as possible and print a summary."""
+    from imu.analysis.sets import calibration_windows
     from imu.chain import live_calibrator
     from imu.live.pipeline import LivePipeline
     from imu.live.summary import session_summary
@@ -74,9 +75,16 @@ def headless(args, reason: str | None) -> int:
         session, title = simulate("demo", rate_hz=args.rate, seed=args.seed).session, \
             "simulated demo session"
     src = ReplaySource(session, speed=math.inf)
-    pipe = LivePipeline(src, calibrator=live_calibrator, auto_calibrate=not any(
-        e.kind == "calibration_end" for e in session.events),
-        log=lambda m: print(m, file=sys.stderr))
+    profile = None
+    if session.calibration and not calibration_windows(session.events):
+        # no calibration phase but one stored in the recording (`imu demo` stores the
+        # simulator's mounting): it is the calibration, as for `imu analyze`
+        from imu.calibration import Profile
+        profile = Profile.from_dict(session.calibration, where=f"{title} (embedded calibration)")
+    pipe = LivePipeline(src, calibrator=live_calibrator, profile=profile,
+                        auto_calibrate=profile is None and not any(
+                            e.kind == "calibration_end" for e in session.events),
+                        log=lambda m: print(m, file=sys.stderr))
     print(f"replaying {title} ({session.duration_s:.0f} s) through the live pipeline…",
           file=sys.stderr, flush=True)
     pipe.run_blocking(args.seconds)
