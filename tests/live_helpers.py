@@ -32,19 +32,30 @@ def live_run(seed: int = 11):
 
 def recording(tmp_dir, seed: int = 11):
     """The simulated session written as a recording file in ``tmp_dir``; returns its path."""
-    from imu.session.store import RecordingWriter
-
-    s = sim(seed).session
     path = os.path.join(str(tmp_dir), f"sim{seed}.imu")
     if os.path.exists(path):
         return path
+    return write_recording(sim(seed).session, path)
+
+
+def write_recording(s, path, until_s: float | None = None, calibration: dict | None = None):
+    """Session ``s`` written as a recording at ``path`` (only its first ``until_s`` seconds
+    and their events when given; ``calibration`` stored in it); returns ``path``."""
+    from imu.session.store import RecordingWriter
+    from imu.types import SampleBlock
+
+    t0 = min(float(d.t_host_s[0]) for d in s.sensors.values() if len(d))
+    end = math.inf if until_s is None else t0 + until_s
     with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
         for role, d in s.sensors.items():
-            from imu.types import SampleBlock
-            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq, d.t_sensor_s, d.t_host_s,
-                                          d.acc, d.gyr))
+            k = d.t_host_s < end
+            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq[k], d.t_sensor_s[k],
+                                          d.t_host_s[k], d.acc[k], d.gyr[k]))
         for e in s.events:
-            w.add_event(e)
+            if until_s is None or e.t_s < until_s:
+                w.add_event(e)
+        if calibration is not None:
+            w.set_calibration(calibration)
     return path
 
 

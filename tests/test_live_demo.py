@@ -1,6 +1,6 @@
 import os
 
-from live_helpers import recording, sim, truth_reps
+from live_helpers import recording, sim, truth_reps, write_recording
 
 
 def test_headless_demo_replays_a_session_through_the_pipeline_and_prints_its_summary(tmp_path, capsys):
@@ -153,33 +153,14 @@ def test_demo_headless_with_an_output_says_it_records_nothing(tmp_path, capsys):
     assert not (tmp_path / "x.imu").exists()
 
 
-def _cut_recording(tmp_path, until_s: float):
-    """The simulated session's first ``until_s`` seconds as a recording (its calibration
-    protocol, 41.6 s long, cut short: it cannot be solved)."""
-    from imu.session.store import RecordingWriter
-    from imu.types import SampleBlock
-
-    s = sim().session
-    t0 = min(float(d.t_host_s[0]) for d in s.sensors.values())
-    path = str(tmp_path / "cut.imu")
-    with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
-        for role, d in s.sensors.items():
-            k = d.t_host_s - t0 < until_s
-            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq[k], d.t_sensor_s[k],
-                                          d.t_host_s[k], d.acc[k], d.gyr[k]))
-        for e in s.events:
-            if e.t_s < until_s:
-                w.add_event(e)
-    return path
-
-
 def test_headless_demo_of_a_session_whose_calibration_is_lost_fails_as_imu_analyze_does(
         tmp_path, capsys):
     """Nothing can be scored without a calibration: the headless replay ends with the one-line
     error of ``imu analyze`` and exit status 2 (it ended with 0 and "0 reps")."""
     from imu.cli import main
 
-    rec = _cut_recording(tmp_path, 15.0)
+    # the simulated session's first 15 s: its calibration protocol (41.6 s) cut short
+    rec = write_recording(sim().session, str(tmp_path / "cut.imu"), until_s=15.0)
     assert main(["analyze", rec]) == 2
     analyze_err = capsys.readouterr().err.strip().splitlines()[-1]
     assert main(["demo", "--headless", "--session", rec]) == 2
@@ -198,20 +179,11 @@ def test_headless_demo_of_a_recording_with_a_stored_calibration_scores_its_reps(
     records: the simulator's mounting) is replayed with that calibration, as `imu analyze`
     does: every true rep is scored (it gave "not calibrated" and 0 reps)."""
     from imu.cli import main
-    from imu.session.store import RecordingWriter
-    from imu.types import SampleBlock
     from live_helpers import hinge_sim, sim_profile
 
     res = hinge_sim()
-    s = res.session
-    path = str(tmp_path / "stored.imu")
-    with RecordingWriter(path, dict(s.meta), [d.info for d in s.sensors.values()]) as w:
-        for role, d in s.sensors.items():
-            w.add_block(role, SampleBlock(d.info.sensor_id, d.seq, d.t_sensor_s, d.t_host_s,
-                                          d.acc, d.gyr))
-        for e in s.events:
-            w.add_event(e)
-        w.set_calibration(sim_profile(res).to_dict())
+    path = write_recording(res.session, str(tmp_path / "stored.imu"),
+                           calibration=sim_profile(res).to_dict())
     assert main(["demo", "--headless", "--session", path]) == 0
     out = capsys.readouterr().out
     n = sum(len(t["reps"]) for t in res.truth_sets)
