@@ -40,7 +40,7 @@ import numpy as np
 
 from imu import quat as Q
 from imu.kinematics.heading import runs
-from imu.kinematics.still import smoothed_rate_norm
+from imu.kinematics.still import smoothed_rate_norm, window_means
 from imu.log import get_logger
 
 log = get_logger(__name__)
@@ -266,19 +266,12 @@ def _corrected_block_means(acc: np.ndarray, k: int, correction: tuple,
 
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
     """Mean over the ``m`` samples from ``i - m // 2`` (clipped to the ends) along the last
-    axis for each sample i (the window shrinks at the end only); ``x.shape[-1] >= m``."""
-    n, h = x.shape[-1], m // 2
-    c = np.empty(x.shape[:-1] + (n + 1,))
+    axis for each sample i (the window shrinks at the end only); ``x.shape[-1] >= m``
+    (:func:`imu.kinematics.still.window_means` of the running sum)."""
+    c = np.empty(x.shape[:-1] + (x.shape[-1] + 1,))
     c[..., 0] = 0.0
     np.cumsum(x, axis=-1, out=c[..., 1:])
-    out = np.empty(x.shape)
-    full = out[..., h:n - m + h + 1]  # the windows that start at 0 … n - m
-    np.subtract(c[..., m:], c[..., :-m], out=full)
-    full /= m
-    out[..., :h] = full[..., :1]
-    end = np.arange(n - m + 1, n - h)  # later windows run to the end
-    out[..., n - m + h + 1:] = (c[..., n:] - c[..., end]) / (n - end)
-    return out
+    return window_means(c, m)
 
 
 class AccOffsetEstimator:

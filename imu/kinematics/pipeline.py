@@ -253,8 +253,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     # Quiet standing: where forked workers fuse the sensors, each first judges its own sensor
     # on the common grid (into shared memory, then a byte down ``ready``) while this process
-    # judges its own and waits for theirs, so no worker sits idle while one process judges
-    # them all; the stretches then go to every worker (fork_map's ``then``)
+    # waits for theirs, so no worker sits idle while one process judges them all; the
+    # stretches then go to every worker (fork_map's ``then``)
     grid = standing_grid(times) if alignment is not None else None
     masks = done = None
     ready = (None, None)

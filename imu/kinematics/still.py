@@ -67,7 +67,7 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
     np.cumsum(n, out=n)
     # centred windows [i - w//2, i - w//2 + w) clipped to the samples
     if at is None and not any_bad:  # every sample: the full windows as one slice difference
-        return _window_means(c, w)
+        return window_means(c, w)
     idx = np.arange(m) if at is None else np.asarray(at)
     lo = np.clip(idx - w // 2, 0, m)
     hi = np.minimum(lo + w, m)
@@ -131,15 +131,18 @@ class StillStream:
         return self.rate_rad_s is not None and self.rate_rad_s < self.threshold_rad_s
 
 
-def _window_means(c: np.ndarray, w: int) -> np.ndarray:
-    """``(c[hi] - c[lo]) / (hi - lo)`` for every sample i of a running sum ``c`` (m + 1,)
-    with ``lo = clip(i - w // 2, 0, m)`` and ``hi = min(lo + w, m)`` (``m >= w``): the same
-    numbers, the full windows from two slices of ``c`` instead of two gathers."""
-    m, h = len(c) - 1, w // 2
-    out = np.empty(m)
-    np.subtract(c[w:], c[:m - w + 1], out=out[h:m - w + h + 1])  # lo = i - h, hi = lo + w
-    out[h:m - w + h + 1] /= w
-    out[:h] = (c[w] - c[0]) / w  # lo clipped to 0
-    lo = np.arange(m - w + 1, m - h)  # windows cut short by the end
-    out[m - w + h + 1:] = (c[m] - c[lo]) / (m - lo)
+def window_means(c: np.ndarray, w: int) -> np.ndarray:
+    """Centred moving means from running sums: for each sample i along the last axis, the mean
+    over the ``w`` samples from ``lo = i - w // 2`` clipped to the start (the first full window
+    there) and cut short at the end: ``(c[hi] - c[lo]) / (hi - lo)`` with ``hi = min(lo + w,
+    n)``. ``c`` (…, n + 1) is the running sum with ``c[..., 0] = 0``; ``n >= w``. The full
+    windows come from two slices of ``c`` (no gathers)."""
+    n, h = c.shape[-1] - 1, w // 2
+    out = np.empty(c.shape[:-1] + (n,))
+    full = out[..., h:n - w + h + 1]  # the windows that start at 0 … n - w
+    np.subtract(c[..., w:], c[..., :n - w + 1], out=full)
+    full /= w
+    out[..., :h] = full[..., :1]
+    end = np.arange(n - w + 1, n - h)  # later windows run to the end
+    out[..., n - w + h + 1:] = (c[..., n:] - c[..., end]) / (n - end)
     return out
