@@ -132,12 +132,19 @@ def _bias_off(params: dict) -> bool:
                for k in ("restBiasEstEnabled", "motionBiasEstEnabled"))
 
 
-def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
-                   heading: bool = True) -> np.ndarray:
+def offline_vqf_6d(gyr, acc: np.ndarray, Ts: float, params: dict,
+                   heading: bool = True, *, out: np.ndarray | None = None,
+                   work: np.ndarray | None = None) -> np.ndarray:
     """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of ``gyr`` (rad/s) and ``acc`` (m/s²),
     each (n, 3) float64 (rows may be strided: each block is made contiguous for the filter),
     sampled every ``Ts`` s. ``heading=False``: up to a
     constant turn about earth z (for callers that set the heading themselves: a pass fewer).
+
+    ``gyr`` may also be a function ``gyr(a, b)`` giving rows ``[a, b)`` (made a block at a
+    time, e.g. pre-integrated pairs: no array of all of them). ``out`` (n, 4): where the
+    result goes (rows may be strided); ``work`` (n, 4): room the caller does not need until
+    this returns (e.g. rows it fills afterwards), used for the gyroscope integration instead
+    of a fresh array.
 
     With the bias estimation off, offlineVQF's forward and backward runs of the real-time
     filter only estimate a bias that stays zero; what is left is its tail: the gyroscope
@@ -155,18 +162,25 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
     """
     import vqf
 
-    if len(gyr) < 2 or not _bias_off(params):  # (every other setting steers the bias only)
-        return np.asarray(vqf.offlineVQF(np.ascontiguousarray(gyr), np.ascontiguousarray(acc),
-                                         None, Ts, params)["quat6D"], dtype=float)
+    n = len(acc)
+    rows = gyr if callable(gyr) else (lambda a, b: gyr[a:b])
+    if n < 2 or not _bias_off(params):  # (every other setting steers the bias only)
+        q = np.asarray(vqf.offlineVQF(np.ascontiguousarray(rows(0, n)),
+                                      np.ascontiguousarray(acc), None, Ts, params)["quat6D"],
+                       dtype=float)
+        if out is None:
+            return q
+        out[...] = q
+        return out
     tau = {"tauAcc": params["tauAcc"]} if "tauAcc" in params else {}  # else vqf's default
     fwd, back = vqf.BasicVQF(Ts, **tau), vqf.BasicVQF(Ts, **tau)
     # the forward run a block at a time (the filter keeps its state between calls): its full
     # state is 27 numbers a sample, of which 7 are kept; whole, it would be ~80 MB of fresh
     # memory per sensor-hour (page faults cost more than the filter), in blocks a few MB reused
-    n = len(gyr)
-    q3d, lp = np.empty((n, 4)), np.empty((n, 3))
+    q3d = np.empty((n, 4)) if work is None else work
+    lp = np.empty((n, 3))
     for a in range(0, n, _FULL_STATE_ROWS):
-        run = fwd.updateBatchFullState(np.ascontiguousarray(gyr[a:a + _FULL_STATE_ROWS]),
+        run = fwd.updateBatchFullState(np.ascontiguousarray(rows(a, a + _FULL_STATE_ROWS)),
                                        np.ascontiguousarray(acc[a:a + _FULL_STATE_ROWS]))
         q3d[a:a + _FULL_STATE_ROWS] = run["gyrQuat"]
         lp[a:a + _FULL_STATE_ROWS] = run["lastAccLp"]
@@ -179,7 +193,7 @@ def offline_vqf_6d(gyr: np.ndarray, acc: np.ndarray, Ts: float, params: dict,
     # the backward run a block at a time from the end (the filter keeps its state between
     # calls), each block's correction applied to its samples at once: no arrays the length of
     # the recording besides the result
-    out = np.empty((n, 4))
+    out = np.empty((n, 4)) if out is None else out
     zeros = np.zeros((min(n, _FULL_STATE_ROWS), 3))
     for b1 in range(n, 0, -_FULL_STATE_ROWS):
         b0 = max(0, b1 - _FULL_STATE_ROWS)
@@ -213,38 +227,45 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     if rate_hz <= PAIR_ABOVE_HZ or n < 4:
         q = offline_vqf_6d(gyr, acc, T, params, heading=q0 is None)
         return q if q0 is None or not len(q) else _turn_z(q, *_z_turn_to(q[0], q0))
-    # an odd first sample forms a pair with a copy of itself (the same rotation, half each)
+    # an odd first sample forms a pair with a copy of itself (the same rotation, half each);
+    # the pairs are read from the samples where they lie (no copy of them)
     lead = n % 2
-    g = np.concatenate([gyr[:1], gyr]) if lead else gyr
-    a = np.concatenate([acc[:1], acc]) if lead else acc
-    if lead:
-        g[:2] *= 0.5
-    w0, w1 = g[0::2], g[1::2]
-    m = len(w1)
-    # a block of pairs at a time: the temporaries stay small (in the cache, reused by the
-    # allocator) instead of a dozen fresh arrays the length of the recording
-    g2 = np.empty((m, 3))
-    for b0 in range(0, m, _PAIR_BLOCK):
-        s = slice(b0, b0 + _PAIR_BLOCK)
-        c = np.cross(w0[s], w1[s])
+    m = (n + lead) // 2
+    half = 0.5 * gyr[0]
+
+    def pair_rows(b0: int, b1: int):  # (ω₀, ω₁) of pairs [b0, b1)
+        b1 = min(b1, m)
+        if not lead:
+            return gyr[2 * b0:2 * b1:2], gyr[2 * b0 + 1:2 * b1:2]
+        if b0 > 0:
+            return gyr[2 * b0 - 1:2 * b1 - 1:2], gyr[2 * b0:2 * b1:2]
+        return (np.concatenate([half[None], gyr[1:2 * b1 - 1:2]]),
+                np.concatenate([half[None], gyr[2:2 * b1:2]]))
+
+    def rates(b0: int, b1: int):  # the pre-integrated rates of pairs [b0, b1)
+        w0, w1 = pair_rows(b0, b1)
+        c = np.cross(w0, w1)
         c *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
-        c += 0.5 * (w0[s] + w1[s])
-        g2[s] = c
-    q1 = offline_vqf_6d(g2, a[1::2], 2.0 * T, params, heading=q0 is None)
-    # q₀ = q₁ ⊗ exp(−ω₁·T)
-    out = np.empty((len(g), 4))
+        c += 0.5 * (w0 + w1)
+        return c
+
+    # the result's odd rows (each pair's second sample) take the filter's estimate; its even
+    # rows hold the filter's gyroscope integration meanwhile, until they are made from the odd
+    # ones (no array of either besides the result)
+    out = np.empty((2 * m, 4))
     odd, even = out[1::2], out[0::2]
+    offline_vqf_6d(rates, acc[1 - lead::2], 2.0 * T, params, heading=q0 is None, out=odd,
+                   work=even)
+    # q₀ = q₁ ⊗ exp(−ω₁·T)
     turn = None
     for b0 in range(0, m, _PAIR_BLOCK):
         s = slice(b0, b0 + _PAIR_BLOCK)
-        d = from_rotvec_parts((w1[s] * -T).T).T
+        d = from_rotvec_parts((pair_rows(b0, b0 + _PAIR_BLOCK)[1] * -T).T).T
         if q0 is not None and turn is None:  # the heading of the first output sample (a
             # turn about z commutes)
-            turn = _z_turn_to(q1[0] if lead else multiply(q1[0], d[0]), q0)
+            turn = _z_turn_to(odd[0] if lead else multiply(odd[0], d[0]), q0)
         if turn is not None:
-            _turn_z(q1[s], *turn, out=odd[s])
-        else:
-            odd[s] = q1[s]
+            _turn_z(odd[s], *turn)
         multiply(odd[s], d, out=even[s])
     return out[lead:]
 

@@ -204,8 +204,9 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
     interpolates; None without any usable quiet-standing stretch."""
     s = settings
     tk, bk, rk = [], [], []
-    all_finite = bool(np.isfinite(g).all())  # one flat pass; the row mask only when needed
-    fin = np.ones(len(g), bool) if all_finite else np.all(np.isfinite(g), axis=1)
+    from imu.fusion.batch import finite_rows
+
+    all_finite = finite_rows(g) is None
     order_ok = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))  # (no array of the steps)
     if order_ok and len(windows) and all_finite:
         # every window's mean from one pass over the rows (sums between consecutive indices:
@@ -222,12 +223,13 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
             bk = list(sums / cnt[use, None])
             rk = list((np.radians(s.sway_deg) / (ab[use, 1] - ab[use, 0])) ** 2)
         windows = []
+    fin = None if all_finite or not len(windows) else np.all(np.isfinite(g), axis=1)
     for a, b in windows:
         if order_ok:
             i0, i1 = np.searchsorted(t, [a, b], side="left")
-            gg = g[i0:i1][fin[i0:i1]]
+            gg = g[i0:i1] if fin is None else g[i0:i1][fin[i0:i1]]
         else:
-            gg = g[(t >= a) & (t <= b) & fin]
+            gg = g[(t >= a) & (t <= b) & (True if fin is None else fin)]
         if len(gg) < 10:
             continue
         tk.append(0.5 * (a + b))
@@ -243,14 +245,21 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
     q = np.radians(s.bias_walk_deg_s_per_sqrt_s) ** 2
     # evaluate on a coarse grid (1 s) and interpolate: the bias is smooth
     tg = np.arange(t[0], t[-1] + 1.0, 1.0) if len(t) else t
-    # w = 1 / (rk + q·|tg − tk|), made in one array (the same operations, in place)
-    w = np.subtract.outer(tg, tk)
-    np.abs(w, out=w)
-    w *= q
-    w += rk[None, :]
-    np.divide(1.0, w, out=w)
-    bg = (w @ bk) / w.sum(axis=1, keepdims=True)
+    # w = 1 / (rk + q·|tg − tk|), a block of grid points at a time (in place, in the cache:
+    # the whole would be grid points × stretches, ~10 MB of fresh memory for an hour)
+    bg = np.empty((len(tg), 3))
+    for i0 in range(0, len(tg), _CURVE_ROWS):
+        w = np.subtract.outer(tg[i0:i0 + _CURVE_ROWS], tk)
+        np.abs(w, out=w)
+        w *= q
+        w += rk[None, :]
+        np.divide(1.0, w, out=w)
+        np.divide(w @ bk, w.sum(axis=1, keepdims=True), out=bg[i0:i0 + _CURVE_ROWS])
     return tg, bg
+
+
+#: grid points per block of the weights in :func:`_bias_curve`
+_CURVE_ROWS = 256
 
 
 class StandingBiasStream:
