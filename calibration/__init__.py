@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from imu.calibration.auto import AutoSettings, calibrate_auto, calibration_roles
-from imu.calibration.phases import PhaseSettings, Phases, detect_phases
+from imu.calibration.phases import (PhaseSettings, Phases, detect_phases, in_order, row_count,
+                                   rows_between)
 from imu.calibration.profile import SCHEMA, Profile, load_profile
 from imu.calibration.solver import (QualityLimits, check_quality, flexion_axis, mounting_rotation,
                                 refuse_if_poor, usable_times_accs, vertical_axis)
@@ -26,9 +27,6 @@ __all__ = ["calibrate_session", "calibrate", "calibrate_auto", "AutoSettings", "
            "PhaseSettings", "QualityLimits", "check_quality", "CalibrationError"]
 
 
-
-def _select(t: np.ndarray, window) -> np.ndarray:
-    return (t >= window[0]) & (t <= window[1])
 
 
 def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None = None,
@@ -82,8 +80,9 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
     for role in roles:
         d = session.sensors[role]
         t = times[role]
-        m = _select(t, ph.standing)
-        if m.sum() < 10:
+        ordered = in_order(t)
+        m = rows_between(t, *ph.standing, ordered)
+        if row_count(m) < 10:
             raise CalibrationError(f"{where}: calibration refused: {role} has too few samples in "
                                    "the quiet standing; repeat the 5 s quiet standing")
         stored = (intrinsics or {}).get(d.info.sensor_id) or (intrinsics or {}).get(role)
@@ -107,8 +106,8 @@ def calibrate_session(session: Session, *, phase_settings: PhaseSettings | None 
             window, segment, phase = ph.swings.get(role), "femur", f"swings_{role_side(role)}"
         if window is None:
             continue
-        mw = _select(t, window)
-        if mw.sum() < 10:
+        mw = rows_between(t, *window, ordered)
+        if row_count(mw) < 10:
             quality[phase] = {"missing": True}
             continue
         ax = flexion_axis(t[mw], d.gyr[mw], y, bias, segment)

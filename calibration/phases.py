@@ -58,6 +58,26 @@ class Phases:
         return d
 
 
+def in_order(t: np.ndarray) -> bool:
+    """Whether the times ``t`` (N,) never go back (NaN: not in order)."""
+    return len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))  # (no array of the steps)
+
+
+def rows_between(t: np.ndarray, lo: float, hi: float, ordered: bool | None = None):
+    """The rows of ``t`` (N,) with ``lo <= t <= hi``: a slice when the times are in order
+    (``ordered``, else :func:`in_order` finds out; two binary searches instead of a pass over
+    every sample), else a boolean mask (N,). The same rows either way."""
+    if not (in_order(t) if ordered is None else ordered):
+        return (t >= lo) & (t <= hi)
+    i0 = int(np.searchsorted(t, lo, "left"))
+    return slice(i0, max(i0, int(np.searchsorted(t, hi, "right"))))
+
+
+def row_count(rows) -> int:
+    """How many rows :func:`rows_between` picked."""
+    return rows.stop - rows.start if isinstance(rows, slice) else int(np.count_nonzero(rows))
+
+
 def activity(session: Session, roles, t0: float, t1: float, times: dict | None = None):
     """Per-role activity (bias-free angular-rate norm, rad/s) on a 50 Hz grid over [t0, t1].
 
@@ -71,7 +91,7 @@ def activity(session: Session, roles, t0: float, t1: float, times: dict | None =
     for role in roles:
         d = session.sensors[role]
         t = np.asarray(times[role] if times else d.t_host_s, dtype=float)
-        sel = (t >= t0 - 1.0) & (t <= t1 + 1.0)
+        sel = rows_between(t, t0 - 1.0, t1 + 1.0)
         t, g = t[sel], np.asarray(d.gyr, dtype=float)[sel]
         if len(t) < 2:
             act[role] = np.full(len(grid), np.nan)

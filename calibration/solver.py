@@ -192,18 +192,19 @@ class RecordingAcc:
         return correct(acc, self.stored, self.recording)
 
 
-def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None = None
-                  ) -> RecordingAcc:
+def recording_acc(data, t_s: np.ndarray, acc: np.ndarray, stored: tuple | None = None,
+                  finite: bool = False) -> RecordingAcc:
     """The sensor's accelerometer offset and scale estimated from the whole recording
     (:mod:`imu.kinematics.acc_offset`) as a :class:`RecordingAcc`; ``acc`` is its raw specific
     force. ``stored``: the stored accelerometer correction ``(offset_m_s2, scale)`` (a multi-pose
     fit), applied first, so only a small remainder is expected (the prior is
-    :data:`~imu.kinematics.acc_offset.STORED_PRIOR`)."""
+    :data:`~imu.kinematics.acc_offset.STORED_PRIOR`). ``finite``: the samples and times are
+    known to be finite (:func:`~imu.session.validate.usable_sensor`'s)."""
     from imu.kinematics.acc_offset import STORED_PRIOR, AccOffsetSettings, estimate_sensor
 
     est = estimate_sensor(data, t_s, acc,
                           STORED_PRIOR if stored is not None else AccOffsetSettings(),
-                          acc_correction=stored)
+                          acc_correction=stored, finite=finite)
     if est is None:
         return RecordingAcc(stored)
     return RecordingAcc(stored, (est.offset_m_s2_, est.scale_) if est.applied_ else None,
@@ -262,7 +263,8 @@ def _per_sensor(session, roles, times: dict, intrinsics, check: bool) -> tuple:
         if uses_vendor_orientation(session, role):
             # the angles use the sensor's own orientation, its vertical
             return RecordingAcc(corr), clean, len(d)
-        return recording_acc(d, t, d.acc, corr), clean, len(d)
+        # (checked: its samples are usable ones, finite, and so are their times)
+        return recording_acc(d, t, d.acc, corr, finite=check), clean, len(d)
 
     res = dict(zip(roles, fork_map(one, list(roles))))  # (they start and end together)
     if check:

@@ -141,3 +141,16 @@ def test_a_stored_correction_given_to_the_estimate_is_the_same_as_correcting_fir
     want = AccOffsetEstimator().estimate(t, correct(acc, corr), d.gyr, 200.0)
     got = AccOffsetEstimator().estimate(t, acc, d.gyr, 200.0, acc_correction=corr)
     assert got.to_dict() == want.to_dict()
+
+
+def test_samples_known_finite_give_the_same_estimate_unchecked():
+    res = simulate("demo", rate_hz=200.0, seed=22, errors=True, reps=2)
+    d = res.session.sensors["sacrum"]
+    t = sensor_times_s(d)
+    corr = (np.array([0.02, 0.01, -0.04]), np.array([1.003, 0.998, 1.001]))
+    for c in (None, corr):
+        want = AccOffsetEstimator().estimate(t, d.acc, d.gyr, 200.0, acc_correction=c)
+        got = AccOffsetEstimator().estimate(t, d.acc, d.gyr, 200.0, acc_correction=c,
+                                            finite=True)
+        assert want.intervals_ > 0
+        assert got.to_dict() == want.to_dict()

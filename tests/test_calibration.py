@@ -159,3 +159,23 @@ def test_calibrate_command_refusal_is_one_line_exit_2(tmp_path, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("imu calibrate: error:") and "quiet standing" in last
     assert not (tmp_path / "p.json").exists()
+
+
+def test_rows_between_picks_the_rows_a_mask_picks_in_order_or_not():
+    from imu.calibration.phases import in_order, row_count, rows_between
+
+    rng = np.random.default_rng(5)
+    t = np.sort(rng.uniform(0.0, 10.0, 500))
+    t[100:103] = t[100]  # repeated times
+    back = t.copy()
+    back[300] = 1.0  # a step back
+    nan = t.copy()
+    nan[200] = np.nan
+    for times, ordered in ((t, True), (back, False), (nan, False)):
+        assert in_order(times) is ordered
+        for lo, hi in ((2.0, 4.0), (t[100], t[100]), (-1.0, 20.0), (11.0, 12.0), (5.0, 4.0)):
+            mask = (times >= lo) & (times <= hi)
+            rows = rows_between(times, lo, hi)
+            assert isinstance(rows, slice) is ordered
+            np.testing.assert_array_equal(times[rows], times[mask])
+            assert row_count(rows) == np.count_nonzero(mask)

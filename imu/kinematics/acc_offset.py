@@ -249,11 +249,12 @@ def _block_means_rows(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def _corrected_block_means(acc: np.ndarray, k: int, correction: tuple,
-                           rows: int = 32768) -> np.ndarray | None:
+                           rows: int = 32768, finite: bool = False) -> np.ndarray | None:
     """:func:`_block_means_rows` of ``correct(acc, correction)`` (the same numbers), a block of
     ``rows`` rows (a multiple of ``k``) corrected at a time; None where the samples are not
-    all finite or a corrected value is not (the caller then corrects every sample first)."""
-    if not np.isfinite(np.add.reduce(acc, axis=None)):
+    all finite or a corrected value is not (the caller then corrects every sample first).
+    ``finite``: the samples are known to be finite (not looked at again)."""
+    if not finite and not np.isfinite(np.add.reduce(acc, axis=None)):
         return None
     rows = max(k, rows // k * k)
     n = len(acc) // k * k
@@ -302,7 +303,8 @@ class AccOffsetEstimator:
         self.settings = settings or AccOffsetSettings()
 
     def estimate(self, t_s: np.ndarray, acc: np.ndarray, gyr: np.ndarray,
-                 rate_hz: float, acc_correction: tuple | None = None) -> "AccOffsetEstimator":
+                 rate_hz: float, acc_correction: tuple | None = None,
+                 finite: bool = False) -> "AccOffsetEstimator":
         """Estimate from one sensor's samples.
 
         Parameters
@@ -319,22 +321,28 @@ class AccOffsetEstimator:
             ``(offset_m_s2, scale)`` removed from ``acc`` first (:func:`correct`): the same
             estimate as of ``correct(acc, acc_correction)``, without a corrected copy of every
             sample (each block of rows is corrected as it is averaged).
+        finite : bool
+            Every time and sample is known to be finite (the samples
+            :func:`imu.session.validate.usable_sensor` gives, and their times): not looked
+            at again.
         """
         st = self.settings
         k = max(1, int(rate_hz // st.work_rate_hz))
         if acc_correction is not None:
-            finite = bool(np.isfinite(np.sum(np.asarray(t_s, dtype=float))
-                                      + np.sum(np.asarray(gyr, dtype=float))))
-            means = (_corrected_block_means(np.asarray(acc, dtype=float), k, acc_correction)
+            finite = finite or bool(np.isfinite(np.sum(np.asarray(t_s, dtype=float))
+                                                + np.sum(np.asarray(gyr, dtype=float))))
+            means = (_corrected_block_means(np.asarray(acc, dtype=float), k, acc_correction,
+                                            finite=finite)
                      if k > 1 and finite else None)
             if means is None:  # every sample corrected first (the same numbers)
                 return self.estimate(t_s, correct(acc, acc_correction), gyr, rate_hz)
-            return self._estimate(t_s, acc, gyr, rate_hz, means)
-        return self._estimate(t_s, acc, gyr, rate_hz, None)
+            return self._estimate(t_s, acc, gyr, rate_hz, means, True)
+        return self._estimate(t_s, acc, gyr, rate_hz, None, finite)
 
-    def _estimate(self, t_s, acc, gyr, rate_hz, acc_means) -> "AccOffsetEstimator":
+    def _estimate(self, t_s, acc, gyr, rate_hz, acc_means, finite=False) -> "AccOffsetEstimator":
         """:meth:`estimate`; ``acc_means``: the corrected specific force's block means (3, M)
-        where made already (``acc`` is then the raw samples, used for nothing else)."""
+        where made already (``acc`` is then the raw samples, used for nothing else);
+        ``finite``: every value is known to be finite."""
         st = self.settings
         self.offset_m_s2_ = np.zeros(3)
         self.scale_ = np.ones(3)
@@ -345,7 +353,7 @@ class AccOffsetEstimator:
         t = np.asarray(t_s, dtype=float)
         acc = np.asarray(acc, dtype=float)
         gyr = np.asarray(gyr, dtype=float)
-        if not np.isfinite(np.sum(t) + np.sum(acc) + np.sum(gyr)):  # else every value is finite
+        if not finite and not np.isfinite(np.sum(t) + np.sum(acc) + np.sum(gyr)):  # else all are
             assert acc_means is None  # (made only from all-finite samples: estimate())
             ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
             t, acc, gyr = t[ok], acc[ok], gyr[ok]
@@ -506,15 +514,17 @@ def correct(acc: np.ndarray, *corrections) -> np.ndarray:
 
 def estimate_sensor(data, t_s: np.ndarray, acc: np.ndarray,
                     settings: AccOffsetSettings | None = None,
-                    acc_correction: tuple | None = None) -> AccOffsetEstimator | None:
+                    acc_correction: tuple | None = None,
+                    finite: bool = False) -> AccOffsetEstimator | None:
     """The estimate for one sensor of a session (``data``: its :class:`~imu.types.SensorData`,
     ``t_s`` its sample times on the session clock, ``acc`` its specific force, with the stored
-    correction ``acc_correction`` (``(offset_m_s2, scale)``, if any) still to be removed);
-    None for a sensor without raw samples (orientation only)."""
+    correction ``acc_correction`` (``(offset_m_s2, scale)``, if any) still to be removed;
+    ``finite``: as :meth:`AccOffsetEstimator.estimate`'s); None for a sensor without raw
+    samples (orientation only)."""
     if not getattr(data, "has_raw", True):
         return None
     from imu.kinematics.pipeline import nominal_rate_hz
 
     rate = nominal_rate_hz(t_s, data.info.rate_hz)
     return AccOffsetEstimator(settings).estimate(t_s, acc, data.gyr, rate,
-                                                 acc_correction=acc_correction)
+                                                 acc_correction=acc_correction, finite=finite)
