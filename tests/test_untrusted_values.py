@@ -309,3 +309,38 @@ def test_a_sacrum_with_too_few_samples_is_one_line_naming_it(rec, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and err[0] == "computing angles…", err  # the progress line, then one
     assert "error:" in err[1] and f"{few} (sacrum) has only 2 samples, too few" in err[1]
+
+
+@pytest.mark.parametrize("damage", ["none", "nan_acc", "inf_gyr", "far_acc", "far_gyr",
+                                    "nan_time", "huge_times"])
+def test_usable_samples_are_the_finite_in_range_first_of_repeated_times(damage):
+    from imu.session.validate import MAX_ABS_ACC_M_S2, MAX_ABS_GYR_RAD_S, usable_samples
+    from imu.types import SensorInfo
+
+    rng = np.random.default_rng(9)
+    n = 70_000  # more than one block of rows
+    ts = np.arange(n) / 100.0
+    th = ts + 0.01
+    acc, gyr = rng.normal(0, 3, (n, 3)), rng.normal(0, 1, (n, 3))
+    ts[500] = ts[499]  # a repeated time
+    rows = rng.choice(n, 40, replace=False)
+    if damage == "nan_acc":
+        acc[rows, 1] = np.nan
+    elif damage == "inf_gyr":
+        gyr[rows, 0] = -np.inf
+    elif damage == "far_acc":
+        acc[rows, 2] = 2 * MAX_ABS_ACC_M_S2
+    elif damage == "far_gyr":
+        gyr[rows, 1] = -2 * MAX_ABS_GYR_RAD_S
+    elif damage == "nan_time":
+        th[rows] = np.nan
+    elif damage == "huge_times":  # finite, but their sum is not
+        ts[rows] = th[rows] = 1e308
+    want = (np.isfinite(ts) & np.isfinite(th) & np.isfinite(acc).all(1) & np.isfinite(gyr).all(1)
+            & ~(np.abs(np.nan_to_num(acc)) > MAX_ABS_ACC_M_S2).any(1)
+            & ~(np.abs(np.nan_to_num(gyr)) > MAX_ABS_GYR_RAD_S).any(1))
+    want[1:] &= np.diff(ts) != 0
+    d = SensorData(SensorInfo("x", "sacrum", "sim", 100.0), np.arange(n), ts, th, acc, gyr)
+    got = usable_samples(d)
+    np.testing.assert_array_equal(got, want)
+    assert bool(got.sum() < n - 1) == (damage not in ("none", "huge_times"))  # (finite)

@@ -296,28 +296,42 @@ def replayed_samples(seq, t_sensor_s) -> np.ndarray:
     return rep
 
 
+def _all_within(a: np.ndarray, lim: float) -> bool:
+    """Whether every value of ``a`` is a number within ±``lim`` (two passes, no temporary: a
+    NaN makes the largest value NaN, and NaN is within nothing)."""
+    return a.size == 0 or bool(np.maximum.reduce(a, axis=None) <= lim
+                               and np.minimum.reduce(a, axis=None) >= -lim)
+
+
 def usable_samples(d: SensorData) -> np.ndarray:
     """Boolean mask (N,) of samples fusion may use: finite values within any sensor's range
     (:func:`out_of_range`), first of repeated times."""
     acc, gyr = np.asarray(d.acc, float), np.asarray(d.gyr, float)
     th, ts = np.asarray(d.t_host_s, float), np.asarray(d.t_sensor_s, float)
-    # a sum of finite numbers is finite unless it overflows: rows whose sum is finite are
-    # finite throughout, only the others are looked at element by element (in cache-sized
-    # blocks of rows)
     n = len(d)
-    ok = np.empty(n, bool)
-    for i0 in range(0, n, 32768):
-        i1 = min(n, i0 + 32768)
-        t = th[i0:i1] + ts[i0:i1]
-        for c in range(3):
-            t += acc[i0:i1, c]
-            t += gyr[i0:i1, c]
-        np.isfinite(t, out=ok[i0:i1])
+    far = None
+    if _all_within(acc, MAX_ABS_ACC_M_S2) and _all_within(gyr, MAX_ABS_GYR_RAD_S):
+        # (the usual case) every acceleration and rate is a number within range: only the
+        # times are left to look at
+        with np.errstate(over="ignore"):  # (a sum that overflows is looked at below)
+            ok = np.isfinite(th + ts)
+    else:
+        # a sum of finite numbers is finite unless it overflows: rows whose sum is finite are
+        # finite throughout, only the others are looked at element by element (in cache-sized
+        # blocks of rows)
+        ok = np.empty(n, bool)
+        for i0 in range(0, n, 32768):
+            i1 = min(n, i0 + 32768)
+            t = th[i0:i1] + ts[i0:i1]
+            for c in range(3):
+                t += acc[i0:i1, c]
+                t += gyr[i0:i1, c]
+            np.isfinite(t, out=ok[i0:i1])
+        far = out_of_range(acc, gyr)
     if not ok.all():
         i = np.flatnonzero(~ok)
         ok[i] = (np.isfinite(d.t_host_s[i]) & np.isfinite(d.t_sensor_s[i])
                  & np.isfinite(acc[i]).all(axis=1) & np.isfinite(gyr[i]).all(axis=1))
-    far = out_of_range(acc, gyr)
     if far is not None:
         ok &= ~far
     if len(d) > 1:
@@ -352,10 +366,11 @@ def implausible_units(d: SensorData) -> str | None:
     if far is not None:
         ok &= ~far
     if ok.sum() >= 10:
-        swap = _swapped(np.linalg.norm(acc[ok], axis=1), np.linalg.norm(gyr[ok], axis=1))
+        acc_norm = np.linalg.norm(acc[ok], axis=1)
+        swap = _swapped(acc_norm, np.linalg.norm(gyr[ok], axis=1))
         if swap:
             return swap
-        med = float(np.median(np.linalg.norm(acc[ok], axis=1)))
+        med = float(np.median(acc_norm))
         lo, hi = ACC_MEDIAN_RANGE_M_S2
         if not lo <= med <= hi:
             return (f"acc_x..z are not in m/s²: their median magnitude is {med:.3g} (gravity "
