@@ -199,11 +199,12 @@ class ClockModel:
         nb = int(max(2, min(n_bins, n // 2)))
         edges = np.searchsorted(x, np.linspace(0, x[-1], nb + 1)[:-1])
         edges = np.unique(edges)
-        ymin = np.minimum.reduceat(y, edges)
-        # position of each bin's minimum (its first, as np.argmin; all bins at once)
-        which = np.repeat(np.arange(len(edges)), np.diff(np.append(edges, n)))
-        idx = np.minimum.reduceat(np.where(y == ymin[which], np.arange(n), n), edges)
-        bx, by = x[idx], ymin
+        # position of each bin's minimum (its first): one short search per bin (at most
+        # n_bins), no arrays the length of the samples
+        ends = np.append(edges[1:], n).tolist()
+        idx = np.array([a + int(np.argmin(y[a:b])) for a, b in zip(edges.tolist(), ends)],
+                       dtype=np.int64)
+        bx, by = x[idx], y[idx]
         # reject bin minima far below the rest (robust line through bin minima first)
         if len(bx) >= 8:
             A = np.vstack([np.ones_like(bx), bx]).T
