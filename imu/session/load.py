@@ -122,12 +122,15 @@ def _rename_roles(session: Session, roles: dict[str, str] | None, on_note=None) 
 def _load_one(p: Path, roles, align, on_note=None, meanwhile=None) -> Session:
     if not p.exists():
         raise BadInputError(f"{p}: no such file or folder")
-    return check_session(_load(p, roles, align, on_note, meanwhile))
+    kind = describe_source(p)
+    if kind == "recording" and not roles:  # checked as it was read (read_recording)
+        return read_recording(p, meanwhile=meanwhile)
+    return check_session(_load(p, roles, align, on_note, meanwhile, kind))
 
 
 def _load(p: Path, roles: dict[str, str] | None, align=None, on_note=None,
-          meanwhile=None) -> Session:
-    kind = describe_source(p)
+          meanwhile=None, kind: str | None = None) -> Session:
+    kind = describe_source(p) if kind is None else kind
     if kind == "recording":
         return _rename_roles(read_recording(p, meanwhile=meanwhile), roles, on_note)
     from imu.session import csvfolder, foreign  # the readers of other formats, on first use
