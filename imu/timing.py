@@ -388,15 +388,24 @@ def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray
     """
     if isinstance(times, dict):
         times = list(times.values())
-    arrs = [np.asarray(t, dtype=float) for t in times]
-    arrs = [t[np.isfinite(t)] for t in arrs]
-    arrs = [t for t in arrs if len(t)]
-    if not arrs:
+    spans = []  # (first, last, finite samples) of each sensor with any
+    for t in times:
+        t = np.asarray(t, dtype=float)
+        if not len(t):
+            continue
+        lo, hi = np.minimum.reduce(t), np.maximum.reduce(t)  # (a NaN makes them NaN)
+        if not (np.isfinite(lo) and np.isfinite(hi)):  # some not finite: the finite ones
+            t = t[np.isfinite(t)]
+            if not len(t):
+                continue
+            lo, hi = t.min(), t.max()
+        spans.append((lo, hi, len(t)))
+    if not spans:
         return np.zeros(0)
     if span == "overlap":
-        t0, t1 = max(t.min() for t in arrs), min(t.max() for t in arrs)
+        t0, t1 = max(sp[0] for sp in spans), min(sp[1] for sp in spans)
     elif span == "union":
-        t0, t1 = min(t.min() for t in arrs), max(t.max() for t in arrs)
+        t0, t1 = min(sp[0] for sp in spans), max(sp[1] for sp in spans)
     else:
         raise ValueError(f"span must be 'overlap' or 'union', got {span!r}")
     if not (np.isfinite(rate_hz) and rate_hz > 0):
@@ -404,7 +413,7 @@ def common_time_base(times, rate_hz: float, span: str = "overlap") -> np.ndarray
     k0f, k1f = np.ceil(t0 * rate_hz - 1e-9), np.floor(t1 * rate_hz + 1e-9)
     if k1f < k0f:
         return np.zeros(0)
-    check_grid(t1 - t0, rate_hz, sum(len(t) for t in arrs))
+    check_grid(t1 - t0, rate_hz, sum(sp[2] for sp in spans))
     grid = np.arange(int(k0f), int(k1f) + 1, dtype=float)  # k exactly, then k / rate
     grid /= float(rate_hz)
     return grid
