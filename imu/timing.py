@@ -63,21 +63,26 @@ def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> n
         backwards jumps (a sensor that restarted its clock) are left for
         :func:`session_times` to treat as a new clock segment.
     """
-    t = np.asarray(t_sensor_s, dtype=float).copy()
+    return _unwrap(np.asarray(t_sensor_s, dtype=float).copy(), wrap_s)[0]
+
+
+def _unwrap(t: np.ndarray, wrap_s: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`unwrap_sensor_time` of ``t`` (returned itself when nothing is undone), and its
+    steps ``np.diff(t)`` when it is returned itself (else None)."""
     if len(t) < 2:
-        return t
+        return t, None
     d = np.diff(t)
     back = np.flatnonzero(d < -1.0)
     if len(back) == 0:
-        return t
+        return t, d
     if wrap_s is None:
         pos = d[d > 0]
         step = float(np.median(pos)) if len(pos) else 0.0
         est = float(-d[back[0]] + step)
         wrap_s = next((w for w in KNOWN_WRAPS_S if abs(w - est) < 0.01 * w), None)
         if wrap_s is None:
-            return t
-    return unwrap_counter(t, wrap_s) if wrap_s > 2.0 else t
+            return t, d
+    return (unwrap_counter(t, wrap_s), None) if wrap_s > 2.0 else (t, d)
 
 
 # -------------------------------------------------------------------------------- clock model
@@ -268,13 +273,13 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
         if not r:
             return th.copy()
         ts = np.asarray(sensor_data.seq, dtype=float) / float(r)
-    ts = unwrap_sensor_time(ts, wrap_s)
+    ts, steps = _unwrap(ts, wrap_s)  # (read only here: no copy when nothing is undone)
     if model is not None:
         return model.to_session(ts) - float(latency_s)
     if not np.any(np.isfinite(th)):
         return ts - ts[0]
     out = np.empty(len(ts))
-    for a, b in clock_segments(ts):
+    for a, b in clock_segments(ts, steps=steps):
         # a sensor that restarted its clock: each segment gets its own offset (and drift when
         # it is long enough to measure one)
         long_enough = ts[b - 1] - ts[a] > 60.0
@@ -283,13 +288,15 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
     return out - float(latency_s)
 
 
-def clock_segments(t_sensor_s: np.ndarray, back_s: float = 0.5) -> list[tuple[int, int]]:
+def clock_segments(t_sensor_s: np.ndarray, back_s: float = 0.5,
+                   steps: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Index ranges over which the (unwrapped) sensor clock runs on without stepping back by
-    more than ``back_s`` (a restarted sensor clock starts a new segment)."""
+    more than ``back_s`` (a restarted sensor clock starts a new segment). ``steps``:
+    ``np.diff`` of the times, where made already."""
     t = np.asarray(t_sensor_s, dtype=float)
     if len(t) == 0:
         return []
-    br = np.flatnonzero(np.diff(t) < -back_s) + 1
+    br = np.flatnonzero((np.diff(t) if steps is None else steps) < -back_s) + 1
     b = np.concatenate([[0], br, [len(t)]])
     return [(int(x), int(y)) for x, y in zip(b[:-1], b[1:])]
 
