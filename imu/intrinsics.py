@@ -30,16 +30,18 @@ import numpy as np
 G_M_S2 = 9.80665
 
 
-def affine_rows(x, offset: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
+def affine_rows(x, offset: np.ndarray, scale: np.ndarray | None = None,
+                out: np.ndarray | None = None) -> np.ndarray:
     """``(x - offset) * scale`` as a new float64 array, for vectors ``x`` (…, 3) and per-axis
     ``offset`` and ``scale`` (3,) (``scale`` None: 1). The same numbers as the plain expression;
     rows of three are taken 16 at a time, as rows of 48 (numpy's inner loop would otherwise run
-    three elements a call)."""
+    three elements a call). ``out``: a C-contiguous float64 array of ``x``'s shape to write
+    them into instead."""
     x = np.asarray(x, dtype=float)
     if x.ndim != 2 or x.shape[1] != 3:
-        out = x - offset
+        out = np.subtract(x, offset, out=out)
         return out if scale is None else np.multiply(out, scale, out=out)
-    out = np.empty(x.shape)
+    out = np.empty(x.shape) if out is None else out
     n = len(x) // 16 * 16
     for xs, os_, k in ((x[:n].reshape(-1, 48), out[:n].reshape(-1, 48), 16), (x[n:], out[n:], 1)):
         np.subtract(xs, np.tile(offset, k), out=os_)

@@ -112,3 +112,54 @@ def test_offline_vqf_6d_with_bias_estimation_is_offline_vqf():
     acc, gyr = np.ascontiguousarray(acc), np.ascontiguousarray(gyr)
     ref = vqf.offlineVQF(gyr, acc, None, 1.0 / RATE_HZ, {})["quat6D"]
     assert np.array_equal(offline_vqf_6d(gyr, acc, 1.0 / RATE_HZ, {}), ref)
+
+
+def test_dropouts_bridged_in_the_callers_room_give_the_same_orientations():
+    t, acc, gyr, _ = noisy_sensor(n=3001, seed=5)
+    keep = np.ones(len(t), bool)
+    keep[[7, 400, 401, 1500, 2990]] = False  # dropouts, bridged in one run
+    t, acc, gyr = t[keep], acc[keep], gyr[keep]
+    want = fuse(acc, gyr, RATE_HZ, name="vqf", t_s=t, causal=False)
+    n = len(acc)
+    room = (np.zeros((n + 40, 3)), np.zeros((n + 40, 3)))
+    room[0][:n], room[1][:n] = acc, gyr
+    q, row = fuse(room[0][:n], room[1][:n], RATE_HZ, name="vqf", t_s=t, causal=False,
+                  return_index=True, room=room)
+    assert np.array_equal(q[row], want)
+    assert np.array_equal(room[1][:3], gyr[:3])
+    assert np.array_equal(room[1][8], gyr[7])  # sample 7 moved to its grid row 8
+
+
+def test_room_too_small_or_not_the_inputs_own_leaves_the_inputs_alone():
+    t, acc, gyr, _ = noisy_sensor(n=1200, seed=6)
+    keep = np.ones(len(t), bool)
+    keep[[100, 700]] = False
+    t, acc, gyr = t[keep], np.ascontiguousarray(acc[keep]), np.ascontiguousarray(gyr[keep])
+    want = fuse(acc, gyr, RATE_HZ, name="vqf", t_s=t, causal=False)
+    n = len(acc)
+    small = (np.zeros((n + 1, 3)), np.zeros((n + 1, 3)))  # two rows missing: one short
+    small[0][:n], small[1][:n] = acc, gyr
+    before = [x.copy() for x in small]
+    assert np.array_equal(fuse(small[0][:n], small[1][:n], RATE_HZ, name="vqf", t_s=t,
+                               causal=False, room=small), want)
+    assert all(np.array_equal(a, b) for a, b in zip(small, before))
+    other = (np.zeros((n + 9, 3)), np.zeros((n + 9, 3)))  # room that does not hold them
+    assert np.array_equal(fuse(acc, gyr, RATE_HZ, name="vqf", t_s=t, causal=False,
+                               room=other), want)
+    assert not other[0].any() and not other[1].any()
+
+
+@pytest.mark.parametrize("n", [4, 5, 6, 7, 2001, 2002])
+def test_pair_path_gives_one_orientation_per_sample_either_parity(n):
+    from imu.fusion.offline import _offline_vqf
+
+    _, acc, gyr, q_true = rotating_sensor(n=n, rate_hz=200.0)
+    params = {"restBiasEstEnabled": False, "motionBiasEstEnabled": False}
+    q0 = np.array([1.0, 0.0, 0.0, 0.0])
+    q = _offline_vqf(acc, gyr, 200.0, params, q0)
+    assert q.shape == (n, 4) and np.allclose(np.linalg.norm(q, axis=1), 1.0)
+    # the first sample has q0's heading (no turn about z in q0 ⊗ q*)
+    d = Q.multiply(q0, Q.conj(q[0]))
+    assert abs(d[3]) < 1e-9
+    if n > 1000:
+        assert np.max(inclination_error_deg(q, q_true)[n // 2:]) < 2.0

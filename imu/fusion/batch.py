@@ -191,10 +191,12 @@ def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRI
     return runs, pos
 
 
-def _fill_dropouts(pos: np.ndarray, *xs: np.ndarray) -> tuple:
+def _fill_dropouts(pos: np.ndarray, *xs: np.ndarray, room=None) -> tuple:
     """Samples (n, 3) at grid positions ``pos`` → (pos[-1] + 1, 3) each, dropouts filled by
     linear interpolation between the samples either side (where the dropouts are is worked
-    out once for every array of ``xs``)."""
+    out once for every array of ``xs``). ``room``: for each of ``xs``, an array (m, 3) whose
+    first n rows are that array itself (or None): where m ≥ pos[-1] + 1 the samples are filled
+    there in place (moved up to their positions, the last first: no new array)."""
     # the samples go to their positions as they are; only the missing positions are
     # interpolated, with np.interp's arithmetic (so the numbers are np.interp's)
     n_out = int(pos[-1]) + 1
@@ -211,22 +213,42 @@ def _fill_dropouts(pos: np.ndarray, *xs: np.ndarray) -> tuple:
     span = (pos[j + 1] - pos[j])[:, None]
     into = (g - pos[j])[:, None]
     outs = []
-    for x in xs:
-        out = np.empty((n_out, x.shape[1]))
-        for a, b in blocks:
-            out[pos[a]:pos[a] + (b - a)] = x[a:b]
+    for k, x in enumerate(xs):
+        buf = None if room is None else room[k]
+        if _holds(buf, x, n_out):  # in place: each block moves up (rows as one flat run each,
+            # so an overlapping move is numpy's backward copy, not a temporary)
+            out, flat = buf[:n_out], buf.reshape(-1)
+            w = x.shape[1]
+            for a, b in reversed(blocks):
+                if pos[a] != a:
+                    flat[w * int(pos[a]):w * (int(pos[a]) + b - a)] = flat[w * a:w * b]
+            left, right = out[pos[j]], out[pos[j + 1]]
+        else:
+            out = np.empty((n_out, x.shape[1]))
+            for a, b in blocks:
+                out[pos[a]:pos[a] + (b - a)] = x[a:b]
+            left, right = x[j], x[j + 1]
         if len(g):
-            slope = (x[j + 1] - x[j]) / span
-            out[g] = slope * into + x[j]
+            slope = (right - left) / span
+            out[g] = slope * into + left
         outs.append(out)
     return tuple(outs)
+
+
+def _holds(buf, x: np.ndarray, rows: int) -> bool:
+    """Whether ``buf`` (or None) is a C-contiguous float64 array of at least ``rows`` rows
+    whose first rows are ``x`` itself."""
+    return (isinstance(buf, np.ndarray) and buf.dtype == np.float64 and buf.flags.c_contiguous
+            and buf.flags.writeable and buf.ndim == 2 and buf.shape[1:] == x.shape[1:]
+            and len(buf) >= rows and x.flags.c_contiguous
+            and x.__array_interface__["data"][0] == buf.__array_interface__["data"][0])
 
 
 def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_FILTER,
          t_s: np.ndarray | None = None, max_bridge_s: float = MAX_BRIDGE_S,
          init: bool = True, heading_axes_S: np.ndarray | None = None,
          causal: bool = True, restarts_out: list | None = None, return_index: bool = False,
-         **settings):
+         room=None, **settings):
     """Orientation of one sensor over a whole recording (batch path).
 
     Parameters
@@ -262,6 +284,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         None: ``q_rows`` itself): with dropouts bridged, the filter's rows on its sample grid
         and each sample's row, without the gathered copy (a caller that looks rows up anyway,
         such as resampling, maps its indices through ``index``).
+    room : tuple of two ndarrays, optional
+        Arrays (M, 3) whose first N rows are ``acc`` and ``gyr`` themselves (M ≥ N, e.g.
+        from :func:`imu.kinematics.pipeline.corrected_samples` with ``rows``): the non-causal
+        estimate of a recording without long gaps bridges its dropouts there, in place, when M
+        rows are enough (``acc`` and ``gyr`` are then overwritten), instead of in new arrays.
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -323,7 +350,7 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         if pos is None or pos[-1] == n - 1:
             q = np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
             return (q, None) if return_index else q
-        qq = offline_run(name, rate_hz, *_fill_dropouts(pos, acc, gyr), q0,
+        qq = offline_run(name, rate_hz, *_fill_dropouts(pos, acc, gyr, room=room), q0,
                          **settings)
         return (qq, pos) if return_index else np.take(qq, pos, axis=0)
     prev_q = None

@@ -106,14 +106,26 @@ def uses_vendor_orientation(session: Session, role: str) -> bool:
     return (not data.has_raw) or bool((session.meta or {}).get("use_vendor_orientation"))
 
 
-def corrected_samples(corr, recording, acc: np.ndarray, gyr: np.ndarray):
+def corrected_samples(corr, recording, acc: np.ndarray, gyr: np.ndarray, *, rows: int = 0):
     """``(acc, gyr)`` of one sensor as every fusion uses them (batch, replay, live): its
     intrinsic correction ``corr`` (with ``apply(acc, gyr)``, or None) and then the
     recording's accelerometer correction ``recording`` (``(offset_m_s2, scale)`` or None, the
     one its mounting was solved with) removed; where ``corr`` exposes its accelerometer offset
     and scale the two accelerometer corrections are one pass
-    (:func:`imu.kinematics.acc_offset.correct`, as the calibration applies them)."""
+    (:func:`imu.kinematics.acc_offset.correct`, as the calibration applies them).
+
+    ``rows`` > ``len(acc)``: there, each array returned is the first rows of one of ``rows``
+    rows (its ``base``: room for :func:`imu.fusion.fuse` to bridge dropouts in place; rows
+    never written cost no memory)."""
     if corr is not None and hasattr(corr, "acc_offset_m_s2"):
+        if rows > len(acc) and np.ndim(acc) == 2:
+            from imu.kinematics.acc_offset import compose
+
+            n = len(acc)
+            a, g = np.empty((rows, np.shape(acc)[1])), np.empty((rows, np.shape(gyr)[1]))
+            return (affine_rows(acc, *compose((corr.acc_offset_m_s2, corr.acc_scale),
+                                              recording), out=a[:n]),
+                    affine_rows(gyr, np.asarray(corr.gyr_bias_rad_s, dtype=float), out=g[:n]))
         return (corrected_acc(corr, recording, acc),
                 affine_rows(gyr, np.asarray(corr.gyr_bias_rad_s, dtype=float)))
     if corr is not None:
@@ -231,8 +243,17 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     def prepare(role):  # the samples as the fusion uses them
         data = session.sensors[role]
-        acc, gyr = corrected_samples(*corrections[role], data.acc, data.gyr)
-        return np.asarray(acc, float), np.asarray(gyr, float)
+        # with room after them for the offline estimate to bridge dropouts in place (rows it
+        # does not write cost nothing): a run's grid rows are about its span at the rate
+        t = times[role]
+        rows = 0 if causal or len(t) < 2 else int(
+            1.01 * max(len(t), (t[-1] - t[0]) * rates[role])) + 64
+        acc, gyr = corrected_samples(*corrections[role], data.acc, data.gyr, rows=rows)
+        acc, gyr = np.asarray(acc, float), np.asarray(gyr, float)
+        mine = (rows and acc.base is not None and gyr.base is not None
+                and not np.may_share_memory(acc, data.acc)
+                and not np.may_share_memory(gyr, data.gyr))
+        return acc, gyr, ((acc.base, gyr.base) if mine else None)
 
     # Quiet standing needs every sensor's corrected samples. With corrections of the usual
     # form (an accelerometer offset and scale, a gyro bias) it is judged from the raw samples,
@@ -330,7 +351,7 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
 
     def fuse_one(role):
         t, r_hz = times[role], rates[role]
-        acc, gyr = raw[role] if role in raw else prepare(role)
+        acc, gyr, room = raw[role] if role in raw else prepare(role)
         if masks is not None and os.getpid() != here:  # a forked worker: judge its sensor
             try:
                 judge(role)
@@ -358,12 +379,13 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
         if progress:
             log.info("fusing %s: %d samples at %s Hz", role, len(t), f"{r_hz:g}")
         restarts: list = []  # the same as gap_restarts_s(t, acc, gyr, r_hz), found by fuse
+        g = smoothed_rate_norm(gyr, r_hz)  # (before fuse, which may bridge dropouts in gyr)
         # the sample i's orientation is q[row[i]] (row None: q[i]): the filter's own rows
         # where it bridged dropouts, looked up through ``row`` as the resampling reads them
         q, row = fuse(acc, gyr, r_hz, name=filter, t_s=t,
                       heading_axes_S=heading_axes(alignment, role), causal=causal,
-                      restarts_out=restarts, return_index=True, **sett)
-        g = smoothed_rate_norm(gyr, r_hz)
+                      restarts_out=restarts, return_index=True, room=room, **sett)
+        del acc, gyr
         # resampled a block of rows at a time: the temporaries stay small (in the CPU cache,
         # reused by the allocator) instead of a dozen fresh arrays the length of the hour
         for b0 in range(0, len(time_s), _RESAMPLE_ROWS):
