@@ -283,9 +283,12 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
         # a sensor that restarted its clock: each segment gets its own offset (and drift when
         # it is long enough to measure one)
         long_enough = ts[b - 1] - ts[a] > 60.0
-        out[a:b] = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough,
-                                  latency=False).to_session(ts[a:b])
-    return out - float(latency_s)
+        m = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough, latency=False)
+        np.multiply(ts[a:b], 1.0 + m.drift, out=out[a:b])  # m.to_session(ts[a:b]), in place
+        out[a:b] += m.offset_s
+    if latency_s:
+        out -= float(latency_s)
+    return out
 
 
 def clock_segments(t_sensor_s: np.ndarray, back_s: float = 0.5,
