@@ -814,9 +814,10 @@ def _drop_unreadable(out: dict[str, SensorData]) -> dict[str, int]:
     lost (said once as a warning by :func:`read_recording`)."""
     lost = {}
     for role, d in out.items():
-        bad = d.seq == UNREADABLE_SEQ
-        if not bad.any():
+        # (the smallest int64: the smallest sequence number only where a chunk was damaged)
+        if not len(d.seq) or np.minimum.reduce(d.seq) != UNREADABLE_SEQ:
             continue
+        bad = d.seq == UNREADABLE_SEQ
         keep = ~bad
         lost[role] = int(bad.sum())
         out[role] = SensorData(d.info, d.seq[keep], d.t_sensor_s[keep], d.t_host_s[keep],
