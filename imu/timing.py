@@ -516,20 +516,21 @@ def resample_quat(t_src: np.ndarray, q_src: np.ndarray, t_dst: np.ndarray,
     b = np.take(q_src, i1[sel], axis=0)
     uu = u[sel]
     d = Q.row_dot(a, b)
-    np.negative(b, out=b, where=(d < 0)[:, None])  # b is a fresh copy: flip in place
+    neg = d < 0  # b on the other hemisphere: -b (its weight negated: the same numbers)
     d = np.abs(d, out=d)
     # neighbouring samples turn by at most a few degrees: there the normalised linear
     # interpolation is slerp to within 1e-5° (steps up to 2°) at a fraction of the cost;
     # larger steps get slerp's weights
     wa = 1.0 - uu
-    wb = uu.copy()
+    wb = np.negative(uu, where=neg, out=uu.copy())
     far = np.flatnonzero(d < _NLERP_MIN_DOT)
     if len(far):
         theta = np.arccos(np.minimum(d[far], 1.0))
         s = np.sin(theta)
         uf = uu[far]
         wa[far] = np.sin((1.0 - uf) * theta) / s
-        wb[far] = np.sin(uf * theta) / s
+        wf = np.sin(uf * theta) / s
+        wb[far] = np.negative(wf, where=neg[far], out=wf)
     a *= wa[:, None]
     b *= wb[:, None]
     a += b

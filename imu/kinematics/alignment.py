@@ -147,14 +147,15 @@ def _segment_map(R_BS) -> np.ndarray:
 
 
 def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
-                 normalize: bool = False) -> np.ndarray:
+                 normalize: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions
-    (``normalize``: each row divided by its norm, as :func:`imu.quat.normalize`)."""
+    (``normalize``: each row divided by its norm, as :func:`imu.quat.normalize`); ``out``: an
+    (N, 4) float64 array to write them into (not ``q_ES`` itself)."""
     m = _segment_map(R_BS).tolist()
     q_ES = np.atleast_2d(np.asarray(q_ES, float))
     h = np.asarray(heading_deg, dtype=float)
     turn = not (h.ndim == 0 and float(h) == 0.0)
-    out = np.empty((len(q_ES), 4))
+    out = np.empty((len(q_ES), 4)) if out is None else out
     for i0 in range(0, max(len(q_ES), 1), _BLOCK_ROWS):  # temporaries stay in the CPU cache
         i1 = i0 + _BLOCK_ROWS
         # M @ q row by row, one component at a time, summed as einsum("nj,ij->ni") sums them

@@ -347,7 +347,8 @@ def fuse_session(session: Session, roles, *, filter: str = DEFAULT_FILTER, intri
             gnorm[role][b0:b1] = g_blk
         if role in segs:  # the heading hold's inputs of these rows
             q, h, up = segs[role]
-            q[b0:b1], h[b0:b1], up[b0:b1] = segment_rows(q_blk, g_blk, alignment.R_BS[role], hs)
+            _, h[b0:b1], up[b0:b1] = segment_rows(q_blk, g_blk, alignment.R_BS[role], hs,
+                                                  out=q[b0:b1])
 
     def fuse_one(role):
         t, r_hz = times[role], rates[role]
@@ -420,15 +421,15 @@ _RESAMPLE_ROWS = 32768
 
 
 def segment_rows(q_ES: np.ndarray, gyr_norm: np.ndarray, R_BS: np.ndarray,
-                 heading: HeadingHoldSettings | None = None):
+                 heading: HeadingHoldSettings | None = None, out: np.ndarray | None = None):
     """The per-row inputs of the heading hold for one role: ``(q_raw (n, 4), heading_deg (n,),
     standing (n,) bool)``, the segment quaternion with zero heading offset (normalised), its
     heading (:func:`~imu.kinematics.frames.heading_deg`) and whether the segment is upright
     and its sensor still. Row by row: a block of rows gives those rows' numbers (so whoever
     holds a block of ``q_ES``, e.g. a fusion worker, can make them; :func:`held_headings`
-    takes them as ``parts``)."""
+    takes them as ``parts``). ``out``: an (n, 4) array for the quaternions."""
     hs = heading or HeadingHoldSettings()
-    q = segment_quat(q_ES, R_BS, 0.0, normalize=True)
+    q = segment_quat(q_ES, R_BS, 0.0, normalize=True, out=out)
     h, up = heading_and_upright(q, hs.upright_deg)
     up &= is_still(gyr_norm, hs.still_gyr_rad_s)
     return q, h, up

@@ -134,12 +134,22 @@ def standing_mask(grid: np.ndarray, t_s: np.ndarray, acc: np.ndarray, gyr: np.nd
     j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
     near = np.abs(t[j] - grid) < 0.1
     g = smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=b0 if np.any(b0) else None)
-    a = np.asarray(acc, float)[j]
-    if acc_correction is not None:
-        a = acc_correction(a)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        c = (a @ np.asarray(up_S, float)) / row_norm(a)
-    return is_still(g, s.still_rad_s) & (c > cos_up) & near
+    ok = is_still(g, s.still_rad_s)
+    ok &= near
+    # the specific force of the samples judged, a block of them at a time (in the cache)
+    acc, up = np.asarray(acc, float), np.asarray(up_S, float)
+    for k0 in range(0, len(j), _MASK_ROWS):
+        a = acc[j[k0:k0 + _MASK_ROWS]]
+        if acc_correction is not None:
+            a = acc_correction(a)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = (a @ up) / row_norm(a)
+        ok[k0:k0 + _MASK_ROWS] &= c > cos_up
+    return ok
+
+
+#: grid points per block of the accelerometer test in :func:`standing_mask`
+_MASK_ROWS = 8192
 
 
 def windows_from_mask(grid: np.ndarray, ok: np.ndarray,
