@@ -24,7 +24,10 @@ Each run is a separate process per Qt platform: ``offscreen`` and ``xcb`` under 
 - where a row's latency goes: each stage of :data:`STAGES` per row (p50, p99 and its mean
   over the slowest 1 % of rows), the BLE batch age at the sensor (the child logs when each
   notification left), the trace paint and refresh times, garbage-collection pauses;
-  ``IMU_BENCH_PROFILE=FILE`` writes a cProfile of the GUI thread over the measured seconds;
+  ``IMU_BENCH_PROFILE=FILE`` writes a cProfile of the GUI thread over the measured seconds,
+  ``IMU_BENCH_DUMP=FILE`` the raw timings (a pickle: every paint, batch of rows, feed call and
+  notification) for a closer look;
+- the live processing per block (``LivePipeline.feed``: CPU and wall time, p50/p99);
 - time from the window opening to the first scored rep in the list.
 
 Replay: a 10-minute simulated session played at 20× in the dashboard with its real timer: frames
@@ -110,16 +113,26 @@ class ChildProbe:
 
         pipe._route_rows = timed_route
         self.feed_cpu = 0.0
+        # every feed call: (start, wall s, CPU s, rows stored, a backlog was waiting)
+        self.feeds: list[tuple[float, float, float, int, bool]] = []
+        self.feed_clocks: list[tuple[float, float, float]] = []
         feed = pipe.feed
 
         def timed_feed(blk):
             c = time.thread_time()
+            if os.environ.get("IMU_BENCH_DUMP"):
+                self.feed_clocks.append((time.monotonic(), c, time.process_time()))
+            rows = pipe.rows_out
             self.current = (time.monotonic(), blk.sensor_id, int(blk.seq[-1]) if len(blk) else -1)
             try:
                 feed(blk)
             finally:
+                start = self.current[0]
                 self.current = None
-                self.feed_cpu += time.thread_time() - c
+                cpu = time.thread_time() - c
+                self.feed_cpu += cpu
+                self.feeds.append((start, time.monotonic() - start, cpu, pipe.rows_out - rows,
+                                   pipe._backlog))
 
         pipe.feed = timed_feed
         self.gc_pauses: list[float] = []
@@ -148,6 +161,7 @@ class ChildProbe:
     def stats(self) -> dict:
         sp = self.src.sensor_process
         return {"marks": self.marks, "stored": self.stored, "clock_err": self.clock_err,
+                "feeds": self.feeds, "feed_clocks": self.feed_clocks,
                 "gc_pauses": self.gc_pauses, "t0": self.src._t0, "speed": self.src.speed,
                 "notifications": (sp.stats if sp is not None else {}).get("notifications", [])}
 
@@ -258,6 +272,11 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
         raise RuntimeError(f"no angles reached the dashboard within a minute ({pipe.error})")
     st = pipe.stats
     cm = st["marks"]
+    if os.environ.get("IMU_BENCH_DUMP"):     # IMU_BENCH_DUMP=FILE: the raw timings (pickle)
+        import pickle
+        with open(os.environ["IMU_BENCH_DUMP"], "wb") as f:
+            pickle.dump({"stats": st, "paints": paints, "arrivals": pipe.arrivals,
+                         "refreshes": refreshes, "marks": marks, "paint_cpu": paint_cpu}, f)
     # when each notification left its virtual sensor: (sensor id, last seq) -> monotonic time,
     # and each notification's batch age (its oldest sample's age when sent)
     sent = st["notifications"]
@@ -304,6 +323,8 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
     # the slowest 1 %: mean of each stage over the rows above the p99
     slow = lat >= np.percentile(lat, 99)
     gcs = np.array(st["gc_pauses"][cm["w0"]["gc"]:cm["w1"]["gc"]])
+    fd = np.array([f[:4] for f in st["feeds"] if marks["w0"] <= f[0] <= marks["w1"]]).reshape(-1, 4)
+    fd_rows = fd[fd[:, 3] > 0]
     frame_s = np.array([b - a for a, b, _ in win_paints])
     refresh_s = np.array([b - a for a, b in refreshes if marks["w0"] <= a <= marks["w1"]])
     data_s = (marks["rows1"] - marks["rows0"]) / rate_hz      # angle rows at the sensor rate
@@ -340,6 +361,10 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             # a paint's wall time over its CPU time (1: it never waited)
             "paint_wait_ratio_p50": float(np.median([a / b for a, b, _ in paint_cpu if b > 0])),
             "full_redraws_per_s": (marks["full1"] - marks["full0"]) / wall,
+            "feed_wall_p50_ms": ms(fd[:, 1], 50), "feed_wall_p99_ms": ms(fd[:, 1], 99),
+            "feed_cpu_p50_ms": ms(fd[:, 2], 50), "feed_cpu_p99_ms": ms(fd[:, 2], 99),
+            "feed_rows_cpu_p50_ms": ms(fd_rows[:, 2], 50),
+            "rows_per_batch": float(fd_rows[:, 3].mean()) if len(fd_rows) else float("nan"),
             "gc_count": int(len(gcs)), "gc_max_ms": float(gcs.max() * 1000) if len(gcs) else 0.0,
             "gc_total_ms": float(gcs.sum() * 1000),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
@@ -431,6 +456,12 @@ def run(quick: bool = False) -> list[dict]:
             {"name": f"live processing CPU (angles, detectors), {label}",
              "value": 100 * r["live_cpu"], "unit": "% of a core",
              "note": "LivePipeline.feed in the live process's pipeline thread"},
+            {"name": f"live processing per block, {label}", "value": r["feed_cpu_p50_ms"],
+             "unit": "ms CPU", "note": f"p99 {r['feed_cpu_p99_ms']:.1f} ms CPU; wall p50 "
+                                      f"{r['feed_wall_p50_ms']:.1f} / p99 "
+                                      f"{r['feed_wall_p99_ms']:.1f} ms; a block completing rows "
+                                      f"{r['feed_rows_cpu_p50_ms']:.1f} ms CPU at p50, "
+                                      f"{r['rows_per_batch']:.1f} rows a batch"},
             {"name": f"BLE host stack CPU, {label}",
              "value": 100 * r["sensors_cpu"], "unit": "% of a core",
              "note": "the rest of that thread: bumble host, bleak, reader, decoder (the virtual "

@@ -44,6 +44,8 @@ def affine_rows(x, offset: np.ndarray, scale: np.ndarray | None = None,
     out = np.empty(x.shape) if out is None else out
     n = len(x) // 16 * 16
     for xs, os_, k in ((x[:n].reshape(-1, 48), out[:n].reshape(-1, 48), 16), (x[n:], out[n:], 1)):
+        if not xs.size:     # (a short block of the live path: no rows of 16)
+            continue
         np.subtract(xs, np.tile(offset, k), out=os_)
         if scale is not None:
             os_ *= np.tile(scale, k)

@@ -26,6 +26,7 @@ Headings here are the first Cardan angle of the pelvis order (rotation about wor
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -570,54 +571,95 @@ class HeadingHoldStream:
         return new
 
     def update(self, t_s: float, R_WB: dict[str, np.ndarray], gyr_norm: dict[str, float]):
-        """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s).
+        """Feed one sample: ``R_WB`` role → (3, 3) with zero offset, angular-rate norms (rad/s)
+        (:meth:`update_many` of one row).
 
         Returns
         -------
         (offsets, confidence) : dict role → float degrees, dict role → float 0..1
         """
-        s = self.s
-        for r, tr in self._restart_at.items():
-            if tr is not None and t_s >= tr:
-                self._restarted[r], self._restart_at[r] = True, None
-        h = {r: float(heading_deg(R_WB[r])[0]) for r in self.roles}
-        for r, v in self._first(h, self.offset_deg).items():
-            self.offset_deg[r] = self._target[r] = v
-        # applied offsets move toward the anchor's corrections at a bounded rate (no steps)
-        step = 0.0 if self._t_prev is None else s.slew_deg_per_s * max(0.0, t_s - self._t_prev)
-        self._t_prev = t_s
-        for r in self.roles:
-            o, tg = self.offset_deg[r], self._target[r]
-            if o is not None and tg is not None and o != tg:
-                d = float(wrap_deg(tg - o))
-                self.offset_deg[r] = tg if abs(d) <= step else o + np.copysign(step, d)
-        standing = True
-        for r in self.roles:
-            self._still[r].update(gyr_norm.get(r, np.nan))
-            R = R_WB[r]
-            up = float(upright_angle_deg(R)[0]) if np.isfinite(R[1, 1]) else np.inf
-            if not (self._still[r].still and up < s.upright_deg):
-                standing = False
-        if not standing:
-            self._run_start_t = None
-        else:
-            if self._run_start_t is None:
-                self._run_start_t = t_s
-                self._acc = {r: [0.0, 0.0] for r in self.roles}
-            for r in self.roles:
-                a = np.radians(h[r])
-                self._acc[r][0] += np.sin(a)
-                self._acc[r][1] += np.cos(a)
-            if t_s - self._run_start_t >= s.min_anchor_s:
-                self._anchor(t_s)
-        conf = {}
-        dt = np.inf if self._last_anchor_t is None else max(0.0, t_s - self._last_anchor_t)
-        c_ref = float(np.exp(-s.drift_deg_per_s * dt / s.confidence_scale_deg))
-        for r in self.roles:
-            conf[r] = c_ref
-            if self._restarted[r] or self._restarted[self.reference]:
-                conf[r] = min(c_ref, s.restart_confidence)
-        return {r: (0.0 if v is None else v) for r, v in self.offset_deg.items()}, conf
+        o, c = self.update_many(np.array([float(t_s)]),
+                                {r: np.asarray(R_WB[r], dtype=float)[None] for r in self.roles},
+                                {r: np.array([gyr_norm.get(r, np.nan)], dtype=float)
+                                 for r in self.roles})
+        return {r: float(v[0]) for r, v in o.items()}, {r: float(v[0]) for r, v in c.items()}
+
+    def update_many(self, t_s: np.ndarray, R_WB: dict[str, np.ndarray],
+                    gyr_norm: dict[str, np.ndarray]) -> tuple[dict, dict]:
+        """Feed a block of rows (the live path's batch of angle rows), each in turn: the same
+        numbers as one row at a time (:meth:`update`). The per-row arithmetic (headings,
+        uprightness, their sines and cosines, the confidences' exponential) is done over the
+        block at once; only the hold's state (stillness, standing runs, anchors, slewing) goes
+        row by row.
+
+        Parameters
+        ----------
+        t_s : ndarray, shape (n,)
+            Row times, seconds.
+        R_WB : dict
+            Role → (n, 3, 3) with zero offset.
+        gyr_norm : dict
+            Role → (n,) angular-rate norms, rad/s.
+
+        Returns
+        -------
+        (offsets, confidence) : dict role → (n,) degrees, dict role → (n,) 0..1
+        """
+        s, ref, roles = self.s, self.reference, self.roles
+        t_rows = np.asarray(t_s, dtype=float).tolist()
+        n = len(t_rows)
+        # every role's rows at once (one array per quantity, a role's rows one after another)
+        R = np.concatenate([np.asarray(R_WB[r], dtype=float).reshape(n, 3, 3) for r in roles])
+        h, upright = heading_and_upright(R, s.upright_deg)  # NaN: not upright (update's inf)
+        a = np.radians(h)
+        rows = [h.tolist(), upright.tolist(), np.sin(a).tolist(), np.cos(a).tolist()]
+        head, up, sin, cos = ({r: v[i * n:(i + 1) * n] for i, r in enumerate(roles)}
+                              for v in rows)
+        gn = {r: [math.nan] * n if gyr_norm.get(r) is None else
+              np.asarray(gyr_norm[r], dtype=float).tolist() for r in roles}
+        offsets = {r: np.empty(n) for r in roles}
+        dt = np.empty(n)                      # time since the last anchor, for the confidence
+        capped = {r: np.zeros(n, bool) for r in roles}   # restarted: at most restart_confidence
+        still = [self._still[r] for r in roles]
+        for k, t in enumerate(t_rows):
+            for r, tr in self._restart_at.items():
+                if tr is not None and t >= tr:
+                    self._restarted[r], self._restart_at[r] = True, None
+            if any(self.offset_deg[r] is None for r in roles):
+                for r, v in self._first({r: head[r][k] for r in roles}, self.offset_deg).items():
+                    self.offset_deg[r] = self._target[r] = v
+            step = 0.0 if self._t_prev is None else s.slew_deg_per_s * max(0.0, t - self._t_prev)
+            self._t_prev = t
+            for r in roles:
+                o, tg = self.offset_deg[r], self._target[r]
+                if o is not None and tg is not None and o != tg:
+                    d = float(wrap_deg(tg - o))
+                    self.offset_deg[r] = tg if abs(d) <= step else o + np.copysign(step, d)
+            standing = True
+            for r, st in zip(roles, still):
+                st.update(gn[r][k])
+                if not (st.still and up[r][k]):
+                    standing = False
+            if not standing:
+                self._run_start_t = None
+            else:
+                if self._run_start_t is None:
+                    self._run_start_t = t
+                    self._acc = {r: [0.0, 0.0] for r in roles}
+                for r in roles:
+                    self._acc[r][0] += sin[r][k]
+                    self._acc[r][1] += cos[r][k]
+                if t - self._run_start_t >= s.min_anchor_s:
+                    self._anchor(t)
+            dt[k] = np.inf if self._last_anchor_t is None else max(0.0, t - self._last_anchor_t)
+            for r in roles:
+                v = self.offset_deg[r]
+                offsets[r][k] = 0.0 if v is None else v
+                capped[r][k] = self._restarted[r] or self._restarted[ref]
+        c_ref = np.exp(-s.drift_deg_per_s * dt / s.confidence_scale_deg)
+        conf = {r: np.where(capped[r], np.minimum(c_ref, s.restart_confidence), c_ref)
+                for r in roles}
+        return offsets, conf
 
     def _anchor(self, t_s: float) -> None:
         s, ref = self.s, self.reference

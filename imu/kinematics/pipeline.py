@@ -21,8 +21,8 @@ from imu.log import get_logger
 from imu.memo import MISSING, ObjectMemo
 from imu.kinematics.acc_offset import correct as correct_acc
 from imu.intrinsics import affine_rows
-from imu.kinematics.alignment import (SegmentAlignment, rot_y, rotate_heading,
-                                      segment_matrix, segment_quat)
+from imu.kinematics.alignment import (SegmentAlignment, matrix_from_quat, rot_y,
+                                      rotate_heading, segment_quat)
 from imu.kinematics.frames import angle_columns, heading_and_upright, segment_angles
 from imu.kinematics.heading import (HeadingHoldSettings, HeadingHoldStream, hold_from_headings,
                                     wrap_deg)
@@ -902,10 +902,19 @@ class AnglePipeline:
         for r in self.roles:
             if r != "sacrum":
                 quats[r], gnorm[r] = self._at_many(r, time_s)
-        raw = {r: segment_matrix(quats[r], self.alignment.R_BS[r], 0.0) for r in self.roles}
-        offs = {r: np.zeros(n) for r in self.roles}
-        for k in range(n):
-            if not all(np.isfinite(raw[r][k, 0, 0]) for r in self.roles):
+        # every role's rows in one array (a role's rows one after another): one matrix pass
+        roles = self.roles
+        raw_all = matrix_from_quat(np.concatenate(
+            [segment_quat(quats[r], self.alignment.R_BS[r]) for r in roles]))
+        raw = {r: raw_all[i * n:(i + 1) * n] for i, r in enumerate(roles)}
+        offs_all = np.zeros(len(roles) * n)
+        offs = {r: offs_all[i * n:(i + 1) * n] for i, r in enumerate(roles)}
+        full = np.ones(n, bool)
+        for r in self.roles:
+            full &= np.isfinite(raw[r][:, 0, 0])
+        k = 0
+        while k < n:
+            if not full[k]:
                 # a gap row: the held offsets (the first rows of a sensor that starts late
                 # take the others' first headings as facing forward, as the batch hold does)
                 o = self._hold.begin({r: raw[r][k] for r in self.roles})
@@ -913,17 +922,21 @@ class AnglePipeline:
                     offs[r][k] = o[r]
                 for c in conf:  # a gap row: its confidence is unknown, not zero
                     conf[c][k] = np.nan
+                k += 1
                 continue
-            o, cf = self._hold.update(time_s[k], {r: raw[r][k] for r in self.roles},
-                                      {r: gnorm[r][k] for r in self.roles})
+            # a run of full rows: the hold over them at once (the same numbers as row by row)
+            e = k + 1 + int(np.argmin(full[k + 1:])) if not full[k + 1:].all() else n
+            o, cf = self._hold.update_many(time_s[k:e], {r: raw[r][k:e] for r in self.roles},
+                                           {r: gnorm[r][k:e] for r in self.roles})
+            conf["pelvis_rotation"][k:e] = cf["sacrum"]
             for r in self.roles:
-                offs[r][k] = o[r]
-            conf["pelvis_rotation"][k] = cf["sacrum"]
-            for r in self.roles:
+                offs[r][k:e] = o[r]
                 s = role_side(r)
                 if s:
-                    conf[f"{s}_hip_rotation"][k] = cf[r]
-        segs = {r: np.matmul(rot_y(offs[r]), raw[r]) for r in self.roles}
+                    conf[f"{s}_hip_rotation"][k:e] = cf[r]
+            k = e
+        segs_all = np.matmul(rot_y(offs_all), raw_all)
+        segs = {r: segs_all[i * n:(i + 1) * n] for i, r in enumerate(roles)}
         for c, v in segment_angles(segs).items():
             if c in cols:
                 cols[c] = v

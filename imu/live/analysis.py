@@ -88,31 +88,42 @@ class LiveAnalysis:
 
     def rows(self, table: AngleTable) -> np.ndarray:
         """Feed angle rows (in time order); returns the pelvic drop (degrees, (n,)) of each row
-        inside a single-leg set, NaN elsewhere (the dashboard's drop trace)."""
+        inside a single-leg set, NaN elsewhere (the dashboard's drop trace).
+
+        The rows of a batch go through the detectors one by one, as one at a time would (the
+        same reps, holds, sets and numbers); what the dashboard is shown of the set under way
+        (:attr:`live_state`) is made for the batch's last row, and for a row whose successor
+        an event reaches (the rows in between would replace it before anyone looks)."""
         n = len(table.time_s)
         drop = np.full(n, np.nan)
         names = [c for c in self.columns if c in table.columns]
-        vals = [np.asarray(table.columns[c], float) for c in names]
+        # the rows as Python numbers, one list per column (float(v[k]) for every k)
+        vals = [np.asarray(table.columns[c], float).tolist() for c in names]
         conf_names = list(table.confidence or {})
-        conf_vals = [np.asarray(table.confidence[c], float) for c in conf_names]
-        absent = {r: ~np.isfinite(np.column_stack([table.columns[c] for c in cols])).any(axis=1)
+        conf_vals = [np.asarray(table.confidence[c], float).tolist() for c in conf_names]
+        absent = {r: (~np.isfinite(np.column_stack([table.columns[c] for c in cols])).any(axis=1)
+                      ).tolist()
                   for r, cols in self._roles.items() if all(c in table.columns for c in cols)}
-        for k in range(n):
-            t = float(table.time_s[k])
-            self._track_missing(t, {r: bool(v[k]) for r, v in absent.items()})
+        times = np.asarray(table.time_s, float).tolist()
+        analyzer = self.analyzer
+        for k, t in enumerate(times):
+            self._track_missing(t, {r: v[k] for r, v in absent.items()})
             self._apply_events(t)
-            row = {c: float(v[k]) for c, v in zip(names, vals)}
-            conf = {c: float(v[k]) for c, v in zip(conf_names, conf_vals)} if conf_names else None
+            row = dict(zip(names, (v[k] for v in vals)))
+            conf = dict(zip(conf_names, (v[k] for v in conf_vals))) if conf_names else None
             # every row: the analyzer keeps the recent ones (a rep detector's standing baseline
             # before its set) and recognises the movement; only a set's rows reach a detector
-            for item in self.analyzer.update(t, row, conf):
+            for item in analyzer.update(t, row, conf):
                 self._collect(item)
             self._take_completed()
-            if self.analyzer.detector is None:
+            if analyzer.detector is None:
                 continue
-            self._taken = len(self.analyzer._items)
-            st = self.analyzer.live_state()
-            self.live_state = st
+            self._taken = len(analyzer._items)
+            if k == n - 1 or (self._pending and self._pending[0][0] <= times[k + 1]):
+                st = self.live_state = analyzer.live_state()
+            else:      # the next row replaces it: the drop only (and the recognised movement,
+                analyzer.recognizer.current()       # classified as often as row by row)
+                st = analyzer.detector.live_state()
             if "pelvic_drop_deg" in st:
                 drop[k] = st["pelvic_drop_deg"]
         return drop

@@ -91,14 +91,18 @@ def recent_motion(blocks_by_role: dict, window_s: float = 1.0, gravity_s: float 
         t_end = float(blks[-1].t_host_s[-1])
         gyr, acc = [], []
         for b in reversed(blks):
-            if float(b.t_host_s[-1]) < t_end - window_s:
+            t_last = float(b.t_host_s[-1])
+            if t_last < t_end - window_s:
                 break
+            t_first = float(b.t_host_s[0])     # a block wholly inside a window: no mask
             t = np.asarray(b.t_host_s)
-            gyr.append(b.gyr[t >= t_end - window_s])
-            acc.append(b.acc[t >= t_end - gravity_s])
+            gyr.append(b.gyr if t_first >= t_end - window_s else b.gyr[t >= t_end - window_s])
+            if not t_last < t_end - gravity_s:
+                acc.append(b.acc if t_first >= t_end - gravity_s else
+                           b.acc[t >= t_end - gravity_s])
         if gyr:
             rates[role] = gyro_rms_deg_s(np.concatenate(gyr[::-1]))
-            a = np.concatenate(acc[::-1])
+            a = np.concatenate(acc[::-1]) if acc else np.zeros((0, 3))
             a = a[np.isfinite(a).all(axis=1)] if len(a) else a
             if len(a):
                 m = a.mean(axis=0)
