@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu.kinematics.heading import runs
-from imu.kinematics.still import STILL_RAD_S, StillStream, is_still, smoothed_rate_norm
+from imu.kinematics.still import (STILL_RAD_S, StillStream, is_still, rate_norm_at,
+                                  rate_norm_sums, smoothed_rate_norm)
 from imu.quat import row_norm
 
 GRID_HZ = 50.0
@@ -129,26 +130,34 @@ def standing_mask(grid: np.ndarray, t_s: np.ndarray, acc: np.ndarray, gyr: np.nd
     rate = len(t) / max(t[-1] - t[0], 1e-9)
     b0 = np.asarray(bias0, float)
     g_in = np.asarray(gyr, float)
-    # a grid point counts if the nearest sample says so: only those samples are judged
-    j = np.clip(np.searchsorted(t, grid), 1, len(t) - 1)
-    j = np.where(np.abs(t[j - 1] - grid) < np.abs(t[j] - grid), j - 1, j)
-    near = np.abs(t[j] - grid) < 0.1
-    g = smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=b0 if np.any(b0) else None)
-    ok = is_still(g, s.still_rad_s)
-    ok &= near
-    # the specific force of the samples judged, a block of them at a time (in the cache)
     acc, up = np.asarray(acc, float), np.asarray(up_S, float)
-    for k0 in range(0, len(j), _MASK_ROWS):
-        a = acc[j[k0:k0 + _MASK_ROWS]]
+    bias = b0 if np.any(b0) else None
+    w = max(1, int(round(s.smoothing_s * rate)))
+    # the rate norms' running sums once; then a block of grid points at a time (the
+    # temporaries stay in the cache): the sample nearest each point, its smoothed rate norm
+    # (:func:`smoothed_rate_norm` there) and its specific force
+    sums = rate_norm_sums(g_in, bias) if 1 < w <= len(g_in) else None
+    ok = np.empty(len(grid), bool)
+    for k0 in range(0, len(grid), _MASK_ROWS):
+        gk = grid[k0:k0 + _MASK_ROWS]
+        # a grid point counts if the nearest sample says so: only those samples are judged
+        j = np.clip(np.searchsorted(t, gk), 1, len(t) - 1)
+        j = np.where(np.abs(t[j - 1] - gk) < np.abs(t[j] - gk), j - 1, j)
+        g = (rate_norm_at(*sums, w, j) if sums is not None
+             else smoothed_rate_norm(g_in, rate, s.smoothing_s, at=j, bias=bias))
+        o = ok[k0:k0 + _MASK_ROWS]
+        np.less(np.abs(t[j] - gk), 0.1, out=o)
+        o &= is_still(g, s.still_rad_s)
+        a = acc[j]
         if acc_correction is not None:
             a = acc_correction(a)
         with np.errstate(invalid="ignore", divide="ignore"):
             c = (a @ up) / row_norm(a)
-        ok[k0:k0 + _MASK_ROWS] &= c > cos_up
+        o &= c > cos_up
     return ok
 
 
-#: grid points per block of the accelerometer test in :func:`standing_mask`
+#: grid points per block of :func:`standing_mask`
 _MASK_ROWS = 8192
 
 

@@ -47,37 +47,62 @@ def smoothed_rate_norm(gyr: np.ndarray, rate_hz: float, window_s: float = 0.25,
     of the samples)."""
     gyr = np.asarray(gyr, dtype=float)
     m = len(gyr)
-    # the norms are made in the running sum's own array, which then sums them in place (one
-    # array the length of the samples instead of two); a block of rows at a time
-    c = np.empty(m + 1)
-    c[0] = 0.0
-    n = c[1:]
+    w = max(1, int(round(window_s * rate_hz)))
+    if w == 1 or m < w:
+        n = _rate_norms(gyr, bias)
+        return n if at is None else n[at]
+    c, cb = rate_norm_sums(gyr, bias)
+    # centred windows [i - w//2, i - w//2 + w) clipped to the samples
+    if at is None and cb is None:  # every sample: the full windows as one slice difference
+        return window_means(c, w)
+    return rate_norm_at(c, cb, w, np.arange(m) if at is None else np.asarray(at))
+
+
+def _rate_norms(gyr: np.ndarray, bias, out: np.ndarray | None = None) -> np.ndarray:
+    """Norms (N,) of the rows of ``gyr`` (minus ``bias`` if not None), a block of rows at a
+    time (= imu.quat.row_norm), into ``out``."""
+    m = len(gyr)
+    n = np.empty(m) if out is None else out
     b = None if bias is None else np.asarray(bias, dtype=float)
     for r0 in range(0, m, _NORM_ROWS):
         g = gyr[r0:r0 + _NORM_ROWS] if b is None else gyr[r0:r0 + _NORM_ROWS] - b
         np.sqrt(np.einsum("...i,...i->...", g, g, out=n[r0:r0 + _NORM_ROWS]),
-                out=n[r0:r0 + _NORM_ROWS])  # = imu.quat.row_norm
-    w = max(1, int(round(window_s * rate_hz)))
-    if w == 1 or m < w:
-        return n if at is None else n[at]
+                out=n[r0:r0 + _NORM_ROWS])
+    return n
+
+
+def rate_norm_sums(gyr: np.ndarray, bias: np.ndarray | None = None):
+    """The parts of :func:`smoothed_rate_norm` that every window reads: ``(c, cb)``, the
+    running sum (N + 1,) of the rate norms (of ``gyr - bias``) with NaN rows as 0, and the
+    running count (N + 1,) of NaN rows (None when there are none). :func:`rate_norm_at` gives
+    the windows' means from them (for callers that want them a few at a time)."""
+    gyr = np.asarray(gyr, dtype=float)
+    m = len(gyr)
+    # the norms are made in the running sum's own array, which then sums them in place (one
+    # array the length of the samples instead of two); a block of rows at a time
+    c = np.empty(m + 1)
+    c[0] = 0.0
+    n = _rate_norms(gyr, bias, out=c[1:])
     bad = ~np.isfinite(n)
     any_bad = bool(bad.any())
     if any_bad:
         n[bad] = 0.0
     np.cumsum(n, out=n)
-    # centred windows [i - w//2, i - w//2 + w) clipped to the samples
-    if at is None and not any_bad:  # every sample: the full windows as one slice difference
-        return window_means(c, w)
-    idx = np.arange(m) if at is None else np.asarray(at)
+    return c, (np.concatenate([[0], np.cumsum(bad)]) if any_bad else None)
+
+
+def rate_norm_at(c: np.ndarray, cb: np.ndarray | None, w: int, idx: np.ndarray) -> np.ndarray:
+    """:func:`smoothed_rate_norm` at sample indices ``idx`` for a window of ``w`` samples (≥ 2,
+    at most the samples), from :func:`rate_norm_sums`' ``(c, cb)``."""
+    m = len(c) - 1
     lo = np.clip(idx - w // 2, 0, m)
     hi = np.minimum(lo + w, m)
-    if not any_bad:
+    if cb is None:
         return (c[hi] - c[lo]) / (hi - lo)
-    cb = np.concatenate([[0], np.cumsum(bad)])
     cnt = hi - lo - (cb[hi] - cb[lo])
     with np.errstate(invalid="ignore", divide="ignore"):
         out = (c[hi] - c[lo]) / cnt
-    out[bad[idx] | (cnt == 0)] = np.nan
+    out[(cb[idx + 1] > cb[idx]) | (cnt == 0)] = np.nan
     return out
 
 
