@@ -443,13 +443,22 @@ def bracket_times(t_src: np.ndarray, t_dst: np.ndarray, max_gap_s: float | None 
     if max_gap_s is None:
         max_gap_s = 5.0 * float(np.median(np.diff(t_src))) if n > 1 else 0.0
     i1 = _first_at_or_after(t_src, t_dst)  # first src >= dst
-    i1c = np.minimum(i1, n - 1)
-    t1 = t_src[i1c]
-    exact = (i1 < n) & (t1 == t_dst)
-    i0 = i1 - 1
-    np.copyto(i0, i1, where=exact)
-    valid = (i0 >= 0) & (i1 < n) & np.isfinite(t_dst)
-    i0c = np.clip(i0, 0, n - 1)
+    if len(i1) and n > 1 and int(i1.min()) >= 1 and int(i1.max()) < n:
+        # every target inside the source span (the usual block): nothing to clip
+        i1c = i1
+        t1 = t_src[i1]
+        exact = t1 == t_dst
+        i0c = i1 - 1
+        np.copyto(i0c, i1, where=exact)
+        valid = np.isfinite(t_dst)
+    else:
+        i1c = np.minimum(i1, n - 1)
+        t1 = t_src[i1c]
+        exact = (i1 < n) & (t1 == t_dst)
+        i0 = i1 - 1
+        np.copyto(i0, i1, where=exact)
+        valid = (i0 >= 0) & (i1 < n) & np.isfinite(t_dst)
+        i0c = np.clip(i0, 0, n - 1)
     t0 = t_src[i0c]
     span = t1 - t0
     valid &= span <= max_gap_s + 1e-12
@@ -551,6 +560,11 @@ def resample_vec(t_src: np.ndarray, x_src: np.ndarray, t_dst: np.ndarray,
     br = bracket if bracket is not None else bracket_times(t_src, np.atleast_1d(t_dst), max_gap_s)
     if br is not None:
         i0, i1, u, valid = br
-        uu = u[valid][:, None]
-        out[valid] = (1 - uu) * flat[i0[valid]] + uu * flat[i1[valid]]
+        if valid.all():  # (no boolean selections: gathers by index)
+            uu = u[:, None]
+            np.add((1 - uu) * np.take(flat, i0, axis=0), uu * np.take(flat, i1, axis=0),
+                   out=out)
+        else:
+            uu = u[valid][:, None]
+            out[valid] = (1 - uu) * flat[i0[valid]] + uu * flat[i1[valid]]
     return out.reshape((len(out),) + x_src.shape[1:])
