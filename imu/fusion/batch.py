@@ -171,7 +171,9 @@ def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRI
     if n < 2:
         return ([(0, n)] if n else []), np.zeros(n, dtype=np.int64)
     dt = np.diff(t)
-    brk = np.flatnonzero(~((dt > 0) & (dt <= max(max_bridge_s, 1.5 / rate_hz))))
+    ok = dt > 0  # (one mask, made in place)
+    ok &= dt <= max(max_bridge_s, 1.5 / rate_hz)
+    brk = np.flatnonzero(np.logical_not(ok, out=ok))
     bounds = np.concatenate([[0], brk + 1, [n]])
     runs = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
     # periods per step (at least one), then their running count: two arrays the length of the
@@ -288,7 +290,8 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
         Arrays (M, 3) whose first N rows are ``acc`` and ``gyr`` themselves (M ≥ N, e.g.
         from :func:`imu.kinematics.pipeline.corrected_samples` with ``rows``): the non-causal
         estimate of a recording without long gaps bridges its dropouts there, in place, when M
-        rows are enough (``acc`` and ``gyr`` are then overwritten), instead of in new arrays.
+        rows are enough, instead of in new arrays; ``acc`` and ``gyr`` may then be
+        overwritten (the filter's working values go in ``acc``'s rows once read).
     **settings
         Filter settings (see :func:`imu.fusion.make_filter`).
 
@@ -348,10 +351,11 @@ def fuse(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, name: str = DEFAULT_F
     if not causal and len(runs) == 1:  # one run: its estimate is the result (no copy)
         q0 = restart_quat(acc, None, heading_axes_S)
         if pos is None or pos[-1] == n - 1:
-            q = np.asarray(offline_run(name, rate_hz, acc, gyr, q0, **settings), dtype=float)
+            q = np.asarray(offline_run(name, rate_hz, acc, gyr, q0,
+                                       overwrite_acc=room is not None, **settings), dtype=float)
             return (q, None) if return_index else q
         qq = offline_run(name, rate_hz, *_fill_dropouts(pos, acc, gyr, room=room), q0,
-                         **settings)
+                         overwrite_acc=room is not None, **settings)
         return (qq, pos) if return_index else np.take(qq, pos, axis=0)
     prev_q = None
     for a, b in runs:

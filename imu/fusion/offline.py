@@ -134,7 +134,8 @@ def _bias_off(params: dict) -> bool:
 
 def offline_vqf_6d(gyr, acc: np.ndarray, Ts: float, params: dict,
                    heading: bool = True, *, out: np.ndarray | None = None,
-                   work: np.ndarray | None = None) -> np.ndarray:
+                   work: np.ndarray | None = None,
+                   low_pass: np.ndarray | None = None) -> np.ndarray:
     """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of ``gyr`` (rad/s) and ``acc`` (m/s²),
     each (n, 3) float64 (rows may be strided: each block is made contiguous for the filter),
     sampled every ``Ts`` s. ``heading=False``: up to a
@@ -144,7 +145,9 @@ def offline_vqf_6d(gyr, acc: np.ndarray, Ts: float, params: dict,
     time, e.g. pre-integrated pairs: no array of all of them). ``out`` (n, 4): where the
     result goes (rows may be strided); ``work`` (n, 4): room the caller does not need until
     this returns (e.g. rows it fills afterwards), used for the gyroscope integration instead
-    of a fresh array.
+    of a fresh array. ``low_pass`` (n, 3), C-contiguous: room for the forward run's low-passed
+    specific force; it may share memory with ``acc`` where row i of it lies in rows of
+    ``acc`` up to row i (each block is read before its low-pass is written).
 
     With the bias estimation off, offlineVQF's forward and backward runs of the real-time
     filter only estimate a bias that stays zero; what is left is its tail: the gyroscope
@@ -178,7 +181,7 @@ def offline_vqf_6d(gyr, acc: np.ndarray, Ts: float, params: dict,
     # state is 27 numbers a sample, of which 7 are kept; whole, it would be ~80 MB of fresh
     # memory per sensor-hour (page faults cost more than the filter), in blocks a few MB reused
     q3d = np.empty((n, 4)) if work is None else work
-    lp = np.empty((n, 3))
+    lp = np.empty((n, 3)) if low_pass is None else low_pass
     for a in range(0, n, _FULL_STATE_ROWS):
         run = fwd.updateBatchFullState(np.ascontiguousarray(rows(a, a + _FULL_STATE_ROWS)),
                                        np.ascontiguousarray(acc[a:a + _FULL_STATE_ROWS]))
@@ -207,9 +210,10 @@ def offline_vqf_6d(gyr, acc: np.ndarray, Ts: float, params: dict,
 
 
 def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
-                 q0: np.ndarray | None = None) -> np.ndarray:
+                 q0: np.ndarray | None = None, overwrite_acc: bool = False) -> np.ndarray:
     """:func:`vqf.offlineVQF`'s 6D orientation (n, 4) of evenly spaced samples, turned about
-    earth z so that its first sample has ``q0``'s heading (when given).
+    earth z so that its first sample has ``q0``'s heading (when given). ``overwrite_acc``:
+    ``acc`` is the caller's scratch (its rows hold the filter's working values once read).
 
     Above :data:`PAIR_ABOVE_HZ` the filter runs at half the rate on pre-integrated sample
     pairs, which halves its cost: a pair's two rotations ``exp(ω₀·T) ⊗ exp(ω₁·T)`` become one
@@ -224,8 +228,9 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     acc = np.ascontiguousarray(acc, dtype=np.float64)
     T = 1.0 / rate_hz
     n = len(gyr)
+    room = acc if overwrite_acc and acc.flags.writeable and acc.ndim == 2 else None
     if rate_hz <= PAIR_ABOVE_HZ or n < 4:
-        q = offline_vqf_6d(gyr, acc, T, params, heading=q0 is None)
+        q = offline_vqf_6d(gyr, acc, T, params, heading=q0 is None, low_pass=room)
         return q if q0 is None or not len(q) else _turn_z(q, *_z_turn_to(q[0], q0))
     # an odd first sample forms a pair with a copy of itself (the same rotation, half each);
     # the pairs are read from the samples where they lie (no copy of them)
@@ -254,8 +259,10 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     # ones (no array of either besides the result)
     out = np.empty((2 * m, 4))
     odd, even = out[1::2], out[0::2]
+    # (the pairs' low-passed specific force in the first rows of the samples' own, each
+    # written after the rows it lies in were read: pair k is read from row 2k + 1 - lead)
     offline_vqf_6d(rates, acc[1 - lead::2], 2.0 * T, params, heading=q0 is None, out=odd,
-                   work=even)
+                   work=even, low_pass=None if room is None else room[:m])
     # q₀ = q₁ ⊗ exp(−ω₁·T)
     turn = None
     for b0 in range(0, m, _PAIR_BLOCK):
@@ -275,8 +282,10 @@ _PAIR_BLOCK = 16384
 
 
 def offline_run(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray,
-                q0: np.ndarray, **settings) -> np.ndarray:
-    """Non-causal orientation over one gap-free run of evenly spaced samples.
+                q0: np.ndarray, overwrite_acc: bool = False, **settings) -> np.ndarray:
+    """Non-causal orientation over one gap-free run of evenly spaced samples
+    (``overwrite_acc``: ``acc``, float64 and C-contiguous, is the caller's scratch and may be
+    overwritten).
 
     The result is turned about earth z so that its first sample's heading is ``q0``'s (so runs
     join as the causal path's restarts do); its inclination is the offline estimate's own.
@@ -291,4 +300,5 @@ def offline_run(name: str, rate_hz: float, acc: np.ndarray, gyr: np.ndarray,
     merged = {**OFFLINE_SETTINGS.get(name, {}), **settings}
     # heading: the rotation about z that takes the first estimate to q0 (same inclination up
     # to the offline correction); its z part only
-    return _offline_vqf(acc, gyr, float(rate_hz), _vqf_params(name, merged), q0)
+    return _offline_vqf(acc, gyr, float(rate_hz), _vqf_params(name, merged), q0,
+                        overwrite_acc=overwrite_acc)
