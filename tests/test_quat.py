@@ -67,3 +67,13 @@ def test_long_stacks_multiply_block_by_block_with_the_same_numbers():
     buf = np.concatenate([a, a[-1:]])
     multiply(buf[:-1], b, out=buf[1:])
     assert np.array_equal(buf[1:], want)
+
+
+def test_cross_rows_gives_numpys_cross_products_of_strided_rows_with_nan():
+    rng = np.random.default_rng(8)
+    a, b = rng.standard_normal((2, 2001, 3))
+    a[17] = np.nan
+    got = Q.cross_rows(a[:2000:2], b[1::2])
+    assert np.array_equal(got, np.cross(a[:2000:2], b[1::2]), equal_nan=True)
+    assert np.allclose(Q.cross_rows([[1.0, 0, 0]], [[0, 1.0, 0]]), [[0, 0, 1.0]])
+    assert Q.cross_rows(np.zeros((0, 3)), np.zeros((0, 3))).shape == (0, 3)

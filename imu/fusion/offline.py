@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.fusion.registry import make_filter
-from imu.quat import conj, from_rotvec_parts, multiply, normalize
+from imu.quat import conj, cross_rows, from_rotvec_parts, multiply, normalize
 
 #: filters with a compiled offline implementation (:func:`vqf.offlineVQF`)
 OFFLINE_VQF = ("vqf", "vqf_basic")
@@ -249,7 +249,7 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
 
     def rates(b0: int, b1: int):  # the pre-integrated rates of pairs [b0, b1)
         w0, w1 = pair_rows(b0, b1)
-        c = np.cross(w0, w1)
+        c = cross_rows(w0, w1)
         c *= 0.25 * T  # (½·(ω₀ × ω₁)·T²) / (2T)
         c += 0.5 * (w0 + w1)
         return c
