@@ -514,17 +514,16 @@ def resample_quat(t_src: np.ndarray, q_src: np.ndarray, t_dst: np.ndarray,
     ndarray, shape (M, 4)
     """
     q_src = np.asarray(q_src, dtype=float).reshape(-1, 4)
-    out = np.full((len(np.atleast_1d(t_dst)), 4), np.nan)
     br = bracket if bracket is not None else bracket_times(t_src, np.atleast_1d(t_dst), max_gap_s)
     if br is None:
-        return out
+        return np.full((len(np.atleast_1d(t_dst)), 4), np.nan)
     i0, i1, u, valid = br
     every = bool(valid.all())
     sel = slice(None) if every else np.flatnonzero(valid)
     a = np.take(q_src, i0[sel], axis=0)  # a gather by index: faster than boolean indexing
     b = np.take(q_src, i1[sel], axis=0)
     uu = u[sel]
-    d = Q.row_dot(a, b)
+    d = _row_dot4(a, b)
     neg = d < 0  # b on the other hemisphere: -b (its weight negated: the same numbers)
     d = np.abs(d, out=d)
     # neighbouring samples turn by at most a few degrees: there the normalised linear
@@ -532,8 +531,9 @@ def resample_quat(t_src: np.ndarray, q_src: np.ndarray, t_dst: np.ndarray,
     # larger steps get slerp's weights
     wa = 1.0 - uu
     wb = np.negative(uu, where=neg, out=uu.copy())
-    far = np.flatnonzero(d < _NLERP_MIN_DOT)
-    if len(far):
+    far = d < _NLERP_MIN_DOT
+    if far.any():
+        far = np.flatnonzero(far)
         theta = np.arccos(np.minimum(d[far], 1.0))
         s = np.sin(theta)
         uf = uu[far]
@@ -543,11 +543,24 @@ def resample_quat(t_src: np.ndarray, q_src: np.ndarray, t_dst: np.ndarray,
     a *= wa[:, None]
     b *= wb[:, None]
     a += b
-    a /= Q.row_norm(a)[:, None]
+    a /= np.sqrt(_row_dot4(a, a))[:, None]
     if every:
         return a
+    out = np.full((len(np.atleast_1d(t_dst)), 4), np.nan)
     out[sel] = a
     return out
+
+
+def _row_dot4(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Dot products (n,) of rows (n, 4), component by component, summed as numpy's einsum
+    (imu.quat.row_dot) sums four: ``(a0·b0 + a2·b2) + (a1·b1 + a3·b3)`` (its two-lane
+    accumulation; several times faster than einsum on rows this short)."""
+    p = a[:, 0] * b[:, 0]
+    p += a[:, 2] * b[:, 2]
+    q = a[:, 1] * b[:, 1]
+    q += a[:, 3] * b[:, 3]
+    p += q
+    return p
 
 
 def resample_vec(t_src: np.ndarray, x_src: np.ndarray, t_dst: np.ndarray,

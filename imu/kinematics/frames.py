@@ -140,8 +140,9 @@ def heading_and_upright(R_WB: np.ndarray, upright_deg: float) -> tuple[np.ndarra
     r02, r11, r22 = _elements(R_WB)
     limit = float(np.cos(np.radians(upright_deg)))
     up = r11 > limit
-    near = np.flatnonzero(np.abs(r11 - limit) < 1e-9)
-    if len(near):
+    near = np.abs(r11 - limit) < 1e-9
+    if near.any():  # (rare: the indices only then)
+        near = np.flatnonzero(near)
         up[near] = np.degrees(np.arccos(np.clip(r11[near], -1.0, 1.0))) < upright_deg
     return _atan2d(r02, r22), up
 
