@@ -103,3 +103,23 @@ def test_analysis_of_a_batch_of_rows_equals_it_one_row_at_a_time():
     for kind in ("reps", "holds", "sets"):
         assert repr(getattr(blocks, kind)) == repr(getattr(rows, kind))
     assert len(blocks.reps) >= 2 and len(blocks.holds) >= 2
+
+
+def test_a_backlog_holds_the_rows_back_for_at_most_max_defer_s(monkeypatch):
+    """While blocks keep waiting (a busy machine), the rows of the blocks fed meanwhile wait for
+    the backlog's end, but never longer than MAX_DEFER_S: then a block hands them out, and
+    the next waiting block starts a new wait."""
+    import imu.live.pipeline as lp
+
+    clock = [100.0]
+    monkeypatch.setattr(lp.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(lp, "MAX_DEFER_S", 0.5)     # (steps of 1/8 s add up exactly)
+    pipe = lp.LivePipeline.__new__(lp.LivePipeline)
+    pipe._deferred_since = None
+    step = 0.125
+    got = []
+    for backlog in [True] * 11 + [False, True, True]:
+        got.append(pipe._defer(backlog))
+        clock[0] += step
+    # waits for 4 blocks (0 .. 3/4 of the limit), the 5th (at the limit) hands the rows out
+    assert got == [True] * 4 + [False] + [True] * 4 + [False] + [True] + [False] + [True] * 2

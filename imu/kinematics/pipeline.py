@@ -869,8 +869,9 @@ class AnglePipeline:
         gb = np.fromiter((b[2] for b in buf), float, len(buf))
         period = 1.0 / self.rates_hz[role]
         j = np.searchsorted(tb, t, side="right")  # first sample after t
-        i0 = np.clip(j - 1, 0, len(tb) - 1)
-        i1 = np.clip(j, 0, len(tb) - 1)
+        last = len(tb) - 1            # (np.clip's overhead is several times the work here)
+        i0 = np.minimum(np.maximum(j - 1, 0), last)
+        i1 = np.minimum(j, last)
         span = tb[i1] - tb[i0]
         inside = (j > 0) & (j < len(tb)) & (span <= 5.0 * period)
         w = np.where(inside & (span > 0), (t - tb[i0]) / np.where(span > 0, span, 1.0), 0.0)
@@ -885,7 +886,7 @@ class AnglePipeline:
         ok = inside | edge
         q_out[ok], g_out[ok] = q[ok], g[ok]
         # keep one sample at or before the last time asked for
-        keep_from = int(np.clip(np.searchsorted(tb, t[-1], side="right") - 1, 0, len(tb)))
+        keep_from = max(int(np.searchsorted(tb, t[-1], side="right")) - 1, 0)
         for _ in range(keep_from):
             buf.popleft()
         return q_out, g_out

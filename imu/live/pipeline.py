@@ -45,6 +45,10 @@ from imu.sources.base import SensorStatus, Source
 from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
 
 
+#: the longest the angle rows of a backlog of blocks wait for its last block (wall time), s
+MAX_DEFER_S = 0.01
+
+
 def _profile_dict(profile) -> dict | None:
     if profile is None:
         return None
@@ -221,6 +225,7 @@ class LivePipeline:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._backlog = False         # more blocks are waiting: rows go out with the last
+        self._deferred_since: float | None = None   # when the rows began waiting for them
         self.rows_out = 0
         self.samples_in = 0
         #: role → samples received (and written) from that sensor
@@ -287,12 +292,13 @@ class LivePipeline:
                 except StopAsyncIteration:
                     break
                 # is the next block already waiting (the pipeline fell behind: a busy
-                # machine)? Then this block's rows go out with the last block of the backlog:
-                # one batch of rows instead of one per block, so a backlog costs less to
-                # catch up on (the same rows and numbers, as each block is still fused at once)
+                # machine)? Then this block's rows go out with the last block of the backlog
+                # (or after MAX_DEFER_S at the latest): one batch of rows instead of one per
+                # block, so a backlog costs less to catch up on (the same rows and numbers, as
+                # each block is still fused at once)
                 pending = asyncio.ensure_future(it.__anext__())
                 await asyncio.wait({pending}, timeout=0)
-                self._backlog = pending.done() and pending.exception() is None
+                self._backlog = self._defer(pending.done() and pending.exception() is None)
                 try:
                     self.feed(blk)
                 finally:
@@ -315,6 +321,20 @@ class LivePipeline:
                 self._finished = True
                 if self.publisher is not None:
                     self.publisher.close()
+
+    def _defer(self, backlog: bool) -> bool:
+        """Whether the rows of the block about to be fed wait for the next one (more blocks are
+        waiting): never for longer than :data:`MAX_DEFER_S` since the first block that waited,
+        so a pipeline that keeps a block or two waiting for a while (a busy machine) still hands
+        its rows out at that pace rather than when the backlog ends."""
+        now = time.monotonic()
+        if not backlog or (self._deferred_since is not None
+                           and now - self._deferred_since >= MAX_DEFER_S):
+            self._deferred_since = None
+            return False
+        if self._deferred_since is None:
+            self._deferred_since = now
+        return True
 
     # ======================================================================= processing =====
     def register_sensors(self, sensors: dict[str, SensorInfo]) -> None:
