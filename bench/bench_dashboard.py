@@ -115,12 +115,14 @@ class ChildProbe:
         self.feed_cpu = 0.0
         # every feed call: (start, wall s, CPU s, rows stored, a backlog was waiting)
         self.feeds: list[tuple[float, float, float, int, bool]] = []
+        # with IMU_BENCH_DUMP: each feed call's start on the wall, thread and process clocks
         self.feed_clocks: list[tuple[float, float, float]] = []
+        dump = bool(os.environ.get("IMU_BENCH_DUMP"))
         feed = pipe.feed
 
         def timed_feed(blk):
             c = time.thread_time()
-            if os.environ.get("IMU_BENCH_DUMP"):
+            if dump:
                 self.feed_clocks.append((time.monotonic(), c, time.process_time()))
             rows = pipe.rows_out
             self.current = (time.monotonic(), blk.sensor_id, int(blk.seq[-1]) if len(blk) else -1)
