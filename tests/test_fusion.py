@@ -170,3 +170,17 @@ def test_timed_blocks_equal_batch_across_dropouts_gaps_and_damaged_samples(name)
                                for i in range(0, len(t), 16)])
     np.testing.assert_allclose(q_blocks, q_batch, atol=1e-9)
     assert tf.n_restarts == 1 and tf.n_bridged == 5  # 4 lost + the damaged one
+
+
+def test_all_finite_and_finite_rows_see_nan_inf_and_sums_that_overflow():
+    from imu.fusion.batch import all_finite, finite_rows
+
+    ok = np.ones((5, 3))
+    big = np.full((4, 3), 1e308)  # every value finite, their sum is not
+    assert all_finite(ok, None, np.arange(5.0)) and all_finite(big)
+    assert finite_rows(ok, big[:1].repeat(5, 0)) is None
+    for bad in (np.nan, np.inf, -np.inf):
+        x = ok.copy()
+        x[2, 1] = bad
+        assert not all_finite(ok, x)
+        assert finite_rows(ok, x).tolist() == [True, True, False, True, True]

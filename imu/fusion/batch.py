@@ -128,7 +128,7 @@ def finite_rows(*arrays) -> np.ndarray | None:
     """None when every value of ``arrays`` (each (N,) or (N, k), None skipped) is finite (one
     flat pass each, the usual case), else the (N,) mask of rows finite in all of them."""
     arrays = [np.asarray(x) for x in arrays if x is not None]
-    if all(_all_finite(x) for x in arrays):
+    if all_finite(*arrays):
         return None
     good = np.ones(len(arrays[0]), bool)
     for x in arrays:
@@ -137,13 +137,20 @@ def finite_rows(*arrays) -> np.ndarray | None:
     return good
 
 
-def _all_finite(x: np.ndarray) -> bool:
-    """Whether every value of ``x`` is finite: from its sum where that is finite (a NaN or an
-    infinity makes the sum NaN or infinite; one pass, no temporary), else value by value."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(np.add.reduce(x, axis=None)):
-            return True
-    return bool(np.isfinite(x).all())
+def all_finite(*arrays) -> bool:
+    """Whether every value of ``arrays`` (None skipped) is finite: from each one's sum where
+    that is finite (a NaN or an infinity makes the sum NaN or infinite; one pass, no
+    temporary), else value by value (a sum of finite values may overflow)."""
+    for x in arrays:
+        if x is None:
+            continue
+        x = np.asarray(x, dtype=float)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if np.isfinite(np.add.reduce(x, axis=None)):
+                continue
+        if not np.isfinite(x).all():
+            return False
+    return True
 
 
 def split_at_gaps(t_s: np.ndarray, rate_hz: float, max_bridge_s: float = MAX_BRIDGE_S):

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from imu import quat as Q
+from imu.fusion.batch import all_finite
 from imu.kinematics.heading import runs
 from imu.kinematics.still import smoothed_rate_norm, window_means
 from imu.log import get_logger
@@ -257,7 +258,7 @@ def _corrected_block_means(acc: np.ndarray, k: int, correction: tuple,
     ``rows`` rows (a multiple of ``k``) corrected at a time; None where the samples are not
     all finite or a corrected value is not (the caller then corrects every sample first).
     ``finite``: the samples are known to be finite (not looked at again)."""
-    if not finite and not np.isfinite(np.add.reduce(acc, axis=None)):
+    if not finite and not all_finite(acc):
         return None
     rows = max(k, rows // k * k)
     n = len(acc) // k * k
@@ -265,7 +266,7 @@ def _corrected_block_means(acc: np.ndarray, k: int, correction: tuple,
     for r0 in range(0, n, rows):
         r1 = min(n, r0 + rows)
         out[:, r0 // k:r1 // k] = _block_means_rows(correct(acc[r0:r1], correction), k)
-    return out if np.isfinite(np.add.reduce(out, axis=None)) else None
+    return out if all_finite(out) else None
 
 
 def _moving_mean(x: np.ndarray, m: int) -> np.ndarray:
@@ -332,8 +333,7 @@ class AccOffsetEstimator:
         st = self.settings
         k = max(1, int(rate_hz // st.work_rate_hz))
         if acc_correction is not None:
-            finite = finite or bool(np.isfinite(np.sum(np.asarray(t_s, dtype=float))
-                                                + np.sum(np.asarray(gyr, dtype=float))))
+            finite = finite or all_finite(t_s, gyr)
             means = (_corrected_block_means(np.asarray(acc, dtype=float), k, acc_correction,
                                             finite=finite)
                      if k > 1 and finite else None)
@@ -356,7 +356,7 @@ class AccOffsetEstimator:
         t = np.asarray(t_s, dtype=float)
         acc = np.asarray(acc, dtype=float)
         gyr = np.asarray(gyr, dtype=float)
-        if not finite and not np.isfinite(np.sum(t) + np.sum(acc) + np.sum(gyr)):  # else all are
+        if not finite and not all_finite(t, acc, gyr):
             assert acc_means is None  # (made only from all-finite samples: estimate())
             ok = np.isfinite(t) & np.all(np.isfinite(acc), 1) & np.all(np.isfinite(gyr), 1)
             t, acc, gyr = t[ok], acc[ok], gyr[ok]

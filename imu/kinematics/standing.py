@@ -223,11 +223,11 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
     interpolates; None without any usable quiet-standing stretch."""
     s = settings
     tk, bk, rk = [], [], []
-    from imu.fusion.batch import finite_rows
+    from imu.fusion.batch import all_finite
 
-    all_finite = finite_rows(g) is None
+    finite = all_finite(g)
     order_ok = len(t) < 2 or bool(np.all(t[1:] >= t[:-1]))  # (no array of the steps)
-    if order_ok and len(windows) and all_finite:
+    if order_ok and len(windows) and finite:
         # every window's mean from one pass over the rows (sums between consecutive indices:
         # the even segments are the windows)
         ab = np.asarray(windows, dtype=float).reshape(-1, 2)
@@ -242,7 +242,7 @@ def _bias_curve(t: np.ndarray, g: np.ndarray, windows, settings: StandingSetting
             bk = list(sums / cnt[use, None])
             rk = list((np.radians(s.sway_deg) / (ab[use, 1] - ab[use, 0])) ** 2)
         windows = []
-    fin = None if all_finite or not len(windows) else np.all(np.isfinite(g), axis=1)
+    fin = None if finite or not len(windows) else np.all(np.isfinite(g), axis=1)
     for a, b in windows:
         if order_ok:
             i0, i1 = np.searchsorted(t, [a, b], side="left")
