@@ -129,9 +129,15 @@ class ClockModel:
     latency_p99_s: float = 0.0
     n_samples: int = 0
 
-    def to_session(self, t_sensor_s: np.ndarray) -> np.ndarray:
-        """Sensor times (s, unwrapped) → session times (s)."""
-        return self.offset_s + (1.0 + self.drift) * np.asarray(t_sensor_s, dtype=float)
+    def to_session(self, t_sensor_s: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Sensor times (s, unwrapped) → session times (s); ``out``: an array of their shape
+        to write them into (the same numbers, no temporary)."""
+        t = np.asarray(t_sensor_s, dtype=float)
+        if out is None:
+            return self.offset_s + (1.0 + self.drift) * t
+        np.multiply(t, 1.0 + self.drift, out=out)
+        out += self.offset_s
+        return out
 
     def to_sensor(self, t_session_s: np.ndarray) -> np.ndarray:
         """Session times (s) → sensor times (s)."""
@@ -283,9 +289,8 @@ def session_times(sensor_data, model: ClockModel | None = None, wrap_s: float | 
         # a sensor that restarted its clock: each segment gets its own offset (and drift when
         # it is long enough to measure one)
         long_enough = ts[b - 1] - ts[a] > 60.0
-        m = ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough, latency=False)
-        np.multiply(ts[a:b], 1.0 + m.drift, out=out[a:b])  # m.to_session(ts[a:b]), in place
-        out[a:b] += m.offset_s
+        ClockModel.fit(ts[a:b], th[a:b], fit_drift=long_enough,
+                       latency=False).to_session(ts[a:b], out=out[a:b])
     if latency_s:
         out -= float(latency_s)
     return out

@@ -158,3 +158,14 @@ def test_bracket_search_in_the_stretch_the_targets_span_finds_the_same_samples()
                 np.r_[-1.0, src[:90]], np.full(100, src[100]), np.r_[src[:80], np.nan],
                 src[300:200:-1].copy()):
         assert np.array_equal(_first_at_or_after(src, dst), np.searchsorted(src, dst)), dst[:3]
+
+
+def test_clock_model_to_session_into_an_array_gives_the_same_numbers():
+    from imu.timing import ClockModel
+
+    t = np.random.default_rng(2).uniform(0, 4000, 1000)
+    m = ClockModel(offset_s=-123.456789, drift=37e-6)
+    out = np.empty_like(t)
+    assert m.to_session(t, out=out) is out
+    assert np.array_equal(out, m.to_session(t))
+    assert np.array_equal(out, m.offset_s + (1.0 + m.drift) * t)
