@@ -70,6 +70,13 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
         await src.start()
         got = {}
         task = asyncio.create_task(collect(src, got))
+        # every sensor streaming before the drops: from here on, what a sensor's FIFO drops
+        # is lost to a drop
+        t_wait = time.monotonic()
+        while time.monotonic() - t_wait < 15.0 and not all(
+                st.state == "streaming" for st in src.status().values()):
+            await asyncio.sleep(0.01)
+        skipped0 = {r: vs.samples_skipped for r, vs in sensors.items()}
         rng = np.random.default_rng(5)  # drops spread out, at least 1.5 s apart per sensor
         drops = sorted(((f + 0.08 * i + rng.uniform(0, 0.05)) * session_s / speed, role)
                        for i, role in enumerate(ROLES) for f in (0.15, 0.55))
@@ -87,12 +94,13 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
         await src.stop()
         await task
         sent = {r: vs.samples_sent for r, vs in sensors.items()}
+        skipped = {r: vs.samples_skipped - skipped0[r] for r, vs in sensors.items()}
         tick = {r: vs.max_tick_gap_s for r, vs in sensors.items()}
         for vs in sensors.values():
             await vs.close()
-        return got, src.all_events, status, sent, tick
+        return got, src.all_events, status, sent, tick, skipped
 
-    got, events, status, sent, tick = asyncio.run(main())
+    got, events, status, sent, tick, skipped = asyncio.run(main())
     for role in ROLES:
         blocks = got[role]
         seq = np.concatenate([b.seq for b in blocks])
@@ -111,15 +119,18 @@ def test_three_sensors_with_forced_disconnects_lose_only_the_disconnected_time()
                     if t_host[g] <= d.t_s + 0.5 and t_host[g + 1] >= u.t_s]
             assert len(pair) == 1, (role, t_host[g], t_host[g + 1], downs, ups)
             down, up = pair[0]
-            missing = int(seq[g + 1] - seq[g] - 1)
-            # samples lost never exceed the disconnected time
-            assert missing / rate <= up.t_s - down.t_s, (missing, up.t_s - down.t_s)
+            # a gap only where the link was down (until the first sample after it came)
+            assert int(seq[g + 1] - seq[g] - 1) / rate <= t_host[g + 1] - down.t_s
         assert all(u.data["down_wall_s"] < 3.0 for u in ups)
         assert status[role][1] == int(sum(seq[g + 1] - seq[g] - 1 for g in gaps))
         assert status[role][2:4] == (0, 0)
         # nothing else lost: what the sensor sent arrived, lies in a gap, or was still in
         # flight when the reader stopped (the last FIFO reads)
         in_gaps = int(sum(seq[g + 1] - seq[g] - 1 for g in gaps))
+        # the samples lost are those the sensor's FIFO overflowed while the link was down
+        # (counted by the sensor), and at most the batch it was filling and the notifications
+        # in flight when each link dropped
+        assert skipped[role] <= in_gaps <= skipped[role] + 2 * 40, (role, in_gaps, skipped[role])
         assert sent[role] - len(seq) - in_gaps <= 19 + 2 * tick[role] * speed * rate
         assert len(seq) > 0.8 * rate * (session_s - 2 * 2 * down_wall_s * speed)
 
