@@ -95,6 +95,9 @@ def _reference_estimate(t, acc, gyr, rate_hz, st):
     cen = np.array([0.5 * (t[a] + t[b - 1]) for a, b in rests])
     dur = np.array([t[b - 1] - t[a] for a, b in rests])
     raw = np.array([gyr[a:b].mean(axis=0) for a, b in rests])
+    for i, (a, b) in enumerate(rests):  # the turn a rest's accelerometer sees is not bias
+        am = acc[a:b].mean(axis=0)
+        raw[i] += np.cross(am, np.polyfit(t[a:b], acc[a:b], 1)[0]) / (am @ am)
     wk = dur[None, :] * np.exp(-0.5 * ((cen[:, None] - cen[None, :]) / st.bias_smooth_s) ** 2)
     bias = wk @ raw / wk.sum(axis=1, keepdims=True)
     w = gyr - np.stack([np.interp(t, cen, bias[:, i]) for i in range(3)], axis=1)
@@ -105,11 +108,12 @@ def _reference_estimate(t, acc, gyr, rate_hz, st):
                 + [1 / st.shared_bias_sigma_rad_s ** 2] * 3)
     h = np.zeros(9)
     Pe = np.eye(3) / st.gyro_bias_sigma_rad_s ** 2
-    blocks = []
-    for (a0, a1), (b0, b1) in zip(rests[:-1], rests[1:]):
+    blocks, used = [], set()
+    for i, ((a0, a1), (b0, b1)) in enumerate(zip(rests[:-1], rests[1:])):
         T = t[b0] - t[a1 - 1]
         if T > st.max_interval_s or T <= 0 or np.max(dt[a1:b0 + 1]) > st.max_gap_s:
             continue
+        used |= {i, i + 1}
         R0T = R[a1 - 1].T
         Rk = R0T @ R[a1 - 1:b0 + 1]
         d = np.diff(t[a1 - 1:b0 + 1])
@@ -136,17 +140,42 @@ def _reference_estimate(t, acc, gyr, rate_hz, st):
         A = np.hstack([np.vstack([Jv / sv, Js / ss]), Ae])
         r = np.concatenate([rv / sv, rs / ss])
         P = np.linalg.inv(Ae.T @ Ae + Pe)
-        H += A.T @ A - A.T @ Ae @ P @ Ae.T @ A
-        h += A.T @ r - A.T @ Ae @ P @ Ae.T @ r
-        blocks.append((A, Ae, r, P))
+        blocks.append((A, Ae, r, P, A.T @ A - A.T @ Ae @ P @ Ae.T @ A,
+                       A.T @ r - A.T @ Ae @ P @ Ae.T @ r))
     if not blocks:
         return none
-    x = np.linalg.solve(H, h)
-    chi2 = 0.0
-    for A, Ae, r, P in blocks:
+
+    def chi2_of(x, A, Ae, r, P):
         e = P @ Ae.T @ (r - A @ x)
-        chi2 += float(np.sum((r - A @ x - Ae @ e) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
-    chi2 /= max(1, 3 * len(blocks) - 9)
+        return float(np.sum((r - A @ x - Ae @ e) ** 2) + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2))
+
+    # gravity's magnitude at each rest of the intervals: |a − b − diag(a)·s| = g, linearised
+    # about x (first zero, then the last solution); the intervals' Cauchy weights from the last
+    # solution's chi-squares
+    x = np.zeros(9)
+    wts = np.ones(len(blocks))
+    for it in range(st.robust_iterations + 1):
+        Hg, hg, g_rows = H.copy(), h.copy(), []
+        for wi, (_, _, _, _, Hi, hi) in zip(wts, blocks):
+            Hg += wi * Hi
+            hg += wi * hi
+        for i in sorted(used):
+            a, b = rests[i]
+            am = acc[a:b].mean(axis=0)
+            f = am - x[:3] - am * x[3:6]
+            u = f / np.linalg.norm(f)
+            Jg = np.concatenate([-u, -u * am, np.zeros(3)]) / st.rest_sigma_m_s2
+            rg = (st.gravity_m_s2 - u @ am) / st.rest_sigma_m_s2
+            Hg += np.outer(Jg, Jg)
+            hg += Jg * rg
+            g_rows.append((Jg, rg))
+        x = np.linalg.solve(Hg, hg)
+        c = np.array([chi2_of(x, *b[:4]) for b in blocks])
+        if it < st.robust_iterations:
+            wts = 1 / (1 + c / (max(1.0, np.median(c) / 2.366) * st.robust_chi2))
+    H = Hg
+    chi2 = sum(float((rg - Jg @ x) ** 2) for Jg, rg in g_rows) + float(wts @ c)
+    chi2 /= max(1, 3 * len(blocks) + len(used) - 9)
     sd = np.sqrt(np.diag(np.linalg.inv(H))[:3] * max(1.0, chi2))
     if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
         return none[:3] + (len(blocks), chi2, False)
