@@ -155,7 +155,7 @@ def _reference_estimate(t, acc, gyr, rate_hz, st):
     x = np.zeros(9)
     wts = np.ones(len(blocks))
     for it in range(st.robust_iterations + 1):
-        Hg, hg, g_rows = H.copy(), h.copy(), []
+        Hg, hg = H.copy(), h.copy()
         for wi, (_, _, _, _, Hi, hi) in zip(wts, blocks):
             Hg += wi * Hi
             hg += wi * hi
@@ -168,14 +168,12 @@ def _reference_estimate(t, acc, gyr, rate_hz, st):
             rg = (st.gravity_m_s2 - u @ am) / st.rest_sigma_m_s2
             Hg += np.outer(Jg, Jg)
             hg += Jg * rg
-            g_rows.append((Jg, rg))
         x = np.linalg.solve(Hg, hg)
         c = np.array([chi2_of(x, *b[:4]) for b in blocks])
         if it < st.robust_iterations:
             wts = 1 / (1 + c / (max(1.0, np.median(c) / 2.366) * st.robust_chi2))
     H = Hg
-    chi2 = sum(float((rg - Jg @ x) ** 2) for Jg, rg in g_rows) + float(wts @ c)
-    chi2 /= max(1, 3 * len(blocks) + len(used) - 9)
+    chi2 = np.median(c) / 2.366  # the typical interval's chi-square per degree of freedom
     sd = np.sqrt(np.diag(np.linalg.inv(H))[:3] * max(1.0, chi2))
     if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
         return none[:3] + (len(blocks), chi2, False)

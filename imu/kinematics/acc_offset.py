@@ -327,7 +327,8 @@ class AccOffsetEstimator:
     applied_ : bool
         Whether the estimate is believed (else offset zero, scale one).
     chi2_per_dof_ : float
-        Residuals against the assumed noise (1 when they match); ``sd_m_s2_`` is scaled by its
+        Residuals against the assumed noise: the typical (median) interval's chi-square per
+        degree of freedom (1 when they match); ``sd_m_s2_`` and ``scale_sd_`` are scaled by its
         root when above 1.
     weights_ : ndarray, shape (intervals_,)
         Weight of each interval used (1: fully; less where its residuals were far above the
@@ -527,14 +528,13 @@ class AccOffsetEstimator:
             ci = (np.sum((res - _rot(Ae, e)) ** 2, axis=1)
                   + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2, axis=1))
             if it < st.robust_iterations:
-                scale2 = max(1.0, float(np.median(ci)) / 2.366)
-                wts = 1.0 / (1.0 + ci / (scale2 * st.robust_chi2))
+                c0 = max(1.0, float(np.median(ci)) / 2.366)
+                wts = 1.0 / (1.0 + ci / (c0 * st.robust_chi2))
         self.weights_ = wts
         # the stated uncertainty follows the residuals when they are larger than the noise
-        # assumed (chi-square per degree of freedom; the estimate itself does not change)
-        chi2 = float(wts @ ci + np.sum((rg - Ag @ x) ** 2))
-        dof = max(1, 3 * len(iA) + len(ag) - 9)
-        self.chi2_per_dof_ = chi2 / dof
+        # assumed (the typical interval's chi-square per degree of freedom, as the weights'
+        # c₀: the weighted sum of all would understate it; the estimate itself does not change)
+        self.chi2_per_dof_ = float(np.median(ci)) / 2.366
         sd = np.sqrt(np.diag(np.linalg.inv(H))[:6] * max(1.0, self.chi2_per_dof_))
         if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
             log.info("accelerometer offset from the recording not believed (%s m/s²)",
