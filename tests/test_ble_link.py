@@ -360,3 +360,31 @@ def test_no_adapter_fails_cleanly():
         scan_cmd.run(p.parse_args(["--timeout", "1"]))
     assert "Bluetooth" in str(ei.value) and "\n" not in str(ei.value)
     assert ei.value.exit_status == 2
+
+
+def test_sample_feed_windows_tile_the_looped_clock_and_name_the_next_sample():
+    # 104 Hz with a little jitter, looped: consecutive windows (as the streaming loop asks for
+    # them) give every sample once, in order, with its time on the unrolled clock
+    rng = np.random.default_rng(4)
+    t = 3.0 + np.arange(500) / 104.0 + rng.uniform(-2e-4, 2e-4, 500)
+    f = SampleFeed(t, np.zeros((500, 3)), np.zeros((500, 3)), loop=True)
+    rel = t - t[0]
+    truth = np.concatenate([rel + k * f.span_s for k in range(3)])
+    # window edges anywhere, some exactly on a sample (a window starts at such a sample)
+    edges = np.sort(np.concatenate([[0.0, 3 * f.span_s], rng.uniform(0, 3 * f.span_s, 400),
+                                    truth[::97]]))
+    got = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        w_t, _, _, w_seq = f.window(a, b)
+        assert np.all((w_t >= a) & (w_t < b))
+        nxt = f.next_time(a)
+        assert nxt == truth[np.searchsorted(truth, a)]
+        if len(w_t):
+            assert w_t[0] == nxt
+        got.append(w_seq)
+    np.testing.assert_array_equal(np.concatenate(got), np.arange(1500))
+    # without looping the feed ends
+    once = SampleFeed(t, np.zeros((500, 3)), np.zeros((500, 3)), loop=False)
+    assert once.next_time(rel[-1] + 1e-3) is None
+    assert once.next_time(rel[10]) == rel[10]
+    assert len(once.window(rel[10], rel[20])[0]) == 10

@@ -36,6 +36,7 @@ Times crossing the process boundary are ``time.monotonic()`` readings (system-wi
 from __future__ import annotations
 
 import copy
+import gc
 import importlib
 import math
 import os
@@ -485,6 +486,10 @@ def _serve(conn: Connection) -> int:
     pipe.add_rows_listener(pub.wake)
     # the publisher's thread gets the interpreter soon after the pipeline wakes it
     sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # as the window's process (imu.gui.app.tune_for_live): what was made so far (modules, the
+    # pipeline) out of the garbage collector's sight, so its full collections stay short
+    gc.collect()
+    gc.freeze()
     stopping = False
     try:
         pub.start()

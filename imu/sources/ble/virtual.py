@@ -70,6 +70,20 @@ class SampleFeed:
         self.span_s = float(self.t[-1] - self.t[0]) + self.period_s
         self.seq_span = int(self.seq[-1] - self.seq[0]) + 1
 
+    def _index(self, base_s: float, t_s: float) -> int:
+        """``np.searchsorted(self.t - self.t[0] + base_s, t_s)`` without computing the whole
+        array (the simulated session's every sample, on every call: ~150 calls a second for
+        three sensors): a search on ``self.t``, then the exact expression checked at the
+        boundary (rounding), so the index is the same."""
+        t = self.t
+        t0 = t[0]
+        i = int(np.searchsorted(t, t_s - base_s + t0))
+        while i > 0 and (t[i - 1] - t0) + base_s >= t_s:
+            i -= 1
+        while i < len(t) and (t[i] - t0) + base_s < t_s:
+            i += 1
+        return i
+
     def window(self, t_from_s: float, t_to_s: float):
         """Samples with ``t_from_s <= t < t_to_s`` on the unrolled (looped) clock.
 
@@ -78,16 +92,14 @@ class SampleFeed:
         out_t, out_a, out_g, out_s = [], [], [], []
         t0 = self.t[0]
         if not self.loop:
-            rel = self.t - t0
-            i0, i1 = np.searchsorted(rel, [t_from_s, t_to_s])
-            return rel[i0:i1], self.acc[i0:i1], self.gyr[i0:i1], self.seq[i0:i1]
+            i0, i1 = self._index(0.0, t_from_s), self._index(0.0, t_to_s)
+            return self.t[i0:i1] - t0, self.acc[i0:i1], self.gyr[i0:i1], self.seq[i0:i1]
         k = int(np.floor(t_from_s / self.span_s))
         while k * self.span_s < t_to_s:
             base = k * self.span_s
-            rel = self.t - t0 + base
-            i0, i1 = np.searchsorted(rel, [t_from_s, t_to_s])
+            i0, i1 = self._index(base, t_from_s), self._index(base, t_to_s)
             if i1 > i0:
-                out_t.append(rel[i0:i1])
+                out_t.append(self.t[i0:i1] - t0 + base)
                 out_a.append(self.acc[i0:i1])
                 out_g.append(self.gyr[i0:i1])
                 out_s.append(self.seq[i0:i1] + k * self.seq_span)
@@ -96,6 +108,21 @@ class SampleFeed:
             return (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0, np.int64))
         return (np.concatenate(out_t), np.concatenate(out_a), np.concatenate(out_g),
                 np.concatenate(out_s))
+
+    def next_time(self, t_s: float) -> float | None:
+        """Time of the first sample at or after ``t_s`` on the unrolled clock (relative to the
+        feed's first sample, as :meth:`window` gives it); None when the data has ended."""
+        t = self.t
+        if not self.loop:
+            i = self._index(0.0, t_s)
+            return float(t[i] - t[0]) if i < len(t) else None
+        k = int(np.floor(t_s / self.span_s))
+        while True:
+            base = k * self.span_s
+            i = self._index(base, t_s)
+            if i < len(t):
+                return float((t[i] - t[0]) + base)
+            k += 1
 
     def finished(self, t_s: float) -> bool:
         return (not self.loop) and t_s >= self.span_s
@@ -373,10 +400,17 @@ class VirtualSensor:
     # -- streaming ---------------------------------------------------------------------------
     def _wait_s(self) -> float:
         """Wall time until the streaming loop must run next: when the pending batch (or the
-        next sample's batch) reaches the maximum age, at most ``tick_interval_s``."""
+        next sample's batch) reaches the maximum age, at most ``tick_interval_s``. With
+        nothing pending it wakes when the next sample's batch is due (not a maximum age after
+        the last wake, which woke it twice a notification: once to take the samples, once to
+        send them)."""
         if self.paused or not (self.handler.streaming and self._conn is not None):
             return self.tick_interval_s
         due = self.batcher.due_ticks()
+        if due is None and self.batcher.max_age_ticks is not None:
+            nxt = self.feed.next_time(self._sent_to_s)
+            if nxt is not None:
+                due = int(np.rint(nxt / P.TICK_S)) + self.batcher.max_age_ticks
         due_s = (due * P.TICK_S if due is not None
                  else self._sent_to_s + self.batcher.max_age_ticks * P.TICK_S)
         wait = (due_s - self.now_s()) / self.speed
