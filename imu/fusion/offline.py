@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from imu.fusion.registry import make_filter
-from imu.quat import conj, cross_rows, from_rotvec_parts, multiply, normalize
+from imu.quat import (conj, cross_rows, from_rotvec_parts, multiply, multiply_parts,
+                      normalize)
 
 #: filters with a compiled offline implementation (:func:`vqf.offlineVQF`)
 OFFLINE_VQF = ("vqf", "vqf_basic")
@@ -358,23 +359,31 @@ def _offline_vqf(acc: np.ndarray, gyr: np.ndarray, rate_hz: float, params: dict,
     # − pad, and later groups from rows after those)
     offline_vqf_6d(rates, forces, g * T, params, heading=q0 is None, out=last,
                    work=out[0::g], low_pass=None if room is None else room[:m], n=m)
-    # q_i = q_{i+1} ⊗ exp(−ω_{i+1}·T)
+    # q_i = q_{i+1} ⊗ exp(−ω_{i+1}·T), a block of groups at a time, each quaternion component
+    # a contiguous row (multiply()'s numbers, with fewer strided passes)
+    by_group = out.reshape(m, g, 4)
     turn = None
     block = _GROUP_BLOCK // g
     for b0 in range(0, m, block):
         s = slice(b0, b0 + block)
-        w = group_rows(gyr, no_rate, b0, b0 + block)
-        d = [from_rotvec_parts((wi * -T).T).T for wi in w[1:]]
+        d = []
+        for wi in group_rows(gyr, no_rate, b0, b0 + block)[1:]:
+            rv = np.empty((3, len(wi)))
+            np.multiply(wi.T, -T, out=rv)
+            d.append(from_rotvec_parts(rv))
         if q0 is not None and turn is None:  # the heading of the first output sample (a
             # turn about z commutes)
             first = last[0]
             for i in range(g - 2, pad - 1, -1):
-                first = multiply(first, d[i][0])
+                first = multiply(first, d[i][:, 0])
             turn = _z_turn_to(first, q0)
         if turn is not None:
             _turn_z(last[s], *turn)
+        q = tuple(last[s].T.copy())
         for i in range(g - 2, -1, -1):
-            multiply(out[i + 1::g][s], d[i], out=out[i::g][s])
+            q = multiply_parts(q, d[i])
+            for k in range(4):
+                by_group[s, i, k] = q[k]
     return out[pad:]
 
 
