@@ -550,7 +550,8 @@ class AccOffsetEstimator:
     def to_dict(self) -> dict:
         """The estimate as stored in a calibration profile (``acc_recording`` per sensor)."""
         return {"acc_offset_m_s2": self.offset_m_s2_.tolist(), "acc_scale": self.scale_.tolist(),
-                "offset_sd_m_s2": self.sd_m_s2_.tolist(), "intervals": int(self.intervals_),
+                "offset_sd_m_s2": self.sd_m_s2_.tolist(), "scale_sd": self.scale_sd_.tolist(),
+                "intervals": int(self.intervals_),
                 "chi2_per_dof": float(self.chi2_per_dof_),
                 "applied": bool(self.applied_)}
 
