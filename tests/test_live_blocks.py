@@ -123,3 +123,19 @@ def test_a_backlog_holds_the_rows_back_for_at_most_max_defer_s(monkeypatch):
         clock[0] += step
     # waits for 4 blocks (0 .. 3/4 of the limit), the 5th (at the limit) hands the rows out
     assert got == [True] * 4 + [False] + [True] * 4 + [False] + [True] + [False] + [True] * 2
+
+
+def test_several_sensors_segment_quaternions_at_once_equal_one_sensor_at_a_time():
+    """segment_quats (the live row batch's one pass over every sensor) gives the bytes of
+    segment_quat per sensor, gap rows (NaN) included."""
+    from imu import quat as Q
+    from imu.kinematics.alignment import segment_quat, segment_quats
+
+    rng = np.random.default_rng(5)
+    qs = [Q.normalize(rng.normal(size=(n, 4))) for n in (3, 1, 7)]
+    qs[2][4] = np.nan
+    Rs = [Q.to_matrix(Q.normalize(rng.normal(size=4))) for _ in qs]
+    got = segment_quats(qs, Rs)
+    want = np.concatenate([segment_quat(q, R) for q, R in zip(qs, Rs)])
+    assert got.shape == (11, 4) and got.tobytes() == want.tobytes()
+    assert np.isnan(got[8]).all() and np.isfinite(np.delete(got, 8, axis=0)).all()

@@ -86,8 +86,12 @@ def rot_y(angle_deg) -> np.ndarray:
     """Rotation(s) about world +Y by ``angle_deg``: (3, 3) for a scalar, (N, 3, 3) for (N,)."""
     a = np.radians(np.asarray(angle_deg, dtype=float))
     c, s = np.cos(a), np.sin(a)
-    z, o = np.zeros_like(a), np.ones_like(a)
-    m = np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
+    m = np.zeros(a.shape + (3, 3))  # filled in place (the live path asks every row batch)
+    m[..., 0, 0] = c
+    m[..., 0, 2] = s
+    m[..., 1, 1] = 1.0
+    m[..., 2, 0] = -s
+    m[..., 2, 2] = c
     return m
 
 
@@ -184,6 +188,28 @@ def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
         else:
             for c in range(4):
                 o[:, c] = q[c]
+    return out
+
+
+def segment_quats(q_ES: list, R_BS: list) -> np.ndarray:
+    """:func:`segment_quat` (no heading, not normalised) of several sensors' rows at once:
+    ``q_ES[k]`` (n_k, 4) with mounting ``R_BS[k]``, the results one after another
+    (sum n_k, 4). The same numbers as one :func:`segment_quat` per sensor (each row times its
+    own sensor's map, summed in the same order) for the numpy calls of one: the live path asks
+    every row batch, for ~2 rows of each sensor."""
+    sizes = [len(q) for q in q_ES]
+    q = np.concatenate([np.atleast_2d(np.asarray(x, float)) for x in q_ES])
+    # each row's map, element (i, j) in column 4 i + j
+    maps = np.repeat(np.stack([_segment_map(R).ravel() for R in R_BS]), sizes, axis=0)
+    w, x, y, z = q.T
+    out = np.empty((len(q), 4))
+    for i in range(4):
+        a = w * maps[:, 4 * i]
+        a += y * maps[:, 4 * i + 2]
+        b = x * maps[:, 4 * i + 1]
+        b += z * maps[:, 4 * i + 3]
+        a += b
+        out[:, i] = a
     return out
 
 
