@@ -63,23 +63,14 @@ def _allow_ctrl_c(app) -> None:
     app._imu_sigint_timer = timer
 
 
-#: the interpreter's thread switch interval while the live window runs, s (Python's default:
-#: 5 ms). The window's thread waits up to this long for the interpreter lock whenever the
-#: pipeline's worker thread is computing; a shorter interval gets a frame to the screen sooner.
-LIVE_SWITCH_INTERVAL_S = 0.001
-
-
 def tune_for_live() -> None:
     """Process settings for a live window over a pipeline thread (``imu demo``, ``imu live``,
-    ``bench dashboard``): a short interpreter switch interval
-    (:data:`LIVE_SWITCH_INTERVAL_S`), and the objects made so far (modules, the window, the
-    simulation) moved out of the garbage collector's sight (``gc.freeze``), so its full
-    collections stay short (they scanned everything: pauses up to ~20 ms in the bench)."""
-    import gc
+    ``bench dashboard``): :func:`imu.latency.tune_process` (a short interpreter switch interval,
+    so the window's thread waits less for the interpreter lock while the pipeline's thread
+    computes, and the objects made so far out of the garbage collector's sight)."""
+    from imu.latency import tune_process
 
-    sys.setswitchinterval(LIVE_SWITCH_INTERVAL_S)
-    gc.collect()
-    gc.freeze()
+    tune_process()
 
 
 def run_live(pipeline, seconds: float | None = None, title: str = "imu — live",

@@ -66,6 +66,8 @@ from imu.log import get_logger
 log = get_logger(__name__)
 
 G_M_S2 = 9.80665
+#: the median of a chi-square distribution of 3 degrees of freedom (an interval's residual)
+_CHI2_3_MEDIAN = 2.366
 
 
 @dataclass(frozen=True)
@@ -528,13 +530,13 @@ class AccOffsetEstimator:
             ci = (np.sum((res - _rot(Ae, e)) ** 2, axis=1)
                   + np.sum((e * st.gyro_bias_sigma_rad_s ** -1) ** 2, axis=1))
             if it < st.robust_iterations:
-                c0 = max(1.0, float(np.median(ci)) / 2.366)
+                c0 = max(1.0, float(np.median(ci)) / _CHI2_3_MEDIAN)
                 wts = 1.0 / (1.0 + ci / (c0 * st.robust_chi2))
         self.weights_ = wts
         # the stated uncertainty follows the residuals when they are larger than the noise
         # assumed (the typical interval's chi-square per degree of freedom, as the weights'
         # c₀: the weighted sum of all would understate it; the estimate itself does not change)
-        self.chi2_per_dof_ = float(np.median(ci)) / 2.366
+        self.chi2_per_dof_ = float(np.median(ci)) / _CHI2_3_MEDIAN
         sd = np.sqrt(np.diag(np.linalg.inv(H))[:6] * max(1.0, self.chi2_per_dof_))
         if not np.all(np.isfinite(x)) or np.linalg.norm(x[:3]) > st.max_offset_m_s2:
             log.info("accelerometer offset from the recording not believed (%s m/s²)",

@@ -150,6 +150,23 @@ def _segment_map(R_BS) -> np.ndarray:
     return M
 
 
+def _apply_map(q, m) -> list:
+    """``M @ q`` row by row for quaternions given as components ``q = (w, x, y, z)``, one
+    component at a time, summed as einsum("nj,ij->ni") sums them (the same numbers; ``@``
+    (BLAS) is several times slower on rows with NaN, einsum ~2x). ``m``: the map's four rows of
+    four coefficients, each a number or one per quaternion."""
+    w, x, y, z = q
+    out = []
+    for r in m:
+        a = w * r[0]
+        a += y * r[2]
+        b = x * r[1]
+        b += z * r[3]
+        a += b
+        out.append(a)
+    return out
+
+
 def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
                  normalize: bool = False, out: np.ndarray | None = None) -> np.ndarray:
     """``q_WB = q_y(h) ⊗ q_WE ⊗ q_ES ⊗ q_BS*`` (N, 4): :func:`segment_matrix` as quaternions
@@ -162,17 +179,7 @@ def segment_quat(q_ES: np.ndarray, R_BS: np.ndarray, heading_deg=0.0, *,
     out = np.empty((len(q_ES), 4)) if out is None else out
     for i0 in range(0, max(len(q_ES), 1), _BLOCK_ROWS):  # temporaries stay in the CPU cache
         i1 = i0 + _BLOCK_ROWS
-        # M @ q row by row, one component at a time, summed as einsum("nj,ij->ni") sums them
-        # (the same numbers; ``@`` (BLAS) is several times slower on rows with NaN, einsum ~2x)
-        w, x, y, z = q_ES[i0:i1].T
-        q = []
-        for r in m:
-            a = w * r[0]
-            a += y * r[2]
-            b = x * r[1]
-            b += z * r[3]
-            a += b
-            q.append(a)
+        q = _apply_map(q_ES[i0:i1].T, m)
         o = out[i0:i1]
         if turn:
             t = rotate_heading(np.stack(q, axis=-1), h if h.ndim == 0 else h[i0:i1])
@@ -201,14 +208,9 @@ def segment_quats(q_ES: list, R_BS: list) -> np.ndarray:
     q = np.concatenate([np.atleast_2d(np.asarray(x, float)) for x in q_ES])
     # each row's map, element (i, j) in column 4 i + j
     maps = np.repeat(np.stack([_segment_map(R).ravel() for R in R_BS]), sizes, axis=0)
-    w, x, y, z = q.T
     out = np.empty((len(q), 4))
-    for i in range(4):
-        a = w * maps[:, 4 * i]
-        a += y * maps[:, 4 * i + 2]
-        b = x * maps[:, 4 * i + 1]
-        b += z * maps[:, 4 * i + 3]
-        a += b
+    for i, a in enumerate(_apply_map(q.T, [[maps[:, 4 * i + j] for j in range(4)]
+                                          for i in range(4)])):
         out[:, i] = a
     return out
 

@@ -36,7 +36,6 @@ Times crossing the process boundary are ``time.monotonic()`` readings (system-wi
 from __future__ import annotations
 
 import copy
-import gc
 import importlib
 import math
 import os
@@ -54,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from imu.errors import ImuError
+from imu.latency import tune_process
 from imu.live.ringbuffer import RingBuffer
 from imu.live.snapshot import CalibrationState, Snapshot
 from imu.log import get_logger
@@ -62,9 +62,6 @@ log = get_logger(__name__)
 
 #: the child sends the panels' state at most this often, s (the rows as soon as they are in)
 STATE_S = 0.05
-#: the child's interpreter switch interval, s (Python's default: 5 ms): the thread sending the
-#: rows waits at most this long for the pipeline's thread to let it run
-SWITCH_INTERVAL_S = 0.001
 #: the set and calibration commands the window may call in the child
 COMMANDS = ("start_set", "end_set", "begin_calibration", "end_calibration",
             "cancel_calibration", "add_note")
@@ -484,12 +481,9 @@ def _serve(conn: Connection) -> int:
     probe = _resolve(instrument)(pipe) if instrument else None
     pub = _Publisher(conn, pipe)
     pipe.add_rows_listener(pub.wake)
-    # the publisher's thread gets the interpreter soon after the pipeline wakes it
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
-    # as the window's process (imu.gui.app.tune_for_live): what was made so far (modules, the
-    # pipeline) out of the garbage collector's sight, so its full collections stay short
-    gc.collect()
-    gc.freeze()
+    # the publisher's thread gets the interpreter soon after the pipeline wakes it, and the
+    # collector's full collections stay short (as in the window's process)
+    tune_process()
     stopping = False
     try:
         pub.start()

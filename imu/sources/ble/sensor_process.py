@@ -19,7 +19,6 @@ Times crossing the process boundary are ``time.monotonic()`` readings (system-wi
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import pickle
 import signal
@@ -29,6 +28,7 @@ import sys
 import time
 from multiprocessing.connection import Connection
 
+from imu.latency import tune_process
 from imu.log import get_logger
 
 log = get_logger(__name__)
@@ -173,11 +173,10 @@ async def _serve(hci_fd: int, ctl: Connection) -> None:
         vs.paused = True
         await vs.power_on()
         sensors[s["address"]] = vs
-    # as the window's process (imu.gui.app.tune_for_live): what was made so far (modules, the
-    # devices, the feeds) out of the collector's sight, so its full collections stay short
-    # (they delayed a notification by up to ~8 ms)
-    gc.collect()
-    gc.freeze()
+    # what was made so far (modules, the devices, the feeds) out of the collector's sight: its
+    # full collections delayed a notification by up to ~8 ms (one thread: the switch interval
+    # does not matter here)
+    tune_process(switch_interval=False)
     ctl.send_bytes(pickle.dumps(("ready",)))
 
     done = asyncio.Event()
