@@ -125,7 +125,7 @@ def main():
             time.sleep(1)
     cfg = P.SensorConfig(SENSOR_ID, MODEL, FIRMWARE, rates_hz=(104, 208), rate_hz=104,
                          acc_range_g=8, gyr_range_dps=1000)
-    state = {"identify_until": 0.0, "mtu": 23, "ticks": 0}
+    state = {"identify_until": 0.0, "mtu": 23, "ticks": 0, "t_read": 0.0, "seq": 0}
     counter = P.SampleCounter(cfg.rate_hz)
 
     resend = P.Resender()
@@ -156,13 +156,23 @@ def main():
     def on_identify(seconds):
         state["identify_until"] = time.monotonic() + seconds
 
+    def on_phase(seq):
+        # the host lines the sensors' notifications up: one after its sample seq, and after
+        # every batcher.cycle-th sample from it
+        batcher.set_phase(None if seq is None else P.unwrap_near(seq, state["seq"]))
+
+    def now_ticks():
+        # the newest sample's time plus the time since it was read (the IMU's clock)
+        return state["ticks"] + int((time.monotonic() - state["t_read"]) / P.TICK_S)
+
     battery = BatteryService()
     battery.level = battery_level()
     def on_config(c):
         svc.info = c.info_bytes(state["mtu"])
 
     handler = P.CommandHandler(cfg, on_start=on_start, on_stop=on_stop, on_identify=on_identify,
-                               on_config=on_config, battery=lambda: battery.level)
+                               on_config=on_config, battery=lambda: battery.level,
+                               on_phase=on_phase)
     batcher = P.Batcher(rate_hz=cfg.rate_hz, mtu=23, max_age_s=P.MAX_BATCH_AGE_S)
     radio = BLERadio()
     radio.name = "IMU-" + SENSOR_ID[-4:].upper()
@@ -204,9 +214,12 @@ def main():
                         svc.data.write(pkt)
                 # the newest sample's time is the sensor's "now" (within one read interval):
                 # a partial batch goes out once its oldest sample reached the maximum age
+                # (on the host's phase it left when its closing sample was added)
                 if samples:
                     state["ticks"] = samples[-1][0]
-                pkt = batcher.poll(state["ticks"])
+                    state["t_read"] = time.monotonic()
+                    state["seq"] = seq
+                pkt = batcher.poll(now_ticks())
                 if pkt is not None:
                     svc.data.write(pkt)
             now = time.monotonic()
@@ -219,7 +232,13 @@ def main():
             if now - t_batt > 60:
                 battery.level = battery_level()
                 t_batt = now
-            time.sleep(FIFO_READ_INTERVAL_S)
+            # the next FIFO read: in one read interval, or when the pending batch is due (on the
+            # host's phase: when its closing sample is in), so a notification leaves on time
+            wait = FIFO_READ_INTERVAL_S
+            due = batcher.due_ticks() if handler.streaming else None
+            if due is not None:
+                wait = min(wait, max(0.001, (due - now_ticks()) * P.TICK_S))
+            time.sleep(wait)
         # The link dropped: stop sending but keep the IMU's FIFO filling; the host's next start
         # resumes from it (see on_start). An explicit stop command stops the IMU.
         handler.streaming = False

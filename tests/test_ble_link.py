@@ -388,3 +388,42 @@ def test_sample_feed_windows_tile_the_looped_clock_and_name_the_next_sample():
     assert once.next_time(rel[-1] + 1e-3) is None
     assert once.next_time(rel[10]) == rel[10]
     assert len(once.window(rel[10], rel[20])[0]) == 10
+
+
+def test_set_phase_lines_the_sensors_notifications_up():
+    from imu.live.phase import NotificationPhase
+
+    async def main():
+        sensors, clock = await start_sensors(200, 1.0, seconds=10.0)
+        src = virtual_source(sensors, 200, clock)
+        got: dict = {}
+        await src.start()
+        task = asyncio.create_task(collect(src, got))
+        await asyncio.sleep(1.0)
+        planner = NotificationPhase()
+        for role, blks in got.items():   # the sensors' clocks are the session clock here
+            planner.observe(role, blks[-1].seq, blks[-1].t_sensor_s)
+        plan = planner.plan(list(ROLES), 1.0)
+        oks = [await src.set_batch_phase(r, s) for r, s in plan.items()]
+        n0 = {r: len(b) for r, b in got.items()}
+        await asyncio.sleep(2.0)
+        await src.stop()
+        task.cancel()
+        for vs in sensors.values():
+            await vs.close()
+        return plan, oks, {r: b[n0[r] + 2:] for r, b in got.items()}
+
+    plan, oks, after = asyncio.run(main())
+    assert oks == [True, True, True]
+    for role, blks in after.items():
+        # one notification after every 4th sample (20 ms at 200 Hz) from the planned sample
+        assert len(blks) > 50
+        assert all(len(b) == 4 and (int(b.seq[-1]) - plan[role]) % 4 == 0 for b in blks), role
+    # each cycle: the thighs' last sample just past the sacrum's (sensor clocks ~ the same)
+    s_last = np.array([b.t_sensor_s[-1] for b in after["sacrum"]])
+    for role in ("right_thigh", "left_thigh"):
+        t_last = np.array([b.t_sensor_s[-1] for b in after[role]])
+        d = t_last[:, None] - s_last[None, :]
+        d = np.where(d >= 0, d, np.inf).min(axis=1)
+        d = d[np.isfinite(d)]          # (a first thigh notification before the first sacrum's)
+        assert len(d) > 50 and np.all(d < 0.0055)

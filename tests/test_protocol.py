@@ -202,3 +202,61 @@ def test_fuzzed_commands_never_raise(data):
     r = decode_control_response(out)
     assert r.status in P.STATUS_NAMES
     assert r.opcode == (data[0] & 0x7F if data else 0)
+
+
+def _closing_seqs(b, seqs, ticks_per_sample=200):
+    """Add samples ``seqs`` (at ``seq * ticks_per_sample``); the (first, last) sequence numbers
+    of each notification sent."""
+    out = []
+    for s in seqs:
+        for pkt in b.add(s, s * ticks_per_sample, (0, 0, 0, 0, 0, 0)):
+            d = decode_notification(pkt)
+            out.append((d.seq, d.seq + len(d.raw) - 1))
+    return out
+
+
+def test_batcher_on_a_phase_sends_after_every_cycle_of_samples_from_the_hosts_sample():
+    b = P.Batcher(rate_hz=200, mtu=247, max_age_s=0.020)
+    assert b.cycle == 4                      # 20 ms of samples at 200 Hz
+    b.set_phase(10)
+    assert _closing_seqs(b, range(0, 19)) == [(0, 2), (3, 6), (7, 10), (11, 14), (15, 18)]
+    assert b.pending == 0
+    # by age again
+    b.set_phase(None)
+    assert _closing_seqs(b, range(19, 40)) == [(19, 37)]   # only a full notification (19)
+
+
+@pytest.mark.parametrize("rate_hz,cycle", [(200, 4), (208, 4), (104, 2), (100, 2), (50, 1)])
+def test_a_cycle_is_the_samples_of_one_maximum_batch_age(rate_hz, cycle):
+    assert P.Batcher(rate_hz=rate_hz, max_age_s=P.MAX_BATCH_AGE_S).cycle == cycle
+
+
+def test_on_a_phase_the_pending_batch_is_due_with_its_closing_sample_or_its_age():
+    b = P.Batcher(rate_hz=200, mtu=247, max_age_s=0.020)
+    b.set_phase(7)
+    b.add(4, 800, (0,) * 6)
+    assert b.due_ticks() == 7 * 200           # the closing sample's time
+    assert b.closes_at(8, 1600) == 11 * 200   # the next cycle's
+    assert b.poll(7 * 200 - 1) is None
+    # the closing sample never comes (lost by the sensor): the maximum age still sends it
+    b.add(5, 1000, (0,) * 6)
+    assert b.poll(800 + 800) is not None and b.pending == 0
+
+
+def test_the_set_phase_command_places_the_hosts_sequence_number_on_the_sensors_counter():
+    got = []
+    cfg = P.SensorConfig("id", "m", "fw")
+    h = P.CommandHandler(cfg, on_phase=got.append)
+    r = resp(h, P.command(P.OP_SET_PHASE, 3, struct.pack("<I", 5)))
+    assert r.ok and r.token == 3
+    assert resp(h, P.command(P.OP_SET_PHASE, 4)).ok
+    assert resp(h, P.command(P.OP_SET_PHASE, 5, b"\x01\x02")).status == P.ST_BAD_LENGTH
+    assert got == [5, None]
+    # an older sensor without it answers "unknown opcode" (the host then keeps the age rule)
+    old = P.CommandHandler(cfg)
+    assert resp(old, P.command(P.OP_SET_PHASE, 6, struct.pack("<I", 5))).status == \
+        P.ST_UNKNOWN_OPCODE
+    # the wrapped u32 lands next to the sensor's unwrapped counter, across the wrap too
+    assert P.unwrap_near(5, 2**32 - 3) == 2**32 + 5
+    assert P.unwrap_near(2**32 - 3, 2**32 + 5) == 2**32 - 3
+    assert P.unwrap_near(1000, 3 * 2**32 + 990) == 3 * 2**32 + 1000

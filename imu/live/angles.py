@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from imu.kinematics.pipeline import AnglePipeline
+from imu.live.phase import NotificationPhase
 from imu.types import AngleTable
 
 
@@ -86,6 +87,11 @@ class LiveAngleStage:
         self._held: dict = {}                     # role -> blocks waiting for its clock
         self._fused: dict = {}                    # role -> (sensor, session) time fused last
         self._owed = False                        # a deferred block completed rows
+        #: picks each sensor's closing samples (the pipeline sends them: ``set_phase``)
+        self.phase = NotificationPhase(reference="sacrum")
+        #: every sensor sends on the plan: rows when every role has delivered (one batch a
+        #: cycle), not when the sensor the rows wait for delivers
+        self.in_phase = False
 
     def times(self, role: str, blk) -> np.ndarray:
         """Sample times (s, session clock) of a raw block of ``role``."""
@@ -120,6 +126,7 @@ class LiveAngleStage:
             t_s = np.zeros(0)
         else:
             t_s = self._fuse(role, blk, t_s)
+            self.phase.observe(role, blk.seq, t_s)
         self._since.add(role)
         # a row is complete once every sensor has a sample at or after it: the rows can move
         # on only when the sensor with the oldest newest sample delivers (the others' later
@@ -127,7 +134,7 @@ class LiveAngleStage:
         # back by up to a notification interval)
         prev = self._latest.get(role)
         limiting = (prev is not None and len(self._latest) == len(self._roles)
-                    and prev <= min(self._latest.values()))
+                    and prev <= min(self._latest.values()) and not self.in_phase)
         if len(t_s):
             self._latest[role] = float(t_s[-1]) if prev is None else max(prev, float(t_s[-1]))
         t = float(blk.t_host_s[-1])

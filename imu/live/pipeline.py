@@ -226,6 +226,7 @@ class LivePipeline:
         self._error: BaseException | None = None
         self._backlog = False         # more blocks are waiting: rows go out with the last
         self._deferred_since: float | None = None   # when the rows began waiting for them
+        self._phase_task: asyncio.Future | None = None   # set_phase commands under way
         self.rows_out = 0
         self.samples_in = 0
         #: role → samples received (and written) from that sensor
@@ -303,6 +304,7 @@ class LivePipeline:
                     self.feed(blk)
                 finally:
                     self._backlog = False
+                self._plan_phase()
                 self._drain_source_events()
                 if seconds is not None and self._t_first_s is not None \
                         and self._t_now_s - self._t_first_s >= seconds:
@@ -311,6 +313,8 @@ class LivePipeline:
         finally:
             if pending is not None:
                 pending.cancel()
+            if self._phase_task is not None:
+                self._phase_task.cancel()
             if self._angles is not None:
                 self._flush_angles(final=True)
             try:
@@ -321,6 +325,21 @@ class LivePipeline:
                 self._finished = True
                 if self.publisher is not None:
                     self.publisher.close()
+
+    def _plan_phase(self) -> None:
+        """Line the sensors' notifications up when a plan is due (:mod:`imu.live.phase`)."""
+        ang = self._angles
+        if ang is None or (self._phase_task is not None and not self._phase_task.done()):
+            return
+        plan = ang.phase.plan(ang.angles.roles, self._t_now_s)
+        if plan:
+            self._phase_task = asyncio.ensure_future(self._send_phase(ang, plan))
+
+    async def _send_phase(self, ang, plan: dict) -> None:
+        res = await asyncio.gather(*(self.source.set_batch_phase(r, s) for r, s in plan.items()),
+                                   return_exceptions=True)
+        # every sensor on the plan: a batch of rows once per cycle, when all have sent
+        ang.in_phase = all(r is True for r in res)
 
     def _defer(self, backlog: bool) -> bool:
         """Whether the rows of the block about to be fed wait for the next one (more blocks are

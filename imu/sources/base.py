@@ -65,3 +65,10 @@ class Source(abc.ABC):
     def events(self) -> list[Event]:
         """Events the source itself produced since the last call (disconnects, gaps)."""
         return []
+
+    async def set_batch_phase(self, role: str, seq: int | None) -> bool:
+        """Have ``role``'s sensor send a notification after its sample ``seq`` (wrapped u32) and
+        after every maximum batch age of samples from it (:mod:`imu.live.phase`: the sensors'
+        notifications then leave together); ``None``: by age again. False when the source or
+        sensor cannot (the default)."""
+        return False

@@ -235,6 +235,9 @@ class SimulatedSource(Source):
     def status(self) -> dict[str, SensorStatus]:
         return self.reader.status() if self.reader is not None else {}
 
+    async def set_batch_phase(self, role: str, seq: int | None) -> bool:
+        return False if self.reader is None else await self.reader.set_batch_phase(role, seq)
+
     def events(self) -> list[Event]:
         """Link events (disconnect/reconnect) and the program's events the clock has passed."""
         out = self.reader.events() if self.reader is not None else []

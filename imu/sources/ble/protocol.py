@@ -60,9 +60,11 @@ OP_SET_RATE = 0x03
 OP_SET_RANGE = 0x04
 OP_IDENTIFY = 0x05
 OP_GET_STATUS = 0x06
-OPCODES = (OP_START, OP_STOP, OP_SET_RATE, OP_SET_RANGE, OP_IDENTIFY, OP_GET_STATUS)
+OP_SET_PHASE = 0x07
+OPCODES = (OP_START, OP_STOP, OP_SET_RATE, OP_SET_RANGE, OP_IDENTIFY, OP_GET_STATUS, OP_SET_PHASE)
 OP_NAMES = {OP_START: "start", OP_STOP: "stop", OP_SET_RATE: "set_rate",
-            OP_SET_RANGE: "set_range", OP_IDENTIFY: "identify", OP_GET_STATUS: "get_status"}
+            OP_SET_RANGE: "set_range", OP_IDENTIFY: "identify", OP_GET_STATUS: "get_status",
+            OP_SET_PHASE: "set_phase"}
 RESPONSE_FLAG = 0x80
 
 # Status codes of a control response.
@@ -130,6 +132,13 @@ def encode_batch(seq, t0_ticks, dt_q4, samples):
     return bytes(out)
 
 
+def unwrap_near(raw, ref, wrap=SEQ_WRAP):
+    """The value congruent to ``raw`` modulo ``wrap`` nearest to ``ref`` (a wrapped u32
+    sequence number from the host, placed on the sensor's unwrapped counter)."""
+    half = wrap // 2
+    return ref + ((raw - ref + half) % wrap) - half
+
+
 def clamp_i16(x):
     """Round and saturate a number to the int16 range (what the sensor's ADC does)."""
     v = int(round(x))
@@ -142,7 +151,10 @@ def clamp_i16(x):
 
 class Batcher:
     """Collects samples and emits notifications: full ones, and those whose oldest sample
-    reached the maximum age.
+    reached the maximum age; or, once the host set a phase (:meth:`set_phase`), one after
+    every ``cycle``-th sample counted from the phase's sample (``cycle``: the samples of one
+    maximum age), so the host can line several sensors' notifications up (they then leave
+    together rather than at unrelated, drifting times).
 
     The batch size follows the negotiated MTU (``set_mtu``). ``add`` returns the encoded
     notifications it completed (a full batch, or a batch closed by a sequence gap); ``poll``
@@ -171,6 +183,28 @@ class Batcher:
         self._t0 = 0
         self._t_last = 0
         self._seq_last = 0
+        self.phase_seq = None
+
+    @property
+    def cycle(self):
+        """Samples per notification on a phase: those of one maximum age (at least 1)."""
+        if self.max_age_ticks is None:
+            return 1
+        n = int(self.max_age_ticks * TICK_S * self.rate_hz + 1e-6)
+        return n if n > 1 else 1
+
+    def set_phase(self, seq):
+        """Close a notification after sample ``seq`` (unwrapped; see :func:`unwrap_near`) and
+        after every :attr:`cycle`-th sample from it; ``None``: by age again."""
+        self.phase_seq = None if seq is None else int(seq)
+
+    def closes_at(self, seq, t_ticks):
+        """Sensor time (ticks) at which the notification holding sample ``seq`` (at ``t_ticks``)
+        leaves on the phase: its closing sample's time (``None`` without a phase)."""
+        if self.phase_seq is None:
+            return None
+        left = (self.phase_seq - seq) % self.cycle
+        return t_ticks + int(round(left / (self.rate_hz * TICK_S)))
 
     def set_mtu(self, mtu):
         self.batch = max_samples(mtu)
@@ -188,11 +222,16 @@ class Batcher:
         return len(self._samples)
 
     def due_ticks(self):
-        """Sensor time (ticks) at which ``poll`` sends the pending batch; ``None`` when nothing
-        is pending or there is no maximum age."""
-        if not self._samples or self.max_age_ticks is None:
+        """Sensor time (ticks) at which the pending batch leaves: when ``poll`` sends it (its
+        maximum age), or, on a phase, when its closing sample comes if that is sooner;
+        ``None`` when nothing is pending or there is neither."""
+        if not self._samples:
             return None
-        return self._t0 + self.max_age_ticks
+        close = self.closes_at(self._seq_last, self._t_last)
+        if self.max_age_ticks is None:
+            return close
+        due = self._t0 + self.max_age_ticks
+        return due if close is None or due < close else close
 
     def add(self, seq, t_ticks, sample):
         """Add one sample (``seq`` int, ``t_ticks`` unwrapped int ticks, 6 int16).
@@ -210,15 +249,19 @@ class Batcher:
         self._samples.append(sample)
         self._seq_last = seq
         self._t_last = t_ticks
-        if len(self._samples) >= self.batch:
+        if len(self._samples) >= self.batch or (
+                self.phase_seq is not None and (seq - self.phase_seq) % self.cycle == 0):
             out.append(self.flush())
         return out
 
     def poll(self, now_ticks):
         """The pending batch if its oldest sample is at least ``max_age_s`` old at sensor time
-        ``now_ticks`` (unwrapped ticks), else ``None``."""
-        due = self.due_ticks()
-        if due is None or now_ticks < due:
+        ``now_ticks`` (unwrapped ticks), else ``None`` (on a phase too: a missing closing
+        sample does not hold a batch back)."""
+        if not self._samples or self.max_age_ticks is None:
+            return None
+        due = self._t0 + self.max_age_ticks
+        if now_ticks < due:
             return None
         return self.flush()
 
@@ -289,10 +332,15 @@ class CommandHandler:
         Called after a rate or range change (reprogram the IMU).
     battery : callable() -> int or None
         Battery level in percent for ``get_status``.
+    on_phase : callable(seq or None) or None
+        ``set_phase``: the host's sequence number (wrapped u32) of a sample after which a
+        notification leaves (place it on the sensor's counter with :func:`unwrap_near`, then
+        :meth:`Batcher.set_phase`), or ``None``: by age again. Without it the command is
+        answered "unknown opcode".
     """
 
     def __init__(self, config, on_start=None, on_stop=None, on_identify=None, on_config=None,
-                 battery=None):
+                 battery=None, on_phase=None):
         self.config = config
         self.streaming = False
         self.on_start = on_start
@@ -300,6 +348,7 @@ class CommandHandler:
         self.on_identify = on_identify
         self.on_config = on_config
         self.battery = battery
+        self.on_phase = on_phase
 
     def handle(self, data):
         """Handle one control write; always returns the response bytes, never raises."""
@@ -373,6 +422,13 @@ class CommandHandler:
                 batt = 255
             return ST_OK, struct.pack("<BHBH", 1 if self.streaming else 0, cfg.rate_hz,
                                       cfg.acc_range_g, cfg.gyr_range_dps) + bytes((int(batt) & 0xFF,))
+        if op == OP_SET_PHASE and self.on_phase is not None:
+            # u32: the sequence number of a sample after which a notification leaves (the next
+            # ones after every Batcher.cycle-th sample from it); empty: by age again
+            if len(payload) not in (0, 4):
+                return ST_BAD_LENGTH, b""
+            self.on_phase(struct.unpack("<I", payload)[0] if payload else None)
+            return ST_OK, b""
         return ST_UNKNOWN_OPCODE, b""
 
 

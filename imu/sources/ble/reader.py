@@ -98,6 +98,7 @@ class SensorLink:
         self._t_drop_s: float | None = None
         self.reconnect_wall_s: list[float] = []
         self.driver = None  # a vendor driver when the sensor is not ours
+        self.phase_unsupported = False  # firmware that answered set_phase "unknown opcode"
         self.announce: Callable[[str], None] | None = None  # console lines (BleSource's)
         self.stall_s = 5.0  # connected but silent this long (wall s): reconnect
         self._t_data_wall = time.monotonic()
@@ -204,6 +205,22 @@ class SensorLink:
             raise SensorError(f"sensor {self.role} ({self.address}): a {self.driver.model} "
                               "cannot blink on request")
         await self.command(P.OP_IDENTIFY, bytes((int(seconds),)))
+
+    async def set_phase(self, seq: int | None) -> bool:
+        """Have the sensor send a notification after its sample ``seq`` (wrapped u32) and after
+        every maximum batch age of samples from it, or by age again (``None``). False when it
+        cannot (a vendor sensor, older firmware, not connected): it keeps sending by age."""
+        if self.driver is not None or self.phase_unsupported or self.client is None:
+            return False
+        try:
+            await self.command(P.OP_SET_PHASE, b"" if seq is None
+                               else struct.pack("<I", int(seq) % P.SEQ_WRAP))
+        except SensorError as exc:
+            if "unknown opcode" in str(exc):
+                self.phase_unsupported = True
+            log.debug("%s", exc)
+            return False
+        return True
 
     # -- session -----------------------------------------------------------------------------
     async def _configure_vendor(self, client: BleakClient) -> None:
@@ -553,6 +570,12 @@ class BleSource(Source):
 
     async def identify(self, role: str, seconds: int = 3) -> None:
         await self.links[role].identify(seconds)
+
+    async def set_batch_phase(self, role: str, seq: int | None) -> bool:
+        """Line ``role``'s notifications up on its sample ``seq`` (see
+        :meth:`SensorLink.set_phase`); False when that sensor cannot."""
+        link = self.links.get(role)
+        return False if link is None else await link.set_phase(seq)
 
     async def stop(self) -> None:
         if self._stopped:

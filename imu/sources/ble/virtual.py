@@ -112,16 +112,22 @@ class SampleFeed:
     def next_time(self, t_s: float) -> float | None:
         """Time of the first sample at or after ``t_s`` on the unrolled clock (relative to the
         feed's first sample, as :meth:`window` gives it); None when the data has ended."""
+        nxt = self.next_sample(t_s)
+        return None if nxt is None else nxt[0]
+
+    def next_sample(self, t_s: float) -> tuple[float, int] | None:
+        """Time and sequence number of the first sample at or after ``t_s`` on the unrolled
+        clock (as :meth:`window` gives them); None when the data has ended."""
         t = self.t
         if not self.loop:
             i = self._index(0.0, t_s)
-            return float(t[i] - t[0]) if i < len(t) else None
+            return (float(t[i] - t[0]), int(self.seq[i])) if i < len(t) else None
         k = int(np.floor(t_s / self.span_s))
         while True:
             base = k * self.span_s
             i = self._index(base, t_s)
             if i < len(t):
-                return float((t[i] - t[0]) + base)
+                return float((t[i] - t[0]) + base), int(self.seq[i] + k * self.seq_span)
             k += 1
 
     def finished(self, t_s: float) -> bool:
@@ -165,7 +171,8 @@ class VirtualSensor:
                                      rate_hz=int(rate_hz), acc_range_g=8, gyr_range_dps=2000)
         self.handler = P.CommandHandler(self.config, on_start=self._on_start,
                                         on_stop=self._on_stop, on_identify=self._on_identify,
-                                        battery=lambda: self.battery_pct)
+                                        battery=lambda: self.battery_pct,
+                                        on_phase=self._on_phase)
         # the age bound is a wall-clock latency: at ``speed`` x the sensor clock ages faster
         self.batcher = P.Batcher(rate_hz=rate_hz, mtu=23,
                                  max_age_s=P.MAX_BATCH_AGE_S * self.speed)
@@ -390,6 +397,15 @@ class VirtualSensor:
         self._replay = []
         self._resumable = False
 
+    def _on_phase(self, seq: int | None) -> None:
+        # as the firmware: the host's wrapped sequence number placed on the sensor's counter
+        if seq is None:
+            self.batcher.set_phase(None)
+            return
+        nxt = self.feed.next_sample(self._sent_to_s)
+        ref = nxt[1] if nxt is not None else 0
+        self.batcher.set_phase(P.unwrap_near(seq, ref))
+
     def _on_identify(self, seconds: int) -> None:
         self.identify_until = time.monotonic() + seconds
 
@@ -400,7 +416,8 @@ class VirtualSensor:
     # -- streaming ---------------------------------------------------------------------------
     def _wait_s(self) -> float:
         """Wall time until the streaming loop must run next: when the pending batch (or the
-        next sample's batch) reaches the maximum age, at most ``tick_interval_s``. With
+        next sample's batch) is due (its maximum age, or on the host's phase its closing
+        sample), at most ``tick_interval_s``. With
         nothing pending it wakes when the next sample's batch is due (not a maximum age after
         the last wake, which woke it twice a notification: once to take the samples, once to
         send them)."""
@@ -408,9 +425,13 @@ class VirtualSensor:
             return self.tick_interval_s
         due = self.batcher.due_ticks()
         if due is None and self.batcher.max_age_ticks is not None:
-            nxt = self.feed.next_time(self._sent_to_s)
+            nxt = self.feed.next_sample(self._sent_to_s)
             if nxt is not None:
-                due = int(np.rint(nxt / P.TICK_S)) + self.batcher.max_age_ticks
+                tick = int(np.rint(nxt[0] / P.TICK_S))
+                close = self.batcher.closes_at(nxt[1], tick)
+                due = tick + self.batcher.max_age_ticks
+                if close is not None and close < due:
+                    due = close
         due_s = (due * P.TICK_S if due is not None
                  else self._sent_to_s + self.batcher.max_age_ticks * P.TICK_S)
         wait = (due_s - self.now_s()) / self.speed

@@ -1,0 +1,62 @@
+"""Lining the sensors' notifications up: the planner's choice of closing samples."""
+
+import math
+
+import numpy as np
+import pytest
+
+from imu.live.phase import MARGIN_S, NotificationPhase
+
+PERIOD_S = 0.005  # 200 Hz
+
+
+def _observe(plan, role, seq0, t0_s, n=4):
+    seq = np.arange(seq0, seq0 + n)
+    plan.observe(role, seq, t0_s + (seq - seq0) * PERIOD_S)
+
+
+@pytest.mark.parametrize("offset_s", [0.0, 0.0002, 0.0004, 0.0007, 0.0017, 0.0049, -0.0003,
+                                      -0.0021])
+def test_each_thigh_closes_on_its_first_sample_past_the_sacrums_closing_one(offset_s):
+    p = NotificationPhase()
+    _observe(p, "sacrum", 100, 1.000)                        # newest sacrum sample 103 at 1.015
+    _observe(p, "right_thigh", 5000, 0.9 + offset_s)         # a lattice offset by offset_s
+    _observe(p, "left_thigh", 70, 1.000 + offset_s - 0.010)  # its newest two samples earlier
+    plan = p.plan(["sacrum", "right_thigh", "left_thigh"], 1.0)
+    assert plan["sacrum"] == 103
+    s_close = 1.015
+    for role, (seq0, t0) in {"right_thigh": (5000, 0.9 + offset_s),
+                             "left_thigh": (70, 0.990 + offset_s)}.items():
+        t_close = t0 + (plan[role] - seq0) * PERIOD_S
+        # past every row of the sacrum's notification (by the margin), and not a whole sample
+        # later than needed
+        assert s_close + MARGIN_S - 1e-9 <= t_close < s_close + MARGIN_S + PERIOD_S
+
+
+def test_a_plan_waits_for_every_role_and_is_sent_again_only_when_a_pick_changed():
+    p = NotificationPhase(resync_s=1.0)
+    roles = ["sacrum", "right_thigh"]
+    _observe(p, "sacrum", 0, 0.0)
+    assert p.plan(roles, 0.1) is None                       # the thigh has not been seen
+    _observe(p, "right_thigh", 0, 0.001)
+    assert p.plan(roles, 0.2) == {"sacrum": 3, "right_thigh": 3}
+    assert p.plan(roles, 1.1) is None                       # not due yet
+    # a whole number of notifications (4 samples) later: the same picks, nothing to send
+    _observe(p, "sacrum", 1000, 5.0)
+    _observe(p, "right_thigh", 1000, 5.001)
+    assert p.plan(roles, 5.2) is None
+    # the thigh's clock model moved it 2 ms earlier: its pick moves by a sample
+    _observe(p, "right_thigh", 2000, 9.999)
+    _observe(p, "sacrum", 2000, 10.0)
+    assert p.plan(roles, 10.2) == {"sacrum": 2003, "right_thigh": 2004}
+    assert p.plans == 2
+
+
+def test_sequence_numbers_are_sent_wrapped():
+    p = NotificationPhase()
+    _observe(p, "sacrum", 2**32 - 2, 10.0)
+    _observe(p, "right_thigh", 2**33 + 7, 10.0 + 0.003)
+    plan = p.plan(["sacrum", "right_thigh"], 10.0)
+    assert plan == {"sacrum": 1, "right_thigh": 10}
+    assert all(0 <= v < 2**32 for v in plan.values())
+    assert math.isfinite(p._last["sacrum"][2])
