@@ -394,28 +394,27 @@ class LivePipeline:
         self.samples_by_role[role] = self.samples_by_role.get(role, 0) + n
         self._raw.add(role, blk)
         t_last = float(blk.t_host_s[-1])
-        if t_last >= self._next_motion_s:          # what the person is doing (wizard)
-            self._next_motion_s = t_last + 0.2
-            motion = recent_motion(self._raw.blocks)
-        else:
-            motion = None
         with self._lock:
-            if motion is not None:
-                self._motion = motion
             if self._t_first_s is None:
                 self._t_first_s = float(blk.t_host_s[0])
                 self._next_auto_try_s = self._t_first_s + 20.0
             self._t_now_s = max(self._t_now_s, t_last)
-        if self.processing_error is not None:
-            return                                # recording goes on; the view says why
-        try:
-            self._process(role, blk)
-        except Exception as exc:  # noqa: BLE001 - never lose the recording to a processing bug
-            self.processing_error = exc
+        if self.processing_error is None:
+            try:
+                self._process(role, blk)
+            except Exception as exc:  # noqa: BLE001 - never lose the recording to a bug
+                self.processing_error = exc
+                with self._lock:
+                    self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
+                                     "still recording")
+                self.log(self._message)
+        if t_last >= self._next_motion_s:
+            # what the person is doing (the wizard's live quality), 5 times a second: after
+            # the block's rows are out (2-7 ms of the feed that the rows no longer wait for)
+            self._next_motion_s = t_last + 0.2
+            motion = recent_motion(self._raw.blocks)
             with self._lock:
-                self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
-                                 "still recording")
-            self.log(self._message)
+                self._motion = motion
 
     def _process(self, role: str, blk: SampleBlock) -> None:
         self._poll_solver()
