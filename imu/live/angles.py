@@ -89,8 +89,8 @@ class LiveAngleStage:
         self._owed = False                        # a deferred block completed rows
         #: picks each sensor's closing samples (the pipeline sends them: ``set_phase``)
         self.phase = NotificationPhase(reference="sacrum")
-        #: every sensor sends on the plan: rows when every role has delivered (one batch a
-        #: cycle), not when the sensor the rows wait for delivers
+        #: every sensor sends on the plan: rows when all the sacrum's rows are complete (one
+        #: batch a cycle), not when the sensor the rows wait for delivers
         self.in_phase = False
 
     def times(self, role: str, blk) -> np.ndarray:
@@ -133,13 +133,22 @@ class LiveAngleStage:
         # blocks alone complete nothing; waiting for every sensor would hold finished rows
         # back by up to a notification interval)
         prev = self._latest.get(role)
-        limiting = (prev is not None and len(self._latest) == len(self._roles)
-                    and prev <= min(self._latest.values()) and not self.in_phase)
+        full = len(self._latest) == len(self._roles)
+        limiting = prev is not None and full and prev <= min(self._latest.values())
         if len(t_s):
             self._latest[role] = float(t_s[-1]) if prev is None else max(prev, float(t_s[-1]))
+        if self.in_phase:
+            # the sensors send together once a cycle (imu.live.phase): the rows go out when
+            # every row the sacrum has sent is complete (one batch a cycle, with the cycle's
+            # last notification, whatever order the notifications come in)
+            ref = self._latest.get("sacrum")
+            limiting = len(self._latest) == len(self._roles) and ref is not None and all(
+                v >= ref for r, v in self._latest.items() if r != "sacrum")
+            every = False
+        else:
+            every = self._since >= self._roles
         t = float(blk.t_host_s[-1])
-        if t < self._next_flush_s and not limiting and not self._since >= self._roles \
-                and not self._owed:
+        if t < self._next_flush_s and not limiting and not every and not self._owed:
             return None
         if defer:
             self._owed = True
