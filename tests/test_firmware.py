@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from firmware import lsm6ds3 as L
 from firmware import protocol as P
-from imu.sources.ble.decoder import StreamTracker, decode_notification
+from imu.sources.ble.decoder import StreamTracker, decode_control_response, decode_notification
 
 FW = Path(__file__).resolve().parents[1] / "firmware"
 
@@ -159,3 +159,36 @@ def test_firmware_files_import_only_circuitpython_modules(name):
     assert mods <= CIRCUITPY_MODULES, mods - CIRCUITPY_MODULES
     # no dataclasses, typing or numpy on the sensor
     assert not {"dataclasses", "typing", "numpy"} & mods
+
+
+def test_sensor_side_chain_on_the_hosts_phase_sends_every_fourth_sample():
+    """The firmware's loop at 208 Hz once the host named a sample (``set_phase``): a
+    notification leaves with every 4th sample from it (the FIFO read that brings it), each
+    holds the 4 samples since the last, and every sample reaches the host."""
+    rng = np.random.default_rng(2)
+    n = 400
+    raw = rng.integers(-32768, 32767, size=(n, 6))
+    dts = 192
+    data = fifo_bytes([tuple(int(v) for v in r) for r in raw], ts0=1000, dts=dts)
+    parser, unwrap = L.FifoParser(0), L.TimestampUnwrapper()
+    counter = P.SampleCounter(208)
+    batcher = P.Batcher(rate_hz=208, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
+    handler = P.CommandHandler(P.SensorConfig("x", "m", "f"),
+                               on_phase=lambda s: batcher.set_phase(P.unwrap_near(s, 0)))
+    assert decode_control_response(handler.handle(
+        P.command(P.OP_SET_PHASE, 1, struct.pack("<I", 2)))).ok
+    sent, newest = [], 0
+    for i in range(0, len(data), 2 * 9 * 3):            # a FIFO read every 3 samples
+        for ts, s in parser.feed(data[i:i + 2 * 9 * 3]):
+            ticks = unwrap(ts)
+            sent += batcher.add(counter.next(ticks), ticks, s)
+            newest = ticks
+        pkt = batcher.poll(newest)
+        assert pkt is None                                # the closing samples send them
+    tr = StreamTracker("x", P.acc_scale(8), P.gyr_scale(1000), 208)
+    blocks = [tr.feed(p, 0.01 * i) for i, p in enumerate(sent)]
+    assert [len(b) for b in blocks[1:]] == [4] * (len(blocks) - 1)
+    assert all((int(b.seq[-1]) - 2) % 4 == 0 for b in blocks)
+    got = np.concatenate([b.acc for b in blocks])
+    assert len(got) == n - batcher.pending and np.allclose(got / P.acc_scale(8),
+                                                           raw[:len(got), :3])
