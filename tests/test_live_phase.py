@@ -91,7 +91,8 @@ def _phased_run(order, in_phase=True):
     plan = stage.phase.plan(list(data), np.inf)
     stage.in_phase = in_phase
     # cycle k: each sensor's notification ends on its pick + k cycles (the picks pair the
-    # sensors' samples by session time: here the thighs' clocks run ~16 ms behind)
+    # sensors' samples by session time: here a thigh's sample numbers run ~16 ms behind the
+    # sacrum's, as it started later)
     seqs = {r: np.asarray(d.seq, dtype=np.int64) for r, d in data.items()}
     k0 = max(math.ceil((int(seqs[r][n_age]) - plan[r]) / 2) for r in data)
     pos = {r: n_age for r in data}
