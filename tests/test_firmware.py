@@ -92,27 +92,34 @@ def test_sensor_side_chain_decodes_on_the_host():
     assert cfg.info_bytes(185)  # info fits the config used
 
 
-def test_sensor_side_chain_with_batch_age_bounds_the_wait():
-    """The firmware's loop (FIFO read every 2 samples at 208 Hz, then poll with the newest
-    sample's time): every sample reaches the host, none waited longer than the maximum age
-    plus one read, and no sequence number is counted as lost."""
-    rng = np.random.default_rng(1)
-    n = 400
-    raw = rng.integers(-32768, 32767, size=(n, 6))
-    dts = 192
+def _firmware_loop(seed, batcher, read_every, n=400, dts=192):
+    """The firmware's loop at 208 Hz (``dts`` ticks a sample) over ``n`` random samples: a
+    FIFO read every ``read_every`` samples, each sample added to ``batcher``, then a poll
+    with the newest sample's time. Returns (raw samples, [(notification, ticks when sent)],
+    the newest sample's ticks)."""
+    raw = np.random.default_rng(seed).integers(-32768, 32767, size=(n, 6))
     data = fifo_bytes([tuple(int(v) for v in r) for r in raw], ts0=1000, dts=dts)
     parser, unwrap = L.FifoParser(0), L.TimestampUnwrapper()
     counter = P.SampleCounter(208)
-    batcher = P.Batcher(rate_hz=208, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
     sent, newest = [], 0
-    for i in range(0, len(data), 2 * 9 * 2):
-        for ts, s in parser.feed(data[i:i + 2 * 9 * 2]):
+    for i in range(0, len(data), 2 * 9 * read_every):
+        for ts, s in parser.feed(data[i:i + 2 * 9 * read_every]):
             ticks = unwrap(ts)
             sent += [(p, ticks) for p in batcher.add(counter.next(ticks), ticks, s)]
             newest = ticks
         pkt = batcher.poll(newest)
         if pkt is not None:
             sent.append((pkt, newest))
+    return raw, sent, newest
+
+
+def test_sensor_side_chain_with_batch_age_bounds_the_wait():
+    """The firmware's loop (FIFO read every 2 samples at 208 Hz, then poll with the newest
+    sample's time): every sample reaches the host, none waited longer than the maximum age
+    plus one read, and no sequence number is counted as lost."""
+    n, dts = 400, 192
+    batcher = P.Batcher(rate_hz=208, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
+    raw, sent, newest = _firmware_loop(1, batcher, read_every=2, n=n, dts=dts)
     if batcher.pending:                                # the tail, not yet due
         sent.append((batcher.flush(), newest))
     tr = StreamTracker("x", P.acc_scale(8), P.gyr_scale(1000), 208)
@@ -165,28 +172,18 @@ def test_sensor_side_chain_on_the_hosts_phase_sends_every_fourth_sample():
     """The firmware's loop at 208 Hz once the host named a sample (``set_phase``): a
     notification leaves with every 4th sample from it (the FIFO read that brings it), each
     holds the 4 samples since the last, and every sample reaches the host."""
-    rng = np.random.default_rng(2)
     n = 400
-    raw = rng.integers(-32768, 32767, size=(n, 6))
-    dts = 192
-    data = fifo_bytes([tuple(int(v) for v in r) for r in raw], ts0=1000, dts=dts)
-    parser, unwrap = L.FifoParser(0), L.TimestampUnwrapper()
-    counter = P.SampleCounter(208)
     batcher = P.Batcher(rate_hz=208, mtu=247, max_age_s=P.MAX_BATCH_AGE_S)
     handler = P.CommandHandler(P.SensorConfig("x", "m", "f"),
                                on_phase=lambda s: batcher.set_phase(P.unwrap_near(s, 0)))
     assert decode_control_response(handler.handle(
         P.command(P.OP_SET_PHASE, 1, struct.pack("<I", 2)))).ok
-    sent, newest = [], 0
-    for i in range(0, len(data), 2 * 9 * 3):            # a FIFO read every 3 samples
-        for ts, s in parser.feed(data[i:i + 2 * 9 * 3]):
-            ticks = unwrap(ts)
-            sent += batcher.add(counter.next(ticks), ticks, s)
-            newest = ticks
-        pkt = batcher.poll(newest)
-        assert pkt is None                                # the closing samples send them
+    raw, sent, _ = _firmware_loop(2, batcher, read_every=3, n=n)
+    # every notification went out with its closing sample (the FIFO read that brought it),
+    # none by age
+    assert all(decode_notification(p).t0_ticks + 3 * 192 == t for p, t in sent[1:])
     tr = StreamTracker("x", P.acc_scale(8), P.gyr_scale(1000), 208)
-    blocks = [tr.feed(p, 0.01 * i) for i, p in enumerate(sent)]
+    blocks = [tr.feed(p, 0.01 * i) for i, (p, _) in enumerate(sent)]
     assert [len(b) for b in blocks[1:]] == [4] * (len(blocks) - 1)
     assert all((int(b.seq[-1]) - 2) % 4 == 0 for b in blocks)
     got = np.concatenate([b.acc for b in blocks])

@@ -133,22 +133,21 @@ class LiveAngleStage:
         # blocks alone complete nothing; waiting for every sensor would hold finished rows
         # back by up to a notification interval)
         prev = self._latest.get(role)
-        full = len(self._latest) == len(self._roles)
-        limiting = prev is not None and full and prev <= min(self._latest.values())
+        limiting = (prev is not None and len(self._latest) == len(self._roles)
+                    and prev <= min(self._latest.values()))
         if len(t_s):
             self._latest[role] = float(t_s[-1]) if prev is None else max(prev, float(t_s[-1]))
         if self.in_phase:
             # the sensors send together once a cycle (imu.live.phase): the rows go out when
-            # every row the sacrum has sent is complete (one batch a cycle, with the cycle's
-            # last notification, whatever order the notifications come in)
-            ref = self._latest.get("sacrum")
-            limiting = len(self._latest) == len(self._roles) and ref is not None and all(
-                v >= ref for r, v in self._latest.items() if r != "sacrum")
-            every = False
+            # every row the reference sensor sent is complete (one batch a cycle, with the
+            # cycle's last notification, whatever order the notifications come in)
+            ref = self._latest.get(self.phase.reference)
+            go = ref is not None and len(self._latest) == len(self._roles) \
+                and min(self._latest.values()) >= ref
         else:
-            every = self._since >= self._roles
+            go = limiting or self._since >= self._roles
         t = float(blk.t_host_s[-1])
-        if t < self._next_flush_s and not limiting and not every and not self._owed:
+        if t < self._next_flush_s and not go and not self._owed:
             return None
         if defer:
             self._owed = True

@@ -228,10 +228,17 @@ class Batcher:
         if not self._samples:
             return None
         close = self.closes_at(self._seq_last, self._t_last)
-        if self.max_age_ticks is None:
-            return close
-        due = self._t0 + self.max_age_ticks
-        return due if close is None or due < close else close
+        due = self._age_due()
+        if close is None or (due is not None and due < close):
+            return due
+        return close
+
+    def _age_due(self):
+        """Sensor time (ticks) at which the pending batch's oldest sample reaches the maximum
+        age (``None``: nothing pending, or no maximum age)."""
+        if not self._samples or self.max_age_ticks is None:
+            return None
+        return self._t0 + self.max_age_ticks
 
     def add(self, seq, t_ticks, sample):
         """Add one sample (``seq`` int, ``t_ticks`` unwrapped int ticks, 6 int16).
@@ -258,10 +265,8 @@ class Batcher:
         """The pending batch if its oldest sample is at least ``max_age_s`` old at sensor time
         ``now_ticks`` (unwrapped ticks), else ``None`` (on a phase too: a missing closing
         sample does not hold a batch back)."""
-        if not self._samples or self.max_age_ticks is None:
-            return None
-        due = self._t0 + self.max_age_ticks
-        if now_ticks < due:
+        due = self._age_due()
+        if due is None or now_ticks < due:
             return None
         return self.flush()
 
