@@ -263,6 +263,10 @@ class ExerciseRecognizer:
         self.current_every_s = 0.5
         #: the live guess looks at the last this many seconds of the bout (bounded cost)
         self.current_window_s = 60.0
+        #: live: a classification :meth:`current` comes due for is made by :meth:`catch_up`
+        #: (after the rows are out), :meth:`current` meanwhile answering with the last one
+        self.defer = False
+        self._due = None                          # (key, t0, t1) of a put-off classification
 
     # -- feeding ----------------------------------------------------------------------------
     def _active(self, cols: dict[str, np.ndarray], n: int) -> np.ndarray:
@@ -369,11 +373,29 @@ class ExerciseRecognizer:
         if self._current is not None and self._current[0] == key:
             return self._current[1]  # at most one classification per current_every_s
         t0 = max(self._bout_start, self._t_last - self.current_window_s)
-        t, cols = self._window(t0, self._t_last)
+        if self.defer:
+            # the classification this row would make, made later on the same rows (those
+            # up to this one); meanwhile the bout's last guess
+            if self._due is None or self._due[0] != key:
+                self._due = (key, t0, self._t_last)
+            cur = self._current
+            return cur[1] if cur is not None and cur[0][0] == self._bout_start else None
+        return self._classify(key, t0, self._t_last)
+
+    def catch_up(self) -> bool:
+        """Make the classification :meth:`current` put off (``defer``); whether it made one."""
+        due, self._due = self._due, None
+        if due is None or due[0][0] != self._bout_start:
+            return False
+        self._classify(*due)
+        return True
+
+    def _classify(self, key, t0: float, t1: float) -> Segment | None:
+        t, cols = self._window(t0, t1)
         if len(t) < 3:
             return None
-        label, conf, side = classify(bout_features(cols, self._t_last - t0), self.table)
-        seg = Segment(label, self._bout_start, self._t_last, conf, side)
+        label, conf, side = classify(bout_features(cols, t1 - t0), self.table)
+        seg = Segment(label, self._bout_start, t1, conf, side)
         self._current = (key, seg)
         return seg
 

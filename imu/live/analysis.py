@@ -128,6 +128,28 @@ class LiveAnalysis:
                 drop[k] = st["pelvic_drop_deg"]
         return drop
 
+    @property
+    def defer(self) -> bool:
+        """Whether the recognised movement's periodic classification (a few ms every
+        half second) is put off until :meth:`catch_up`, so the rows it falls on are not held
+        up by it (the live pipeline: after the rows are out)."""
+        return self.analyzer.recognizer.defer
+
+    @defer.setter
+    def defer(self, on: bool) -> None:
+        self.analyzer.recognizer.defer = bool(on)
+
+    def catch_up(self) -> bool:
+        """Do the work :attr:`defer` put off (the same classification, of the same rows, the
+        row it came due at would have made); the set under way's :attr:`live_state` then
+        shows it. Returns whether there was any."""
+        analyzer = self.analyzer
+        if not analyzer.recognizer.catch_up():
+            return False
+        if analyzer.detector is not None and self.live_state:
+            self.live_state = analyzer.live_state()
+        return True
+
     def apply_events(self) -> None:
         """Let every queued event take effect now (no more rows will come before them)."""
         self._apply_events(math.inf)

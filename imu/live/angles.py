@@ -103,7 +103,14 @@ class LiveAngleStage:
         clock = self._clocks.get(role)
         if clock is None:
             clock = self._clocks[role] = StreamingClock()
+            clock.defer_refits = True             # refitted in catch_up, after the rows
         return clock
+
+    def catch_up(self) -> None:
+        """The clock models' refits that came due (:attr:`StreamingClock.defer_refits`): the
+        caller's, once the rows are out."""
+        for clock in self._clocks.values():
+            clock.catch_up()
 
     def push(self, role: str, blk, defer: bool = False) -> AngleTable | None:
         """Fuse a raw block (:class:`~imu.types.SampleBlock`); returns the completed rows when

@@ -77,6 +77,11 @@ class StreamingClock:
         self._last_s = -np.inf
         self._settle_from_s: float | None = None   # host time the settling began at
         self._settled = False
+        #: a scheduled refit of a settled model is made by :meth:`catch_up` (the live path:
+        #: after the rows are out) rather than in :meth:`update` (the block that came due
+        #: still gets the model it was due against); an early arrival still refits at once
+        self.defer_refits = False
+        self._refit_due = False
 
     @property
     def model(self) -> ClockModel | None:
@@ -110,6 +115,7 @@ class StreamingClock:
             self._model = old = None
             self._next_fit_s = -np.inf
             self._settle_from_s, self._settled = None, False
+            self._refit_due = False
         self._last_s = float(s[-1])
         self._hist.append((s, h))
         while self._hist and self._hist[0][0][-1] < s[-1] - self.window_s:
@@ -117,25 +123,42 @@ class StreamingClock:
         # an arrival earlier than the model allows: the model came from late arrivals (a burst
         # after a hold-up); refit now rather than at the next refit time
         early = old is not None and float(np.min(h - old.to_session(s))) < -self.tol_s
-        if s[-1] >= self._next_fit_s or early:
-            hs = np.concatenate([a for a, _ in self._hist])
-            hh = np.concatenate([b for _, b in self._hist])
-            span = float(hs[-1] - hs[0])
-            model = ClockModel.fit(hs, hh, fit_drift=span > 10.0, latency=False)
-            if abs(model.drift) > self.max_drift:
-                # no crystal drifts so: a burst of late arrivals in the window tilted the
-                # envelope (its samples came faster than they were taken); the offset alone
-                model = ClockModel.fit(hs, hh, fit_drift=False, latency=False)
-            if old is not None and not early and \
-                    model.to_session(s[-1:])[0] > old.to_session(s[-1:])[0] + self.tol_s:
-                # only late arrivals in the window (a long gap, then a burst): the samples
-                # before the gap arrived earlier, the old line holds
-                model = old
-            self._model = model
-            if not early:
-                self._next_fit_s = float(s[-1]) + self.refit_s
+        if s[-1] >= self._next_fit_s and not early and self.defer_refits and self._settled:
+            self._refit_due = True
+            self._next_fit_s = float(s[-1]) + self.refit_s
+        elif s[-1] >= self._next_fit_s or early:
+            self._refit(s, early)
         if not self._settled:
             if self._settle_from_s is None or early:
                 self._settle_from_s = float(h[0])
             self._settled = float(h[-1]) - self._settle_from_s >= self.settle_s
         return self._model.to_session(s)
+
+    def catch_up(self) -> bool:
+        """Make the refit :attr:`defer_refits` put off (fitted to the same history, unless
+        newer blocks came meanwhile); whether there was one."""
+        if not self._refit_due or not self._hist:
+            return False
+        self._refit_due = False
+        self._refit(self._hist[-1][0], False, schedule=False)
+        return True
+
+    def _refit(self, s: np.ndarray, early: bool, schedule: bool = True) -> None:
+        """Fit the model to the history (``s``: the newest block's sensor times, s)."""
+        old = self._model
+        hs = np.concatenate([a for a, _ in self._hist])
+        hh = np.concatenate([b for _, b in self._hist])
+        span = float(hs[-1] - hs[0])
+        model = ClockModel.fit(hs, hh, fit_drift=span > 10.0, latency=False)
+        if abs(model.drift) > self.max_drift:
+            # no crystal drifts so: a burst of late arrivals in the window tilted the
+            # envelope (its samples came faster than they were taken); the offset alone
+            model = ClockModel.fit(hs, hh, fit_drift=False, latency=False)
+        if old is not None and not early and \
+                model.to_session(s[-1:])[0] > old.to_session(s[-1:])[0] + self.tol_s:
+            # only late arrivals in the window (a long gap, then a burst): the samples
+            # before the gap arrived earlier, the old line holds
+            model = old
+        self._model = model
+        if not early and schedule:
+            self._next_fit_s = float(s[-1]) + self.refit_s

@@ -47,6 +47,9 @@ from imu.types import Event, SampleBlock, SensorData, SensorInfo, Session
 
 #: the longest the angle rows of a backlog of blocks wait for its last block (wall time), s
 MAX_DEFER_S = 0.01
+#: work no row waits for (:meth:`LivePipeline._catch_up`) is done after every batch of rows, or
+#: at least this often (s of data) when no rows come
+CATCH_UP_S = 0.1
 
 
 def _profile_dict(profile) -> dict | None:
@@ -220,6 +223,7 @@ class LivePipeline:
         self._message = ""
         self._motion = None             # imu.live.motion.Motion, refreshed as data arrives
         self._next_motion_s = -math.inf
+        self._catch_up_by_s = -math.inf
         self._stop = threading.Event()
         self._finished = False
         self._thread: threading.Thread | None = None
@@ -399,18 +403,32 @@ class LivePipeline:
                 self._t_first_s = float(blk.t_host_s[0])
                 self._next_auto_try_s = self._t_first_s + 20.0
             self._t_now_s = max(self._t_now_s, t_last)
+        rows = self.rows_out
         if self.processing_error is None:
             try:
                 self._process(role, blk)
+                if self.rows_out != rows or t_last >= self._catch_up_by_s:
+                    self._catch_up_by_s = t_last + CATCH_UP_S
+                    self._catch_up(t_last)
             except Exception as exc:  # noqa: BLE001 - never lose the recording to a bug
                 self.processing_error = exc
                 with self._lock:
                     self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
                                      "still recording")
                 self.log(self._message)
+
+    def _catch_up(self, t_last: float) -> None:
+        """The work no row waits for, done once a block's rows are out (or every
+        :data:`CATCH_UP_S` of data when none come): the clock models' refits, the recognised
+        movement's classification (a few ms each, which held up the rows they fell on), and,
+        5 times a second, what the person is doing (the wizard's live quality, 2-7 ms). On a
+        phase (:mod:`imu.live.phase`) the rows come with a cycle's last notification, so this
+        falls in the quiet before the next cycle's."""
+        if self._angles is not None:
+            self._angles.catch_up()
+        if self._analysis is not None:
+            self._analysis.catch_up()
         if t_last >= self._next_motion_s:
-            # what the person is doing (the wizard's live quality), 5 times a second: after
-            # the block's rows are out (2-7 ms of the feed that the rows no longer wait for)
             self._next_motion_s = t_last + 0.2
             motion = recent_motion(self._raw.blocks)
             with self._lock:
@@ -486,6 +504,7 @@ class LivePipeline:
         from imu.live.analysis import LiveAnalysis
 
         self._analysis = LiveAnalysis(columns, self._analysis_settings())
+        self._analysis.defer = True           # classified in _catch_up, after the rows
         for ev in self._events:
             self._analysis.event(ev)
 
