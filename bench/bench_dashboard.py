@@ -162,7 +162,10 @@ class ChildProbe:
 
     def stats(self) -> dict:
         sp = self.src.sensor_process
-        return {"marks": self.marks, "stored": self.stored, "clock_err": self.clock_err,
+        ang = self.pipe._angles
+        phase = ang.phase if ang is not None else None
+        return {"phase_plans": getattr(phase, "plans", 0), "phase_misses": getattr(phase, "misses", 0),
+                "marks": self.marks, "stored": self.stored, "clock_err": self.clock_err,
                 "feeds": self.feeds, "feed_clocks": self.feed_clocks,
                 "gc_pauses": self.gc_pauses, "t0": self.src._t0, "speed": self.src.speed,
                 "notifications": (sp.stats if sp is not None else {}).get("notifications", [])}
@@ -369,6 +372,7 @@ def _live_child(seconds: float, rate_hz: int) -> dict:
             "rows_per_batch": float(fd_rows[:, 3].mean()) if len(fd_rows) else float("nan"),
             "gc_count": int(len(gcs)), "gc_max_ms": float(gcs.max() * 1000) if len(gcs) else 0.0,
             "gc_total_ms": float(gcs.sum() * 1000),
+            "phase_plans": st.get("phase_plans", 0), "phase_misses": st.get("phase_misses", 0),
             "first_rep_s": first_rep.get("t", float("nan")), "frames": len(win_paints),
             "samples": int(len(lat)), "seconds": wall, "load": _load(),
             "cap_hz": 1.0 / win._cap_s, "budget_fps": marks["budget_fps"],

@@ -16,6 +16,16 @@ from imu.live.phase import NotificationPhase
 from imu.types import AngleTable
 
 
+#: a row is complete once every other sensor has a sample no more than this before it, s (the
+#: other sensors' orientations there: their sample turned on by its angular rate; see
+#: :class:`AnglePipeline`; at most half a sample interval): sensors sampling at the same
+#: instants as the sacrum (the simulator's, hardware-synchronised ones) complete its rows with
+#: the same sample, whatever the clock models' disagreements (about a millisecond: each model
+#: follows its own sensor's quickest arrivals), rather than with the next one (a sample
+#: interval later)
+COMPLETE_TOL_S = 0.0025
+
+
 class LiveAngles(AnglePipeline):
     """:class:`AnglePipeline` with buffered feeding (:meth:`push`) and batched rows (:meth:`flush`)."""
 
@@ -28,6 +38,11 @@ class LiveAngles(AnglePipeline):
             self.update(role, t_s, acc, gyr)
         finally:
             self._quiet = False
+
+    @property
+    def waiting(self) -> int:
+        """Rows (the sacrum's samples) not handed out yet."""
+        return len(self._buf["sacrum"])
 
     def flush(self) -> AngleTable:
         """The rows completed by the blocks pushed so far."""
@@ -76,7 +91,7 @@ class LiveAngleStage:
         # rows as soon as they are complete (no minimum batch span): the BLE notifications
         # already come in batches of a few samples
         self.angles = LiveAngles(alignment, rates_hz, intrinsics=intrinsics, min_emit_s=0.0,
-                                 **kwargs)
+                                 complete_tol_s=COMPLETE_TOL_S, **kwargs)
         self.columns = list(self.angles.columns)
         self.flush_s = float(flush_s)
         self._clocks: dict = {}
@@ -88,7 +103,7 @@ class LiveAngleStage:
         self._fused: dict = {}                    # role -> (sensor, session) time fused last
         self._owed = False                        # a deferred block completed rows
         #: picks each sensor's closing samples (the pipeline sends them: ``set_phase``)
-        self.phase = NotificationPhase(reference="sacrum")
+        self.phase = NotificationPhase(reference="sacrum", tol_s=self.angles.complete_tol_s)
         #: every sensor sends on the plan: rows when all the sacrum's rows are complete (one
         #: batch a cycle), not when the sensor the rows wait for delivers
         self.in_phase = False
@@ -146,11 +161,16 @@ class LiveAngleStage:
             self._latest[role] = float(t_s[-1]) if prev is None else max(prev, float(t_s[-1]))
         if self.in_phase:
             # the sensors send together once a cycle (imu.live.phase): the rows go out when
-            # every row the reference sensor sent is complete (one batch a cycle, with the
-            # cycle's last notification, whatever order the notifications come in)
+            # the reference sensor sent rows that are all complete now (one batch a cycle,
+            # with the cycle's last notification, whatever order the notifications come in;
+            # a thigh's notification before the sacrum's completes nothing new), or, should
+            # the plan be off (the clock models moved), once every sensor delivered since the
+            # last batch (what is complete goes; the rest waits one cycle, not flush_s)
             ref = self._latest.get(self.phase.reference)
-            go = ref is not None and len(self._latest) == len(self._roles) \
-                and min(self._latest.values()) >= ref
+            go = (ref is not None and self.angles.waiting > 0
+                  and len(self._latest) == len(self._roles)
+                  and min(self._latest.values()) >= ref - self.angles.complete_tol_s) \
+                or self._since >= self._roles
         else:
             go = limiting or self._since >= self._roles
         t = float(blk.t_host_s[-1])
@@ -162,7 +182,12 @@ class LiveAngleStage:
         self._owed = False
         self._next_flush_s = t + self.flush_s
         self._since.clear()
-        return self.flush()
+        out = self.flush()
+        if self.in_phase and self.angles.waiting:
+            # every sensor sent, yet rows still wait: the plan is off (a clock model moved);
+            # picked again with the next block rather than within RESYNC_S
+            self.phase.missed()
+        return out
 
     def _release(self, role: str) -> None:
         """Fuse the blocks of ``role`` that waited for its clock, with its newest model."""

@@ -52,7 +52,10 @@ class StreamingClock:
     window_s : float
         History the model is fitted to, seconds.
     refit_s : float
-        Refit interval, seconds of sensor time.
+        Refit interval, seconds of sensor time; while the history is short, a quarter of its
+        span (at least a tenth of ``refit_s``): the first fits, on a second or two of arrivals
+        that may include a burst of held-up samples, can be several ms off, and are soon
+        replaced.
     settle_s : float
         Host time the arrivals must agree with the model for before it is trusted
         (:attr:`settled`), seconds.
@@ -125,7 +128,7 @@ class StreamingClock:
         early = old is not None and float(np.min(h - old.to_session(s))) < -self.tol_s
         if s[-1] >= self._next_fit_s and not early and self.defer_refits and self._settled:
             self._refit_due = True
-            self._next_fit_s = float(s[-1]) + self.refit_s
+            self._next_fit_s = float(s[-1]) + self._refit_interval_s()
         elif s[-1] >= self._next_fit_s or early:
             self._refit(s, early)
         if not self._settled:
@@ -133,6 +136,10 @@ class StreamingClock:
                 self._settle_from_s = float(h[0])
             self._settled = float(h[-1]) - self._settle_from_s >= self.settle_s
         return self._model.to_session(s)
+
+    def _refit_interval_s(self) -> float:
+        span = float(self._hist[-1][0][-1] - self._hist[0][0][0]) if self._hist else 0.0
+        return min(self.refit_s, max(0.1 * self.refit_s, 0.25 * span))
 
     def catch_up(self) -> bool:
         """Make the refit :attr:`defer_refits` put off (fitted to the same history, unless
@@ -161,4 +168,4 @@ class StreamingClock:
             model = old
         self._model = model
         if not early and schedule:
-            self._next_fit_s = float(s[-1]) + self.refit_s
+            self._next_fit_s = float(s[-1]) + self._refit_interval_s()

@@ -9,13 +9,19 @@ screen shows, so most of them also wait for the next frame.
 
 :class:`NotificationPhase` picks, for each sensor, a sample after which a notification leaves
 (the sensor then sends one after every batch age's worth of samples from it): the sacrum's
-newest sample, and each other sensor's first sample at least :data:`MARGIN_S` after it
-(session clock). Every notification of a thigh then holds a sample past every row of the
-sacrum's notification of the same cycle, whatever the clock models' small disagreements, so
-those rows complete together, with the cycle's last notification, once per batch age. The
+newest sample, and each other sensor's first sample no more than ``tol_s - margin_s`` before
+it (session clock; ``tol_s``: how far before a row another sensor's newest sample may be for
+the row to be complete, :attr:`imu.kinematics.pipeline.AnglePipeline.complete_tol_s`;
+``margin_s``: :data:`MARGIN_S`). Every notification of a thigh then completes every row of the
+sacrum's notification of the same cycle, whatever the clock models' disagreements up to
+``margin_s`` either way, so those rows complete together, with the cycle's last notification,
+once per batch age; sensors whose samples coincide (the simulator's; hardware-synchronised
+ones) close on the same sample rather than one later. The
 picks are made again every :data:`RESYNC_S` seconds and sent when they changed: the clock
 models' first fits are rough (they settle over the first seconds), and clock drift moves the
-sensors' samples against each other slowly.
+sensors' samples against each other slowly; and at once after a cycle whose notifications left
+rows incomplete (:meth:`NotificationPhase.missed`: a clock model's refit moved a sensor's
+samples by more than the margin).
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from imu.sources.ble.protocol import SEQ_WRAP
 
 #: how often the closing samples are picked again (and sent if they changed), s of session time
 RESYNC_S = 1.0
-#: a thigh's closing sample comes at least this long after the sacrum's (session clock), s:
-#: more than the clock models' disagreement, so no row waits for the next notification
-MARGIN_S = 0.0005
+#: a thigh's closing sample comes no more than ``tol_s`` minus this before the sacrum's
+#: (session clock), s: more than the clock models' disagreement, so no row waits for the next
+#: notification
+MARGIN_S = 0.001
 
 
 class NotificationPhase:
@@ -43,20 +50,28 @@ class NotificationPhase:
     resync_s : float
         Interval of the plans, s of session time.
     margin_s : float
-        Another sensor's closing sample comes at least this long after the reference's, s.
+        Another sensor's closing sample comes no more than ``tol_s - margin_s`` before the
+        reference's, s.
+    tol_s : float
+        How long before a row another sensor's newest sample may be for the row to be complete,
+        s (0: at or after it).
 
     Attributes
     ----------
     plans : int
         Plans handed out so far (the first, and those that changed a pick).
+    misses : int
+        Cycles whose notifications left rows incomplete (:meth:`missed`).
     """
 
     def __init__(self, reference: str = "sacrum", resync_s: float = RESYNC_S,
-                 margin_s: float = MARGIN_S):
+                 margin_s: float = MARGIN_S, tol_s: float = 0.0):
         self.reference = reference
         self.resync_s = float(resync_s)
         self.margin_s = float(margin_s)
+        self.tol_s = float(tol_s)
         self.plans = 0
+        self.misses = 0
         self._last: dict = {}     # role -> (seq, session time s, sample interval s)
         self._size: dict = {}     # role -> samples in its last block (a notification)
         self._sent: dict | None = None     # the picks handed out last (unwrapped)
@@ -80,6 +95,12 @@ class NotificationPhase:
             self._last[role] = (int(seq[-1]), float(t_s[-1]), dt_s)
             self._size[role] = n
 
+    def missed(self) -> None:
+        """A cycle's notifications left rows incomplete (the clock models moved under the
+        plan): the next :meth:`plan` looks again at once."""
+        self._next_s = -math.inf
+        self.misses += 1
+
     def plan(self, roles, t_now_s: float) -> dict[str, int] | None:
         """Role → sequence number (wrapped u32) of its closing sample, when a plan is due (every
         role seen, ``resync_s`` since the last look) and differs from the last one handed out
@@ -92,7 +113,7 @@ class NotificationPhase:
         for role in roles:
             seq, t_last, dt_s = self._last[role]
             k = 0 if role == self.reference else \
-                math.ceil((s_last + self.margin_s - t_last) / dt_s - 1e-9)
+                math.ceil((s_last + self.margin_s - self.tol_s - t_last) / dt_s - 1e-9)
             picks[role] = seq + k
         self._next_s = t_now_s + self.resync_s
         sent = self._sent
