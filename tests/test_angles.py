@@ -438,3 +438,53 @@ def test_heading_hold_from_segment_rows_made_block_by_block_is_the_same():
         assert np.array_equal(got_q[r], want_q[r])
         assert np.array_equal(got.offset_deg[r], want.offset_deg[r])
         assert np.array_equal(got.confidence[r], want.confidence[r])
+
+
+def test_a_row_completed_within_the_tolerance_is_the_same_before_and_after_the_next_sample():
+    """complete_tol_s: a thigh sampling 1 ms before the sacrum completes the sacrum's rows with
+    the same notification (its orientation there: its sample turned on by its angular rate),
+    with the very numbers they get once its next sample is in, within 0.05° of interpolating."""
+    import sys
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
+    from live_helpers import hinge_sim, sim_profile
+
+    from imu.kinematics.pipeline import sensor_times_s
+    from imu.live.angles import LiveAngles
+
+    res = hinge_sim()
+    s = res.session
+    align = sim_profile(res).alignment()
+    data = {r: s.sensors[r] for r in ("sacrum", "right_thigh")}
+    t_sac = sensor_times_s(data["sacrum"])
+    times = {"sacrum": t_sac, "right_thigh": t_sac - 0.001}     # 1 ms before the sacrum's
+    rates = {r: d.info.rate_hz for r, d in data.items()}
+    n = min(len(d.acc) for d in data.values()) - 4
+
+    def run(tol, rows_every):
+        """Blocks of 2 samples, the sacrum's then the thigh's (the same fusion either way);
+        the rows pulled after every ``rows_every``-th pair."""
+        p = LiveAngles(align, rates, min_emit_s=0.0, complete_tol_s=tol)
+        out = []
+        for k, i in enumerate(range(0, n, 2)):
+            for r in ("sacrum", "right_thigh"):
+                d = data[r]
+                p.push(r, times[r][i:i + 2], d.acc[i:i + 2], d.gyr[i:i + 2])
+            if k % rows_every == 0:
+                out.append(p.flush())
+        return out
+
+    prompt = run(0.0025, 1)
+    later = run(0.0025, 2)
+    interp = run(0.0, 2)
+    # every pair's rows came out with it
+    assert all(len(x.time_s) == 2 for x in prompt[1:])
+    cols = [c for c in prompt[0].columns if c.startswith(("right_hip", "pelvis"))]
+    joined = {name: {c: np.concatenate([x[c] for x in tabs]) for c in cols}
+              for name, tabs in (("prompt", prompt), ("later", later), ("interp", interp))}
+    m = min(len(v[cols[0]]) for v in joined.values())
+    assert m > 0.9 * n
+    for c in cols:
+        a, b, ref = (joined[k][c][:m] for k in ("prompt", "later", "interp"))
+        assert np.array_equal(a, b, equal_nan=True), c
+        assert np.nanmax(np.abs(a - ref)) < 0.05, c
+        assert np.isfinite(a[20:]).all(), c

@@ -33,6 +33,37 @@ def test_each_thigh_closes_on_its_first_sample_past_the_sacrums_closing_one(offs
         assert s_close + MARGIN_S - 1e-9 <= t_close < s_close + MARGIN_S + PERIOD_S
 
 
+@pytest.mark.parametrize("offset_s", [0.0, 0.0009, -0.0014, -0.0016, 0.0031])
+def test_with_a_tolerance_a_coinciding_thigh_closes_on_the_same_sample(offset_s):
+    """The live stage completes a row once the others' newest sample is within tol_s before it:
+    a thigh sampling within tol_s - margin of the sacrum's closing sample closes on it (not on
+    the one after, a sample interval later); further off, on its first one past that."""
+    tol = 0.0025
+    p = NotificationPhase(tol_s=tol)
+    _observe(p, "sacrum", 100, 1.000)                        # closing sample 103 at 1.015
+    _observe(p, "right_thigh", 300, 1.000 + offset_s)
+    plan = p.plan(["sacrum", "right_thigh"], 1.0)
+    t_close = 1.0 + offset_s + (plan["right_thigh"] - 300) * PERIOD_S
+    assert 1.015 - tol + MARGIN_S - 1e-9 <= t_close < 1.015 - tol + MARGIN_S + PERIOD_S
+    if abs(offset_s) < tol - MARGIN_S:
+        assert plan["right_thigh"] == 303
+
+
+def test_a_missed_cycle_gets_a_new_plan_at_once():
+    p = NotificationPhase(resync_s=1.0)
+    roles = ["sacrum", "right_thigh"]
+    _observe(p, "sacrum", 0, 0.0)
+    _observe(p, "right_thigh", 0, 0.001)
+    assert p.plan(roles, 0.2) == {"sacrum": 3, "right_thigh": 3}
+    # a refit put the thigh's samples 2 ms earlier: its notifications now leave rows waiting
+    _observe(p, "sacrum", 40, 0.2)
+    _observe(p, "right_thigh", 40, 0.199)
+    assert p.plan(roles, 0.3) is None                       # not due for another 0.9 s
+    p.missed()
+    assert p.plan(roles, 0.3) == {"sacrum": 43, "right_thigh": 44}
+    assert p.misses == 1
+
+
 def test_a_plan_waits_for_every_role_and_is_sent_again_only_when_a_pick_changed():
     p = NotificationPhase(resync_s=1.0)
     roles = ["sacrum", "right_thigh"]
@@ -131,3 +162,36 @@ def test_on_a_phase_a_cycles_rows_go_out_at_once(order):
     for c in rows[0].columns:
         assert np.array_equal(np.concatenate([r[c] for r in rows]),
                               np.concatenate([r[c] for r in plain]), equal_nan=True), c
+
+
+def test_on_a_phase_a_thigh_notification_before_the_sacrums_hands_nothing_out():
+    """Once a cycle's rows are out, the next cycle's thigh notification (before the sacrum's)
+    completes no new row: no batch (an empty one would also restart the wait for every
+    sensor); the sacrum's then completes the cycle's rows."""
+    from live_helpers import hinge_sim, sim_profile
+
+    from imu.live.angles import LiveAngleStage
+    from imu.types import SampleBlock
+
+    res = hinge_sim()
+    data = {r: res.session.sensors[r] for r in ("sacrum", "right_thigh")}
+    # the same sample times for both (a thigh sampling with the sacrum)
+    t = data["sacrum"].t_sensor_s
+    stage = LiveAngleStage(sim_profile(res).alignment(), {r: d.info.rate_hz
+                                                         for r, d in data.items()})
+
+    def block(r, i0, i1):
+        d = data[r]
+        return SampleBlock(d.info.sensor_id, d.seq[i0:i1], t[i0:i1],
+                           data["sacrum"].t_host_s[i0:i1], d.acc[i0:i1], d.gyr[i0:i1])
+
+    for i in range(0, 300, 2):
+        stage.push("sacrum", block("sacrum", i, i + 2))
+        stage.push("right_thigh", block("right_thigh", i, i + 2))
+    stage.in_phase = True
+    got = []
+    for i in range(300, 400, 2):
+        got.append(stage.push("right_thigh", block("right_thigh", i, i + 2)))
+        out = stage.push("sacrum", block("sacrum", i, i + 2))
+        assert out is not None and len(out.time_s) == 2     # the sacrum's two rows, at once
+    assert all(g is None for g in got)

@@ -75,6 +75,30 @@ def test_live_row_by_row_equals_batch(sim, table):
                                                       for g in rec.segments[:len(closed)]]
 
 
+def test_a_deferred_live_guess_is_the_one_its_row_would_have_made(sim, table):
+    """defer (the live path): the guess that comes due at a row is made by catch_up after
+    the row's batch, of the same rows: the very segment the row itself would have given."""
+    n = int(np.searchsorted(table.time_s, 60.0))
+    now, later = ExerciseRecognizer(table.names()), ExerciseRecognizer(table.names())
+    later.defer = True
+    made, by_end = 0, {}
+    for i in range(n):
+        row = {c: float(v[i]) for c, v in table.columns.items()}
+        t = float(table.time_s[i])
+        now.update(t, row)
+        later.update(t, row)
+        g = now.current()
+        if g is not None:
+            by_end[g.end_s] = g
+        later.current()
+        if i % 5 == 4 and later.catch_up():         # a batch of 5 rows is out
+            made += 1
+            seg = later._current[1]
+            assert seg == by_end[seg.end_s]
+    assert made >= 40
+    assert later.current() == now.current()
+
+
 def test_a_session_without_set_events_gets_inferred_sets(sim, table):
     res = analyze_angles(table, [])
     sided = ("single_leg_stance", "hip_airplane")

@@ -375,20 +375,32 @@ class ExerciseRecognizer:
         t0 = max(self._bout_start, self._t_last - self.current_window_s)
         if self.defer:
             # the classification this row would make, made later on the same rows (those
-            # up to this one); meanwhile the bout's last guess
-            if self._due is None or self._due[0] != key:
+            # up to this one; as here, not before the bout has 3 rows); meanwhile the bout's
+            # last guess
+            if (self._due is None or self._due[0] != key) and self._third_newest_t() >= t0:
                 self._due = (key, t0, self._t_last)
             cur = self._current
             return cur[1] if cur is not None and cur[0][0] == self._bout_start else None
         return self._classify(key, t0, self._t_last)
+
+    def _third_newest_t(self) -> float:
+        """Time of the third newest row fed (-inf before there are 3)."""
+        pend = self._pend_t
+        if len(pend) >= 3:
+            return pend[-3]
+        need = 3 - len(pend)
+        for blk in reversed(self._t):
+            if len(blk) >= need:
+                return float(blk[-need])
+            need -= len(blk)
+        return -math.inf
 
     def catch_up(self) -> bool:
         """Make the classification :meth:`current` put off (``defer``); whether it made one."""
         due, self._due = self._due, None
         if due is None or due[0][0] != self._bout_start:
             return False
-        self._classify(*due)
-        return True
+        return self._classify(*due) is not None
 
     def _classify(self, key, t0: float, t1: float) -> Segment | None:
         t, cols = self._window(t0, t1)
