@@ -36,6 +36,11 @@ KNOWN_WRAPS_S = (2.0 ** 32 * 1e-6, 2.0 ** 32 * 1e-3, 2.0 ** 24 / 32768.0, 2.0 **
                  2.0 ** 32 / 32768.0, 2.0 ** 24 * 25e-6, 2.0 ** 32 * 25e-6, 2.0 ** 16 * 1e-3)
 
 
+#: a jump back that matches a known counter period is taken for its wrap only when the samples
+#: either side of it are at most this far apart once it is undone (or 10 sample steps), s
+MAX_WRAP_GAP_S = 0.25
+
+
 # --------------------------------------------------------------------------------- unwrapping
 def unwrap_counter(values: np.ndarray, modulus: float) -> np.ndarray:
     """Undo the wrap of a counter that counts up modulo ``modulus`` (sequence numbers, ticks).
@@ -59,8 +64,9 @@ def unwrap_sensor_time(t_sensor_s: np.ndarray, wrap_s: float | None = None) -> n
         Sensor-clock times, seconds, as decoded.
     wrap_s : float, optional
         The counter's wrap period in seconds. Without it, a backwards jump larger than 1 s whose
-        size matches a known counter period (:data:`KNOWN_WRAPS_S`, within 1 %) is undone; other
-        backwards jumps (a sensor that restarted its clock) are left for
+        size matches a known counter period (:data:`KNOWN_WRAPS_S`, within 1 %) and that leaves
+        the samples either side of it at most :data:`MAX_WRAP_GAP_S` (or 10 steps) apart is
+        undone; other backwards jumps (a sensor that restarted its clock) are left for
         :func:`session_times` to treat as a new clock segment.
     """
     return _unwrap(np.asarray(t_sensor_s, dtype=float).copy(), wrap_s)[0]
@@ -81,6 +87,13 @@ def _unwrap(t: np.ndarray, wrap_s: float | None) -> tuple[np.ndarray, np.ndarray
         est = float(-d[back[0]] + step)
         wrap_s = next((w for w in KNOWN_WRAPS_S if abs(w - est) < 0.01 * w), None)
         if wrap_s is None:
+            return t, d
+        # a wrap continues the count: once undone, the sample after it comes a step (or a
+        # short gap) after the one before; a restarted clock's jump back only happens to be
+        # near a counter's period (a DOT reset 510 s into its clock is not a 512 s wrap), and
+        # taking it for one would misplace a whole clock segment (a new segment costs nothing:
+        # session_times fits its own offset)
+        if not 0.0 < float(d[back[0]]) + wrap_s <= max(10.0 * step, MAX_WRAP_GAP_S):
             return t, d
     return (unwrap_counter(t, wrap_s), None) if wrap_s > 2.0 else (t, d)
 

@@ -136,6 +136,29 @@ def test_sensor_clock_restart_gets_its_own_segment():
     assert np.max(np.abs(t[n1:] - (true2 + 0.008))) < 0.003
 
 
+def test_a_clock_restart_that_jumps_back_by_about_a_counter_period_is_not_a_wrap():
+    """A DOT reset 510.9 s into its clock (back to 0.45 s) jumps back by ~512 s, the period of
+    a 2^24 / 32768 counter: still a restart (the samples either side would be 1.5 s apart once
+    'unwrapped', 90 steps), so each clock segment gets its own offset; a real wrap with a
+    short gap is still undone."""
+    rate = 60.0
+    s1 = 509.4 + np.arange(int(1.5 * rate)) / rate          # ends at ~510.9 s
+    s2 = 0.45 + np.arange(int(2.5 * rate)) / rate
+    h1 = 10.0 + (s1 - s1[0]) + 0.02
+    true2 = h1[-1] + 0.48 + (s2 - s2[0])
+    h2 = true2 + 0.02
+    n1, n2 = len(s1), len(s2)
+    d = SensorData(SensorInfo("x", "trunk", rate_hz=rate), np.arange(n1 + n2),
+                   np.concatenate([s1, s2]), np.concatenate([h1, h2]),
+                   np.zeros((n1 + n2, 3)), np.zeros((n1 + n2, 3)))
+    t = session_times(d)      # (a constant latency stays in: each sample at its arrival)
+    assert np.max(np.abs(t[:n1] - h1)) < 1e-6
+    assert np.max(np.abs(t[n1:] - h2)) < 1e-6
+    wrap = 2.0 ** 24 / 32768.0
+    w = np.mod(505.0 + np.r_[np.arange(400), np.arange(405, 900)] / rate, wrap)   # 5 lost
+    assert np.all(np.diff(unwrap_sensor_time(w)) > 0)
+
+
 def test_clock_fit_without_latency_statistics_gives_the_same_line():
     rng = np.random.default_rng(9)
     s = np.cumsum(rng.uniform(0.004, 0.006, 20000))
