@@ -96,6 +96,9 @@ def test_a_failing_analysis_stage_never_stops_the_recording(tmp_path):
         pipe.run_blocking()
     assert isinstance(pipe.processing_error, ValueError)
     assert "still recording" in pipe.snapshot().message
+    # what the sensors see (the wizard's live quality) is still summed up, to the end
+    assert pipe.snapshot().motion.label != "no data"
+    assert pipe._next_motion_s >= pipe._t_now_s
     got = read_recording(path)
     for role, d in session.sensors.items():
         assert len(got.sensors[role]) == int(np.sum(d.t_host_s - src.t0_s <= 5.0))

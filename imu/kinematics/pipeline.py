@@ -732,13 +732,6 @@ def refuse_empty_columns(table: AngleTable, where: str) -> None:
                             f"deliver together)")
 
 
-def _buf_gyr(bufs, counts, i: int) -> np.ndarray:
-    """The angular rate (rad/s, (3,)) of the ``i``-th sample of the joined buffers ``bufs``
-    (``counts``: their cumulative lengths)."""
-    k = int(np.searchsorted(counts, i, side="right"))
-    return bufs[k][i - (int(counts[k - 1]) if k else 0)][3]
-
-
 class AnglePipeline:
     """Streaming angles for the live dashboard: raw sample blocks in, angle rows out.
 
@@ -892,12 +885,12 @@ class AnglePipeline:
             qb = np.array([b[1] for b in buf])
             gb = np.fromiter((b[2] for b in buf), float, len(buf))
             j = np.searchsorted(tb, t, side="right")  # first sample after t
-            parts.append((role, tb, qb, gb, j, 1.0 / self.rates_hz[role], buf))
+            parts.append((role, tb, qb, gb, j, 1.0 / self.rates_hz[role]))
         if not parts:
             return out
         k = len(parts)
         if k == 1:
-            _, tb, qb, gb, j, period, _ = parts[0]
+            _, tb, qb, gb, j, period = parts[0]
             tt, size = t, len(tb)
         else:
             tb = np.concatenate([p[1] for p in parts])
@@ -933,16 +926,15 @@ class AnglePipeline:
             dt = tt - tb[i0]
             step = np.flatnonzero((j > 0) & (dt > 0) & (dt <= tol))
             if len(step):
-                bufs = [p[6] for p in parts]
-                counts = np.cumsum([len(b) for b in bufs])
-                w_s = np.array([_buf_gyr(bufs, counts, int(i)) for i in i0[step]])
-                dq = Q.from_rotvec_parts((w_s * dt[step, None]).T).T
+                # the angular rates of the joined samples (the buffers are a few samples long)
+                wb = np.array([b[3] for p in parts for b in self._buf[p[0]]])
+                dq = Q.from_rotvec_parts((wb[i0[step]] * dt[step, None]).T).T
                 q[step] = Q.normalize(Q.multiply(qb[i0[step]], dq))
                 g[step] = gb[i0[step]]
         ok = inside | edge
         q[~ok] = np.nan
         g[~ok] = np.nan
-        for m, (role, tb_r, _, _, _, _, _) in enumerate(parts):
+        for m, (role, tb_r, _, _, _, _) in enumerate(parts):
             out[role] = q[m * n:(m + 1) * n], g[m * n:(m + 1) * n]
             # keep one sample at or before the last time asked for
             buf = self._buf[role]

@@ -404,30 +404,39 @@ class LivePipeline:
                 self._next_auto_try_s = self._t_first_s + 20.0
             self._t_now_s = max(self._t_now_s, t_last)
         rows = self.rows_out
-        if self.processing_error is None:
-            try:
-                self._process(role, blk)
-                if self.rows_out != rows or t_last >= self._catch_up_by_s:
-                    self._catch_up_by_s = t_last + CATCH_UP_S
-                    self._catch_up(t_last)
-            except Exception as exc:  # noqa: BLE001 - never lose the recording to a bug
-                self.processing_error = exc
-                with self._lock:
-                    self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
-                                     "still recording")
-                self.log(self._message)
+        self._guarded(self._process, role, blk)
+        if self.rows_out != rows or t_last >= self._catch_up_by_s:
+            self._catch_up_by_s = t_last + CATCH_UP_S
+            self._catch_up(t_last)
+
+    def _guarded(self, fn, *args) -> None:
+        """Run a step of the live analysis unless it already failed; a failure stops it (said
+        in the status) and never the recording."""
+        if self.processing_error is not None:
+            return
+        try:
+            fn(*args)
+        except Exception as exc:  # noqa: BLE001 - never lose the recording to a bug
+            self.processing_error = exc
+            with self._lock:
+                self._message = (f"live analysis stopped ({type(exc).__name__}: {exc}); "
+                                 "still recording")
+            self.log(self._message)
+
+    def _catch_up_analysis(self) -> None:
+        if self._angles is not None:
+            self._angles.catch_up()
+        if self._analysis is not None:
+            self._analysis.catch_up()
 
     def _catch_up(self, t_last: float) -> None:
         """The work no row waits for, done once a block's rows are out (or every
         :data:`CATCH_UP_S` of data when none come): the clock models' refits, the recognised
         movement's classification (a few ms each, which held up the rows they fell on), and,
-        5 times a second, what the person is doing (the wizard's live quality, 2-7 ms). On a
-        phase (:mod:`imu.live.phase`) the rows come with a cycle's last notification, so this
-        falls in the quiet before the next cycle's."""
-        if self._angles is not None:
-            self._angles.catch_up()
-        if self._analysis is not None:
-            self._analysis.catch_up()
+        5 times a second, what the person is doing (the wizard's live quality, 2-7 ms; also
+        once the live analysis stopped). On a phase (:mod:`imu.live.phase`) the rows come with
+        a cycle's last notification, so this falls in the quiet before the next cycle's."""
+        self._guarded(self._catch_up_analysis)
         if t_last >= self._next_motion_s:
             self._next_motion_s = t_last + 0.2
             motion = recent_motion(self._raw.blocks)
